@@ -1,0 +1,3 @@
+from radmfa.cli.main import main
+
+raise SystemExit(main())

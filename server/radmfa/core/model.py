@@ -1,0 +1,109 @@
+"""Typed, immutable values that cross ring boundaries.
+
+Times are tz-aware UTC datetimes. Byte strings stay bytes: RADIUS carries
+octets, and a User-Name that is not UTF-8 must not be silently rewritten.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# One RADIUS attribute as it travels on the wire: (type, value). Vendor-Specific
+# attributes keep their whole value (vendor id + sub-attributes) as bytes.
+# Salt-encrypted values (Tunnel-Password, MS-MPPE-*-Key) are held in plaintext
+# form inside radmfa; radius/packet.py encrypts them on the way out.
+Attr = tuple[int, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    password_hash: str | None = None  # argon2, only for the local upstream
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    password_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    id: int
+    username: str
+    kind: str  # "totp" | "hotp"
+    secret: bytes  # raw seed, decrypted; never logged
+    digits: int = 6
+    period: int = 30
+    algorithm: str = "sha1"
+    last_step: int | None = None  # highest TOTP step (or HOTP counter) accepted
+    label: str | None = None
+    created_at: datetime | None = None
+
+    def __repr__(self) -> str:  # keep seeds out of tracebacks and logs
+        return f"Token(id={self.id}, username={self.username!r}, kind={self.kind!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class NewToken:
+    kind: str
+    secret: bytes
+    digits: int = 6
+    period: int = 30
+    algorithm: str = "sha1"
+    label: str | None = None
+
+    def __repr__(self) -> str:
+        return f"NewToken(kind={self.kind!r}, digits={self.digits})"
+
+
+class Phase(enum.Enum):
+    """Challenge-session phases; transitions live in core/session.py."""
+
+    AWAITING_CODE = "awaiting_code"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """An open Access-Challenge. ``state`` is the State attribute we sent."""
+
+    state: bytes
+    client: str  # client name from clients.conf
+    username: bytes
+    factor: str
+    attempts: int
+    expires_at: datetime
+    reply_attrs: tuple[Attr, ...] = ()  # upstream's authorization attributes
+    phase: Phase = Phase.AWAITING_CODE
+
+    def __repr__(self) -> str:
+        return f"Session(client={self.client!r}, user={self.username!r}, attempts={self.attempts})"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    time: datetime
+    request_id: str
+    client_name: str
+    client_ip: str
+    username: str
+    calling_station_id: str
+    factor: str
+    result: str  # "accept" | "reject" | "challenge"
+    reason: str
+    duration_ms: float

@@ -1,0 +1,70 @@
+"""Ports: the only things the pipeline awaits. Adapters in ring 3 implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from radmfa.core.model import AuditRecord, NewToken, NewUser, Session, Token, User
+
+
+class Store(Protocol):
+    """Persistent state shared by every worker process and node.
+
+    Single-use things are consumed atomically in the database, so two
+    processes racing on the same State or TOTP step cannot both win.
+    """
+
+    async def migrate(self) -> None:
+        """Create or upgrade the schema to the newest version (idempotent)."""
+
+    async def close(self) -> None: ...
+
+    # users
+    async def add_user(self, user: NewUser) -> User:
+        """Raises AlreadyExists when the name is taken."""
+
+    async def get_user(self, name: str) -> User | None: ...
+
+    async def list_users(self) -> list[User]: ...
+
+    async def delete_user(self, name: str) -> bool:
+        """Deletes the user and their tokens; False when there was no such user."""
+
+    async def set_password_hash(self, name: str, password_hash: str | None) -> bool: ...
+
+    # tokens
+    async def add_token(self, username: str, token: NewToken) -> Token:
+        """Raises NotFound when the user does not exist."""
+
+    async def list_tokens(self, username: str | None = None) -> list[Token]: ...
+
+    async def delete_token(self, token_id: int) -> bool: ...
+
+    async def login_view(self, username: str) -> tuple[User | None, list[Token]]:
+        """The user and their tokens in one round trip (the hot path)."""
+
+    async def consume_otp_step(self, token_id: int, step: int) -> bool:
+        """Accept ``step`` once: True only if it is above the token's last
+        accepted step, which it then becomes (atomic compare-and-set)."""
+
+    # challenge sessions
+    async def put_session(self, session: Session) -> None: ...
+
+    async def take_session(self, state: bytes, *, now: datetime) -> Session | None:
+        """Remove and return the session (single use); None when absent or expired."""
+
+    async def purge_expired(self, *, now: datetime) -> int: ...
+
+    # audit
+    async def write_audit(self, rows: Sequence[AuditRecord]) -> None: ...
+
+    async def query_audit(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        username: str | None = None,
+        limit: int | None = None,
+    ) -> list[AuditRecord]: ...

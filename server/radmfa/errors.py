@@ -1,0 +1,31 @@
+"""Small error hierarchy. Messages are sentences an operator can act on."""
+
+from __future__ import annotations
+
+
+class RadmfaError(Exception):
+    """Base class for errors radmfa reports to a person."""
+
+
+class ConfigError(RadmfaError):
+    """Configuration is invalid; the message names the file, line or key."""
+
+
+class StoreError(RadmfaError):
+    """The store refused an operation (the message says why)."""
+
+
+class AlreadyExists(StoreError):
+    """A user or token with that name already exists."""
+
+
+class NotFound(StoreError):
+    """No such user or token."""
+
+
+class UpstreamUnavailable(RadmfaError):
+    """No upstream server answered. Primary authentication fails closed on this."""
+
+    def __init__(self, message: str, *, tried: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.tried = tried
