@@ -107,3 +107,54 @@ class AuditRecord:
     result: str  # "accept" | "reject" | "challenge"
     reason: str
     duration_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class AuthRequest:
+    """One Access-Request as the pipeline sees it (already authenticated)."""
+
+    request_id: str
+    client: str  # client name from clients.conf
+    client_ip: str
+    username: bytes | None
+    password: bytes | None  # plaintext User-Password; never logged
+    state: bytes | None
+    calling_station_id: str
+    authenticator: bytes  # the NAS's Request Authenticator
+    attrs: tuple[Attr, ...]  # every request attribute, raw, in order
+
+    def __repr__(self) -> str:
+        return f"AuthRequest(id={self.request_id}, client={self.client!r}, user={self.username!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class PrimaryResult:
+    accepted: bool
+    reply_attrs: tuple[Attr, ...] = ()  # authorization attributes for the final Accept
+    reply_message: bytes | None = None  # upstream's Reply-Message on reject
+    server: str = ""
+    reason: str = ""
+
+
+class Verdict(enum.Enum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+    CHALLENGE = "challenge"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    verdict: Verdict
+    reason: str
+    factor: str = ""
+    attrs: tuple[Attr, ...] = ()  # reply attributes (no MA, no Proxy-State)
+    local: bool = True  # False when relaying the upstream's own Access-Reject
+
+
+@dataclass(frozen=True, slots=True)
+class CodeCheck:
+    """Outcome of checking a one-time code."""
+
+    ok: bool
+    reason: str
+    token_id: int | None = None

@@ -6,7 +6,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from radmfa.core.model import AuditRecord, NewToken, NewUser, Session, Token, User
+from radmfa.core.model import (
+    AuditRecord,
+    AuthRequest,
+    CodeCheck,
+    NewToken,
+    NewUser,
+    PrimaryResult,
+    Session,
+    Token,
+    User,
+)
 
 
 class Store(Protocol):
@@ -68,3 +78,25 @@ class Store(Protocol):
         username: str | None = None,
         limit: int | None = None,
     ) -> list[AuditRecord]: ...
+
+
+class Upstream(Protocol):
+    """Primary authentication. Raises UpstreamUnavailable when nobody answers."""
+
+    async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult: ...
+
+    async def close(self) -> None: ...
+
+
+class Factor(Protocol):
+    """A second factor: start() opens it, verify() checks the answer."""
+
+    name: str
+
+    def start(self, user: User, tokens: list[Token]) -> str:
+        """The prompt to show (Reply-Message text)."""
+
+    def usable(self, tokens: list[Token]) -> list[Token]:
+        """The user's tokens this factor can verify."""
+
+    async def verify(self, tokens: list[Token], code: bytes, *, now: datetime) -> CodeCheck: ...

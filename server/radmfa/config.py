@@ -1,0 +1,288 @@
+"""radmfa.toml → frozen dataclasses. The only place configuration is validated.
+
+Every error names the file and the key, e.g.
+``radmfa.toml: [upstream] servers[1]: not host:port: 'nps1'``.
+Relative paths are relative to the directory of the config file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from radmfa.errors import ConfigError
+
+HostPort = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class RadiusConfig:
+    """The NAS-facing listener."""
+
+    listen: tuple[HostPort, ...] = (("127.0.0.1", 1812), ("::1", 1812))
+    clients_file: Path = Path("clients.conf")  # FreeRADIUS syntax
+    dictionary_file: Path = Path("dictionary")  # FreeRADIUS format
+    duplicate_window_s: float = 10.0  # RFC 5080 §2.2.2: resend the cached reply this long
+    reject_delay_s: float = 1.0  # delay for rejects radmfa originates (not proxied ones)
+    workers: int = 1  # processes sharing the port with SO_REUSEPORT
+    max_pending: int = 65536  # in-flight + cached requests per process (DUP-6)
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamConfig:
+    """Primary (password) authentication."""
+
+    type: str = "local"  # "radius" | "local"
+    servers: tuple[HostPort, ...] = ()
+    secret: bytes = b""
+    timeout_s: float = 2.0  # wait per attempt
+    retries: int = 3  # attempts per request, cycling through servers in order
+    require_message_authenticator: bool = False  # FreeRADIUS < 3.2.5 / old NPS send none
+    dead_time_s: float = 30.0  # a server that timed out is tried last for this long
+
+    def __repr__(self) -> str:
+        return f"UpstreamConfig(type={self.type!r}, servers={self.servers!r}, secret=<redacted>)"
+
+
+@dataclass(frozen=True, slots=True)
+class MfaConfig:
+    unknown_users: str = "reject"  # "reject" | "password-only"
+    challenge_ttl_s: int = 300
+    max_attempts: int = 3
+    inline: bool = True  # accept "password<delimiter>code" in one request
+    inline_delimiter: str = ","
+    prompt: str = "Enter the code from your authenticator app:"
+    retry_prompt: str = "Wrong code. Enter the code from your authenticator app:"
+    no_factor_message: str = "No second factor is enrolled for this account. Contact your helpdesk."
+    issuer: str = "radmfa"
+    totp_window: int = 1  # steps accepted either side of now
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    url: str = "sqlite:///radmfa.db"
+    key_file: Path = Path("radmfa.key")
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    level: str = "info"
+    format: str = "auto"  # "auto" (console on a terminal, else JSON) | "json" | "console"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path
+    radius: RadiusConfig
+    upstream: UpstreamConfig
+    mfa: MfaConfig
+    store: StoreConfig
+    log: LogConfig
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+
+def default_path() -> Path:
+    return Path(os.environ.get("RADMFA_CONFIG", "radmfa.toml"))
+
+
+def load(path: str | os.PathLike[str]) -> Config:
+    p = Path(path).absolute()
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read config file: {e.strerror}") from None
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: {e}") from None
+    return _build(doc, p)
+
+
+class _Section:
+    """Typed reads from one TOML table; every error names file, table and key."""
+
+    def __init__(self, doc: dict[str, Any], name: str, path: Path) -> None:
+        value = doc.get(name, {})
+        self.name, self.path = name, path
+        if not isinstance(value, dict):
+            self.fail("", "must be a table")
+        self.data: dict[str, Any] = dict(value)
+
+    def fail(self, key: str, msg: str) -> None:
+        where = f"[{self.name}] {key}".rstrip()
+        raise ConfigError(f"{self.path.name}: {where}: {msg}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        if key not in self.data:
+            return default
+        value = self.data.pop(key)
+        if isinstance(value, bool) and kind in (int, float, (int, float)):
+            self.fail(key, f"expected a number, got {value!r}")
+        if not isinstance(value, kind):
+            want = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            self.fail(key, f"expected {want}, got {value!r}")
+        return value
+
+    def number(self, key: str, default: float, *, minimum: float, maximum: float) -> float:
+        value = float(self.get(key, (int, float), default))
+        if not minimum <= value <= maximum:
+            self.fail(key, f"must be between {minimum:g} and {maximum:g}, got {value:g}")
+        return value
+
+    def integer(self, key: str, default: int, *, minimum: int, maximum: int) -> int:
+        value = self.get(key, int, default)
+        if not minimum <= value <= maximum:
+            self.fail(key, f"must be between {minimum} and {maximum}, got {value}")
+        return int(value)
+
+    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.get(key, str, default)
+        if value not in choices:
+            self.fail(key, f"must be one of {', '.join(repr(c) for c in choices)}, got {value!r}")
+        return str(value)
+
+    def path_value(self, key: str, default: Path) -> Path:
+        value = Path(self.get(key, str, str(default)))
+        return value if value.is_absolute() else self.path.parent / value
+
+    def host_ports(self, key: str, default: tuple[HostPort, ...], port: int) -> tuple[HostPort, ...]:
+        values = self.get(key, list, None)
+        if values is None:
+            return default
+        out = []
+        for i, v in enumerate(values):
+            if not isinstance(v, str):
+                self.fail(f"{key}[{i}]", f"expected \"host:port\", got {v!r}")
+            try:
+                out.append(parse_host_port(v, port))
+            except ValueError as e:
+                self.fail(f"{key}[{i}]", str(e))
+        return tuple(out)
+
+    def done(self) -> None:
+        for key in self.data:
+            self.fail(key, "unknown setting")
+
+
+def parse_host_port(text: str, default_port: int) -> HostPort:
+    """'10.0.0.1:1812', '[::1]:1812', 'host' → (host, port)."""
+    host, port_text = text, ""
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(f"not host:port: {text!r}")
+        port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    port = default_port
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ValueError(f"not a port number in {text!r}")
+        port = int(port_text)
+    if not host:
+        raise ValueError(f"not host:port: {text!r}")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not all(part.isalnum() or "-" in part for part in host.split(".")):
+            raise ValueError(f"not an IP address or host name: {text!r}") from None
+    return host, port
+
+
+def _secret(sec: _Section) -> bytes:
+    secret = sec.get("secret", str, None)
+    secret_file = sec.get("secret_file", str, None)
+    if secret is not None and secret_file is not None:
+        sec.fail("secret_file", "give either secret or secret_file, not both")
+    if secret_file is not None:
+        path = Path(secret_file)
+        path = path if path.is_absolute() else sec.path.parent / path
+        try:
+            data = path.read_bytes().rstrip(b"\r\n")
+        except OSError as e:
+            sec.fail("secret_file", f"cannot read {path}: {e.strerror}")
+        return data
+    return (secret or "").encode("utf-8")
+
+
+def _build(doc: dict[str, Any], path: Path) -> Config:
+    for name in doc:
+        if name not in ("radius", "upstream", "mfa", "store", "log"):
+            raise ConfigError(f"{path.name}: [{name}]: unknown section")
+    r = _Section(doc, "radius", path)
+    d = RadiusConfig()
+    radius = RadiusConfig(
+        listen=r.host_ports("listen", d.listen, 1812),
+        clients_file=r.path_value("clients_file", d.clients_file),
+        dictionary_file=r.path_value("dictionary", d.dictionary_file),
+        duplicate_window_s=r.number("duplicate_window_s", d.duplicate_window_s, minimum=0, maximum=30),
+        reject_delay_s=r.number("reject_delay_s", d.reject_delay_s, minimum=0, maximum=10),
+        workers=r.integer("workers", d.workers, minimum=1, maximum=64),
+        max_pending=r.integer("max_pending", d.max_pending, minimum=16, maximum=10_000_000),
+    )
+    if not radius.listen:
+        r.fail("listen", "needs at least one address")
+    r.done()
+
+    u = _Section(doc, "upstream", path)
+    du = UpstreamConfig()
+    upstream = UpstreamConfig(
+        type=u.choice("type", du.type, ("radius", "local")),
+        servers=u.host_ports("servers", (), 1812),
+        secret=_secret(u),
+        timeout_s=u.number("timeout_s", du.timeout_s, minimum=0.05, maximum=60),
+        retries=u.integer("retries", du.retries, minimum=1, maximum=10),
+        require_message_authenticator=u.get("require_message_authenticator", bool, False),
+        dead_time_s=u.number("dead_time_s", du.dead_time_s, minimum=0, maximum=3600),
+    )
+    if upstream.type == "radius":
+        if not upstream.servers:
+            u.fail("servers", "type = \"radius\" needs at least one server")
+        if not upstream.secret:
+            u.fail("secret", "type = \"radius\" needs a shared secret (secret or secret_file)")
+    u.done()
+
+    m = _Section(doc, "mfa", path)
+    dm = MfaConfig()
+    mfa = MfaConfig(
+        unknown_users=m.choice("unknown_users", dm.unknown_users, ("reject", "password-only")),
+        challenge_ttl_s=m.integer("challenge_ttl_s", dm.challenge_ttl_s, minimum=10, maximum=3600),
+        max_attempts=m.integer("max_attempts", dm.max_attempts, minimum=1, maximum=20),
+        inline=m.get("inline", bool, dm.inline),
+        inline_delimiter=m.get("inline_delimiter", str, dm.inline_delimiter),
+        prompt=m.get("prompt", str, dm.prompt),
+        retry_prompt=m.get("retry_prompt", str, dm.retry_prompt),
+        no_factor_message=m.get("no_factor_message", str, dm.no_factor_message),
+        issuer=m.get("issuer", str, dm.issuer),
+        totp_window=m.integer("totp_window", dm.totp_window, minimum=0, maximum=10),
+    )
+    if len(mfa.inline_delimiter) != 1:
+        m.fail("inline_delimiter", "must be exactly one character")
+    for key in ("prompt", "retry_prompt", "no_factor_message"):
+        if not 0 < len(getattr(mfa, key).encode()) <= 253:
+            m.fail(key, "must be 1..253 octets (one Reply-Message)")
+    m.done()
+
+    s = _Section(doc, "store", path)
+    ds = StoreConfig()
+    store = StoreConfig(
+        url=s.get("url", str, ds.url), key_file=s.path_value("key_file", ds.key_file)
+    )
+    if not store.url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        s.fail("url", "must start with sqlite:/// or postgresql://")
+    s.done()
+
+    lg = _Section(doc, "log", path)
+    log = LogConfig(
+        level=lg.choice("level", "info", ("debug", "info", "warning", "error")),
+        format=lg.choice("format", "auto", ("auto", "json", "console")),
+    )
+    lg.done()
+    return Config(path=path, radius=radius, upstream=upstream, mfa=mfa, store=store, log=log)

@@ -1,0 +1,155 @@
+"""Decide the answer to one Access-Request, top to bottom.
+
+  answer_challenge   a request carrying our State: check the code
+  screen             who is this user, is there a usable factor
+  primary            the password, checked by the upstream (fails closed)
+  factor             inline code, or open a challenge
+
+Each stage returns a Decision, or None to continue. Only ports are awaited,
+so the whole thing runs deterministically under fakes and a fake clock.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from radmfa.config import MfaConfig
+from radmfa.core import policy, session
+from radmfa.core.model import (
+    Attr,
+    AuthRequest,
+    Decision,
+    Phase,
+    PrimaryResult,
+    Token,
+    User,
+    Verdict,
+)
+from radmfa.core.ports import Factor, Store, Upstream
+from radmfa.errors import UpstreamUnavailable
+from radmfa.radius.packet import reply_messages
+from radmfa.radius.wire import PROMPT, REPLY_MESSAGE, STATE
+
+_PROMPT_ECHO = b"\x00\x00\x00\x01"  # RFC 2869 §5.10: Prompt = Echo
+
+
+def reject(reason: str, message: str | None = None, *, factor: str = "", local: bool = True) -> Decision:
+    attrs = tuple(reply_messages(message)) if message else ()
+    return Decision(Verdict.REJECT, reason, factor, attrs, local)
+
+
+@dataclass(slots=True)
+class _Login:
+    """What the stages learn about one request as it goes down the pipeline."""
+
+    request: AuthRequest
+    name: str | None
+    user: User | None = None
+    tokens: list[Token] | None = None
+    password: bytes = b""
+    code: bytes | None = None
+    attrs: tuple[Attr, ...] = ()  # upstream's authorization attributes
+
+
+class Pipeline:
+    def __init__(self, mfa: MfaConfig, upstream: Upstream, store: Store, factors: dict[str, Factor]) -> None:
+        self.mfa = mfa
+        self.upstream = upstream
+        self.store = store
+        self.factor = factors["totp"]
+        self._delimiter = mfa.inline_delimiter.encode("utf-8")
+
+    async def handle(self, request: AuthRequest, *, now: datetime) -> Decision:
+        if request.state is not None:
+            return await self.answer_challenge(request, now=now)
+        login = _Login(request, policy.decode_name(request.username))
+        return (
+            await self.screen(login)
+            or await self.primary(login)
+            or await self.second_factor(login, now=now)
+        )
+
+    async def screen(self, login: _Login) -> Decision | None:
+        if login.request.password is None:
+            return reject("no User-Password (PAP is required for a code)")
+        if login.name is None:
+            return reject("User-Name missing or not UTF-8")
+        login.user, tokens = await self.store.login_view(login.name)
+        login.tokens = self.factor.usable(tokens)
+        if login.user is None and self.mfa.unknown_users == "reject":
+            return reject("unknown user")
+        login.password = login.request.password
+        if login.tokens and self.mfa.inline:
+            split = policy.split_inline(login.password, self._delimiter, (t.digits for t in login.tokens))
+            if split is not None:
+                login.password, login.code = split
+        return None
+
+    async def primary(self, login: _Login) -> Decision | None:
+        try:
+            result: PrimaryResult = await self.upstream.authenticate(login.request, login.password)
+        except UpstreamUnavailable:
+            return reject("upstream unavailable")
+        if not result.accepted:
+            message = result.reply_message.decode("utf-8", "replace") if result.reply_message else None
+            return reject(result.reason or "upstream reject", message, local=False)
+        login.attrs = policy.authorization_attrs(result.reply_attrs)
+        if login.user is None:  # unknown_users = "password-only"
+            return Decision(Verdict.ACCEPT, "password only (unknown user)", "none", login.attrs)
+        if not login.tokens:
+            return reject("no factor enrolled", self.mfa.no_factor_message)
+        return None
+
+    async def second_factor(self, login: _Login, *, now: datetime) -> Decision:
+        assert login.user is not None and login.tokens
+        attrs = login.attrs
+        if login.code is not None:
+            check = await self.factor.verify(login.tokens, login.code, now=now)
+            if check.ok:
+                return Decision(Verdict.ACCEPT, "password and inline code", self.factor.name, attrs)
+            return reject(f"inline {check.reason}", factor=self.factor.name)
+        opened = session.open_session(
+            state=secrets.token_bytes(16),
+            client=login.request.client,
+            username=login.request.username or b"",
+            factor=self.factor.name,
+            reply_attrs=attrs,
+            ttl_s=self.mfa.challenge_ttl_s,
+            now=now,
+        )
+        await self.store.put_session(opened)
+        return self._challenge(opened.state, self.factor.start(login.user, login.tokens), "challenge sent")
+
+    async def answer_challenge(self, request: AuthRequest, *, now: datetime) -> Decision:
+        assert request.state is not None
+        found = await self.store.take_session(request.state, now=now)  # single use, atomic
+        if found is None:
+            return reject("unknown or expired State")
+        if found.client != request.client or found.username != (request.username or b""):
+            return reject("State bound to another client or user", factor=found.factor)
+        name = policy.decode_name(found.username)
+        _, tokens = await self.store.login_view(name) if name else (None, [])
+        code = (request.password or b"").strip()
+        check = await self.factor.verify(self.factor.usable(tokens), code, now=now)
+        if check.ok:
+            done = session.advance(found, session.Event.CODE_OK, max_attempts=self.mfa.max_attempts, now=now)
+            if done.phase is Phase.ACCEPTED:
+                return Decision(Verdict.ACCEPT, "password and code", found.factor, found.reply_attrs)
+            return reject("challenge expired", factor=found.factor)
+        nxt = session.advance(
+            found,
+            session.Event.CODE_WRONG,
+            max_attempts=self.mfa.max_attempts,
+            new_state=secrets.token_bytes(16),
+            now=now,
+        )
+        if nxt.phase is not Phase.AWAITING_CODE:
+            return reject(f"{check.reason}, no attempts left", factor=found.factor)
+        await self.store.put_session(nxt)
+        return self._challenge(nxt.state, self.mfa.retry_prompt, check.reason)
+
+    def _challenge(self, state: bytes, prompt: str, reason: str) -> Decision:
+        attrs = ((REPLY_MESSAGE, policy.fit_text(prompt)), (STATE, state), (PROMPT, _PROMPT_ECHO))
+        return Decision(Verdict.CHALLENGE, reason, self.factor.name, attrs)

@@ -1,0 +1,50 @@
+"""Plain rules with no I/O: inline codes, prompts, reply filtering."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from radmfa.core.model import Attr
+from radmfa.radius.packet import HOP_BY_HOP
+
+MAX_TEXT = 253  # one Reply-Message (RFC 2865 §5.18)
+
+
+def split_inline(password: bytes, delimiter: bytes, code_lengths: Iterable[int]) -> tuple[bytes, bytes] | None:
+    """'password,123456' → (b'password', b'123456') when the part after the
+    last delimiter is all digits of an enrolled token's length; else None."""
+    head, sep, tail = password.rpartition(delimiter)
+    if not sep or not tail.isdigit() or len(tail) not in set(code_lengths):
+        return None
+    return head, tail
+
+
+def fit_text(text: str, limit: int = MAX_TEXT) -> bytes:
+    """Truncate to ``limit`` octets without cutting a UTF-8 sequence."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return data
+    return data[:limit].decode("utf-8", "ignore").encode("utf-8")
+
+
+def authorization_attrs(attrs: Iterable[Attr]) -> tuple[Attr, ...]:
+    """What an upstream Access-Accept gives the NAS: everything but its
+    State, Proxy-State and Message-Authenticator."""
+    return tuple((t, v) for t, v in attrs if t not in HOP_BY_HOP)
+
+
+def decode_name(username: bytes | None) -> str | None:
+    """User-Name as a store key; None when absent or not UTF-8."""
+    if not username:
+        return None
+    try:
+        return username.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def printable(value: bytes | None) -> str:
+    """A log-safe rendering of a text attribute (never used for secrets)."""
+    if value is None:
+        return ""
+    return value.decode("utf-8", "backslashreplace")[:253]

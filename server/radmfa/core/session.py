@@ -1,0 +1,80 @@
+"""Challenge-session phases as one transition table (h11 style).
+
+Everything that changes a session's phase lives here. The pipeline asks
+``advance`` and stores what it returns; an unknown (phase, event) raises.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from radmfa.core.model import Attr, Phase, Session
+
+
+class Event(enum.Enum):
+    CODE_OK = "code_ok"
+    CODE_WRONG = "code_wrong"
+    TIMEOUT = "timeout"
+
+
+class InvalidTransition(Exception):
+    pass
+
+
+# (phase, event) -> phase. CODE_WRONG either stays AWAITING_CODE (another
+# attempt, new State) or ends REJECTED; `advance` picks by the attempt count.
+TRANSITIONS: dict[tuple[Phase, Event], tuple[Phase, ...]] = {
+    (Phase.AWAITING_CODE, Event.CODE_OK): (Phase.ACCEPTED,),
+    (Phase.AWAITING_CODE, Event.CODE_WRONG): (Phase.AWAITING_CODE, Phase.REJECTED),
+    (Phase.AWAITING_CODE, Event.TIMEOUT): (Phase.EXPIRED,),
+}
+
+TERMINAL = frozenset((Phase.ACCEPTED, Phase.REJECTED, Phase.EXPIRED))
+
+
+def open_session(
+    *,
+    state: bytes,
+    client: str,
+    username: bytes,
+    factor: str,
+    reply_attrs: tuple[Attr, ...],
+    ttl_s: int,
+    now: datetime,
+) -> Session:
+    if len(state) < 16:
+        raise ValueError("State must carry at least 16 random octets")  # ≥128 bits (CHAL-3)
+    return Session(
+        state=state,
+        client=client,
+        username=username,
+        factor=factor,
+        attempts=0,
+        expires_at=now + timedelta(seconds=ttl_s),
+        reply_attrs=reply_attrs,
+    )
+
+
+def advance(
+    session: Session,
+    event: Event,
+    *,
+    max_attempts: int,
+    new_state: bytes | None = None,
+    now: datetime,
+) -> Session:
+    """Apply ``event``. A wrong code with attempts left yields a fresh session
+    under ``new_state`` (each challenge has its own single-use State)."""
+    targets = TRANSITIONS.get((session.phase, event))
+    if targets is None:
+        raise InvalidTransition(f"{event.value} is not valid in phase {session.phase.value}")
+    if session.expires_at <= now and event is not Event.TIMEOUT:
+        return replace(session, phase=Phase.EXPIRED)
+    if event is Event.CODE_WRONG:
+        attempts = session.attempts + 1
+        if attempts >= max_attempts or new_state is None:
+            return replace(session, attempts=attempts, phase=Phase.REJECTED)
+        return replace(session, attempts=attempts, state=new_state, phase=Phase.AWAITING_CODE)
+    return replace(session, phase=targets[0])

@@ -1,0 +1,1 @@
+"""Pure RADIUS protocol code: no sockets, no asyncio, no clocks."""

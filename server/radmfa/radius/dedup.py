@@ -1,0 +1,87 @@
+"""Duplicate detection and the reply cache (RFC 5080 §2.2.2, checklist DUP-1..4).
+
+Pure: the caller passes ``now`` (monotonic seconds). Keyed on the source
+(IP, port) and Identifier; the Request Authenticator tells a retransmission
+from a new request that reuses the Identifier.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+
+Key = tuple[str, int, int]  # source IP, source port, Identifier
+
+
+class Seen(enum.Enum):
+    NEW = "new"
+    PENDING = "pending"  # still being processed: silently discard
+    ANSWERED = "answered"  # resend the cached reply bytes
+
+
+class _Entry:
+    __slots__ = ("authenticator", "reply", "expires")
+
+    def __init__(self, authenticator: bytes, expires: float) -> None:
+        self.authenticator = authenticator
+        self.reply: bytes | None = None
+        self.expires = expires
+
+
+class DedupCache:
+    """Per-process table of requests in flight and recently answered."""
+
+    def __init__(self, window_s: float, *, max_entries: int = 65536, max_pending_s: float = 300.0):
+        self.window_s = window_s
+        self.max_entries = max_entries
+        self.max_pending_s = max_pending_s
+        self._entries: dict[Key, _Entry] = {}
+        # Two queues, each in expiry order because each uses a constant offset.
+        self._pending_q: deque[tuple[float, Key]] = deque()
+        self._answered_q: deque[tuple[float, Key]] = deque()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def seen(self, key: Key, authenticator: bytes, *, now: float) -> tuple[Seen, bytes | None]:
+        """Classify a packet; a NEW one is recorded as pending."""
+        self._expire(now)
+        entry = self._entries.get(key)
+        if entry is not None and entry.authenticator == authenticator and entry.expires > now:
+            if entry.reply is None:
+                return Seen.PENDING, None
+            return Seen.ANSWERED, entry.reply
+        # New request, or the same Identifier with a new authenticator: the
+        # old entry is purged (RFC 5080 §2.2.2 "Cache entries MUST also be purged").
+        if len(self._entries) >= self.max_entries and key not in self._entries:
+            return Seen.PENDING, None  # table full: shed new work (DUP-6)
+        expires = now + self.max_pending_s
+        self._entries[key] = _Entry(authenticator, expires)
+        self._pending_q.append((expires, key))
+        return Seen.NEW, None
+
+    def answered(self, key: Key, authenticator: bytes, reply: bytes, *, now: float) -> None:
+        """Remember the reply bytes for the duplicate window."""
+        entry = self._entries.get(key)
+        if entry is None or entry.authenticator != authenticator:
+            return  # superseded by a newer request with the same Identifier
+        if self.window_s <= 0:
+            del self._entries[key]
+            return
+        entry.reply = reply
+        entry.expires = now + self.window_s
+        self._answered_q.append((entry.expires, key))
+
+    def forget(self, key: Key, authenticator: bytes) -> None:
+        """Drop a pending entry that will get no reply (e.g. a dropped packet)."""
+        entry = self._entries.get(key)
+        if entry is not None and entry.authenticator == authenticator:
+            del self._entries[key]
+
+    def _expire(self, now: float) -> None:
+        for q in (self._pending_q, self._answered_q):
+            while q and q[0][0] <= now:
+                _, key = q.popleft()
+                entry = self._entries.get(key)
+                if entry is not None and entry.expires <= now:
+                    del self._entries[key]

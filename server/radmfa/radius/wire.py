@@ -1,0 +1,170 @@
+"""Framing checks done before any attribute decoding (checklist §1).
+
+``parse`` either returns a ``Frame`` whose attributes exactly fill the packet
+or raises ``Malformed`` with a short reason used as a counter label. Nothing
+here interprets attribute values beyond the few structural rules the RFCs put
+on the whole packet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from radmfa.core.model import Attr
+
+ACCESS_REQUEST = 1
+ACCESS_ACCEPT = 2
+ACCESS_REJECT = 3
+ACCOUNTING_REQUEST = 4
+ACCOUNTING_RESPONSE = 5
+ACCESS_CHALLENGE = 11
+STATUS_SERVER = 12
+
+USER_NAME = 1
+USER_PASSWORD = 2
+CHAP_PASSWORD = 3
+NAS_IP_ADDRESS = 4
+SERVICE_TYPE = 6
+REPLY_MESSAGE = 18
+STATE = 24
+CLASS = 25
+VENDOR_SPECIFIC = 26
+SESSION_TIMEOUT = 27
+IDLE_TIMEOUT = 28
+CALLING_STATION_ID = 31
+NAS_IDENTIFIER = 32
+PROXY_STATE = 33
+CHAP_CHALLENGE = 60
+TUNNEL_PASSWORD = 69
+ARAP_PASSWORD = 70
+PROMPT = 76
+EAP_MESSAGE = 79
+MESSAGE_AUTHENTICATOR = 80
+ERROR_CAUSE = 101
+
+HEADER_LEN = 20
+MIN_LEN = 20  # RFC 2865 §3
+MAX_LEN = 4096  # RFC 2865 §3 (UDP)
+MAX_ATTRIBUTES = 200  # FreeRADIUS security.max_attributes (checklist PKT-9)
+MA_LEN = 18  # RFC 2869 §5.14
+
+CODE_NAMES = {
+    ACCESS_REQUEST: "Access-Request",
+    ACCESS_ACCEPT: "Access-Accept",
+    ACCESS_REJECT: "Access-Reject",
+    ACCOUNTING_REQUEST: "Accounting-Request",
+    ACCOUNTING_RESPONSE: "Accounting-Response",
+    ACCESS_CHALLENGE: "Access-Challenge",
+    STATUS_SERVER: "Status-Server",
+}
+
+
+class Malformed(Exception):
+    """The datagram breaks a framing rule; ``reason`` is a counter label."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    code: int
+    ident: int
+    authenticator: bytes
+    data: bytes  # exactly Length octets; trailing padding already removed
+    attrs: tuple[Attr, ...]
+    ma_offset: int  # offset of the Message-Authenticator *value* in data, or -1
+
+    def get(self, attr_type: int) -> bytes | None:
+        for t, v in self.attrs:
+            if t == attr_type:
+                return v
+        return None
+
+    def all(self, attr_type: int) -> list[bytes]:
+        return [v for t, v in self.attrs if t == attr_type]
+
+
+def parse(data: bytes, allowed_codes: frozenset[int] | None = None) -> Frame:
+    """Validate framing and split attributes (no value decoding)."""
+    size = len(data)
+    if size < MIN_LEN:
+        raise Malformed("short_datagram")  # PKT-1
+    code = data[0]
+    if allowed_codes is not None and code not in allowed_codes:
+        raise Malformed("bad_code")  # PKT-4
+    length = (data[2] << 8) | data[3]
+    if length < MIN_LEN:
+        raise Malformed("bad_length")  # PKT-1
+    if length > MAX_LEN:
+        raise Malformed("too_long")  # PKT-3
+    if size < length:
+        raise Malformed("truncated")  # PKT-2: shorter than Length → discard
+    if size > length:
+        data = data[:length]  # PKT-2: octets past Length are padding
+    attrs: list[Attr] = []
+    pos = HEADER_LEN
+    ma_offset = -1
+    while pos < length:
+        if pos + 2 > length:
+            raise Malformed("attr_header_overflow")  # PKT-5
+        attr_type = data[pos]
+        attr_len = data[pos + 1]
+        if attr_type == 0:
+            raise Malformed("attr_type_zero")
+        if attr_len < 2:
+            raise Malformed("attr_too_short")
+        end = pos + attr_len
+        if end > length:
+            raise Malformed("attr_overflow")
+        if attr_type == MESSAGE_AUTHENTICATOR:
+            if attr_len != MA_LEN:
+                raise Malformed("ma_bad_length")  # PKT-7
+            if ma_offset >= 0:
+                raise Malformed("ma_duplicate")
+            ma_offset = pos + 2
+        attrs.append((attr_type, data[pos + 2 : end]))
+        if len(attrs) > MAX_ATTRIBUTES:
+            raise Malformed("too_many_attributes")  # PKT-9
+        pos = end
+    frame = Frame(code, data[1], data[4:20], data, tuple(attrs), ma_offset)
+    if code == ACCESS_REQUEST:
+        _check_access_request(frame)
+    return frame
+
+
+def _check_access_request(frame: Frame) -> None:
+    """Whole-packet rules for Access-Request (checklist PKT-8)."""
+    seen_pw = seen_chap = seen_eap = seen_arap = False
+    states = 0
+    for t, _ in frame.attrs:
+        if t == USER_PASSWORD:
+            seen_pw = True
+        elif t == CHAP_PASSWORD:
+            seen_chap = True
+        elif t == EAP_MESSAGE:
+            seen_eap = True
+        elif t == ARAP_PASSWORD:
+            seen_arap = True
+        elif t == STATE:
+            states += 1
+    if seen_pw + seen_chap + seen_eap + seen_arap > 1:
+        raise Malformed("conflicting_credentials")  # RFC 2865 §4.1, RFC 2869 §5.19
+    if states > 1:
+        raise Malformed("multiple_state")  # RFC 2865 §5.44 (0-1 in a request)
+
+
+def encode_attrs(attrs: list[Attr] | tuple[Attr, ...]) -> bytes:
+    """Attributes to wire bytes. Zero-length values are not sent (PKT-11)."""
+    out = bytearray()
+    for t, v in attrs:
+        n = len(v)
+        if n == 0:
+            continue
+        if n > 253:
+            raise ValueError(f"attribute {t} value too long ({n} octets)")
+        out.append(t)
+        out.append(n + 2)
+        out += v
+    return bytes(out)

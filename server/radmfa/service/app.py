@@ -1,0 +1,131 @@
+"""Wiring: config → store, upstream, pipeline, listeners; signals; sd_notify."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from radmfa.audit import AuditSink, configure_logging, log
+from radmfa.config import Config
+from radmfa.core.pipeline import Pipeline
+from radmfa.core.ports import Store, Upstream
+from radmfa.errors import ConfigError, RadmfaError
+from radmfa.factors import build_factors
+from radmfa.radius.clients import load_clients
+from radmfa.service.notify import sd_notify
+from radmfa.service.radius import Listener, RadiusService
+from radmfa.store import open_store
+from radmfa.upstream import build_upstream
+
+PURGE_INTERVAL_S = 60.0
+DRAIN_TIMEOUT_S = 30.0
+
+
+@dataclass
+class App:
+    config: Config
+    store: Store
+    upstream: Upstream
+    audit: AuditSink
+    service: RadiusService
+    transports: list[asyncio.DatagramTransport] = field(default_factory=list)
+    addresses: list[tuple[str, int]] = field(default_factory=list)
+
+    def reload(self) -> None:
+        """SIGHUP: re-read clients.conf; on error keep the old table."""
+        try:
+            table = load_clients(self.config.radius.clients_file)
+        except RadmfaError as e:
+            log.error("clients.conf reload failed; keeping the previous clients", error=str(e))
+            return
+        self.service.reload_clients(table)
+        log.info("clients.conf reloaded", clients=len(table))
+
+    async def close(self) -> None:
+        for t in self.transports:
+            t.close()  # stop taking new packets
+        await self.service.drain(DRAIN_TIMEOUT_S)
+        await self.audit.close()
+        await self.upstream.close()
+        await self.store.close()
+
+
+async def build(config: Config) -> App:
+    clients = load_clients(config.radius.clients_file)
+    for warning in clients.warnings:
+        log.warning("clients.conf", warning=warning)
+    store = await open_store(config.store.url, key_file=config.store.key_file, base_dir=config.base_dir)
+    try:
+        upstream = await build_upstream(config.upstream, store)
+    except BaseException:
+        await store.close()
+        raise
+    factors = build_factors(store, window=config.mfa.totp_window, prompt=config.mfa.prompt)
+    pipeline = Pipeline(config.mfa, upstream, store, factors)
+    audit = AuditSink(store)
+    service = RadiusService(config.radius, clients, pipeline, audit)
+    return App(config, store, upstream, audit, service)
+
+
+async def listen(app: App, *, reuse_port: bool = False) -> None:
+    loop = asyncio.get_running_loop()
+    for host, port in app.config.radius.listen:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        try:
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: Listener(app.service), local_addr=(host, port), family=family, reuse_port=reuse_port
+            )
+        except OSError as e:
+            raise ConfigError(
+                f"{app.config.path.name}: [radius] listen: cannot listen on {host}:{port}: {e.strerror}"
+            ) from None
+        app.transports.append(transport)  # type: ignore[arg-type]
+        sockname = transport.get_extra_info("sockname")
+        app.addresses.append((sockname[0], sockname[1]))
+
+
+async def _purge(store: Store) -> None:
+    while True:
+        await asyncio.sleep(PURGE_INTERVAL_S)
+        try:
+            await store.purge_expired(now=datetime.now(UTC))
+        except Exception as e:
+            log.warning("purging expired challenges failed", error=str(e))
+
+
+async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event | None = None) -> None:
+    """Run until SIGTERM/SIGINT (or ``stop``), then finish in-flight requests."""
+    configure_logging(config.log)
+    app = await build(config)
+    loop = asyncio.get_running_loop()
+    stop = stop or asyncio.Event()
+    purger: asyncio.Task[None] | None = None
+    try:
+        await listen(app, reuse_port=reuse_port)
+        app.audit.start()
+        purger = loop.create_task(_purge(app.store))
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, app.reload)
+        log.info(
+            "radmfa ready",
+            listen=[f"{h}:{p}" for h, p in app.addresses],
+            upstream=config.upstream.type,
+            clients=len(app.service.clients),
+        )
+        sd_notify("READY=1\nSTATUS=serving")
+        await stop.wait()
+        sd_notify("STOPPING=1")
+        log.info("stopping: finishing requests in flight", in_flight=len(app.service._tasks))
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            with suppress(Exception):
+                loop.remove_signal_handler(sig)
+        if purger is not None:
+            purger.cancel()
+        await app.close()
+        log.info("stopped", answered=dict(app.service.answered), dropped=dict(app.service.dropped))

@@ -1,0 +1,227 @@
+"""The NAS-facing UDP listener: validate, dedup, spawn a task, send bytes.
+
+Order of checks for every datagram (checklist §1, §3, PKT-10): known source
+→ framing → code → BlastRADIUS flags and Message-Authenticator → duplicate
+cache → only then User-Password and the pipeline. Anything that fails is
+dropped silently and counted; the loop never blocks and never raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import time
+from collections import Counter
+from datetime import UTC, datetime
+
+from radmfa.audit import AuditSink, log
+from radmfa.config import RadiusConfig
+from radmfa.core import policy
+from radmfa.core.model import AuditRecord, AuthRequest, Decision, Verdict
+from radmfa.core.pipeline import Pipeline
+from radmfa.radius import crypto, packet, wire
+from radmfa.radius.clients import Client, ClientTable
+from radmfa.radius.dedup import DedupCache, Seen
+
+ACCEPTED_CODES = frozenset((wire.ACCESS_REQUEST, wire.STATUS_SERVER))
+MAX_PROXY_STATES = 10  # more than this is a proxy loop (PROXY-3)
+_VERDICT_CODE = {
+    Verdict.ACCEPT: wire.ACCESS_ACCEPT,
+    Verdict.REJECT: wire.ACCESS_REJECT,
+    Verdict.CHALLENGE: wire.ACCESS_CHALLENGE,
+}
+Addr = tuple[str, int]
+
+
+class RadiusService:
+    """Shared by every listening socket of one process."""
+
+    def __init__(self, cfg: RadiusConfig, clients: ClientTable, pipeline: Pipeline, audit: AuditSink) -> None:
+        self.cfg = cfg
+        self.clients = clients
+        self.pipeline = pipeline
+        self.audit = audit
+        self.dropped: Counter[str] = Counter()
+        self.answered: Counter[str] = Counter()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._auto_ma: dict[str, bool] = {}  # "auto" decided by a client's first packet (BLAST-4)
+        self._auto_ps: dict[str, bool] = {}
+        self._ids = itertools.count(1)
+        self._prefix = f"{os.getpid():x}"
+        self.started = time.monotonic()
+
+    def reload_clients(self, clients: ClientTable) -> None:
+        """In-flight requests keep the Client they started with."""
+        self.clients = clients
+        self._auto_ma.clear()
+        self._auto_ps.clear()
+
+    # ---- receive path (synchronous, cheap) ----
+
+    def drop(self, reason: str) -> None:
+        self.dropped[reason] += 1
+
+    def receive(self, data: bytes, addr: Addr, transport: asyncio.DatagramTransport, dedup: DedupCache) -> None:
+        client = self.clients.match(addr[0])
+        if client is None:
+            return self.drop("unknown_client")  # RFC 2865 §2 (CLI-1)
+        try:
+            frame = wire.parse(data, ACCEPTED_CODES)
+        except wire.Malformed as e:
+            return self.drop(e.reason)
+        reason = self._screen(frame, client)
+        if reason:
+            if reason.startswith("blastradius"):
+                log.warning("packet dropped", reason=reason, client=client.name, client_ip=addr[0])
+            return self.drop(reason)
+        if frame.code == wire.STATUS_SERVER:
+            return transport.sendto(self._status_reply(frame, client), addr)
+        key = (addr[0], addr[1], frame.ident)
+        seen, cached = dedup.seen(key, frame.authenticator, now=time.monotonic())
+        if seen is Seen.PENDING:
+            return self.drop("duplicate_pending")  # RFC 5080 §2.2.2 (DUP-2)
+        if seen is Seen.ANSWERED:
+            self.answered["duplicate_resent"] += 1
+            return transport.sendto(cached, addr)  # type: ignore[arg-type]
+        task = asyncio.get_running_loop().create_task(self._process(frame, client, addr, transport, dedup))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _screen(self, frame: wire.Frame, client: Client) -> str:
+        """BlastRADIUS flags (BLAST-2..5) and Message-Authenticator (AUTH-3)."""
+        has_ma = frame.ma_offset >= 0
+        proxy_states = sum(1 for t, _ in frame.attrs if t == wire.PROXY_STATE)
+        if proxy_states > MAX_PROXY_STATES:
+            return "proxy_loop"
+        if not has_ma:
+            if frame.code == wire.STATUS_SERVER:
+                return "status_server_without_ma"  # RFC 5997 §3 (SS-1)
+            if self._requires_ma(client, has_ma, frame):
+                return "blastradius_missing_ma"
+            if proxy_states and self._limits_proxy_state(client, has_ma, proxy_states):
+                return "blastradius_proxy_state_without_ma"
+            return ""
+        if not crypto.verify_request_ma(frame.data, frame.ma_offset, client.secret):
+            return "bad_message_authenticator"
+        return ""
+
+    def _requires_ma(self, client: Client, has_ma: bool, frame: wire.Frame) -> bool:
+        setting = client.require_message_authenticator
+        if setting != "auto":
+            return setting == "yes"
+        single = client.network.prefixlen == client.network.max_prefixlen
+        if not single:
+            return False  # "auto" has no effect for network definitions
+        if client.name not in self._auto_ma:
+            self._auto_ma[client.name] = has_ma and frame.get(wire.EAP_MESSAGE) is None
+        return self._auto_ma[client.name]
+
+    def _limits_proxy_state(self, client: Client, has_ma: bool, proxy_states: int) -> bool:
+        setting = client.limit_proxy_state
+        if setting != "auto":
+            return setting == "yes"
+        if client.name not in self._auto_ps:
+            self._auto_ps[client.name] = not (proxy_states and not has_ma)
+        return self._auto_ps[client.name]
+
+    def _status_reply(self, frame: wire.Frame, client: Client) -> bytes:
+        """RFC 5997 §3: Access-Accept, never proxied, no side effects (SS-2, SS-3)."""
+        self.answered["status_server"] += 1
+        uptime = int(time.monotonic() - self.started)
+        attrs = packet.reply_messages(f"radmfa up {uptime} s")
+        return self._sign(wire.ACCESS_ACCEPT, frame, client, attrs)
+
+    def _sign(self, code: int, frame: wire.Frame, client: Client, attrs: list[tuple[int, bytes]]) -> bytes:
+        if packet.needs_concealing(attrs):
+            attrs = packet.conceal(attrs, client.secret, frame.authenticator)
+        # PROXY-1: every Proxy-State, unmodified and in order, in every response.
+        attrs = attrs + [(t, v) for t, v in frame.attrs if t == wire.PROXY_STATE]
+        return crypto.sign_response(code, frame.ident, frame.authenticator, wire.encode_attrs(attrs), client.secret)
+
+    # ---- processing (a task per request) ----
+
+    async def _process(
+        self, frame: wire.Frame, client: Client, addr: Addr, transport: asyncio.DatagramTransport, dedup: DedupCache
+    ) -> None:
+        started = time.perf_counter()
+        key = (addr[0], addr[1], frame.ident)
+        request = self._request(frame, client, addr)
+        if request is None:
+            dedup.forget(key, frame.authenticator)
+            return self.drop("bad_user_password")
+        try:
+            decision = await self.pipeline.handle(request, now=datetime.now(UTC))
+        except Exception as e:  # fail closed, keep serving
+            log.error("internal error", request_id=request.request_id, error=repr(e))
+            decision = Decision(Verdict.REJECT, "internal error")
+        if decision.verdict is Verdict.REJECT and decision.local and self.cfg.reject_delay_s:
+            # Delay rejects we originate (OPS-1), never relayed ones (PROXY-9).
+            # Duplicates arriving meanwhile are still "pending" and dropped.
+            await asyncio.sleep(self.cfg.reject_delay_s)
+        reply = self._encode(frame, client, decision)
+        dedup.answered(key, frame.authenticator, reply, now=time.monotonic())
+        transport.sendto(reply, addr)
+        self.answered[decision.verdict.value] += 1
+        self.audit.record(
+            AuditRecord(
+                time=datetime.now(UTC),
+                request_id=request.request_id,
+                client_name=client.name,
+                client_ip=addr[0],
+                username=policy.printable(request.username),
+                calling_station_id=request.calling_station_id,
+                factor=decision.factor,
+                result=decision.verdict.value,
+                reason=decision.reason,
+                duration_ms=(time.perf_counter() - started) * 1000.0,
+            )
+        )
+
+    def _request(self, frame: wire.Frame, client: Client, addr: Addr) -> AuthRequest | None:
+        hidden = frame.get(wire.USER_PASSWORD)
+        password = None
+        if hidden is not None:
+            try:
+                password = crypto.unhide_password(hidden, client.secret, frame.authenticator)
+            except ValueError:
+                return None  # PW-1: illegal length
+        return AuthRequest(
+            request_id=f"{self._prefix}-{next(self._ids):x}",
+            client=client.name,
+            client_ip=addr[0],
+            username=frame.get(wire.USER_NAME),
+            password=password,
+            state=frame.get(wire.STATE),
+            calling_station_id=policy.printable(frame.get(wire.CALLING_STATION_ID)),
+            authenticator=frame.authenticator,
+            attrs=frame.attrs,
+        )
+
+    def _encode(self, frame: wire.Frame, client: Client, decision: Decision) -> bytes:
+        try:
+            return self._sign(_VERDICT_CODE[decision.verdict], frame, client, list(decision.attrs))
+        except ValueError as e:  # e.g. upstream attributes would exceed 4096 octets
+            log.error("cannot encode reply; rejecting", error=str(e))
+            return self._sign(wire.ACCESS_REJECT, frame, client, [])
+
+    async def drain(self, timeout_s: float) -> None:
+        """Wait for requests in flight (SIGTERM finishes them, then exits)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout_s)
+
+
+class Listener(asyncio.DatagramProtocol):
+    """Three lines of glue between one socket and the service."""
+
+    def __init__(self, service: RadiusService) -> None:
+        self.service = service
+        self.dedup = DedupCache(service.cfg.duplicate_window_s, max_entries=service.cfg.max_pending)
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+        assert self.transport is not None
+        self.service.receive(data, (addr[0], addr[1]), self.transport, self.dedup)

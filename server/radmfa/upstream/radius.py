@@ -1,0 +1,195 @@
+"""Primary authentication against upstream RADIUS servers (NPS, FreeRADIUS).
+
+* User-Password is re-hidden with the upstream secret and a fresh Request
+  Authenticator; every other request attribute passes through byte-for-byte
+  (RFC 2865 §2.3, checklist PW-3, PROXY-6). Proxy-State stays with us: the
+  NAS's copies are echoed by the listener, none is forwarded.
+* Message-Authenticator is always sent, first (BLAST-6).
+* Replies are accepted only from the server the request went to, with a
+  valid Response Authenticator and MA (AUTH-4, UP-5).
+* Identifiers: 256 per source port, never reused while in flight, allocated
+  least-recently-used; more sockets are opened when one runs out (UP-1).
+* Retransmissions reuse the same bytes (same ID and authenticator, RFC 5080
+  §2.2.1) and cycle through the servers; a server that timed out is tried
+  last for ``dead_time_s``. Nobody answering raises UpstreamUnavailable:
+  primary authentication fails closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import asyncio_dgram
+
+from radmfa.config import UpstreamConfig
+from radmfa.core.model import AuthRequest, PrimaryResult
+from radmfa.errors import UpstreamUnavailable
+from radmfa.radius import crypto, packet, wire
+
+Addr = tuple[str, int]
+_REPLY_CODES = frozenset((wire.ACCESS_ACCEPT, wire.ACCESS_REJECT, wire.ACCESS_CHALLENGE))
+_NOT_FORWARDED = frozenset((wire.USER_PASSWORD, wire.MESSAGE_AUTHENTICATOR, wire.PROXY_STATE))
+MAX_SOCKETS = 64
+
+
+@dataclass(slots=True)
+class _Pending:
+    future: asyncio.Future[bytes]
+    authenticator: bytes
+    sent_to: set[Addr] = field(default_factory=set)
+
+
+class _Socket:
+    """One source port: its own 256 Identifiers and the requests using them."""
+
+    def __init__(self, stream: asyncio_dgram.DatagramServer, owner: RadiusUpstream) -> None:
+        self.stream = stream
+        self.owner = owner
+        self.free: deque[int] = deque(range(256))  # LRU: take left, return right
+        self.pending: dict[int, _Pending] = {}
+        self.reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                data, addr = await self.stream.recv()
+            except asyncio_dgram.TransportClosed:
+                return
+            except OSError:
+                continue  # an ICMP error surfaced on the socket; keep reading
+            self.owner.dropped_replies += not self._deliver(data, (addr[0], addr[1]))
+
+    def _deliver(self, data: bytes, addr: Addr) -> bool:
+        if len(data) < wire.MIN_LEN:
+            return False
+        entry = self.pending.get(data[1])
+        if entry is None or entry.future.done() or addr not in entry.sent_to:
+            return False  # unknown ID, late duplicate, or wrong source (AUTH-4, UP-5)
+        try:
+            frame = wire.parse(data, _REPLY_CODES)
+        except wire.Malformed:
+            return False
+        if frame.ma_offset < 0 and self.owner.require_ma:
+            return False  # BLAST-6: checked before the Response Authenticator
+        if not crypto.verify_response(frame.data, entry.authenticator, self.owner.secret, frame.ma_offset):
+            return False
+        entry.future.set_result(frame.data)
+        return True
+
+    def close(self) -> None:
+        self.stream.close()
+        self.reader.cancel()
+
+
+class RadiusUpstream:
+    def __init__(self, cfg: UpstreamConfig) -> None:
+        self.secret = cfg.secret
+        self.timeout_s = cfg.timeout_s
+        self.attempts = max(cfg.retries, len(cfg.servers))
+        self.require_ma = cfg.require_message_authenticator
+        self.dead_time_s = cfg.dead_time_s
+        self.names = [f"{h}:{p}" for h, p in cfg.servers]
+        self._configured = cfg.servers
+        self.servers: list[Addr] = []
+        self._dead_until: dict[Addr, float] = {}
+        self._sockets: dict[int, list[_Socket]] = {socket.AF_INET: [], socket.AF_INET6: []}
+        self.dropped_replies = 0
+
+    async def start(self) -> None:
+        """Resolve server names once, at start (like FreeRADIUS, CLI-5)."""
+        loop = asyncio.get_running_loop()
+        for host, port in self._configured:
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+            if not infos:
+                raise UpstreamUnavailable(f"cannot resolve upstream server {host}")
+            sockaddr = infos[0][4]
+            self.servers.append((str(sockaddr[0]), int(sockaddr[1])))
+
+    async def close(self) -> None:
+        for socks in self._sockets.values():
+            for s in socks:
+                s.close()
+            socks.clear()
+
+    def _order(self) -> list[Addr]:
+        now = time.monotonic()
+        alive = [s for s in self.servers if self._dead_until.get(s, 0.0) <= now]
+        return alive + [s for s in self.servers if s not in alive]
+
+    async def _socket_for(self, family: int) -> tuple[_Socket, int]:
+        socks = self._sockets[family]
+        for s in socks:
+            if s.free:
+                return s, s.free.popleft()
+        if len(socks) >= MAX_SOCKETS:
+            raise UpstreamUnavailable("all upstream Identifiers are in use")
+        host = "::" if family == socket.AF_INET6 else "0.0.0.0"  # noqa: S104 - client socket
+        s = _Socket(await asyncio_dgram.bind((host, 0)), self)
+        socks.append(s)
+        return s, s.free.popleft()
+
+    def build(self, request: AuthRequest, password: bytes, ident: int, authenticator: bytes) -> bytes:
+        attrs: list[tuple[int, bytes]] = []
+        chap = has_chap_challenge = False
+        for t, v in request.attrs:
+            if t == wire.USER_PASSWORD:
+                v = crypto.hide_password(password, self.secret, authenticator)  # PW-3
+            elif t in _NOT_FORWARDED:
+                continue
+            elif t == wire.CHAP_PASSWORD:
+                chap = True
+            elif t == wire.CHAP_CHALLENGE:
+                has_chap_challenge = True
+            attrs.append((t, v))
+        if chap and not has_chap_challenge:
+            # RFC 2865 §2.3: the NAS's authenticator was the CHAP challenge (PW-5)
+            attrs.append((wire.CHAP_CHALLENGE, request.authenticator))
+        return crypto.sign_request(
+            wire.ACCESS_REQUEST, ident, authenticator, wire.encode_attrs(attrs), self.secret
+        )
+
+    async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult:
+        order = self._order()
+        family = socket.AF_INET6 if ":" in order[0][0] else socket.AF_INET
+        sock, ident = await self._socket_for(family)
+        authenticator = crypto.new_authenticator()
+        data = self.build(request, password, ident, authenticator)
+        loop = asyncio.get_running_loop()
+        entry = _Pending(loop.create_future(), authenticator)
+        sock.pending[ident] = entry
+        try:
+            for attempt in range(self.attempts):
+                server = order[attempt % len(order)]
+                entry.sent_to.add(server)
+                await sock.stream.send(data, server)
+                try:
+                    reply = await asyncio.wait_for(asyncio.shield(entry.future), self.timeout_s)
+                except TimeoutError:
+                    self._dead_until[server] = time.monotonic() + self.dead_time_s
+                    continue
+                self._dead_until.pop(server, None)
+                return self._result(reply, authenticator, f"{server[0]}:{server[1]}")
+        finally:
+            del sock.pending[ident]
+            sock.free.append(ident)
+            if not entry.future.done():
+                entry.future.cancel()
+        raise UpstreamUnavailable("no upstream server answered", tried=tuple(self.names))
+
+    def _result(self, data: bytes, authenticator: bytes, server: str) -> PrimaryResult:
+        frame = wire.parse(data)
+        if frame.code == wire.ACCESS_ACCEPT:
+            try:
+                attrs = packet.reveal(frame.attrs, self.secret, authenticator)
+            except ValueError:
+                return PrimaryResult(False, server=server, reason="malformed encrypted attribute from upstream")
+            return PrimaryResult(True, tuple(attrs), server=server, reason="upstream accept")
+        message = b"".join(frame.all(wire.REPLY_MESSAGE)) or None
+        if frame.code == wire.ACCESS_CHALLENGE:
+            # Relaying an upstream's own challenge (RSA new-PIN…) is not supported yet.
+            return PrimaryResult(False, reply_message=message, server=server, reason="upstream challenge not supported")
+        return PrimaryResult(False, reply_message=message, server=server, reason="upstream reject")

@@ -1,0 +1,39 @@
+from radmfa.radius.dedup import DedupCache, Seen
+
+KEY = ("10.0.0.1", 4000, 7)
+A1, A2 = b"a" * 16, b"b" * 16
+
+
+def test_pending_then_answered_then_expired():
+    c = DedupCache(10.0)
+    assert c.seen(KEY, A1, now=0.0) == (Seen.NEW, None)
+    assert c.seen(KEY, A1, now=1.0) == (Seen.PENDING, None)
+    c.answered(KEY, A1, b"reply", now=2.0)
+    assert c.seen(KEY, A1, now=5.0) == (Seen.ANSWERED, b"reply")
+    assert c.seen(KEY, A1, now=12.5)[0] is Seen.NEW  # window over: a new request
+
+
+def test_new_authenticator_is_a_new_request_and_old_reply_is_not_cached():
+    c = DedupCache(10.0)
+    c.seen(KEY, A1, now=0.0)
+    assert c.seen(KEY, A2, now=1.0)[0] is Seen.NEW
+    c.answered(KEY, A1, b"old", now=2.0)  # the superseded request finishes
+    assert c.seen(KEY, A2, now=3.0)[0] is Seen.PENDING
+    c.answered(KEY, A2, b"new", now=4.0)
+    assert c.seen(KEY, A2, now=5.0) == (Seen.ANSWERED, b"new")
+
+
+def test_forget_and_bounded_table():
+    c = DedupCache(10.0, max_entries=2)
+    c.seen(("a", 1, 1), A1, now=0)
+    c.seen(("a", 1, 2), A1, now=0)
+    assert c.seen(("a", 1, 3), A1, now=0)[0] is Seen.PENDING  # full: shed
+    c.forget(("a", 1, 1), A1)
+    assert c.seen(("a", 1, 3), A1, now=0)[0] is Seen.NEW
+
+
+def test_zero_window_caches_nothing():
+    c = DedupCache(0)
+    c.seen(KEY, A1, now=0)
+    c.answered(KEY, A1, b"r", now=0)
+    assert c.seen(KEY, A1, now=0)[0] is Seen.NEW

@@ -1,0 +1,117 @@
+"""Framing rules of checklist §1, before any attribute decoding."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from radmfa.radius import wire
+
+REQ = frozenset({wire.ACCESS_REQUEST, wire.STATUS_SERVER})
+
+
+def packet(code=1, attrs=b"", ident=7, length=None, auth=bytes(16)):
+    n = 20 + len(attrs) if length is None else length
+    return struct.pack("!BBH", code, ident, n) + auth + attrs
+
+
+def reason(data):
+    with pytest.raises(wire.Malformed) as e:
+        wire.parse(data, REQ)
+    return e.value.reason
+
+
+@pytest.mark.parametrize("n", [0, 1, 19])
+def test_short_datagrams(n):
+    assert reason(bytes(n)) == "short_datagram"
+
+
+def test_length_field_below_minimum():
+    assert reason(packet(length=19)) == "bad_length"
+
+
+def test_length_above_4096_and_truncated():
+    assert reason(packet(length=4097) + bytes(4100)) == "too_long"
+    assert reason(packet(attrs=b"\x01\x06abcd", length=60)) == "truncated"
+
+
+def test_trailing_padding_is_ignored():
+    data = packet(attrs=b"\x01\x06nemo") + bytes(7)
+    frame = wire.parse(data, REQ)
+    assert frame.data == data[:26] and frame.get(1) == b"nemo"
+
+
+@pytest.mark.parametrize("code", [0, 2, 3, 4, 5, 11, 13, 40, 255])
+def test_other_codes_dropped(code):
+    assert reason(packet(code=code)) == "bad_code"
+
+
+@pytest.mark.parametrize(
+    ("attrs", "why"),
+    [
+        (b"\x01", "attr_header_overflow"),
+        (b"\x00\x03a", "attr_type_zero"),
+        (b"\x01\x01", "attr_too_short"),
+        (b"\x01\x00", "attr_too_short"),
+        (b"\x01\x09abc", "attr_overflow"),
+        (b"\x50\x02", "ma_bad_length"),
+        (b"\x50\x11" + bytes(15), "ma_bad_length"),
+        (b"\x50\x13" + bytes(17), "ma_bad_length"),
+        (b"\x50\x12" + bytes(16) + b"\x50\x12" + bytes(16), "ma_duplicate"),
+        (b"\x02\x12" + bytes(16) + b"\x03\x13" + bytes(17), "conflicting_credentials"),
+        (b"\x18\x03a\x18\x03b", "multiple_state"),
+    ],
+)
+def test_attribute_framing(attrs, why):
+    assert reason(packet(attrs=attrs)) == why
+
+
+def test_too_many_attributes_bounded():
+    attrs = b"\x1a\x02" * 2038  # a 4096-octet packet of empty attributes
+    assert reason(packet(attrs=attrs)) in ("too_many_attributes", "attr_too_short")
+    attrs = b"\x1e\x03a" * 201
+    assert reason(packet(attrs=attrs)) == "too_many_attributes"
+
+
+def test_embedded_nul_and_unknown_attributes_kept_raw():
+    attrs = b"\x01\x07ab\x00cd" + b"\xfa\x04\x01\x02" + b"\x1a\x0a\x00\x00\x99\x99\x01\x04zz"
+    frame = wire.parse(packet(attrs=attrs), REQ)
+    assert frame.attrs == ((1, b"ab\x00cd"), (250, b"\x01\x02"), (26, b"\x00\x00\x99\x99\x01\x04zz"))
+
+
+def test_ma_position_does_not_matter():
+    attrs = b"\x01\x06nemo" + b"\x50\x12" + bytes(16)
+    assert wire.parse(packet(attrs=attrs), REQ).ma_offset == 28
+
+
+def test_encode_skips_empty_and_refuses_oversize():
+    assert wire.encode_attrs([(1, b""), (18, b"hi")]) == b"\x12\x04hi"
+    with pytest.raises(ValueError):
+        wire.encode_attrs([(18, bytes(254))])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600))
+def test_random_bytes_never_crash(data):
+    try:
+        frame = wire.parse(data, REQ)
+    except wire.Malformed:
+        return
+    assert sum(len(v) + 2 for _, v in frame.attrs) == len(frame.data) - 20
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 255), st.binary(min_size=1, max_size=40)), max_size=20), st.data())
+def test_mutated_valid_packets_never_crash(attrs, data):
+    body = wire.encode_attrs(attrs)
+    raw = bytearray(packet(attrs=body))
+    if raw:
+        i = data.draw(st.integers(0, len(raw) - 1))
+        raw[i] = data.draw(st.integers(0, 255))
+    try:
+        wire.parse(bytes(raw), REQ)
+    except wire.Malformed:
+        pass
