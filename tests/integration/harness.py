@@ -1,0 +1,202 @@
+"""Run radmfa as a real process (`python -m radmfa serve`) for end-to-end tests.
+
+The test writes radmfa.toml and clients.conf into a temp dir, seeds the store
+through the same Store API the CLI uses, starts the server, and waits until it
+answers a Status-Server. Logs (JSON lines) are kept for assertions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from radmfa.config import load
+from radmfa.core.model import NewToken, NewUser
+from radmfa.radius import crypto, wire
+from radmfa.store import open_store
+from radmfa.upstream.local import hash_password
+from tests.peers.ports import free_udp_port
+
+REPO = Path(__file__).resolve().parents[2]
+NAS_SECRET = "nas-secret-0123456789"  # noqa: S105 - test client only
+
+
+@dataclass
+class Radmfa:
+    tmp: Path
+    upstream: str = 'type = "local"'
+    mfa: str = ""
+    radius_extra: str = "reject_delay_s = 0"
+    clients: str = ""
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.port = self.port or free_udp_port()
+        self.log_path = self.tmp / "radmfa.log"
+        self.clients = self.clients or (
+            f'client localhost {{\n  ipaddr = 127.0.0.1\n  secret = "{NAS_SECRET}"\n'
+            "  require_message_authenticator = yes\n}\n"
+        )
+
+    @property
+    def config_path(self) -> Path:
+        return self.tmp / "radmfa.toml"
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def write_config(self) -> None:
+        (self.tmp / "clients.conf").write_text(self.clients)
+        self.config_path.write_text(
+            f"""
+[radius]
+listen = ["127.0.0.1:{self.port}"]
+clients_file = "clients.conf"
+dictionary = "{REPO / 'dictionary'}"
+{self.radius_extra}
+
+[upstream]
+{self.upstream}
+
+[mfa]
+{self.mfa}
+
+[store]
+url = "sqlite:///radmfa.db"
+key_file = "radmfa.key"
+
+[log]
+format = "json"
+level = "info"
+"""
+        )
+
+    # ---- store seeding through the real Store API ----
+
+    async def _seed(self, users: list[tuple[str, str | None, bytes | None]]) -> None:
+        cfg = load(self.config_path)
+        store = await open_store(cfg.store.url, key_file=cfg.store.key_file, base_dir=cfg.base_dir)
+        try:
+            for name, password, seed in users:
+                await store.add_user(NewUser(name, password_hash=hash_password(password) if password else None))
+                if seed is not None:
+                    await store.add_token(name, NewToken("totp", seed))
+        finally:
+            await store.close()
+
+    def add_users(self, *users: tuple[str, str | None, bytes | None]) -> None:
+        asyncio.run(self._seed(list(users)))
+
+    # ---- process ----
+
+    def start(self, timeout: float = 10.0) -> Radmfa:
+        if not self.config_path.exists():
+            self.write_config()
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-c", "import sys; from radmfa import config; from radmfa.service.run import run_workers; sys.exit(run_workers(config.load(sys.argv[1])))", str(self.config_path)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"radmfa exited {self.proc.returncode}:\n{self.log_text()}")
+            if self.status_server(timeout=0.2) is not None:
+                return self
+        self.stop()
+        raise RuntimeError(f"radmfa did not answer within {timeout} s:\n{self.log_text()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def events(self) -> list[dict[str, object]]:
+        out = []
+        for line in self.log_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+    def status_server(self, timeout: float = 1.0) -> bytes | None:
+        ra = crypto.new_authenticator()
+        data = crypto.sign_request(wire.STATUS_SERVER, 1, ra, b"", NAS_SECRET.encode())
+        reply = udp_exchange(("127.0.0.1", self.port), data, timeout)
+        if reply is not None:
+            assert crypto.verify_response(reply, ra, NAS_SECRET.encode(), 22)
+        return reply
+
+    def __enter__(self) -> Radmfa:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def udp_exchange(server: tuple[str, int], data: bytes, timeout: float, sock: socket.socket | None = None) -> bytes | None:
+    own = sock is None
+    s = sock or socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.settimeout(timeout)
+        s.sendto(data, server)
+        try:
+            return s.recv(4096)
+        except TimeoutError:
+            return None
+    finally:
+        if own:
+            s.close()
+
+
+def access_request(
+    ident: int,
+    attrs: list[tuple[int, bytes]],
+    *,
+    secret: str = NAS_SECRET,
+    password: bytes | None = None,
+    with_ma: bool = True,
+    authenticator: bytes | None = None,
+) -> tuple[bytes, bytes]:
+    """Build an Access-Request by hand (for what radclient cannot send)."""
+    ra = authenticator or crypto.new_authenticator()
+    attrs = list(attrs)
+    if password is not None:
+        attrs.append((wire.USER_PASSWORD, crypto.hide_password(password, secret.encode(), ra)))
+    body = wire.encode_attrs(attrs)
+    if with_ma:
+        return crypto.sign_request(wire.ACCESS_REQUEST, ident, ra, body, secret.encode()), ra
+    return struct.pack("!BBH", 1, ident, 20 + len(body)) + ra + body, ra

@@ -1,0 +1,165 @@
+"""The pipeline under a fake upstream and a fake clock, with the real SQLite store."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pyotp
+import pytest
+
+from radmfa.config import MfaConfig
+from radmfa.core.model import AuthRequest, NewToken, NewUser, PrimaryResult, Verdict
+from radmfa.core.pipeline import Pipeline
+from radmfa.errors import UpstreamUnavailable
+from radmfa.factors import build_factors
+from radmfa.radius import wire
+from radmfa.store import open_store
+
+NOW = datetime(2026, 11, 22, 8, 55, 0, tzinfo=UTC)
+SEED = bytes(range(20))
+
+
+def code_at(when: datetime, seed: bytes = SEED) -> bytes:
+    return pyotp.TOTP(base64.b32encode(seed).decode()).at(when).encode()
+
+
+@dataclass
+class FakeUpstream:
+    passwords: dict[bytes, bytes] = field(default_factory=lambda: {b"alice": b"pw", b"bob": b"pw"})
+    down: bool = False
+    calls: list[bytes] = field(default_factory=list)
+
+    async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult:
+        self.calls.append(password)
+        if self.down:
+            raise UpstreamUnavailable("down")
+        if self.passwords.get(request.username or b"") == password:
+            return PrimaryResult(True, ((11, b"vpn"), (wire.STATE, b"upstream-state"), (25, b"cls")))
+        return PrimaryResult(False, reply_message=b"bad password")
+
+    async def close(self) -> None:
+        return None
+
+
+def req(user: bytes, password: bytes | None, state: bytes | None = None, client: str = "nas1") -> AuthRequest:
+    return AuthRequest("r1", client, "10.0.0.1", user, password, state, "", bytes(16), ())
+
+
+@pytest.fixture
+async def env(tmp_path):
+    store = await open_store("sqlite:///p.db", key_file=tmp_path / "k", base_dir=tmp_path)
+    await store.add_user(NewUser("alice"))
+    await store.add_token("alice", NewToken("totp", SEED))
+    await store.add_user(NewUser("nofactor"))
+    upstream = FakeUpstream(passwords={b"alice": b"pw", b"nofactor": b"pw", b"stranger": b"pw"})
+
+    def make(**mfa: object) -> Pipeline:
+        cfg = MfaConfig(**mfa)  # type: ignore[arg-type]
+        return Pipeline(cfg, upstream, store, build_factors(store, window=1, prompt=cfg.prompt))
+
+    yield make, upstream, store
+    await store.close()
+
+
+def state_of(decision) -> bytes:
+    return dict(decision.attrs)[wire.STATE]
+
+
+async def test_challenge_then_code(env):
+    make, _, _ = env
+    p = make()
+    d = await p.handle(req(b"alice", b"pw"), now=NOW)
+    assert d.verdict is Verdict.CHALLENGE and len(state_of(d)) >= 16
+    assert len(dict(d.attrs)[wire.REPLY_MESSAGE]) <= 253
+    ok = await p.handle(req(b"alice", code_at(NOW), state_of(d)), now=NOW + timedelta(seconds=5))
+    assert ok.verdict is Verdict.ACCEPT
+    assert (11, b"vpn") in ok.attrs and (25, b"cls") in ok.attrs
+    assert all(t != wire.STATE for t, _ in ok.attrs)  # upstream State never passed on
+
+
+async def test_state_bound_to_client_and_user_and_single_use(env):
+    make, _, _ = env
+    p = make()
+    d = await p.handle(req(b"alice", b"pw"), now=NOW)
+    other_client = await p.handle(req(b"alice", code_at(NOW), state_of(d), client="nas2"), now=NOW)
+    assert other_client.verdict is Verdict.REJECT
+    d = await p.handle(req(b"alice", b"pw"), now=NOW)
+    other_user = await p.handle(req(b"bob", code_at(NOW), state_of(d)), now=NOW)
+    assert other_user.verdict is Verdict.REJECT
+    # a consumed State cannot be used again, even with the right user
+    again = await p.handle(req(b"alice", code_at(NOW), state_of(d)), now=NOW)
+    assert again.verdict is Verdict.REJECT and again.reason == "unknown or expired State"
+
+
+async def test_expired_state_rejected(env):
+    make, _, _ = env
+    p = make(challenge_ttl_s=60)
+    d = await p.handle(req(b"alice", b"pw"), now=NOW)
+    late = NOW + timedelta(seconds=61)
+    r = await p.handle(req(b"alice", code_at(late), state_of(d)), now=late)
+    assert r.verdict is Verdict.REJECT
+
+
+async def test_wrong_codes_until_max_attempts(env):
+    make, _, _ = env
+    p = make(max_attempts=3)
+    d = await p.handle(req(b"alice", b"pw"), now=NOW)
+    for _ in range(2):
+        d = await p.handle(req(b"alice", b"000000", state_of(d)), now=NOW)
+        assert d.verdict is Verdict.CHALLENGE
+    d = await p.handle(req(b"alice", b"000000", state_of(d)), now=NOW)
+    assert d.verdict is Verdict.REJECT and "no attempts left" in d.reason
+
+
+async def test_totp_window_and_replay(env):
+    make, _, _ = env
+    p = make()
+    for offset, expected in ((-30, Verdict.ACCEPT), (0, Verdict.ACCEPT), (90, Verdict.REJECT)):
+        code = code_at(NOW + timedelta(seconds=offset))
+        r = await p.handle(req(b"alice", b"pw," + code), now=NOW)
+        assert r.verdict is expected, offset
+    # ±1 step: +30 s is fine once; the same step never twice (replay guard)
+    code = code_at(NOW + timedelta(seconds=30))
+    assert (await p.handle(req(b"alice", b"pw," + code), now=NOW)).verdict is Verdict.ACCEPT
+    assert (await p.handle(req(b"alice", b"pw," + code), now=NOW)).verdict is Verdict.REJECT
+
+
+async def test_inline_password_with_delimiter_is_split_only_on_code_shape(env):
+    make, upstream, store = env
+    upstream.passwords[b"alice"] = b"p,w"
+    p = make()
+    d = await p.handle(req(b"alice", b"p,w"), now=NOW)  # "w" is not a code: whole password
+    assert d.verdict is Verdict.CHALLENGE
+    assert upstream.calls[-1] == b"p,w"
+    p2 = make(inline=False)
+    d = await p2.handle(req(b"alice", b"p,w," + code_at(NOW)), now=NOW)
+    assert d.verdict is Verdict.REJECT and upstream.calls[-1] == b"p,w," + code_at(NOW)
+
+
+async def test_unknown_users_policy_and_no_factor(env):
+    make, upstream, _ = env
+    assert (await make().handle(req(b"stranger", b"pw"), now=NOW)).reason == "unknown user"
+    assert upstream.calls == []  # rejected before the upstream is asked
+    po = await make(unknown_users="password-only").handle(req(b"stranger", b"pw"), now=NOW)
+    assert po.verdict is Verdict.ACCEPT
+    nf = await make().handle(req(b"nofactor", b"pw"), now=NOW)
+    assert nf.verdict is Verdict.REJECT and b"No second factor" in dict(nf.attrs)[wire.REPLY_MESSAGE]
+
+
+async def test_upstream_down_fails_closed_and_reject_relayed(env):
+    make, upstream, _ = env
+    p = make()
+    bad = await p.handle(req(b"alice", b"nope"), now=NOW)
+    assert bad.verdict is Verdict.REJECT and not bad.local
+    assert dict(bad.attrs)[wire.REPLY_MESSAGE] == b"bad password"
+    upstream.down = True
+    down = await p.handle(req(b"alice", b"pw"), now=NOW)
+    assert down.verdict is Verdict.REJECT and down.reason == "upstream unavailable"
+
+
+async def test_no_password_rejected(env):
+    make, _, _ = env
+    r = await make().handle(req(b"alice", None), now=NOW)
+    assert r.verdict is Verdict.REJECT

@@ -1,0 +1,42 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from radmfa.core import session
+from radmfa.core.model import Phase
+from radmfa.core.session import TRANSITIONS, Event, InvalidTransition, advance, open_session
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def s(**kw):
+    return open_session(state=b"s" * 16, client="c", username=b"u", factor="totp", reply_attrs=(), ttl_s=300, now=NOW)
+
+
+def test_table_is_closed_over_phases_and_events():
+    for (phase, event), targets in TRANSITIONS.items():
+        assert phase not in session.TERMINAL
+        assert all(isinstance(t, Phase) for t in targets)
+    for phase in session.TERMINAL:
+        for event in Event:
+            with pytest.raises(InvalidTransition):
+                advance(s().__class__(**{**_fields(s()), "phase": phase}), event, max_attempts=3, now=NOW)
+
+
+def _fields(x):
+    return {f: getattr(x, f) for f in x.__slots__}
+
+
+def test_code_ok_accepts_and_wrong_counts_attempts():
+    assert advance(s(), Event.CODE_OK, max_attempts=3, now=NOW).phase is Phase.ACCEPTED
+    nxt = advance(s(), Event.CODE_WRONG, max_attempts=3, new_state=b"n" * 16, now=NOW)
+    assert nxt.phase is Phase.AWAITING_CODE and nxt.attempts == 1 and nxt.state == b"n" * 16
+    last = advance(nxt.__class__(**{**_fields(nxt), "attempts": 2}), Event.CODE_WRONG, max_attempts=3, new_state=b"m" * 16, now=NOW)
+    assert last.phase is Phase.REJECTED
+
+
+def test_expiry_and_short_state():
+    late = NOW + timedelta(seconds=301)
+    assert advance(s(), Event.CODE_OK, max_attempts=3, now=late).phase is Phase.EXPIRED
+    with pytest.raises(ValueError):
+        open_session(state=b"short", client="c", username=b"u", factor="t", reply_attrs=(), ttl_s=1, now=NOW)
