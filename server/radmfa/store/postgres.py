@@ -1,0 +1,122 @@
+"""PostgresStore: the store when several nodes serve the same users.
+
+asyncpg is natively async, so nothing here blocks the event loop. The SQL is
+sql.py's, renumbered from ``?`` to ``$n``; the single-use statements are the
+same UPDATE/DELETE … RETURNING, which PostgreSQL runs atomically per row.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from typing import Any
+
+import asyncpg
+
+from radmfa.errors import ConfigError, StoreError
+from radmfa.store import schema
+from radmfa.store.seeds import SeedCipher
+from radmfa.store.sql import Row, SqlStore, Statement
+
+POOL_MIN = 1
+POOL_MAX = 10
+CONNECT_TIMEOUT = 10.0
+# pg_advisory_xact_lock key held while migrating ("radmfa" in ASCII), so nodes
+# starting together apply each migration once.
+_MIGRATION_LOCK = 0x7261646D6661
+
+# OSError covers refused connections and timeouts (TimeoutError is an OSError).
+_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+
+
+class PostgresStore(SqlStore):
+    """Store over a PostgreSQL database. Create with ``await PostgresStore.open(...)``."""
+
+    def __init__(self, pool: Any, cipher: SeedCipher, *, shown_url: str) -> None:
+        super().__init__(cipher)
+        self._pool = pool
+        self._shown_url = shown_url  # password already redacted
+        self._closed = False
+
+    @classmethod
+    async def open(cls, url: str, cipher: SeedCipher, *, shown_url: str) -> PostgresStore:
+        try:
+            pool = await asyncpg.create_pool(
+                url, min_size=POOL_MIN, max_size=POOL_MAX, timeout=CONNECT_TIMEOUT
+            )
+        except _ERRORS as exc:
+            raise StoreError(f"cannot connect to PostgreSQL at {shown_url}: {exc}") from exc
+        except ValueError as exc:  # asyncpg's DSN parser, e.g. a port that is not a number
+            raise ConfigError(f"store url {shown_url!r}: {exc}") from None
+        return cls(pool, cipher, shown_url=shown_url)
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self._shown_url!r})"
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self._pool.close()
+
+    async def migrate(self) -> None:
+        async with self._errors(), self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            await conn.execute(schema.version_table(schema.POSTGRES))
+            current = await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+            for migration in schema.pending(current, schema.POSTGRES):
+                for statement in migration.statements:
+                    await conn.execute(statement)
+                await conn.execute(
+                    "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
+                    migration.version,
+                    time.time(),
+                )
+
+    # -- primitives (sql.SqlStore) --------------------------------------------------
+
+    async def _fetch(self, sql: str, *args: object) -> list[Row]:
+        async with self._errors():
+            rows: list[Row] = await self._pool.fetch(_numbered(sql), *args)
+            return rows
+
+    async def _execute(self, sql: str, *args: object) -> int:
+        async with self._errors():
+            status: str = await self._pool.execute(_numbered(sql), *args)
+        return _rowcount(status)
+
+    async def _execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        async with self._errors(), self._pool.acquire() as conn, conn.transaction():
+            await conn.executemany(_numbered(sql), rows)
+
+    async def _fetch_then(self, first: Statement, then: Callable[[Row], Statement]) -> Row | None:
+        async with self._errors(), self._pool.acquire() as conn, conn.transaction():
+            sql, args = first
+            row: Row | None = await conn.fetchrow(_numbered(sql), *args)
+            if row is not None:
+                sql, args = then(row)
+                await conn.execute(_numbered(sql), *args)
+            return row
+
+    @asynccontextmanager
+    async def _errors(self) -> AsyncIterator[None]:
+        # Callers see one error type whichever backend is configured.
+        if self._closed:
+            raise StoreError(f"{self!r} is closed")
+        try:
+            yield
+        except _ERRORS as exc:
+            raise StoreError(f"PostgreSQL at {self._shown_url}: {exc}") from exc
+
+
+@lru_cache(maxsize=256)
+def _numbered(sql: str) -> str:
+    """``?`` → ``$1, $2, …`` (sql.py's statements hold no literal question marks)."""
+    first, *rest = sql.split("?")
+    return first + "".join(f"${n}{part}" for n, part in enumerate(rest, start=1))
+
+
+def _rowcount(status: str) -> int:
+    # Command tags: "DELETE 3", "UPDATE 0", "INSERT 0 1".
+    return int(status.rsplit(" ", 1)[-1])

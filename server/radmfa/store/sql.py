@@ -1,0 +1,356 @@
+"""The Store in SQL both backends share; a backend supplies only how to run it.
+
+Statements are written once with ``?`` parameters. SqliteStore runs them as
+they are; PostgresStore renumbers them to ``$n``. Keeping one text for both is
+what keeps the two backends' semantics identical.
+
+Statements are composed only from the column lists below and literal
+fragments; every value is a bound parameter, hence the S608 exemption.
+"""
+
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from radmfa.core.model import AuditRecord, NewToken, NewUser, Phase, Session, Token, User
+from radmfa.errors import AlreadyExists, NotFound, StoreError
+from radmfa.store.codec import from_epoch, pack_attrs, to_epoch, unpack_attrs
+from radmfa.store.seeds import SeedCipher
+
+Row = Sequence[Any]
+Statement = tuple[str, Sequence[object]]
+
+# Column lists, in the order _user() and SqlStore._token() read them.
+_USERS = "u.id, u.name, u.email, u.phone, u.first_name, u.last_name, u.password_hash, u.created_at"
+_TOKENS = (
+    "t.id, t.kind, t.secret_enc, t.digits, t.period, t.algorithm, t.last_step, t.label, "
+    "t.created_at"
+)
+_SESSIONS = "client, username, factor, attempts, expires_at, reply_enc, phase"
+_AUDIT = (
+    "time, request_id, client_name, client_ip, username, calling_station_id, factor, "
+    "result, reason, duration_ms"
+)
+_KEY_CHECK = b"radmfa key check"
+
+
+def _token_aad(token_id: int) -> bytes:
+    return b"tokens.secret_enc:%d" % token_id
+
+
+def _session_aad(state: bytes) -> bytes:
+    return b"sessions.reply_enc:" + state
+
+
+class SqlStore(abc.ABC):
+    """Implements core.ports.Store over four primitives a backend provides."""
+
+    def __init__(self, cipher: SeedCipher) -> None:
+        self._cipher = cipher
+
+    # -- what a backend provides -------------------------------------------------
+
+    @abc.abstractmethod
+    async def _fetch(self, sql: str, *args: object) -> list[Row]:
+        """Run one statement (atomically on its own) and return its rows."""
+
+    @abc.abstractmethod
+    async def _execute(self, sql: str, *args: object) -> int:
+        """Run one statement and return how many rows it changed."""
+
+    @abc.abstractmethod
+    async def _execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        """Run one statement per parameter row, all in one transaction."""
+
+    @abc.abstractmethod
+    async def _fetch_then(self, first: Statement, then: Callable[[Row], Statement]) -> Row | None:
+        """In one transaction: run ``first``; if it returned a row, run ``then(row)``."""
+
+    @abc.abstractmethod
+    async def migrate(self) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    # -- key check ---------------------------------------------------------------
+
+    async def check_key(self) -> None:
+        """Fail now, not at the first login, when key_file is not this database's key."""
+        sealed = self._cipher.encrypt(_KEY_CHECK, context=b"store_meta.key_check")
+        await self._execute(
+            "INSERT INTO store_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+            "key_check",
+            sealed,
+        )
+        rows = await self._fetch("SELECT value FROM store_meta WHERE name = ?", "key_check")
+        try:
+            self._cipher.decrypt(bytes(rows[0][0]), context=b"store_meta.key_check")
+        except StoreError:
+            raise StoreError(
+                f"{self._cipher!r} is not the key this database was created with, so its "
+                "token seeds cannot be decrypted: restore the original key_file"
+            ) from None
+
+    # -- users -------------------------------------------------------------------
+
+    async def add_user(self, user: NewUser) -> User:
+        rows = await self._fetch(
+            "INSERT INTO users (name, email, phone, first_name, last_name, password_hash, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING "
+            "RETURNING id, created_at",
+            user.name,
+            user.email,
+            user.phone,
+            user.first_name,
+            user.last_name,
+            user.password_hash,
+            time.time(),
+        )
+        if not rows:
+            raise AlreadyExists(f"user {user.name!r} already exists")
+        return User(
+            id=rows[0][0],
+            name=user.name,
+            email=user.email,
+            phone=user.phone,
+            first_name=user.first_name,
+            last_name=user.last_name,
+            password_hash=user.password_hash,
+            created_at=from_epoch(rows[0][1]),
+        )
+
+    async def get_user(self, name: str) -> User | None:
+        rows = await self._fetch(f"SELECT {_USERS} FROM users u WHERE u.name = ?", name)
+        return _user(rows[0]) if rows else None
+
+    async def list_users(self) -> list[User]:
+        rows = await self._fetch(f"SELECT {_USERS} FROM users u ORDER BY u.name")
+        return [_user(row) for row in rows]
+
+    async def delete_user(self, name: str) -> bool:
+        # Tokens go with the user: ON DELETE CASCADE, in the same statement.
+        return await self._execute("DELETE FROM users WHERE name = ?", name) > 0
+
+    async def set_password_hash(self, name: str, password_hash: str | None) -> bool:
+        changed = await self._execute(
+            "UPDATE users SET password_hash = ? WHERE name = ?", password_hash, name
+        )
+        return changed > 0
+
+    # -- tokens ------------------------------------------------------------------
+
+    async def add_token(self, username: str, token: NewToken) -> Token:
+        created = time.time()
+
+        # The seed's ciphertext is bound to the row id, which exists only after
+        # the INSERT; the placeholder is replaced before the transaction commits.
+        def seal(row: Row) -> Statement:
+            token_id = int(row[0])
+            sealed = self._cipher.encrypt(token.secret, context=_token_aad(token_id))
+            return "UPDATE tokens SET secret_enc = ? WHERE id = ?", (sealed, token_id)
+
+        row = await self._fetch_then(
+            (
+                "INSERT INTO tokens (user_id, kind, secret_enc, digits, period, algorithm, "
+                "label, created_at) SELECT id, ?, ?, ?, ?, ?, ?, ? FROM users WHERE name = ? "
+                "RETURNING id",
+                (
+                    token.kind,
+                    b"",
+                    token.digits,
+                    token.period,
+                    token.algorithm,
+                    token.label,
+                    created,
+                    username,
+                ),
+            ),
+            seal,
+        )
+        if row is None:
+            raise NotFound(f"no user named {username!r}")
+        return Token(
+            id=int(row[0]),
+            username=username,
+            kind=token.kind,
+            secret=token.secret,
+            digits=token.digits,
+            period=token.period,
+            algorithm=token.algorithm,
+            label=token.label,
+            created_at=from_epoch(created),
+        )
+
+    async def list_tokens(self, username: str | None = None) -> list[Token]:
+        sql = f"SELECT u.name, {_TOKENS} FROM tokens t JOIN users u ON u.id = t.user_id"
+        if username is None:
+            rows = await self._fetch(sql + " ORDER BY t.id")
+        else:
+            rows = await self._fetch(sql + " WHERE u.name = ? ORDER BY t.id", username)
+        return [self._token(row, 1, row[0]) for row in rows]
+
+    async def delete_token(self, token_id: int) -> bool:
+        return await self._execute("DELETE FROM tokens WHERE id = ?", token_id) > 0
+
+    async def login_view(self, username: str) -> tuple[User | None, list[Token]]:
+        # One round trip on the hot path: the user row repeats once per token.
+        rows = await self._fetch(
+            f"SELECT {_USERS}, {_TOKENS} FROM users u LEFT JOIN tokens t ON t.user_id = u.id "
+            "WHERE u.name = ? ORDER BY t.id",
+            username,
+        )
+        if not rows:
+            return None, []
+        user = _user(rows[0])
+        return user, [self._token(row, 8, user.name) for row in rows if row[8] is not None]
+
+    async def consume_otp_step(self, token_id: int, step: int) -> bool:
+        # Compare-and-set in one statement: of two racing workers only one
+        # sees its UPDATE match (RFC 6238 §5.2: a code is accepted only once).
+        rows = await self._fetch(
+            "UPDATE tokens SET last_step = ? WHERE id = ? AND (last_step IS NULL OR last_step < ?) "
+            "RETURNING id",
+            step,
+            token_id,
+            step,
+        )
+        return bool(rows)
+
+    def _token(self, row: Row, i: int, username: str) -> Token:
+        token_id = int(row[i])
+        secret = self._cipher.decrypt(bytes(row[i + 2]), context=_token_aad(token_id))
+        return Token(
+            id=token_id,
+            username=username,
+            kind=row[i + 1],
+            secret=secret,
+            digits=row[i + 3],
+            period=row[i + 4],
+            algorithm=row[i + 5],
+            last_step=row[i + 6],
+            label=row[i + 7],
+            created_at=from_epoch(row[i + 8]),
+        )
+
+    # -- challenge sessions ------------------------------------------------------
+
+    async def put_session(self, session: Session) -> None:
+        sealed = self._cipher.encrypt(
+            pack_attrs(session.reply_attrs), context=_session_aad(session.state)
+        )
+        # An upsert: the pipeline writes a session back after a wrong code.
+        await self._execute(
+            f"INSERT INTO sessions (state, {_SESSIONS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (state) DO UPDATE SET client = excluded.client, "
+            "username = excluded.username, factor = excluded.factor, "
+            "attempts = excluded.attempts, expires_at = excluded.expires_at, "
+            "reply_enc = excluded.reply_enc, phase = excluded.phase",
+            session.state,
+            session.client,
+            session.username,
+            session.factor,
+            session.attempts,
+            to_epoch(session.expires_at),
+            sealed,
+            session.phase.value,
+        )
+
+    async def take_session(self, state: bytes, *, now: datetime) -> Session | None:
+        # DELETE … RETURNING: whichever worker deletes the row owns the answer.
+        rows = await self._fetch(
+            f"DELETE FROM sessions WHERE state = ? RETURNING {_SESSIONS}", state
+        )
+        if not rows:
+            return None
+        client, username, factor, attempts, expires_at, reply_enc, phase = rows[0]
+        if expires_at <= to_epoch(now):
+            return None
+        packed = self._cipher.decrypt(
+            bytes(reply_enc), context=_session_aad(state), what="session reply attributes"
+        )
+        return Session(
+            state=state,
+            client=client,
+            username=bytes(username),
+            factor=factor,
+            attempts=attempts,
+            expires_at=from_epoch(expires_at),
+            reply_attrs=unpack_attrs(packed),
+            phase=Phase(phase),
+        )
+
+    async def purge_expired(self, *, now: datetime) -> int:
+        return await self._execute("DELETE FROM sessions WHERE expires_at <= ?", to_epoch(now))
+
+    # -- audit -------------------------------------------------------------------
+
+    async def write_audit(self, rows: Sequence[AuditRecord]) -> None:
+        if not rows:
+            return
+        await self._execute_many(
+            f"INSERT INTO audit ({_AUDIT}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    to_epoch(r.time),
+                    r.request_id,
+                    r.client_name,
+                    r.client_ip,
+                    r.username,
+                    r.calling_station_id,
+                    r.factor,
+                    r.result,
+                    r.reason,
+                    float(r.duration_ms),
+                )
+                for r in rows
+            ],
+        )
+
+    async def query_audit(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        username: str | None = None,
+        limit: int | None = None,
+    ) -> list[AuditRecord]:
+        """Oldest first; ``since`` is inclusive, ``until`` exclusive."""
+        where: list[str] = []
+        args: list[object] = []
+        if since is not None:
+            where.append("time >= ?")
+            args.append(to_epoch(since))
+        if until is not None:
+            where.append("time < ?")
+            args.append(to_epoch(until))
+        if username is not None:
+            where.append("username = ?")
+            args.append(username)
+        sql = f"SELECT {_AUDIT} FROM audit"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY time, id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        rows = await self._fetch(sql, *args)
+        return [AuditRecord(from_epoch(r[0]), *tuple(r)[1:]) for r in rows]
+
+
+def _user(row: Row) -> User:
+    return User(
+        id=row[0],
+        name=row[1],
+        email=row[2],
+        phone=row[3],
+        first_name=row[4],
+        last_name=row[5],
+        password_hash=row[6],
+        created_at=from_epoch(row[7]),
+    )

@@ -1,0 +1,151 @@
+"""SqliteStore: the embedded default (one file, WAL, shared by worker processes).
+
+sqlite3 calls block, and the event loop must never block, so every call runs
+on one dedicated worker thread that owns the one connection. One thread also
+means statements of one process never interleave inside a transaction.
+Other processes use their own connections; the atomic statements in sql.py
+and SQLite's write lock keep single-use things single-use between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from radmfa.errors import StoreError
+from radmfa.store import schema
+from radmfa.store.seeds import SeedCipher
+from radmfa.store.sql import Row, SqlStore, Statement
+
+T = TypeVar("T")
+
+# RETURNING (used for every single-use operation) arrived in SQLite 3.35.0.
+MIN_SQLITE = (3, 35, 0)
+BUSY_TIMEOUT_MS = 5000
+
+
+class SqliteStore(SqlStore):
+    """Store over one SQLite file. Create with ``await SqliteStore.open(...)``."""
+
+    def __init__(self, path: str, cipher: SeedCipher) -> None:
+        super().__init__(cipher)
+        self._path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="radmfa-sqlite")
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: Path | str, cipher: SeedCipher) -> SqliteStore:
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise StoreError(
+                f"the SQLite store needs SQLite 3.35 or newer (for RETURNING); "
+                f"this Python uses SQLite {sqlite3.sqlite_version}"
+            )
+        store = cls(str(path), cipher)
+        try:
+            await store._call(store._connect)
+        except BaseException:
+            store._executor.shutdown(wait=False)
+            raise
+        return store
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self._path!r})"
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._conn is not None:
+            await self._run(self._conn.close)
+        self._executor.shutdown(wait=False)
+
+    async def migrate(self) -> None:
+        await self._call(self._transaction, self._migrate)
+
+    # -- primitives (sql.SqlStore) --------------------------------------------------
+
+    async def _fetch(self, sql: str, *args: object) -> list[Row]:
+        return await self._call(lambda: self._db.execute(sql, args).fetchall())
+
+    async def _execute(self, sql: str, *args: object) -> int:
+        return await self._call(lambda: self._db.execute(sql, args).rowcount)
+
+    async def _execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        # One transaction: a thousand audit rows cost one commit, not a thousand.
+        await self._call(self._transaction, lambda: self._db.executemany(sql, rows))
+
+    async def _fetch_then(self, first: Statement, then: Callable[[Row], Statement]) -> Row | None:
+        def both() -> Row | None:
+            row: Row | None = self._db.execute(*first).fetchone()
+            if row is not None:
+                self._db.execute(*then(row))
+            return row
+
+        return await self._call(self._transaction, both)
+
+    # -- on the worker thread ----------------------------------------------------------
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"{self!r} is closed")
+        return self._conn
+
+    def _connect(self) -> None:
+        # isolation_level=None: no implicit BEGIN; a lone statement is its own
+        # transaction and multi-statement work says BEGIN IMMEDIATE itself.
+        conn = sqlite3.connect(self._path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # WAL + NORMAL: a power cut may lose the last commits but never
+            # corrupts the file; single-use guarantees hold within what survived.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")  # off by default; CASCADE needs it
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def _transaction(self, work: Callable[[], T]) -> T:
+        # IMMEDIATE takes the write lock up front; a DEFERRED transaction that
+        # later upgrades can fail with SQLITE_BUSY without waiting busy_timeout.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            result = work()
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        return result
+
+    def _migrate(self) -> None:
+        db = self._db
+        db.execute(schema.version_table(schema.SQLITE))
+        current = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+        for migration in schema.pending(current, schema.SQLITE):
+            for statement in migration.statements:
+                db.execute(statement)
+            db.execute(
+                "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                (migration.version, time.time()),
+            )
+
+    async def _call(self, fn: Callable[..., T], *args: object) -> T:
+        if self._closed:
+            raise StoreError(f"{self!r} is closed")
+        return await self._run(fn, *args)
+
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn, *args)
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite database {self._path}: {exc}") from exc

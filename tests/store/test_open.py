@@ -1,0 +1,115 @@
+"""open_store: URL forms, where relative paths lead, and errors people read."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from radmfa.core.model import NewUser
+from radmfa.errors import ConfigError, StoreError
+from radmfa.store import open_store, redact_url
+from radmfa.store.sqlite import SqliteStore
+
+
+async def test_relative_sqlite_path_is_under_base_dir(tmp_path: Path) -> None:
+    (tmp_path / "etc" / "data").mkdir(parents=True)
+    store = await open_store(
+        "sqlite:///data/radmfa.db", key_file=Path("seed.key"), base_dir=tmp_path / "etc"
+    )
+    await store.close()
+    assert (tmp_path / "etc" / "data" / "radmfa.db").exists()
+    assert (tmp_path / "etc" / "seed.key").exists()
+
+
+async def test_absolute_sqlite_path(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/abs.db"  # four slashes in all
+    assert url.startswith("sqlite:////")
+    store = await open_store(url, key_file=tmp_path / "seed.key", base_dir=Path("/nonexistent"))
+    await store.close()
+    assert (tmp_path / "abs.db").exists()
+
+
+async def test_memory_database(tmp_path: Path) -> None:
+    store = await open_store("sqlite:///:memory:", key_file=Path("k"), base_dir=tmp_path)
+    try:
+        await store.add_user(NewUser("alice"))
+        assert (await store.get_user("alice")) is not None
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://root:hunter2@db/radmfa", "radmfa.db", "http://u:hunter2@x/?password=hunter2"]
+)
+async def test_unknown_scheme_is_config_error_without_password(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ConfigError, match="store url") as caught:
+        await open_store(url, key_file=Path("k"), base_dir=tmp_path)
+    assert "hunter2" not in str(caught.value)
+    assert not (tmp_path / "k").exists()  # nothing created for a URL we refuse
+
+
+@pytest.mark.parametrize("url", ["sqlite://radmfa.db", "sqlite:///", "sqlite:///x.db?mode=ro"])
+async def test_malformed_sqlite_url(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ConfigError, match="sqlite:///relative.db"):
+        await open_store(url, key_file=Path("k"), base_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://u:hunter2@[::1/db", "postgresql://u:hunter2@h:notaport/db"]
+)
+async def test_unparsable_url_is_config_error_without_password(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ConfigError, match="store url") as caught:
+        await open_store(url, key_file=Path("k"), base_dir=tmp_path)
+    assert "hunter2" not in str(caught.value)
+
+
+async def test_sqlite_in_missing_directory_is_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no/such/dir/radmfa.db"):
+        await open_store("sqlite:///no/such/dir/radmfa.db", key_file=Path("k"), base_dir=tmp_path)
+
+
+async def test_unreachable_postgres_is_store_error_without_password(tmp_path: Path) -> None:
+    url = "postgresql://radmfa:hunter2@127.0.0.1:1/radmfa"  # port 1: refused at once
+    with pytest.raises(StoreError, match="cannot connect to PostgreSQL") as caught:
+        await open_store(url, key_file=Path("k"), base_dir=tmp_path)
+    assert "hunter2" not in str(caught.value)
+    assert "radmfa:***@127.0.0.1:1" in str(caught.value)
+
+
+@pytest.mark.integration
+async def test_postgres_scheme_alias(fresh_postgres_url: str, tmp_path: Path) -> None:
+    url = fresh_postgres_url.replace("postgresql://", "postgres://", 1)
+    store = await open_store(url, key_file=Path("k"), base_dir=tmp_path)
+    try:
+        await store.add_user(NewUser("alice"))
+        assert [u.name for u in await store.list_users()] == ["alice"]
+    finally:
+        await store.close()
+
+
+def test_redact_url() -> None:
+    assert redact_url("postgresql://u:p%40ss@h:5432/db") == "postgresql://u:***@h:5432/db"
+    assert redact_url("postgresql://u@h/db?password=x&sslmode=require") == (
+        "postgresql://u@h/db?password=***&sslmode=require"
+    )
+    assert redact_url("sqlite:////var/lib/radmfa.db") == "sqlite:////var/lib/radmfa.db"
+
+
+async def test_sqlite_runs_off_the_event_loop_thread(tmp_path: Path) -> None:
+    store = await open_store("sqlite:///t.db", key_file=Path("k"), base_dir=tmp_path)
+    assert isinstance(store, SqliteStore)
+    seen: list[str] = []
+    try:
+        # A statement's thread is visible through an SQL function we register.
+        await store._call(  # noqa: SLF001
+            lambda: store._db.create_function(  # noqa: SLF001
+                "whoami", 0, lambda: seen.append(threading.current_thread().name) or 1
+            )
+        )
+        await store._fetch("SELECT whoami()")  # noqa: SLF001
+    finally:
+        await store.close()
+    assert seen and seen[0].startswith("radmfa-sqlite")
+    assert seen[0] != threading.current_thread().name
