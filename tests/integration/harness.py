@@ -16,6 +16,7 @@ import struct
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,7 +98,9 @@ level = "info"
             await store.close()
 
     def add_users(self, *users: tuple[str, str | None, bytes | None]) -> None:
-        asyncio.run(self._seed(list(users)))
+        # In a thread: callers may themselves be inside a running event loop.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, self._seed(list(users))).result()
 
     # ---- process ----
 

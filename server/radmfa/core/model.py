@@ -28,6 +28,9 @@ class User:
     password_hash: str | None = None  # argon2, only for the local upstream
     created_at: datetime | None = None
 
+    def __repr__(self) -> str:  # keep the hash out of logs and tracebacks
+        return f"User(id={self.id}, name={self.name!r})"
+
 
 @dataclass(frozen=True, slots=True)
 class NewUser:
@@ -134,6 +137,7 @@ class PrimaryResult:
     reply_message: bytes | None = None  # upstream's Reply-Message on reject
     server: str = ""
     reason: str = ""
+    relayed: bool = True  # a reject from a remote server (not delayed, PROXY-9)
 
 
 class Verdict(enum.Enum):

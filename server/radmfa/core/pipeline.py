@@ -94,7 +94,7 @@ class Pipeline:
             return reject("upstream unavailable")
         if not result.accepted:
             message = result.reply_message.decode("utf-8", "replace") if result.reply_message else None
-            return reject(result.reason or "upstream reject", message, local=False)
+            return reject(result.reason or "upstream reject", message, local=not result.relayed)
         login.attrs = policy.authorization_attrs(result.reply_attrs)
         if login.user is None:  # unknown_users = "password-only"
             return Decision(Verdict.ACCEPT, "password only (unknown user)", "none", login.attrs)

@@ -46,9 +46,10 @@ class App:
         log.info("clients.conf reloaded", clients=len(table))
 
     async def close(self) -> None:
-        for t in self.transports:
-            t.close()  # stop taking new packets
+        self.service.stopping = True  # new packets are dropped; replies still go out
         await self.service.drain(DRAIN_TIMEOUT_S)
+        for t in self.transports:
+            t.close()
         await self.audit.close()
         await self.upstream.close()
         await self.store.close()

@@ -50,6 +50,7 @@ class RadiusService:
         self._ids = itertools.count(1)
         self._prefix = f"{os.getpid():x}"
         self.started = time.monotonic()
+        self.stopping = False
 
     def reload_clients(self, clients: ClientTable) -> None:
         """In-flight requests keep the Client they started with."""
@@ -63,6 +64,8 @@ class RadiusService:
         self.dropped[reason] += 1
 
     def receive(self, data: bytes, addr: Addr, transport: asyncio.DatagramTransport, dedup: DedupCache) -> None:
+        if self.stopping:
+            return self.drop("shutting_down")
         client = self.clients.match(addr[0])
         if client is None:
             return self.drop("unknown_client")  # RFC 2865 §2 (CLI-1)

@@ -37,10 +37,10 @@ class LocalUpstream:
         name = policy.decode_name(request.username)
         user = await self.store.get_user(name) if name else None
         if user is None or not user.password_hash:
-            return PrimaryResult(False, reason="no local password")
+            return PrimaryResult(False, reason="no local password", relayed=False)
         if await asyncio.to_thread(_verify, user.password_hash, password):
             return PrimaryResult(True, reason="local password ok", server="local")
-        return PrimaryResult(False, reason="wrong password", server="local")
+        return PrimaryResult(False, reason="wrong password", server="local", relayed=False)
 
     async def close(self) -> None:
         return None

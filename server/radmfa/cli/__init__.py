@@ -1,0 +1,1 @@
+"""The `radmfa` command: one module per command group, wired in main.py."""

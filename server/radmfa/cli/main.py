@@ -1,0 +1,52 @@
+"""`radmfa …`: parse the command line, load the config, run one command.
+
+Each command group lives in its own module with ``register(subparsers)``;
+a command sets ``func(args, cfg) -> int`` as its parser default. Whatever
+goes wrong that radmfa can explain (any ``RadmfaError``) is one line on
+stderr and a non-zero exit status: 2 for a wrong command line, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from radmfa import config
+from radmfa.cli import login, report, serve, tokens, users
+from radmfa.cli.parsing import CliParser, CommandError
+from radmfa.errors import RadmfaError
+
+GROUPS = (users, tokens, report, login, serve)
+
+
+def build_parser() -> CliParser:
+    parser = CliParser(
+        prog="radmfa",
+        description="RADIUS second-factor proxy: server, users, tokens and reports.",
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for group in GROUPS:
+        group.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        cfg = config.load(getattr(args, "config", None) or config.default_path())
+        return int(args.func(args, cfg))
+    except CommandError as e:
+        return _fail(e, e.exit_status)
+    except RadmfaError as e:
+        return _fail(e, 1)
+    except KeyboardInterrupt:
+        print("radmfa: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as e:  # --help and --version exit through argparse
+        return e.code if isinstance(e.code, int) else 0
+
+
+def _fail(error: Exception, status: int) -> int:
+    # One line, even when a message quotes something with a newline in it.
+    message = " ".join(str(error).split("\n"))
+    print(f"radmfa: error: {message}", file=sys.stderr)
+    return status

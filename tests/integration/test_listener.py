@@ -1,0 +1,145 @@
+"""The listener in-process: bad input is dropped and counted, the server keeps serving."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import struct
+import time
+
+import pytest
+
+from radmfa.config import load
+from radmfa.radius import crypto, wire
+from radmfa.service.app import build, listen
+from tests.integration.harness import NAS_SECRET, access_request, udp_exchange
+
+
+@pytest.fixture
+async def app(radmfa_factory):
+    server = radmfa_factory(
+        clients=(
+            f'client strict {{\n ipaddr = 127.0.0.1\n secret = "{NAS_SECRET}"\n require_message_authenticator = yes\n}}\n'
+            f'client legacy {{\n ipaddr = 127.0.0.3\n secret = "{NAS_SECRET}"\n'
+            " require_message_authenticator = no\n limit_proxy_state = yes\n}\n"
+        ),
+        mfa='unknown_users = "password-only"',
+    )
+    server.add_users(("pat", "pat-pw", None))
+    application = await build(load(server.config_path))
+    await listen(application)
+    application.audit.start()
+    yield application
+    await application.close()
+
+
+async def exchange(app, data: bytes, source: str = "127.0.0.1", timeout: float = 0.5) -> bytes | None:
+    port = app.addresses[0][1]
+    loop = asyncio.get_running_loop()
+
+    def go() -> bytes | None:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((source, 0))
+        try:
+            return udp_exchange(("127.0.0.1", port), data, timeout, sock=s)
+        finally:
+            s.close()
+
+    return await loop.run_in_executor(None, go)
+
+
+async def status_ok(app) -> bool:
+    ra = crypto.new_authenticator()
+    reply = await exchange(app, crypto.sign_request(wire.STATUS_SERVER, 5, ra, b"", NAS_SECRET.encode()))
+    return reply is not None and crypto.verify_response(reply, ra, NAS_SECRET.encode(), 22)
+
+
+MALFORMED = {
+    "short_datagram": b"\x01\x02\x00",
+    "bad_length": struct.pack("!BBH", 1, 1, 19) + bytes(16),
+    "truncated": struct.pack("!BBH", 1, 1, 60) + bytes(16) + b"\x01\x05abc",
+    "bad_code": struct.pack("!BBH", 2, 1, 20) + bytes(16),
+    "attr_overflow": struct.pack("!BBH", 1, 1, 25) + bytes(16) + b"\x01\x09abc" + b"\x00"[:0] + b"x",
+    "attr_type_zero": struct.pack("!BBH", 1, 1, 24) + bytes(16) + b"\x00\x04ab",
+    "ma_bad_length": struct.pack("!BBH", 1, 1, 24) + bytes(16) + b"\x50\x04ab",
+}
+
+
+async def test_malformed_packets_are_dropped_counted_and_service_continues(app):
+    for reason, data in MALFORMED.items():
+        assert await exchange(app, data, timeout=0.2) is None, reason
+    for reason in MALFORMED:
+        assert app.service.dropped[reason] >= 1, (reason, dict(app.service.dropped))
+    assert await status_ok(app)
+
+
+async def test_blastradius_flags(app):
+    # strict client: no MA → dropped
+    data, _ = access_request(1, [(wire.USER_NAME, b"pat")], password=b"pat-pw", with_ma=False)
+    assert await exchange(app, data) is None
+    assert app.service.dropped["blastradius_missing_ma"] == 1
+    # legacy client: no MA accepted, but Proxy-State without MA is not (limit_proxy_state)
+    reply = await exchange(app, data, source="127.0.0.3", timeout=2)
+    assert reply is not None and wire.parse(reply).code == wire.ACCESS_REJECT  # no factor enrolled
+    assert reply[20] == wire.MESSAGE_AUTHENTICATOR  # MA first even when the request had none
+    ps, _ = access_request(2, [(wire.USER_NAME, b"pat"), (wire.PROXY_STATE, b"x")], password=b"pat-pw", with_ma=False)
+    assert await exchange(app, ps, source="127.0.0.3") is None
+    assert app.service.dropped["blastradius_proxy_state_without_ma"] == 1
+    # MA anywhere in the packet is fine (BLAST-5): put it last
+    ra = crypto.new_authenticator()
+    attrs = [(wire.USER_NAME, b"pat"), (wire.USER_PASSWORD, crypto.hide_password(b"pat-pw", NAS_SECRET.encode(), ra))]
+    body = wire.encode_attrs(attrs) + b"\x50\x12" + bytes(16)
+    raw = bytearray(struct.pack("!BBH", 1, 3, 20 + len(body)) + ra + body)
+    mac = crypto._hmac_md5(NAS_SECRET.encode(), bytes(raw))
+    raw[-16:] = mac
+    reply = await exchange(app, bytes(raw), timeout=2)
+    assert reply is not None and crypto.verify_response(reply, ra, NAS_SECRET.encode(), 22)
+
+
+async def test_status_server_without_ma_dropped(app):
+    data = struct.pack("!BBH", 12, 1, 20) + bytes(16)
+    assert await exchange(app, data, source="127.0.0.3") is None
+    assert app.service.dropped["status_server_without_ma"] == 1
+
+
+async def test_bad_user_password_length_dropped(app):
+    ra = crypto.new_authenticator()
+    body = wire.encode_attrs([(wire.USER_NAME, b"pat"), (wire.USER_PASSWORD, b"x" * 17)])
+    data = crypto.sign_request(wire.ACCESS_REQUEST, 4, ra, body, NAS_SECRET.encode())
+    assert await exchange(app, data) is None
+    assert app.service.dropped["bad_user_password"] == 1
+    assert await status_ok(app)
+
+
+def test_sighup_reloads_clients_and_sigterm_drains(radmfa_factory):
+    server = radmfa_factory(mfa='unknown_users = "password-only"', radius_extra="reject_delay_s = 2")
+    server.add_users(("pat", "pat-pw", None))
+    with server:
+        other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        other.bind(("127.0.0.4", 0))
+        data, _ = access_request(1, [(wire.USER_NAME, b"pat")], password=b"pat-pw")
+        assert udp_exchange(("127.0.0.1", server.port), data, 0.5, sock=other) is None
+        with open(server.tmp / "clients.conf", "a") as f:
+            f.write(f'client four {{\n ipaddr = 127.0.0.4\n secret = "{NAS_SECRET}"\n}}\n')
+        server.signal(signal.SIGHUP)
+        time.sleep(0.5)
+        reply = udp_exchange(("127.0.0.1", server.port), data, 4, sock=other)
+        assert reply is not None and wire.parse(reply).code == wire.ACCESS_REJECT  # pat has no factor
+        # a bad clients.conf on reload keeps the old table
+        (server.tmp / "clients.conf").write_text("client broken {\n")
+        server.signal(signal.SIGHUP)
+        time.sleep(0.3)
+        assert server.status_server() is not None
+        # SIGTERM while a (delayed) reject is in flight: it is still answered
+        bad, _ = access_request(2, [(wire.USER_NAME, b"nobody-here")], password=b"x")
+        other.sendto(bad, ("127.0.0.1", server.port))
+        time.sleep(0.3)
+        server.signal(signal.SIGTERM)
+        other.settimeout(5)
+        late = other.recv(4096)
+        assert wire.parse(late).code == wire.ACCESS_REJECT
+        other.close()
+        assert server.proc.wait(10) == 0
+    events = server.events()
+    assert any(e.get("event") == "clients.conf reload failed; keeping the previous clients" for e in events)
