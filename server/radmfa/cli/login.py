@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--password", metavar="P", help="default: prompt (or one line of stdin)")
     p.add_argument("--nas-ip", default="127.0.0.1", metavar="IP", help="NAS-IP-Address to send")
-    p.add_argument("--timeout", type=float, default=5.0, metavar="S", help="seconds per try")
+    p.add_argument("--timeout", type=_seconds, default=5.0, metavar="S", help="seconds per try")
     p.set_defaults(func=cmd_login)
 
 
@@ -57,6 +57,16 @@ def _server(text: str) -> HostPort:
         return parse_host_port(text, 1812)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 60:
+        raise argparse.ArgumentTypeError(f"must be seconds above 0 and at most 60, got {text!r}")
+    return value
 
 
 def cmd_login(args: argparse.Namespace, cfg: Config) -> int:

@@ -41,8 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("radmfa: interrupted", file=sys.stderr)
         return 130
-    except SystemExit as e:  # --help and --version exit through argparse
-        return e.code if isinstance(e.code, int) else 0
+    except SystemExit as e:  # --help exits through argparse
+        if e.code is None or isinstance(e.code, int):
+            return e.code or 0
+        print(f"radmfa: error: {e.code}", file=sys.stderr)  # sys.exit("message")
+        return 1
 
 
 def _fail(error: Exception, status: int) -> int:

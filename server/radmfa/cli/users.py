@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from radmfa.cli.output import add_format_option, write_rows
+from radmfa.cli.parsing import UsageError
 from radmfa.cli.prompt import read_new_password
 from radmfa.cli.runner import run_with_store
 from radmfa.cli.tokens import TOKEN_COLUMNS, token_rows
@@ -61,7 +62,18 @@ def missing(name: str) -> NotFound:
 # -- add -----------------------------------------------------------------------
 
 
+def check_name(name: str) -> None:
+    """A name a NAS can send: one User-Name of 1..253 octets (RFC 2865 §5.1), printable."""
+    if not name or len(name.encode("utf-8")) > 253 or not name.isprintable():
+        raise UsageError(
+            f"user name {name!r} cannot be a User-Name: it needs 1 to 253 octets "
+            "and no control characters"
+        )
+
+
 def cmd_add(args: argparse.Namespace, cfg: Config) -> int:
+    check_name(args.name)
+
     async def work(store: Store) -> User:
         # Refuse a taken name before asking for a password nobody will use.
         if await store.get_user(args.name) is not None:
