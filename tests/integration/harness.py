@@ -110,7 +110,7 @@ level = "info"
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-c", "import sys; from radmfa import config; from radmfa.service.run import run_workers; sys.exit(run_workers(config.load(sys.argv[1])))", str(self.config_path)],
+            [sys.executable, "-m", "radmfa", "serve", "--config", str(self.config_path)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=env,

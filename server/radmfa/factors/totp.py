@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 from datetime import datetime
 
@@ -11,7 +12,7 @@ import pyotp
 from radmfa.core.model import CodeCheck, Token, User
 from radmfa.core.ports import Store
 
-_DIGESTS = {"sha1": "sha1", "sha256": "sha256", "sha512": "sha512"}
+_DIGESTS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}
 
 
 def totp_for(token: Token) -> pyotp.TOTP:
