@@ -9,6 +9,7 @@ removes any key that looks like one, should a future caller slip.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import MutableMapping
@@ -91,10 +92,8 @@ class AuditSink:
 
     async def _run(self) -> None:
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval_s)
-            except TimeoutError:
-                pass
             self._wake.clear()
             await self.flush()
 
@@ -113,8 +112,6 @@ class AuditSink:
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         await self.flush()

@@ -159,7 +159,7 @@ class _Section:
         out = []
         for i, v in enumerate(values):
             if not isinstance(v, str):
-                self.fail(f"{key}[{i}]", f"expected \"host:port\", got {v!r}")
+                self.fail(f"{key}[{i}]", f'expected "host:port", got {v!r}')
             try:
                 out.append(parse_host_port(v, port))
             except ValueError as e:
@@ -244,9 +244,9 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     )
     if upstream.type == "radius":
         if not upstream.servers:
-            u.fail("servers", "type = \"radius\" needs at least one server")
+            u.fail("servers", 'type = "radius" needs at least one server')
         if not upstream.secret:
-            u.fail("secret", "type = \"radius\" needs a shared secret (secret or secret_file)")
+            u.fail("secret", 'type = "radius" needs a shared secret (secret or secret_file)')
     u.done()
 
     m = _Section(doc, "mfa", path)
@@ -272,9 +272,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
 
     s = _Section(doc, "store", path)
     ds = StoreConfig()
-    store = StoreConfig(
-        url=s.get("url", str, ds.url), key_file=s.path_value("key_file", ds.key_file)
-    )
+    store = StoreConfig(url=s.get("url", str, ds.url), key_file=s.path_value("key_file", ds.key_file))
     if not store.url.startswith(("sqlite:///", "postgresql://", "postgres://")):
         s.fail("url", "must start with sqlite:/// or postgresql://")
     s.done()

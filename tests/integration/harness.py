@@ -65,7 +65,7 @@ class Radmfa:
 [radius]
 listen = ["127.0.0.1:{self.port}"]
 clients_file = "clients.conf"
-dictionary = "{REPO / 'dictionary'}"
+dictionary = "{REPO / "dictionary"}"
 {self.radius_extra}
 
 [upstream]
@@ -170,7 +170,9 @@ level = "info"
         self.stop()
 
 
-def udp_exchange(server: tuple[str, int], data: bytes, timeout: float, sock: socket.socket | None = None) -> bytes | None:
+def udp_exchange(
+    server: tuple[str, int], data: bytes, timeout: float, sock: socket.socket | None = None
+) -> bytes | None:
     own = sock is None
     s = sock or socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:

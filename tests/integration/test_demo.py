@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pyotp
-import pytest
 
 from tests.peers.ports import free_udp_port
 

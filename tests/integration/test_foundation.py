@@ -181,7 +181,9 @@ def test_proxy_state_echoed_in_order(proxy, radclient):
         assert frame.all(wire.PROXY_STATE) == states
         # radclient also discards replies whose Proxy-State differs from what it sent
         r = radclient(
-            proxy.address, NAS_SECRET, [[("User-Name", "alice"), ("User-Password", "alice-pw"), ("Proxy-State", "0xabcd")]]
+            proxy.address,
+            NAS_SECRET,
+            [[("User-Name", "alice"), ("User-Password", "alice-pw"), ("Proxy-State", "0xabcd")]],
         )[0]
         assert r.code == "Access-Challenge"
 
@@ -222,7 +224,9 @@ def test_failover_to_second_upstream(radmfa_factory, freeradius_upstream, radcli
 
 def test_all_upstreams_dead_rejects_within_budget(radmfa_factory, radclient):
     dead = [("127.0.0.1", free_udp_port()), ("127.0.0.1", free_udp_port())]
-    server = radmfa_factory(upstream=upstream_cfg(*dead, timeout_s=0.4, retries=2), mfa='unknown_users = "password-only"')
+    server = radmfa_factory(
+        upstream=upstream_cfg(*dead, timeout_s=0.4, retries=2), mfa='unknown_users = "password-only"'
+    )
     with server:
         started = time.monotonic()
         r = radclient(server.address, NAS_SECRET, [{"User-Name": "bob", "User-Password": "bob-pw"}], timeout=5)[0]
@@ -239,7 +243,9 @@ def test_no_password_code_or_secret_in_logs(proxy, radclient):
     with proxy:
         first = radclient(proxy.address, NAS_SECRET, [{"User-Name": "alice", "User-Password": "alice-pw"}])[0]
         code = code_for(seed)
-        radclient(proxy.address, NAS_SECRET, [{"User-Name": "alice", "User-Password": code, "State": first.get("State")}])
+        radclient(
+            proxy.address, NAS_SECRET, [{"User-Name": "alice", "User-Password": code, "State": first.get("State")}]
+        )
         radclient(proxy.address, NAS_SECRET, [{"User-Name": "alice", "User-Password": "wrong-pw-xyz"}])
     text = proxy.log_text()
     events = [e for e in proxy.events() if e.get("event") == "auth"]

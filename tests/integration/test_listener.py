@@ -20,7 +20,8 @@ from tests.integration.harness import NAS_SECRET, access_request, udp_exchange
 async def app(radmfa_factory):
     server = radmfa_factory(
         clients=(
-            f'client strict {{\n ipaddr = 127.0.0.1\n secret = "{NAS_SECRET}"\n require_message_authenticator = yes\n}}\n'
+            f'client strict {{\n ipaddr = 127.0.0.1\n secret = "{NAS_SECRET}"\n'
+            " require_message_authenticator = yes\n}\n"
             f'client legacy {{\n ipaddr = 127.0.0.3\n secret = "{NAS_SECRET}"\n'
             " require_message_authenticator = no\n limit_proxy_state = yes\n}\n"
         ),

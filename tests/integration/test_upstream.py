@@ -69,13 +69,12 @@ class Scripted(asyncio.DatagramProtocol):
         assert data[20] == wire.MESSAGE_AUTHENTICATOR  # BLAST-6: MA first in what we send
         assert crypto.verify_request_ma(frame.data, frame.ma_offset, UPSTREAM_SECRET.encode())
         secret = UPSTREAM_SECRET.encode()
-        attrs = [(wire.VENDOR_SPECIFIC, packet._MS_PREFIX + bytes((16, 2)))]  # placeholder, replaced below
         key = bytes(range(32))
-        ms = packet.conceal([(wire.VENDOR_SPECIFIC, packet._MS_PREFIX + bytes((16, 2 + 0)) )][:0], secret, frame.authenticator)
-        del attrs, ms
         plain = [(wire.VENDOR_SPECIFIC, packet._MS_PREFIX + bytes((16, len(key) + 2)) + key)]
         enc = packet.conceal(plain, secret, frame.authenticator)
-        reply = crypto.sign_response(wire.ACCESS_ACCEPT, frame.ident, frame.authenticator, wire.encode_attrs(enc), secret)
+        reply = crypto.sign_response(
+            wire.ACCESS_ACCEPT, frame.ident, frame.authenticator, wire.encode_attrs(enc), secret
+        )
         if self.mode == "spoof":
             other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             other.sendto(reply, addr)  # right bytes, wrong source port
@@ -124,7 +123,7 @@ async def test_retransmission_and_mppe_key_reencryption():
         nas_ra = bytes(16)
         out = packet.conceal(list(result.reply_attrs), b"nas-secret", nas_ra)
         assert packet.reveal(out, b"nas-secret", nas_ra) == list(result.reply_attrs)
-        assert out[0][1][6] & 0x80  # salt MSB set
+        assert out[0][1][6] & 0x80, out  # salt MSB set
     finally:
         await up.close()
         transport.close()

@@ -13,7 +13,9 @@ RFC2865_71_REQUEST = H(
     "01000038 0f403f9473978057bd83d5cb98f4227a 01066e656d6f"
     " 02120dbe708d93d413ce3196e43f782a0aee 0406c0a80110 050600000003".replace(" ", "")
 )
-RFC2865_71_ACCEPT = H("02000026 86fe220e7624ba2a1005f6bf9b55e0b2 060600000001 0f0600000000 0e06c0a80103".replace(" ", ""))
+RFC2865_71_ACCEPT = H(
+    "02000026 86fe220e7624ba2a1005f6bf9b55e0b2 060600000001 0f0600000000 0e06c0a80103".replace(" ", "")
+)
 RFC2865_73_RA1 = H("f3a47a1f6a6d76710b947ab93041a039")
 
 
@@ -65,16 +67,12 @@ def test_rfc5997_6_1_status_server():
 
 
 def test_rfc5997_6_3_status_server_with_attributes():
-    request = H(
-        "0c47002cbf58de56ae408ad3b70c8513f9b03fbe0406c0000210"
-        "5012852d6fec61e7ed74b8e32dac2f2a5fb2"
-    )
+    request = H("0c47002cbf58de56ae408ad3b70c8513f9b03fbe0406c00002105012852d6fec61e7ed74b8e32dac2f2a5fb2")
     frame = wire.parse(request, frozenset({12}))
     assert frame.get(wire.NAS_IP_ADDRESS) == H("c0000210")
     assert crypto.verify_request_ma(frame.data, frame.ma_offset, SECRET)
     reply = H(
-        "0247003446f43e62fd0354424cbbebfd6d214e061220524144495553205365727665722075702032"
-        "20646179732c2031383a3430"
+        "0247003446f43e62fd0354424cbbebfd6d214e06122052414449555320536572766572207570203220646179732c2031383a3430"
     )
     assert crypto.verify_response(reply, frame.authenticator, SECRET, -1)
     assert wire.parse(reply).get(wire.REPLY_MESSAGE) == b"RADIUS Server up 2 days, 18:40"

@@ -14,7 +14,7 @@ def s(**kw):
 
 
 def test_table_is_closed_over_phases_and_events():
-    for (phase, event), targets in TRANSITIONS.items():
+    for (phase, _event), targets in TRANSITIONS.items():
         assert phase not in session.TERMINAL
         assert all(isinstance(t, Phase) for t in targets)
     for phase in session.TERMINAL:
@@ -31,7 +31,9 @@ def test_code_ok_accepts_and_wrong_counts_attempts():
     assert advance(s(), Event.CODE_OK, max_attempts=3, now=NOW).phase is Phase.ACCEPTED
     nxt = advance(s(), Event.CODE_WRONG, max_attempts=3, new_state=b"n" * 16, now=NOW)
     assert nxt.phase is Phase.AWAITING_CODE and nxt.attempts == 1 and nxt.state == b"n" * 16
-    last = advance(nxt.__class__(**{**_fields(nxt), "attempts": 2}), Event.CODE_WRONG, max_attempts=3, new_state=b"m" * 16, now=NOW)
+    last = advance(
+        nxt.__class__(**{**_fields(nxt), "attempts": 2}), Event.CODE_WRONG, max_attempts=3, new_state=b"m" * 16, now=NOW
+    )
     assert last.phase is Phase.REJECTED
 
 

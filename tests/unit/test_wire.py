@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import struct
 
 import pytest
@@ -111,7 +112,5 @@ def test_mutated_valid_packets_never_crash(attrs, data):
     if raw:
         i = data.draw(st.integers(0, len(raw) - 1))
         raw[i] = data.draw(st.integers(0, 255))
-    try:
+    with contextlib.suppress(wire.Malformed):
         wire.parse(bytes(raw), REQ)
-    except wire.Malformed:
-        pass

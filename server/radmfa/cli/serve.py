@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 
 from radmfa import config as config_mod
@@ -57,10 +58,8 @@ async def _ensure_demo_user(cfg: Config) -> str:
 
     store = await open_store(cfg.store.url, key_file=cfg.store.key_file, base_dir=cfg.base_dir)
     try:
-        try:
+        with contextlib.suppress(AlreadyExists):
             await store.add_user(NewUser(DEMO_USER, password_hash=hash_password(DEMO_PASSWORD)))
-        except AlreadyExists:
-            pass
         tokens = await store.list_tokens(DEMO_USER)
         if not tokens:
             import secrets

@@ -7,7 +7,7 @@ octets, and a User-Name that is not UTF-8 must not be silently rewritten.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 # One RADIUS attribute as it travels on the wire: (type, value). Vendor-Specific

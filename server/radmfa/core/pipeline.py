@@ -65,11 +65,7 @@ class Pipeline:
         if request.state is not None:
             return await self.answer_challenge(request, now=now)
         login = _Login(request, policy.decode_name(request.username))
-        return (
-            await self.screen(login)
-            or await self.primary(login)
-            or await self.second_factor(login, now=now)
-        )
+        return await self.screen(login) or await self.primary(login) or await self.second_factor(login, now=now)
 
     async def screen(self, login: _Login) -> Decision | None:
         if login.request.password is None:

@@ -34,9 +34,7 @@ def verify_request_ma(data: bytes, ma_offset: int, secret: bytes) -> bool:
     return hmac.compare_digest(received, _hmac_md5(secret, zeroed))
 
 
-def verify_response(
-    data: bytes, request_auth: bytes, secret: bytes, ma_offset: int
-) -> bool:
+def verify_response(data: bytes, request_auth: bytes, secret: bytes, ma_offset: int) -> bool:
     """Check a response's Response Authenticator and, if present, its MA.
 
     Both are keyed to the Request Authenticator of the request it answers

@@ -9,6 +9,7 @@ holding its duplicate cache. Everything else they share lives in the store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -48,10 +49,8 @@ def run_workers(cfg: Config) -> int:
 
     def forward(signum: int, _frame: object) -> None:
         for child in children:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signum)
-            except ProcessLookupError:
-                pass
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, forward)

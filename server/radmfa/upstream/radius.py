@@ -148,9 +148,7 @@ class RadiusUpstream:
         if chap and not has_chap_challenge:
             # RFC 2865 §2.3: the NAS's authenticator was the CHAP challenge (PW-5)
             attrs.append((wire.CHAP_CHALLENGE, request.authenticator))
-        return crypto.sign_request(
-            wire.ACCESS_REQUEST, ident, authenticator, wire.encode_attrs(attrs), self.secret
-        )
+        return crypto.sign_request(wire.ACCESS_REQUEST, ident, authenticator, wire.encode_attrs(attrs), self.secret)
 
     async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult:
         order = self._order()
@@ -184,7 +182,9 @@ class RadiusUpstream:
         frame = wire.parse(data)
         if frame.code == wire.ACCESS_ACCEPT:
             try:
-                attrs = packet.reveal(frame.attrs, self.secret, authenticator)
+                attrs = packet.reveal(
+                    [(t, v) for t, v in frame.attrs if t not in packet.HOP_BY_HOP], self.secret, authenticator
+                )
             except ValueError:
                 return PrimaryResult(False, server=server, reason="malformed encrypted attribute from upstream")
             return PrimaryResult(True, tuple(attrs), server=server, reason="upstream accept")
