@@ -20,6 +20,7 @@ from tests.peers.fixtures import (  # noqa: F401  (fixtures are found by name)
     integration_required,
     radclient,
 )
+from tests.peers.postgres import fresh_postgres_url, postgres_url  # noqa: F401
 
 
 @pytest.hookimpl(wrapper=True)

@@ -38,8 +38,11 @@ class Radmfa:
     mfa: str = ""
     radius_extra: str = "reject_delay_s = 0"
     clients: str = ""
+    store_url: str = "sqlite:///radmfa.db"
+    key_file: str = "radmfa.key"
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)
     log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -75,8 +78,8 @@ dictionary = "{REPO / "dictionary"}"
 {self.mfa}
 
 [store]
-url = "sqlite:///radmfa.db"
-key_file = "radmfa.key"
+url = "{self.store_url}"
+key_file = "{self.key_file}"
 
 [log]
 format = "json"
@@ -107,7 +110,7 @@ level = "info"
     def start(self, timeout: float = 10.0) -> Radmfa:
         if not self.config_path.exists():
             self.write_config()
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "radmfa", "serve", "--config", str(self.config_path)],

@@ -18,7 +18,6 @@ import pytest
 
 from radmfa.core.ports import Store
 from radmfa.store import open_store
-from tests.peers.postgres import fresh_postgres_url, postgres_url  # noqa: F401  (fixtures)
 
 
 @dataclass

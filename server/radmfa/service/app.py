@@ -84,7 +84,7 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
             raise ConfigError(
                 f"{app.config.path.name}: [radius] listen: cannot listen on {host}:{port}: {e.strerror}"
             ) from None
-        app.transports.append(transport)  # type: ignore[arg-type]
+        app.transports.append(transport)
         sockname = transport.get_extra_info("sockname")
         app.addresses.append((sockname[0], sockname[1]))
 

@@ -61,7 +61,8 @@ class _Socket:
                 return
             except OSError:
                 continue  # an ICMP error surfaced on the socket; keep reading
-            self.owner.dropped_replies += not self._deliver(data, (addr[0], addr[1]))
+            source = (str(addr[0]), int(addr[1]))  # type: ignore[index]
+            self.owner.dropped_replies += not self._deliver(data, source)
 
     def _deliver(self, data: bytes, addr: Addr) -> bool:
         if len(data) < wire.MIN_LEN:

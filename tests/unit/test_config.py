@@ -1,0 +1,75 @@
+"""Bad config stops start-up with a message naming the file and the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from radmfa.config import load, parse_host_port
+from radmfa.errors import ConfigError
+
+
+def write(tmp_path, text):
+    p = tmp_path / "radmfa.toml"
+    p.write_text(text)
+    return p
+
+
+def test_defaults_and_relative_paths(tmp_path):
+    cfg = load(write(tmp_path, ""))
+    assert cfg.upstream.type == "local" and cfg.mfa.unknown_users == "reject"
+    assert cfg.radius.clients_file == tmp_path / "clients.conf"
+    assert cfg.store.key_file == tmp_path / "radmfa.key"
+    assert cfg.radius.duplicate_window_s == 10 and cfg.mfa.challenge_ttl_s == 300 and cfg.mfa.max_attempts == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[radius]\nlisten = [\"10.0.0.1:99999\"]\n", "[radius] listen[0]: not a port number"),
+        ("[radius]\nlisten = [\"[::1\"]\n", "[radius] listen[0]: not host:port"),
+        ("[radius]\nlisten = []\n", "[radius] listen: needs at least one address"),
+        ("[radius]\nworkers = 0\n", "[radius] workers: must be between 1 and 64"),
+        ("[radius]\nlistne = 1\n", "[radius] listne: unknown setting"),
+        ("[radius]\nreject_delay_s = true\n", "[radius] reject_delay_s: expected a number"),
+        ("[upstream]\ntype = \"ldap\"\n", "[upstream] type: must be one of"),
+        ("[upstream]\ntype = \"radius\"\nsecret = \"s\"\n", "[upstream] servers: type = \"radius\" needs"),
+        ("[upstream]\ntype = \"radius\"\nservers = [\"10.0.0.1\"]\n", "[upstream] secret:"),
+        ("[upstream]\nsecret_file = \"nope\"\n", "[upstream] secret_file: cannot read"),
+        ("[mfa]\nunknown_users = \"allow\"\n", "[mfa] unknown_users: must be one of"),
+        ("[mfa]\ninline_delimiter = \",,\"\n", "[mfa] inline_delimiter"),
+        ("[mfa]\nprompt = \"" + "x" * 254 + "\"\n", "[mfa] prompt: must be 1..253 octets"),
+        ("[store]\nurl = \"mysql://x\"\n", "[store] url:"),
+        ("[typo]\n", "[typo]: unknown section"),
+        ("[radius\n", "radmfa.toml: "),
+    ],
+)
+def test_errors_name_file_and_key(tmp_path, text, message):
+    with pytest.raises(ConfigError) as e:
+        load(write(tmp_path, text))
+    assert "radmfa.toml" in str(e.value) and message in str(e.value)
+
+
+def test_toml_syntax_error_names_line(tmp_path):
+    with pytest.raises(ConfigError, match="line 3"):
+        load(write(tmp_path, "[radius]\nworkers = 1\nlisten = [1,,2]\n"))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load(tmp_path / "absent.toml")
+
+
+def test_secret_file_and_redacted_repr(tmp_path):
+    (tmp_path / "up.secret").write_text("s3cr3t-upstream\n")
+    cfg = load(write(tmp_path, '[upstream]\ntype = "radius"\nservers = ["[::1]:1812"]\nsecret_file = "up.secret"\n'))
+    assert cfg.upstream.secret == b"s3cr3t-upstream"
+    assert cfg.upstream.servers == (("::1", 1812),)
+    assert "s3cr3t" not in repr(cfg)
+
+
+def test_host_port_forms():
+    assert parse_host_port("10.0.0.1", 1812) == ("10.0.0.1", 1812)
+    assert parse_host_port("[fe80::1]:1645", 1812) == ("fe80::1", 1645)
+    assert parse_host_port("nps1.corp.example:1812", 0) == ("nps1.corp.example", 1812)
+    with pytest.raises(ValueError):
+        parse_host_port("bad host!:1", 1)
