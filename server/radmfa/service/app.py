@@ -89,13 +89,16 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
         app.addresses.append((sockname[0], sockname[1]))
 
 
-async def _purge(store: Store) -> None:
+async def _housekeeping(app: App) -> None:
+    """Once a minute: drop expired challenges, log the counters."""
     while True:
         await asyncio.sleep(PURGE_INTERVAL_S)
         try:
-            await store.purge_expired(now=datetime.now(UTC))
+            await app.store.purge_expired(now=datetime.now(UTC))
         except Exception as e:
             log.warning("purging expired challenges failed", error=str(e))
+        service = app.service
+        log.info("stats", answered=dict(service.answered), dropped=dict(service.dropped), in_flight=len(service._tasks))
 
 
 async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event | None = None) -> None:
@@ -108,7 +111,7 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
     try:
         await listen(app, reuse_port=reuse_port)
         app.audit.start()
-        purger = loop.create_task(_purge(app.store))
+        purger = loop.create_task(_housekeeping(app))
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, app.reload)

@@ -26,6 +26,7 @@ from radmfa.radius.dedup import DedupCache, Seen
 
 ACCEPTED_CODES = frozenset((wire.ACCESS_REQUEST, wire.STATUS_SERVER))
 MAX_PROXY_STATES = 10  # more than this is a proxy loop (PROXY-3)
+WARN_INTERVAL_S = 60.0
 _VERDICT_CODE = {
     Verdict.ACCEPT: wire.ACCESS_ACCEPT,
     Verdict.REJECT: wire.ACCESS_REJECT,
@@ -51,6 +52,7 @@ class RadiusService:
         self._prefix = f"{os.getpid():x}"
         self.started = time.monotonic()
         self.stopping = False
+        self._warned: dict[tuple[str, str], float] = {}
 
     def reload_clients(self, clients: ClientTable) -> None:
         """In-flight requests keep the Client they started with."""
@@ -63,11 +65,24 @@ class RadiusService:
     def drop(self, reason: str) -> None:
         self.dropped[reason] += 1
 
+    def _warn(self, reason: str, client: str, ip: str) -> None:
+        """Log a security-relevant drop, at most once a minute per client and
+        reason (BLAST-7: logged, but a flood cannot fill the disk)."""
+        now = time.monotonic()
+        key = (reason, ip)
+        if now - self._warned.get(key, -WARN_INTERVAL_S) < WARN_INTERVAL_S:
+            return
+        if len(self._warned) > 10_000:
+            self._warned.clear()
+        self._warned[key] = now
+        log.warning("packet dropped", reason=reason, client=client, client_ip=ip, count=self.dropped[reason] + 1)
+
     def receive(self, data: bytes, addr: Addr, transport: asyncio.DatagramTransport, dedup: DedupCache) -> None:
         if self.stopping:
             return self.drop("shutting_down")
         client = self.clients.match(addr[0])
         if client is None:
+            self._warn("unknown_client", "", addr[0])
             return self.drop("unknown_client")  # RFC 2865 §2 (CLI-1)
         try:
             frame = wire.parse(data, ACCEPTED_CODES)
@@ -75,8 +90,7 @@ class RadiusService:
             return self.drop(e.reason)
         reason = self._screen(frame, client)
         if reason:
-            if reason.startswith("blastradius"):
-                log.warning("packet dropped", reason=reason, client=client.name, client_ip=addr[0])
+            self._warn(reason, client.name, addr[0])
             return self.drop(reason)
         if frame.code == wire.STATUS_SERVER:
             return transport.sendto(self._status_reply(frame, client), addr)
