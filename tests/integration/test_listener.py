@@ -144,3 +144,31 @@ def test_sighup_reloads_clients_and_sigterm_drains(radmfa_factory):
         assert server.proc.wait(10) == 0
     events = server.events()
     assert any(e.get("event") == "clients.conf reload failed; keeping the previous clients" for e in events)
+
+
+async def test_auto_flags_learn_from_the_first_packet(radmfa_factory):
+    server = radmfa_factory(
+        clients=(
+            f'client auto1 {{\n ipaddr = 127.0.0.5\n secret = "{NAS_SECRET}"\n'
+            " require_message_authenticator = auto\n limit_proxy_state = auto\n}\n"
+            f'client auto2 {{\n ipaddr = 127.0.0.6\n secret = "{NAS_SECRET}"\n'
+            " require_message_authenticator = auto\n limit_proxy_state = auto\n}\n"
+        ),
+    )
+    server.add_users(("pat", "pat-pw", None))
+    application = await build(load(server.config_path))
+    await listen(application)
+    try:
+        with_ma, _ = access_request(1, [(wire.USER_NAME, b"pat")], password=b"pat-pw")
+        without_ma, _ = access_request(2, [(wire.USER_NAME, b"pat")], password=b"pat-pw", with_ma=False)
+        ps_no_ma, _ = access_request(3, [(wire.USER_NAME, b"pat"), (wire.PROXY_STATE, b"p")], password=b"pat-pw", with_ma=False)
+        # auto1 first sends MA: from then on MA is required, and Proxy-State needs MA too
+        assert await exchange(application, with_ma, source="127.0.0.5", timeout=2) is not None
+        assert await exchange(application, without_ma, source="127.0.0.5") is None
+        assert application.service.dropped["blastradius_missing_ma"] == 1
+        # auto2 first sends no MA: MA stays optional (a legacy NAS keeps working)
+        assert await exchange(application, without_ma, source="127.0.0.6", timeout=2) is not None
+        assert await exchange(application, ps_no_ma, source="127.0.0.6", timeout=2) is None
+        assert application.service.dropped["blastradius_proxy_state_without_ma"] == 1
+    finally:
+        await application.close()

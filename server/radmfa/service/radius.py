@@ -111,36 +111,51 @@ class RadiusService:
         proxy_states = sum(1 for t, _ in frame.attrs if t == wire.PROXY_STATE)
         if proxy_states > MAX_PROXY_STATES:
             return "proxy_loop"
-        if not has_ma:
-            if frame.code == wire.STATUS_SERVER:
-                return "status_server_without_ma"  # RFC 5997 §3 (SS-1)
-            if self._requires_ma(client, has_ma, frame):
-                return "blastradius_missing_ma"
-            if proxy_states and self._limits_proxy_state(client, has_ma, proxy_states):
-                return "blastradius_proxy_state_without_ma"
-            return ""
-        if not crypto.verify_request_ma(frame.data, frame.ma_offset, client.secret):
+        # Verify first, so a forged packet can neither pass nor teach "auto".
+        if has_ma and not crypto.verify_request_ma(frame.data, frame.ma_offset, client.secret):
             return "bad_message_authenticator"
+        require_ma = self._requires_ma(client, has_ma, frame)
+        limit_ps = self._limits_proxy_state(client, has_ma, proxy_states)
+        if has_ma:
+            return ""
+        if frame.code == wire.STATUS_SERVER:
+            return "status_server_without_ma"  # RFC 5997 §3 (SS-1)
+        if require_ma:
+            return "blastradius_missing_ma"
+        if proxy_states and limit_ps:
+            return "blastradius_proxy_state_without_ma"
         return ""
 
     def _requires_ma(self, client: Client, has_ma: bool, frame: wire.Frame) -> bool:
+        """"auto" is decided by the client's first packet, as FreeRADIUS does:
+        without MA → no; with MA and no EAP-Message → yes; MA with EAP → undecided.
+        It has no effect for network (CIDR) definitions (BLAST-4)."""
         setting = client.require_message_authenticator
         if setting != "auto":
             return setting == "yes"
-        single = client.network.prefixlen == client.network.max_prefixlen
-        if not single:
-            return False  # "auto" has no effect for network definitions
-        if client.name not in self._auto_ma:
-            self._auto_ma[client.name] = has_ma and frame.get(wire.EAP_MESSAGE) is None
-        return self._auto_ma[client.name]
+        decided = self._auto_ma.get(client.name)
+        if decided is not None:
+            return decided
+        if client.network.prefixlen != client.network.max_prefixlen:
+            return False
+        if not has_ma:
+            self._auto_ma[client.name] = False
+        elif frame.get(wire.EAP_MESSAGE) is None:
+            self._auto_ma[client.name] = True
+        return self._auto_ma.get(client.name, False)
 
     def _limits_proxy_state(self, client: Client, has_ma: bool, proxy_states: int) -> bool:
+        """"auto": the first packet with Proxy-State and no MA turns the limit
+        off for that client; any other first packet turns it on (BLAST-4)."""
         setting = client.limit_proxy_state
         if setting != "auto":
             return setting == "yes"
-        if client.name not in self._auto_ps:
-            self._auto_ps[client.name] = not (proxy_states and not has_ma)
-        return self._auto_ps[client.name]
+        decided = self._auto_ps.get(client.name)
+        if decided is None:
+            if client.network.prefixlen != client.network.max_prefixlen:
+                return False
+            decided = self._auto_ps[client.name] = not (proxy_states and not has_ma)
+        return decided
 
     def _status_reply(self, frame: wire.Frame, client: Client) -> bytes:
         """RFC 5997 §3: Access-Accept, never proxied, no side effects (SS-2, SS-3)."""

@@ -9,16 +9,15 @@ and SQLite's write lock keep single-use things single-use between them.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
 from radmfa.errors import StoreError
 from radmfa.store import schema
+from radmfa.store.dbthread import DbThread
 from radmfa.store.seeds import SeedCipher
 from radmfa.store.sql import Row, SqlStore, Statement
 
@@ -35,7 +34,7 @@ class SqliteStore(SqlStore):
     def __init__(self, path: str, cipher: SeedCipher) -> None:
         super().__init__(cipher)
         self._path = path
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="radmfa-sqlite")
+        self._thread = DbThread("radmfa-sqlite")
         self._conn: sqlite3.Connection | None = None
         self._closed = False
 
@@ -50,7 +49,7 @@ class SqliteStore(SqlStore):
         try:
             await store._call(store._connect)
         except BaseException:
-            store._executor.shutdown(wait=False)
+            store._thread.stop()
             raise
         return store
 
@@ -63,7 +62,7 @@ class SqliteStore(SqlStore):
         self._closed = True
         if self._conn is not None:
             await self._run(self._conn.close)
-        self._executor.shutdown(wait=False)
+        self._thread.stop()
 
     async def migrate(self) -> None:
         await self._call(self._transaction, self._migrate)
@@ -144,8 +143,7 @@ class SqliteStore(SqlStore):
         return await self._run(fn, *args)
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
-        loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, fn, *args)
+            return await self._thread.call(fn, *args)
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite database {self._path}: {exc}") from exc
