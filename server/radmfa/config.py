@@ -29,7 +29,7 @@ class RadiusConfig:
     duplicate_window_s: float = 10.0  # RFC 5080 §2.2.2: resend the cached reply this long
     reject_delay_s: float = 1.0  # delay for rejects radmfa originates (not proxied ones)
     workers: int = 1  # processes sharing the port with SO_REUSEPORT
-    max_pending: int = 65536  # in-flight + cached requests per process (DUP-6)
+    max_pending: int = 65536  # in-flight + cached requests per listening socket and process (DUP-6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +222,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         listen=r.host_ports("listen", d.listen, 1812),
         clients_file=r.path_value("clients_file", d.clients_file),
         dictionary_file=r.path_value("dictionary", d.dictionary_file),
-        duplicate_window_s=r.number("duplicate_window_s", d.duplicate_window_s, minimum=0, maximum=30),
+        duplicate_window_s=r.number("duplicate_window_s", d.duplicate_window_s, minimum=1, maximum=30),
         reject_delay_s=r.number("reject_delay_s", d.reject_delay_s, minimum=0, maximum=10),
         workers=r.integer("workers", d.workers, minimum=1, maximum=64),
         max_pending=r.integer("max_pending", d.max_pending, minimum=16, maximum=10_000_000),

@@ -161,7 +161,9 @@ async def test_auto_flags_learn_from_the_first_packet(radmfa_factory):
     try:
         with_ma, _ = access_request(1, [(wire.USER_NAME, b"pat")], password=b"pat-pw")
         without_ma, _ = access_request(2, [(wire.USER_NAME, b"pat")], password=b"pat-pw", with_ma=False)
-        ps_no_ma, _ = access_request(3, [(wire.USER_NAME, b"pat"), (wire.PROXY_STATE, b"p")], password=b"pat-pw", with_ma=False)
+        ps_no_ma, _ = access_request(
+            3, [(wire.USER_NAME, b"pat"), (wire.PROXY_STATE, b"p")], password=b"pat-pw", with_ma=False
+        )
         # auto1 first sends MA: from then on MA is required, and Proxy-State needs MA too
         assert await exchange(application, with_ma, source="127.0.0.5", timeout=2) is not None
         assert await exchange(application, without_ma, source="127.0.0.5") is None

@@ -127,3 +127,20 @@ async def test_retransmission_and_mppe_key_reencryption():
     finally:
         await up.close()
         transport.close()
+
+
+async def test_mixed_families_and_unresolvable_names(freeradius_factory):
+    from radmfa.errors import ConfigError
+
+    fr = freeradius_factory(mode="ack", secret=UPSTREAM_SECRET)
+    dead6 = ("::1", 9)  # discard port on IPv6 loopback: nobody answers
+    cfg = UpstreamConfig("radius", (dead6, fr.address), UPSTREAM_SECRET.encode(), timeout_s=0.3, retries=2)
+    up = RadiusUpstream(cfg)
+    await up.start()
+    try:
+        assert (await up.authenticate(request(b"u"), b"pw")).accepted  # IPv6 first, IPv4 answers
+    finally:
+        await up.close()
+    bad = RadiusUpstream(UpstreamConfig("radius", (("no-such-host.invalid", 1812),), b"s"))
+    with pytest.raises(ConfigError, match="cannot resolve"):
+        await bad.start()

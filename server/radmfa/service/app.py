@@ -42,6 +42,8 @@ class App:
         except RadmfaError as e:
             log.error("clients.conf reload failed; keeping the previous clients", error=str(e))
             return
+        for warning in table.warnings:
+            log.warning("clients.conf", warning=warning)
         self.service.reload_clients(table)
         log.info("clients.conf reloaded", clients=len(table))
 

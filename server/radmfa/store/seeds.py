@@ -37,6 +37,11 @@ class SeedCipher:
     def __repr__(self) -> str:  # never show the key
         return f"SeedCipher({self._source})"
 
+    @property
+    def source(self) -> str:
+        """Where the key came from, for messages (e.g. "key_file /var/lib/radmfa/radmfa.key")."""
+        return self._source
+
     @classmethod
     def from_file(cls, key_file: Path, *, create: bool = True) -> SeedCipher:
         """Read the key, creating a fresh random one when absent and ``create``."""

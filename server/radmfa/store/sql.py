@@ -93,7 +93,7 @@ class SqlStore(abc.ABC):
             self._cipher.decrypt(bytes(rows[0][0]), context=b"store_meta.key_check")
         except StoreError:
             raise StoreError(
-                f"{self._cipher!r} is not the key this database was created with, so its "
+                f"{self._cipher.source} is not the key this database was created with, so its "
                 "token seeds cannot be decrypted: restore the original key_file"
             ) from None
 

@@ -27,7 +27,7 @@ import asyncio_dgram
 
 from radmfa.config import UpstreamConfig
 from radmfa.core.model import AuthRequest, PrimaryResult
-from radmfa.errors import UpstreamUnavailable
+from radmfa.errors import ConfigError, UpstreamUnavailable
 from radmfa.radius import crypto, packet, wire
 
 Addr = tuple[str, int]
@@ -97,18 +97,30 @@ class RadiusUpstream:
         self._configured = cfg.servers
         self.servers: list[Addr] = []
         self._dead_until: dict[Addr, float] = {}
+        self.family = socket.AF_INET
         self._sockets: dict[int, list[_Socket]] = {socket.AF_INET: [], socket.AF_INET6: []}
         self.dropped_replies = 0
 
     async def start(self) -> None:
-        """Resolve server names once, at start (like FreeRADIUS, CLI-5)."""
+        """Resolve server names once, at start (like FreeRADIUS, CLI-5).
+
+        All servers share one address family so one ID space and one set of
+        sockets serves every retransmission; with a mix, IPv4 servers are
+        reached as IPv4-mapped IPv6 addresses over dual-stack sockets.
+        """
         loop = asyncio.get_running_loop()
+        resolved: list[tuple[int, Addr]] = []
         for host, port in self._configured:
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
-            if not infos:
-                raise UpstreamUnavailable(f"cannot resolve upstream server {host}")
-            sockaddr = infos[0][4]
-            self.servers.append((str(sockaddr[0]), int(sockaddr[1])))
+            try:
+                infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+            except OSError as e:
+                raise ConfigError(f"[upstream] servers: cannot resolve {host!r}: {e.strerror or e}") from None
+            family, _, _, _, sockaddr = infos[0]
+            resolved.append((family, (str(sockaddr[0]), int(sockaddr[1]))))
+        families = {f for f, _ in resolved}
+        self.family = socket.AF_INET6 if socket.AF_INET6 in families else socket.AF_INET
+        mixed = len(families) > 1
+        self.servers = [(f"::ffff:{h}" if mixed and f == socket.AF_INET else h, p) for f, (h, p) in resolved]
 
     async def close(self) -> None:
         for socks in self._sockets.values():
@@ -128,8 +140,11 @@ class RadiusUpstream:
                 return s, s.free.popleft()
         if len(socks) >= MAX_SOCKETS:
             raise UpstreamUnavailable("all upstream Identifiers are in use")
-        host = "::" if family == socket.AF_INET6 else "0.0.0.0"  # noqa: S104 - client socket
-        s = _Socket(await asyncio_dgram.bind((host, 0)), self)
+        raw = socket.socket(family, socket.SOCK_DGRAM)
+        if family == socket.AF_INET6:
+            raw.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # reach mapped IPv4 too
+        raw.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))  # noqa: S104 - client socket
+        s = _Socket(await asyncio_dgram.from_socket(raw), self)
         socks.append(s)
         return s, s.free.popleft()
 
@@ -153,8 +168,7 @@ class RadiusUpstream:
 
     async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult:
         order = self._order()
-        family = socket.AF_INET6 if ":" in order[0][0] else socket.AF_INET
-        sock, ident = await self._socket_for(family)
+        sock, ident = await self._socket_for(self.family)
         authenticator = crypto.new_authenticator()
         data = self.build(request, password, ident, authenticator)
         loop = asyncio.get_running_loop()
