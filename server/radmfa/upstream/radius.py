@@ -144,7 +144,9 @@ class RadiusUpstream:
         if family == socket.AF_INET6:
             raw.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # reach mapped IPv4 too
         raw.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))  # noqa: S104 - client socket
-        s = _Socket(await asyncio_dgram.from_socket(raw), self)
+        stream = await asyncio_dgram.from_socket(raw)
+        assert isinstance(stream, asyncio_dgram.DatagramServer)  # unconnected socket
+        s = _Socket(stream, self)
         socks.append(s)
         return s, s.free.popleft()
 
