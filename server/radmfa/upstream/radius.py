@@ -22,6 +22,7 @@ import socket
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import cast
 
 import asyncio_dgram
 
@@ -144,8 +145,7 @@ class RadiusUpstream:
         if family == socket.AF_INET6:
             raw.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # reach mapped IPv4 too
         raw.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))  # noqa: S104 - client socket
-        stream = await asyncio_dgram.from_socket(raw)
-        assert isinstance(stream, asyncio_dgram.DatagramServer)  # unconnected socket
+        stream = cast("asyncio_dgram.DatagramServer", await asyncio_dgram.from_socket(raw))  # unconnected
         s = _Socket(stream, self)
         socks.append(s)
         return s, s.free.popleft()
