@@ -66,6 +66,7 @@ class MfaConfig:
 class StoreConfig:
     url: str = "sqlite:///radmfa.db"
     key_file: Path = Path("radmfa.key")
+    audit_retention_days: int = 365  # audit rows older than this are deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +273,11 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
 
     s = _Section(doc, "store", path)
     ds = StoreConfig()
-    store = StoreConfig(url=s.get("url", str, ds.url), key_file=s.path_value("key_file", ds.key_file))
+    store = StoreConfig(
+        url=s.get("url", str, ds.url),
+        key_file=s.path_value("key_file", ds.key_file),
+        audit_retention_days=s.integer("audit_retention_days", ds.audit_retention_days, minimum=1, maximum=36500),
+    )
     if not store.url.startswith(("sqlite:///", "postgresql://", "postgres://")):
         s.fail("url", "must start with sqlite:/// or postgresql://")
     s.done()

@@ -263,6 +263,14 @@ async def test_audit_write_and_query(store: Store) -> None:
     assert await store.query_audit(username="nobody") == []
 
 
+async def test_audit_retention(store: Store) -> None:
+    records = [audit(n) for n in range(50)]
+    await store.write_audit(records)
+    assert await store.purge_audit(before=records[20].time) == 20
+    assert await store.query_audit() == records[20:]
+    assert await store.purge_audit(before=records[20].time) == 0
+
+
 # -- secrets at rest and the key -----------------------------------------------------
 
 

@@ -70,6 +70,9 @@ class Store(Protocol):
     # audit
     async def write_audit(self, rows: Sequence[AuditRecord]) -> None: ...
 
+    async def purge_audit(self, *, before: datetime) -> int:
+        """Delete audit rows older than ``before`` (retention)."""
+
     async def query_audit(
         self,
         *,

@@ -7,7 +7,7 @@ import signal
 import socket
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from radmfa.audit import AuditSink, configure_logging, log
 from radmfa.config import Config
@@ -92,13 +92,16 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
 
 
 async def _housekeeping(app: App) -> None:
-    """Once a minute: drop expired challenges, log the counters."""
+    """Once a minute: drop expired challenges and old audit rows, log the counters."""
     while True:
         await asyncio.sleep(PURGE_INTERVAL_S)
+        now = datetime.now(UTC)
         try:
-            await app.store.purge_expired(now=datetime.now(UTC))
+            await app.store.purge_expired(now=now)
+            retention = timedelta(days=app.config.store.audit_retention_days)
+            await app.store.purge_audit(before=now - retention)
         except Exception as e:
-            log.warning("purging expired challenges failed", error=str(e))
+            log.warning("housekeeping failed", error=str(e))
         service = app.service
         log.info("stats", answered=dict(service.answered), dropped=dict(service.dropped), in_flight=len(service._tasks))
 

@@ -290,6 +290,9 @@ class SqlStore(abc.ABC):
 
     # -- audit -------------------------------------------------------------------
 
+    async def purge_audit(self, *, before: datetime) -> int:
+        return await self._execute("DELETE FROM audit WHERE time < ?", to_epoch(before))
+
     async def write_audit(self, rows: Sequence[AuditRecord]) -> None:
         if not rows:
             return
