@@ -1,0 +1,77 @@
+"""RFC 6238 Appendix B vectors, and our hot-path HOTP against pyotp."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from datetime import UTC, datetime
+
+import pyotp
+import pytest
+
+from radmfa.core.model import Token
+from radmfa.factors.totp import hotp, matching_step, provisioning_uri
+
+SEEDS = {
+    "sha1": b"12345678901234567890",
+    "sha256": b"12345678901234567890123456789012",
+    "sha512": b"1234567890123456789012345678901234567890123456789012345678901234",
+}
+# RFC 6238 Appendix B: (time, {algorithm: 8-digit code})
+VECTORS = [
+    (59, {"sha1": "94287082", "sha256": "46119246", "sha512": "90693936"}),
+    (1111111109, {"sha1": "07081804", "sha256": "68084774", "sha512": "25091201"}),
+    (1111111111, {"sha1": "14050471", "sha256": "67062674", "sha512": "99943326"}),
+    (1234567890, {"sha1": "89005924", "sha256": "91819424", "sha512": "93441116"}),
+    (2000000000, {"sha1": "69279037", "sha256": "90698825", "sha512": "38618901"}),
+    (20000000000, {"sha1": "65353130", "sha256": "77737706", "sha512": "47863826"}),
+]
+
+
+@pytest.mark.parametrize(("when", "codes"), VECTORS)
+@pytest.mark.parametrize("algorithm", ["sha1", "sha256", "sha512"])
+def test_rfc6238_vectors(when, codes, algorithm):
+    code = codes[algorithm].encode()
+    assert hotp(SEEDS[algorithm], when // 30, digits=8, algorithm=algorithm) == code
+    token = Token(1, "u", "totp", SEEDS[algorithm], digits=8, algorithm=algorithm)
+    step = matching_step(token, code, now=datetime.fromtimestamp(when, UTC), window=0)
+    assert step == when // 30
+
+
+def test_rfc4226_appendix_d():
+    expected = [
+        b"755224",
+        b"287082",
+        b"359152",
+        b"969429",
+        b"338314",
+        b"254676",
+        b"287922",
+        b"162583",
+        b"399871",
+        b"520489",
+    ]
+    assert [hotp(b"12345678901234567890", i) for i in range(10)] == expected
+
+
+def test_matches_pyotp_for_random_seeds_and_window():
+    for _ in range(50):
+        seed = secrets.token_bytes(20)
+        ref = pyotp.TOTP(base64.b32encode(seed).decode())
+        now = datetime.fromtimestamp(1_700_000_000 + secrets.randbelow(10**8), UTC)
+        token = Token(1, "u", "totp", seed)
+        for offset in (-1, 0, 1):
+            code = ref.at(now.timestamp() + 30 * offset).encode()
+            assert matching_step(token, code, now=now, window=1) == int(now.timestamp()) // 30 + offset
+        far = ref.at(now.timestamp() + 90).encode()
+        if far not in {ref.at(now.timestamp() + 30 * o).encode() for o in (-1, 0, 1)}:
+            assert matching_step(token, far, now=now, window=1) is None
+
+
+def test_shape_checks_and_uri():
+    token = Token(1, "alice", "totp", b"\x01" * 20)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert matching_step(token, b"12345", now=now, window=1) is None
+    assert matching_step(token, b"12a456", now=now, window=1) is None
+    uri = provisioning_uri(token, issuer="radmfa")
+    assert uri.startswith("otpauth://totp/radmfa:alice?secret=") and "issuer=radmfa" in uri
