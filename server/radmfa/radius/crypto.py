@@ -80,18 +80,32 @@ def _xor(a: bytes, b: bytes) -> bytes:
     return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(16, "big")
 
 
+def _chain_encrypt(data: bytes, secret: bytes, seed: bytes) -> bytes:
+    """c(i) = p(i) xor MD5(S + c(i-1)), c(0) chained from ``seed`` (RFC 2865 §5.2)."""
+    out = bytearray()
+    prev = seed
+    for i in range(0, len(data), 16):
+        prev = _xor(data[i : i + 16], _md5(secret + prev).digest())
+        out += prev
+    return bytes(out)
+
+
+def _chain_decrypt(data: bytes, secret: bytes, seed: bytes) -> bytes:
+    out = bytearray()
+    prev = seed
+    for i in range(0, len(data), 16):
+        block = data[i : i + 16]
+        out += _xor(block, _md5(secret + prev).digest())
+        prev = block
+    return bytes(out)
+
+
 def hide_password(password: bytes, secret: bytes, request_auth: bytes) -> bytes:
     """RFC 2865 §5.2. An empty password is one block of NULs (PW-4)."""
     if len(password) > 128:
         raise ValueError("User-Password longer than 128 octets")
     padded = password + bytes(16 if not password else -len(password) % 16)
-    out = bytearray()
-    prev = request_auth
-    for i in range(0, len(padded), 16):
-        block = _xor(padded[i : i + 16], _md5(secret + prev).digest())
-        out += block
-        prev = block
-    return bytes(out)
+    return _chain_encrypt(padded, secret, request_auth)
 
 
 def unhide_password(value: bytes, secret: bytes, request_auth: bytes) -> bytes:
@@ -102,13 +116,7 @@ def unhide_password(value: bytes, secret: bytes, request_auth: bytes) -> bytes:
     n = len(value)
     if n < 16 or n > 128 or n % 16:
         raise ValueError("User-Password length is not a multiple of 16 in 16..128")
-    out = bytearray()
-    prev = request_auth
-    for i in range(0, n, 16):
-        block = value[i : i + 16]
-        out += _xor(block, _md5(secret + prev).digest())
-        prev = block
-    return bytes(out).rstrip(b"\x00")
+    return _chain_decrypt(value, secret, request_auth).rstrip(b"\x00")
 
 
 def new_salt(used: set[bytes]) -> bytes:
@@ -124,27 +132,16 @@ def salt_encrypt(plain: bytes, secret: bytes, request_auth: bytes, salt: bytes) 
     """RFC 2548 §2.4.2 / RFC 2868 §3.5: salt + encrypted(len || plain || pad)."""
     data = bytes((len(plain),)) + plain
     data += bytes(-len(data) % 16)
-    out = bytearray(salt)
-    prev = request_auth + salt
-    for i in range(0, len(data), 16):
-        block = _xor(data[i : i + 16], _md5(secret + prev).digest())
-        out += block
-        prev = block
-    return bytes(out)
+    return salt + _chain_encrypt(data, secret, request_auth + salt)
 
 
 def salt_decrypt(value: bytes, secret: bytes, request_auth: bytes) -> bytes:
     """Inverse of salt_encrypt; ValueError on malformed input (never IndexError)."""
     if len(value) < 18 or (len(value) - 2) % 16:
         raise ValueError("salt-encrypted value has an illegal length")
-    salt, body = value[:2], value[2:]
-    out = bytearray()
-    prev = request_auth + salt
-    for i in range(0, len(body), 16):
-        block = body[i : i + 16]
-        out += _xor(block, _md5(secret + prev).digest())
-        prev = block
+    salt = value[:2]
+    out = _chain_decrypt(value[2:], secret, request_auth + salt)
     size = out[0]
     if size > len(out) - 1:
         raise ValueError("salt-encrypted value has an illegal inner length")
-    return bytes(out[1 : 1 + size])
+    return out[1 : 1 + size]
