@@ -27,7 +27,7 @@ def test_forget_and_bounded_table():
     c = DedupCache(10.0, max_entries=2)
     c.seen(("a", 1, 1), A1, now=0)
     c.seen(("a", 1, 2), A1, now=0)
-    assert c.seen(("a", 1, 3), A1, now=0)[0] is Seen.PENDING  # full: shed
+    assert c.seen(("a", 1, 3), A1, now=0)[0] is Seen.FULL  # full: shed
     c.forget(("a", 1, 1), A1)
     assert c.seen(("a", 1, 3), A1, now=0)[0] is Seen.NEW
 
@@ -37,3 +37,23 @@ def test_zero_window_caches_nothing():
     c.seen(KEY, A1, now=0)
     c.answered(KEY, A1, b"r", now=0)
     assert c.seen(KEY, A1, now=0)[0] is Seen.NEW
+
+
+def test_replay_needs_identical_bytes_and_never_changes_the_cache():
+    c = DedupCache(10.0)
+    req = b"\x01\x07\x00\x14" + A1
+    assert c.replay(KEY, req, now=0.0) is None
+    c.seen(KEY, A1, now=0.0, request=req)
+    assert c.replay(KEY, req, now=0.1) == (Seen.PENDING, None)
+    forged = req[:-1] + b"x"
+    assert c.replay(KEY, forged, now=0.1) is None  # not identical: must be verified first
+    c.answered(KEY, A1, b"reply", now=0.2)
+    assert c.replay(KEY, req, now=1.0) == (Seen.ANSWERED, b"reply")
+    assert c.replay(KEY, req, now=10.3) is None  # window over
+    assert len(c) == 1
+
+
+def test_full_table_is_its_own_outcome():
+    c = DedupCache(10.0, max_entries=1)
+    c.seen(("a", 1, 1), A1, now=0)
+    assert c.seen(("a", 1, 2), A1, now=0)[0] is Seen.FULL

@@ -17,13 +17,15 @@ class Seen(enum.Enum):
     NEW = "new"
     PENDING = "pending"  # still being processed: silently discard
     ANSWERED = "answered"  # resend the cached reply bytes
+    FULL = "full"  # no room for another request: shed it (DUP-6)
 
 
 class _Entry:
-    __slots__ = ("authenticator", "reply", "expires")
+    __slots__ = ("authenticator", "request", "reply", "expires")
 
-    def __init__(self, authenticator: bytes, expires: float) -> None:
+    def __init__(self, authenticator: bytes, request: bytes, expires: float) -> None:
         self.authenticator = authenticator
+        self.request = request
         self.reply: bytes | None = None
         self.expires = expires
 
@@ -43,8 +45,21 @@ class DedupCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def seen(self, key: Key, authenticator: bytes, *, now: float) -> tuple[Seen, bytes | None]:
-        """Classify a packet; a NEW one is recorded as pending."""
+    def replay(self, key: Key, data: bytes, *, now: float) -> tuple[Seen, bytes | None] | None:
+        """A byte-identical copy of a request already verified and recorded.
+
+        Checked before parsing and Message-Authenticator verification, so a
+        retransmission storm costs a dict lookup and a memcmp per copy. Only
+        identical bytes match, and nothing here changes the cache, so a
+        forged packet can neither use nor disturb it (RFC 5080 §2.2.2).
+        """
+        entry = self._entries.get(key)
+        if entry is None or entry.request != data or entry.expires <= now:
+            return None
+        return (Seen.PENDING, None) if entry.reply is None else (Seen.ANSWERED, entry.reply)
+
+    def seen(self, key: Key, authenticator: bytes, *, now: float, request: bytes = b"") -> tuple[Seen, bytes | None]:
+        """Classify a verified packet; a NEW one is recorded as pending."""
         self._expire(now)
         entry = self._entries.get(key)
         if entry is not None and entry.authenticator == authenticator and entry.expires > now:
@@ -54,9 +69,9 @@ class DedupCache:
         # New request, or the same Identifier with a new authenticator: the
         # old entry is purged (RFC 5080 §2.2.2 "Cache entries MUST also be purged").
         if len(self._entries) >= self.max_entries and key not in self._entries:
-            return Seen.PENDING, None  # table full: shed new work (DUP-6)
+            return Seen.FULL, None
         expires = now + self.max_pending_s
-        self._entries[key] = _Entry(authenticator, expires)
+        self._entries[key] = _Entry(authenticator, request, expires)
         self._pending_q.append((expires, key))
         return Seen.NEW, None
 

@@ -84,6 +84,11 @@ class RadiusService:
         if client is None:
             self._warn("unknown_client", "", addr[0])
             return self.drop("unknown_client")  # RFC 2865 §2 (CLI-1)
+        now = time.monotonic()
+        if len(data) >= wire.MIN_LEN:
+            replay = dedup.replay((addr[0], addr[1], data[1]), data, now=now)
+            if replay is not None:
+                return self._duplicate(replay, addr, transport)
         try:
             frame = wire.parse(data, ACCEPTED_CODES)
         except wire.Malformed as e:
@@ -95,15 +100,20 @@ class RadiusService:
         if frame.code == wire.STATUS_SERVER:
             return transport.sendto(self._status_reply(frame, client), addr)
         key = (addr[0], addr[1], frame.ident)
-        seen, cached = dedup.seen(key, frame.authenticator, now=time.monotonic())
-        if seen is Seen.PENDING:
-            return self.drop("duplicate_pending")  # RFC 5080 §2.2.2 (DUP-2)
-        if seen is Seen.ANSWERED:
-            self.answered["duplicate_resent"] += 1
-            return transport.sendto(cached, addr)  # type: ignore[arg-type]
+        seen = dedup.seen(key, frame.authenticator, now=now, request=data)
+        if seen[0] is Seen.FULL:
+            return self.drop("table_full")  # DUP-6: bounded; shed new work
+        if seen[0] is not Seen.NEW:
+            return self._duplicate(seen, addr, transport)
         task = asyncio.get_running_loop().create_task(self._process(frame, client, addr, transport, dedup))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _duplicate(self, seen: tuple[Seen, bytes | None], addr: Addr, transport: asyncio.DatagramTransport) -> None:
+        if seen[1] is None:
+            return self.drop("duplicate_pending")  # RFC 5080 §2.2.2 (DUP-2)
+        self.answered["duplicate_resent"] += 1
+        transport.sendto(seen[1], addr)  # the same bytes, never reprocessed (DUP-3)
 
     def _screen(self, frame: wire.Frame, client: Client) -> str:
         """BlastRADIUS flags (BLAST-2..5) and Message-Authenticator (AUTH-3)."""
