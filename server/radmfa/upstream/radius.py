@@ -22,9 +22,7 @@ import socket
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import cast
-
-import asyncio_dgram
+from typing import Any
 
 from radmfa.config import UpstreamConfig
 from radmfa.core.model import AuthRequest, PrimaryResult
@@ -39,12 +37,12 @@ MAX_SOCKETS = 64
 
 @dataclass(slots=True)
 class _Pending:
-    future: asyncio.Future[bytes]
+    future: asyncio.Future[wire.Frame]
     authenticator: bytes
     sent_to: set[Addr] = field(default_factory=set)
 
 
-async def _wait(fut: asyncio.Future[bytes], timeout: float) -> bool:
+async def _wait(fut: asyncio.Future[wire.Frame], timeout: float) -> bool:
     """Wait up to ``timeout`` for ``fut`` without cancelling it (it may be
     answered after a retransmission). Lighter than wait_for(shield(...)),
     which costs a task per attempt on the hot path."""
@@ -66,26 +64,28 @@ async def _wait(fut: asyncio.Future[bytes], timeout: float) -> bool:
         fut.remove_done_callback(wake)
 
 
-class _Socket:
-    """One source port: its own 256 Identifiers and the requests using them."""
+class _Socket(asyncio.DatagramProtocol):
+    """One source port: its own 256 Identifiers and the requests using them.
 
-    def __init__(self, stream: asyncio_dgram.DatagramServer, owner: RadiusUpstream) -> None:
-        self.stream = stream
+    A plain protocol rather than asyncio-dgram's ``await recv()``: a reply is
+    matched in the datagram callback, with no queue and no reader task
+    between the socket and the waiting request.
+    """
+
+    def __init__(self, owner: RadiusUpstream) -> None:
         self.owner = owner
         self.free: deque[int] = deque(range(256))  # LRU: take left, return right
         self.pending: dict[int, _Pending] = {}
-        self.reader = asyncio.get_running_loop().create_task(self._read())
+        self.transport: asyncio.DatagramTransport | None = None
 
-    async def _read(self) -> None:
-        while True:
-            try:
-                data, addr = await self.stream.recv()
-            except asyncio_dgram.TransportClosed:
-                return
-            except OSError:
-                continue  # an ICMP error surfaced on the socket; keep reading
-            source = (str(addr[0]), int(addr[1]))  # type: ignore[index]
-            self.owner.dropped_replies += not self._deliver(data, source)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        self.owner.dropped_replies += not self._deliver(data, (str(addr[0]), int(addr[1])))
+
+    def error_received(self, exc: Exception) -> None:
+        pass  # an ICMP error for an earlier send; the request times out and fails over
 
     def _deliver(self, data: bytes, addr: Addr) -> bool:
         if len(data) < wire.MIN_LEN:
@@ -101,12 +101,12 @@ class _Socket:
             return False  # BLAST-6: checked before the Response Authenticator
         if not crypto.verify_response(frame.data, entry.authenticator, self.owner.secret, frame.ma_offset):
             return False
-        entry.future.set_result(frame.data)
+        entry.future.set_result(frame)
         return True
 
     def close(self) -> None:
-        self.stream.close()
-        self.reader.cancel()
+        if self.transport is not None:
+            self.transport.close()
 
 
 class RadiusUpstream:
@@ -167,8 +167,7 @@ class RadiusUpstream:
         if family == socket.AF_INET6:
             raw.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # reach mapped IPv4 too
         raw.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))  # noqa: S104 - client socket
-        stream = cast("asyncio_dgram.DatagramServer", await asyncio_dgram.from_socket(raw))  # unconnected
-        s = _Socket(stream, self)
+        _, s = await asyncio.get_running_loop().create_datagram_endpoint(lambda: _Socket(self), sock=raw)
         socks.append(s)
         return s, s.free.popleft()
 
@@ -202,7 +201,8 @@ class RadiusUpstream:
             for attempt in range(self.attempts):
                 server = order[attempt % len(order)]
                 entry.sent_to.add(server)
-                await sock.stream.send(data, server)
+                assert sock.transport is not None
+                sock.transport.sendto(data, server)
                 if not await _wait(entry.future, self.timeout_s):
                     self._dead_until[server] = time.monotonic() + self.dead_time_s
                     continue
@@ -215,8 +215,7 @@ class RadiusUpstream:
                 entry.future.cancel()
         raise UpstreamUnavailable("no upstream server answered", tried=tuple(self.names))
 
-    def _result(self, data: bytes, authenticator: bytes, server: str) -> PrimaryResult:
-        frame = wire.parse(data)
+    def _result(self, frame: wire.Frame, authenticator: bytes, server: str) -> PrimaryResult:
         if frame.code == wire.ACCESS_ACCEPT:
             try:
                 attrs = packet.reveal(
