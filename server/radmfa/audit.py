@@ -51,9 +51,12 @@ def configure_logging(cfg: LogConfig, *, stream: Any = None) -> None:
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,
     )
+    global _audit_events
+    _audit_events = getattr(logging, cfg.level.upper()) <= logging.INFO
 
 
 log = structlog.get_logger("radmfa")
+_audit_events = True  # False when [log] level is above info: skip building the event
 
 
 class AuditSink:
@@ -73,6 +76,14 @@ class AuditSink:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     def record(self, row: AuditRecord, **extra: Any) -> None:
+        if _audit_events:
+            self._emit(row, extra)
+        self._rows.append(row)
+        if len(self._rows) >= self.batch:
+            self._wake.set()
+
+    @staticmethod
+    def _emit(row: AuditRecord, extra: dict[str, Any]) -> None:
         log.info(
             "auth",
             request_id=row.request_id,
@@ -86,9 +97,6 @@ class AuditSink:
             ms=round(row.duration_ms, 2),
             **extra,
         )
-        self._rows.append(row)
-        if len(self._rows) >= self.batch:
-            self._wake.set()
 
     async def _run(self) -> None:
         while True:
