@@ -48,3 +48,50 @@ def test_sd_notify_ready_and_stopping(radmfa_factory, tmp_path):
         assert sock.recv(1024).startswith(b"STOPPING=1")
     finally:
         sock.close()
+
+
+def test_workers_share_the_port_and_sigterm_loses_no_audit_row(radmfa_factory, freeradius_upstream):
+    import asyncio
+    import subprocess
+    import time
+
+    from radmfa.config import load
+    from radmfa.radius import wire
+    from radmfa.store import open_store
+    from tests.integration.harness import access_request
+
+    server = radmfa_factory(
+        upstream=upstream_cfg(freeradius_upstream.address),
+        mfa='unknown_users = "password-only"',
+        radius_extra="reject_delay_s = 0\nworkers = 2",
+    )
+    with server:
+        found = subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True, text=True, check=False)
+        children = [int(p) for p in found.stdout.split()]
+        assert len(children) == 2
+        replies = 0
+        socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(16)]
+        for i, s in enumerate(socks):  # many source ports: SO_REUSEPORT spreads them
+            s.settimeout(3)
+            for j in range(10):
+                data, _ = access_request((i * 10 + j) % 256, [(wire.USER_NAME, b"bob")], password=b"bob-pw")
+                s.sendto(data, ("127.0.0.1", server.port))
+                reply = s.recv(4096)
+                replies += wire.parse(reply).code == wire.ACCESS_ACCEPT
+        for s in socks:
+            s.close()
+        assert replies == 160
+        time.sleep(0.05)
+    assert server.proc is None  # stopped with SIGTERM by the context manager
+
+    async def count() -> int:
+        cfg = load(server.config_path)
+        store = await open_store(cfg.store.url, key_file=cfg.store.key_file, base_dir=cfg.base_dir)
+        try:
+            return len(await store.query_audit(username="bob"))
+        finally:
+            await store.close()
+
+    assert asyncio.run(count()) == 160
+    workers = {e.get("request_id", "").split("-")[0] for e in server.events() if e.get("event") == "auth"}
+    assert len(workers) == 2  # both processes answered
