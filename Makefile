@@ -3,13 +3,17 @@
 PYTHON := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo bench
+.PHONY: setup test lint demo bench
 
 setup:
 	bash scripts/setup.sh
 
 test: setup
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	.venv/bin/ruff check server tests
+	.venv/bin/mypy
 
 demo: setup
 	.venv/bin/radmfa demo
