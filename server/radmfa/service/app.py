@@ -18,6 +18,7 @@ from radmfa.factors import build_factors
 from radmfa.radius.clients import load_clients
 from radmfa.service.notify import sd_notify
 from radmfa.service.radius import Listener, RadiusService
+from radmfa.service.reuseport import attach_identifier_steering
 from radmfa.store import open_store
 from radmfa.upstream import build_upstream
 
@@ -87,6 +88,8 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
                 f"{app.config.path.name}: [radius] listen: cannot listen on {host}:{port}: {e.strerror}"
             ) from None
         app.transports.append(transport)
+        if reuse_port and not attach_identifier_steering(transport.get_extra_info("socket"), app.config.radius.workers):
+            log.warning("cannot steer packets by RADIUS Identifier; the kernel will hash by source port")
         sockname = transport.get_extra_info("sockname")
         app.addresses.append((sockname[0], sockname[1]))
 
