@@ -62,15 +62,18 @@ _audit_events = True  # False when [log] level is above info: skip building the 
 class AuditSink:
     """Emits the audit event at once and stores rows in batches."""
 
-    def __init__(self, store: Store, *, batch: int = 500, interval_s: float = 0.2) -> None:
+    def __init__(self, store: Store, *, batch: int = 500, interval_s: float = 0.2, max_buffered: int = 200_000) -> None:
         self.store = store
         self.batch = batch
         self.interval_s = interval_s
+        self.max_buffered = max_buffered
         self._rows: list[AuditRecord] = []
         self._wake = asyncio.Event()
+        self._closing = False
         self._task: asyncio.Task[None] | None = None
         self.written = 0
-        self.failed_writes = 0
+        self.dropped = 0  # rows lost because the store stayed down and the buffer was full
+        self._last_error = 0.0
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -79,7 +82,11 @@ class AuditSink:
         if _audit_events:
             self._emit(row, extra)
         self._rows.append(row)
-        if len(self._rows) >= self.batch:
+        if len(self._rows) > self.max_buffered:  # store down for long: keep the newest
+            excess = len(self._rows) - self.max_buffered
+            del self._rows[:excess]
+            self.dropped += excess
+        if len(self._rows) >= self.batch or self._closing:
             self._wake.set()
 
     @staticmethod
@@ -99,27 +106,37 @@ class AuditSink:
         )
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval_s)
             self._wake.clear()
             await self.flush()
 
-    async def flush(self) -> None:
+    async def flush(self) -> bool:
+        """Write what is buffered; False if the store refused (rows are kept)."""
         while self._rows:
-            rows, self._rows = self._rows[: self.batch], self._rows[self.batch :]
+            rows = self._rows[: self.batch]
             try:
                 await self.store.write_audit(rows)
-                self.written += len(rows)
             except Exception as e:  # keep serving; the structlog event already went out
-                self.failed_writes += len(rows)
-                self._rows[:0] = rows
-                log.error("audit write failed; will retry", error=str(e))
-                return
+                now = asyncio.get_running_loop().time()
+                if now - self._last_error > 10.0:
+                    self._last_error = now
+                    log.error("audit write failed; rows kept for retry", error=str(e), buffered=len(self._rows))
+                return False
+            del self._rows[: len(rows)]  # only now: a failed or interrupted write loses nothing
+            self.written += len(rows)
+        return True
 
     async def close(self) -> None:
+        """Stop the flusher after its current write (never cancel one mid-way),
+        then write everything still buffered."""
+        self._closing = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self.flush()
+            await self._task
+        for _ in range(3):
+            if await self.flush():
+                return
+            await asyncio.sleep(0.5)
+        log.error("audit rows not stored at shutdown", rows=len(self._rows))

@@ -30,6 +30,7 @@ class RadiusConfig:
     reject_delay_s: float = 1.0  # delay for rejects radmfa originates (not proxied ones)
     workers: int = 1  # processes sharing the port with SO_REUSEPORT
     max_pending: int = 65536  # in-flight + cached requests per listening socket and process (DUP-6)
+    request_timeout_s: float = 30.0  # longest radmfa works on one request before rejecting it
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +228,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         reject_delay_s=r.number("reject_delay_s", d.reject_delay_s, minimum=0, maximum=10),
         workers=r.integer("workers", d.workers, minimum=1, maximum=64),
         max_pending=r.integer("max_pending", d.max_pending, minimum=16, maximum=10_000_000),
+        request_timeout_s=r.number("request_timeout_s", d.request_timeout_s, minimum=1, maximum=600),
     )
     if not radius.listen:
         r.fail("listen", "needs at least one address")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 
@@ -92,3 +93,19 @@ def test_workers_share_one_nas_port_and_sigterm_loses_no_audit_row(radmfa_factor
     assert asyncio.run(count()) == 160
     workers = {e.get("request_id", "").split("-")[0] for e in server.events() if e.get("event") == "auth"}
     assert len(workers) == 2  # both processes answered one NAS source port (steered by Identifier)
+
+
+def test_a_dying_worker_stops_the_service_for_systemd_to_restart(radmfa_factory):
+    import signal
+    import subprocess
+
+    server = radmfa_factory(radius_extra="reject_delay_s = 0\nworkers = 2")
+    server.start()
+    found = subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True, text=True, check=False)
+    children = [int(p) for p in found.stdout.split()]
+    assert len(children) == 2
+    os.kill(children[0], signal.SIGKILL)
+    assert server.proc.wait(15) == 1  # non-zero: Restart=on-failure brings it back
+    assert "stopping the others" in server.log_text()
+    assert subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True, check=False).returncode == 1
+    server.stop()

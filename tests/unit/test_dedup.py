@@ -57,3 +57,16 @@ def test_full_table_is_its_own_outcome():
     c = DedupCache(10.0, max_entries=1)
     c.seen(("a", 1, 1), A1, now=0)
     assert c.seen(("a", 1, 2), A1, now=0)[0] is Seen.FULL
+
+
+def test_pending_queue_stays_proportional_to_the_table():
+    c = DedupCache(1.0)
+    for i in range(200_000):  # 10k requests/s for 20 s, each answered at once
+        key = ("10.0.0.1", 1000 + i % 5000, i % 256)
+        now = i / 10_000
+        c.seen(key, i.to_bytes(16, "big"), now=now)
+        c.answered(key, i.to_bytes(16, "big"), b"r", now=now)
+    assert len(c) <= 5000 * 256
+    assert len(c._pending_q) <= 2 * len(c) + 1024
+    assert len(c) <= 10_000 + 1  # one window's worth of answered requests
+    assert len(c._answered_q) <= 10_000 + 1024

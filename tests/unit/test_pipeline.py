@@ -141,7 +141,9 @@ async def test_inline_password_with_delimiter_is_split_only_on_code_shape(env):
 async def test_unknown_users_policy_and_no_factor(env):
     make, upstream, _ = env
     assert (await make().handle(req(b"stranger", b"pw"), now=NOW)).reason == "unknown user"
-    assert upstream.calls == []  # rejected before the upstream is asked
+    assert upstream.calls == [b"pw"]  # decided after the password, like a known user
+    wrong = await make().handle(req(b"stranger", b"nope"), now=NOW)
+    assert wrong.verdict is Verdict.REJECT and not wrong.local  # same answer as a known user's wrong password
     po = await make(unknown_users="password-only").handle(req(b"stranger", b"pw"), now=NOW)
     assert po.verdict is Verdict.ACCEPT
     nf = await make().handle(req(b"nofactor", b"pw"), now=NOW)

@@ -36,6 +36,7 @@ def test_length_field_below_minimum():
 
 def test_length_above_4096_and_truncated():
     assert reason(packet(length=4097) + bytes(4100)) == "too_long"
+    assert reason(packet(attrs=b"\x01\x06nemo") + bytes(65_000)) == "too_long"  # padding cannot make it legal
     assert reason(packet(attrs=b"\x01\x06abcd", length=60)) == "truncated"
 
 
@@ -64,6 +65,8 @@ def test_other_codes_dropped(code):
         (b"\x50\x12" + bytes(16) + b"\x50\x12" + bytes(16), "ma_duplicate"),
         (b"\x02\x12" + bytes(16) + b"\x03\x13" + bytes(17), "conflicting_credentials"),
         (b"\x18\x03a\x18\x03b", "multiple_state"),
+        (b"\x01\x03a\x01\x03b", "duplicate_attribute"),
+        (b"\x02\x12" + bytes(16) + b"\x02\x12" + bytes(16), "duplicate_attribute"),
     ],
 )
 def test_attribute_framing(attrs, why):

@@ -74,8 +74,6 @@ class Pipeline:
             return reject("User-Name missing or not UTF-8")
         login.user, tokens = await self.store.login_view(login.name)
         login.tokens = self.factor.usable(tokens)
-        if login.user is None and self.mfa.unknown_users == "reject":
-            return reject("unknown user")
         login.password = login.request.password
         if login.tokens and self.mfa.inline:
             split = policy.split_inline(login.password, self._delimiter, (t.digits for t in login.tokens))
@@ -92,6 +90,10 @@ class Pipeline:
             message = result.reply_message.decode("utf-8", "replace") if result.reply_message else None
             return reject(result.reason or "upstream reject", message, local=not result.relayed)
         login.attrs = policy.authorization_attrs(result.reply_attrs)
+        if login.user is None and self.mfa.unknown_users == "reject":
+            # Decided only after the password: without it, an unknown name and
+            # an enrolled one are answered alike (no enumeration by timing).
+            return reject("unknown user")
         if login.user is None:  # unknown_users = "password-only"
             return Decision(Verdict.ACCEPT, "password only (unknown user)", "none", login.attrs)
         if not login.tokens:

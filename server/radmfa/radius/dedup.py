@@ -73,7 +73,16 @@ class DedupCache:
         expires = now + self.max_pending_s
         self._entries[key] = _Entry(authenticator, request, expires)
         self._pending_q.append((expires, key))
+        if len(self._pending_q) > 2 * len(self._entries) + 1024:
+            self._compact()
         return Seen.NEW, None
+
+    def _compact(self) -> None:
+        """Answered and superseded requests leave stale items in the pending
+        queue until their (long) pending deadline; rebuild it from the live
+        entries so its size stays proportional to the table."""
+        live = sorted((e.expires, k) for k, e in self._entries.items() if e.reply is None)
+        self._pending_q = deque(live)
 
     def answered(self, key: Key, authenticator: bytes, reply: bytes, *, now: float) -> None:
         """Remember the reply bytes for the duplicate window."""

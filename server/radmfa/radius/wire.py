@@ -91,6 +91,8 @@ def parse(data: bytes, allowed_codes: frozenset[int] | None = None) -> Frame:
     size = len(data)
     if size < MIN_LEN:
         raise Malformed("short_datagram")  # PKT-1
+    if size > MAX_LEN:
+        raise Malformed("too_long")  # PKT-3: no RADIUS/UDP datagram exceeds 4096 octets
     code = data[0]
     if allowed_codes is not None and code not in allowed_codes:
         raise Malformed("bad_code")  # PKT-4
@@ -136,23 +138,22 @@ def parse(data: bytes, allowed_codes: frozenset[int] | None = None) -> Frame:
 
 def _check_access_request(frame: Frame) -> None:
     """Whole-packet rules for Access-Request (checklist PKT-8)."""
-    seen_pw = seen_chap = seen_eap = seen_arap = False
-    states = 0
+    seen: dict[int, int] = {}
     for t, _ in frame.attrs:
-        if t == USER_PASSWORD:
-            seen_pw = True
-        elif t == CHAP_PASSWORD:
-            seen_chap = True
-        elif t == EAP_MESSAGE:
-            seen_eap = True
-        elif t == ARAP_PASSWORD:
-            seen_arap = True
-        elif t == STATE:
-            states += 1
-    if seen_pw + seen_chap + seen_eap + seen_arap > 1:
+        if t in _ONCE:
+            seen[t] = seen.get(t, 0) + 1
+    if sum(1 for t in _CREDENTIALS if t in seen) > 1:
         raise Malformed("conflicting_credentials")  # RFC 2865 §4.1, RFC 2869 §5.19
-    if states > 1:
+    if seen.get(STATE, 0) > 1:
         raise Malformed("multiple_state")  # RFC 2865 §5.44 (0-1 in a request)
+    if any(n > 1 for t, n in seen.items() if t != EAP_MESSAGE):
+        # Two User-Names could let the password and the code be checked for
+        # different users by different hops (RFC 2865 §5.44: 0-1 each).
+        raise Malformed("duplicate_attribute")
+
+
+_CREDENTIALS = (USER_PASSWORD, CHAP_PASSWORD, EAP_MESSAGE, ARAP_PASSWORD)
+_ONCE = frozenset((USER_NAME, USER_PASSWORD, CHAP_PASSWORD, ARAP_PASSWORD, EAP_MESSAGE, STATE))
 
 
 def encode_attrs(attrs: list[Attr] | tuple[Attr, ...]) -> bytes:

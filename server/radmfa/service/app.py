@@ -134,10 +134,13 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
         sd_notify("STOPPING=1")
         log.info("stopping: finishing requests in flight", in_flight=len(app.service._tasks))
     finally:
+        if purger is not None:
+            purger.cancel()
+        # Handlers stay installed while draining: a second SIGTERM (systemd
+        # signals the whole cgroup, the parent forwards one too) or a reload
+        # must not kill a worker that is finishing requests.
+        await app.close()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             with suppress(Exception):
                 loop.remove_signal_handler(sig)
-        if purger is not None:
-            purger.cancel()
-        await app.close()
         log.info("stopped", answered=dict(app.service.answered), dropped=dict(app.service.dropped))

@@ -100,7 +100,7 @@ class RadiusService:
         if frame.code == wire.STATUS_SERVER:
             return transport.sendto(self._status_reply(frame, client), addr)
         key = (addr[0], addr[1], frame.ident)
-        seen = dedup.seen(key, frame.authenticator, now=now, request=data)
+        seen = dedup.seen(key, frame.authenticator, now=now, request=frame.data)
         if seen[0] is Seen.FULL:
             return self.drop("table_full")  # DUP-6: bounded; shed new work
         if seen[0] is not Seen.NEW:
@@ -193,7 +193,11 @@ class RadiusService:
             dedup.forget(key, frame.authenticator)
             return self.drop("bad_user_password")
         try:
-            decision = await self.pipeline.handle(request, now=datetime.now(UTC))
+            async with asyncio.timeout(self.cfg.request_timeout_s):  # a hung store or peer
+                decision = await self.pipeline.handle(request, now=datetime.now(UTC))
+        except TimeoutError:
+            log.error("request timed out", request_id=request.request_id, after_s=self.cfg.request_timeout_s)
+            decision = Decision(Verdict.REJECT, "internal timeout")
         except Exception as e:  # fail closed, keep serving
             log.error("internal error", request_id=request.request_id, error=repr(e))
             decision = Decision(Verdict.REJECT, "internal error")

@@ -13,8 +13,10 @@ import contextlib
 import os
 import signal
 import sys
+import traceback
 
 from radmfa.config import Config
+from radmfa.errors import RadmfaError
 from radmfa.service.app import serve
 
 
@@ -27,27 +29,47 @@ def _loop_policy() -> None:
 
 
 def run_single(cfg: Config, *, reuse_port: bool = False) -> int:
+    # Until the event loop installs its handler, a reload must not kill us.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     _loop_policy()
     asyncio.run(serve(cfg, reuse_port=reuse_port))
     return 0
 
 
+def _child(cfg: Config) -> int:
+    try:
+        return run_single(cfg, reuse_port=True)
+    except RadmfaError as e:
+        print(f"radmfa: error: {e}", file=sys.stderr)
+    except BaseException:
+        traceback.print_exc()
+    return 1
+
+
 def run_workers(cfg: Config) -> int:
+    """Fork the workers; if one dies unexpectedly, stop the rest and exit
+    non-zero so systemd's Restart= brings the whole service back."""
     n = cfg.radius.workers
     if n <= 1:
         return run_single(cfg)
-    children: list[int] = []
+    children: set[int] = set()
+    stopping = False
     for _ in range(n):
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
-                code = run_single(cfg, reuse_port=True)
+                code = _child(cfg)
             finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
                 os._exit(code)
-        children.append(pid)
+        children.add(pid)
 
     def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        if signum != signal.SIGHUP:
+            stopping = True
         for child in children:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signum)
@@ -55,8 +77,14 @@ def run_workers(cfg: Config) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, forward)
     status = 0
-    for child in children:
-        _, code = os.waitpid(child, 0)
-        status = status or os.waitstatus_to_exitcode(code)
+    while children:
+        pid, code = os.wait()
+        children.discard(pid)
+        exit_code = os.waitstatus_to_exitcode(code)
+        if exit_code not in (0, -signal.SIGTERM, -signal.SIGINT) or not stopping:
+            status = status or 1
+            if not stopping:
+                print(f"radmfa: worker {pid} exited ({exit_code}); stopping the others", file=sys.stderr)
+                forward(signal.SIGTERM, None)
     sys.stdout.flush()
-    return 0 if status in (0, -signal.SIGTERM, -signal.SIGINT) else 1
+    return status

@@ -1,0 +1,59 @@
+"""The audit sink loses nothing when the store hiccups or the service stops."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from radmfa.audit import AuditSink
+from radmfa.core.model import AuditRecord
+
+
+def row(n: int) -> AuditRecord:
+    return AuditRecord(datetime.now(UTC), f"r{n}", "nas", "10.0.0.1", "alice", "", "totp", "accept", "ok", 1.0)
+
+
+class FlakyStore:
+    def __init__(self, failures: int, delay: float = 0.0) -> None:
+        self.failures = failures
+        self.delay = delay
+        self.rows: list[AuditRecord] = []
+
+    async def write_audit(self, rows):
+        await asyncio.sleep(self.delay)
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("database is down")
+        self.rows.extend(rows)
+
+
+async def test_failed_writes_are_retried_and_close_flushes_everything():
+    store = FlakyStore(failures=2)
+    sink = AuditSink(store, batch=10, interval_s=0.01)  # type: ignore[arg-type]
+    sink.start()
+    for n in range(95):
+        sink.record(row(n))
+    await asyncio.sleep(0.1)
+    await sink.close()
+    assert [r.request_id for r in store.rows] == [f"r{n}" for n in range(95)]
+    assert sink.written == 95 and sink.dropped == 0
+
+
+async def test_close_never_cancels_a_write_in_flight():
+    store = FlakyStore(failures=0, delay=0.05)
+    sink = AuditSink(store, batch=5, interval_s=0.01)  # type: ignore[arg-type]
+    sink.start()
+    for n in range(12):
+        sink.record(row(n))
+    await asyncio.sleep(0.02)  # a write is now in flight
+    await sink.close()
+    assert len(store.rows) == 12
+
+
+async def test_buffer_is_bounded_while_the_store_is_down():
+    store = FlakyStore(failures=10**9)
+    sink = AuditSink(store, batch=10, max_buffered=100)  # type: ignore[arg-type]
+    for n in range(250):
+        sink.record(row(n))
+    assert len(sink._rows) == 100 and sink.dropped == 150
+    assert sink._rows[0].request_id == "r150"  # the newest are kept
