@@ -358,7 +358,7 @@ def test_key_without_value() -> None:
 
 
 def test_unquoted_value_with_spaces() -> None:
-    assert_error(client("a", "ipaddr = 192.0.2.1\nsecret = two words"), 3,
+    assert_error(client("a", "ipaddr = 192.0.2.1\nshortname = two words"), 3,
                  "unexpected 'words'", "quote")
 
 
@@ -543,3 +543,10 @@ def test_freeradius_shipped_clients_conf() -> None:
     assert by_name["localhost_ipv6"].network == ipaddress.ip_network("::1/128")
     assert table.match("127.0.0.1") is by_name["localhost"]
     assert any("short" in w for w in table.warnings)  # testing123 is 10 bytes
+
+
+def test_an_unquoted_secret_with_spaces_is_not_echoed():
+    with pytest.raises(ConfigError) as e:
+        parse_clients("client a {\n ipaddr = 10.0.0.1\n secret = Tr0ub4dor &3xyz\n}\n")
+    assert "3xyz" not in str(e.value) and "Tr0ub4dor" not in str(e.value)
+    assert "line 3" in str(e.value)

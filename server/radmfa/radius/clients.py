@@ -101,6 +101,9 @@ class ClientTable:
         return None
 
 
+
+_SECRET_KEYS = frozenset(("secret", "password"))
+
 def _prefix_index(clients: Iterable[Client], version: int) -> list[tuple[int, dict[int, Client]]]:
     """[(prefix length, {network bits: client})], longest prefix first."""
     by_prefix: dict[int, dict[int, Client]] = {}
@@ -363,7 +366,9 @@ class _Parser:
                 raise _fail(head.file, head.line, f"{head.text!r} has no value")
             end = self._peek()
             if end is not None and end.kind not in ("eol", "}"):
-                raise _fail(end.file, end.line, f"unexpected {end.text or end.kind!r} after "
+                # Never echo what follows a secret: it is part of the secret.
+                shown = "text" if head.text.lower() in _SECRET_KEYS else repr(end.text or end.kind)
+                raise _fail(end.file, end.line, f"unexpected {shown} after "
                             f"the value of {head.text!r}; quote values that contain spaces")
             section.pairs.append((head.text, value))
             return
