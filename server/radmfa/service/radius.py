@@ -124,12 +124,12 @@ class RadiusService:
         # Verify first, so a forged packet can neither pass nor teach "auto".
         if has_ma and not crypto.verify_request_ma(frame.data, frame.ma_offset, client.secret):
             return "bad_message_authenticator"
+        if frame.code == wire.STATUS_SERVER:  # always carries MA; teaches "auto" nothing
+            return "" if has_ma else "status_server_without_ma"  # RFC 5997 §3 (SS-1)
         require_ma = self._requires_ma(client, has_ma, frame)
         limit_ps = self._limits_proxy_state(client, has_ma, proxy_states)
         if has_ma:
             return ""
-        if frame.code == wire.STATUS_SERVER:
-            return "status_server_without_ma"  # RFC 5997 §3 (SS-1)
         if require_ma:
             return "blastradius_missing_ma"
         if proxy_states and limit_ps:
