@@ -24,6 +24,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from radmfa.audit import log
 from radmfa.config import UpstreamConfig
 from radmfa.core.model import AuthRequest, PrimaryResult
 from radmfa.errors import ConfigError, UpstreamUnavailable
@@ -40,6 +41,7 @@ class _Pending:
     future: asyncio.Future[wire.Frame]
     authenticator: bytes
     sent_to: set[Addr] = field(default_factory=set)
+    answered_by: Addr | None = None
 
 
 async def _wait(fut: asyncio.Future[wire.Frame], timeout: float) -> bool:
@@ -82,27 +84,34 @@ class _Socket(asyncio.DatagramProtocol):
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        self.owner.dropped_replies += not self._deliver(data, (str(addr[0]), int(addr[1])))
+        source = (str(addr[0]), int(addr[1]))
+        reason = self._deliver(data, source)
+        if reason:
+            self.owner.drop_reply(reason, source)
 
     def error_received(self, exc: Exception) -> None:
         pass  # an ICMP error for an earlier send; the request times out and fails over
 
-    def _deliver(self, data: bytes, addr: Addr) -> bool:
+    def _deliver(self, data: bytes, addr: Addr) -> str:
+        """Resolve the waiting request, or say why the reply is ignored."""
         if len(data) < wire.MIN_LEN:
-            return False
+            return "malformed"
         entry = self.pending.get(data[1])
-        if entry is None or entry.future.done() or addr not in entry.sent_to:
-            return False  # unknown ID, late duplicate, or wrong source (AUTH-4, UP-5)
+        if entry is None or entry.future.done():
+            return "unknown or late"  # late duplicate after an answer (AUTH-4)
+        if addr not in entry.sent_to:
+            return "wrong source"  # UP-5
         try:
             frame = wire.parse(data, _REPLY_CODES)
         except wire.Malformed:
-            return False
+            return "malformed"
         if frame.ma_offset < 0 and self.owner.require_ma:
-            return False  # BLAST-6: checked before the Response Authenticator
+            return "no Message-Authenticator"  # BLAST-6: before the Response Authenticator
         if not crypto.verify_response(frame.data, entry.authenticator, self.owner.secret, frame.ma_offset):
-            return False
+            return "bad authenticator (wrong secret?)"
+        entry.answered_by = addr
         entry.future.set_result(frame)
-        return True
+        return ""
 
     def close(self) -> None:
         if self.transport is not None:
@@ -123,6 +132,16 @@ class RadiusUpstream:
         self.family = socket.AF_INET
         self._sockets: dict[int, list[_Socket]] = {socket.AF_INET: [], socket.AF_INET6: []}
         self.dropped_replies = 0
+        self._warned_at: dict[str, float] = {}
+
+    def drop_reply(self, reason: str, source: Addr) -> None:
+        """Count an ignored reply; say why at most once a minute per reason,
+        so a wrong secret does not just look like a dead server."""
+        self.dropped_replies += 1
+        now = time.monotonic()
+        if now - self._warned_at.get(reason, -60.0) >= 60.0:
+            self._warned_at[reason] = now
+            log.warning("upstream reply ignored", reason=reason, server=f"{source[0]}:{source[1]}")
 
     async def start(self) -> None:
         """Resolve server names once, at start (like FreeRADIUS, CLI-5).
@@ -206,8 +225,9 @@ class RadiusUpstream:
                 if not await _wait(entry.future, self.timeout_s):
                     self._dead_until[server] = time.monotonic() + self.dead_time_s
                     continue
-                self._dead_until.pop(server, None)
-                return self._result(entry.future.result(), authenticator, f"{server[0]}:{server[1]}")
+                answered = entry.answered_by or server
+                self._dead_until.pop(answered, None)
+                return self._result(entry.future.result(), authenticator, f"{answered[0]}:{answered[1]}")
         finally:
             del sock.pending[ident]
             sock.free.append(ident)
