@@ -51,9 +51,27 @@ def test_every_migration_renders_completely(dialect: dict[str, str]) -> None:
     assert [m.version for m in migrations] == list(range(1, schema.latest_version() + 1))
     for migration in migrations:
         assert migration.statements
-        for statement in migration.statements:
-            assert not re.search(r"[{}]", statement), statement
+        for step in migration.statements:
+            texts = (step.select, step.update) if isinstance(step, schema.Backfill) else (step,)
+            for text in texts:
+                assert not re.search(r"[{}@]", text), text
     assert "{" not in schema.version_table(dialect)
+
+
+def test_backfill_steps_are_found_where_the_migration_names_them() -> None:
+    [name_keys] = [m for m in schema.migrations(schema.SQLITE) if m.name == "user_name_keys"]
+    kinds = [type(step).__name__ for step in name_keys.statements]
+    assert kinds == ["str", "Backfill", "str"]  # column, then keys, then the unique index
+    assert name_keys.statements[1] is schema.BACKFILLS["users.name_key"]
+
+
+def test_name_key_backfill_refuses_colliding_and_empty_names() -> None:
+    fill = schema.BACKFILLS["users.name_key"].compute
+    assert fill([(1, "alice"), (2, "CORP\\Bob")]) == [("alice", 1), ("bob", 2)]
+    with pytest.raises(StoreError, match="'alice' and 'ALICE@corp' are one user.*delete one"):
+        fill([(1, "alice"), (2, "ALICE@corp")])
+    with pytest.raises(StoreError, match=re.escape(repr("CORP\\") + " has no name left")):
+        fill([(1, "CORP\\")])
 
 
 def test_dialects_map_the_same_placeholders() -> None:

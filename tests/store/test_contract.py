@@ -13,6 +13,7 @@ from radmfa.core.model import AuditRecord, NewToken, NewUser, Phase, Session
 from radmfa.core.ports import Store
 from radmfa.errors import AlreadyExists, NotFound, StoreError
 from radmfa.store import schema
+from radmfa.store.sql import AUDIT_PURGE_BATCH
 from tests.store.conftest import Backend
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -269,6 +270,29 @@ async def test_audit_retention(store: Store) -> None:
     assert await store.purge_audit(before=records[20].time) == 20
     assert await store.query_audit() == records[20:]
     assert await store.purge_audit(before=records[20].time) == 0
+
+
+async def test_audit_purge_goes_in_batches(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    # SQLite holds its write lock for a whole statement: millions of rows in one
+    # DELETE would stall every login. Each batch is its own statement.
+    records = [audit(n) for n in range(2 * AUDIT_PURGE_BATCH + 1000)]
+    await store.write_audit(records)
+    statements: list[str] = []
+    execute = store._execute  # type: ignore[attr-defined]
+
+    async def counting(sql: str, *args: object) -> int:
+        statements.append(sql)
+        count: int = await execute(sql, *args)
+        return count
+
+    monkeypatch.setattr(store, "_execute", counting)
+    keep = len(records) - 10
+    assert await store.purge_audit(before=records[keep].time) == keep
+    assert len(statements) == 3  # 5000, 5000, then 1990: fewer than a batch, so done
+    assert await store.query_audit() == records[keep:]
+    statements.clear()
+    assert await store.purge_audit(before=records[keep].time) == 0
+    assert len(statements) == 1
 
 
 # -- secrets at rest and the key -----------------------------------------------------

@@ -95,6 +95,38 @@ def test_redact_url() -> None:
         "postgresql://u@h/db?password=***&sslmode=require"
     )
     assert redact_url("sqlite:////var/lib/radmfa.db") == "sqlite:////var/lib/radmfa.db"
+    assert redact_url("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # Unescaped characters that end urlsplit's netloc before the real '@'.
+        "postgresql://u:p#ss@h/db",
+        "postgresql://u:p/ss@h/db",
+        "postgresql://u:p?ss@h/db",
+        "postgresql://u:p@ss@h/db",
+        "postgresql://u:p:ss@h/db",
+        "postgresql://u:p#s/s?s@s@h/db",
+    ],
+)
+def test_redact_url_hides_passwords_with_url_syntax_in_them(url: str) -> None:
+    assert redact_url(url) == "postgresql://u:***@h/db"
+
+
+def test_redact_url_hides_more_rather_than_less() -> None:
+    # An '@' in the query too: the host goes with the password, nothing leaks.
+    assert redact_url("postgresql://u:pw@h/db?application_name=a@b") == "postgresql://u:***@b"
+    assert redact_url("user:pw@h/db") == ":***@h/db"  # no '//': no user part kept
+    assert redact_url("postgresql://u@h/db?password=p#ss&x=1") == "postgresql://u@h/db?password=***&x=1"
+    assert redact_url("postgresql://u@h/db?PASSWORD=p") == "postgresql://u@h/db?PASSWORD=***"
+
+
+async def test_password_with_url_syntax_is_not_shown_in_errors(tmp_path: Path) -> None:
+    url = "postgresql://radmfa:hun#ter2@127.0.0.1:notaport/radmfa"
+    with pytest.raises((ConfigError, StoreError)) as caught:
+        await open_store(url, key_file=Path("k"), base_dir=tmp_path)
+    assert "ter2" not in str(caught.value) and "hun" not in str(caught.value)
 
 
 async def test_sqlite_runs_off_the_event_loop_thread(tmp_path: Path) -> None:

@@ -54,6 +54,8 @@ class Token:
     last_step: int | None = None  # highest TOTP step (or HOTP counter) accepted
     label: str | None = None
     created_at: datetime | None = None
+    fail_count: int = 0  # wrong codes since the last accepted one, counted by every worker
+    failed_at: datetime | None = None  # when the last wrong code came
 
     def __repr__(self) -> str:  # keep seeds out of tracebacks and logs
         return f"Token(id={self.id}, username={self.username!r}, kind={self.kind!r})"

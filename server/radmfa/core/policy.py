@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 
 from radmfa.core.model import Attr
@@ -41,6 +42,24 @@ def decode_name(username: bytes | None) -> str | None:
         return username.decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+def name_key(name: str) -> str:
+    """The canonical form users are looked up by, so that ``ALICE``,
+    ``alice@corp.example`` and ``CORP\\alice`` all name the enrolled ``alice``
+    (an exact match would let them in as "unknown", with no second factor).
+
+    NFC first, so composed and decomposed spellings of one name agree; then
+    everything up to the last backslash (a Windows ``DOMAIN\\``) and from the
+    last ``@`` (a realm) goes; then Unicode case folding, not ``lower()``
+    (``Straße`` and ``STRASSE`` are one name); then surrounding whitespace.
+    """
+    name = unicodedata.normalize("NFC", name)
+    name = name.rpartition("\\")[2]
+    head, at, _ = name.rpartition("@")
+    if at:
+        name = head
+    return name.casefold().strip()
 
 
 def printable(value: bytes | None) -> str:

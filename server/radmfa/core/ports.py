@@ -31,9 +31,11 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
-    # users
+    # users: every method taking a name finds the user by core.policy.name_key
+    # (case, DOMAIN\ and @realm ignored); users keep their name as added.
     async def add_user(self, user: NewUser) -> User:
-        """Raises AlreadyExists when the name is taken."""
+        """Raises AlreadyExists when the name, or another with its name_key, is
+        taken, and StoreError when its name_key is empty."""
 
     async def get_user(self, name: str) -> User | None: ...
 
@@ -57,7 +59,13 @@ class Store(Protocol):
 
     async def consume_otp_step(self, token_id: int, step: int) -> bool:
         """Accept ``step`` once: True only if it is above the token's last
-        accepted step, which it then becomes (atomic compare-and-set)."""
+        accepted step, which it then becomes (atomic compare-and-set). The
+        same update resets the token's ``fail_count`` to 0."""
+
+    async def note_code_failure(self, token_ids: Sequence[int], *, now: datetime) -> None:
+        """Count a wrong code against each of ``token_ids``: ``fail_count`` + 1
+        and ``failed_at = now``, in one atomic update (concurrent calls from
+        any worker or node are all counted)."""
 
     # challenge sessions
     async def put_session(self, session: Session) -> None: ...
@@ -71,7 +79,8 @@ class Store(Protocol):
     async def write_audit(self, rows: Sequence[AuditRecord]) -> None: ...
 
     async def purge_audit(self, *, before: datetime) -> int:
-        """Delete audit rows older than ``before`` (retention)."""
+        """Delete audit rows older than ``before`` (retention), in batches that
+        never hold a write lock for long; returns how many went."""
 
     async def query_audit(
         self,

@@ -56,17 +56,22 @@ async def open_store(url: str, *, key_file: Path, base_dir: Path, create_key: bo
 
 
 def redact_url(url: str) -> str:
-    """``url`` with any password (in the user part or the query) replaced by ***."""
-    try:
-        netloc = urlsplit(url).netloc
-    except ValueError:
-        return "<unreadable url>"
-    # Edit the text rather than re-join the parts: urlunsplit would turn
-    # sqlite:////abs.db into sqlite://abs.db.
-    userinfo, at, hostport = netloc.rpartition("@")
-    if at and ":" in userinfo:
-        url = url.replace(netloc, f"{userinfo.partition(':')[0]}:***@{hostport}", 1)
-    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", url)
+    """``url`` with any password (in the user part or the query) replaced by ***.
+
+    Plain text search, not urlsplit: a password with an unescaped ``#``, ``/``,
+    ``?`` or ``@`` ends urlsplit's netloc early and would be shown. Everything
+    from the user name's ``:`` to the last ``@`` after ``//`` goes; when the
+    query holds an ``@`` too that hides more than the password, never less.
+    """
+    slashes, at = url.find("//"), url.rfind("@")
+    if at > slashes:
+        # Without '//' this is no URL we accept; keep nothing of its user part.
+        start = slashes + 2 if slashes >= 0 else 0
+        user, colon, _ = url[start:at].partition(":")
+        if colon:
+            url = f"{url[:start]}{user if slashes >= 0 else ''}:***{url[at:]}"
+    # To the next '&' only: a '#' may be part of the password.
+    return re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", url)
 
 
 def _sqlite_path(url: str, base_dir: Path, shown: str) -> str:

@@ -7,6 +7,7 @@ same UPDATE/DELETE … RETURNING, which PostgreSQL runs atomically per row.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -23,6 +24,16 @@ from radmfa.store.sql import Row, SqlStore, Statement
 POOL_MIN = 1
 POOL_MAX = 10
 CONNECT_TIMEOUT = 10.0
+# Seconds a statement may run, and a caller may wait for a free connection,
+# before it fails as a StoreError: a hung server or an exhausted pool must fail
+# the request, not hold the login until the NAS gives up and retransmits.
+COMMAND_TIMEOUT = 10.0
+ACQUIRE_TIMEOUT = 10.0
+# Migrating may wait for another node's migration (the advisory lock below)
+# and backfill whole tables; it happens once, at start-up.
+MIGRATION_TIMEOUT = 600.0
+# close() waits this long for connections in use to come back, then drops them.
+CLOSE_TIMEOUT = 5.0
 # pg_advisory_xact_lock key held while migrating ("radmfa" in ASCII), so nodes
 # starting together apply each migration once.
 _MIGRATION_LOCK = 0x7261646D6661
@@ -44,30 +55,51 @@ class PostgresStore(SqlStore):
     async def open(cls, url: str, cipher: SeedCipher, *, shown_url: str) -> PostgresStore:
         try:
             pool = await asyncpg.create_pool(
-                url, min_size=POOL_MIN, max_size=POOL_MAX, timeout=CONNECT_TIMEOUT
+                url,
+                min_size=POOL_MIN,
+                max_size=POOL_MAX,
+                timeout=CONNECT_TIMEOUT,
+                command_timeout=COMMAND_TIMEOUT,
             )
         except _ERRORS as exc:
-            raise StoreError(f"cannot connect to PostgreSQL at {shown_url}: {exc}") from exc
-        except ValueError as exc:  # asyncpg's DSN parser, e.g. a port that is not a number
-            raise ConfigError(f"store url {shown_url!r}: {exc}") from None
+            raise StoreError(f"cannot connect to PostgreSQL at {shown_url}: {_reason(exc)}") from exc
+        except ValueError:
+            # asyncpg's DSN parser. Its text is not shown: it may quote part of
+            # a password whose unescaped '#' or '/' it took for the port.
+            raise ConfigError(
+                f"store url {shown_url!r} is not a PostgreSQL URL asyncpg can read: check "
+                "that the port is a number, and write : / ? # @ in the user name or "
+                "password as %3A %2F %3F %23 %40"
+            ) from None
         return cls(pool, cipher, shown_url=shown_url)
 
     def __repr__(self) -> str:
         return f"PostgresStore({self._shown_url!r})"
 
     async def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            await self._pool.close()
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            # A connection held by a hung statement would keep close() waiting forever.
+            await asyncio.wait_for(self._pool.close(), CLOSE_TIMEOUT)
+        except TimeoutError:
+            self._pool.terminate()
 
     async def migrate(self) -> None:
-        async with self._errors(), self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+        async with (
+            self._errors(),
+            self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn,
+            conn.transaction(),
+        ):
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK, timeout=MIGRATION_TIMEOUT
+            )
             await conn.execute(schema.version_table(schema.POSTGRES))
             current = await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version")
             for migration in schema.pending(current, schema.POSTGRES):
-                for statement in migration.statements:
-                    await conn.execute(statement)
+                for step in migration.statements:
+                    await _migration_step(conn, step, MIGRATION_TIMEOUT)
                 await conn.execute(
                     "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
                     migration.version,
@@ -75,23 +107,33 @@ class PostgresStore(SqlStore):
                 )
 
     # -- primitives (sql.SqlStore) --------------------------------------------------
+    # Each acquires explicitly: pool.fetch() and pool.execute() would wait for a
+    # free connection with no time limit.
 
     async def _fetch(self, sql: str, *args: object) -> list[Row]:
-        async with self._errors():
-            rows: list[Row] = await self._pool.fetch(_numbered(sql), *args)
+        async with self._errors(), self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+            rows: list[Row] = await conn.fetch(_numbered(sql), *args)
             return rows
 
     async def _execute(self, sql: str, *args: object) -> int:
-        async with self._errors():
-            status: str = await self._pool.execute(_numbered(sql), *args)
+        async with self._errors(), self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+            status: str = await conn.execute(_numbered(sql), *args)
         return _rowcount(status)
 
     async def _execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
-        async with self._errors(), self._pool.acquire() as conn, conn.transaction():
+        async with (
+            self._errors(),
+            self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn,
+            conn.transaction(),
+        ):
             await conn.executemany(_numbered(sql), rows)
 
     async def _fetch_then(self, first: Statement, then: Callable[[Row], Statement]) -> Row | None:
-        async with self._errors(), self._pool.acquire() as conn, conn.transaction():
+        async with (
+            self._errors(),
+            self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn,
+            conn.transaction(),
+        ):
             sql, args = first
             row: Row | None = await conn.fetchrow(_numbered(sql), *args)
             if row is not None:
@@ -107,7 +149,22 @@ class PostgresStore(SqlStore):
         try:
             yield
         except _ERRORS as exc:
-            raise StoreError(f"PostgreSQL at {self._shown_url}: {exc}") from exc
+            raise StoreError(f"PostgreSQL at {self._shown_url}: {_reason(exc)}") from exc
+
+
+async def _migration_step(conn: Any, step: schema.Step, timeout: float) -> None:
+    if isinstance(step, schema.Backfill):
+        rows = await conn.fetch(step.select, timeout=timeout)
+        await conn.executemany(_numbered(step.update), step.compute(rows), timeout=timeout)
+    else:
+        await conn.execute(step, timeout=timeout)
+
+
+def _reason(exc: BaseException) -> str:
+    # A timeout's own text is empty.
+    if isinstance(exc, TimeoutError):
+        return "no answer in time (the server is hung or every pooled connection is busy)"
+    return str(exc)
 
 
 @lru_cache(maxsize=256)

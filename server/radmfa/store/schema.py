@@ -5,16 +5,24 @@ trusted IPs, app passwords, lockout) adds the next numbered file and nothing
 else. Column types that differ between SQLite and PostgreSQL are written as
 ``{placeholders}`` and filled from the small mappings below, so the two
 backends can never drift into two schemas.
+
+A value SQL cannot compute the same way on both backends is filled in Python:
+the migration says ``@backfill <name>;`` where it is needed and ``BACKFILLS``
+below holds the step. It runs in the migration's transaction like a statement.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
+from radmfa.core.policy import name_key
 from radmfa.errors import StoreError
+
+Row = Sequence[Any]
 
 SQLITE: Mapping[str, str] = {
     # AUTOINCREMENT: ids are never reused, so a deleted token's id (which the
@@ -44,10 +52,25 @@ VERSION_TABLE = (
 
 
 @dataclass(frozen=True, slots=True)
+class Backfill:
+    """A migration step in Python: run ``select`` (no parameters), pass all its
+    rows to ``compute``, then run ``update`` (``?`` parameters) once per row
+    of parameters it returns. ``compute`` raises StoreError to stop the
+    migration, which then rolls back whole."""
+
+    select: str
+    update: str
+    compute: Callable[[Sequence[Row]], list[tuple[object, ...]]]
+
+
+Step = str | Backfill
+
+
+@dataclass(frozen=True, slots=True)
 class Migration:
     version: int
     name: str
-    statements: tuple[str, ...]
+    statements: tuple[Step, ...]
 
 
 def version_table(dialect: Mapping[str, str]) -> str:
@@ -88,9 +111,51 @@ def pending(current: int, dialect: Mapping[str, str]) -> list[Migration]:
     return [m for m in migrations(dialect) if m.version > current]
 
 
-def _render(text: str, dialect: Mapping[str, str]) -> tuple[str, ...]:
+def _render(text: str, dialect: Mapping[str, str]) -> tuple[Step, ...]:
     # Comments are dropped first so that they may contain any character, then
     # statements are split on ';' (migrations hold no triggers or literals with ';').
     lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
     body = "\n".join(lines).format_map(dialect)
-    return tuple(s.strip() for s in body.split(";") if s.strip())
+    return tuple(_step(s.strip()) for s in body.split(";") if s.strip())
+
+
+def _step(statement: str) -> Step:
+    if not statement.startswith("@backfill "):
+        return statement
+    name = statement.removeprefix("@backfill ").strip()
+    if name not in BACKFILLS:  # a packaging mistake, like a gap in the numbering
+        raise RuntimeError(f"store migration asks for unknown backfill {name!r}")
+    return BACKFILLS[name]
+
+
+def _user_name_keys(rows: Sequence[Row]) -> list[tuple[object, ...]]:
+    # In Python, not SQL: lower() knows neither NFC nor Unicode case folding,
+    # nor the DOMAIN\ and @realm that name_key strips.
+    owners: dict[str, str] = {}
+    updates: list[tuple[object, ...]] = []
+    for user_id, name in rows:
+        key = name_key(name)
+        if not key:
+            raise StoreError(
+                f"user {name!r} has no name left once a DOMAIN\\ prefix and an @realm are "
+                "removed, so no login could name it: delete it (radmfa user delete) with "
+                "the radmfa version in use now, then upgrade"
+            )
+        if key in owners:
+            raise StoreError(
+                f"users {owners[key]!r} and {name!r} are one user once case, a DOMAIN\\ "
+                f"prefix and an @realm are ignored ({key!r}): delete one of them "
+                "(radmfa user delete) with the radmfa version in use now, then upgrade"
+            )
+        owners[key] = name
+        updates.append((key, user_id))
+    return updates
+
+
+BACKFILLS: Mapping[str, Backfill] = {
+    "users.name_key": Backfill(
+        "SELECT id, name FROM users ORDER BY id",
+        "UPDATE users SET name_key = ? WHERE id = ?",
+        _user_name_keys,
+    ),
+}

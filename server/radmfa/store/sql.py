@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from radmfa.core.model import AuditRecord, NewToken, NewUser, Phase, Session, Token, User
+from radmfa.core.policy import name_key
 from radmfa.errors import AlreadyExists, NotFound, StoreError
 from radmfa.store.codec import from_epoch, pack_attrs, to_epoch, unpack_attrs
 from radmfa.store.seeds import SeedCipher
@@ -30,7 +31,7 @@ Statement = tuple[str, Sequence[object]]
 _USERS = "u.id, u.name, u.email, u.phone, u.first_name, u.last_name, u.password_hash, u.created_at"
 _TOKENS = (
     "t.id, t.kind, t.secret_enc, t.digits, t.period, t.algorithm, t.last_step, t.label, "
-    "t.created_at"
+    "t.created_at, t.fail_count, t.failed_at"
 )
 _SESSIONS = "client, username, factor, attempts, expires_at, reply_enc, phase"
 _AUDIT = (
@@ -38,6 +39,9 @@ _AUDIT = (
     "result, reason, duration_ms"
 )
 _KEY_CHECK = b"radmfa key check"
+# purge_audit deletes this many rows per statement: SQLite holds its one write
+# lock for a whole statement, and every login waits behind it.
+AUDIT_PURGE_BATCH = 5000
 
 
 def _token_aad(token_id: int) -> bytes:
@@ -98,13 +102,23 @@ class SqlStore(abc.ABC):
             ) from None
 
     # -- users -------------------------------------------------------------------
+    # Users are looked up by name_key(name), never by the name as given: the
+    # spellings a NAS may send for one person (ALICE, alice@corp.example,
+    # CORP\alice) must all find that person, or they count as unknown users.
 
     async def add_user(self, user: NewUser) -> User:
+        key = name_key(user.name)
+        if not key:
+            raise StoreError(
+                f"user name {user.name!r} has nothing left once a DOMAIN\\ prefix and an "
+                "@realm are removed, so no login could name it: choose another name"
+            )
         rows = await self._fetch(
-            "INSERT INTO users (name, email, phone, first_name, last_name, password_hash, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING "
-            "RETURNING id, created_at",
+            "INSERT INTO users (name, name_key, email, phone, first_name, last_name, "
+            "password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (name_key) DO NOTHING RETURNING id, created_at",
             user.name,
+            key,
             user.email,
             user.phone,
             user.first_name,
@@ -113,7 +127,7 @@ class SqlStore(abc.ABC):
             time.time(),
         )
         if not rows:
-            raise AlreadyExists(f"user {user.name!r} already exists")
+            raise await self._taken(user.name, key)
         return User(
             id=rows[0][0],
             name=user.name,
@@ -125,8 +139,17 @@ class SqlStore(abc.ABC):
             created_at=from_epoch(rows[0][1]),
         )
 
+    async def _taken(self, name: str, key: str) -> AlreadyExists:
+        rows = await self._fetch("SELECT name FROM users WHERE name_key = ?", key)
+        if not rows or rows[0][0] == name:
+            return AlreadyExists(f"user {name!r} already exists")
+        return AlreadyExists(
+            f"user {name!r} already exists as {rows[0][0]!r}: user names match whatever "
+            "their case and any DOMAIN\\ prefix or @realm"
+        )
+
     async def get_user(self, name: str) -> User | None:
-        rows = await self._fetch(f"SELECT {_USERS} FROM users u WHERE u.name = ?", name)
+        rows = await self._fetch(f"SELECT {_USERS} FROM users u WHERE u.name_key = ?", name_key(name))
         return _user(rows[0]) if rows else None
 
     async def list_users(self) -> list[User]:
@@ -135,11 +158,11 @@ class SqlStore(abc.ABC):
 
     async def delete_user(self, name: str) -> bool:
         # Tokens go with the user: ON DELETE CASCADE, in the same statement.
-        return await self._execute("DELETE FROM users WHERE name = ?", name) > 0
+        return await self._execute("DELETE FROM users WHERE name_key = ?", name_key(name)) > 0
 
     async def set_password_hash(self, name: str, password_hash: str | None) -> bool:
         changed = await self._execute(
-            "UPDATE users SET password_hash = ? WHERE name = ?", password_hash, name
+            "UPDATE users SET password_hash = ? WHERE name_key = ?", password_hash, name_key(name)
         )
         return changed > 0
 
@@ -155,11 +178,12 @@ class SqlStore(abc.ABC):
             sealed = self._cipher.encrypt(token.secret, context=_token_aad(token_id))
             return "UPDATE tokens SET secret_enc = ? WHERE id = ?", (sealed, token_id)
 
+        # RETURNING the owner's stored name, so the Token shows it as list_tokens does.
         row = await self._fetch_then(
             (
                 "INSERT INTO tokens (user_id, kind, secret_enc, digits, period, algorithm, "
-                "label, created_at) SELECT id, ?, ?, ?, ?, ?, ?, ? FROM users WHERE name = ? "
-                "RETURNING id",
+                "label, created_at) SELECT id, ?, ?, ?, ?, ?, ?, ? FROM users WHERE name_key = ? "
+                "RETURNING id, (SELECT name FROM users WHERE users.id = tokens.user_id)",
                 (
                     token.kind,
                     b"",
@@ -168,7 +192,7 @@ class SqlStore(abc.ABC):
                     token.algorithm,
                     token.label,
                     created,
-                    username,
+                    name_key(username),
                 ),
             ),
             seal,
@@ -177,7 +201,7 @@ class SqlStore(abc.ABC):
             raise NotFound(f"no user named {username!r}")
         return Token(
             id=int(row[0]),
-            username=username,
+            username=row[1],
             kind=token.kind,
             secret=token.secret,
             digits=token.digits,
@@ -192,7 +216,7 @@ class SqlStore(abc.ABC):
         if username is None:
             rows = await self._fetch(sql + " ORDER BY t.id")
         else:
-            rows = await self._fetch(sql + " WHERE u.name = ? ORDER BY t.id", username)
+            rows = await self._fetch(sql + " WHERE u.name_key = ? ORDER BY t.id", name_key(username))
         return [self._token(row, 1, row[0]) for row in rows]
 
     async def delete_token(self, token_id: int) -> bool:
@@ -202,8 +226,8 @@ class SqlStore(abc.ABC):
         # One round trip on the hot path: the user row repeats once per token.
         rows = await self._fetch(
             f"SELECT {_USERS}, {_TOKENS} FROM users u LEFT JOIN tokens t ON t.user_id = u.id "
-            "WHERE u.name = ? ORDER BY t.id",
-            username,
+            "WHERE u.name_key = ? ORDER BY t.id",
+            name_key(username),
         )
         if not rows:
             return None, []
@@ -213,14 +237,27 @@ class SqlStore(abc.ABC):
     async def consume_otp_step(self, token_id: int, step: int) -> bool:
         # Compare-and-set in one statement: of two racing workers only one
         # sees its UPDATE match (RFC 6238 §5.2: a code is accepted only once).
+        # The same statement clears the wrong-code count: no second write on success.
         rows = await self._fetch(
-            "UPDATE tokens SET last_step = ? WHERE id = ? AND (last_step IS NULL OR last_step < ?) "
-            "RETURNING id",
+            "UPDATE tokens SET last_step = ?, fail_count = 0 "
+            "WHERE id = ? AND (last_step IS NULL OR last_step < ?) RETURNING id",
             step,
             token_id,
             step,
         )
         return bool(rows)
+
+    async def note_code_failure(self, token_ids: Sequence[int], *, now: datetime) -> None:
+        if not token_ids:
+            return
+        # fail_count + 1 in the UPDATE itself, not read-then-write: concurrent
+        # wrong codes from other workers and nodes are all counted.
+        marks = ", ".join(["?"] * len(token_ids))
+        await self._execute(
+            f"UPDATE tokens SET fail_count = fail_count + 1, failed_at = ? WHERE id IN ({marks})",
+            to_epoch(now),
+            *token_ids,
+        )
 
     def _token(self, row: Row, i: int, username: str) -> Token:
         token_id = int(row[i])
@@ -236,6 +273,8 @@ class SqlStore(abc.ABC):
             last_step=row[i + 6],
             label=row[i + 7],
             created_at=from_epoch(row[i + 8]),
+            fail_count=row[i + 9],
+            failed_at=None if row[i + 10] is None else from_epoch(row[i + 10]),
         )
 
     # -- challenge sessions ------------------------------------------------------
@@ -291,7 +330,18 @@ class SqlStore(abc.ABC):
     # -- audit -------------------------------------------------------------------
 
     async def purge_audit(self, *, before: datetime) -> int:
-        return await self._execute("DELETE FROM audit WHERE time < ?", to_epoch(before))
+        # In batches, each its own statement and transaction, so logins get the
+        # write lock between them instead of waiting out millions of deletes.
+        total = 0
+        while True:
+            deleted = await self._execute(
+                "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE time < ? LIMIT ?)",
+                to_epoch(before),
+                AUDIT_PURGE_BATCH,
+            )
+            total += deleted
+            if deleted < AUDIT_PURGE_BATCH:
+                return total
 
     async def write_audit(self, rows: Sequence[AuditRecord]) -> None:
         if not rows:

@@ -137,8 +137,11 @@ class SqliteStore(SqlStore):
         db.execute(schema.version_table(schema.SQLITE))
         current = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
         for migration in schema.pending(current, schema.SQLITE):
-            for statement in migration.statements:
-                db.execute(statement)
+            for step in migration.statements:
+                if isinstance(step, schema.Backfill):
+                    db.executemany(step.update, step.compute(db.execute(step.select).fetchall()))
+                else:
+                    db.execute(step)
             db.execute(
                 "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
                 (migration.version, time.time()),
