@@ -61,6 +61,8 @@ class MfaConfig:
     no_factor_message: str = "No second factor is enrolled for this account. Contact your helpdesk."
     issuer: str = "radmfa"
     totp_window: int = 1  # steps accepted either side of now
+    max_code_failures: int = 10  # wrong codes in a row before a token is locked …
+    code_lockout_s: int = 300  # … for this long (renewed by each further wrong code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +267,8 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         no_factor_message=m.get("no_factor_message", str, dm.no_factor_message),
         issuer=m.get("issuer", str, dm.issuer),
         totp_window=m.integer("totp_window", dm.totp_window, minimum=0, maximum=10),
+        max_code_failures=m.integer("max_code_failures", dm.max_code_failures, minimum=1, maximum=1000),
+        code_lockout_s=m.integer("code_lockout_s", dm.code_lockout_s, minimum=1, maximum=86400),
     )
     if len(mfa.inline_delimiter) != 1:
         m.fail("inline_delimiter", "must be exactly one character")

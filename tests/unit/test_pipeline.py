@@ -165,3 +165,33 @@ async def test_no_password_rejected(env):
     make, _, _ = env
     r = await make().handle(req(b"alice", None), now=NOW)
     assert r.verdict is Verdict.REJECT
+
+
+async def test_wrong_codes_lock_the_token_across_challenges(env):
+    make, _, store = env
+    p = make(max_attempts=3)
+    p.factor.max_failures = 4  # type: ignore[attr-defined]
+    guesses = 0
+    for _ in range(2):  # two challenges, attacker holding the password
+        d = await p.handle(req(b"alice", b"pw"), now=NOW)
+        while d.verdict is Verdict.CHALLENGE:
+            d = await p.handle(req(b"alice", b"000000", state_of(d)), now=NOW)
+            guesses += 1
+    assert guesses == 6
+    # now even the right code is refused, inline or challenged, until the lockout passes
+    r = await p.handle(req(b"alice", b"pw," + code_at(NOW)), now=NOW)
+    assert r.verdict is Verdict.REJECT and "locked" in r.reason
+    later = NOW + timedelta(seconds=301)
+    ok = await p.handle(req(b"alice", b"pw," + code_at(later)), now=later)
+    assert ok.verdict is Verdict.ACCEPT
+    _, tokens = await store.login_view("alice")
+    assert tokens[0].fail_count == 0  # success clears the counter
+
+
+async def test_enrolled_user_cannot_dodge_mfa_by_spelling(env):
+    make, upstream, _ = env
+    p = make(unknown_users="password-only")
+    for spelling in (b"ALICE", b"alice@corp.example", b"CORP\\alice"):
+        upstream.passwords[spelling] = b"pw"
+        d = await p.handle(req(spelling, b"pw"), now=NOW)
+        assert d.verdict is Verdict.CHALLENGE, spelling  # not "password only (unknown user)"

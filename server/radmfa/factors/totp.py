@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pyotp
 
@@ -58,10 +58,20 @@ def matching_step(token: Token, code: bytes, *, now: datetime, window: int) -> i
 class TotpFactor:
     name = "totp"
 
-    def __init__(self, store: Store, *, window: int = 1, prompt: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        window: int = 1,
+        prompt: str,
+        max_failures: int = 10,
+        lockout_s: int = 300,
+    ) -> None:
         self.store = store
         self.window = window
         self.prompt = prompt
+        self.max_failures = max_failures
+        self.lockout = timedelta(seconds=lockout_s)
 
     def usable(self, tokens: list[Token]) -> list[Token]:
         return [t for t in tokens if t.kind == "totp"]
@@ -69,9 +79,25 @@ class TotpFactor:
     def start(self, user: User, tokens: list[Token]) -> str:
         return self.prompt
 
+    def locked(self, token: Token, *, now: datetime) -> bool:
+        """Too many wrong codes lately: the token takes no guesses for a while.
+
+        The State's max_attempts only limits guesses per challenge; with the
+        password an attacker could open challenges without end, so wrong codes
+        are also counted per token, in the store, across workers and nodes.
+        """
+        return (
+            token.fail_count >= self.max_failures
+            and token.failed_at is not None
+            and now - token.failed_at < self.lockout
+        )
+
     async def verify(self, tokens: list[Token], code: bytes, *, now: datetime) -> CodeCheck:
+        candidates = [t for t in self.usable(tokens) if not self.locked(t, now=now)]
+        if not candidates:
+            return CodeCheck(False, "too many wrong codes; token locked")
         replayed = False
-        for token in self.usable(tokens):
+        for token in candidates:
             step = matching_step(token, code, now=now, window=self.window)
             if step is None:
                 continue
@@ -80,4 +106,5 @@ class TotpFactor:
             if await self.store.consume_otp_step(token.id, step):
                 return CodeCheck(True, "totp ok", token.id)
             replayed = True
+        await self.store.note_code_failure([t.id for t in candidates], now=now)
         return CodeCheck(False, "code already used" if replayed else "wrong code")

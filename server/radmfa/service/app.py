@@ -68,7 +68,13 @@ async def build(config: Config) -> App:
     except BaseException:
         await store.close()
         raise
-    factors = build_factors(store, window=config.mfa.totp_window, prompt=config.mfa.prompt)
+    factors = build_factors(
+        store,
+        window=config.mfa.totp_window,
+        prompt=config.mfa.prompt,
+        max_failures=config.mfa.max_code_failures,
+        lockout_s=config.mfa.code_lockout_s,
+    )
     pipeline = Pipeline(config.mfa, upstream, store, factors)
     audit = AuditSink(store)
     service = RadiusService(config.radius, clients, pipeline, audit)
