@@ -174,3 +174,25 @@ async def test_auto_flags_learn_from_the_first_packet(radmfa_factory):
         assert application.service.dropped["blastradius_proxy_state_without_ma"] == 1
     finally:
         await application.close()
+
+
+async def test_a_hung_request_is_rejected_by_the_watchdog(app):
+    import dataclasses
+
+    app.service.cfg = dataclasses.replace(app.service.cfg, request_timeout_s=1.0)
+
+    async def hang(request, *, now):
+        await asyncio.sleep(3600)  # a store or peer that never answers
+
+    app.service.pipeline.handle = hang
+    watchdog = asyncio.get_running_loop().create_task(app.service.watchdog(interval_s=0.1))
+    try:
+        data, ra = access_request(7, [(wire.USER_NAME, b"pat")], password=b"pat-pw")
+        started = time.monotonic()
+        reply = await exchange(app, data, timeout=3)
+        assert reply is not None and wire.parse(reply).code == wire.ACCESS_REJECT
+        assert crypto.verify_response(reply, ra, NAS_SECRET.encode(), 22)
+        assert 1.0 <= time.monotonic() - started < 2.5
+        assert not app.service._tasks
+    finally:
+        watchdog.cancel()

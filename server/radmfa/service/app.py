@@ -122,10 +122,12 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
     purger: asyncio.Task[None] | None = None
+    watchdog: asyncio.Task[None] | None = None
     try:
         await listen(app, reuse_port=reuse_port)
         app.audit.start()
         purger = loop.create_task(_housekeeping(app))
+        watchdog = loop.create_task(app.service.watchdog())
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, app.reload)
@@ -140,8 +142,9 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
         sd_notify("STOPPING=1")
         log.info("stopping: finishing requests in flight", in_flight=len(app.service._tasks))
     finally:
-        if purger is not None:
-            purger.cancel()
+        for task in (purger, watchdog):
+            if task is not None:
+                task.cancel()
         # Handlers stay installed while draining: a second SIGTERM (systemd
         # signals the whole cgroup, the parent forwards one too) or a reload
         # must not kill a worker that is finishing requests.

@@ -45,7 +45,8 @@ class RadiusService:
         self.audit = audit
         self.dropped: Counter[str] = Counter()
         self.answered: Counter[str] = Counter()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[asyncio.Task[None], float] = {}  # request task -> deadline (monotonic)
+        self._overdue: set[asyncio.Task[None]] = set()
         self._auto_ma: dict[str, bool] = {}  # "auto" decided by a client's first packet (BLAST-4)
         self._auto_ps: dict[str, bool] = {}
         self._ids = itertools.count(1)
@@ -106,8 +107,8 @@ class RadiusService:
         if seen[0] is not Seen.NEW:
             return self._duplicate(seen, addr, transport)
         task = asyncio.get_running_loop().create_task(self._process(frame, client, addr, transport, dedup))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks[task] = now + self.cfg.request_timeout_s
+        task.add_done_callback(self._finished)
 
     def _duplicate(self, seen: tuple[Seen, bytes | None], addr: Addr, transport: asyncio.DatagramTransport) -> None:
         if seen[1] is None:
@@ -193,9 +194,12 @@ class RadiusService:
             dedup.forget(key, frame.authenticator)
             return self.drop("bad_user_password")
         try:
-            async with asyncio.timeout(self.cfg.request_timeout_s):  # a hung store or peer
-                decision = await self.pipeline.handle(request, now=datetime.now(UTC))
-        except TimeoutError:
+            decision = await self.pipeline.handle(request, now=datetime.now(UTC))
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task not in self._overdue:
+                raise
+            task.uncancel()  # cancelled by the watchdog, not by shutdown
             log.error("request timed out", request_id=request.request_id, after_s=self.cfg.request_timeout_s)
             decision = Decision(Verdict.REJECT, "internal timeout")
         except Exception as e:  # fail closed, keep serving
@@ -250,6 +254,24 @@ class RadiusService:
         except ValueError as e:  # e.g. upstream attributes would exceed 4096 octets
             log.error("cannot encode reply; rejecting", error=str(e))
             return self._sign(wire.ACCESS_REJECT, frame, client, [])
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(task, None)
+        self._overdue.discard(task)
+
+    async def watchdog(self, interval_s: float = 1.0) -> None:
+        """Cancel requests past request_timeout_s (a hung store or peer).
+
+        One sweep a second over the requests in flight: an asyncio.timeout()
+        around every request cost a timer per request, a tenth of a login.
+        """
+        while True:
+            await asyncio.sleep(interval_s)
+            now = time.monotonic()
+            for task, deadline in list(self._tasks.items()):
+                if deadline <= now and task not in self._overdue and not task.done():
+                    self._overdue.add(task)
+                    task.cancel()
 
     async def drain(self, timeout_s: float) -> None:
         """Wait for requests in flight (SIGTERM finishes them, then exits)."""
