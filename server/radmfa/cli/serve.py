@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import sys
 
-from radmfa import config as config_mod
 from radmfa.config import Config
 from radmfa.errors import AlreadyExists
 from radmfa.radius.clients import load_clients
@@ -104,6 +103,3 @@ Listening on {host}:{port}. Ctrl-C stops.
 
     return run_workers(cfg)
 
-
-def load_config(path: str | None) -> Config:
-    return config_mod.load(path or config_mod.default_path())

@@ -8,7 +8,7 @@ encrypts for the NAS with its own secret and Request Authenticator (PW-6).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from radmfa.core.model import Attr
 from radmfa.radius import crypto
@@ -40,7 +40,7 @@ def reply_messages(text: str) -> list[Attr]:
     return split_text(REPLY_MESSAGE, text.encode("utf-8"))
 
 
-def _map_ms_subattrs(value: bytes, fn: object) -> bytes:
+def _map_ms_subattrs(value: bytes, fn: Callable[[int, bytes], bytes]) -> bytes:
     """Apply fn(subtype, data) to each Microsoft sub-attribute of a VSA value."""
     out = bytearray(value[:4])
     pos = 4
@@ -50,7 +50,7 @@ def _map_ms_subattrs(value: bytes, fn: object) -> bytes:
             raise ValueError("malformed Microsoft VSA")
         data = value[pos + 2 : pos + sub_len]
         if sub in _MS_SALTED:
-            data = fn(sub, data)  # type: ignore[operator]
+            data = fn(sub, data)
         out += bytes((sub, len(data) + 2)) + data
         pos += sub_len
     if pos != len(value):
