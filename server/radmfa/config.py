@@ -31,6 +31,7 @@ class RadiusConfig:
     workers: int = 1  # processes sharing the port with SO_REUSEPORT
     max_pending: int = 65536  # in-flight + cached requests per listening socket and process (DUP-6)
     request_timeout_s: float = 30.0  # longest radmfa works on one request before rejecting it
+    on_backend_failure: str = "reject"  # "reject" | "drop" (no answer, so the NAS fails over)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +232,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         workers=r.integer("workers", d.workers, minimum=1, maximum=64),
         max_pending=r.integer("max_pending", d.max_pending, minimum=16, maximum=10_000_000),
         request_timeout_s=r.number("request_timeout_s", d.request_timeout_s, minimum=1, maximum=600),
+        on_backend_failure=r.choice("on_backend_failure", d.on_backend_failure, ("reject", "drop")),
     )
     if not radius.listen:
         r.fail("listen", "needs at least one address")

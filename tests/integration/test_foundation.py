@@ -252,3 +252,19 @@ def test_no_password_code_or_secret_in_logs(proxy, radclient):
     assert len(events) == 3 and {e["result"] for e in events} == {"challenge", "accept", "reject"}
     for needle in ("alice-pw", "wrong-pw-xyz", code, NAS_SECRET, UPSTREAM_SECRET, base64.b32encode(seed).decode()):
         assert needle not in text
+
+
+def test_backend_failure_can_stay_silent_so_the_nas_fails_over(radmfa_factory, radclient):
+    dead = ("127.0.0.1", free_udp_port())
+    server = radmfa_factory(
+        upstream=upstream_cfg(dead, timeout_s=0.3, retries=1),
+        mfa='unknown_users = "password-only"',
+        radius_extra='reject_delay_s = 0\non_backend_failure = "drop"',
+    )
+    with server:
+        assert server.status_server() is not None  # healthy until a server has timed out
+        r = radclient(server.address, NAS_SECRET, [{"User-Name": "bob", "User-Password": "bob-pw"}], timeout=2)[0]
+        assert r.code is None  # no Reject that would read "wrong password"
+        assert server.status_server(timeout=0.5) is None  # and Status-Server says "not here"
+    events = [e for e in server.events() if e.get("event") == "auth"]
+    assert events and events[0]["result"] == "drop" and events[0]["reason"] == "upstream unavailable"

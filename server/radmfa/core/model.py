@@ -155,6 +155,7 @@ class Decision:
     factor: str = ""
     attrs: tuple[Attr, ...] = ()  # reply attributes (no MA, no Proxy-State)
     local: bool = True  # False when relaying the upstream's own Access-Reject
+    backend_failure: bool = False  # no verdict on the user: upstream or store failed
 
 
 @dataclass(frozen=True, slots=True)

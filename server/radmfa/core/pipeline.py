@@ -35,9 +35,11 @@ from radmfa.radius.wire import PROMPT, REPLY_MESSAGE, STATE
 _PROMPT_ECHO = b"\x00\x00\x00\x01"  # RFC 2869 §5.10: Prompt = Echo
 
 
-def reject(reason: str, message: str | None = None, *, factor: str = "", local: bool = True) -> Decision:
+def reject(
+    reason: str, message: str | None = None, *, factor: str = "", local: bool = True, backend_failure: bool = False
+) -> Decision:
     attrs = tuple(reply_messages(message)) if message else ()
-    return Decision(Verdict.REJECT, reason, factor, attrs, local)
+    return Decision(Verdict.REJECT, reason, factor, attrs, local, backend_failure)
 
 
 @dataclass(slots=True)
@@ -85,7 +87,7 @@ class Pipeline:
         try:
             result: PrimaryResult = await self.upstream.authenticate(login.request, login.password)
         except UpstreamUnavailable:
-            return reject("upstream unavailable")
+            return reject("upstream unavailable", backend_failure=True)
         if not result.accepted:
             message = result.reply_message.decode("utf-8", "replace") if result.reply_message else None
             return reject(result.reason or "upstream reject", message, local=not result.relayed)

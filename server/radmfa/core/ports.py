@@ -97,6 +97,9 @@ class Upstream(Protocol):
 
     async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult: ...
 
+    def healthy(self) -> bool:
+        """False when no server is expected to answer (all recently timed out)."""
+
     async def close(self) -> None: ...
 
 

@@ -99,6 +99,8 @@ class RadiusService:
             self._warn(reason, client.name, addr[0])
             return self.drop(reason)
         if frame.code == wire.STATUS_SERVER:
+            if self.cfg.on_backend_failure == "drop" and not self.pipeline.upstream.healthy():
+                return self.drop("status_server_unhealthy")  # RFC 5997 §4.2 (SS-3): let the NAS fail over
             return transport.sendto(self._status_reply(frame, client), addr)
         key = (addr[0], addr[1], frame.ident)
         seen = dedup.seen(key, frame.authenticator, now=now, request=frame.data)
@@ -201,10 +203,16 @@ class RadiusService:
                 raise
             task.uncancel()  # cancelled by the watchdog, not by shutdown
             log.error("request timed out", request_id=request.request_id, after_s=self.cfg.request_timeout_s)
-            decision = Decision(Verdict.REJECT, "internal timeout")
+            decision = Decision(Verdict.REJECT, "internal timeout", backend_failure=True)
         except Exception as e:  # fail closed, keep serving
             log.error("internal error", request_id=request.request_id, error=repr(e))
-            decision = Decision(Verdict.REJECT, "internal error")
+            decision = Decision(Verdict.REJECT, "internal error", backend_failure=True)
+        if decision.backend_failure and self.cfg.on_backend_failure == "drop":
+            # No verdict on the user: stay silent so the NAS retries or fails
+            # over to another radmfa node (a Reject would read "wrong password").
+            dedup.forget(key, frame.authenticator)
+            self.drop("backend_failure")
+            return self._audit(request, client, addr, decision, started, result="drop")
         if decision.verdict is Verdict.REJECT and decision.local and self.cfg.reject_delay_s:
             # Delay rejects we originate (OPS-1), never relayed ones (PROXY-9).
             # Duplicates arriving meanwhile are still "pending" and dropped.
@@ -213,6 +221,11 @@ class RadiusService:
         dedup.answered(key, frame.authenticator, reply, now=time.monotonic())
         transport.sendto(reply, addr)
         self.answered[decision.verdict.value] += 1
+        self._audit(request, client, addr, decision, started, result=decision.verdict.value)
+
+    def _audit(
+        self, request: AuthRequest, client: Client, addr: Addr, decision: Decision, started: float, *, result: str
+    ) -> None:
         self.audit.record(
             AuditRecord(
                 time=datetime.now(UTC),
@@ -222,7 +235,7 @@ class RadiusService:
                 username=policy.printable(request.username),
                 calling_station_id=request.calling_station_id,
                 factor=decision.factor,
-                result=decision.verdict.value,
+                result=result,
                 reason=decision.reason,
                 duration_ms=(time.perf_counter() - started) * 1000.0,
             )

@@ -42,5 +42,8 @@ class LocalUpstream:
             return PrimaryResult(True, reason="local password ok", server="local")
         return PrimaryResult(False, reason="wrong password", server="local", relayed=False)
 
+    def healthy(self) -> bool:
+        return True
+
     async def close(self) -> None:
         return None

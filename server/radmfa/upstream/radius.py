@@ -170,6 +170,10 @@ class RadiusUpstream:
                 s.close()
             socks.clear()
 
+    def healthy(self) -> bool:
+        now = time.monotonic()
+        return any(self._dead_until.get(s, 0.0) <= now for s in self.servers)
+
     def _order(self) -> list[Addr]:
         now = time.monotonic()
         alive = [s for s in self.servers if self._dead_until.get(s, 0.0) <= now]
