@@ -73,7 +73,7 @@ def test_filters(audited: Radmfa) -> None:
 
     assert ids("--user", "alice") == ["req-alice-4320", "req-alice-30"]
     assert ids("--since", "24h") == ["req-bob-90", "req-alice-30", "req-bob-5"]
-    assert ids("--since", "1d", "--user", "bob", "--limit", "1") == ["req-bob-90"]
+    assert ids("--since", "1d", "--user", "bob", "--limit", "1") == ["req-bob-5"]  # the newest
     until = (NOW - timedelta(minutes=60)).isoformat()
     assert ids("--until", until) == ["req-alice-4320", "req-bob-90"]
 

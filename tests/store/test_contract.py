@@ -258,9 +258,9 @@ async def test_audit_write_and_query(store: Store) -> None:
     assert bobs == [r for r in records if r.username == "bob"]
     assert (
         await store.query_audit(username="bob", since=since, limit=3)
-        == [r for r in records[10:] if r.username == "bob"][:3]
+        == [r for r in records[10:] if r.username == "bob"][-3:]
     )
-    assert await store.query_audit(limit=5) == records[:5]
+    assert await store.query_audit(limit=5) == records[-5:]
     assert await store.query_audit(username="nobody") == []
 
 

@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--since", type=when, metavar="WHEN", help="from this time (inclusive)")
     p.add_argument("--until", type=when, metavar="WHEN", help="up to this time (exclusive)")
     p.add_argument("--user", metavar="NAME", help="only this user")
-    p.add_argument("--limit", type=_positive, metavar="N", help="at most N rows (the oldest)")
+    p.add_argument("--limit", type=_positive, metavar="N", help="the newest N rows (still printed oldest first)")
     add_format_option(p)
     p.set_defaults(func=cmd_auth)
 

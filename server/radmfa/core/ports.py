@@ -89,7 +89,8 @@ class Store(Protocol):
         until: datetime | None = None,
         username: str | None = None,
         limit: int | None = None,
-    ) -> list[AuditRecord]: ...
+    ) -> list[AuditRecord]:
+        """Oldest first; with ``limit``, the newest N rows."""
 
 
 class Upstream(Protocol):

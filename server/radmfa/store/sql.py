@@ -373,7 +373,8 @@ class SqlStore(abc.ABC):
         username: str | None = None,
         limit: int | None = None,
     ) -> list[AuditRecord]:
-        """Oldest first; ``since`` is inclusive, ``until`` exclusive."""
+        """Oldest first; ``since`` is inclusive, ``until`` exclusive; ``limit``
+        keeps the newest N (what an admin asking for "the last 50" means)."""
         where: list[str] = []
         args: list[object] = []
         if since is not None:
@@ -385,12 +386,12 @@ class SqlStore(abc.ABC):
         if username is not None:
             where.append("username = ?")
             args.append(username)
-        sql = f"SELECT {_AUDIT} FROM audit"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY time, id"
-        if limit is not None:
-            sql += " LIMIT ?"
+        filters = " WHERE " + " AND ".join(where) if where else ""
+        if limit is None:
+            sql = f"SELECT {_AUDIT} FROM audit{filters} ORDER BY time, id"
+        else:
+            newest = f"SELECT id, {_AUDIT} FROM audit{filters} ORDER BY time DESC, id DESC LIMIT ?"
+            sql = f"SELECT {_AUDIT} FROM ({newest}) AS newest ORDER BY time, id"
             args.append(limit)
         rows = await self._fetch(sql, *args)
         return [AuditRecord(from_epoch(r[0]), *tuple(r)[1:]) for r in rows]
