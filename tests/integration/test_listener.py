@@ -196,3 +196,13 @@ async def test_a_hung_request_is_rejected_by_the_watchdog(app):
         assert not app.service._tasks
     finally:
         watchdog.cancel()
+
+
+async def test_drop_warnings_are_bounded_under_a_spoofed_source_flood(app, capsys):
+    from radmfa.service import radius as radius_service
+
+    for i in range(500):  # 500 different "sources", as a spoofed flood would look
+        app.service._warn("unknown_client", "", f"198.51.100.{i % 250}.{i}")
+    lines = [line for line in capsys.readouterr().out.splitlines() if "packet dropped" in line]
+    assert len(lines) == radius_service.WARN_PER_MINUTE
+    assert app.service._suppressed["unknown_client"] == 500 - radius_service.WARN_PER_MINUTE

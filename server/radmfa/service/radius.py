@@ -27,6 +27,7 @@ from radmfa.radius.dedup import DedupCache, Seen
 ACCEPTED_CODES = frozenset((wire.ACCESS_REQUEST, wire.STATUS_SERVER))
 MAX_PROXY_STATES = 10  # more than this is a proxy loop (PROXY-3)
 WARN_INTERVAL_S = 60.0
+WARN_PER_MINUTE = 20
 _VERDICT_CODE = {
     Verdict.ACCEPT: wire.ACCESS_ACCEPT,
     Verdict.REJECT: wire.ACCESS_REJECT,
@@ -54,6 +55,8 @@ class RadiusService:
         self.started = time.monotonic()
         self.stopping = False
         self._warned: dict[tuple[str, str], float] = {}
+        self._budget: dict[str, list[float]] = {}  # reason -> [window start, lines]
+        self._suppressed: Counter[str] = Counter()
 
     def reload_clients(self, clients: ClientTable) -> None:
         """In-flight requests keep the Client they started with."""
@@ -67,16 +70,32 @@ class RadiusService:
         self.dropped[reason] += 1
 
     def _warn(self, reason: str, client: str, ip: str) -> None:
-        """Log a security-relevant drop, at most once a minute per client and
-        reason (BLAST-7: logged, but a flood cannot fill the disk)."""
+        """Log a security-relevant drop (BLAST-7) without letting a flood fill
+        the disk: at most once a minute per source and reason, and at most
+        WARN_PER_MINUTE lines per reason whatever the sources (a spoofed-source
+        flood); the suppressed count rides on the next line."""
         now = time.monotonic()
         key = (reason, ip)
         if now - self._warned.get(key, -WARN_INTERVAL_S) < WARN_INTERVAL_S:
             return
+        budget = self._budget.get(reason)
+        if budget is None or now - budget[0] >= WARN_INTERVAL_S:
+            budget = self._budget[reason] = [now, 0]
+        if budget[1] >= WARN_PER_MINUTE:
+            self._suppressed[reason] += 1
+            return
+        budget[1] += 1
         if len(self._warned) > 10_000:
             self._warned.clear()
         self._warned[key] = now
-        log.warning("packet dropped", reason=reason, client=client, client_ip=ip, count=self.dropped[reason] + 1)
+        log.warning(
+            "packet dropped",
+            reason=reason,
+            client=client,
+            client_ip=ip,
+            count=self.dropped[reason] + 1,
+            suppressed=self._suppressed.pop(reason, 0),
+        )
 
     def receive(self, data: bytes, addr: Addr, transport: asyncio.DatagramTransport, dedup: DedupCache) -> None:
         if self.stopping:
