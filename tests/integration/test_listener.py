@@ -206,3 +206,19 @@ async def test_drop_warnings_are_bounded_under_a_spoofed_source_flood(app, capsy
     lines = [line for line in capsys.readouterr().out.splitlines() if "packet dropped" in line]
     assert len(lines) == radius_service.WARN_PER_MINUTE
     assert app.service._suppressed["unknown_client"] == 500 - radius_service.WARN_PER_MINUTE
+
+
+async def test_store_failure_in_drop_mode_silences_requests_and_status_server(app):
+    import dataclasses
+
+    app.service.cfg = dataclasses.replace(app.service.cfg, on_backend_failure="drop")
+    assert await status_ok(app)
+
+    async def broken(request, *, now):
+        raise RuntimeError("database is locked")  # what a failing store looks like here
+
+    app.service.pipeline.handle = broken
+    data, _ = access_request(8, [(wire.USER_NAME, b"pat")], password=b"pat-pw")
+    assert await exchange(app, data) is None
+    assert app.service.dropped["backend_failure"] == 1
+    assert not await status_ok(app)  # a NAS probing this node fails over

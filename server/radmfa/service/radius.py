@@ -28,6 +28,7 @@ ACCEPTED_CODES = frozenset((wire.ACCESS_REQUEST, wire.STATUS_SERVER))
 MAX_PROXY_STATES = 10  # more than this is a proxy loop (PROXY-3)
 WARN_INTERVAL_S = 60.0
 WARN_PER_MINUTE = 20
+UNHEALTHY_AFTER_FAILURE_S = 10.0
 _VERDICT_CODE = {
     Verdict.ACCEPT: wire.ACCESS_ACCEPT,
     Verdict.REJECT: wire.ACCESS_REJECT,
@@ -48,6 +49,7 @@ class RadiusService:
         self.answered: Counter[str] = Counter()
         self._tasks: dict[asyncio.Task[None], float] = {}  # request task -> deadline (monotonic)
         self._overdue: set[asyncio.Task[None]] = set()
+        self._backend_failed_at = -UNHEALTHY_AFTER_FAILURE_S
         self._auto_ma: dict[str, bool] = {}  # "auto" decided by a client's first packet (BLAST-4)
         self._auto_ps: dict[str, bool] = {}
         self._ids = itertools.count(1)
@@ -118,7 +120,7 @@ class RadiusService:
             self._warn(reason, client.name, addr[0])
             return self.drop(reason)
         if frame.code == wire.STATUS_SERVER:
-            if self.cfg.on_backend_failure == "drop" and not self.pipeline.upstream.healthy():
+            if self.cfg.on_backend_failure == "drop" and not self.healthy():
                 return self.drop("status_server_unhealthy")  # RFC 5997 §4.2 (SS-3): let the NAS fail over
             return transport.sendto(self._status_reply(frame, client), addr)
         key = (addr[0], addr[1], frame.ident)
@@ -226,6 +228,8 @@ class RadiusService:
         except Exception as e:  # fail closed, keep serving
             log.error("internal error", request_id=request.request_id, error=repr(e))
             decision = Decision(Verdict.REJECT, "internal error", backend_failure=True)
+        if decision.backend_failure:
+            self._backend_failed_at = time.monotonic()
         if decision.backend_failure and self.cfg.on_backend_failure == "drop":
             # No verdict on the user: stay silent so the NAS retries or fails
             # over to another radmfa node (a Reject would read "wrong password").
@@ -286,6 +290,12 @@ class RadiusService:
         except ValueError as e:  # e.g. upstream attributes would exceed 4096 octets
             log.error("cannot encode reply; rejecting", error=str(e))
             return self._sign(wire.ACCESS_REJECT, frame, client, [])
+
+    def healthy(self) -> bool:
+        """Can this node decide logins? Not while every upstream server is
+        marked dead, nor for a while after the store or a request failed."""
+        recent = time.monotonic() - self._backend_failed_at < UNHEALTHY_AFTER_FAILURE_S
+        return self.pipeline.upstream.healthy() and not recent
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.pop(task, None)
