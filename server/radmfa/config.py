@@ -10,11 +10,15 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from radmfa.errors import ConfigError
+
+if TYPE_CHECKING:
+    from radmfa.radius.clients import Client
 
 HostPort = tuple[str, int]
 
@@ -66,6 +70,23 @@ class MfaConfig:
     code_lockout_s: int = 300  # … for this long (renewed by each further wrong code)
 
 
+# Where a client's requests say the end user's address is (trusted networks,
+# remembered devices and the audit log read it from there).
+USER_IP_ATTRIBUTES = ("Calling-Station-Id", "Framed-IP-Address", "source")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientPolicy:
+    """``[clients.<name>]``: how radmfa treats one NAS of clients.conf.
+
+    ``<name>`` is the client's section name in clients.conf or its shortname.
+    A client without a table gets these defaults.
+    """
+
+    name: str = ""
+    user_ip_attribute: str = "Calling-Station-Id"  # one of USER_IP_ATTRIBUTES; "source" = the NAS's address
+
+
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
     url: str = "sqlite:///radmfa.db"
@@ -87,10 +108,29 @@ class Config:
     mfa: MfaConfig
     store: StoreConfig
     log: LogConfig
+    clients: Mapping[str, ClientPolicy] = field(default_factory=dict)  # by the name in [clients.<name>]
 
     @property
     def base_dir(self) -> Path:
         return self.path.parent
+
+    def client_policies(self, table: Iterable[Client]) -> dict[str, ClientPolicy]:
+        """Each clients.conf client's policy, keyed by its section name (what
+        AuthRequest.client holds). Raises ConfigError for a [clients.<name>]
+        that names no client, so a typo cannot silently drop a setting."""
+        found: dict[str, ClientPolicy] = {}
+        named: set[str] = set()
+        for client in table:
+            policy = self.clients.get(client.name) or self.clients.get(client.shortname)
+            if policy is not None:
+                found[client.name] = policy
+                named.add(policy.name)
+        for name in self.clients:
+            if name not in named:
+                raise ConfigError(
+                    f"{self.path.name}: [clients.{name}]: no client with that name or shortname in clients.conf"
+                )
+        return found
 
 
 def default_path() -> Path:
@@ -219,7 +259,7 @@ def _secret(sec: _Section) -> bytes:
 
 def _build(doc: dict[str, Any], path: Path) -> Config:
     for name in doc:
-        if name not in ("radius", "upstream", "mfa", "store", "log"):
+        if name not in ("radius", "upstream", "mfa", "store", "log", "clients"):
             raise ConfigError(f"{path.name}: [{name}]: unknown section")
     r = _Section(doc, "radius", path)
     d = RadiusConfig()
@@ -296,4 +336,24 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         format=lg.choice("format", "auto", ("auto", "json", "console")),
     )
     lg.done()
-    return Config(path=path, radius=radius, upstream=upstream, mfa=mfa, store=store, log=log)
+    clients = _client_policies(doc, path)
+    return Config(path=path, radius=radius, upstream=upstream, mfa=mfa, store=store, log=log, clients=clients)
+
+
+def _client_policies(doc: dict[str, Any], path: Path) -> dict[str, ClientPolicy]:
+    tables = doc.get("clients", {})
+    if not isinstance(tables, dict):
+        raise ConfigError(f"{path.name}: [clients]: must be a table of [clients.<name>] tables")
+    policies: dict[str, ClientPolicy] = {}
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path.name}: [clients.{name}]: must be a table")
+        c = _Section(tables, name, path)
+        c.name = f"clients.{name}"
+        default = ClientPolicy()
+        policies[name] = ClientPolicy(
+            name=name,
+            user_ip_attribute=c.choice("user_ip_attribute", default.user_ip_attribute, USER_IP_ATTRIBUTES),
+        )
+        c.done()
+    return policies

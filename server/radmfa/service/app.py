@@ -40,12 +40,14 @@ class App:
         """SIGHUP: re-read clients.conf; on error keep the old table."""
         try:
             table = load_clients(self.config.radius.clients_file)
+            policies = self.config.client_policies(table)
         except RadmfaError as e:
             log.error("clients.conf reload failed; keeping the previous clients", error=str(e))
             return
         for warning in table.warnings:
             log.warning("clients.conf", warning=warning)
         self.service.reload_clients(table)
+        self.service.pipeline.clients = policies
         log.info("clients.conf reloaded", clients=len(table))
 
     async def close(self) -> None:
@@ -75,7 +77,7 @@ async def build(config: Config) -> App:
         max_failures=config.mfa.max_code_failures,
         lockout_s=config.mfa.code_lockout_s,
     )
-    pipeline = Pipeline(config.mfa, upstream, store, factors)
+    pipeline = Pipeline(config.mfa, upstream, store, factors, clients=config.client_policies(clients))
     audit = AuditSink(store)
     service = RadiusService(config.radius, clients, pipeline, audit)
     return App(config, store, upstream, audit, service)
