@@ -11,6 +11,7 @@ from radmfa.core.model import (
     AuditRecord,
     AuthRequest,
     CodeCheck,
+    FraudReport,
     NewToken,
     NewUser,
     PrimaryResult,
@@ -104,7 +105,28 @@ class AuditStore(Protocol):
         """Oldest first; with ``limit``, the newest N rows."""
 
 
-class Store(UserStore, SessionStore, AuditStore, Protocol):
+class FraudStore(Protocol):
+    """Fraud reports, kept for review (never deleted by retention)."""
+
+    async def add_fraud_report(self, report: FraudReport) -> FraudReport:
+        """Store it; the report as stored, with its id."""
+
+    async def list_fraud_reports(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        username: str | None = None,
+        phone: str | None = None,
+        status: str | None = None,
+    ) -> list[FraudReport]:
+        """Oldest first; ``username`` matches by name_key."""
+
+    async def set_fraud_status(self, report_id: int, status: str) -> bool:
+        """False when there is no such report."""
+
+
+class Store(UserStore, SessionStore, AuditStore, FraudStore, Protocol):
     """Persistent state shared by every worker process and node: one
     Protocol per domain above, one SQL mixin per domain in store/.
 
