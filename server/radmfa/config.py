@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -94,13 +95,49 @@ class FraudConfig:
     allow_reports: bool = True  # the fraud code / "report fraud" button records a report
     block_user: bool = True  # … and blocks the user
     block_days: int = 90  # for this long; 0 = until `radmfa user unblock`
+    notify_email: tuple[str, ...] = ()  # addresses mailed each report (needs [smtp])
+    notify_webhook: str = ""  # URL POSTed the report as JSON
+    webhook_secret: bytes = b""  # signs the webhook body (HMAC-SHA256); empty = unsigned
+
+    def __repr__(self) -> str:
+        return (
+            f"FraudConfig(allow_reports={self.allow_reports}, block_user={self.block_user}, "
+            f"block_days={self.block_days}, notify_email={self.notify_email!r}, "
+            f"notify_webhook={'<set>' if self.notify_webhook else ''!r}, webhook_secret=<redacted>)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    """``[smtp]``: the mail relay alerts (and the email factor) are sent through."""
+
+    host: str = ""  # empty: no mail is sent
+    port: int = 25
+    starttls: bool = True  # RFC 3207; refuse to send when the server does not offer it
+    username: str = ""  # empty: no AUTH
+    password: bytes = b""  # from password_file
+    sender: str = ""  # the From address (key "from")
+    timeout_s: float = 10.0
+
+    def __repr__(self) -> str:
+        return f"SmtpConfig(host={self.host!r}, port={self.port}, starttls={self.starttls}, password=<redacted>)"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditConfig:
+    """``[audit]``: what each verification records (seed 002) and for how long."""
+
+    keep_days: int = 365  # audit rows older than this are deleted by housekeeping
+    record_names: bool = False  # the user's first and last name in each row
+    record_email: bool = False  # the user's email address in each row
+    server_name: str = ""  # this node in each row; load() fills in the host name
+    server_ip: str = ""  # empty: the address the request came in on (or this host's)
 
 
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
     url: str = "sqlite:///radmfa.db"
     key_file: Path = Path("radmfa.key")
-    audit_retention_days: int = 365  # audit rows older than this are deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +156,9 @@ class Config:
     log: LogConfig
     clients: Mapping[str, ClientPolicy] = field(default_factory=dict)  # by the name in [clients.<name>]
     fraud: FraudConfig = FraudConfig()
+    smtp: SmtpConfig = SmtpConfig()
+    audit: AuditConfig = AuditConfig()
+    warnings: tuple[str, ...] = ()  # deprecated keys and the like, logged at start-up
 
     @property
     def base_dir(self) -> Path:
@@ -269,7 +309,7 @@ def _secret(sec: _Section) -> bytes:
 
 def _build(doc: dict[str, Any], path: Path) -> Config:
     for name in doc:
-        if name not in ("radius", "upstream", "mfa", "store", "log", "clients", "fraud"):
+        if name not in ("radius", "upstream", "mfa", "store", "log", "clients", "fraud", "smtp", "audit"):
             raise ConfigError(f"{path.name}: [{name}]: unknown section")
     r = _Section(doc, "radius", path)
     d = RadiusConfig()
@@ -334,8 +374,10 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     store = StoreConfig(
         url=s.get("url", str, ds.url),
         key_file=s.path_value("key_file", ds.key_file),
-        audit_retention_days=s.integer("audit_retention_days", ds.audit_retention_days, minimum=1, maximum=36500),
     )
+    old_retention = None  # deprecated: [audit] keep_days
+    if "audit_retention_days" in s.data:
+        old_retention = s.integer("audit_retention_days", 0, minimum=1, maximum=36500)
     if not store.url.startswith(("sqlite:///", "postgresql://", "postgres://")):
         s.fail("url", "must start with sqlite:/// or postgresql://")
     s.done()
@@ -348,17 +390,110 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     lg.done()
     clients = _client_policies(doc, path)
 
-    f = _Section(doc, "fraud", path)
+    smtp = _smtp(_Section(doc, "smtp", path))
+    fraud = _fraud(_Section(doc, "fraud", path), smtp)
+    audit, warnings = _audit(_Section(doc, "audit", path), old_retention)
+    return Config(
+        path=path,
+        radius=radius,
+        upstream=upstream,
+        mfa=mfa,
+        store=store,
+        log=log,
+        clients=clients,
+        fraud=fraud,
+        smtp=smtp,
+        audit=audit,
+        warnings=warnings,
+    )
+
+
+def _file_secret(sec: _Section, key: str) -> bytes:
+    """The contents of the file named by ``key`` (secrets stay out of radmfa.toml)."""
+    name = sec.get(key, str, None)
+    if name is None:
+        return b""
+    path = Path(name) if Path(name).is_absolute() else sec.path.parent / name
+    try:
+        return path.read_bytes().rstrip(b"\r\n")
+    except OSError as e:
+        sec.fail(key, f"cannot read {path}: {e.strerror}")
+    raise AssertionError  # fail() raised
+
+
+def _mailbox(sec: _Section, key: str, value: object) -> str:
+    # One plain address; a newline or comma would add headers or recipients.
+    if not isinstance(value, str) or "@" not in value or any(c.isspace() or c in ",;<>" for c in value):
+        sec.fail(key, f"not an email address: {value!r}")
+    return str(value)
+
+
+def _smtp(sec: _Section) -> SmtpConfig:
+    d = SmtpConfig()
+    host = sec.get("host", str, d.host)
+    sender = sec.get("from", str, d.sender)
+    smtp = SmtpConfig(
+        host=host,
+        port=sec.integer("port", d.port, minimum=1, maximum=65535),
+        starttls=sec.get("starttls", bool, d.starttls),
+        username=sec.get("username", str, d.username),
+        password=_file_secret(sec, "password_file"),
+        sender=_mailbox(sec, "from", sender) if sender else "",
+        timeout_s=sec.number("timeout_s", d.timeout_s, minimum=0.5, maximum=120),
+    )
+    if host and not smtp.sender:
+        sec.fail("from", "needed with host: the address mail is sent from")
+    if smtp.username and not smtp.password:
+        sec.fail("password_file", "needed with username")
+    sec.done()
+    return smtp
+
+
+def _fraud(f: _Section, smtp: SmtpConfig) -> FraudConfig:
     df = FraudConfig()
+    emails = f.get("notify_email", list, [])
+    webhook = f.get("notify_webhook", str, "")
     fraud = FraudConfig(
         allow_reports=f.get("allow_reports", bool, df.allow_reports),
         block_user=f.get("block_user", bool, df.block_user),
         block_days=f.integer("block_days", df.block_days, minimum=0, maximum=36500),
+        notify_email=tuple(_mailbox(f, f"notify_email[{i}]", e) for i, e in enumerate(emails)),
+        notify_webhook=webhook,
+        webhook_secret=_file_secret(f, "webhook_secret_file"),
     )
+    if fraud.notify_email and not smtp.host:
+        f.fail("notify_email", "needs [smtp] host (and from) to send the mail")
+    if webhook and not webhook.startswith(("https://", "http://")):
+        f.fail("notify_webhook", f"must be an http:// or https:// URL, got {webhook!r}")
+    if fraud.webhook_secret and not webhook:
+        f.fail("webhook_secret_file", "given without notify_webhook")
     f.done()
-    return Config(
-        path=path, radius=radius, upstream=upstream, mfa=mfa, store=store, log=log, clients=clients, fraud=fraud
+    return fraud
+
+
+def _audit(a: _Section, old_retention: int | None) -> tuple[AuditConfig, tuple[str, ...]]:
+    d = AuditConfig()
+    warnings: list[str] = []
+    keep_default = d.keep_days
+    if old_retention is not None:
+        warnings.append(
+            f"{a.path.name}: [store] audit_retention_days is deprecated: write [audit] keep_days instead"
+        )
+        keep_default = old_retention  # [audit] keep_days, when also given, wins
+    audit = AuditConfig(
+        keep_days=a.integer("keep_days", keep_default, minimum=1, maximum=36500),
+        record_names=a.get("record_names", bool, d.record_names),
+        record_email=a.get("record_email", bool, d.record_email),
+        server_name=a.get("server_name", str, "") or socket.gethostname(),
+        server_ip=a.get("server_ip", str, d.server_ip),
     )
+    if audit.server_ip:
+        try:
+            ipaddress.ip_address(audit.server_ip)
+        except ValueError:
+            a.fail("server_ip", f"not an IP address: {audit.server_ip!r}")
+    a.done()
+    return audit, tuple(warnings)
 
 
 def _client_policies(doc: dict[str, Any], path: Path) -> dict[str, ClientPolicy]:

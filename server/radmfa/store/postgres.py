@@ -45,6 +45,8 @@ _ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 class PostgresStore(SqlStore):
     """Store over a PostgreSQL database. Create with ``await PostgresStore.open(...)``."""
 
+    _DAY_SQL = "CAST(FLOOR(time / 86400) AS BIGINT)"  # a double cast to BIGINT rounds
+
     def __init__(self, pool: Any, cipher: SeedCipher, *, shown_url: str) -> None:
         super().__init__(cipher)
         self._pool = pool

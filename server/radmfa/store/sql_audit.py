@@ -8,14 +8,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from radmfa.core.model import AdminEvent, AuditRecord
+from radmfa.core.model import AdminEvent, AuditFilter, AuditRecord
 from radmfa.store.codec import from_epoch, to_epoch
 from radmfa.store.sql_base import SqlBase
 
 _AUDIT = (
     "time, request_id, client_name, client_ip, username, calling_station_id, factor, "
-    "result, reason, duration_ms"
+    "result, reason, duration_ms, first_name, last_name, email, phone, device, user_ip, "
+    "server_name, server_ip"
 )
+_AUDIT_PLACES = ", ".join("?" * len(_AUDIT.split(", ")))
 _ADMIN = "time, actor, action, target, detail"
 # purge_audit deletes this many rows per statement: SQLite holds its one write
 # lock for a whole statement, and every login waits behind it.
@@ -32,6 +34,27 @@ def _range(since: datetime | None, until: datetime | None) -> tuple[list[str], l
     if until is not None:
         where.append("time < ?")
         args.append(to_epoch(until))
+    return where, args
+
+
+# Report filter → audit column; each has a (column, time) index (migration 0006).
+_FILTER_COLUMNS = (
+    ("username", "username"),
+    ("phone", "phone"),
+    ("result", "result"),
+    ("client", "client_name"),
+    ("method", "factor"),
+)
+
+
+def audit_where(f: AuditFilter) -> tuple[list[str], list[object]]:
+    """WHERE terms for a report's filter (every value a bound parameter)."""
+    where, args = _range(f.since, f.until)
+    for field, column in _FILTER_COLUMNS:
+        value = getattr(f, field)
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
     return where, args
 
 
@@ -56,7 +79,7 @@ class AuditSql(SqlBase):
         if not rows:
             return
         await self._execute_many(
-            f"INSERT INTO audit ({_AUDIT}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO audit ({_AUDIT}) VALUES ({_AUDIT_PLACES})",
             [
                 (
                     to_epoch(r.time),
@@ -69,6 +92,14 @@ class AuditSql(SqlBase):
                     r.result,
                     r.reason,
                     float(r.duration_ms),
+                    r.first_name,
+                    r.last_name,
+                    r.email,
+                    r.phone,
+                    r.device,
+                    r.user_ip,
+                    r.server_name,
+                    r.server_ip,
                 )
                 for r in rows
             ],
@@ -81,13 +112,14 @@ class AuditSql(SqlBase):
         until: datetime | None = None,
         username: str | None = None,
         limit: int | None = None,
+        phone: str | None = None,
+        result: str | None = None,
+        client: str | None = None,
+        method: str | None = None,
     ) -> list[AuditRecord]:
         """Oldest first; ``since`` is inclusive, ``until`` exclusive; ``limit``
         keeps the newest N (what an admin asking for "the last 50" means)."""
-        where, args = _range(since, until)
-        if username is not None:
-            where.append("username = ?")
-            args.append(username)
+        where, args = audit_where(AuditFilter(since, until, username, phone, result, client, method))
         filters = " WHERE " + " AND ".join(where) if where else ""
         if limit is None:
             sql = f"SELECT {_AUDIT} FROM audit{filters} ORDER BY time, id"
