@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import structlog
@@ -73,14 +76,7 @@ def cmd_record(args: argparse.Namespace, cfg: Config) -> int:
         raise UsageError(f"--phone: {e}") from None
     if not cfg.fraud.allow_reports:
         raise CommandError("[fraud] allow_reports is false: no report is recorded")
-    # Delivery problems go to stderr, whatever the service's logging says.
-    logger = structlog.wrap_logger(
-        structlog.PrintLogger(sys.stderr),
-        processors=[structlog.processors.add_log_level, structlog.dev.ConsoleRenderer(colors=False)],
-    )
-    notifier = FraudNotifier(
-        cfg.fraud, cfg.smtp, server=cfg.audit.server_name, pauses_s=CLI_RETRY_PAUSES_S, logger=logger
-    )
+    notifier = FraudNotifier(cfg.fraud, cfg.smtp, server=cfg.audit.server_name, pauses_s=CLI_RETRY_PAUSES_S)
     now = datetime.now(UTC)
 
     async def work(store: Store) -> FraudReport:
@@ -94,9 +90,26 @@ def cmd_record(args: argparse.Namespace, cfg: Config) -> int:
         await notifier.close(CLI_DELIVERY_TIMEOUT_S)
         return stored
 
-    stored = run_with_store(cfg, work)
+    with _logs_to_stderr():
+        stored = run_with_store(cfg, work)
     blocked = " and blocked the user" if cfg.fraud.block_user else ""
     print(f"recorded fraud report {stored.id} for {stored.username}{blocked}")
     if notifier.failed or notifier.abandoned:
         raise CommandError(f"fraud report {stored.id} is recorded, but the alert could not be delivered (see above)")
     return 0
+
+
+@contextmanager
+def _logs_to_stderr() -> Iterator[None]:
+    """raise_alert and the notifier log (the report, delivery problems): on a
+    terminal that belongs on stderr, keeping stdout for the command's answer."""
+    previous = structlog.get_config()
+    structlog.configure(
+        processors=[structlog.processors.add_log_level, structlog.dev.ConsoleRenderer(colors=False)],
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+    )
+    try:
+        yield
+    finally:
+        structlog.configure(**previous)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 
 import structlog
 
@@ -65,14 +64,12 @@ class FraudNotifier:
         *,
         server: str,
         pauses_s: Sequence[float] = RETRY_PAUSES_S,
-        logger: Any = None,
     ) -> None:
         self.fraud = fraud
         self.smtp = smtp_cfg
         self.server = server
         self.pauses_s = tuple(pauses_s)
         self._tasks: set[asyncio.Task[bool]] = set()
-        self.log = logger or log
         self.delivered = 0
         self.failed = 0
         self.abandoned = 0  # still being retried when close() gave up on them
@@ -116,7 +113,7 @@ class FraudNotifier:
                 await send()
             except Exception as e:  # a delivery problem must never reach the caller
                 last = attempt == len(self.pauses_s)
-                (self.log.error if last else self.log.warning)(
+                (log.error if last else log.warning)(
                     "fraud alert not delivered" + ("; giving up" if last else "; will retry"),
                     channel=channel,
                     report=report.id,
@@ -129,7 +126,7 @@ class FraudNotifier:
                 await asyncio.sleep(self.pauses_s[attempt])
             else:
                 self.delivered += 1
-                self.log.info("fraud alert delivered", channel=channel, report=report.id, attempt=attempt + 1)
+                log.info("fraud alert delivered", channel=channel, report=report.id, attempt=attempt + 1)
                 return True
         return False  # pragma: no cover (the loop always returns)
 
@@ -144,6 +141,6 @@ class FraudNotifier:
         """At shutdown: give deliveries a moment, then cancel (the reports are stored)."""
         if not await self.drain(timeout_s):
             self.abandoned += len(self._tasks)
-            self.log.warning("fraud alerts still being delivered were abandoned", count=len(self._tasks))
+            log.warning("fraud alerts still being delivered were abandoned", count=len(self._tasks))
             for task in list(self._tasks):
                 task.cancel()
