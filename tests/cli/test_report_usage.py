@@ -153,3 +153,12 @@ def test_empty_usage(radmfa: Radmfa, tmp_path: Path) -> None:
     assert "no authentications" in chart.read_text() and ET.parse(chart).getroot() is not None  # noqa: S314
 
 
+
+
+def test_usage_counts_whole_days(audited: Radmfa) -> None:
+    # 2030-03-02's rows are at 01:00-03:00: a --since at noon still counts that whole day.
+    by_day = csv_rows(audited("report", "usage", "--since", "2030-03-02T12:00", "--format", "csv").out)
+    assert sorted({r["day"] for r in by_day}) == ["2030-03-02", "2030-03-03"]
+    top = json.loads(audited("report", "usage", "--by", "user", "--since", "2030-03-02T12:00",
+                             "--format", "json").out)
+    assert top == [{"user": "bob", "failures": 1}]  # --by user counts exactly: only r9

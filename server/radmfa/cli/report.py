@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = cmds.add_parser(
         "usage",
         help="counts: per day by method and result, per client, or the users failing most",
-        description=_TIMES + " Days are UTC days.",
+        description=_TIMES + " Counts per day and per client cover whole UTC days: --since and --until are "
+        "widened to the days they fall in (--by user counts exactly).",
     )
     add_range(p, when)
     p.add_argument(
@@ -133,18 +134,19 @@ def cmd_usage(args: argparse.Namespace, cfg: Config) -> int:
     _check_range(args)
     if args.chart is not None and args.chart.suffix.lower() != ".svg":
         raise UsageError(f"--chart writes SVG: name the file *.svg, not {args.chart.name!r}")
-    f = AuditFilter(since=args.since, until=args.until, client=args.client, method=args.method)
-
     async def work(store: Store) -> tuple[list[Row], list[tuple[str | int, ...]]]:
+        def daily(*by: str) -> Awaitable[list[tuple[str | int, ...]]]:
+            return store.count_daily(by, since=args.since, until=args.until, client=args.client, method=args.method)
+
         if args.by == "day":
-            counted = reports.pivot_results(await store.count_audit(f, ("day", "method", "result")), day_first=True)
+            counted = reports.pivot_results(await daily("day", "method", "result"), day_first=True)
         elif args.by == "client":
-            counted = reports.pivot_results(await store.count_audit(f, ("client", "result")), day_first=False)
-        else:
-            rejects = AuditFilter(f.since, f.until, result="reject", client=f.client, method=f.method)
+            counted = reports.pivot_results(await daily("client", "result"), day_first=False)
+        else:  # exact times: from the audit rows themselves (index audit_result)
+            rejects = AuditFilter(args.since, args.until, result="reject", client=args.client, method=args.method)
             counted = await store.count_audit(rejects, ("user",), most_first=True, limit=args.top)
-        daily = await store.count_audit(f, ("day", "result")) if args.chart is not None else []
-        return list(counted), daily
+        volume = await daily("day", "result") if args.chart is not None else []
+        return list(counted), volume
 
     rows, daily = run_with_store(cfg, work)
     if args.chart is not None:

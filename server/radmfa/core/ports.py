@@ -147,6 +147,20 @@ class ReportStore(Protocol):
         whole UTC days since 1970-01-01), then the count. Ordered by the groups,
         or with ``most_first`` by count, highest first; ``limit`` keeps the first N."""
 
+    async def count_daily(
+        self,
+        by: Sequence[str],
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        client: str | None = None,
+        method: str | None = None,
+        result: str | None = None,
+    ) -> list[tuple[str | int, ...]]:
+        """Like ``count_audit`` grouped by some of day, method, result and
+        client, from the per-day counts write_audit keeps: fast over a year, in
+        whole UTC days (``since``/``until`` widened to the days they fall in)."""
+
 
 class Store(UserStore, SessionStore, AuditStore, FraudStore, ReportStore, Protocol):
     """Persistent state shared by every worker process and node: one

@@ -5,6 +5,7 @@ per change an administrator made), in the SQL both backends share."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -22,6 +23,11 @@ _ADMIN = "time, actor, action, target, detail"
 # purge_audit deletes this many rows per statement: SQLite holds its one write
 # lock for a whole statement, and every login waits behind it.
 AUDIT_PURGE_BATCH = 5000
+
+
+def epoch_day(when: datetime) -> int:
+    """Whole UTC days since 1970-01-01 (audit_daily.day)."""
+    return int(to_epoch(when) // 86400)
 
 
 def _range(since: datetime | None, until: datetime | None) -> tuple[list[str], list[object]]:
@@ -73,37 +79,54 @@ class AuditSql(SqlBase):
             )
             total += deleted
             if deleted < AUDIT_PURGE_BATCH:
-                return total
+                break
+        # Daily counts go by whole days: the day ``before`` falls in stays
+        # until a later purge takes the whole of it.
+        await self._execute("DELETE FROM audit_daily WHERE day < ?", epoch_day(before))
+        return total
 
     async def write_audit(self, rows: Sequence[AuditRecord]) -> None:
         if not rows:
             return
-        await self._execute_many(
-            f"INSERT INTO audit ({_AUDIT}) VALUES ({_AUDIT_PLACES})",
+        # The rows and the daily counts they add to, in one transaction: the
+        # usage report never disagrees with the audit log it summarises.
+        daily = Counter((epoch_day(r.time), r.client_name, r.factor, r.result) for r in rows)
+        await self._execute_each(
             [
+                (f"INSERT INTO audit ({_AUDIT}) VALUES ({_AUDIT_PLACES})", self._audit_values(rows)),
                 (
-                    to_epoch(r.time),
-                    r.request_id,
-                    r.client_name,
-                    r.client_ip,
-                    r.username,
-                    r.calling_station_id,
-                    r.factor,
-                    r.result,
-                    r.reason,
-                    float(r.duration_ms),
-                    r.first_name,
-                    r.last_name,
-                    r.email,
-                    r.phone,
-                    r.device,
-                    r.user_ip,
-                    r.server_name,
-                    r.server_ip,
-                )
-                for r in rows
-            ],
+                    "INSERT INTO audit_daily (day, client_name, factor, result, n) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (day, client_name, factor, result) DO UPDATE SET n = audit_daily.n + excluded.n",
+                    [(*key, n) for key, n in sorted(daily.items())],  # one lock order for every writer
+                ),
+            ]
         )
+
+    @staticmethod
+    def _audit_values(rows: Sequence[AuditRecord]) -> list[tuple[object, ...]]:
+        return [
+            (
+                to_epoch(r.time),
+                r.request_id,
+                r.client_name,
+                r.client_ip,
+                r.username,
+                r.calling_station_id,
+                r.factor,
+                r.result,
+                r.reason,
+                float(r.duration_ms),
+                r.first_name,
+                r.last_name,
+                r.email,
+                r.phone,
+                r.device,
+                r.user_ip,
+                r.server_name,
+                r.server_ip,
+            )
+            for r in rows
+        ]
 
     async def query_audit(
         self,

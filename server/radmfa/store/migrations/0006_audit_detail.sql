@@ -26,4 +26,23 @@ CREATE INDEX audit_phone ON audit (phone, time);
 
 CREATE INDEX audit_factor ON audit (factor, time);
 
-CREATE INDEX audit_result ON audit (result, time);
+-- username too: "top users by failures" counts rejects per user from the
+-- index alone, without reading the rows.
+CREATE INDEX audit_result ON audit (result, time, username);
+
+-- Authentications per UTC day, client, method and result, kept up to date by
+-- write_audit in the same transaction as the rows: `radmfa report usage`
+-- counts a year from here in milliseconds instead of grouping a million audit
+-- rows (docs/benchmarks.md, "Reports"). Retention drops whole days of it.
+CREATE TABLE audit_daily (
+    day {bigint} NOT NULL,
+    client_name TEXT NOT NULL,
+    factor TEXT NOT NULL,
+    result TEXT NOT NULL,
+    n {bigint} NOT NULL,
+    PRIMARY KEY (day, client_name, factor, result)
+);
+
+INSERT INTO audit_daily (day, client_name, factor, result, n)
+    SELECT {day}, client_name, factor, result, COUNT(*) FROM audit
+    GROUP BY {day}, client_name, factor, result;
