@@ -26,6 +26,7 @@ import string
 from collections.abc import Mapping
 from typing import Final
 
+from radmfa.config import ClientPolicy
 from radmfa.core.model import MESSAGE_KINDS, VOICE_KINDS, CustomMessage
 from radmfa.core.ports import Store
 from radmfa.errors import RadmfaError
@@ -87,6 +88,9 @@ REPLY_MESSAGE_KINDS: Final = ("challenge_menu", "challenge_code")
 SINGLE_LINE_KINDS: Final = ("email_subject", "push_title")
 
 _FORMATTER = string.Formatter()
+_KEY_WORDS: Final = dict(zip("0123456789#*", (
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "pound", "star",
+), strict=True))
 # GSM 03.38 default alphabet (no escape table): what fits 160 to a segment.
 GSM7: Final = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -103,8 +107,9 @@ class MessageError(RadmfaError):
 
 async def render(store: Store, kind: str, *, language: str | None, client: str, values: Mapping[str, str]) -> str:
     """The text of message ``kind`` for a user of ``language`` on ``client``,
-    with ``values`` filled in (``app``: the client's app_name; ``code``,
-    ``user``, ``minutes``, ``menu``, ``fraud_code`` as the kind uses them).
+    with ``values`` filled in (``app``: app_name(policy, client); ``code``,
+    ``user``, ``minutes``, ``menu``, ``fraud_code`` (spoken_keys) as the kind
+    uses them).
 
     Never raises on what users or operators typed; only an unknown ``kind``
     (a programming error) or a store failure raises.
@@ -135,6 +140,20 @@ async def voice_file_url(
 async def voice_file(store: Store, file_id: int) -> tuple[bytes, str] | None:
     """The recording and its content type, for the HTTP handler of VOICE_PATH."""
     return await store.voice_file(file_id)
+
+
+def app_name(policy: ClientPolicy | None, client: str) -> str:
+    """``{app}`` for a request from ``client``: its ``[clients.<name>] app_name``, else its name."""
+    return (policy.app_name if policy is not None else "") or client
+
+
+def spoken_keys(keys: str) -> str:
+    """Keypad keys as a text-to-speech voice should say them, for
+    ``{fraud_code}``: "0#" → "zero, then pound"."""
+    words = [_KEY_WORDS.get(k, k) for k in keys]
+    if len(words) < 2:
+        return "".join(words)
+    return ", ".join(words[:-1]) + ", then " + words[-1]
 
 
 def lookup_order(language: str | None, client: str) -> list[tuple[str, str]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from radmfa import messages
+from radmfa.config import ClientPolicy
 from radmfa.core.model import MESSAGE_KINDS
 from radmfa.messages import MessageError, check_template, fill
 
@@ -120,3 +121,12 @@ def test_audio_type_from_magic_bytes(data: bytes, content_type: str) -> None:
 def test_audio_type_refuses(data: bytes, message: str) -> None:
     with pytest.raises(MessageError, match=message):
         messages.audio_type(data, "greeting.wav")
+
+
+def test_spoken_keys_and_app_name() -> None:
+    assert messages.spoken_keys("0#") == "zero, then pound" == messages.DEFAULT_VALUES["fraud_code"]
+    assert messages.spoken_keys("12*#") == "one, two, star, then pound"
+    assert messages.spoken_keys("#") == "pound"
+    assert messages.app_name(ClientPolicy(name="vpn1", app_name="Corp VPN"), "vpn-1") == "Corp VPN"
+    assert messages.app_name(ClientPolicy(name="vpn1"), "vpn-1") == "vpn-1"
+    assert messages.app_name(None, "vpn-1") == "vpn-1"
