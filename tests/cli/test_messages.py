@@ -58,6 +58,13 @@ def test_add_text_list_show_preview_delete(radmfa: Radmfa) -> None:
     assert row.split()[:5] == ["1", "sms", "de", "vpn-concentrator-1", "Ihr"]
     rows = list(csv.reader(io.StringIO(radmfa("message", "list", "--format", "csv").out)))
     assert rows[1][4] == "Ihr {app}-Code: {code}"
+    long_body = "Hallo,\n\n" + "x" * 80 + " {code}\n"
+    radmfa("message", "add", "email_body", "--text", long_body)
+    table = radmfa("message", "list", "--kind", "email_body").out.splitlines()[2]
+    assert "Hallo, xxxxxxxxxx" in table and "x... " in table
+    rows = list(csv.reader(io.StringIO(radmfa("message", "list", "--kind", "email_body", "--format", "csv").out)))
+    assert rows[1][4] == long_body.replace("\n", "\\n")  # whole, control characters escaped (cli.output)
+    radmfa("message", "delete", rows[1][0])
 
     shown = radmfa("message", "show", "1")
     assert shown.status == 0 and "language:  de" in shown.out and "Ihr {app}-Code: {code}" in shown.out
@@ -75,6 +82,8 @@ def test_add_text_list_show_preview_delete(radmfa: Radmfa) -> None:
     events = [(e.action, e.target) for e in admin_events(radmfa)]
     assert events == [
         ("message.add", "sms language=de client=vpn-concentrator-1"),
+        ("message.add", "email_body language=default client=any"),
+        ("message.delete", "email_body language=default client=any"),
         ("message.delete", "sms language=de client=vpn-concentrator-1"),
     ]
     assert "Ihr {app}-Code: {code}" in admin_events(radmfa)[0].detail

@@ -42,6 +42,19 @@ async def test_add_list_get_delete(store: Store) -> None:
     assert await store.list_messages("sms") == []
 
 
+async def test_text_or_audio_and_lower_case_language(store: Store) -> None:
+    stored = await store.add_message(CustomMessage("sms", "de-CH", "", text="{code}"))
+    assert stored.language == "de-ch"
+    for bad in (
+        CustomMessage("voice_greeting", text="Hi", audio=WAV, audio_type="audio/wav"),
+        CustomMessage("voice_greeting"),
+        CustomMessage("voice_greeting", audio=WAV),
+    ):
+        with pytest.raises(ValueError, match="either text, or audio with its audio_type"):
+            await store.add_message(bad)
+    assert len(await store.list_messages()) == 1
+
+
 async def test_same_slot_twice_is_already_exists_unless_replace(store: Store) -> None:
     first = await add(store, "sms", "One {code}", language="en")
     with pytest.raises(AlreadyExists, match="already exists"):

@@ -99,9 +99,11 @@ def _slot(m: CustomMessage) -> str:
     return f"{m.kind} language={m.language or 'default'} client={m.client or 'any'}"
 
 
-def _content(m: CustomMessage) -> str:
+def _content(m: CustomMessage, *, whole: bool = False) -> str:
     if m.audio_type is not None:
         return f"recording {m.audio_type}, {m.audio_size} bytes"
+    if whole:
+        return m.text or ""
     text = " ".join((m.text or "").split())
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -164,7 +166,7 @@ def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
         print("no custom messages: the built-in texts apply")
         return 0
     rows = [
-        (str(m.id), m.kind, m.language or "default", m.client or "any", _content(m),
+        (str(m.id), m.kind, m.language or "default", m.client or "any", _content(m, whole=args.format == "csv"),
          format_time(m.created_at) if m.created_at else "")
         for m in found
     ]

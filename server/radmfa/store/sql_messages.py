@@ -33,15 +33,17 @@ def _message(row: Row) -> CustomMessage:
 
 class MessagesSql(SqlBase):
     async def add_message(self, message: CustomMessage, *, replace: bool = False) -> CustomMessage:
-        created = message.created_at or datetime.now(UTC)
         audio = message.audio
+        if (message.text is None) == (audio is None) or (audio is not None and not message.audio_type):
+            raise ValueError("a custom message holds either text, or audio with its audio_type")
+        created = message.created_at or datetime.now(UTC)
         args = (
             message.kind,
-            message.language,
+            message.language.lower(),  # BCP 47 tags compare case-insensitively (RFC 5646 §2.1.1)
             message.client,
             message.text,
             audio,
-            message.audio_type if audio is not None else None,
+            message.audio_type,
             len(audio) if audio is not None else 0,
             to_epoch(created),
         )
