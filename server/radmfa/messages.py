@@ -48,6 +48,9 @@ PLACEHOLDERS: Final[Mapping[str, frozenset[str]]] = {
     "email_body": frozenset({"code", "app", "user", "minutes"}),
 }
 
+# A text without these would not do its job (a code text with no code).
+REQUIRED: Final[Mapping[str, str]] = {"sms": "code", "email_body": "code", "challenge_menu": "menu"}
+
 # English, plain, and short enough for the medium: the SMS stays one GSM-7
 # segment (160 characters) with an 8-digit code and an app name of up to 80.
 BUILTIN: Final[Mapping[str, str]] = {
@@ -64,7 +67,7 @@ BUILTIN: Final[Mapping[str, str]] = {
     "email_subject": "Your {app} sign-in code",
     "email_body": (
         "Hello,\n\n"
-        "your {app} sign-in code is {code}. It is valid for {minutes} minutes and works once.\n\n"
+        "Your {app} sign-in code is {code}. It is valid for {minutes} minutes and works once.\n\n"
         "If you did not try to sign in, do not share this code and tell your IT helpdesk.\n"
     ),
 }
@@ -244,6 +247,9 @@ def check_template(kind: str, text: str) -> None:
             raise MessageError(f"unknown placeholder {shown} in the {kind} message: it may use {names}")
         if spec or conversion:
             raise MessageError(f"placeholder {shown} in the {kind} message: write it as {{{field}}}, plain")
+    required = REQUIRED.get(kind)
+    if required is not None and not any(field == required for _, field, _, _ in parts):
+        raise MessageError(f"the {kind} message must contain {{{required}}}")
     _check_length(kind, text)
     if kind in SINGLE_LINE_KINDS and any(c in text for c in "\r\n"):
         raise MessageError(f"the {kind} message must be one line")

@@ -57,11 +57,15 @@ def test_app_defaults_to_the_client_and_optional_values_to_their_defaults() -> N
         ("sms", "Code {code", "unbalanced braces"),
         ("sms", "Code } {code}", "unbalanced braces"),
         ("sms", "   ", "the sms message is empty"),
+        ("sms", "{{code}}", r"must contain \{code\}"),  # a literal brace pair is no placeholder
         ("email_subject", "Code\r\nBcc: x@evil.example", "the email_subject message must be one line"),
         ("push_title", "a\nb", "must be one line"),
-        ("sms", "x" * 613, "the sms message is 613 characters; at most 612"),
+        ("sms", "{code}" + "x" * 607, "the sms message is 613 characters; at most 612"),
         ("challenge_code", "é" * 127, "254 octets without its placeholders; a Reply-Message holds 253"),
         ("sms", "bell\x07 {code}", "control characters"),
+        ("sms", "Your code is below.", r"the sms message must contain \{code\}"),
+        ("email_body", "Hello {user}", r"the email_body message must contain \{code\}"),
+        ("challenge_menu", "Pick one:", r"the challenge_menu message must contain \{menu\}"),
         ("letter", "hi", "'letter' is not a message kind: use one of sms, voice_greeting"),
     ],
 )
