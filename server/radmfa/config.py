@@ -85,6 +85,7 @@ class ClientPolicy:
 
     name: str = ""
     user_ip_attribute: str = "Calling-Station-Id"  # one of USER_IP_ATTRIBUTES; "source" = the NAS's address
+    app_name: str = ""  # {app} in messages to users; "" = the client's name
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,33 @@ class FraudConfig:
     allow_reports: bool = True  # the fraud code / "report fraud" button records a report
     block_user: bool = True  # … and blocks the user
     block_days: int = 90  # for this long; 0 = until `radmfa user unblock`
+
+
+# Methods that cost money or reach a person, and so are rate-limited.
+SEND_METHODS = ("sms", "voice", "push", "email")
+
+
+@dataclass(frozen=True, slots=True)
+class MethodLimit:
+    per_user: int  # sends to one user per user_window_s; 0 = no limit
+    per_hour: int  # sends to everyone per clock hour (SMS pumping, toll fraud); 0 = no cap
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    """``[limits]``: how many codes, calls and pushes radmfa sends."""
+
+    user_window_s: int = 600
+    sms: MethodLimit = MethodLimit(5, 500)
+    voice: MethodLimit = MethodLimit(5, 200)
+    push: MethodLimit = MethodLimit(5, 2000)
+    email: MethodLimit = MethodLimit(5, 1000)
+
+    def for_method(self, method: str) -> MethodLimit:
+        if method not in SEND_METHODS:
+            raise ValueError(f"not a send method: {method!r}")
+        limit: MethodLimit = getattr(self, method)
+        return limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +147,7 @@ class Config:
     log: LogConfig
     clients: Mapping[str, ClientPolicy] = field(default_factory=dict)  # by the name in [clients.<name>]
     fraud: FraudConfig = FraudConfig()
+    limits: LimitsConfig = LimitsConfig()
 
     @property
     def base_dir(self) -> Path:
@@ -269,7 +298,7 @@ def _secret(sec: _Section) -> bytes:
 
 def _build(doc: dict[str, Any], path: Path) -> Config:
     for name in doc:
-        if name not in ("radius", "upstream", "mfa", "store", "log", "clients", "fraud"):
+        if name not in ("radius", "upstream", "mfa", "store", "log", "clients", "fraud", "limits"):
             raise ConfigError(f"{path.name}: [{name}]: unknown section")
     r = _Section(doc, "radius", path)
     d = RadiusConfig()
@@ -357,8 +386,34 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     )
     f.done()
     return Config(
-        path=path, radius=radius, upstream=upstream, mfa=mfa, store=store, log=log, clients=clients, fraud=fraud
+        path=path,
+        radius=radius,
+        upstream=upstream,
+        mfa=mfa,
+        store=store,
+        log=log,
+        clients=clients,
+        fraud=fraud,
+        limits=_limits(doc, path),
     )
+
+
+def _limits(doc: dict[str, Any], path: Path) -> LimitsConfig:
+    sec = _Section(doc, "limits", path)
+    d = LimitsConfig()
+    methods = {}
+    for method in SEND_METHODS:
+        default = d.for_method(method)
+        methods[method] = MethodLimit(
+            per_user=sec.integer(f"{method}_per_user", default.per_user, minimum=0, maximum=1000),
+            per_hour=sec.integer(f"{method}_per_hour", default.per_hour, minimum=0, maximum=10_000_000),
+        )
+    limits = LimitsConfig(
+        user_window_s=sec.integer("user_window_s", d.user_window_s, minimum=60, maximum=86400),
+        **methods,
+    )
+    sec.done()
+    return limits
 
 
 def _client_policies(doc: dict[str, Any], path: Path) -> dict[str, ClientPolicy]:
@@ -375,6 +430,9 @@ def _client_policies(doc: dict[str, Any], path: Path) -> dict[str, ClientPolicy]
         policies[name] = ClientPolicy(
             name=name,
             user_ip_attribute=c.choice("user_ip_attribute", default.user_ip_attribute, USER_IP_ATTRIBUTES),
+            app_name=c.get("app_name", str, default.app_name),
         )
+        if len(policies[name].app_name) > 64 or not policies[name].app_name.isprintable():
+            c.fail("app_name", "must be at most 64 printable characters (it goes into texts and prompts)")
         c.done()
     return policies
