@@ -86,6 +86,7 @@ class ClientPolicy:
 
     name: str = ""
     user_ip_attribute: str = "Calling-Station-Id"  # one of USER_IP_ATTRIBUTES; "source" = the NAS's address
+    app_name: str = ""  # {app} in messages to users; "" = the client's name
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,33 @@ class AuditConfig:
     server_ip: str = ""  # empty: the address the request came in on (or this host's)
 
 
+# Methods that cost money or reach a person, and so are rate-limited.
+SEND_METHODS = ("sms", "voice", "push", "email")
+
+
+@dataclass(frozen=True, slots=True)
+class MethodLimit:
+    per_user: int  # sends to one user per user_window_s; 0 = no limit
+    per_hour: int  # sends to everyone per clock hour (SMS pumping, toll fraud); 0 = no cap
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    """``[limits]``: how many codes, calls and pushes radmfa sends."""
+
+    user_window_s: int = 600
+    sms: MethodLimit = MethodLimit(5, 500)
+    voice: MethodLimit = MethodLimit(5, 200)
+    push: MethodLimit = MethodLimit(5, 2000)
+    email: MethodLimit = MethodLimit(5, 1000)
+
+    def for_method(self, method: str) -> MethodLimit:
+        if method not in SEND_METHODS:
+            raise ValueError(f"not a send method: {method!r}")
+        limit: MethodLimit = getattr(self, method)
+        return limit
+
+
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
     url: str = "sqlite:///radmfa.db"
@@ -159,6 +187,7 @@ class Config:
     smtp: SmtpConfig = SmtpConfig()
     audit: AuditConfig = AuditConfig()
     warnings: tuple[str, ...] = ()  # deprecated keys and the like, logged at start-up
+    limits: LimitsConfig = LimitsConfig()
 
     @property
     def base_dir(self) -> Path:
@@ -309,7 +338,7 @@ def _secret(sec: _Section) -> bytes:
 
 def _build(doc: dict[str, Any], path: Path) -> Config:
     for name in doc:
-        if name not in ("radius", "upstream", "mfa", "store", "log", "clients", "fraud", "smtp", "audit"):
+        if name not in ("radius", "upstream", "mfa", "store", "log", "clients", "fraud", "limits", "smtp", "audit"):
             raise ConfigError(f"{path.name}: [{name}]: unknown section")
     r = _Section(doc, "radius", path)
     d = RadiusConfig()
@@ -402,6 +431,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         log=log,
         clients=clients,
         fraud=fraud,
+        limits=_limits(doc, path),
         smtp=smtp,
         audit=audit,
         warnings=warnings,
@@ -496,6 +526,24 @@ def _audit(a: _Section, old_retention: int | None) -> tuple[AuditConfig, tuple[s
     return audit, tuple(warnings)
 
 
+def _limits(doc: dict[str, Any], path: Path) -> LimitsConfig:
+    sec = _Section(doc, "limits", path)
+    d = LimitsConfig()
+    methods = {}
+    for method in SEND_METHODS:
+        default = d.for_method(method)
+        methods[method] = MethodLimit(
+            per_user=sec.integer(f"{method}_per_user", default.per_user, minimum=0, maximum=1000),
+            per_hour=sec.integer(f"{method}_per_hour", default.per_hour, minimum=0, maximum=10_000_000),
+        )
+    limits = LimitsConfig(
+        user_window_s=sec.integer("user_window_s", d.user_window_s, minimum=60, maximum=86400),
+        **methods,
+    )
+    sec.done()
+    return limits
+
+
 def _client_policies(doc: dict[str, Any], path: Path) -> dict[str, ClientPolicy]:
     tables = doc.get("clients", {})
     if not isinstance(tables, dict):
@@ -510,6 +558,9 @@ def _client_policies(doc: dict[str, Any], path: Path) -> dict[str, ClientPolicy]
         policies[name] = ClientPolicy(
             name=name,
             user_ip_attribute=c.choice("user_ip_attribute", default.user_ip_attribute, USER_IP_ATTRIBUTES),
+            app_name=c.get("app_name", str, default.app_name),
         )
+        if len(policies[name].app_name) > 64 or not policies[name].app_name.isprintable():
+            c.fail("app_name", "must be at most 64 printable characters (it goes into texts and prompts)")
         c.done()
     return policies

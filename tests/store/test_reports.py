@@ -219,7 +219,7 @@ async def test_retention_drops_whole_days(seeded: Store) -> None:
 
 
 async def test_migration_backfills_daily_counts(seeded: Store, backend: Backend) -> None:
-    # What 0006 runs over an audit table written before it existed.
+    # What audit_detail runs over an audit table written before it existed.
     dialect = schema.SQLITE if backend.name == "sqlite" else schema.POSTGRES
     [migration] = [m for m in schema.migrations(dialect) if m.name == "audit_detail"]
     [fill] = [s for s in migration.statements if isinstance(s, str) and s.startswith("INSERT INTO audit_daily")]

@@ -43,7 +43,7 @@ def _range(since: datetime | None, until: datetime | None) -> tuple[list[str], l
     return where, args
 
 
-# Report filter → audit column; each has a (column, time) index (migration 0006).
+# Report filter → audit column; each has a (column, time) index (migration audit_detail).
 _FILTER_COLUMNS = (
     ("username", "username"),
     ("phone", "phone"),
