@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from radmfa.core.model import AuditRecord, FraudReport
 
@@ -50,6 +51,78 @@ FRAUD_COLUMNS = (
     "device",
     "note",
 )
+BYPASS_COLUMNS = (
+    "id",
+    "created",
+    "user",
+    "reason",
+    "created_by",
+    "expires",
+    "status",
+    "used",
+    "used_client",
+    "used_station",
+    "cancelled",
+)
+BYPASS_STATUSES = ("open", "used", "expired", "cancelled")
+
+
+class BypassLike(Protocol):
+    """What the bypass report reads of a one-time bypass (the store's Bypass)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def created_by(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def expires_at(self) -> datetime: ...
+    @property
+    def cancelled_at(self) -> datetime | None: ...
+    @property
+    def used_at(self) -> datetime | None: ...
+    @property
+    def used_client(self) -> str | None: ...
+    @property
+    def used_station(self) -> str | None: ...
+
+
+def bypass_status(bypass: BypassLike, *, now: datetime) -> str:
+    """Used, cancelled, expired (unused at ``expires_at``) or still open."""
+    if bypass.used_at is not None:
+        return "used"
+    if bypass.cancelled_at is not None:
+        return "cancelled"
+    return "expired" if bypass.expires_at <= now else "open"
+
+
+def bypass_rows(found: Iterable[BypassLike], *, now: datetime) -> list[tuple[str | int, ...]]:
+    def when(t: datetime | None) -> str:
+        return format_time(t) if t is not None else ""
+
+    return [
+        (
+            b.id,
+            format_time(b.created_at),
+            b.username,
+            b.reason,
+            b.created_by,
+            format_time(b.expires_at),
+            bypass_status(b, now=now),
+            when(b.used_at),
+            b.used_client or "",
+            b.used_station or "",
+            when(b.cancelled_at),
+        )
+        for b in found
+    ]
+
+
 # The results an audit row can have, in the order usage reports show them.
 RESULTS = ("accept", "reject", "challenge", "drop")
 USAGE_COLUMNS = {

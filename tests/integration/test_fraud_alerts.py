@@ -21,8 +21,8 @@ from radmfa.core.model import FraudReport, NewUser
 from radmfa.core.ports import Store
 from radmfa.delivery import smtp as smtp_delivery
 from radmfa.delivery.alerts import FraudNotifier
-from radmfa.delivery.smtp import DeliveryError
 from radmfa.delivery.webhook import SIGNATURE_HEADER
+from radmfa.errors import DeliveryError
 from radmfa.store import open_store
 from tests.peers.alerts import MailSink, WebhookReceiver, free_tcp_port
 

@@ -18,7 +18,7 @@ import structlog
 from radmfa.config import FraudConfig, SmtpConfig
 from radmfa.core.model import FraudReport
 from radmfa.delivery import smtp, webhook
-from radmfa.delivery.smtp import DeliveryError
+from radmfa.errors import DeliveryError
 
 log = structlog.get_logger("radmfa.alerts")
 

@@ -15,11 +15,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from radmfa.config import SmtpConfig
-from radmfa.errors import RadmfaError
-
-
-class DeliveryError(RadmfaError):
-    """A message could not be handed over; the text names the peer, never a secret."""
+from radmfa.errors import DeliveryError
 
 
 def _header(text: str) -> str:

@@ -17,7 +17,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from radmfa.delivery.smtp import DeliveryError
+from radmfa.errors import DeliveryError
 
 SIGNATURE_HEADER = "X-Radmfa-Signature-256"
 
