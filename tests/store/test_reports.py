@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from radmfa.config import load
 from radmfa.core.model import AuditFilter, AuditRecord
 from radmfa.core.ports import Store
+from radmfa.service.app import purge_once
 from radmfa.store import open_store, schema
 from tests.store.conftest import Backend
 
@@ -232,3 +234,15 @@ async def test_migration_backfills_daily_counts(seeded: Store, backend: Backend)
 async def test_daily_refuses_unknown_groups(store: Store) -> None:
     with pytest.raises(ValueError, match="daily counts"):
         await store.count_daily(("user",))
+
+
+async def test_housekeeping_keeps_audit_keep_days(seeded: Store, tmp_path: Path) -> None:
+    # service/app.py's once-a-minute purge, with [audit] keep_days (and the
+    # deprecated [store] audit_retention_days, still honoured).
+    (tmp_path / "keep.toml").write_text("[audit]\nkeep_days = 1\n")
+    await purge_once(seeded, load(tmp_path / "keep.toml"), now=DAY0 + timedelta(days=2, hours=2))
+    assert [r.request_id for r in await seeded.query_audit()] == ["r5", "r6", "r7", "r8", "r9"]
+    assert await seeded.count_daily(("day",)) == [(EPOCH_DAY0 + 1, 3), (EPOCH_DAY0 + 2, 3)]
+    (tmp_path / "old.toml").write_text("[store]\naudit_retention_days = 1\n")
+    await purge_once(seeded, load(tmp_path / "old.toml"), now=DAY0 + timedelta(days=3, hours=2))
+    assert [r.request_id for r in await seeded.query_audit()] == ["r8", "r9"]
