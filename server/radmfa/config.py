@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import socket
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from radmfa.config_audit import AuditConfig, SmtpConfig, file_secret, mailbox, parse_audit, parse_smtp
 from radmfa.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -106,33 +106,6 @@ class FraudConfig:
             f"block_days={self.block_days}, notify_email={self.notify_email!r}, "
             f"notify_webhook={'<set>' if self.notify_webhook else ''!r}, webhook_secret=<redacted>)"
         )
-
-
-@dataclass(frozen=True, slots=True)
-class SmtpConfig:
-    """``[smtp]``: the mail relay alerts (and the email factor) are sent through."""
-
-    host: str = ""  # empty: no mail is sent
-    port: int = 25
-    starttls: bool = True  # RFC 3207; refuse to send when the server does not offer it
-    username: str = ""  # empty: no AUTH
-    password: bytes = b""  # from password_file
-    sender: str = ""  # the From address (key "from")
-    timeout_s: float = 10.0
-
-    def __repr__(self) -> str:
-        return f"SmtpConfig(host={self.host!r}, port={self.port}, starttls={self.starttls}, password=<redacted>)"
-
-
-@dataclass(frozen=True, slots=True)
-class AuditConfig:
-    """``[audit]``: what each verification records (seed 002) and for how long."""
-
-    keep_days: int = 365  # audit rows older than this are deleted by housekeeping
-    record_names: bool = False  # the user's first and last name in each row
-    record_email: bool = False  # the user's email address in each row
-    server_name: str = ""  # this node in each row; load() fills in the host name
-    server_ip: str = ""  # empty: the address the request came in on (or this host's)
 
 
 # Methods that cost money or reach a person, and so are rate-limited.
@@ -239,7 +212,7 @@ class _Section:
             self.fail("", "must be a table")
         self.data: dict[str, Any] = dict(value)
 
-    def fail(self, key: str, msg: str) -> None:
+    def fail(self, key: str, msg: str) -> NoReturn:
         where = f"[{self.name}] {key}".rstrip()
         raise ConfigError(f"{self.path.name}: {where}: {msg}")
 
@@ -419,9 +392,9 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     lg.done()
     clients = _client_policies(doc, path)
 
-    smtp = _smtp(_Section(doc, "smtp", path))
+    smtp = parse_smtp(_Section(doc, "smtp", path))
     fraud = _fraud(_Section(doc, "fraud", path), smtp)
-    audit, warnings = _audit(_Section(doc, "audit", path), old_retention)
+    audit, warnings = parse_audit(_Section(doc, "audit", path), old_retention)
     return Config(
         path=path,
         radius=radius,
@@ -438,47 +411,6 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     )
 
 
-def _file_secret(sec: _Section, key: str) -> bytes:
-    """The contents of the file named by ``key`` (secrets stay out of radmfa.toml)."""
-    name = sec.get(key, str, None)
-    if name is None:
-        return b""
-    path = Path(name) if Path(name).is_absolute() else sec.path.parent / name
-    try:
-        return path.read_bytes().rstrip(b"\r\n")
-    except OSError as e:
-        sec.fail(key, f"cannot read {path}: {e.strerror}")
-    raise AssertionError  # fail() raised
-
-
-def _mailbox(sec: _Section, key: str, value: object) -> str:
-    # One plain address; a newline or comma would add headers or recipients.
-    if not isinstance(value, str) or "@" not in value or any(c.isspace() or c in ",;<>" for c in value):
-        sec.fail(key, f"not an email address: {value!r}")
-    return str(value)
-
-
-def _smtp(sec: _Section) -> SmtpConfig:
-    d = SmtpConfig()
-    host = sec.get("host", str, d.host)
-    sender = sec.get("from", str, d.sender)
-    smtp = SmtpConfig(
-        host=host,
-        port=sec.integer("port", d.port, minimum=1, maximum=65535),
-        starttls=sec.get("starttls", bool, d.starttls),
-        username=sec.get("username", str, d.username),
-        password=_file_secret(sec, "password_file"),
-        sender=_mailbox(sec, "from", sender) if sender else "",
-        timeout_s=sec.number("timeout_s", d.timeout_s, minimum=0.5, maximum=120),
-    )
-    if host and not smtp.sender:
-        sec.fail("from", "needed with host: the address mail is sent from")
-    if smtp.username and not smtp.password:
-        sec.fail("password_file", "needed with username")
-    sec.done()
-    return smtp
-
-
 def _fraud(f: _Section, smtp: SmtpConfig) -> FraudConfig:
     df = FraudConfig()
     emails = f.get("notify_email", list, [])
@@ -487,9 +419,9 @@ def _fraud(f: _Section, smtp: SmtpConfig) -> FraudConfig:
         allow_reports=f.get("allow_reports", bool, df.allow_reports),
         block_user=f.get("block_user", bool, df.block_user),
         block_days=f.integer("block_days", df.block_days, minimum=0, maximum=36500),
-        notify_email=tuple(_mailbox(f, f"notify_email[{i}]", e) for i, e in enumerate(emails)),
+        notify_email=tuple(mailbox(f, f"notify_email[{i}]", e) for i, e in enumerate(emails)),
         notify_webhook=webhook,
-        webhook_secret=_file_secret(f, "webhook_secret_file"),
+        webhook_secret=file_secret(f, "webhook_secret_file"),
     )
     if fraud.notify_email and not smtp.host:
         f.fail("notify_email", "needs [smtp] host (and from) to send the mail")
@@ -499,31 +431,6 @@ def _fraud(f: _Section, smtp: SmtpConfig) -> FraudConfig:
         f.fail("webhook_secret_file", "given without notify_webhook")
     f.done()
     return fraud
-
-
-def _audit(a: _Section, old_retention: int | None) -> tuple[AuditConfig, tuple[str, ...]]:
-    d = AuditConfig()
-    warnings: list[str] = []
-    keep_default = d.keep_days
-    if old_retention is not None:
-        warnings.append(
-            f"{a.path.name}: [store] audit_retention_days is deprecated: write [audit] keep_days instead"
-        )
-        keep_default = old_retention  # [audit] keep_days, when also given, wins
-    audit = AuditConfig(
-        keep_days=a.integer("keep_days", keep_default, minimum=1, maximum=36500),
-        record_names=a.get("record_names", bool, d.record_names),
-        record_email=a.get("record_email", bool, d.record_email),
-        server_name=a.get("server_name", str, "") or socket.gethostname(),
-        server_ip=a.get("server_ip", str, d.server_ip),
-    )
-    if audit.server_ip:
-        try:
-            ipaddress.ip_address(audit.server_ip)
-        except ValueError:
-            a.fail("server_ip", f"not an IP address: {audit.server_ip!r}")
-    a.done()
-    return audit, tuple(warnings)
 
 
 def _limits(doc: dict[str, Any], path: Path) -> LimitsConfig:
