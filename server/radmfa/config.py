@@ -10,7 +10,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,16 +36,53 @@ class RadiusConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LdapServer:
+    """One directory server from ``servers = ["ldaps://dc1.corp.example"]``."""
+
+    scheme: str  # "ldap" | "ldaps"
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class LdapConfig:
+    """``[upstream] type = "ldap"``: search-then-bind or a bind-DN template."""
+
+    servers: tuple[LdapServer, ...]
+    start_tls: bool = False  # on ldap:// servers, before any bind (RFC 4511 §4.14)
+    ca_file: Path | None = None  # None: the system's trusted CAs
+    verify: bool = True  # certificate and host name checks on ldaps:// and StartTLS
+    bind_dn: str = ""  # service account for search-then-bind
+    bind_password: str = ""
+    bind_dn_template: str = ""  # e.g. "uid={user},ou=people,dc=example,dc=org" or "{user}@corp.example"
+    base_dn: str = ""
+    user_filter: str = "(uid={user})"  # {user} is RFC 4515-escaped
+    require_group: str = ""  # DN of a group the user must belong to
+    group_check: str = "nested"  # "nested" (AD 1.2.840.113556.1.4.1941) | "memberof" | "member"
+    pool_size: int = 4  # threads and pooled service-account connections
+    strip_realm: bool = True  # {user} without a DOMAIN\\ prefix or @realm
+
+    def __repr__(self) -> str:
+        return f"LdapConfig(servers={[s.url for s in self.servers]!r}, bind_dn={self.bind_dn!r}, password=<redacted>)"
+
+
+@dataclass(frozen=True, slots=True)
 class UpstreamConfig:
     """Primary (password) authentication."""
 
-    type: str = "local"  # "radius" | "local"
+    type: str = "local"  # "radius" | "ldap" | "local"
     servers: tuple[HostPort, ...] = ()
     secret: bytes = b""
     timeout_s: float = 2.0  # wait per attempt
     retries: int = 3  # attempts per request, cycling through servers in order
     require_message_authenticator: bool = False  # FreeRADIUS < 3.2.5 / old NPS send none
     dead_time_s: float = 30.0  # a server that timed out is tried last for this long
+    ldap: LdapConfig | None = None  # set when type = "ldap"
+    name: str = "default"  # "default" for [upstream], else the <name> of [upstreams.<name>]
 
     def __repr__(self) -> str:
         return f"UpstreamConfig(type={self.type!r}, servers={self.servers!r}, secret=<redacted>)"
@@ -87,6 +125,8 @@ class Config:
     mfa: MfaConfig
     store: StoreConfig
     log: LogConfig
+    upstreams: Mapping[str, UpstreamConfig] = field(default_factory=dict)  # [upstreams.<name>]
+    client_upstreams: Mapping[str, str] = field(default_factory=dict)  # client shortname → upstream name
 
     @property
     def base_dir(self) -> Path:
@@ -201,25 +241,25 @@ def parse_host_port(text: str, default_port: int) -> HostPort:
     return host, port
 
 
-def _secret(sec: _Section) -> bytes:
-    secret = sec.get("secret", str, None)
-    secret_file = sec.get("secret_file", str, None)
+def _secret(sec: _Section, key: str = "secret") -> bytes:
+    secret = sec.get(key, str, None)
+    secret_file = sec.get(f"{key}_file", str, None)
     if secret is not None and secret_file is not None:
-        sec.fail("secret_file", "give either secret or secret_file, not both")
+        sec.fail(f"{key}_file", f"give either {key} or {key}_file, not both")
     if secret_file is not None:
         path = Path(secret_file)
         path = path if path.is_absolute() else sec.path.parent / path
         try:
             data = path.read_bytes().rstrip(b"\r\n")
         except OSError as e:
-            sec.fail("secret_file", f"cannot read {path}: {e.strerror}")
+            sec.fail(f"{key}_file", f"cannot read {path}: {e.strerror}")
         return data
     return (secret or "").encode("utf-8")
 
 
 def _build(doc: dict[str, Any], path: Path) -> Config:
     for name in doc:
-        if name not in ("radius", "upstream", "mfa", "store", "log"):
+        if name not in ("radius", "upstream", "upstreams", "client_upstreams", "mfa", "store", "log"):
             raise ConfigError(f"{path.name}: [{name}]: unknown section")
     r = _Section(doc, "radius", path)
     d = RadiusConfig()
@@ -238,23 +278,8 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         r.fail("listen", "needs at least one address")
     r.done()
 
-    u = _Section(doc, "upstream", path)
-    du = UpstreamConfig()
-    upstream = UpstreamConfig(
-        type=u.choice("type", du.type, ("radius", "local")),
-        servers=u.host_ports("servers", (), 1812),
-        secret=_secret(u),
-        timeout_s=u.number("timeout_s", du.timeout_s, minimum=0.05, maximum=60),
-        retries=u.integer("retries", du.retries, minimum=1, maximum=10),
-        require_message_authenticator=u.get("require_message_authenticator", bool, False),
-        dead_time_s=u.number("dead_time_s", du.dead_time_s, minimum=0, maximum=3600),
-    )
-    if upstream.type == "radius":
-        if not upstream.servers:
-            u.fail("servers", 'type = "radius" needs at least one server')
-        if not upstream.secret:
-            u.fail("secret", 'type = "radius" needs a shared secret (secret or secret_file)')
-    u.done()
+    upstream = _upstream(_Section(doc, "upstream", path), "default")
+    upstreams, client_upstreams = _named_upstreams(doc, path)
 
     m = _Section(doc, "mfa", path)
     dm = MfaConfig()
@@ -296,4 +321,104 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         format=lg.choice("format", "auto", ("auto", "json", "console")),
     )
     lg.done()
-    return Config(path=path, radius=radius, upstream=upstream, mfa=mfa, store=store, log=log)
+    return Config(
+        path=path, radius=radius, upstream=upstream, mfa=mfa, store=store, log=log,
+        upstreams=upstreams, client_upstreams=client_upstreams,
+    )
+
+
+def _upstream(u: _Section, name: str) -> UpstreamConfig:
+    du = UpstreamConfig()
+    kind = u.choice("type", du.type, ("radius", "ldap", "local"))
+    upstream = UpstreamConfig(
+        type=kind,
+        servers=() if kind == "ldap" else u.host_ports("servers", (), 1812),
+        secret=b"" if kind == "ldap" else _secret(u),
+        timeout_s=u.number("timeout_s", du.timeout_s, minimum=0.05, maximum=60),
+        retries=u.integer("retries", du.retries, minimum=1, maximum=10),
+        require_message_authenticator=u.get("require_message_authenticator", bool, False),
+        dead_time_s=u.number("dead_time_s", du.dead_time_s, minimum=0, maximum=3600),
+        ldap=_ldap(u) if kind == "ldap" else None,
+        name=name,
+    )
+    if upstream.type == "radius":
+        if not upstream.servers:
+            u.fail("servers", 'type = "radius" needs at least one server')
+        if not upstream.secret:
+            u.fail("secret", 'type = "radius" needs a shared secret (secret or secret_file)')
+    u.done()
+    return upstream
+
+
+def _named_upstreams(doc: dict[str, Any], path: Path) -> tuple[dict[str, UpstreamConfig], dict[str, str]]:
+    """``[upstreams.<name>]`` tables, and ``[client_upstreams]`` (client → upstream name)."""
+    tables = doc.get("upstreams", {})
+    if not isinstance(tables, dict):
+        raise ConfigError(f"{path.name}: [upstreams]: must be a table of [upstreams.<name>] tables")
+    named: dict[str, UpstreamConfig] = {}
+    for name, table in tables.items():
+        label = f"upstreams.{name}"
+        if name == "default":
+            raise ConfigError(f"{path.name}: [{label}]: the name 'default' is [upstream] itself")
+        named[name] = _upstream(_Section({label: table}, label, path), name)
+    c = _Section(doc, "client_upstreams", path)
+    routes: dict[str, str] = {}
+    for client in list(c.data):
+        target = c.get(client, str, "")
+        if target != "default" and target not in named:
+            c.fail(client, f"no [upstreams.{target}] table")
+        routes[client] = target
+    return named, routes
+
+
+def _ldap(u: _Section) -> LdapConfig:
+    servers = _ldap_servers(u)
+    bind_dn = u.get("bind_dn", str, "")
+    ldap = LdapConfig(
+        servers=servers,
+        start_tls=u.get("start_tls", bool, False),
+        ca_file=u.path_value("ca_file", Path()) if "ca_file" in u.data else None,
+        verify=u.get("verify", bool, True),
+        bind_dn=bind_dn,
+        bind_password=_secret(u, "bind_password").decode("utf-8"),
+        bind_dn_template=u.get("bind_dn_template", str, ""),
+        base_dn=u.get("base_dn", str, ""),
+        user_filter=u.get("user_filter", str, "(uid={user})"),
+        require_group=u.get("require_group", str, ""),
+        group_check=u.choice("group_check", "nested", ("nested", "memberof", "member")),
+        pool_size=u.integer("pool_size", 4, minimum=1, maximum=64),
+        strip_realm=u.get("strip_realm", bool, True),
+    )
+    if bool(ldap.bind_dn) == bool(ldap.bind_dn_template):
+        u.fail("bind_dn", "give either bind_dn (search-then-bind) or bind_dn_template, not both or neither")
+    if ldap.bind_dn and not ldap.bind_password:
+        u.fail("bind_password", "bind_dn needs bind_password or bind_password_file")
+    if ldap.bind_dn and not ldap.base_dn:
+        u.fail("base_dn", "search-then-bind (bind_dn) needs base_dn")
+    for key, text in (("user_filter", ldap.user_filter), ("bind_dn_template", ldap.bind_dn_template)):
+        if text and "{user}" not in text:
+            u.fail(key, "must contain {user}")
+    if not ldap.user_filter.startswith("("):
+        u.fail("user_filter", f"not an LDAP filter: {ldap.user_filter!r}")
+    if ldap.ca_file is not None and not ldap.ca_file.is_file():
+        u.fail("ca_file", f"no such file: {ldap.ca_file}")
+    if ldap.start_tls and any(s.scheme == "ldaps" for s in servers):
+        u.fail("start_tls", "StartTLS is for ldap:// servers; ldaps:// is TLS already")
+    return ldap
+
+
+def _ldap_servers(u: _Section) -> tuple[LdapServer, ...]:
+    values = u.get("servers", list, [])
+    if not values:
+        u.fail("servers", 'type = "ldap" needs at least one server, e.g. "ldaps://dc1.corp.example"')
+    out = []
+    for i, v in enumerate(values):
+        scheme, sep, rest = v.partition("://") if isinstance(v, str) else ("", "", "")
+        if not sep or scheme not in ("ldap", "ldaps") or "/" in rest:
+            u.fail(f"servers[{i}]", f'expected "ldap://host[:port]" or "ldaps://host[:port]", got {v!r}')
+        try:
+            host, port = parse_host_port(rest, 636 if scheme == "ldaps" else 389)
+        except ValueError as e:
+            u.fail(f"servers[{i}]", str(e))
+        out.append(LdapServer(scheme, host, port))
+    return tuple(out)

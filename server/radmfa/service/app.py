@@ -20,7 +20,7 @@ from radmfa.service.notify import sd_notify
 from radmfa.service.radius import Listener, RadiusService
 from radmfa.service.reuseport import attach_identifier_steering
 from radmfa.store import open_store
-from radmfa.upstream import build_upstream
+from radmfa.upstream import build_upstreams
 
 PURGE_INTERVAL_S = 60.0
 DRAIN_TIMEOUT_S = 30.0
@@ -64,7 +64,7 @@ async def build(config: Config) -> App:
         log.warning("clients.conf", warning=warning)
     store = await open_store(config.store.url, key_file=config.store.key_file, base_dir=config.base_dir)
     try:
-        upstream = await build_upstream(config.upstream, store)
+        upstream = await build_upstreams(config, store)
     except BaseException:
         await store.close()
         raise
