@@ -10,12 +10,15 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from radmfa.errors import ConfigError
+
+if TYPE_CHECKING:
+    from radmfa.radius.clients import Client
 
 HostPort = tuple[str, int]
 
@@ -104,6 +107,33 @@ class MfaConfig:
     code_lockout_s: int = 300  # … for this long (renewed by each further wrong code)
 
 
+# Where a client's requests say the end user's address is (trusted networks,
+# remembered devices and the audit log read it from there).
+USER_IP_ATTRIBUTES = ("Calling-Station-Id", "Framed-IP-Address", "source")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientPolicy:
+    """``[clients.<name>]``: how radmfa treats one NAS of clients.conf.
+
+    ``<name>`` is the client's section name in clients.conf or its shortname.
+    A client without a table gets these defaults.
+    """
+
+    name: str = ""
+    user_ip_attribute: str = "Calling-Station-Id"  # one of USER_IP_ATTRIBUTES; "source" = the NAS's address
+    upstream: str = "default"  # "default" ([upstream]) or the <name> of an [upstreams.<name>]
+
+
+@dataclass(frozen=True, slots=True)
+class FraudConfig:
+    """``[fraud]``: what a user's fraud report does (seed 000)."""
+
+    allow_reports: bool = True  # the fraud code / "report fraud" button records a report
+    block_user: bool = True  # … and blocks the user
+    block_days: int = 90  # for this long; 0 = until `radmfa user unblock`
+
+
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
     url: str = "sqlite:///radmfa.db"
@@ -125,12 +155,31 @@ class Config:
     mfa: MfaConfig
     store: StoreConfig
     log: LogConfig
+    clients: Mapping[str, ClientPolicy] = field(default_factory=dict)  # by the name in [clients.<name>]
+    fraud: FraudConfig = FraudConfig()
     upstreams: Mapping[str, UpstreamConfig] = field(default_factory=dict)  # [upstreams.<name>]
-    client_upstreams: Mapping[str, str] = field(default_factory=dict)  # client shortname → upstream name
 
     @property
     def base_dir(self) -> Path:
         return self.path.parent
+
+    def client_policies(self, table: Iterable[Client]) -> dict[str, ClientPolicy]:
+        """Each clients.conf client's policy, keyed by its section name (what
+        AuthRequest.client holds). Raises ConfigError for a [clients.<name>]
+        that names no client, so a typo cannot silently drop a setting."""
+        found: dict[str, ClientPolicy] = {}
+        named: set[str] = set()
+        for client in table:
+            policy = self.clients.get(client.name) or self.clients.get(client.shortname)
+            if policy is not None:
+                found[client.name] = policy
+                named.add(policy.name)
+        for name in self.clients:
+            if name not in named:
+                raise ConfigError(
+                    f"{self.path.name}: [clients.{name}]: no client with that name or shortname in clients.conf"
+                )
+        return found
 
 
 def default_path() -> Path:
@@ -259,7 +308,7 @@ def _secret(sec: _Section, key: str = "secret") -> bytes:
 
 def _build(doc: dict[str, Any], path: Path) -> Config:
     for name in doc:
-        if name not in ("radius", "upstream", "upstreams", "client_upstreams", "mfa", "store", "log"):
+        if name not in ("radius", "upstream", "upstreams", "mfa", "store", "log", "clients", "fraud"):
             raise ConfigError(f"{path.name}: [{name}]: unknown section")
     r = _Section(doc, "radius", path)
     d = RadiusConfig()
@@ -279,7 +328,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     r.done()
 
     upstream = _upstream(_Section(doc, "upstream", path), "default")
-    upstreams, client_upstreams = _named_upstreams(doc, path)
+    upstreams = _named_upstreams(doc, path)
 
     m = _Section(doc, "mfa", path)
     dm = MfaConfig()
@@ -321,10 +370,44 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         format=lg.choice("format", "auto", ("auto", "json", "console")),
     )
     lg.done()
-    return Config(
-        path=path, radius=radius, upstream=upstream, mfa=mfa, store=store, log=log,
-        upstreams=upstreams, client_upstreams=client_upstreams,
+    clients = _client_policies(doc, path, upstreams)
+
+    f = _Section(doc, "fraud", path)
+    df = FraudConfig()
+    fraud = FraudConfig(
+        allow_reports=f.get("allow_reports", bool, df.allow_reports),
+        block_user=f.get("block_user", bool, df.block_user),
+        block_days=f.integer("block_days", df.block_days, minimum=0, maximum=36500),
     )
+    f.done()
+    return Config(
+        path=path, radius=radius, upstream=upstream, mfa=mfa, store=store, log=log, clients=clients, fraud=fraud,
+        upstreams=upstreams,
+    )
+
+
+def _client_policies(
+    doc: dict[str, Any], path: Path, upstreams: Mapping[str, UpstreamConfig]
+) -> dict[str, ClientPolicy]:
+    tables = doc.get("clients", {})
+    if not isinstance(tables, dict):
+        raise ConfigError(f"{path.name}: [clients]: must be a table of [clients.<name>] tables")
+    policies: dict[str, ClientPolicy] = {}
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path.name}: [clients.{name}]: must be a table")
+        c = _Section(tables, name, path)
+        c.name = f"clients.{name}"
+        default = ClientPolicy()
+        policies[name] = ClientPolicy(
+            name=name,
+            user_ip_attribute=c.choice("user_ip_attribute", default.user_ip_attribute, USER_IP_ATTRIBUTES),
+            upstream=c.get("upstream", str, default.upstream),
+        )
+        if policies[name].upstream != "default" and policies[name].upstream not in upstreams:
+            c.fail("upstream", f"no [upstreams.{policies[name].upstream}] table")
+        c.done()
+    return policies
 
 
 def _upstream(u: _Section, name: str) -> UpstreamConfig:
@@ -350,8 +433,8 @@ def _upstream(u: _Section, name: str) -> UpstreamConfig:
     return upstream
 
 
-def _named_upstreams(doc: dict[str, Any], path: Path) -> tuple[dict[str, UpstreamConfig], dict[str, str]]:
-    """``[upstreams.<name>]`` tables, and ``[client_upstreams]`` (client → upstream name)."""
+def _named_upstreams(doc: dict[str, Any], path: Path) -> dict[str, UpstreamConfig]:
+    """``[upstreams.<name>]``: more upstreams, chosen per client by ``[clients.<name>] upstream``."""
     tables = doc.get("upstreams", {})
     if not isinstance(tables, dict):
         raise ConfigError(f"{path.name}: [upstreams]: must be a table of [upstreams.<name>] tables")
@@ -361,14 +444,7 @@ def _named_upstreams(doc: dict[str, Any], path: Path) -> tuple[dict[str, Upstrea
         if name == "default":
             raise ConfigError(f"{path.name}: [{label}]: the name 'default' is [upstream] itself")
         named[name] = _upstream(_Section({label: table}, label, path), name)
-    c = _Section(doc, "client_upstreams", path)
-    routes: dict[str, str] = {}
-    for client in list(c.data):
-        target = c.get(client, str, "")
-        if target != "default" and target not in named:
-            c.fail(client, f"no [upstreams.{target}] table")
-        routes[client] = target
-    return named, routes
+    return named
 
 
 def _ldap(u: _Section) -> LdapConfig:

@@ -143,3 +143,15 @@ def test_auth_rows_shape() -> None:
     (row,) = reports.auth_rows([record(0, "bob", duration_ms=0.04)])
     assert len(row) == len(reports.AUTH_COLUMNS)
     assert row[0].endswith("Z") and row[-1] == "0.0"
+
+
+def test_report_admin_lists_changes_as_csv(radmfa: Radmfa) -> None:
+    radmfa("user", "add", "zoe", "--mobile", "+14155550100")
+    radmfa("token", "add", "zoe", "--type", "totp")
+    result = radmfa("report", "admin", "--format", "csv")
+    assert result.status == 0, result.err
+    rows = list(csv.reader(io.StringIO(result.out)))
+    assert rows[0] == ["time", "actor", "action", "target", "detail"]
+    assert [(r[2], r[3]) for r in rows[1:]] == [("user.add", "zoe"), ("token.add", "zoe")]
+    assert "mobile=+14155550100" in rows[1][4]
+    assert radmfa("report", "admin", "--limit", "1").out.count("token.add") == 1

@@ -6,7 +6,7 @@ import io
 import pytest
 from argon2 import PasswordHasher
 
-from radmfa.core.model import User
+from radmfa.core.model import AdminEvent, User, UserState
 from radmfa.core.ports import Store
 from tests.cli.conftest import Radmfa, assert_one_line_error
 
@@ -19,7 +19,7 @@ def get_user(radmfa: Radmfa, name: str) -> User | None:
 
 
 def test_add_list_show_delete(radmfa: Radmfa) -> None:
-    added = radmfa("user", "add", "bob", "--email", "bob@example.com", "--phone", "+4912345",
+    added = radmfa("user", "add", "bob", "--email", "bob@example.com", "--mobile", "+49 30 1234567",
                    "--first", "Bob", "--last", "Builder")
     assert added.status == 0, added.err
     assert 'added user "bob"' in added.out
@@ -27,10 +27,11 @@ def test_add_list_show_delete(radmfa: Radmfa) -> None:
     listed = radmfa("user", "list")
     assert listed.status == 0
     header, rule, row = listed.out.splitlines()
-    assert header.split() == ["name", "first", "last", "email", "phone", "password", "tokens",
-                              "created"]
+    assert header.split() == ["name", "state", "first", "last", "email", "mobile", "office", "method",
+                              "language", "password", "tokens", "created"]
     assert set(rule) <= {"-", " "}
-    assert row.split()[:7] == ["bob", "Bob", "Builder", "bob@example.com", "+4912345", "-", "0"]
+    assert row.split()[:11] == ["bob", "enabled", "Bob", "Builder", "bob@example.com", "+49301234567",
+                                "-", "-", "-", "-", "0"]
 
     shown = radmfa("user", "show", "bob")
     assert shown.status == 0
@@ -47,7 +48,7 @@ def test_list_csv(radmfa: Radmfa) -> None:
     radmfa("user", "add", "=cmd|' /C calc'!A0")  # a name a spreadsheet would run
     result = radmfa("user", "list", "--format", "csv")
     rows = list(csv.reader(io.StringIO(result.out)))
-    assert rows[0][:2] == ["name", "first"]
+    assert rows[0][:3] == ["name", "state", "first"]
     assert [r[0] for r in rows[1:]] == ["'=cmd|' /C calc'!A0", "alice"]
 
 
@@ -124,3 +125,61 @@ def test_show_lists_tokens_but_never_seeds(radmfa: Radmfa) -> None:
 def test_names_a_nas_cannot_send_are_refused(radmfa: Radmfa, name: str) -> None:
     assert_one_line_error(radmfa("user", "add", name), status=2)
     assert radmfa("user", "list").out.strip() == "no users"
+
+
+def test_set_changes_profile_and_state(radmfa: Radmfa) -> None:
+    assert radmfa("user", "add", "carol", "--mobile", "+14155550100").status == 0
+    changed = radmfa("user", "set", "CAROL", "--office-phone", "+1 (415) 555-0199", "--language", "de-CH",
+                     "--default-method", "sms", "--state", "enforced", "--mobile", "")
+    assert changed.status == 0, changed.err
+    user = get_user(radmfa, "carol")
+    assert user is not None
+    assert (user.mobile, user.office_phone, user.language, user.default_method, user.state) == (
+        None, "+14155550199", "de-CH", "sms", UserState.ENFORCED)
+
+    blocked = radmfa("user", "set", "carol", "--state", "blocked")
+    assert blocked.status == 0
+    shown = radmfa("user", "show", "carol").out
+    assert "blocked (set by an administrator)" in shown
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "complaint"),
+    [
+        ("--mobile", "4155550100", "not an E.164 number"),
+        ("--office-phone", "+0123456789", "not an E.164 number"),
+        ("--mobile", "+1234567890123456", "not an E.164 number"),
+        ("--language", "english!", "not a language tag"),
+        ("--default-method", "pigeon", "not a method"),
+        ("--state", "asleep", "not a state"),
+    ],
+)
+def test_set_refuses_bad_values_and_changes_nothing(radmfa: Radmfa, option: str, value: str, complaint: str) -> None:
+    radmfa("user", "add", "dave", "--mobile", "+14155550100")
+    before = get_user(radmfa, "dave")
+    result = radmfa("user", "set", "dave", "--email", "d@example.org", option, value)
+    assert result.status == 2 and complaint in result.err
+    assert get_user(radmfa, "dave") == before
+
+
+def test_set_needs_an_option_and_a_user(radmfa: Radmfa) -> None:
+    assert radmfa("user", "add", "erin").status == 0
+    assert radmfa("user", "set", "erin").status == 2
+    missing = radmfa("user", "set", "nobody", "--email", "x@example.org")
+    assert missing.status == 1 and 'user "nobody" does not exist' in missing.err
+
+
+def test_changes_are_in_the_admin_log(radmfa: Radmfa) -> None:
+    radmfa("user", "add", "frank", "--email", "f@example.org")
+    radmfa("user", "set", "frank", "--state", "disabled")
+    radmfa("user", "set", "ghost", "--state", "disabled")  # fails: not logged
+    radmfa("user", "delete", "frank")
+
+    async def work(store: Store) -> list[AdminEvent]:
+        return await store.query_admin_events()
+
+    events = radmfa.store(work)
+    assert [(e.action, e.target) for e in events] == [
+        ("user.add", "frank"), ("user.set", "frank"), ("user.delete", "frank")]
+    assert "state=disabled" in events[1].detail
+    assert all(e.actor for e in events)

@@ -51,7 +51,7 @@ def test_upstream_chosen_per_client(radmfa_factory, slapd, radclient):
     # The default upstream is local (no password for alice there); the NAS
     # "localhost" is routed to the directory.
     seed = secrets.token_bytes(20)
-    body = 'type = "local"\n\n[upstreams.dir]\n' + ldap_body(slapd) + '\n[client_upstreams]\nlocalhost = "dir"\n'
+    body = 'type = "local"\n\n[upstreams.dir]\n' + ldap_body(slapd) + '\n[clients.localhost]\nupstream = "dir"\n'
     server = radmfa_factory(upstream=body)
     server.add_users(("alice", None, seed))
     with server:

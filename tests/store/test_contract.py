@@ -47,7 +47,7 @@ async def test_user_round_trip(store: Store) -> None:
         NewUser(
             "alice",
             email="a@example.org",
-            phone="+15550100",
+            mobile="+15550100",
             first_name="Alice",
             last_name="Liddell",
             password_hash=HASH,
@@ -135,9 +135,9 @@ async def test_delete_user_cascades_to_tokens(backend: Backend, store: Store) ->
 
 async def test_login_view(store: Store) -> None:
     assert await store.login_view("nobody") == (None, [])
-    await store.add_user(NewUser("alice", phone="+15550100"))
+    await store.add_user(NewUser("alice", mobile="+15550100"))
     user, tokens = await store.login_view("alice")
-    assert user is not None and user.phone == "+15550100" and tokens == []
+    assert user is not None and user.mobile == "+15550100" and tokens == []
     t1 = await store.add_token("alice", NewToken("totp", b"1" * 20))
     t2 = await store.add_token("alice", NewToken("hotp", b"2" * 20))
     user, tokens = await store.login_view("alice")

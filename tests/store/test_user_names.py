@@ -22,7 +22,7 @@ SPELLINGS = ["alice", "ALICE", "Alice", "alice@corp.example", "CORP\\alice", "CO
 
 @pytest.mark.parametrize("typed", SPELLINGS)
 async def test_every_spelling_finds_the_user(store: Store, typed: str) -> None:
-    alice = await store.add_user(NewUser("alice", phone="+15550100"))
+    alice = await store.add_user(NewUser("alice", mobile="+15550100"))
     token = await store.add_token("alice", NewToken("totp", b"a" * 20))
 
     assert await store.get_user(typed) == alice

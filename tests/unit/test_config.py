@@ -73,3 +73,47 @@ def test_host_port_forms():
     assert parse_host_port("nps1.corp.example:1812", 0) == ("nps1.corp.example", 1812)
     with pytest.raises(ValueError):
         parse_host_port("bad host!:1", 1)
+
+
+def _clients(tmp_path):
+    from radmfa.radius.clients import parse_clients
+
+    return parse_clients(
+        'client vpn1 {\n ipaddr = 10.0.0.1\n secret = s3cret\n shortname = asa\n}\n'
+        'client rdgw {\n ipaddr = 10.0.0.2\n secret = s3cret\n}\n'
+    )
+
+
+def test_client_policies_by_name_or_shortname(tmp_path):
+    cfg = load(write(tmp_path, '[clients.asa]\nuser_ip_attribute = "Framed-IP-Address"\n[clients.rdgw]\n'))
+    policies = cfg.client_policies(_clients(tmp_path))
+    assert policies["vpn1"].user_ip_attribute == "Framed-IP-Address"
+    assert policies["rdgw"].user_ip_attribute == "Calling-Station-Id"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[clients.asa]\nuser_ip_attribute = "NAS-Port"\n', "[clients.asa] user_ip_attribute: must be one of"),
+        ("[clients.asa]\nmdoe = 1\n", "[clients.asa] mdoe: unknown setting"),
+        ("[clients]\nasa = 1\n", "[clients.asa]: must be a table"),
+        ("clients = 3\n", "[clients]: must be a table"),
+    ],
+)
+def test_bad_client_policy(tmp_path, text, message):
+    with pytest.raises(ConfigError) as e:
+        load(write(tmp_path, text))
+    assert message in str(e.value) and "radmfa.toml" in str(e.value)
+
+
+def test_client_policy_for_unknown_client(tmp_path):
+    cfg = load(write(tmp_path, "[clients.vnp1]\n"))
+    with pytest.raises(ConfigError, match=r"radmfa.toml: \[clients.vnp1\]: no client with that name"):
+        cfg.client_policies(_clients(tmp_path))
+
+
+def test_fraud_section(tmp_path):
+    cfg = load(write(tmp_path, "[fraud]\nblock_user = false\nblock_days = 0\n"))
+    assert (cfg.fraud.allow_reports, cfg.fraud.block_user, cfg.fraud.block_days) == (True, False, 0)
+    with pytest.raises(ConfigError, match=r"\[fraud\] block_days: must be between 0 and 36500"):
+        load(write(tmp_path, "[fraud]\nblock_days = -1\n"))

@@ -1,4 +1,4 @@
-"""[upstream] type = "ldap", [upstreams.<name>] and [client_upstreams]: parsing and errors."""
+"""[upstream] type = "ldap", [upstreams.<name>] and [clients.<name>] upstream: parsing and errors."""
 
 from __future__ import annotations
 
@@ -65,11 +65,11 @@ def test_named_upstreams_and_client_routes(tmp_path):
     text = (
         '[upstream]\ntype = "local"\n[upstreams.corp]\n' + SEARCH
         + '[upstreams.nps]\ntype = "radius"\nservers = ["10.0.0.9"]\nsecret = "s"\n'
-        + '[client_upstreams]\nvpn1 = "corp"\nwifi = "nps"\nlab = "default"\n'
+        + '[clients.vpn1]\nupstream = "corp"\n[clients.wifi]\nupstream = "nps"\n[clients.lab]\n'
     )
     cfg = load_text(tmp_path, text)
     assert set(cfg.upstreams) == {"corp", "nps"} and cfg.upstreams["corp"].name == "corp"
-    assert dict(cfg.client_upstreams) == {"vpn1": "corp", "wifi": "nps", "lab": "default"}
+    assert {name: p.upstream for name, p in cfg.clients.items()} == {"vpn1": "corp", "wifi": "nps", "lab": "default"}
 
 
 @pytest.mark.parametrize(
@@ -77,8 +77,8 @@ def test_named_upstreams_and_client_routes(tmp_path):
     [
         ('[upstreams.corp]\ntype = "ldap"\n', "[upstreams.corp] servers:"),
         ('[upstreams.default]\ntype = "local"\n', "[upstreams.default]: the name 'default'"),
-        ('[client_upstreams]\nvpn1 = "corp"\n', "[client_upstreams] vpn1: no [upstreams.corp] table"),
-        ("[client_upstreams]\nvpn1 = 3\n", "[client_upstreams] vpn1: expected str"),
+        ('[clients.vpn1]\nupstream = "corp"\n', "[clients.vpn1] upstream: no [upstreams.corp] table"),
+        ("[clients.vpn1]\nupstream = 3\n", "[clients.vpn1] upstream: expected str"),
     ],
 )
 def test_named_upstream_errors(tmp_path, text, message):

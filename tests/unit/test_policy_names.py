@@ -6,6 +6,7 @@ import unicodedata
 
 import pytest
 
+from radmfa.core import policy
 from radmfa.core.policy import name_key
 
 
@@ -66,3 +67,19 @@ def test_distinct_users_keep_distinct_keys() -> None:
 @pytest.mark.parametrize("typed", ["", "   ", "CORP\\", "@corp.example", "CORP\\@corp"])
 def test_nothing_left_is_the_empty_key(typed: str) -> None:
     assert name_key(typed) == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("+14155550100", "+14155550100"), ("+1 (415) 555-0100", "+14155550100"), ("+49 30/123.4567", "+49301234567")],
+)
+def test_e164_accepts_written_forms(text: str, number: str) -> None:
+    assert policy.e164(text) == number
+
+
+@pytest.mark.parametrize(
+    "text", ["4155550100", "+0415555010", "+123456", "+1234567890123456", "+1415555O100", "+١٢٣٤٥٦٧٨"]
+)
+def test_e164_refuses(text: str) -> None:
+    with pytest.raises(ValueError, match="E.164"):
+        policy.e164(text)

@@ -29,6 +29,7 @@ def check(cfg: Config) -> list[str]:
     """Validate everything start-up reads; returns warnings, raises on errors."""
     clients = load_clients(cfg.radius.clients_file)
     load_dictionary(cfg.radius.dictionary_file)
+    cfg.client_policies(clients)  # every [clients.<name>] names a client
     warnings = list(clients.warnings)
     if not len(clients):
         warnings.append(f"{cfg.radius.clients_file}: no clients defined; every packet will be dropped")

@@ -9,6 +9,7 @@ import secrets
 import sys
 from datetime import UTC, datetime
 
+from radmfa.cli import adminlog
 from radmfa.cli.output import add_format_option, write_rows
 from radmfa.cli.prompt import read_secret
 from radmfa.cli.runner import run_with_store
@@ -106,7 +107,9 @@ def cmd_add(args: argparse.Namespace, cfg: Config) -> int:
         if await store.get_user(args.name) is None:
             raise NotFound(f'user "{args.name}" does not exist; add it first with '
                            f"'radmfa user add {args.name}'")
-        return await store.add_token(args.name, new)
+        token = await store.add_token(args.name, new)
+        await adminlog.record(store, "token.add", token.username, f"id={token.id} type={token.kind}")
+        return token
 
     token = run_with_store(cfg, work)
     print(f"added {owner}: id {token.id}, {token.digits} digits every {token.period}s, "
@@ -148,7 +151,11 @@ def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
 
 def cmd_delete(args: argparse.Namespace, cfg: Config) -> int:
     async def work(store: Store) -> bool:
-        return await store.delete_token(args.token_id)
+        owners = {t.id: t.username for t in await store.list_tokens()}
+        if not await store.delete_token(args.token_id):
+            return False
+        await adminlog.record(store, "token.delete", owners.get(args.token_id, ""), f"id={args.token_id}")
+        return True
 
     if not run_with_store(cfg, work):
         raise NotFound(f"token {args.token_id} does not exist (see 'radmfa token list')")

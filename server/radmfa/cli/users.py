@@ -1,24 +1,42 @@
-"""`radmfa user add|list|show|delete|passwd`."""
+"""`radmfa user add|set|list|show|delete|passwd`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 
+from radmfa.cli import adminlog
 from radmfa.cli.output import add_format_option, write_rows
 from radmfa.cli.parsing import UsageError
 from radmfa.cli.prompt import read_new_password
 from radmfa.cli.runner import run_with_store
 from radmfa.cli.tokens import TOKEN_COLUMNS, token_rows
 from radmfa.config import Config
-from radmfa.core.model import NewUser, Token, User
+from radmfa.core import policy
+from radmfa.core.model import METHODS, NewUser, Token, User, UserState
 from radmfa.core.ports import Store
 from radmfa.errors import AlreadyExists, NotFound
 from radmfa.reports import format_time
 from radmfa.upstream.local import hash_password
 
-LIST_COLUMNS = ("name", "first", "last", "email", "phone", "password", "tokens", "created")
+LIST_COLUMNS = (
+    "name", "state", "first", "last", "email", "mobile", "office", "method", "language", "password", "tokens",
+    "created",
+)
+# BCP 47 in the shape people write it: "en", "de-CH", "zh-Hant-TW".
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}")
+# Option → (store field, how the text becomes a value); one table for add and set.
+_PROFILE_OPTIONS = {
+    "email": "email",
+    "mobile": "mobile",
+    "office_phone": "office_phone",
+    "first": "first_name",
+    "last": "last_name",
+    "language": "language",
+    "default_method": "default_method",
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -27,16 +45,24 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     p = cmds.add_parser("add", help="add a user")
     p.add_argument("name", metavar="NAME", help="the User-Name the NAS sends")
-    p.add_argument("--email")
-    p.add_argument("--phone")
-    p.add_argument("--first", help="first name")
-    p.add_argument("--last", help="last name")
+    _profile_options(p)
+    p.add_argument("--state", type=_state, default=UserState.ENABLED, help=_STATE_HELP)
     p.add_argument(
         "--password",
         action="store_true",
         help="also set a password for the local upstream (prompted, or one line of stdin)",
     )
     p.set_defaults(func=cmd_add)
+
+    p = cmds.add_parser(
+        "set",
+        help="change a user's profile or state",
+        description="Give an option an empty value ('') to clear it.",
+    )
+    p.add_argument("name", metavar="NAME")
+    _profile_options(p)
+    p.add_argument("--state", type=_state, help=_STATE_HELP)
+    p.set_defaults(func=cmd_set)
 
     p = cmds.add_parser("list", help="list users")
     add_format_option(p)
@@ -53,6 +79,63 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = cmds.add_parser("passwd", help="set a user's local-upstream password")
     p.add_argument("name", metavar="NAME")
     p.set_defaults(func=cmd_passwd)
+
+
+_STATE_HELP = (
+    "enabled: MFA once a factor is enrolled; disabled: password only; enforced: MFA always; "
+    "blocked: always rejected"
+)
+
+
+def _profile_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--email")
+    p.add_argument("--mobile", type=_phone, help="E.164, e.g. +14155550100 (texts and calls)")
+    p.add_argument("--phone", dest="mobile", type=_phone, help=argparse.SUPPRESS)  # the old name
+    p.add_argument("--office-phone", type=_phone, help="E.164 (calls)")
+    p.add_argument("--first", help="first name")
+    p.add_argument("--last", help="last name")
+    p.add_argument("--language", type=_language, help="BCP 47 tag picking the message set, e.g. en, de-CH")
+    p.add_argument("--default-method", type=_method, help=f"one of {', '.join(METHODS)}")
+
+
+def _phone(text: str) -> str:
+    if text == "":
+        return text
+    try:
+        return policy.e164(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _language(text: str) -> str:
+    if text and not _LANGUAGE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a language tag such as en, de or pt-BR")
+    return text
+
+
+def _method(text: str) -> str:
+    if text and text not in METHODS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a method: use one of {', '.join(METHODS)}")
+    return text
+
+
+def _state(text: str) -> UserState:
+    try:
+        return UserState(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a state: use one of {', '.join(s.value for s in UserState)}"
+        ) from None
+
+
+def _profile_changes(args: argparse.Namespace) -> dict[str, object]:
+    """The profile options given on the command line; '' clears a field."""
+    changes: dict[str, object] = {}
+    for option, field in _PROFILE_OPTIONS.items():
+        value = getattr(args, option)
+        if value is not None:
+            changes[field] = value or None
+    return changes
 
 
 def missing(name: str) -> NotFound:
@@ -79,20 +162,48 @@ def cmd_add(args: argparse.Namespace, cfg: Config) -> int:
         if await store.get_user(args.name) is not None:
             raise AlreadyExists(f'user "{args.name}" already exists')
         password_hash = await _new_password_hash() if args.password else None
-        return await store.add_user(
-            NewUser(
-                args.name,
-                email=args.email,
-                phone=args.phone,
-                first_name=args.first,
-                last_name=args.last,
-                password_hash=password_hash,
-            )
+        profile = _profile_changes(args)
+        user = await store.add_user(
+            NewUser(args.name, password_hash=password_hash, state=args.state, **profile)  # type: ignore[arg-type]
         )
+        await adminlog.record(store, "user.add", user.name, _describe(profile, args.state))
+        return user
 
     user = run_with_store(cfg, work)
     extra = " with a local password" if user.password_hash else ""
     print(f'added user "{user.name}"{extra}')
+    return 0
+
+
+def _describe(changes: dict[str, object], state: UserState | None) -> str:
+    parts = [f"{k}={'' if v is None else v}" for k, v in changes.items()]
+    if state is not None:
+        parts.append(f"state={state}")
+    return " ".join(parts)
+
+
+# -- set -----------------------------------------------------------------------
+
+
+def cmd_set(args: argparse.Namespace, cfg: Config) -> int:
+    changes = _profile_changes(args)
+    if args.state is not None:
+        changes["state"] = args.state
+        # A block set here lasts until lifted; any other state ends a block.
+        changes["blocked_until"] = None
+        changes["blocked_reason"] = "set by an administrator" if args.state is UserState.BLOCKED else None
+    if not changes:
+        raise UsageError("nothing to change: give at least one option (see radmfa user set --help)")
+
+    async def work(store: Store) -> User:
+        user = await store.update_user(args.name, changes)
+        if user is None:
+            raise missing(args.name)
+        await adminlog.record(store, "user.set", user.name, _describe(_profile_changes(args), args.state))
+        return user
+
+    user = run_with_store(cfg, work)
+    print(f'updated user "{user.name}"')
     return 0
 
 
@@ -116,10 +227,14 @@ def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
     rows = [
         (
             u.name,
+            u.state.value,
             u.first_name or "",
             u.last_name or "",
             u.email or "",
-            u.phone or "",
+            u.mobile or "",
+            u.office_phone or "",
+            u.default_method or "",
+            u.language or "",
             "set" if u.password_hash else "",
             str(counts.get(u.name, 0)),
             format_time(u.created_at) if u.created_at else "",
@@ -142,10 +257,14 @@ def cmd_show(args: argparse.Namespace, cfg: Config) -> int:
         raise missing(args.name)
     details = [
         ("name", user.name),
+        ("state", _state_text(user)),
         ("first", user.first_name or ""),
         ("last", user.last_name or ""),
         ("email", user.email or ""),
-        ("phone", user.phone or ""),
+        ("mobile", user.mobile or ""),
+        ("office", user.office_phone or ""),
+        ("method", user.default_method or ""),
+        ("language", user.language or ""),
         ("password", "set (local upstream)" if user.password_hash else "not set"),
         ("created", format_time(user.created_at) if user.created_at else ""),
     ]
@@ -159,6 +278,13 @@ def cmd_show(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+def _state_text(user: User) -> str:
+    if user.state is not UserState.BLOCKED:
+        return user.state.value
+    until = f" until {format_time(user.blocked_until)}" if user.blocked_until else ""
+    return f"blocked{until} ({user.blocked_reason or 'no reason given'})"
+
+
 # -- delete / passwd -----------------------------------------------------------
 
 
@@ -167,6 +293,7 @@ def cmd_delete(args: argparse.Namespace, cfg: Config) -> int:
         tokens = await store.list_tokens(args.name)
         if not await store.delete_user(args.name):
             raise missing(args.name)
+        await adminlog.record(store, "user.delete", args.name, f"tokens={len(tokens)}")
         return len(tokens)
 
     count = run_with_store(cfg, work)
@@ -181,6 +308,7 @@ def cmd_passwd(args: argparse.Namespace, cfg: Config) -> int:
         password_hash = await _new_password_hash()
         if not await store.set_password_hash(args.name, password_hash):
             raise missing(args.name)  # deleted while we were asking
+        await adminlog.record(store, "user.passwd", args.name)
 
     run_with_store(cfg, work)
     print(f'password set for user "{args.name}"')

@@ -17,16 +17,35 @@ from datetime import datetime
 Attr = tuple[int, bytes]
 
 
+class UserState(enum.StrEnum):
+    """What a user's login needs (seed 001)."""
+
+    ENABLED = "enabled"  # MFA once a factor is enrolled ([mfa] new_user says what happens before)
+    DISABLED = "disabled"  # MFA not required: the password alone
+    ENFORCED = "enforced"  # MFA always
+    BLOCKED = "blocked"  # always rejected (admin, lockout, fraud)
+
+
+# Methods a user may choose as default (`user set --default-method`).
+METHODS = ("totp", "sms", "voice", "push", "email")
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: int
     name: str
     email: str | None = None
-    phone: str | None = None
+    mobile: str | None = None  # E.164, for texts and calls
     first_name: str | None = None
     last_name: str | None = None
     password_hash: str | None = None  # argon2, only for the local upstream
     created_at: datetime | None = None
+    office_phone: str | None = None  # E.164, for calls
+    language: str | None = None  # BCP 47 tag; picks the custom message set
+    default_method: str | None = None  # one of METHODS
+    state: UserState = UserState.ENABLED
+    blocked_until: datetime | None = None  # a block with an end (lockout, fraud)
+    blocked_reason: str | None = None
 
     def __repr__(self) -> str:  # keep the hash out of logs and tracebacks
         return f"User(id={self.id}, name={self.name!r})"
@@ -36,10 +55,29 @@ class User:
 class NewUser:
     name: str
     email: str | None = None
-    phone: str | None = None
+    mobile: str | None = None
     first_name: str | None = None
     last_name: str | None = None
     password_hash: str | None = None
+    office_phone: str | None = None
+    language: str | None = None
+    default_method: str | None = None
+    state: UserState = UserState.ENABLED
+
+
+# The profile fields Store.update_user may change.
+USER_FIELDS = (
+    "email",
+    "mobile",
+    "first_name",
+    "last_name",
+    "office_phone",
+    "language",
+    "default_method",
+    "state",
+    "blocked_until",
+    "blocked_reason",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,3 +203,35 @@ class CodeCheck:
     ok: bool
     reason: str
     token_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AdminEvent:
+    """One change an administrator made: who, when, what (never a secret)."""
+
+    time: datetime
+    actor: str  # the operating-system user who ran the command (SUDO_USER first)
+    action: str  # e.g. "user.add", "token.delete"
+    target: str  # the user name, token id, … acted on
+    detail: str = ""
+
+
+# Where a fraud report came from, and what the security team made of it.
+FRAUD_SOURCES = ("voice", "push", "admin")
+FRAUD_STATUSES = ("new", "reviewed", "false-alarm")
+
+
+@dataclass(frozen=True, slots=True)
+class FraudReport:
+    """A verification the user says they did not start (seed 000)."""
+
+    time: datetime
+    username: str
+    source: str  # one of FRAUD_SOURCES
+    client_name: str = ""  # the NAS whose login triggered the call or push
+    calling_station_id: str = ""
+    phone: str = ""  # the number called, for voice
+    device: str = ""  # the push device or topic, for push
+    status: str = "new"  # one of FRAUD_STATUSES
+    note: str = ""
+    id: int | None = None  # set by the store

@@ -12,10 +12,11 @@ so the whole thing runs deterministically under fakes and a fake clock.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from radmfa.config import MfaConfig
+from radmfa.config import ClientPolicy, MfaConfig
 from radmfa.core import policy, session
 from radmfa.core.model import (
     Attr,
@@ -33,6 +34,7 @@ from radmfa.radius.packet import reply_messages
 from radmfa.radius.wire import PROMPT, REPLY_MESSAGE, STATE
 
 _PROMPT_ECHO = b"\x00\x00\x00\x01"  # RFC 2869 §5.10: Prompt = Echo
+_DEFAULT_POLICY = ClientPolicy()
 
 
 def reject(
@@ -56,12 +58,24 @@ class _Login:
 
 
 class Pipeline:
-    def __init__(self, mfa: MfaConfig, upstream: Upstream, store: Store, factors: dict[str, Factor]) -> None:
+    def __init__(
+        self,
+        mfa: MfaConfig,
+        upstream: Upstream,
+        store: Store,
+        factors: dict[str, Factor],
+        *,
+        clients: Mapping[str, ClientPolicy] | None = None,
+    ) -> None:
         self.mfa = mfa
+        self.clients = dict(clients or {})  # by clients.conf name; absent = ClientPolicy()
         self.upstream = upstream
         self.store = store
         self.factor = factors["totp"]
         self._delimiter = mfa.inline_delimiter.encode("utf-8")
+
+    def policy_for(self, client: str) -> ClientPolicy:
+        return self.clients.get(client) or _DEFAULT_POLICY
 
     async def handle(self, request: AuthRequest, *, now: datetime) -> Decision:
         if request.state is not None:

@@ -62,6 +62,22 @@ def name_key(name: str) -> str:
     return name.casefold().strip()
 
 
+_PHONE_PUNCTUATION = str.maketrans("", "", " -.()/")
+
+
+def e164(text: str) -> str:
+    """A phone number as E.164 (``+`` and 7..15 digits, ITU-T E.164 §6),
+    after dropping the spaces, dashes, dots, slashes and parentheses people
+    write numbers with. Raises ValueError naming the rule."""
+    number = text.translate(_PHONE_PUNCTUATION)
+    digits = number[1:]
+    if not number.startswith("+") or not digits.isascii() or not digits.isdigit():
+        raise ValueError(f"{text!r} is not an E.164 number: write + and the country code, e.g. +14155550100")
+    if not 7 <= len(digits) <= 15 or digits[0] == "0":
+        raise ValueError(f"{text!r} is not an E.164 number: a country code (not 0) and 7 to 15 digits in all")
+    return number
+
+
 def printable(value: bytes | None) -> str:
     """A log-safe rendering of a text attribute (never used for secrets)."""
     if value is None:

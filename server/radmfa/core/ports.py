@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from radmfa.core.model import (
+    AdminEvent,
     AuditRecord,
     AuthRequest,
     CodeCheck,
+    FraudReport,
     NewToken,
     NewUser,
     PrimaryResult,
@@ -19,20 +21,11 @@ from radmfa.core.model import (
 )
 
 
-class Store(Protocol):
-    """Persistent state shared by every worker process and node.
+class UserStore(Protocol):
+    """Users and their tokens. Every method taking a name finds the user by
+    core.policy.name_key (case, DOMAIN\\ and @realm ignored); users keep
+    their name as added."""
 
-    Single-use things are consumed atomically in the database, so two
-    processes racing on the same State or TOTP step cannot both win.
-    """
-
-    async def migrate(self) -> None:
-        """Create or upgrade the schema to the newest version (idempotent)."""
-
-    async def close(self) -> None: ...
-
-    # users: every method taking a name finds the user by core.policy.name_key
-    # (case, DOMAIN\ and @realm ignored); users keep their name as added.
     async def add_user(self, user: NewUser) -> User:
         """Raises AlreadyExists when the name, or another with its name_key, is
         taken, and StoreError when its name_key is empty."""
@@ -45,6 +38,10 @@ class Store(Protocol):
         """Deletes the user and their tokens; False when there was no such user."""
 
     async def set_password_hash(self, name: str, password_hash: str | None) -> bool: ...
+
+    async def update_user(self, name: str, changes: Mapping[str, object]) -> User | None:
+        """Set profile fields (model.USER_FIELDS; anything else raises
+        ValueError) in one statement; the user as it now is, or None."""
 
     # tokens
     async def add_token(self, username: str, token: NewToken) -> Token:
@@ -67,7 +64,11 @@ class Store(Protocol):
         and ``failed_at = now``, in one atomic update (concurrent calls from
         any worker or node are all counted)."""
 
-    # challenge sessions
+
+
+class SessionStore(Protocol):
+    """Open Access-Challenges, found by the State we sent."""
+
     async def put_session(self, session: Session) -> None: ...
 
     async def take_session(self, state: bytes, *, now: datetime) -> Session | None:
@@ -75,7 +76,11 @@ class Store(Protocol):
 
     async def purge_expired(self, *, now: datetime) -> int: ...
 
-    # audit
+
+
+class AuditStore(Protocol):
+    """One row per answered request, and one per administrator's change."""
+
     async def write_audit(self, rows: Sequence[AuditRecord]) -> None: ...
 
     async def purge_audit(self, *, before: datetime) -> int:
@@ -91,6 +96,48 @@ class Store(Protocol):
         limit: int | None = None,
     ) -> list[AuditRecord]:
         """Oldest first; with ``limit``, the newest N rows."""
+
+    async def write_admin_event(self, event: AdminEvent) -> None: ...
+
+    async def query_admin_events(
+        self, *, since: datetime | None = None, until: datetime | None = None, limit: int | None = None
+    ) -> list[AdminEvent]:
+        """Oldest first; with ``limit``, the newest N rows."""
+
+
+class FraudStore(Protocol):
+    """Fraud reports, kept for review (never deleted by retention)."""
+
+    async def add_fraud_report(self, report: FraudReport) -> FraudReport:
+        """Store it; the report as stored, with its id."""
+
+    async def list_fraud_reports(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        username: str | None = None,
+        phone: str | None = None,
+        status: str | None = None,
+    ) -> list[FraudReport]:
+        """Oldest first; ``username`` matches by name_key."""
+
+    async def set_fraud_status(self, report_id: int, status: str) -> bool:
+        """False when there is no such report."""
+
+
+class Store(UserStore, SessionStore, AuditStore, FraudStore, Protocol):
+    """Persistent state shared by every worker process and node: one
+    Protocol per domain above, one SQL mixin per domain in store/.
+
+    Single-use things are consumed atomically in the database, so two
+    processes racing on the same State or TOTP step cannot both win.
+    """
+
+    async def migrate(self) -> None:
+        """Create or upgrade the schema to the newest version (idempotent)."""
+
+    async def close(self) -> None: ...
 
 
 class Upstream(Protocol):

@@ -20,7 +20,7 @@ from radmfa.service.notify import sd_notify
 from radmfa.service.radius import Listener, RadiusService
 from radmfa.service.reuseport import attach_identifier_steering
 from radmfa.store import open_store
-from radmfa.upstream import build_upstreams
+from radmfa.upstream import ClientRouter, build_upstreams
 
 PURGE_INTERVAL_S = 60.0
 DRAIN_TIMEOUT_S = 30.0
@@ -40,12 +40,16 @@ class App:
         """SIGHUP: re-read clients.conf; on error keep the old table."""
         try:
             table = load_clients(self.config.radius.clients_file)
+            policies = self.config.client_policies(table)
         except RadmfaError as e:
             log.error("clients.conf reload failed; keeping the previous clients", error=str(e))
             return
         for warning in table.warnings:
             log.warning("clients.conf", warning=warning)
         self.service.reload_clients(table)
+        self.service.pipeline.clients = policies
+        if isinstance(self.upstream, ClientRouter):
+            self.upstream.route(policies)
         log.info("clients.conf reloaded", clients=len(table))
 
     async def close(self) -> None:
@@ -64,7 +68,7 @@ async def build(config: Config) -> App:
         log.warning("clients.conf", warning=warning)
     store = await open_store(config.store.url, key_file=config.store.key_file, base_dir=config.base_dir)
     try:
-        upstream = await build_upstreams(config, store)
+        upstream = await build_upstreams(config, store, config.client_policies(clients))
     except BaseException:
         await store.close()
         raise
@@ -75,7 +79,7 @@ async def build(config: Config) -> App:
         max_failures=config.mfa.max_code_failures,
         lockout_s=config.mfa.code_lockout_s,
     )
-    pipeline = Pipeline(config.mfa, upstream, store, factors)
+    pipeline = Pipeline(config.mfa, upstream, store, factors, clients=config.client_policies(clients))
     audit = AuditSink(store)
     service = RadiusService(config.radius, clients, pipeline, audit)
     return App(config, store, upstream, audit, service)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from radmfa.config import Config, UpstreamConfig
+from radmfa.config import ClientPolicy, Config, UpstreamConfig
 from radmfa.core.model import AuthRequest, PrimaryResult
 from radmfa.core.ports import Store, Upstream
 from radmfa.upstream.ldap import LdapUpstream
@@ -22,8 +22,9 @@ async def build_upstream(cfg: UpstreamConfig, store: Store) -> Upstream:
     return LocalUpstream(store)
 
 
-async def build_upstreams(config: Config, store: Store) -> Upstream:
-    """The default [upstream], or a ClientRouter when [upstreams.<name>] exist."""
+async def build_upstreams(config: Config, store: Store, policies: Mapping[str, ClientPolicy]) -> Upstream:
+    """The default [upstream], or a ClientRouter when [upstreams.<name>] exist.
+    ``policies`` are the clients' [clients.<name>] tables, by clients.conf name."""
     default = await build_upstream(config.upstream, store)
     if not config.upstreams:
         return default
@@ -35,16 +36,22 @@ async def build_upstreams(config: Config, store: Store) -> Upstream:
         for upstream in named.values():
             await upstream.close()
         raise
-    return ClientRouter(named, config.client_upstreams)
+    router = ClientRouter(named)
+    router.route(policies)
+    return router
 
 
 class ClientRouter:
     """Failover composes inside one upstream; this picks the upstream by the
     NAS client (clients.conf short name) the request came from."""
 
-    def __init__(self, named: Mapping[str, Upstream], routes: Mapping[str, str]) -> None:
+    def __init__(self, named: Mapping[str, Upstream]) -> None:
         self.named = dict(named)
-        self.routes = dict(routes)
+        self.routes: dict[str, str] = {}  # clients.conf name → upstream name; absent = "default"
+
+    def route(self, policies: Mapping[str, ClientPolicy]) -> None:
+        """(Re)read which client uses which upstream; config.py checked the names."""
+        self.routes = {client: p.upstream for client, p in policies.items() if p.upstream in self.named}
 
     def pick(self, client: str) -> Upstream:
         return self.named[self.routes.get(client, "default")]

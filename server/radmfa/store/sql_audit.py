@@ -1,0 +1,127 @@
+"""The audit log (one row per answered request) and the admin log (one row
+per change an administrator made), in the SQL both backends share."""
+
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from radmfa.core.model import AdminEvent, AuditRecord
+from radmfa.store.codec import from_epoch, to_epoch
+from radmfa.store.sql_base import SqlBase
+
+_AUDIT = (
+    "time, request_id, client_name, client_ip, username, calling_station_id, factor, "
+    "result, reason, duration_ms"
+)
+_ADMIN = "time, actor, action, target, detail"
+# purge_audit deletes this many rows per statement: SQLite holds its one write
+# lock for a whole statement, and every login waits behind it.
+AUDIT_PURGE_BATCH = 5000
+
+
+def _range(since: datetime | None, until: datetime | None) -> tuple[list[str], list[object]]:
+    """WHERE terms for [since, until) over a ``time`` column."""
+    where: list[str] = []
+    args: list[object] = []
+    if since is not None:
+        where.append("time >= ?")
+        args.append(to_epoch(since))
+    if until is not None:
+        where.append("time < ?")
+        args.append(to_epoch(until))
+    return where, args
+
+
+class AuditSql(SqlBase):
+    # -- audit -------------------------------------------------------------------
+
+    async def purge_audit(self, *, before: datetime) -> int:
+        # In batches, each its own statement and transaction, so logins get the
+        # write lock between them instead of waiting out millions of deletes.
+        total = 0
+        while True:
+            deleted = await self._execute(
+                "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE time < ? LIMIT ?)",
+                to_epoch(before),
+                AUDIT_PURGE_BATCH,
+            )
+            total += deleted
+            if deleted < AUDIT_PURGE_BATCH:
+                return total
+
+    async def write_audit(self, rows: Sequence[AuditRecord]) -> None:
+        if not rows:
+            return
+        await self._execute_many(
+            f"INSERT INTO audit ({_AUDIT}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    to_epoch(r.time),
+                    r.request_id,
+                    r.client_name,
+                    r.client_ip,
+                    r.username,
+                    r.calling_station_id,
+                    r.factor,
+                    r.result,
+                    r.reason,
+                    float(r.duration_ms),
+                )
+                for r in rows
+            ],
+        )
+
+    async def query_audit(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        username: str | None = None,
+        limit: int | None = None,
+    ) -> list[AuditRecord]:
+        """Oldest first; ``since`` is inclusive, ``until`` exclusive; ``limit``
+        keeps the newest N (what an admin asking for "the last 50" means)."""
+        where, args = _range(since, until)
+        if username is not None:
+            where.append("username = ?")
+            args.append(username)
+        filters = " WHERE " + " AND ".join(where) if where else ""
+        if limit is None:
+            sql = f"SELECT {_AUDIT} FROM audit{filters} ORDER BY time, id"
+        else:
+            newest = f"SELECT id, {_AUDIT} FROM audit{filters} ORDER BY time DESC, id DESC LIMIT ?"
+            sql = f"SELECT {_AUDIT} FROM ({newest}) AS newest ORDER BY time, id"
+            args.append(limit)
+        rows = await self._fetch(sql, *args)
+        return [AuditRecord(from_epoch(r[0]), *tuple(r)[1:]) for r in rows]
+
+    # -- admin log ---------------------------------------------------------------
+
+    async def write_admin_event(self, event: AdminEvent) -> None:
+        await self._execute(
+            f"INSERT INTO admin_events ({_ADMIN}) VALUES (?, ?, ?, ?, ?)",
+            to_epoch(event.time),
+            event.actor,
+            event.action,
+            event.target,
+            event.detail,
+        )
+
+    async def query_admin_events(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[AdminEvent]:
+        where, args = _range(since, until)
+        filters = " WHERE " + " AND ".join(where) if where else ""
+        sql = f"SELECT id, {_ADMIN} FROM admin_events{filters} ORDER BY time DESC, id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        rows = await self._fetch(sql, *args)
+        return [AdminEvent(from_epoch(r[1]), r[2], r[3], r[4], r[5]) for r in reversed(rows)]

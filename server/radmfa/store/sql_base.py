@@ -1,0 +1,77 @@
+"""The SQL both backends share; a backend supplies only how to run it.
+
+Statements are written once with ``?`` parameters. SqliteStore runs them as
+they are; PostgresStore renumbers them to ``$n``. Keeping one text for both is
+what keeps the two backends' semantics identical.
+
+SqlBase holds the four primitives a backend provides; each domain of the
+Store (users and tokens, challenge sessions, audit, …) is a mixin over it in
+its own module (store/sql_*.py), and store/sql.py composes them. Statements are
+composed only from column lists and literal fragments; every value is a bound
+parameter, hence the S608 exemptions.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from radmfa.errors import StoreError
+from radmfa.store.seeds import SeedCipher
+
+Row = Sequence[Any]
+Statement = tuple[str, Sequence[object]]
+
+_KEY_CHECK = b"radmfa key check"
+
+
+class SqlBase(abc.ABC):
+    """The primitives a backend provides, and the key check every store runs."""
+
+    def __init__(self, cipher: SeedCipher) -> None:
+        self._cipher = cipher
+
+    # -- what a backend provides -------------------------------------------------
+
+    @abc.abstractmethod
+    async def _fetch(self, sql: str, *args: object) -> list[Row]:
+        """Run one statement (atomically on its own) and return its rows."""
+
+    @abc.abstractmethod
+    async def _execute(self, sql: str, *args: object) -> int:
+        """Run one statement and return how many rows it changed."""
+
+    @abc.abstractmethod
+    async def _execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        """Run one statement per parameter row, all in one transaction."""
+
+    @abc.abstractmethod
+    async def _fetch_then(self, first: Statement, then: Callable[[Row], Statement]) -> Row | None:
+        """In one transaction: run ``first``; if it returned a row, run ``then(row)``."""
+
+    @abc.abstractmethod
+    async def migrate(self) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    # -- key check ---------------------------------------------------------------
+
+    async def check_key(self) -> None:
+        """Fail now, not at the first login, when key_file is not this database's key."""
+        sealed = self._cipher.encrypt(_KEY_CHECK, context=b"store_meta.key_check")
+        await self._execute(
+            "INSERT INTO store_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+            "key_check",
+            sealed,
+        )
+        rows = await self._fetch("SELECT value FROM store_meta WHERE name = ?", "key_check")
+        try:
+            self._cipher.decrypt(bytes(rows[0][0]), context=b"store_meta.key_check")
+        except StoreError:
+            raise StoreError(
+                f"{self._cipher.source} is not the key this database was created with, so its "
+                "token seeds cannot be decrypted: restore the original key_file"
+            ) from None
+

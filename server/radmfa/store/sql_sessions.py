@@ -1,0 +1,69 @@
+"""Challenge sessions (the State attribute's server side), in shared SQL."""
+
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from radmfa.core.model import Phase, Session
+from radmfa.store.codec import from_epoch, pack_attrs, to_epoch, unpack_attrs
+from radmfa.store.sql_base import SqlBase
+
+_SESSIONS = "client, username, factor, attempts, expires_at, reply_enc, phase"
+
+
+def _session_aad(state: bytes) -> bytes:
+    return b"sessions.reply_enc:" + state
+
+
+class SessionsSql(SqlBase):
+    # -- challenge sessions ------------------------------------------------------
+
+    async def put_session(self, session: Session) -> None:
+        sealed = self._cipher.encrypt(
+            pack_attrs(session.reply_attrs), context=_session_aad(session.state)
+        )
+        # An upsert: the pipeline writes a session back after a wrong code.
+        await self._execute(
+            f"INSERT INTO sessions (state, {_SESSIONS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (state) DO UPDATE SET client = excluded.client, "
+            "username = excluded.username, factor = excluded.factor, "
+            "attempts = excluded.attempts, expires_at = excluded.expires_at, "
+            "reply_enc = excluded.reply_enc, phase = excluded.phase",
+            session.state,
+            session.client,
+            session.username,
+            session.factor,
+            session.attempts,
+            to_epoch(session.expires_at),
+            sealed,
+            session.phase.value,
+        )
+
+    async def take_session(self, state: bytes, *, now: datetime) -> Session | None:
+        # DELETE … RETURNING: whichever worker deletes the row owns the answer.
+        rows = await self._fetch(
+            f"DELETE FROM sessions WHERE state = ? RETURNING {_SESSIONS}", state
+        )
+        if not rows:
+            return None
+        client, username, factor, attempts, expires_at, reply_enc, phase = rows[0]
+        if expires_at <= to_epoch(now):
+            return None
+        packed = self._cipher.decrypt(
+            bytes(reply_enc), context=_session_aad(state), what="session reply attributes"
+        )
+        return Session(
+            state=state,
+            client=client,
+            username=bytes(username),
+            factor=factor,
+            attempts=attempts,
+            expires_at=from_epoch(expires_at),
+            reply_attrs=unpack_attrs(packed),
+            phase=Phase(phase),
+        )
+
+    async def purge_expired(self, *, now: datetime) -> int:
+        return await self._execute("DELETE FROM sessions WHERE expires_at <= ?", to_epoch(now))

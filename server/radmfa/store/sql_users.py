@@ -1,0 +1,257 @@
+"""Users and their tokens, in the SQL both backends share."""
+
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from radmfa.core.model import USER_FIELDS, NewToken, NewUser, Token, User, UserState
+from radmfa.core.policy import name_key
+from radmfa.errors import AlreadyExists, NotFound, StoreError
+from radmfa.store.codec import from_epoch, to_epoch
+from radmfa.store.sql_base import Row, SqlBase, Statement
+
+# Column lists, in the order _user() and UsersSql._token() read them.
+_USERS = (
+    "u.id, u.name, u.email, u.mobile, u.first_name, u.last_name, u.password_hash, u.created_at, "
+    "u.office_phone, u.language, u.default_method, u.state, u.blocked_until, u.blocked_reason"
+)
+_USER_COLUMNS = len(_USERS.split(","))
+_TOKENS = (
+    "t.id, t.kind, t.secret_enc, t.digits, t.period, t.algorithm, t.last_step, t.label, "
+    "t.created_at, t.fail_count, t.failed_at"
+)
+
+
+def _token_aad(token_id: int) -> bytes:
+    return b"tokens.secret_enc:%d" % token_id
+
+
+class UsersSql(SqlBase):
+    # -- users -------------------------------------------------------------------
+    # Users are looked up by name_key(name), never by the name as given: the
+    # spellings a NAS may send for one person (ALICE, alice@corp.example,
+    # CORP\alice) must all find that person, or they count as unknown users.
+
+    async def add_user(self, user: NewUser) -> User:
+        key = name_key(user.name)
+        if not key:
+            raise StoreError(
+                f"user name {user.name!r} has nothing left once a DOMAIN\\ prefix and an "
+                "@realm are removed, so no login could name it: choose another name"
+            )
+        created = time.time()
+        rows = await self._fetch(
+            "INSERT INTO users (name, name_key, email, mobile, first_name, last_name, password_hash, "
+            "created_at, office_phone, language, default_method, state) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (name_key) DO NOTHING RETURNING id",
+            user.name,
+            key,
+            user.email,
+            user.mobile,
+            user.first_name,
+            user.last_name,
+            user.password_hash,
+            created,
+            user.office_phone,
+            user.language,
+            user.default_method,
+            str(user.state),
+        )
+        if not rows:
+            raise await self._taken(user.name, key)
+        return User(
+            id=rows[0][0],
+            name=user.name,
+            email=user.email,
+            mobile=user.mobile,
+            first_name=user.first_name,
+            last_name=user.last_name,
+            password_hash=user.password_hash,
+            created_at=from_epoch(created),
+            office_phone=user.office_phone,
+            language=user.language,
+            default_method=user.default_method,
+            state=user.state,
+        )
+
+    async def _taken(self, name: str, key: str) -> AlreadyExists:
+        rows = await self._fetch("SELECT name FROM users WHERE name_key = ?", key)
+        if not rows or rows[0][0] == name:
+            return AlreadyExists(f"user {name!r} already exists")
+        return AlreadyExists(
+            f"user {name!r} already exists as {rows[0][0]!r}: user names match whatever "
+            "their case and any DOMAIN\\ prefix or @realm"
+        )
+
+    async def get_user(self, name: str) -> User | None:
+        rows = await self._fetch(f"SELECT {_USERS} FROM users u WHERE u.name_key = ?", name_key(name))
+        return _user(rows[0]) if rows else None
+
+    async def list_users(self) -> list[User]:
+        rows = await self._fetch(f"SELECT {_USERS} FROM users u ORDER BY u.name")
+        return [_user(row) for row in rows]
+
+    async def delete_user(self, name: str) -> bool:
+        # Tokens go with the user: ON DELETE CASCADE, in the same statement.
+        return await self._execute("DELETE FROM users WHERE name_key = ?", name_key(name)) > 0
+
+    async def set_password_hash(self, name: str, password_hash: str | None) -> bool:
+        changed = await self._execute(
+            "UPDATE users SET password_hash = ? WHERE name_key = ?", password_hash, name_key(name)
+        )
+        return changed > 0
+
+    async def update_user(self, name: str, changes: Mapping[str, object]) -> User | None:
+        """Set the given profile fields (model.USER_FIELDS) in one statement;
+        None when there is no such user. An empty ``changes`` only reads."""
+        unknown = set(changes) - set(USER_FIELDS)
+        if unknown:
+            raise ValueError(f"not user fields: {', '.join(sorted(unknown))}")
+        if changes:
+            columns = ", ".join(f"{column} = ?" for column in changes)
+            values = [_column_value(v) for v in changes.values()]
+            await self._execute(f"UPDATE users SET {columns} WHERE name_key = ?", *values, name_key(name))
+        return await self.get_user(name)
+
+    # -- tokens ------------------------------------------------------------------
+
+    async def add_token(self, username: str, token: NewToken) -> Token:
+        created = time.time()
+
+        # The seed's ciphertext is bound to the row id, which exists only after
+        # the INSERT; the placeholder is replaced before the transaction commits.
+        def seal(row: Row) -> Statement:
+            token_id = int(row[0])
+            sealed = self._cipher.encrypt(token.secret, context=_token_aad(token_id))
+            return "UPDATE tokens SET secret_enc = ? WHERE id = ?", (sealed, token_id)
+
+        # RETURNING the owner's stored name, so the Token shows it as list_tokens does.
+        row = await self._fetch_then(
+            (
+                "INSERT INTO tokens (user_id, kind, secret_enc, digits, period, algorithm, "
+                "label, created_at) SELECT id, ?, ?, ?, ?, ?, ?, ? FROM users WHERE name_key = ? "
+                "RETURNING id, (SELECT name FROM users WHERE users.id = tokens.user_id)",
+                (
+                    token.kind,
+                    b"",
+                    token.digits,
+                    token.period,
+                    token.algorithm,
+                    token.label,
+                    created,
+                    name_key(username),
+                ),
+            ),
+            seal,
+        )
+        if row is None:
+            raise NotFound(f"no user named {username!r}")
+        return Token(
+            id=int(row[0]),
+            username=row[1],
+            kind=token.kind,
+            secret=token.secret,
+            digits=token.digits,
+            period=token.period,
+            algorithm=token.algorithm,
+            label=token.label,
+            created_at=from_epoch(created),
+        )
+
+    async def list_tokens(self, username: str | None = None) -> list[Token]:
+        sql = f"SELECT u.name, {_TOKENS} FROM tokens t JOIN users u ON u.id = t.user_id"
+        if username is None:
+            rows = await self._fetch(sql + " ORDER BY t.id")
+        else:
+            rows = await self._fetch(sql + " WHERE u.name_key = ? ORDER BY t.id", name_key(username))
+        return [self._token(row, 1, row[0]) for row in rows]
+
+    async def delete_token(self, token_id: int) -> bool:
+        return await self._execute("DELETE FROM tokens WHERE id = ?", token_id) > 0
+
+    async def login_view(self, username: str) -> tuple[User | None, list[Token]]:
+        # One round trip on the hot path: the user row repeats once per token.
+        rows = await self._fetch(
+            f"SELECT {_USERS}, {_TOKENS} FROM users u LEFT JOIN tokens t ON t.user_id = u.id "
+            "WHERE u.name_key = ? ORDER BY t.id",
+            name_key(username),
+        )
+        if not rows:
+            return None, []
+        user = _user(rows[0])
+        return user, [self._token(row, _USER_COLUMNS, user.name) for row in rows if row[_USER_COLUMNS] is not None]
+
+    async def consume_otp_step(self, token_id: int, step: int) -> bool:
+        # Compare-and-set in one statement: of two racing workers only one
+        # sees its UPDATE match (RFC 6238 §5.2: a code is accepted only once).
+        # The same statement clears the wrong-code count: no second write on success.
+        rows = await self._fetch(
+            "UPDATE tokens SET last_step = ?, fail_count = 0 "
+            "WHERE id = ? AND (last_step IS NULL OR last_step < ?) RETURNING id",
+            step,
+            token_id,
+            step,
+        )
+        return bool(rows)
+
+    async def note_code_failure(self, token_ids: Sequence[int], *, now: datetime) -> None:
+        if not token_ids:
+            return
+        # fail_count + 1 in the UPDATE itself, not read-then-write: concurrent
+        # wrong codes from other workers and nodes are all counted.
+        marks = ", ".join(["?"] * len(token_ids))
+        await self._execute(
+            f"UPDATE tokens SET fail_count = fail_count + 1, failed_at = ? WHERE id IN ({marks})",
+            to_epoch(now),
+            *token_ids,
+        )
+
+    def _token(self, row: Row, i: int, username: str) -> Token:
+        token_id = int(row[i])
+        secret = self._cipher.decrypt(bytes(row[i + 2]), context=_token_aad(token_id))
+        return Token(
+            id=token_id,
+            username=username,
+            kind=row[i + 1],
+            secret=secret,
+            digits=row[i + 3],
+            period=row[i + 4],
+            algorithm=row[i + 5],
+            last_step=row[i + 6],
+            label=row[i + 7],
+            created_at=from_epoch(row[i + 8]),
+            fail_count=row[i + 9],
+            failed_at=None if row[i + 10] is None else from_epoch(row[i + 10]),
+        )
+
+
+def _column_value(value: object) -> object:
+    if isinstance(value, datetime):
+        return to_epoch(value)
+    if isinstance(value, UserState):
+        return str(value)
+    return value
+
+
+def _user(row: Row) -> User:
+    return User(
+        id=row[0],
+        name=row[1],
+        email=row[2],
+        mobile=row[3],
+        first_name=row[4],
+        last_name=row[5],
+        password_hash=row[6],
+        created_at=from_epoch(row[7]),
+        office_phone=row[8],
+        language=row[9],
+        default_method=row[10],
+        state=UserState(row[11]),
+        blocked_until=None if row[12] is None else from_epoch(row[12]),
+        blocked_reason=row[13],
+    )
