@@ -103,6 +103,7 @@ class MfaConfig:
     no_factor_message: str = "No second factor is enrolled for this account. Contact your helpdesk."
     issuer: str = "radmfa"
     totp_window: int = 1  # steps accepted either side of now
+    hotp_window: int = 10  # HOTP counters looked ahead at login (RFC 4226 §7.4)
     max_code_failures: int = 10  # wrong codes in a row before a token is locked …
     code_lockout_s: int = 300  # … for this long (renewed by each further wrong code)
 
@@ -343,6 +344,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         no_factor_message=m.get("no_factor_message", str, dm.no_factor_message),
         issuer=m.get("issuer", str, dm.issuer),
         totp_window=m.integer("totp_window", dm.totp_window, minimum=0, maximum=10),
+        hotp_window=m.integer("hotp_window", dm.hotp_window, minimum=1, maximum=100),
         max_code_failures=m.integer("max_code_failures", dm.max_code_failures, minimum=1, maximum=1000),
         code_lockout_s=m.integer("code_lockout_s", dm.code_lockout_s, minimum=1, maximum=86400),
     )

@@ -9,7 +9,7 @@ import secrets
 import sys
 from datetime import UTC, datetime
 
-from radmfa.cli import adminlog
+from radmfa.cli import adminlog, hardware
 from radmfa.cli.output import add_format_option, write_rows
 from radmfa.cli.prompt import read_secret
 from radmfa.cli.runner import run_with_store
@@ -55,6 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = cmds.add_parser("delete", help="delete a token by its id")
     p.add_argument("token_id", metavar="ID", type=int)
     p.set_defaults(func=cmd_delete)
+
+    hardware.register(cmds)  # import, unassigned, assign, resync
 
 
 def _period(text: str) -> int:

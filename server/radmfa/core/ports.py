@@ -12,6 +12,7 @@ from radmfa.core.model import (
     AuthRequest,
     CodeCheck,
     FraudReport,
+    HardwareToken,
     NewToken,
     NewUser,
     PrimaryResult,
@@ -126,7 +127,23 @@ class FraudStore(Protocol):
         """False when there is no such report."""
 
 
-class Store(UserStore, SessionStore, AuditStore, FraudStore, Protocol):
+class HardwareTokenStore(Protocol):
+    """Hardware OATH tokens imported from a vendor file, then assigned."""
+
+    async def import_hardware_tokens(self, tokens: Sequence[HardwareToken]) -> int:
+        """All or nothing, in one transaction. Raises AlreadyExists when a
+        serial is already imported or assigned (the message names it)."""
+
+    async def list_hardware_tokens(self) -> list[HardwareToken]:
+        """The unassigned ones, by serial."""
+
+    async def assign_hardware_token(self, serial: str, username: str) -> Token:
+        """Raises NotFound (no such serial or user) or AlreadyExists (assigned)."""
+
+    async def get_token_by_serial(self, serial: str) -> Token | None: ...
+
+
+class Store(UserStore, SessionStore, AuditStore, FraudStore, HardwareTokenStore, Protocol):
     """Persistent state shared by every worker process and node: one
     Protocol per domain above, one SQL mixin per domain in store/.
 

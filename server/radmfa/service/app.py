@@ -78,6 +78,7 @@ async def build(config: Config) -> App:
         prompt=config.mfa.prompt,
         max_failures=config.mfa.max_code_failures,
         lockout_s=config.mfa.code_lockout_s,
+        hotp_window=config.mfa.hotp_window,
     )
     pipeline = Pipeline(config.mfa, upstream, store, factors, clients=config.client_policies(clients))
     audit = AuditSink(store)
