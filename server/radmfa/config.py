@@ -126,6 +126,32 @@ class ClientPolicy:
     upstream: str = "default"  # "default" ([upstream]) or the <name> of an [upstreams.<name>]
 
 
+# User fields `radmfa sync` fills from the directory, and the LDAP attribute
+# each is read from by default (OpenLDAP inetOrgPerson; AD uses sAMAccountName).
+SYNC_ATTRIBUTES = {
+    "user_name": "uid",
+    "first_name": "givenName",
+    "last_name": "sn",
+    "email": "mail",
+    "mobile": "mobile",
+    "office_phone": "telephoneNumber",
+    "language": "preferredLanguage",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SyncConfig:
+    """``[sync]``: import users from an LDAP upstream's directory."""
+
+    upstream: str = ""  # "" = none configured; "default" or an [upstreams.<name>] of type "ldap"
+    base_dn: str = ""  # "" = the upstream's base_dn
+    filter: str = "(objectClass=inetOrgPerson)"
+    attributes: Mapping[str, str] = field(default_factory=lambda: dict(SYNC_ATTRIBUTES))
+    every_minutes: int = 0  # 0 = only `radmfa sync`; else also in the service
+    max_removals: int = 5  # more leavers than this in one run: none is blocked until confirmed
+    page_size: int = 500  # RFC 2696 paged results (AD returns at most 1000 per page)
+
+
 @dataclass(frozen=True, slots=True)
 class FraudConfig:
     """``[fraud]``: what a user's fraud report does (seed 000)."""
@@ -159,6 +185,7 @@ class Config:
     clients: Mapping[str, ClientPolicy] = field(default_factory=dict)  # by the name in [clients.<name>]
     fraud: FraudConfig = FraudConfig()
     upstreams: Mapping[str, UpstreamConfig] = field(default_factory=dict)  # [upstreams.<name>]
+    sync: SyncConfig = SyncConfig()
 
     @property
     def base_dir(self) -> Path:
@@ -309,7 +336,7 @@ def _secret(sec: _Section, key: str = "secret") -> bytes:
 
 def _build(doc: dict[str, Any], path: Path) -> Config:
     for name in doc:
-        if name not in ("radius", "upstream", "upstreams", "mfa", "store", "log", "clients", "fraud"):
+        if name not in ("radius", "upstream", "upstreams", "mfa", "store", "log", "clients", "fraud", "sync"):
             raise ConfigError(f"{path.name}: [{name}]: unknown section")
     r = _Section(doc, "radius", path)
     d = RadiusConfig()
@@ -384,8 +411,39 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     f.done()
     return Config(
         path=path, radius=radius, upstream=upstream, mfa=mfa, store=store, log=log, clients=clients, fraud=fraud,
-        upstreams=upstreams,
+        upstreams=upstreams, sync=_sync(_Section(doc, "sync", path), upstream, upstreams),
     )
+
+
+def _sync(s: _Section, default: UpstreamConfig, named: Mapping[str, UpstreamConfig]) -> SyncConfig:
+    d = SyncConfig()
+    table = s.get("attributes", dict, {})
+    for key, value in table.items():
+        if key not in SYNC_ATTRIBUTES:
+            s.fail(f"attributes.{key}", f"unknown user field; known: {', '.join(SYNC_ATTRIBUTES)}")
+        if not isinstance(value, str):
+            s.fail(f"attributes.{key}", f"expected an LDAP attribute name, got {value!r}")
+    sync = SyncConfig(
+        upstream=s.get("upstream", str, "default" if default.ldap is not None and default.ldap.bind_dn else ""),
+        base_dn=s.get("base_dn", str, ""),
+        filter=s.get("filter", str, d.filter),
+        attributes={**SYNC_ATTRIBUTES, **table},
+        every_minutes=s.integer("every_minutes", 0, minimum=0, maximum=10080),
+        max_removals=s.integer("max_removals", d.max_removals, minimum=0, maximum=1_000_000),
+        page_size=s.integer("page_size", d.page_size, minimum=1, maximum=10000),
+    )
+    if not sync.filter.startswith("("):
+        s.fail("filter", f"not an LDAP filter: {sync.filter!r}")
+    if sync.upstream:
+        chosen = default if sync.upstream == "default" else named.get(sync.upstream)
+        if chosen is None:
+            s.fail("upstream", f"no [upstreams.{sync.upstream}] table")
+        elif chosen.ldap is None or not chosen.ldap.bind_dn:
+            s.fail("upstream", f"{sync.upstream!r} must be an LDAP upstream with a service account (bind_dn)")
+    elif sync.every_minutes:
+        s.fail("every_minutes", "needs an LDAP upstream to sync from (set [sync] upstream)")
+    s.done()
+    return sync
 
 
 def _client_policies(

@@ -284,6 +284,11 @@ class Slapd:
         self._run(["ldapdelete", "-x", "-H", self.url, "-D", ROOT_DN, "-w", ROOT_PW, dn])
 
     def stop(self) -> None:
+        self.halt()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def halt(self) -> None:
+        """Stop the process but keep its files (certificates), as a server that went down."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -292,7 +297,6 @@ class Slapd:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
-        shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> Slapd:
         return self.start()

@@ -143,7 +143,21 @@ class HardwareTokenStore(Protocol):
     async def get_token_by_serial(self, serial: str) -> Token | None: ...
 
 
-class Store(UserStore, SessionStore, AuditStore, FraudStore, HardwareTokenStore, Protocol):
+class DirectorySyncStore(Protocol):
+    """Who owns each user (NULL: an admin; "directory": `radmfa sync`), and
+    the schedule that lets one worker of one node run a sync at a time."""
+
+    async def user_sources(self) -> dict[str, str | None]:
+        """Every user's stored name → source."""
+
+    async def set_user_source(self, name: str, source: str | None) -> bool: ...
+
+    async def claim_sync_run(self, name: str, *, now: datetime, interval_s: float) -> bool:
+        """True for one caller per ``interval_s`` across all workers and nodes
+        (compare-and-set on the next run time)."""
+
+
+class Store(UserStore, SessionStore, AuditStore, FraudStore, HardwareTokenStore, DirectorySyncStore, Protocol):
     """Persistent state shared by every worker process and node: one
     Protocol per domain above, one SQL mixin per domain in store/.
 

@@ -13,6 +13,7 @@ from radmfa.audit import AuditSink, configure_logging, log
 from radmfa.config import Config
 from radmfa.core.pipeline import Pipeline
 from radmfa.core.ports import Store, Upstream
+from radmfa.directory.sync import sync_loop
 from radmfa.errors import ConfigError, RadmfaError
 from radmfa.factors import build_factors
 from radmfa.radius.clients import load_clients
@@ -128,11 +129,14 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
     stop = stop or asyncio.Event()
     purger: asyncio.Task[None] | None = None
     watchdog: asyncio.Task[None] | None = None
+    syncer: asyncio.Task[None] | None = None
     try:
         await listen(app, reuse_port=reuse_port)
         app.audit.start()
         purger = loop.create_task(_housekeeping(app))
         watchdog = loop.create_task(app.service.watchdog())
+        if config.sync.every_minutes:
+            syncer = loop.create_task(sync_loop(config, app.store))
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, app.reload)
@@ -147,7 +151,7 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
         sd_notify("STOPPING=1")
         log.info("stopping: finishing requests in flight", in_flight=len(app.service._tasks))
     finally:
-        for task in (purger, watchdog):
+        for task in (purger, watchdog, syncer):
             if task is not None:
                 task.cancel()
         # Handlers stay installed while draining: a second SIGTERM (systemd

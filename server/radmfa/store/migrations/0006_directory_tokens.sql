@@ -23,3 +23,10 @@ CREATE UNIQUE INDEX tokens_serial ON tokens (serial);
 -- Where a user came from: NULL for users an admin added, 'directory' for
 -- users `radmfa sync` created. Sync only ever blocks or removes its own.
 ALTER TABLE users ADD COLUMN source TEXT;
+
+-- When the scheduled directory sync may run next. Every worker and node asks;
+-- the one whose compare-and-set UPDATE moves next_at forward runs it.
+CREATE TABLE sync_runs (
+    name TEXT PRIMARY KEY,
+    next_at {time} NOT NULL
+);
