@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import socket
 import time
 
 import pyotp
@@ -58,3 +59,25 @@ def test_upstream_chosen_per_client(radmfa_factory, slapd, radclient):
         code = pyotp.TOTP(base64.b32encode(seed).decode()).at(time.time())
         r = radclient(server.address, NAS_SECRET, [{"User-Name": "alice", "User-Password": f"alice-pw,{code}"}])[0]
         assert r.code == "Access-Accept"
+
+
+def test_directory_down_rejects_in_time(radmfa_factory, radclient):
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # accepts, never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        body = (
+            f'type = "ldap"\nservers = ["ldap://127.0.0.1:{silent.getsockname()[1]}"]\n'
+            f'bind_dn = "{SERVICE_DN}"\nbind_password = "{SERVICE_PW}"\nbase_dn = "{BASE_DN}"\ntimeout_s = 0.5\n'
+        )
+        server = radmfa_factory(upstream=body)
+        server.add_users(("alice", None, secrets.token_bytes(20)))
+        with server:
+            t0 = time.monotonic()
+            r = radclient(server.address, NAS_SECRET, [{"User-Name": "alice", "User-Password": "alice-pw"}], timeout=5)
+            assert r[0].code == "Access-Reject"
+            assert time.monotonic() - t0 < 0.5 + 1.5  # one server's timeout, plus radclient's start-up
+    finally:
+        silent.close()
+    reasons = [e.get("reason") for e in server.events() if e.get("event") == "auth"]
+    assert reasons == ["upstream unavailable"]

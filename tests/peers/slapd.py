@@ -246,7 +246,8 @@ class Slapd:
         (self.dir / "data.ldif").write_text(render_ldif(self.people))
         slapadd = str(Path(self.binary).with_name("slapadd")) if "/" in self.binary else "slapadd"
         self._run([slapadd, "-f", str(conf), "-l", str(self.dir / "data.ldif")])
-        urls = f"{self.url}/ {self.ldaps_url}/"
+        # ldaps:// on 127.0.0.2 too: a live server whose certificate does not name that address.
+        urls = f"{self.url}/ {self.ldaps_url}/ ldaps://127.0.0.2:{self.ldaps_port}/"
         with (self.dir / "slapd.log").open("wb") as log:
             self.proc = subprocess.Popen(
                 [self.binary, "-f", str(conf), "-h", urls, "-d", "0"], stdout=log, stderr=subprocess.STDOUT
