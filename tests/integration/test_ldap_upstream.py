@@ -179,3 +179,34 @@ def test_event_loop_keeps_running_during_a_slow_bind(tmp_path, silent_port):
         return ticks
 
     assert asyncio.run(run()) >= 10
+
+
+def test_pooled_connections_never_carry_another_users_identity(slapd, tls, tmp_path):
+    # Template mode checks the group on the user's own connection: right after
+    # bob binds on the connection alice used, the check must run as bob.
+    cfg = (f'type = "ldap"\nservers = ["{slapd.ldaps_url}"]\nbind_dn_template = "uid={{user}},{PEOPLE}"\n{tls}'
+           f'require_group = "{VPN_GROUP}"\ngroup_check = "member"\npool_size = 1\n')
+    up = make_upstream(tmp_path, cfg)
+
+    async def run() -> list[tuple[bool, str]]:
+        out = []
+        try:
+            for user, pw in (("alice", b"alice-pw"), ("bob", b"nope"), ("bob", b"bob-pw"), ("alice", b"alice-pw")):
+                r = await up.authenticate(request(user), pw)
+                out.append((r.accepted, r.reason))
+            # The server closed every idle connection (a restart, an idle timeout):
+            # the next login opens new ones, and the server is not marked dead.
+            for conns in up._idle.values():
+                for conn in conns:
+                    conn.socket.close()
+            r = await up.authenticate(request("alice"), b"alice-pw")
+            out.append((r.accepted, r.reason))
+            assert up.healthy()
+        finally:
+            await up.close()
+        return out
+
+    assert asyncio.run(run()) == [
+        (True, "ldap bind ok"), (False, "wrong password"), (False, "not in the required group"),
+        (True, "ldap bind ok"), (True, "ldap bind ok"),
+    ]

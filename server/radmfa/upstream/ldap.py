@@ -6,8 +6,10 @@ entry with the password. Or, with no service account, a bind straight to
 ``bind_dn_template``. Optionally the user must be in ``require_group``.
 
 ldap3 is synchronous, so every directory exchange runs in a thread pool of
-``pool_size`` threads: the event loop never blocks, and the directory never
-sees more than ``pool_size`` connections per server from one process.
+``pool_size`` threads: the event loop never blocks. Connections are pooled
+too, service-account ones and user-bind ones (a rebind is one round trip, a
+new TLS connection a handshake), so one process holds at most
+2 × ``pool_size`` connections per server.
 
 Failover: servers are tried in order; one that fails (refused, timed out,
 TLS not verified) is tried last for ``dead_time_s``. When none answers the
@@ -29,6 +31,9 @@ from radmfa.core import policy
 from radmfa.core.model import AuthRequest, PrimaryResult
 from radmfa.directory import ldapconn as lc
 from radmfa.errors import UpstreamUnavailable
+
+_SERVICE = "service"  # pooled connections bound as the service account
+_USER = "user"  # pooled connections for user binds (each use binds anew)
 
 
 def directory_name(username: str, *, strip_realm: bool) -> str:
@@ -62,7 +67,7 @@ class LdapUpstream:
         self._context = lc.tls_context(self.cfg)
         self._executor = ThreadPoolExecutor(max_workers=self.cfg.pool_size, thread_name_prefix="ldap")
         self._lock = threading.Lock()
-        self._idle: dict[str, list[Connection]] = {}  # bound service-account connections
+        self._idle: dict[tuple[str, str], list[Connection]] = {}  # (server URL, _SERVICE | _USER) → idle
         self._dead_until: dict[str, float] = {}
 
     async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult:
@@ -130,13 +135,13 @@ class LdapUpstream:
         except BaseException:
             lc.close(svc)
             raise
-        self._checkin(server, svc)
+        self._checkin(server, _SERVICE, svc)
         return result
 
     def _find_user(self, server: LdapServer, user_filter: str) -> tuple[Connection, list[str]]:
         """The service connection used and the DNs that match (at most 2)."""
         for fresh in (False, True):
-            svc = self._checkout(server, fresh=fresh)
+            svc = self._checkout(server, _SERVICE, fresh=fresh)
             try:
                 code, entries = lc.search(svc, self.cfg.base_dn, user_filter, ["1.1"], size_limit=2)
             except lc.ServerFailed:
@@ -150,32 +155,51 @@ class LdapUpstream:
             return svc, [dn for dn, _ in entries]
         raise AssertionError("unreachable")
 
-    def _bind_user(self, server: LdapServer, dn: str, password: bytes, svc: Connection | None) -> PrimaryResult:
-        conn = lc.connect(server, self.cfg, self._context, self.timeout)
-        try:
-            code = lc.simple_bind(conn, dn, password)
-            if code == lc.INVALID_CREDENTIALS:
-                return PrimaryResult(False, server=server.url, reason="wrong password", relayed=False)
-            if code != lc.SUCCESS:
-                reason = f"bind refused (LDAP result {code})"
-                return PrimaryResult(False, server=server.url, reason=reason, relayed=False)
-            if self.cfg.require_group:
-                base, flt = group_filter(self.cfg, dn)
-                if not lc.exists(svc or conn, base, flt):
-                    return PrimaryResult(False, server=server.url, reason="not in the required group", relayed=False)
-            return PrimaryResult(True, server=server.url, reason="ldap bind ok")
-        finally:
-            lc.close(conn)
+    def _user_bind(self, server: LdapServer, dn: str, password: bytes) -> tuple[Connection, int]:
+        """Bind as ``dn`` on a pooled connection (a rebind costs a round trip;
+        a new TLS connection a handshake), or on a new one if that fails."""
+        for fresh in (False, True):
+            conn = self._checkout(server, _USER, fresh=fresh)
+            try:
+                return conn, lc.simple_bind(conn, dn, password)
+            except lc.ServerFailed:
+                lc.close(conn)
+                if fresh:
+                    raise
+        raise AssertionError("unreachable")
 
-    def _checkout(self, server: LdapServer, *, fresh: bool = False) -> Connection:
-        """A bound service-account connection: an idle one, else a new one."""
+    def _bind_user(self, server: LdapServer, dn: str, password: bytes, svc: Connection | None) -> PrimaryResult:
+        conn, code = self._user_bind(server, dn, password)
+        try:
+            if code == lc.INVALID_CREDENTIALS:
+                result = PrimaryResult(False, server=server.url, reason="wrong password", relayed=False)
+            elif code != lc.SUCCESS:
+                reason = f"bind refused (LDAP result {code})"
+                result = PrimaryResult(False, server=server.url, reason=reason, relayed=False)
+            elif self.cfg.require_group and not lc.exists(svc or conn, *group_filter(self.cfg, dn)):
+                result = PrimaryResult(False, server=server.url, reason="not in the required group", relayed=False)
+            else:
+                result = PrimaryResult(True, server=server.url, reason="ldap bind ok")
+        except BaseException:
+            lc.close(conn)
+            raise
+        # Back to the pool still bound as this user; whoever takes it next binds
+        # first, so no request ever runs with another user's identity.
+        self._checkin(server, _USER, conn)
+        return result
+
+    def _checkout(self, server: LdapServer, kind: str, *, fresh: bool = False) -> Connection:
+        """An idle pooled connection of ``kind``, else a new one (service
+        connections come bound as the service account)."""
         if not fresh:
             with self._lock:
-                idle = self._idle.get(server.url)
+                idle = self._idle.get((server.url, kind))
                 conn = idle.pop() if idle else None
             if conn is not None and not conn.closed:
                 return conn
         conn = lc.connect(server, self.cfg, self._context, self.timeout)
+        if kind == _USER:
+            return conn
         code = lc.simple_bind(conn, self.cfg.bind_dn, self.cfg.bind_password)
         if code != lc.SUCCESS:
             lc.close(conn)
@@ -183,11 +207,10 @@ class LdapUpstream:
             raise lc.ServerFailed(f"service account bind refused (LDAP result {code})")
         return conn
 
-    def _checkin(self, server: LdapServer, conn: Connection) -> None:
+    def _checkin(self, server: LdapServer, kind: str, conn: Connection) -> None:
         with self._lock:
-            idle = self._idle.setdefault(server.url, [])
+            idle = self._idle.setdefault((server.url, kind), [])
             if len(idle) < self.cfg.pool_size:
                 idle.append(conn)
                 return
         lc.close(conn)
-
