@@ -123,6 +123,7 @@ class ClientPolicy:
 
     name: str = ""
     user_ip_attribute: str = "Calling-Station-Id"  # one of USER_IP_ATTRIBUTES; "source" = the NAS's address
+    app_name: str = ""  # {app} in messages to users; "" = the client's name
     upstream: str = "default"  # "default" ([upstream]) or the <name> of an [upstreams.<name>]
 
 
@@ -161,6 +162,33 @@ class FraudConfig:
     block_days: int = 90  # for this long; 0 = until `radmfa user unblock`
 
 
+# Methods that cost money or reach a person, and so are rate-limited.
+SEND_METHODS = ("sms", "voice", "push", "email")
+
+
+@dataclass(frozen=True, slots=True)
+class MethodLimit:
+    per_user: int  # sends to one user per user_window_s; 0 = no limit
+    per_hour: int  # sends to everyone per clock hour (SMS pumping, toll fraud); 0 = no cap
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    """``[limits]``: how many codes, calls and pushes radmfa sends."""
+
+    user_window_s: int = 600
+    sms: MethodLimit = MethodLimit(5, 500)
+    voice: MethodLimit = MethodLimit(5, 200)
+    push: MethodLimit = MethodLimit(5, 2000)
+    email: MethodLimit = MethodLimit(5, 1000)
+
+    def for_method(self, method: str) -> MethodLimit:
+        if method not in SEND_METHODS:
+            raise ValueError(f"not a send method: {method!r}")
+        limit: MethodLimit = getattr(self, method)
+        return limit
+
+
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
     url: str = "sqlite:///radmfa.db"
@@ -186,6 +214,7 @@ class Config:
     fraud: FraudConfig = FraudConfig()
     upstreams: Mapping[str, UpstreamConfig] = field(default_factory=dict)  # [upstreams.<name>]
     sync: SyncConfig = SyncConfig()
+    limits: LimitsConfig = LimitsConfig()
 
     @property
     def base_dir(self) -> Path:
@@ -336,7 +365,9 @@ def _secret(sec: _Section, key: str = "secret") -> bytes:
 
 def _build(doc: dict[str, Any], path: Path) -> Config:
     for name in doc:
-        if name not in ("radius", "upstream", "upstreams", "mfa", "store", "log", "clients", "fraud", "sync"):
+        if name not in (
+            "radius", "upstream", "upstreams", "mfa", "store", "log", "clients", "fraud", "limits", "sync",
+        ):
             raise ConfigError(f"{path.name}: [{name}]: unknown section")
     r = _Section(doc, "radius", path)
     d = RadiusConfig()
@@ -410,10 +441,36 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     )
     f.done()
     return Config(
-        path=path, radius=radius, upstream=upstream, mfa=mfa, store=store, log=log, clients=clients, fraud=fraud,
-        upstreams=upstreams, sync=_sync(_Section(doc, "sync", path), upstream, upstreams),
+        path=path,
+        radius=radius,
+        upstream=upstream,
+        mfa=mfa,
+        store=store,
+        log=log,
+        clients=clients,
+        fraud=fraud,
+        limits=_limits(doc, path),
+        upstreams=upstreams,
+        sync=_sync(_Section(doc, "sync", path), upstream, upstreams),
     )
 
+
+def _limits(doc: dict[str, Any], path: Path) -> LimitsConfig:
+    sec = _Section(doc, "limits", path)
+    d = LimitsConfig()
+    methods = {}
+    for method in SEND_METHODS:
+        default = d.for_method(method)
+        methods[method] = MethodLimit(
+            per_user=sec.integer(f"{method}_per_user", default.per_user, minimum=0, maximum=1000),
+            per_hour=sec.integer(f"{method}_per_hour", default.per_hour, minimum=0, maximum=10_000_000),
+        )
+    limits = LimitsConfig(
+        user_window_s=sec.integer("user_window_s", d.user_window_s, minimum=60, maximum=86400),
+        **methods,
+    )
+    sec.done()
+    return limits
 
 def _sync(s: _Section, default: UpstreamConfig, named: Mapping[str, UpstreamConfig]) -> SyncConfig:
     d = SyncConfig()
@@ -446,6 +503,7 @@ def _sync(s: _Section, default: UpstreamConfig, named: Mapping[str, UpstreamConf
     return sync
 
 
+
 def _client_policies(
     doc: dict[str, Any], path: Path, upstreams: Mapping[str, UpstreamConfig]
 ) -> dict[str, ClientPolicy]:
@@ -462,8 +520,11 @@ def _client_policies(
         policies[name] = ClientPolicy(
             name=name,
             user_ip_attribute=c.choice("user_ip_attribute", default.user_ip_attribute, USER_IP_ATTRIBUTES),
+            app_name=c.get("app_name", str, default.app_name),
             upstream=c.get("upstream", str, default.upstream),
         )
+        if len(policies[name].app_name) > 64 or not policies[name].app_name.isprintable():
+            c.fail("app_name", "must be at most 64 printable characters (it goes into texts and prompts)")
         if policies[name].upstream != "default" and policies[name].upstream not in upstreams:
             c.fail("upstream", f"no [upstreams.{policies[name].upstream}] table")
         c.done()
