@@ -30,6 +30,8 @@ def test_import_assign_and_admin_log(radmfa, figure6):
     r = radmfa("token", "assign", "987654321", "alice")
     assert r.status == 0 and "assigned hotp token 987654321 to alice" in r.out
     assert "no unassigned hardware tokens" in radmfa("token", "unassigned").out
+    listed = radmfa("token", "list", "alice", "--format", "csv").out.splitlines()[1].split(",")
+    assert (listed[2], listed[4], listed[8], listed[9]) == ("hotp", "", "", "987654321")
     tokens = radmfa.store(lambda s: s.list_tokens("alice"))
     assert [(t.serial, t.kind, t.digits, t.secret) for t in tokens] == [("987654321", "hotp", 8, SECRET)]
     events = radmfa.store(lambda s: s.query_admin_events())
@@ -98,5 +100,6 @@ def test_resync(radmfa, tmp_path):
     assert r.status == 0 and "the next code is number 302" in r.out
     [token] = radmfa.store(lambda s: s.list_tokens("alice"))
     assert token.last_step == 301
+    assert "counter 301" in radmfa("token", "list", "alice").out
     assert "not consecutive" in assert_one_line_error(radmfa("token", "resync", "H1", far[0], far[1]))  # behind now
     assert "no assigned token" in assert_one_line_error(radmfa("token", "resync", "NOPE", "1", "2"))

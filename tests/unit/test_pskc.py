@@ -130,3 +130,35 @@ def test_csv_positional_and_hotp():
 def test_csv_errors(data, message):
     with pytest.raises(ImportFileError, match=message):
         read_csv(data.encode(), where="t.csv")
+
+
+TOTP_PSKC = b"""<?xml version="1.0" encoding="UTF-8"?>
+<KeyContainer Version="1.0" xmlns="urn:ietf:params:xml:ns:keyprov:pskc">
+  <KeyPackage>
+    <DeviceInfo><Manufacturer>Acme</Manufacturer><SerialNo>T-1</SerialNo></DeviceInfo>
+    <Key Id="k1" Algorithm="urn:ietf:params:xml:ns:keyprov:pskc:totp">
+      <AlgorithmParameters>
+        <Suite>HMAC-SHA256</Suite><ResponseFormat Length="8" Encoding="DECIMAL"/>
+      </AlgorithmParameters>
+      <Data>
+        <Secret><PlainValue>MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI=</PlainValue></Secret>
+        <TimeInterval><PlainValue>60</PlainValue></TimeInterval>
+      </Data>
+    </Key>
+  </KeyPackage>
+  <KeyPackage>
+    <Key Id="k2" Algorithm="urn:ietf:params:xml:ns:keyprov:pskc:totp">
+      <Data><Secret><PlainValue>MTIzNDU2Nzg5MDEyMzQ1Njc4OTA=</PlainValue></Secret></Data>
+    </Key>
+  </KeyPackage>
+</KeyContainer>
+"""
+
+
+def test_totp_keys_with_suite_interval_and_key_id_serials():
+    a, b = read_pskc(TOTP_PSKC, where="t.xml")
+    assert (a.serial, a.kind, a.algorithm, a.digits, a.period, a.label) == ("T-1", "totp", "sha256", 8, 60, "Acme")
+    assert a.secret == b"12345678901234567890123456789012"
+    # RFC 6238 Appendix B, SHA-256 at T = 59 s with 30-s steps is step 1; here 60-s steps: step 1 is T = 60..119
+    assert hotp(a.secret, 1, digits=8, algorithm="sha256") == b"46119246"
+    assert (b.serial, b.period, b.digits, b.algorithm) == ("k2", 30, 6, "sha1")  # no DeviceInfo: the Key Id
