@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from radmfa.config import ClientPolicy, MfaConfig
@@ -24,6 +24,7 @@ from radmfa.core.model import (
     Decision,
     Phase,
     PrimaryResult,
+    Session,
     Token,
     User,
     Verdict,
@@ -81,7 +82,8 @@ class Pipeline:
         if request.state is not None:
             return await self.answer_challenge(request, now=now)
         login = _Login(request, policy.decode_name(request.username))
-        return await self.screen(login) or await self.primary(login) or await self.second_factor(login, now=now)
+        decision = await self.screen(login) or await self.primary(login) or await self.second_factor(login, now=now)
+        return replace(decision, user=login.user) if login.user is not None else decision
 
     async def screen(self, login: _Login) -> Decision | None:
         if login.request.password is None:
@@ -144,7 +146,13 @@ class Pipeline:
         if found.client != request.client or found.username != (request.username or b""):
             return reject("State bound to another client or user", factor=found.factor)
         name = policy.decode_name(found.username)
-        _, tokens = await self.store.login_view(name) if name else (None, [])
+        user, tokens = await self.store.login_view(name) if name else (None, [])
+        decision = await self._check_answer(found, request, tokens, now=now)
+        return replace(decision, user=user) if user is not None else decision
+
+    async def _check_answer(
+        self, found: Session, request: AuthRequest, tokens: list[Token], *, now: datetime
+    ) -> Decision:
         code = (request.password or b"").strip()
         check = await self.factor.verify(self.factor.usable(tokens), code, now=now)
         if check.ok:

@@ -14,6 +14,7 @@ from radmfa.audit import AuditSink, configure_logging, log
 from radmfa.config import Config
 from radmfa.core.pipeline import Pipeline
 from radmfa.core.ports import Store, Upstream
+from radmfa.delivery.alerts import FraudNotifier
 from radmfa.directory.sync import sync_loop
 from radmfa.errors import ConfigError, RadmfaError
 from radmfa.factors import build_factors
@@ -35,6 +36,7 @@ class App:
     upstream: Upstream
     audit: AuditSink
     service: RadiusService
+    notifier: FraudNotifier  # the fraud.Notifier for raise_alert's call sites (voice, push)
     transports: list[asyncio.DatagramTransport] = field(default_factory=list)
     addresses: list[tuple[str, int]] = field(default_factory=list)
 
@@ -60,6 +62,7 @@ class App:
         for t in self.transports:
             t.close()
         await self.audit.close()
+        await self.notifier.close()
         await self.upstream.close()
         await self.store.close()
 
@@ -83,9 +86,23 @@ async def build(config: Config) -> App:
         hotp_window=config.mfa.hotp_window,
     )
     pipeline = Pipeline(config.mfa, upstream, store, factors, clients=config.client_policies(clients))
-    audit = AuditSink(store)
+    audit = AuditSink(store, settings=config.audit)
     service = RadiusService(config.radius, clients, pipeline, audit)
-    return App(config, store, upstream, audit, service)
+    service.node_ip = config.audit.server_ip or _node_ip()
+    notifier = FraudNotifier(config.fraud, config.smtp, server=config.audit.server_name)
+    return App(config, store, upstream, audit, service, notifier)
+
+
+def _node_ip() -> str:
+    """This host's address on its default route, for audit rows of requests
+    that came in on a wildcard listener. A UDP connect sends nothing; 192.0.2.1
+    is TEST-NET-1 (RFC 5737). "" when there is no route."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))
+            return str(probe.getsockname()[0])
+    except OSError:
+        return ""
 
 
 async def listen(app: App, *, reuse_port: bool = False) -> None:
@@ -111,7 +128,7 @@ async def purge_once(store: Store, config: Config, *, now: datetime) -> None:
     """Drop what has expired: challenges, ended send-limit windows, audit rows past retention."""
     await store.purge_expired(now=now)
     await limits.purge(store, now=now)
-    await store.purge_audit(before=now - timedelta(days=config.store.audit_retention_days))
+    await store.purge_audit(before=now - timedelta(days=config.audit.keep_days))
 
 
 async def _housekeeping(app: App) -> None:
@@ -129,6 +146,8 @@ async def _housekeeping(app: App) -> None:
 async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event | None = None) -> None:
     """Run until SIGTERM/SIGINT (or ``stop``), then finish in-flight requests."""
     configure_logging(config.log)
+    for warning in config.warnings:
+        log.warning("configuration", warning=warning)
     app = await build(config)
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()

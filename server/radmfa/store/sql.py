@@ -13,6 +13,7 @@ from radmfa.store.sql_fraud import FraudSql
 from radmfa.store.sql_hardware import HardwareTokensSql
 from radmfa.store.sql_limits import LimitsSql
 from radmfa.store.sql_messages import MessagesSql
+from radmfa.store.sql_reports import ReportsSql
 from radmfa.store.sql_sessions import SessionsSql
 from radmfa.store.sql_users import UsersSql
 
@@ -20,6 +21,6 @@ __all__ = ["AUDIT_PURGE_BATCH", "Row", "SqlStore", "Statement"]
 
 
 class SqlStore(
-    HardwareTokensSql, UsersSql, SessionsSql, AuditSql, FraudSql, MessagesSql, LimitsSql, DirectorySql
+    HardwareTokensSql, UsersSql, SessionsSql, AuditSql, FraudSql, MessagesSql, LimitsSql, DirectorySql, ReportsSql
 ):
     """Implements core.ports.Store over the primitives a backend provides."""
