@@ -117,6 +117,15 @@ class ClientPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class FraudConfig:
+    """``[fraud]``: what a user's fraud report does (seed 000)."""
+
+    allow_reports: bool = True  # the fraud code / "report fraud" button records a report
+    block_user: bool = True  # … and blocks the user
+    block_days: int = 90  # for this long; 0 = until `radmfa user unblock`
+
+
+@dataclass(frozen=True, slots=True)
 class StoreConfig:
     url: str = "sqlite:///radmfa.db"
     key_file: Path = Path("radmfa.key")
@@ -138,6 +147,7 @@ class Config:
     store: StoreConfig
     log: LogConfig
     clients: Mapping[str, ClientPolicy] = field(default_factory=dict)  # by the name in [clients.<name>]
+    fraud: FraudConfig = FraudConfig()
 
     @property
     def base_dir(self) -> Path:
@@ -298,7 +308,7 @@ def _secret(sec: _Section) -> bytes:
 
 def _build(doc: dict[str, Any], path: Path) -> Config:
     for name in doc:
-        if name not in ("radius", "upstream", "mfa", "store", "log", "clients"):
+        if name not in ("radius", "upstream", "mfa", "store", "log", "clients", "fraud"):
             raise ConfigError(f"{path.name}: [{name}]: unknown section")
     r = _Section(doc, "radius", path)
     d = RadiusConfig()
@@ -377,7 +387,18 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     )
     lg.done()
     clients = _client_policies(doc, path)
-    return Config(path=path, radius=radius, upstream=upstream, mfa=mfa, store=store, log=log, clients=clients)
+
+    f = _Section(doc, "fraud", path)
+    df = FraudConfig()
+    fraud = FraudConfig(
+        allow_reports=f.get("allow_reports", bool, df.allow_reports),
+        block_user=f.get("block_user", bool, df.block_user),
+        block_days=f.integer("block_days", df.block_days, minimum=0, maximum=36500),
+    )
+    f.done()
+    return Config(
+        path=path, radius=radius, upstream=upstream, mfa=mfa, store=store, log=log, clients=clients, fraud=fraud
+    )
 
 
 def _client_policies(doc: dict[str, Any], path: Path) -> dict[str, ClientPolicy]:

@@ -110,3 +110,10 @@ def test_client_policy_for_unknown_client(tmp_path):
     cfg = load(write(tmp_path, "[clients.vnp1]\n"))
     with pytest.raises(ConfigError, match=r"radmfa.toml: \[clients.vnp1\]: no client with that name"):
         cfg.client_policies(_clients(tmp_path))
+
+
+def test_fraud_section(tmp_path):
+    cfg = load(write(tmp_path, "[fraud]\nblock_user = false\nblock_days = 0\n"))
+    assert (cfg.fraud.allow_reports, cfg.fraud.block_user, cfg.fraud.block_days) == (True, False, 0)
+    with pytest.raises(ConfigError, match=r"\[fraud\] block_days: must be between 0 and 36500"):
+        load(write(tmp_path, "[fraud]\nblock_days = -1\n"))

@@ -81,7 +81,7 @@ async def test_blocked_user_rejected_before_upstream_until_blocked_until(env):
     await store.update_user("alice", {"state": UserState.BLOCKED, "blocked_until": until, "blocked_reason": "fraud"})
     p = make()
     d = await p.handle(req(), now=until - timedelta(seconds=1))
-    assert d.verdict is Verdict.REJECT and d.reason == "blocked" and upstream.calls == []
+    assert d.verdict is Verdict.REJECT and d.reason == "blocked-fraud" and upstream.calls == []
     after = await p.handle(req(), now=until)
     assert after.verdict is Verdict.CHALLENGE  # lifted exactly at blocked_until, MFA as before
 

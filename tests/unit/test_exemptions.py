@@ -28,13 +28,15 @@ def test_block_lifts_exactly_at_blocked_until():
     user = User(1, "alice", state=UserState.BLOCKED, blocked_until=until, blocked_reason="lockout")
     assert exemptions.effective_state(user, now=until - timedelta(microseconds=1)) is UserState.BLOCKED
     assert exemptions.effective_state(user, now=until) is UserState.ENFORCED
-    assert exemptions.block_rule(user) is Rule.LOCKOUT
+    assert exemptions.block_rule(user) == "lockout"
+    fraud = User(1, "alice", state=UserState.BLOCKED, blocked_reason="fraud")
+    assert exemptions.block_rule(fraud) == "blocked-fraud"
 
 
 def test_block_without_end_stays_and_other_states_pass_through():
     user = User(1, "alice", state=UserState.BLOCKED, blocked_reason="set by an administrator")
     assert exemptions.effective_state(user, now=NOW + timedelta(days=9999)) is UserState.BLOCKED
-    assert exemptions.block_rule(user) is Rule.BLOCKED
+    assert exemptions.block_rule(user) == "blocked"
     for state in (UserState.ENABLED, UserState.DISABLED, UserState.ENFORCED):
         assert exemptions.effective_state(User(1, "a", state=state), now=NOW) is state
 
@@ -212,3 +214,9 @@ def test_app_password_mode(enabled, client, service_type, mode):
     attrs = () if service_type is None else ((wire.SERVICE_TYPE, service_type.to_bytes(4, "big")),)
     r = request(attrs=attrs)
     assert exemptions.app_password_mode(enabled, ClientPolicy(app_passwords=client), r) == mode
+
+
+def test_fraud_block_reason_matches_the_fraud_module():
+    from radmfa import fraud
+
+    assert exemptions.FRAUD_REASON == fraud.BLOCK_REASON

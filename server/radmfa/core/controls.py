@@ -39,7 +39,7 @@ class AdminControls:
 
     def blocked(self, user: User | None, *, now: datetime) -> Decision | None:
         if user is not None and exemptions.effective_state(user, now=now) is UserState.BLOCKED:
-            return _reject(exemptions.block_rule(user).value)
+            return _reject(exemptions.block_rule(user))
         return None
 
     async def app_password(self, request: AuthRequest, user: User | None, *, now: datetime) -> Decision | None:

@@ -43,6 +43,7 @@ class Rule(enum.StrEnum):
 
 
 LOCKOUT_REASON = "lockout"  # users.blocked_reason of a block set by the lockout
+FRAUD_REASON = "fraud"  # … and of one set by a fraud report (radmfa.fraud.BLOCK_REASON)
 
 
 # -- user state ------------------------------------------------------------------
@@ -58,8 +59,14 @@ def effective_state(user: User, *, now: datetime) -> UserState:
     return user.state
 
 
-def block_rule(user: User) -> Rule:
-    return Rule.LOCKOUT if user.blocked_reason == LOCKOUT_REASON else Rule.BLOCKED
+def block_rule(user: User) -> str:
+    """The audit reason of a blocked user's reject: ``lockout``, ``blocked-fraud``
+    (radmfa.fraud.BLOCK_REASON) or ``blocked``."""
+    if user.blocked_reason == LOCKOUT_REASON:
+        return Rule.LOCKOUT.value
+    if user.blocked_reason == FRAUD_REASON:
+        return f"{Rule.BLOCKED.value}-fraud"
+    return Rule.BLOCKED.value
 
 
 def lockout_until(minutes: int, *, now: datetime) -> datetime | None:

@@ -279,3 +279,24 @@ class ExemptionView:
     bypass_open: bool = False
     cache: Mapping[str, datetime] = field(default_factory=dict)  # scope → last complete MFA success
     remembered_at: datetime | None = None  # for the station asked about
+
+
+# Where a fraud report came from, and what the security team made of it.
+FRAUD_SOURCES = ("voice", "push", "admin")
+FRAUD_STATUSES = ("new", "reviewed", "false-alarm")
+
+
+@dataclass(frozen=True, slots=True)
+class FraudReport:
+    """A verification the user says they did not start (seed 000)."""
+
+    time: datetime
+    username: str
+    source: str  # one of FRAUD_SOURCES
+    client_name: str = ""  # the NAS whose login triggered the call or push
+    calling_station_id: str = ""
+    phone: str = ""  # the number called, for voice
+    device: str = ""  # the push device or topic, for push
+    status: str = "new"  # one of FRAUD_STATUSES
+    note: str = ""
+    id: int | None = None  # set by the store

@@ -170,7 +170,7 @@ class Pipeline(AdminControls):
         name = policy.decode_name(found.username)
         user, tokens = await self.store.login_view(name) if name else (None, [])
         if user is not None and exemptions.effective_state(user, now=now) is UserState.BLOCKED:
-            return reject(exemptions.block_rule(user).value, factor=found.factor)  # blocked mid-challenge
+            return reject(exemptions.block_rule(user), factor=found.factor)  # blocked mid-challenge
         code = (request.password or b"").strip()
         check = await self.factor.verify(self.factor.usable(tokens), code, now=now)
         if check.ok:

@@ -14,6 +14,7 @@ from radmfa.core.model import (
     Bypass,
     CodeCheck,
     ExemptionView,
+    FraudReport,
     NewToken,
     NewUser,
     PrimaryResult,
@@ -176,7 +177,28 @@ class ExemptionStore(Protocol):
         remembered devices and failure count; how many tokens went."""
 
 
-class Store(UserStore, SessionStore, AuditStore, ExemptionStore, Protocol):
+class FraudStore(Protocol):
+    """Fraud reports, kept for review (never deleted by retention)."""
+
+    async def add_fraud_report(self, report: FraudReport) -> FraudReport:
+        """Store it; the report as stored, with its id."""
+
+    async def list_fraud_reports(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        username: str | None = None,
+        phone: str | None = None,
+        status: str | None = None,
+    ) -> list[FraudReport]:
+        """Oldest first; ``username`` matches by name_key."""
+
+    async def set_fraud_status(self, report_id: int, status: str) -> bool:
+        """False when there is no such report."""
+
+
+class Store(UserStore, SessionStore, AuditStore, FraudStore, ExemptionStore, Protocol):
     """Persistent state shared by every worker process and node: one
     Protocol per domain above, one SQL mixin per domain in store/.
 

@@ -1,0 +1,52 @@
+"""Raising a fraud alert: store the report, block the user if configured,
+tell the security team. One entry point for every source (voice fraud code,
+push "Deny and report fraud", an administrator's record), so each behaves
+alike."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+import structlog
+
+from radmfa.config import FraudConfig
+from radmfa.core.model import FraudReport, UserState
+from radmfa.core.ports import Store
+
+log = structlog.get_logger("radmfa.fraud")
+
+# Called with the stored report; must not raise for a delivery problem (it
+# logs it): the report and the block are already in the store.
+Notifier = Callable[[FraudReport], Awaitable[None]]
+
+BLOCK_REASON = "fraud"  # users.blocked_reason; the audit reason is "blocked-fraud"
+
+
+async def raise_alert(
+    store: Store, settings: FraudConfig, report: FraudReport, *, now: datetime, notify: Notifier | None = None
+) -> FraudReport | None:
+    """Record ``report``; None when ``[fraud] allow_reports`` is off (the
+    verification is still denied by the caller, nothing is stored)."""
+    if not settings.allow_reports:
+        log.info("fraud report ignored (allow_reports = false)", user=report.username, source=report.source)
+        return None
+    stored = await store.add_fraud_report(report)
+    if settings.block_user:
+        until = now + timedelta(days=settings.block_days) if settings.block_days else None
+        await store.update_user(
+            report.username,
+            {"state": UserState.BLOCKED, "blocked_until": until, "blocked_reason": BLOCK_REASON},
+        )
+    log.warning(
+        "fraud reported",
+        id=stored.id,
+        user=stored.username,
+        source=stored.source,
+        client=stored.client_name,
+        station=stored.calling_station_id,
+        blocked=settings.block_user,
+    )
+    if notify is not None:
+        await notify(stored)
+    return stored
