@@ -322,6 +322,9 @@ async def test_app_password_required_on_a_client(env):
     d = await p.handle(req(), now=NOW)
     assert d.verdict is Verdict.REJECT and d.reason == "app-password required" and upstream.calls == []
     assert (await p.handle(req(password=password), now=NOW)).reason == "app-password"
+    stranger = exemptions.new_app_password().encode()  # app-password shaped, but not one of alice's
+    d = await p.handle(req(password=stranger), now=NOW)
+    assert d.verdict is Verdict.REJECT and d.reason == "app-password required" and upstream.calls == []
 
 
 async def test_blocked_user_cannot_use_an_app_password(env):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from radmfa.apppasswords import verify_app_password
+from radmfa.apppasswords import verify_app_password, verify_decoy
 from radmfa.config import ClientPolicy, MfaConfig
 from radmfa.core import exemptions
 from radmfa.core.exemptions import Rule
@@ -54,7 +54,11 @@ class AdminControls:
         if form is not None and user is not None:
             found = await self.store.find_app_password(user.id, exemptions.lookup_of(form))
         if form is None or found is None:
-            return _reject(f"{Rule.APP_PASSWORD} required") if mode == "require" else None
+            if mode != "require":
+                return None  # not an app password of this user: the password, upstream
+            if form is not None:
+                await verify_decoy(form)
+            return _reject(f"{Rule.APP_PASSWORD} required")
         if not await verify_app_password(found.password_hash, form):
             return _reject(f"{Rule.APP_PASSWORD} wrong")
         await self.store.touch_app_password(found.id, now=now)
