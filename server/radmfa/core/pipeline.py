@@ -33,7 +33,6 @@ from radmfa.core.model import (
     PrimaryResult,
     Token,
     User,
-    UserState,
     Verdict,
 )
 from radmfa.core.ports import Factor, Store, Upstream
@@ -169,8 +168,9 @@ class Pipeline(AdminControls):
             return reject("State bound to another client or user", factor=found.factor)
         name = policy.decode_name(found.username)
         user, tokens = await self.store.login_view(name) if name else (None, [])
-        if user is not None and exemptions.effective_state(user, now=now) is UserState.BLOCKED:
-            return reject(exemptions.block_rule(user), factor=found.factor)  # blocked mid-challenge
+        blocked = self.blocked(user, now=now)  # blocked mid-challenge: the code cannot finish it
+        if blocked is not None:
+            return blocked
         code = (request.password or b"").strip()
         check = await self.factor.verify(self.factor.usable(tokens), code, now=now)
         if check.ok:
