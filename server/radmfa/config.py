@@ -112,6 +112,7 @@ class ClientPolicy:
 
     name: str = ""
     user_ip_attribute: str = "Calling-Station-Id"  # one of USER_IP_ATTRIBUTES; "source" = the NAS's address
+    app_name: str = ""  # {app} in messages to users; "" = the client's name
     app_passwords: str = "allow"  # one of APP_PASSWORD_CHOICES (only with [mfa] app_passwords = true)
     remember_days: int = 14  # remembered devices after a complete MFA success; 0 = off
 
@@ -123,6 +124,33 @@ class FraudConfig:
     allow_reports: bool = True  # the fraud code / "report fraud" button records a report
     block_user: bool = True  # … and blocks the user
     block_days: int = 90  # for this long; 0 = until `radmfa user unblock`
+
+
+# Methods that cost money or reach a person, and so are rate-limited.
+SEND_METHODS = ("sms", "voice", "push", "email")
+
+
+@dataclass(frozen=True, slots=True)
+class MethodLimit:
+    per_user: int  # sends to one user per user_window_s; 0 = no limit
+    per_hour: int  # sends to everyone per clock hour (SMS pumping, toll fraud); 0 = no cap
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    """``[limits]``: how many codes, calls and pushes radmfa sends."""
+
+    user_window_s: int = 600
+    sms: MethodLimit = MethodLimit(5, 500)
+    voice: MethodLimit = MethodLimit(5, 200)
+    push: MethodLimit = MethodLimit(5, 2000)
+    email: MethodLimit = MethodLimit(5, 1000)
+
+    def for_method(self, method: str) -> MethodLimit:
+        if method not in SEND_METHODS:
+            raise ValueError(f"not a send method: {method!r}")
+        limit: MethodLimit = getattr(self, method)
+        return limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +176,7 @@ class Config:
     log: LogConfig
     clients: Mapping[str, ClientPolicy] = field(default_factory=dict)  # by the name in [clients.<name>]
     fraud: FraudConfig = FraudConfig()
+    limits: LimitsConfig = LimitsConfig()
 
     @property
     def base_dir(self) -> Path:
@@ -308,7 +337,7 @@ def _secret(sec: _Section) -> bytes:
 
 def _build(doc: dict[str, Any], path: Path) -> Config:
     for name in doc:
-        if name not in ("radius", "upstream", "mfa", "store", "log", "clients", "fraud"):
+        if name not in ("radius", "upstream", "mfa", "store", "log", "clients", "fraud", "limits"):
             raise ConfigError(f"{path.name}: [{name}]: unknown section")
     r = _Section(doc, "radius", path)
     d = RadiusConfig()
@@ -397,8 +426,34 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     )
     f.done()
     return Config(
-        path=path, radius=radius, upstream=upstream, mfa=mfa, store=store, log=log, clients=clients, fraud=fraud
+        path=path,
+        radius=radius,
+        upstream=upstream,
+        mfa=mfa,
+        store=store,
+        log=log,
+        clients=clients,
+        fraud=fraud,
+        limits=_limits(doc, path),
     )
+
+
+def _limits(doc: dict[str, Any], path: Path) -> LimitsConfig:
+    sec = _Section(doc, "limits", path)
+    d = LimitsConfig()
+    methods = {}
+    for method in SEND_METHODS:
+        default = d.for_method(method)
+        methods[method] = MethodLimit(
+            per_user=sec.integer(f"{method}_per_user", default.per_user, minimum=0, maximum=1000),
+            per_hour=sec.integer(f"{method}_per_hour", default.per_hour, minimum=0, maximum=10_000_000),
+        )
+    limits = LimitsConfig(
+        user_window_s=sec.integer("user_window_s", d.user_window_s, minimum=60, maximum=86400),
+        **methods,
+    )
+    sec.done()
+    return limits
 
 
 def _client_policies(doc: dict[str, Any], path: Path) -> dict[str, ClientPolicy]:
@@ -415,9 +470,12 @@ def _client_policies(doc: dict[str, Any], path: Path) -> dict[str, ClientPolicy]
         policies[name] = ClientPolicy(
             name=name,
             user_ip_attribute=c.choice("user_ip_attribute", default.user_ip_attribute, USER_IP_ATTRIBUTES),
+            app_name=c.get("app_name", str, default.app_name),
             app_passwords=c.choice("app_passwords", default.app_passwords, APP_PASSWORD_CHOICES),
             remember_days=c.integer("remember_days", default.remember_days, minimum=0, maximum=365),
         )
+        if len(policies[name].app_name) > 64 or not policies[name].app_name.isprintable():
+            c.fail("app_name", "must be at most 64 printable characters (it goes into texts and prompts)")
         c.done()
     return policies
 

@@ -9,6 +9,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from radmfa import limits
 from radmfa.audit import AuditSink, configure_logging, log
 from radmfa.config import Config
 from radmfa.core.pipeline import Pipeline
@@ -102,15 +103,19 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
         app.addresses.append((sockname[0], sockname[1]))
 
 
+async def purge_once(store: Store, config: Config, *, now: datetime) -> None:
+    """Drop what has expired: challenges, ended send-limit windows, audit rows past retention."""
+    await store.purge_expired(now=now)
+    await limits.purge(store, now=now)
+    await store.purge_audit(before=now - timedelta(days=config.store.audit_retention_days))
+
+
 async def _housekeeping(app: App) -> None:
-    """Once a minute: drop expired challenges and old audit rows, log the counters."""
+    """Once a minute: drop expired challenges, ended send-limit windows and old audit rows; log the counters."""
     while True:
         await asyncio.sleep(PURGE_INTERVAL_S)
-        now = datetime.now(UTC)
         try:
-            await app.store.purge_expired(now=now)
-            retention = timedelta(days=app.config.store.audit_retention_days)
-            await app.store.purge_audit(before=now - retention)
+            await purge_once(app.store, app.config, now=datetime.now(UTC))
         except Exception as e:
             log.warning("housekeeping failed", error=str(e))
         service = app.service
