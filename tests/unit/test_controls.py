@@ -113,9 +113,17 @@ async def test_enforced_user_without_factor_never_gets_new_user_allow(env):
 async def test_empty_password_never_skips(env):
     make, upstream, store = env
     upstream.passwords[b"alice"] = b""  # an upstream that (wrongly) accepts an empty password
-    await store.update_user("alice", {"state": UserState.DISABLED})
-    d = await make().handle(req(password=b""), now=NOW)
-    assert d.verdict is Verdict.REJECT and d.reason == "empty password"
+    upstream.passwords[b"newbie"] = b""
+    await store.create_bypass("alice", seconds=60, reason="r", created_by="h", now=NOW)
+    p = make(cache=(CacheRule("user", 600),))
+    await mfa_login(p, NOW - timedelta(seconds=30), password=b"")  # even a real MFA success first
+    for state in (UserState.DISABLED, UserState.ENABLED):
+        await store.update_user("alice", {"state": state})
+        d = await p.handle(req(password=b"", station="192.0.2.1"), now=NOW)  # trusted, cached, bypass open
+        assert d.verdict is Verdict.CHALLENGE, state
+    assert (await store.list_bypasses("alice"))[0].used_at is None  # not consumed
+    newbie = await make(new_user="allow").handle(req(b"newbie", b""), now=NOW)
+    assert newbie.verdict is Verdict.REJECT and newbie.reason == "no factor enrolled"
 
 
 # -- trusted networks --------------------------------------------------------------

@@ -69,17 +69,21 @@ class AdminControls:
         request: AuthRequest,
         user: User | None,
         *,
-        password: bytes,
+        password_ok: bool,
         has_factor: bool,
         attrs: tuple[Attr, ...],
         now: datetime,
     ) -> Decision | None:
-        """After a good password: the first of the admin's controls that lets
+        """After the password: the first of the admin's controls that lets
         this login skip the second factor, else [mfa] new_user for a user with
-        no factor yet, else None (on to the second factor)."""
+        no factor yet, else None (on to the second factor).
+
+        ``password_ok`` is False when the upstream accepted an empty password
+        (it should not): then no control applies, whatever it is, and the
+        login needs its second factor."""
         assert user is not None
-        if not password:  # whatever the upstream said: an empty password never skips anything
-            return _reject("empty password")
+        if not password_ok:
+            return None if has_factor else self.new_user(UserState.ENFORCED, attrs)
         client = self.policy_for(request.client)
         station = exemptions.user_address(request, client.user_ip_attribute)
         state = exemptions.effective_state(user, now=now)

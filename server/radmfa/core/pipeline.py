@@ -97,7 +97,7 @@ class Pipeline(AdminControls):
             or await self.exempt(
                 login.request,
                 login.user,
-                password=login.password,
+                password_ok=bool(login.password),  # an empty password never skips the factor
                 has_factor=bool(login.tokens),
                 attrs=login.attrs,
                 now=now,
