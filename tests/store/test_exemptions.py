@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from radmfa.config import load
 from radmfa.core.model import NewToken, NewUser
 from radmfa.core.ports import Store
 from radmfa.errors import AlreadyExists, LimitReached, NotFound
+from radmfa.service.app import purge_once
 from tests.store.conftest import Backend
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -213,3 +216,35 @@ async def test_reset_user_removes_factors_devices_cache_and_failures(store: Stor
     assert (await store.exemption_view(uid, scopes=["0:user"], station="s", now=NOW)).cache == {}
     assert await store.note_mfa_failure(uid, now=NOW) == 1
     assert len(await store.list_app_passwords("alice")) == 1  # app passwords go with `apppass delete --all`
+
+
+# -- housekeeping ------------------------------------------------------------------
+
+
+async def test_purge_exemptions_keeps_what_can_still_matter(store: Store) -> None:
+    uid = await user_id(store)
+    await store.record_mfa_success(uid, scopes=["0:user"], station="old", client="c", now=NOW)
+    later = NOW + timedelta(hours=1)
+    await store.record_mfa_success(uid, scopes=["1:user"], station="new", client="c", now=later)
+    assert await store.purge_exemptions(cache_before=NOW, devices_before=NOW) == 0  # "<": the edge stays
+    assert await store.purge_exemptions(cache_before=later, devices_before=NOW + timedelta(seconds=1)) == 2
+    view = await store.exemption_view(uid, scopes=["0:user", "1:user"], station="new", now=later)
+    assert view.cache == {"1:user": later} and view.remembered_at == later
+    assert [d.station for d in await store.list_devices("alice")] == ["new"]
+
+
+async def test_housekeeping_purges_by_the_longest_window(store: Store, tmp_path: Path) -> None:
+    (tmp_path / "h.toml").write_text(
+        '[store]\nurl = "sqlite:///h.db"\n[[mfa.cache]]\ntype = "user"\nseconds = 3600\n'
+        "[clients.vpn1]\nremember_days = 30\n"
+    )
+    cfg = load(tmp_path / "h.toml")
+    uid = await user_id(store)
+    await store.record_mfa_success(uid, scopes=["0:user"], station="s", client="vpn1", now=NOW)
+    await purge_once(store, cfg, now=NOW + timedelta(seconds=3600))
+    assert (await store.exemption_view(uid, scopes=["0:user"], station="s", now=NOW)).cache == {"0:user": NOW}
+    await purge_once(store, cfg, now=NOW + timedelta(seconds=3601))
+    view = await store.exemption_view(uid, scopes=["0:user"], station="s", now=NOW)
+    assert view.cache == {} and view.remembered_at == NOW  # 30 days, not 14, keep the device
+    await purge_once(store, cfg, now=NOW + timedelta(days=30, seconds=1))
+    assert await store.list_devices("alice") == []

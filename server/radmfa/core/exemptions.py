@@ -169,6 +169,15 @@ def remembered(policy: ClientPolicy, remembered_at: datetime | None, *, now: dat
     return policy.remember_days > 0 and within(remembered_at, policy.remember_days * 86400, now=now)
 
 
+def retention(rules: Sequence[CacheRule], policies: Iterable[ClientPolicy]) -> tuple[timedelta, timedelta]:
+    """How long a cache entry and a remembered device can still matter: the
+    longest cache window and the longest remember_days (the default included,
+    for clients without a table). Older rows are purged."""
+    cache = max((rule.seconds for rule in rules), default=0)
+    days = max([ClientPolicy().remember_days, *(p.remember_days for p in policies)])
+    return timedelta(seconds=cache), timedelta(days=days)
+
+
 # -- the order ---------------------------------------------------------------------
 
 

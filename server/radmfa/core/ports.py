@@ -147,6 +147,9 @@ class ExemptionStore(Protocol):
 
     async def list_devices(self, username: str) -> list[RememberedDevice]: ...
 
+    async def purge_exemptions(self, *, cache_before: datetime, devices_before: datetime) -> int:
+        """Delete cache entries and remembered devices too old to matter; how many went."""
+
     async def forget_devices(self, username: str, station: str | None = None) -> int:
         """Forget one station, or (None) all the user's devices and cache entries."""
 

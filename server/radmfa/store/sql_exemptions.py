@@ -172,6 +172,13 @@ class ExemptionsSql(SqlBase):
         )
         return [RememberedDevice(row[0], row[1], row[2], from_epoch(row[3])) for row in rows]
 
+    async def purge_exemptions(self, *, cache_before: datetime, devices_before: datetime) -> int:
+        cache = await self._execute("DELETE FROM mfa_cache WHERE passed_at < ?", to_epoch(cache_before))
+        devices = await self._execute(
+            "DELETE FROM remembered_devices WHERE remembered_at < ?", to_epoch(devices_before)
+        )
+        return cache + devices
+
     async def forget_devices(self, username: str, station: str | None = None) -> int:
         key = name_key(username)
         if station is not None:
