@@ -226,3 +226,23 @@ def test_retention_is_the_longest_window():
     rules = (CacheRule("user", 60), CacheRule("user+client", 7200))
     assert exemptions.retention(rules, [ClientPolicy(remember_days=3)]) == (timedelta(hours=2), timedelta(days=14))
     assert exemptions.retention((), [ClientPolicy(remember_days=30)]) == (timedelta(0), timedelta(days=30))
+
+
+def test_the_documented_order_is_the_coded_one():
+    from pathlib import Path
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "operator-guide.md").read_text()
+    table = guide.split("## Order of evaluation", 1)[1].split("\n\n", 3)[2]
+    last_cells = [row.rstrip(" |").rsplit("|", 1)[-1] for row in table.splitlines()[2:]]
+    named = [rule for rule in Rule if rule is not Rule.LOCKOUT]  # a block's reason and a failure's both
+    documented = [rule for cell in last_cells for rule in named if f"`{rule.value}`" in cell.split(";")[0]]
+    coded = [
+        Rule.BLOCKED,
+        Rule.APP_PASSWORD,
+        Rule.USER_DISABLED,
+        Rule.TRUSTED_NETWORK,
+        Rule.BYPASS,
+        Rule.CACHE,
+        Rule.REMEMBERED_DEVICE,
+    ]
+    assert documented == coded  # test_exemption_order pins the code to the same sequence
