@@ -78,7 +78,7 @@ class Pipeline(AdminControls):
         self.clients = dict(clients or {})  # by clients.conf name; absent = ClientPolicy()
         self.upstream = upstream
         self.store = store
-        self.factor = factors["totp"]
+        self.factor = factors["otp"]  # codes from any TOTP or HOTP token
         self._delimiter = mfa.inline_delimiter.encode("utf-8")
         self.trusted = exemptions.TrustedNetworks(mfa.trusted_networks)
 

@@ -15,6 +15,7 @@ from radmfa.config import Config
 from radmfa.core import exemptions
 from radmfa.core.pipeline import Pipeline
 from radmfa.core.ports import Store, Upstream
+from radmfa.directory.sync import sync_loop
 from radmfa.errors import ConfigError, RadmfaError
 from radmfa.factors import build_factors
 from radmfa.radius.clients import load_clients
@@ -22,7 +23,7 @@ from radmfa.service.notify import sd_notify
 from radmfa.service.radius import Listener, RadiusService
 from radmfa.service.reuseport import attach_identifier_steering
 from radmfa.store import open_store
-from radmfa.upstream import build_upstream
+from radmfa.upstream import ClientRouter, build_upstreams
 
 PURGE_INTERVAL_S = 60.0
 DRAIN_TIMEOUT_S = 30.0
@@ -50,6 +51,8 @@ class App:
             log.warning("clients.conf", warning=warning)
         self.service.reload_clients(table)
         self.service.pipeline.clients = policies
+        if isinstance(self.upstream, ClientRouter):
+            self.upstream.route(policies)
         log.info("clients.conf reloaded", clients=len(table))
 
     async def close(self) -> None:
@@ -68,7 +71,7 @@ async def build(config: Config) -> App:
         log.warning("clients.conf", warning=warning)
     store = await open_store(config.store.url, key_file=config.store.key_file, base_dir=config.base_dir)
     try:
-        upstream = await build_upstream(config.upstream, store)
+        upstream = await build_upstreams(config, store, config.client_policies(clients))
     except BaseException:
         await store.close()
         raise
@@ -78,6 +81,7 @@ async def build(config: Config) -> App:
         prompt=config.mfa.prompt,
         max_failures=config.mfa.max_code_failures,
         lockout_s=config.mfa.code_lockout_s,
+        hotp_window=config.mfa.hotp_window,
     )
     pipeline = Pipeline(config.mfa, upstream, store, factors, clients=config.client_policies(clients))
     audit = AuditSink(store)
@@ -134,11 +138,14 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
     stop = stop or asyncio.Event()
     purger: asyncio.Task[None] | None = None
     watchdog: asyncio.Task[None] | None = None
+    syncer: asyncio.Task[None] | None = None
     try:
         await listen(app, reuse_port=reuse_port)
         app.audit.start()
         purger = loop.create_task(_housekeeping(app))
         watchdog = loop.create_task(app.service.watchdog())
+        if config.sync.every_minutes:
+            syncer = loop.create_task(sync_loop(config, app.store))
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, app.reload)
@@ -153,7 +160,7 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
         sd_notify("STOPPING=1")
         log.info("stopping: finishing requests in flight", in_flight=len(app.service._tasks))
     finally:
-        for task in (purger, watchdog):
+        for task in (purger, watchdog, syncer):
             if task is not None:
                 task.cancel()
         # Handlers stay installed while draining: a second SIGTERM (systemd
