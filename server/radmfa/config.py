@@ -107,6 +107,33 @@ class MfaConfig:
     hotp_window: int = 10  # HOTP counters looked ahead at login (RFC 4226 §7.4)
     max_code_failures: int = 10  # wrong codes in a row before a token is locked …
     code_lockout_s: int = 300  # … for this long (renewed by each further wrong code)
+    # The admin's controls (issue 5): see core/exemptions.py and the operator
+    # guide's "Order of evaluation".
+    new_user: str = "enroll"  # enabled user with no factor: "allow" | "enroll" | "deny"
+    trusted_networks: tuple[IpNetwork, ...] = ()  # matched against each client's user_ip_attribute
+    app_passwords: bool = False  # the global switch; [clients.<name>] app_passwords narrows it
+    lockout_failures: int = 5  # second-factor failures in a row before the user is blocked; 0 = never
+    lockout_minutes: int = 15  # how long a lockout block lasts; 0 = until `radmfa user unblock`
+    cache: tuple[CacheRule, ...] = ()  # [[mfa.cache]] rules, in the order written
+
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+CACHE_TYPES = ("user", "user+client", "user+station")
+NEW_USER_CHOICES = ("allow", "enroll", "deny")
+APP_PASSWORD_CHOICES = ("allow", "require", "deny")
+
+
+@dataclass(frozen=True, slots=True)
+class CacheRule:
+    """``[[mfa.cache]]``: after a complete MFA success, later logins matching
+    the rule within ``seconds`` skip the second factor (never the password)."""
+
+    type: str  # one of CACHE_TYPES: what else must match besides the user
+    seconds: int
+    clients: tuple[str, ...] = ()  # clients.conf section names it applies to; empty = every client
+
+    def applies_to(self, client: str) -> bool:
+        return not self.clients or client in self.clients
 
 
 # Where a client's requests say the end user's address is (trusted networks,
@@ -125,6 +152,8 @@ class ClientPolicy:
     name: str = ""
     user_ip_attribute: str = "Calling-Station-Id"  # one of USER_IP_ATTRIBUTES; "source" = the NAS's address
     app_name: str = ""  # {app} in messages to users; "" = the client's name
+    app_passwords: str = "allow"  # one of APP_PASSWORD_CHOICES (only with [mfa] app_passwords = true)
+    remember_days: int = 14  # remembered devices after a complete MFA success; 0 = off
     upstream: str = "default"  # "default" ([upstream]) or the <name> of an [upstreams.<name>]
 
 
@@ -249,7 +278,17 @@ class Config:
                 raise ConfigError(
                     f"{self.path.name}: [clients.{name}]: no client with that name or shortname in clients.conf"
                 )
+        self._check_cache_clients({client.name for client in table})
         return found
+
+    def _check_cache_clients(self, names: set[str]) -> None:
+        for i, rule in enumerate(self.mfa.cache):
+            for client in rule.clients:
+                if client not in names:
+                    raise ConfigError(
+                        f"{self.path.name}: [mfa] cache[{i}].clients: no client section named "
+                        f"{client!r} in clients.conf"
+                    )
 
 
 def default_path() -> Path:
@@ -419,6 +458,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         hotp_window=m.integer("hotp_window", dm.hotp_window, minimum=1, maximum=100),
         max_code_failures=m.integer("max_code_failures", dm.max_code_failures, minimum=1, maximum=1000),
         code_lockout_s=m.integer("code_lockout_s", dm.code_lockout_s, minimum=1, maximum=86400),
+        **_exemption_settings(m, dm),
     )
     if len(mfa.inline_delimiter) != 1:
         m.fail("inline_delimiter", "must be exactly one character")
@@ -557,6 +597,8 @@ def _client_policies(
             name=name,
             user_ip_attribute=c.choice("user_ip_attribute", default.user_ip_attribute, USER_IP_ATTRIBUTES),
             app_name=c.get("app_name", str, default.app_name),
+            app_passwords=c.choice("app_passwords", default.app_passwords, APP_PASSWORD_CHOICES),
+            remember_days=c.integer("remember_days", default.remember_days, minimum=0, maximum=365),
             upstream=c.get("upstream", str, default.upstream),
         )
         if len(policies[name].app_name) > 64 or not policies[name].app_name.isprintable():
@@ -565,6 +607,51 @@ def _client_policies(
             c.fail("upstream", f"no [upstreams.{policies[name].upstream}] table")
         c.done()
     return policies
+
+
+def _exemption_settings(m: _Section, dm: MfaConfig) -> dict[str, Any]:
+    """The [mfa] keys of the admin's controls (bypass needs none: it is per user)."""
+    return {
+        "new_user": m.choice("new_user", dm.new_user, NEW_USER_CHOICES),
+        "trusted_networks": _networks(m, "trusted_networks"),
+        "app_passwords": m.get("app_passwords", bool, dm.app_passwords),
+        "lockout_failures": m.integer("lockout_failures", dm.lockout_failures, minimum=0, maximum=1000),
+        "lockout_minutes": m.integer("lockout_minutes", dm.lockout_minutes, minimum=0, maximum=525600),
+        "cache": _cache_rules(m),
+    }
+
+
+def _networks(m: _Section, key: str) -> tuple[IpNetwork, ...]:
+    out: list[IpNetwork] = []
+    for i, text in enumerate(m.get(key, list, [])):
+        if not isinstance(text, str):
+            m.fail(f"{key}[{i}]", f'expected "address/prefix", got {text!r}')
+        try:
+            out.append(ipaddress.ip_network(text, strict=True))
+        except ValueError as e:
+            # strict: 10.1.2.3/24 is more likely a typo than a wish for 10.1.2.0/24.
+            m.fail(f"{key}[{i}]", f"not a network: {e}")
+    return tuple(out)
+
+
+def _cache_rules(m: _Section) -> tuple[CacheRule, ...]:
+    tables = m.get("cache", list, [])
+    rules: list[CacheRule] = []
+    for i, table in enumerate(tables):
+        if not isinstance(table, dict):
+            m.fail(f"cache[{i}]", "must be a table ([[mfa.cache]])")
+        c = _Section({"t": table}, "t", m.path)
+        c.name = f"mfa] cache[{i}"
+        if "type" not in c.data or "seconds" not in c.data:
+            c.fail("", "needs type and seconds")
+        kind = c.choice("type", "user", CACHE_TYPES)
+        seconds = c.integer("seconds", 0, minimum=1, maximum=31 * 86400)
+        clients = c.get("clients", list, [])
+        if not all(isinstance(n, str) and n for n in clients):
+            c.fail("clients", f"expected a list of client names, got {clients!r}")
+        c.done()
+        rules.append(CacheRule(kind, seconds, tuple(clients)))
+    return tuple(rules)
 
 
 def _upstream(u: _Section, name: str) -> UpstreamConfig:

@@ -23,6 +23,10 @@ class NotFound(StoreError):
     """No such user or token."""
 
 
+class LimitReached(StoreError):
+    """A per-user limit (e.g. 40 app passwords) is reached."""
+
+
 class UpstreamUnavailable(RadmfaError):
     """No upstream server answered. Primary authentication fails closed on this."""
 

@@ -1,58 +1,50 @@
-"""`radmfa report bypass`: created, used, expired or cancelled, by whom and why.
-
-The bypass table comes with the admin's controls (issue 5); these tests give
-the store a ``list_bypasses`` shaped like theirs, so the report is checked
-now and keeps working once the real one is there.
-"""
+"""`radmfa report bypass`: created, used, expired or cancelled, by whom and why."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from radmfa import reports
-from radmfa.store.sql import SqlStore
-from tests.cli.conftest import Radmfa, assert_one_line_error
+from radmfa.core.model import Bypass, NewUser
+from radmfa.core.ports import Store
+from tests.cli.conftest import Radmfa
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-@dataclass(frozen=True, slots=True)
-class Bypass:  # the fields of issue 5's core.model.Bypass
-    id: int
-    user_id: int
-    username: str
-    reason: str
-    created_by: str
-    created_at: datetime
-    expires_at: datetime
-    cancelled_at: datetime | None = None
-    used_at: datetime | None = None
-    used_client: str | None = None
-    used_station: str | None = None
-
-
 DAY = timedelta(days=1)
-BYPASSES = [
-    Bypass(1, 1, "alice", "lost phone", "helpdesk1", NOW - 3 * DAY, NOW - 3 * DAY + timedelta(minutes=5),
-           used_at=NOW - 3 * DAY + timedelta(minutes=2), used_client="vpn1", used_station="198.51.100.7"),
-    Bypass(2, 2, "bob", "new phone, app not set up", "helpdesk2", NOW - 2 * DAY, NOW - 2 * DAY + timedelta(hours=1)),
-    Bypass(3, 1, "alice", "=cmd|' /C calc'!A0", "helpdesk1", NOW - DAY, NOW + DAY, cancelled_at=NOW - DAY / 2),
-    Bypass(4, 2, "bob", "travelling", "helpdesk1", NOW - timedelta(minutes=1), NOW + timedelta(hours=1)),
-]
 
 
 @pytest.fixture
-def with_bypasses(radmfa: Radmfa, monkeypatch: pytest.MonkeyPatch) -> Radmfa:
-    async def list_bypasses(self: SqlStore, username: str | None = None) -> list[Bypass]:
-        return [b for b in BYPASSES if username is None or b.username == username]
+def with_bypasses(radmfa: Radmfa) -> Radmfa:
+    """Four real bypasses in the store: used, expired, cancelled, open."""
 
-    monkeypatch.setattr(SqlStore, "list_bypasses", list_bypasses, raising=False)
+    async def work(store: Store) -> list[Bypass]:
+        alice = await store.add_user(NewUser("alice"))
+        await store.add_user(NewUser("bob"))
+        first = await store.create_bypass(
+            "alice", seconds=300, reason="lost phone", created_by="helpdesk1", now=NOW - 3 * DAY
+        )
+        used = await store.consume_bypass(
+            alice.id, client="vpn1", station="198.51.100.7", now=NOW - 3 * DAY + timedelta(minutes=2)
+        )
+        assert used is not None and used.id == first.id
+        await store.create_bypass(
+            "bob", seconds=3600, reason="new phone, app not set up", created_by="helpdesk2", now=NOW - 2 * DAY
+        )
+        third = await store.create_bypass(
+            "alice", seconds=2 * 86400, reason="=cmd|' /C calc'!A0", created_by="helpdesk1", now=NOW - DAY
+        )
+        assert await store.cancel_bypass(third.id, now=NOW - DAY / 2) is not None
+        await store.create_bypass(
+            "bob", seconds=3600, reason="travelling", created_by="helpdesk1", now=NOW - timedelta(minutes=1)
+        )
+        return await store.list_bypasses()
+
+    assert [b.id for b in radmfa.store(work)] == [1, 2, 3, 4]
     return radmfa
 
 
@@ -89,8 +81,3 @@ def test_every_state_and_field(with_bypasses: Radmfa) -> None:
 def test_filters(with_bypasses: Radmfa, argv: tuple[str, ...], ids: list[int]) -> None:
     data = json.loads(with_bypasses("report", "bypass", "--format", "json", *argv).out)
     assert [d["id"] for d in data] == ids
-
-
-def test_without_the_bypass_table_it_says_so(radmfa: Radmfa, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delattr(SqlStore, "list_bypasses", raising=False)
-    assert "no one-time bypasses" in assert_one_line_error(radmfa("report", "bypass"))

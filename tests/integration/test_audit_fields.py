@@ -57,7 +57,7 @@ user_ip_attribute = "Framed-IP-Address"
         (row,) = await rows(app)
     finally:
         await app.close()
-    assert (row.username, row.result, row.reason) == ("CORP\\alice", "reject", "no factor enrolled")
+    assert (row.username, row.result, row.reason) == ("CORP\\alice", "reject", "new-user: no factor enrolled")
     assert (row.first_name, row.last_name, row.email) == ("Alice", "Liddell", "a@example.com")
     assert row.user_ip == "203.0.113.9" and row.calling_station_id == "00-11-22-33-44-55"
     assert (row.server_name, row.server_ip) == ("mfa-test-1", "127.0.0.1")

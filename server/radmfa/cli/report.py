@@ -202,13 +202,7 @@ def cmd_bypass(args: argparse.Namespace, cfg: Config) -> int:
     now = datetime.now(UTC)
 
     async def work(store: Store) -> list[reports.BypassLike]:
-        # The bypass table comes with the admin's controls (issue 5); until
-        # that Store method exists there is nothing to report.
-        lister = getattr(store, "list_bypasses", None)
-        if lister is None:
-            raise CommandError("this radmfa keeps no one-time bypasses yet, so there is no bypass report")
-        found: list[reports.BypassLike] = await lister(args.user)
-        return found
+        return list(await store.list_bypasses(args.user))
 
     # Bypasses are few (one per helpdesk call): the range and state are
     # filtered here rather than in a store query.

@@ -1,4 +1,4 @@
-"""`radmfa user add|set|list|show|delete|passwd`."""
+"""`radmfa user add|set|list|show|delete|passwd|unblock|reset`."""
 
 from __future__ import annotations
 
@@ -79,6 +79,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = cmds.add_parser("passwd", help="set a user's local-upstream password")
     p.add_argument("name", metavar="NAME")
     p.set_defaults(func=cmd_passwd)
+
+    p = cmds.add_parser("unblock", help="lift a block (lockout, fraud or admin): the user is enabled again")
+    p.add_argument("name", metavar="NAME")
+    p.set_defaults(func=cmd_unblock)
+
+    p = cmds.add_parser(
+        "reset", help="remove the user's tokens, remembered devices and cached logins: they enroll again"
+    )
+    p.add_argument("name", metavar="NAME")
+    p.set_defaults(func=cmd_reset)
 
 
 _STATE_HELP = (
@@ -312,4 +322,41 @@ def cmd_passwd(args: argparse.Namespace, cfg: Config) -> int:
 
     run_with_store(cfg, work)
     print(f'password set for user "{args.name}"')
+    return 0
+
+
+# -- unblock / reset (the helpdesk's controls) ---------------------------------
+
+
+def cmd_unblock(args: argparse.Namespace, cfg: Config) -> int:
+    async def work(store: Store) -> tuple[User, User]:
+        before = await store.get_user(args.name)
+        if before is None:
+            raise missing(args.name)
+        if before.state is not UserState.BLOCKED:
+            raise UsageError(f'user "{before.name}" is not blocked (state {before.state.value})')
+        changes = {"state": UserState.ENABLED, "blocked_until": None, "blocked_reason": None}
+        user = await store.update_user(args.name, changes)
+        if user is None:
+            raise missing(args.name)
+        await store.clear_mfa_failures(user.id)
+        await adminlog.record(store, "user.unblock", user.name, f"was={before.blocked_reason or ''}")
+        return before, user
+
+    before, user = run_with_store(cfg, work)
+    print(f'unblocked user "{user.name}" (was {_state_text(before)}); state is now enabled')
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace, cfg: Config) -> int:
+    async def work(store: Store) -> int:
+        if await store.get_user(args.name) is None:
+            raise missing(args.name)
+        count = await store.reset_user(args.name)
+        await adminlog.record(store, "user.reset", args.name, f"tokens={count}")
+        return count
+
+    count = run_with_store(cfg, work)
+    print(f'reset user "{args.name}": removed {count} token{"" if count == 1 else "s"}, '
+          "remembered devices and cached logins; the user enrolls again")
     return 0

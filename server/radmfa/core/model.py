@@ -7,7 +7,8 @@ octets, and a User-Name that is not UTF-8 must not be silently rewritten.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 # One RADIUS attribute as it travels on the wire: (type, value). Vendor-Specific
@@ -293,6 +294,70 @@ class AdminEvent:
     action: str  # e.g. "user.add", "token.delete"
     target: str  # the user name, token id, … acted on
     detail: str = ""
+
+
+# -- the admin's controls (core/exemptions.py decides, store/sql_exemptions.py keeps) --
+
+
+@dataclass(frozen=True, slots=True)
+class Bypass:
+    """A one-time bypass: the next login of the user before ``expires_at``
+    skips the second factor (not the password), once. Rows are kept after
+    use, expiry or cancellation: they are the bypass report."""
+
+    id: int
+    user_id: int
+    username: str
+    reason: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    cancelled_at: datetime | None = None
+    used_at: datetime | None = None
+    used_client: str | None = None  # the clients.conf name of the NAS it was used through
+    used_station: str | None = None  # the end user's address (the client's user_ip_attribute)
+
+    def status(self, *, now: datetime) -> str:
+        if self.used_at is not None:
+            return "used"
+        if self.cancelled_at is not None:
+            return "cancelled"
+        return "open" if now < self.expires_at else "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class AppPassword:
+    """An app password's public side; the password itself is shown once and
+    only its argon2 hash is stored."""
+
+    id: int
+    username: str
+    name: str  # what the user calls it ("Laptop")
+    lookup: str  # the password's first characters: finds the one hash to check (not secret)
+    created_at: datetime
+    last_used_at: datetime | None = None
+    password_hash: str = ""
+
+    def __repr__(self) -> str:
+        return f"AppPassword(id={self.id}, username={self.username!r}, name={self.name!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class RememberedDevice:
+    username: str
+    station: str  # the end user's address as the client's user_ip_attribute gives it
+    client: str  # the NAS the complete MFA success came through
+    remembered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ExemptionView:
+    """What the store knows about one user's exemptions, read in one round
+    trip on the hot path (bypasses are consumed separately, atomically)."""
+
+    bypass_open: bool = False
+    cache: Mapping[str, datetime] = field(default_factory=dict)  # scope → last complete MFA success
+    remembered_at: datetime | None = None  # for the station asked about
 
 
 # Where a fraud report came from, and what the security team made of it.

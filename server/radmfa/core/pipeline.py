@@ -2,8 +2,13 @@
 
   answer_challenge   a request carrying our State: check the code
   screen             who is this user, is there a usable factor
+  blocked            a blocked user (admin, lockout, fraud) goes no further
+  app_password       a valid app password: no upstream call, no second factor
   primary            the password, checked by the upstream (fails closed)
+  exempt             the admin's controls that skip the second factor (core/exemptions.py)
   factor             inline code, or open a challenge
+
+The order is documented in docs/operator-guide.md ("Order of evaluation").
 
 Each stage returns a Decision, or None to continue. Only ports are awaited,
 so the whole thing runs deterministically under fakes and a fake clock.
@@ -17,7 +22,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from radmfa.config import ClientPolicy, MfaConfig
-from radmfa.core import policy, session
+from radmfa.core import exemptions, policy, session
+from radmfa.core.controls import AdminControls
+from radmfa.core.exemptions import Rule
 from radmfa.core.model import (
     Attr,
     AuthRequest,
@@ -58,7 +65,7 @@ class _Login:
     attrs: tuple[Attr, ...] = ()  # upstream's authorization attributes
 
 
-class Pipeline:
+class Pipeline(AdminControls):
     def __init__(
         self,
         mfa: MfaConfig,
@@ -74,6 +81,7 @@ class Pipeline:
         self.store = store
         self.factor = factors["otp"]  # codes from any TOTP or HOTP token
         self._delimiter = mfa.inline_delimiter.encode("utf-8")
+        self.trusted = exemptions.TrustedNetworks(mfa.trusted_networks)
 
     def policy_for(self, client: str) -> ClientPolicy:
         return self.clients.get(client) or _DEFAULT_POLICY
@@ -82,7 +90,21 @@ class Pipeline:
         if request.state is not None:
             return await self.answer_challenge(request, now=now)
         login = _Login(request, policy.decode_name(request.username))
-        decision = await self.screen(login) or await self.primary(login) or await self.second_factor(login, now=now)
+        decision = (
+            await self.screen(login)
+            or self.blocked(login.user, now=now)
+            or await self.app_password(login.request, login.user, now=now)
+            or await self.primary(login)
+            or await self.exempt(
+                login.request,
+                login.user,
+                password_ok=bool(login.password),  # an empty password never skips the factor
+                has_factor=bool(login.tokens),
+                attrs=login.attrs,
+                now=now,
+            )
+            or await self.second_factor(login, now=now)
+        )
         return replace(decision, user=login.user) if login.user is not None else decision
 
     async def screen(self, login: _Login) -> Decision | None:
@@ -114,8 +136,6 @@ class Pipeline:
             return reject("unknown user")
         if login.user is None:  # unknown_users = "password-only"
             return Decision(Verdict.ACCEPT, "password only (unknown user)", "none", login.attrs)
-        if not login.tokens:
-            return reject("no factor enrolled", self.mfa.no_factor_message)
         return None
 
     async def second_factor(self, login: _Login, *, now: datetime) -> Decision:
@@ -124,7 +144,10 @@ class Pipeline:
         if login.code is not None:
             check = await self.factor.verify(login.tokens, login.code, now=now)
             if check.ok:
+                await self.mfa_succeeded(login.request, login.user, now=now)
                 return Decision(Verdict.ACCEPT, "password and inline code", self.factor.name, attrs)
+            if await self.mfa_failed(login.user, now=now):
+                return reject(Rule.LOCKOUT.value, factor=self.factor.name)
             return reject(f"inline {check.reason}", factor=self.factor.name)
         opened = session.open_session(
             state=secrets.token_bytes(16),
@@ -147,19 +170,24 @@ class Pipeline:
             return reject("State bound to another client or user", factor=found.factor)
         name = policy.decode_name(found.username)
         user, tokens = await self.store.login_view(name) if name else (None, [])
-        decision = await self._check_answer(found, request, tokens, now=now)
+        # Blocked mid-challenge (lockout, fraud, an admin): the code cannot finish it.
+        decision = self.blocked(user, now=now) or await self._check_answer(found, request, user, tokens, now=now)
         return replace(decision, user=user) if user is not None else decision
 
     async def _check_answer(
-        self, found: Session, request: AuthRequest, tokens: list[Token], *, now: datetime
+        self, found: Session, request: AuthRequest, user: User | None, tokens: list[Token], *, now: datetime
     ) -> Decision:
         code = (request.password or b"").strip()
         check = await self.factor.verify(self.factor.usable(tokens), code, now=now)
         if check.ok:
             done = session.advance(found, session.Event.CODE_OK, max_attempts=self.mfa.max_attempts, now=now)
             if done.phase is Phase.ACCEPTED:
+                if user is not None:
+                    await self.mfa_succeeded(request, user, now=now)
                 return Decision(Verdict.ACCEPT, "password and code", found.factor, found.reply_attrs)
             return reject("challenge expired", factor=found.factor)
+        if user is not None and await self.mfa_failed(user, now=now):
+            return reject(Rule.LOCKOUT.value, factor=found.factor)
         nxt = session.advance(
             found,
             session.Event.CODE_WRONG,

@@ -8,16 +8,20 @@ from typing import Protocol
 
 from radmfa.core.model import (
     AdminEvent,
+    AppPassword,
     AuditFilter,
     AuditRecord,
     AuthRequest,
+    Bypass,
     CodeCheck,
     CustomMessage,
+    ExemptionView,
     FraudReport,
     HardwareToken,
     NewToken,
     NewUser,
     PrimaryResult,
+    RememberedDevice,
     Session,
     Token,
     User,
@@ -111,6 +115,77 @@ class AuditStore(Protocol):
         self, *, since: datetime | None = None, until: datetime | None = None, limit: int | None = None
     ) -> list[AdminEvent]:
         """Oldest first; with ``limit``, the newest N rows."""
+
+
+class ExemptionStore(Protocol):
+    """The admin's controls: one-time bypasses, the MFA cache, remembered
+    devices, app passwords and the second-factor failure count behind the
+    lockout (store/sql_exemptions.py). Users are found by name_key, or by id
+    on the hot path (ids are never reused)."""
+
+    # bypasses: rows are kept after use, expiry and cancellation (the report)
+    async def create_bypass(
+        self, username: str, *, seconds: int, reason: str, created_by: str, now: datetime
+    ) -> Bypass:
+        """Raises NotFound when the user does not exist."""
+
+    async def list_bypasses(self, username: str | None = None) -> list[Bypass]:
+        """Oldest first; deleted users' bypasses too."""
+
+    async def cancel_bypass(self, bypass_id: int, *, now: datetime) -> Bypass | None:
+        """Cancel an open bypass; None when there is none open with that id."""
+
+    async def consume_bypass(self, user_id: int, *, client: str, station: str, now: datetime) -> Bypass | None:
+        """Use one open bypass of the user (created_at <= now < expires_at) in
+        one atomic statement: of any number of racing logins, one gets it."""
+
+    # the MFA cache and remembered devices (a complete MFA success writes both)
+    async def exemption_view(
+        self, user_id: int, *, scopes: Sequence[str], station: str, now: datetime
+    ) -> ExemptionView:
+        """Open bypass?, the cache times of ``scopes`` and when ``station`` was
+        remembered, in one round trip."""
+
+    async def record_mfa_success(
+        self, user_id: int, *, scopes: Sequence[str], station: str, client: str, now: datetime
+    ) -> None:
+        """Set the cache time of ``scopes``, remember ``station`` (unless "")
+        and clear the second-factor failure count."""
+
+    async def list_devices(self, username: str) -> list[RememberedDevice]: ...
+
+    async def purge_exemptions(self, *, cache_before: datetime, devices_before: datetime) -> int:
+        """Delete cache entries and remembered devices too old to matter; how many went."""
+
+    async def forget_devices(self, username: str, station: str | None = None) -> int:
+        """Forget one station, or (None) all the user's devices and cache entries."""
+
+    # app passwords
+    async def add_app_password(
+        self, username: str, *, name: str, lookup: str, password_hash: str, limit: int, now: datetime
+    ) -> AppPassword:
+        """Raises NotFound (no user), AlreadyExists (name or lookup taken) or
+        LimitReached (the user has ``limit`` already)."""
+
+    async def list_app_passwords(self, username: str) -> list[AppPassword]: ...
+
+    async def find_app_password(self, user_id: int, lookup: str) -> AppPassword | None:
+        """The one candidate for a password starting with ``lookup`` (with its hash)."""
+
+    async def touch_app_password(self, password_id: int, *, now: datetime) -> None: ...
+
+    async def delete_app_passwords(self, username: str, name: str | None = None) -> int:
+        """Delete the one named ``name``, or (None) all of the user's."""
+
+    # lockout
+    async def note_mfa_failure(self, user_id: int, *, now: datetime) -> int:
+        """Count one second-factor failure (atomic increment); the new count."""
+
+    async def clear_mfa_failures(self, user_id: int) -> None: ...
+
+    async def reset_user(self, username: str) -> int:
+        """Remove the user's tokens (they enroll again), cache entries,
+        remembered devices and failure count; how many tokens went."""
 
 
 class FraudStore(Protocol):
@@ -247,6 +322,7 @@ class Store(
     HardwareTokenStore,
     DirectorySyncStore,
     ReportStore,
+    ExemptionStore,
     Protocol,
 ):
     """Persistent state shared by every worker process and node: one

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from radmfa import limits
 from radmfa.audit import AuditSink, configure_logging, log
 from radmfa.config import Config
+from radmfa.core import exemptions
 from radmfa.core.pipeline import Pipeline
 from radmfa.core.ports import Store, Upstream
 from radmfa.delivery.alerts import FraudNotifier
@@ -125,10 +126,13 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
 
 
 async def purge_once(store: Store, config: Config, *, now: datetime) -> None:
-    """Drop what has expired: challenges, ended send-limit windows, audit rows past retention."""
+    """Drop what has expired: challenges, ended send-limit windows, audit rows
+    past retention, cache entries and remembered devices past any window."""
     await store.purge_expired(now=now)
     await limits.purge(store, now=now)
     await store.purge_audit(before=now - timedelta(days=config.audit.keep_days))
+    cache_for, devices_for = exemptions.retention(config.mfa.cache, config.clients.values())
+    await store.purge_exemptions(cache_before=now - cache_for, devices_before=now - devices_for)
 
 
 async def _housekeeping(app: App) -> None:

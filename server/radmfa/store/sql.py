@@ -9,6 +9,7 @@ from __future__ import annotations
 from radmfa.store.sql_audit import AUDIT_PURGE_BATCH, AuditSql
 from radmfa.store.sql_base import Row, Statement
 from radmfa.store.sql_directory import DirectorySql
+from radmfa.store.sql_exemptions import ExemptionsSql
 from radmfa.store.sql_fraud import FraudSql
 from radmfa.store.sql_hardware import HardwareTokensSql
 from radmfa.store.sql_limits import LimitsSql
@@ -21,6 +22,15 @@ __all__ = ["AUDIT_PURGE_BATCH", "Row", "SqlStore", "Statement"]
 
 
 class SqlStore(
-    HardwareTokensSql, UsersSql, SessionsSql, AuditSql, FraudSql, MessagesSql, LimitsSql, DirectorySql, ReportsSql
+    HardwareTokensSql,
+    UsersSql,
+    SessionsSql,
+    AuditSql,
+    FraudSql,
+    MessagesSql,
+    LimitsSql,
+    DirectorySql,
+    ReportsSql,
+    ExemptionsSql,
 ):
     """Implements core.ports.Store over the primitives a backend provides."""

@@ -1,0 +1,159 @@
+"""The pipeline's stages for the admin's controls (Pipeline inherits them).
+
+The rules are pure functions in core/exemptions.py; these stages only fetch
+what the rules need from the store and turn the answer into a Decision. The
+order they run in is Pipeline.handle's, documented in docs/operator-guide.md
+("Order of evaluation"):
+
+  blocked → app_password → (primary) → exempt → (second factor)
+
+Every accept after a verified second factor must call ``mfa_succeeded`` and
+every wrong answer ``mfa_failed``: the cache, remembered devices and the
+lockout hang on those two.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from radmfa.apppasswords import verify_app_password, verify_decoy
+from radmfa.config import ClientPolicy, MfaConfig
+from radmfa.core import exemptions
+from radmfa.core.exemptions import Rule
+from radmfa.core.model import Attr, AuthRequest, Decision, User, UserState, Verdict
+from radmfa.core.ports import Store
+from radmfa.radius.packet import reply_messages
+
+
+def _reject(reason: str, message: str | None = None) -> Decision:
+    return Decision(Verdict.REJECT, reason, "", tuple(reply_messages(message)) if message else ())
+
+
+class AdminControls:
+    mfa: MfaConfig
+    store: Store
+    trusted: exemptions.TrustedNetworks
+
+    def policy_for(self, client: str) -> ClientPolicy:
+        raise NotImplementedError
+
+    def blocked(self, user: User | None, *, now: datetime) -> Decision | None:
+        if user is not None and exemptions.effective_state(user, now=now) is UserState.BLOCKED:
+            return _reject(exemptions.block_rule(user))
+        return None
+
+    async def app_password(self, request: AuthRequest, user: User | None, *, now: datetime) -> Decision | None:
+        """An app password instead of the password: no upstream call, no second
+        factor. Only one argon2 hash is checked: the password's first characters
+        name its row."""
+        mode = exemptions.app_password_mode(self.mfa.app_passwords, self.policy_for(request.client), request)
+        if mode == "deny":
+            return None
+        form = exemptions.app_password_form(request.password or b"")
+        found = None
+        if form is not None and user is not None:
+            found = await self.store.find_app_password(user.id, exemptions.lookup_of(form))
+        if form is None or found is None:
+            if mode != "require":
+                return None  # not an app password of this user: the password, upstream
+            if form is not None:
+                await verify_decoy(form)
+            return _reject(f"{Rule.APP_PASSWORD} required")
+        if not await verify_app_password(found.password_hash, form):
+            return _reject(f"{Rule.APP_PASSWORD} wrong")
+        await self.store.touch_app_password(found.id, now=now)
+        return Decision(Verdict.ACCEPT, Rule.APP_PASSWORD.value, "none")
+
+    async def exempt(
+        self,
+        request: AuthRequest,
+        user: User | None,
+        *,
+        password_ok: bool,
+        has_factor: bool,
+        attrs: tuple[Attr, ...],
+        now: datetime,
+    ) -> Decision | None:
+        """After the password: the first of the admin's controls that lets
+        this login skip the second factor, else [mfa] new_user for a user with
+        no factor yet, else None (on to the second factor).
+
+        ``password_ok`` is False when the upstream accepted an empty password
+        (it should not): then no control applies, whatever it is, and the
+        login needs its second factor."""
+        assert user is not None
+        if not password_ok:
+            return None if has_factor else self.new_user(UserState.ENFORCED, attrs)
+        client = self.policy_for(request.client)
+        station = exemptions.user_address(request, client.user_ip_attribute)
+        state = exemptions.effective_state(user, now=now)
+        rule = exemptions.exemption(
+            state=state, trusted=station in self.trusted, bypass_open=False, cached=False, device_remembered=False
+        )
+        if rule is None:
+            rule = await self._stored_exemption(request, user, client, station, state, now=now)
+        if rule is not None:
+            return Decision(Verdict.ACCEPT, rule.value, "none", attrs)
+        return None if has_factor else self.new_user(state, attrs)
+
+    async def _stored_exemption(
+        self, request: AuthRequest, user: User, client: ClientPolicy, station: str, state: UserState, *, now: datetime
+    ) -> Rule | None:
+        scopes = exemptions.cache_scopes(self.mfa.cache, client=request.client, station=station)
+        view = await self.store.exemption_view(
+            user.id, scopes=list(scopes), station=station if client.remember_days else "", now=now
+        )
+        cached = exemptions.cache_hit(scopes, view.cache, now=now)
+        device = exemptions.remembered(client, view.remembered_at, now=now)
+
+        def first(bypass_open: bool) -> Rule | None:
+            return exemptions.exemption(
+                state=state, trusted=False, bypass_open=bypass_open, cached=cached, device_remembered=device
+            )
+
+        rule = first(view.bypass_open)
+        if rule is Rule.BYPASS and not await self.store.consume_bypass(
+            user.id, client=request.client, station=station, now=now
+        ):
+            rule = first(False)  # another login used it first: the next rule decides
+        return rule
+
+    def new_user(self, state: UserState, attrs: tuple[Attr, ...]) -> Decision:
+        """A user with no factor yet: [mfa] new_user for an enabled user;
+        an enforced one (MFA always) is turned away."""
+        if state is not UserState.ENABLED:
+            return _reject("no factor enrolled", self.mfa.no_factor_message)
+        if self.mfa.new_user == "allow":
+            return Decision(Verdict.ACCEPT, f"{Rule.NEW_USER}: password only until enrolled", "none", attrs)
+        if self.mfa.new_user == "deny":
+            return _reject(f"{Rule.NEW_USER}: no factor enrolled")
+        return _reject(f"{Rule.NEW_USER}: no factor enrolled", self.mfa.no_factor_message)
+
+    async def mfa_succeeded(self, request: AuthRequest, user: User, *, now: datetime) -> None:
+        """Every accept after a verified second factor calls this, and nothing
+        else does: it feeds the cache and remembered devices, and clears the
+        lockout count (an exemption never refreshes an exemption)."""
+        client = self.policy_for(request.client)
+        station = exemptions.user_address(request, client.user_ip_attribute)
+        scopes = exemptions.cache_scopes(self.mfa.cache, client=request.client, station=station)
+        await self.store.record_mfa_success(
+            user.id,
+            scopes=list(scopes),
+            station=station if client.remember_days else "",
+            client=request.client,
+            now=now,
+        )
+
+    async def mfa_failed(self, user: User, *, now: datetime) -> bool:
+        """Count a second-factor failure; True when it blocks the user ([mfa]
+        lockout_failures in a row, counted in the store by every worker)."""
+        if not self.mfa.lockout_failures:
+            return False
+        failures = await self.store.note_mfa_failure(user.id, now=now)
+        if not exemptions.locks_out(failures, self.mfa.lockout_failures):
+            return False
+        until = exemptions.lockout_until(self.mfa.lockout_minutes, now=now)
+        block = {"state": UserState.BLOCKED, "blocked_until": until, "blocked_reason": exemptions.LOCKOUT_REASON}
+        await self.store.update_user(user.name, block)
+        await self.store.clear_mfa_failures(user.id)
+        return True
