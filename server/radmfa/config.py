@@ -15,6 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from radmfa.config_phone import (
+    CLIENT_MODES,
+    CLIENT_PRIMARY,
+    HttpConfig,
+    PhoneConfig,
+    finish_phone,
+    parse_http,
+    parse_mfa_keys,
+    parse_providers,
+)
 from radmfa.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -85,6 +95,9 @@ class ClientPolicy:
 
     name: str = ""
     user_ip_attribute: str = "Calling-Station-Id"  # one of USER_IP_ATTRIBUTES; "source" = the NAS's address
+    # -- issue 4: phone factors --
+    mode: str = "challenge"  # "challenge" (menu) | "oob" (hold for call/push) | "auto" (inline keyword or menu)
+    primary: str = "upstream"  # "upstream" | "none" (the NAS checked the password; only User-Name comes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +132,8 @@ class Config:
     log: LogConfig
     clients: Mapping[str, ClientPolicy] = field(default_factory=dict)  # by the name in [clients.<name>]
     fraud: FraudConfig = FraudConfig()
+    http: HttpConfig = HttpConfig()  # issue 4
+    phone: PhoneConfig = PhoneConfig()  # issue 4: [mfa] out-of-band keys + [providers.*]
 
     @property
     def base_dir(self) -> Path:
@@ -269,7 +284,7 @@ def _secret(sec: _Section) -> bytes:
 
 def _build(doc: dict[str, Any], path: Path) -> Config:
     for name in doc:
-        if name not in ("radius", "upstream", "mfa", "store", "log", "clients", "fraud"):
+        if name not in ("radius", "upstream", "mfa", "store", "log", "clients", "fraud", "http", "providers"):
             raise ConfigError(f"{path.name}: [{name}]: unknown section")
     r = _Section(doc, "radius", path)
     d = RadiusConfig()
@@ -327,6 +342,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     for key in ("prompt", "retry_prompt", "no_factor_message"):
         if not 0 < len(getattr(mfa, key).encode()) <= 253:
             m.fail(key, "must be 1..253 octets (one Reply-Message)")
+    phone_keys = parse_mfa_keys(m)  # issue 4
     m.done()
 
     s = _Section(doc, "store", path)
@@ -356,8 +372,20 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         block_days=f.integer("block_days", df.block_days, minimum=0, maximum=36500),
     )
     f.done()
+    # -- issue 4: phone factors --
+    http = parse_http(_Section(doc, "http", path))
+    phone = finish_phone(phone_keys, parse_providers(doc, path, _Section), http, path)
     return Config(
-        path=path, radius=radius, upstream=upstream, mfa=mfa, store=store, log=log, clients=clients, fraud=fraud
+        path=path,
+        radius=radius,
+        upstream=upstream,
+        mfa=mfa,
+        store=store,
+        log=log,
+        clients=clients,
+        fraud=fraud,
+        http=http,
+        phone=phone,
     )
 
 
@@ -375,6 +403,8 @@ def _client_policies(doc: dict[str, Any], path: Path) -> dict[str, ClientPolicy]
         policies[name] = ClientPolicy(
             name=name,
             user_ip_attribute=c.choice("user_ip_attribute", default.user_ip_attribute, USER_IP_ATTRIBUTES),
+            mode=c.choice("mode", default.mode, CLIENT_MODES),
+            primary=c.choice("primary", default.primary, CLIENT_PRIMARY),
         )
         c.done()
     return policies

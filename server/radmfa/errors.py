@@ -29,3 +29,8 @@ class UpstreamUnavailable(RadmfaError):
     def __init__(self, message: str, *, tried: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.tried = tried
+
+
+class DeliveryError(RadmfaError):
+    """A provider did not take a text, call, push or e-mail (the message says
+    which provider and why, never the code)."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from radmfa.config import ClientPolicy, MfaConfig
-from radmfa.core import policy, session
+from radmfa.core import methods, policy, session
 from radmfa.core.model import (
     Attr,
     AuthRequest,
@@ -28,6 +28,7 @@ from radmfa.core.model import (
     User,
     Verdict,
 )
+from radmfa.core.phone_flow import MENU, PhoneFlow
 from radmfa.core.ports import Factor, Store, Upstream
 from radmfa.errors import UpstreamUnavailable
 from radmfa.radius.packet import reply_messages
@@ -55,6 +56,8 @@ class _Login:
     password: bytes = b""
     code: bytes | None = None
     attrs: tuple[Attr, ...] = ()  # upstream's authorization attributes
+    rule: ClientPolicy = _DEFAULT_POLICY  # [clients.<name>] of the NAS
+    keyword: str | None = None  # `auto`: password,push | sms | call | email (issue 4)
 
 
 class Pipeline:
@@ -66,6 +69,7 @@ class Pipeline:
         factors: dict[str, Factor],
         *,
         clients: Mapping[str, ClientPolicy] | None = None,
+        phone: PhoneFlow | None = None,
     ) -> None:
         self.mfa = mfa
         self.clients = dict(clients or {})  # by clients.conf name; absent = ClientPolicy()
@@ -73,6 +77,7 @@ class Pipeline:
         self.store = store
         self.factor = factors["totp"]
         self._delimiter = mfa.inline_delimiter.encode("utf-8")
+        self.phone = phone  # issue 4: SMS, voice, push and e-mail; None = TOTP only
 
     def policy_for(self, client: str) -> ClientPolicy:
         return self.clients.get(client) or _DEFAULT_POLICY
@@ -80,17 +85,27 @@ class Pipeline:
     async def handle(self, request: AuthRequest, *, now: datetime) -> Decision:
         if request.state is not None:
             return await self.answer_challenge(request, now=now)
-        login = _Login(request, policy.decode_name(request.username))
+        login = _Login(request, policy.decode_name(request.username), rule=self.policy_for(request.client))
         return await self.screen(login) or await self.primary(login) or await self.second_factor(login, now=now)
 
     async def screen(self, login: _Login) -> Decision | None:
-        if login.request.password is None:
+        # An `oob` client may authenticate with MS-CHAPv2 (relayed as is) and
+        # a `primary = "none"` client sends only User-Name: no PAP password.
+        password_optional = login.rule.mode == "oob" or login.rule.primary == "none"
+        if login.request.password is None and not password_optional:
             return reject("no User-Password (PAP is required for a code)")
         if login.name is None:
             return reject("User-Name missing or not UTF-8")
         login.user, tokens = await self.store.login_view(login.name)
         login.tokens = self.factor.usable(tokens)
-        login.password = login.request.password
+        login.password = login.request.password or b""
+        # -- issue 4: `auto` mode's inline method keyword ----------------------
+        if login.rule.mode == "auto" and self.phone is not None:
+            keyword = methods.split_keyword(login.password, self._delimiter)
+            if keyword is not None:
+                login.password, login.keyword = keyword
+                return None
+        # ----------------------------------------------------------------------
         if login.tokens and self.mfa.inline:
             split = policy.split_inline(login.password, self._delimiter, (t.digits for t in login.tokens))
             if split is not None:
@@ -99,31 +114,46 @@ class Pipeline:
 
     async def primary(self, login: _Login) -> Decision | None:
         try:
-            result: PrimaryResult = await self.upstream.authenticate(login.request, login.password)
+            result: PrimaryResult = await self._authenticate(login)
         except UpstreamUnavailable:
             return reject("upstream unavailable", backend_failure=True)
         if not result.accepted:
             message = result.reply_message.decode("utf-8", "replace") if result.reply_message else None
             return reject(result.reason or "upstream reject", message, local=not result.relayed)
         login.attrs = policy.authorization_attrs(result.reply_attrs)
-        if login.user is None and self.mfa.unknown_users == "reject":
+        if login.user is None and (self.mfa.unknown_users == "reject" or login.rule.primary == "none"):
             # Decided only after the password: without it, an unknown name and
             # an enrolled one are answered alike (no enumeration by timing).
             return reject("unknown user")
         if login.user is None:  # unknown_users = "password-only"
             return Decision(Verdict.ACCEPT, "password only (unknown user)", "none", login.attrs)
-        if not login.tokens:
+        if not login.tokens and not (self.phone is not None and self.phone.options(login.user)):
             return reject("no factor enrolled", self.mfa.no_factor_message)
         return None
 
+    async def _authenticate(self, login: _Login) -> PrimaryResult:
+        if login.rule.primary == "none":  # the NAS checked the password itself (RD Gateway behind NPS)
+            return PrimaryResult(True, reason="primary checked by the NAS", relayed=False)
+        return await self.upstream.authenticate(login.request, login.password)
+
     async def second_factor(self, login: _Login, *, now: datetime) -> Decision:
-        assert login.user is not None and login.tokens
+        assert login.user is not None and login.tokens is not None
         attrs = login.attrs
         if login.code is not None:
             check = await self.factor.verify(login.tokens, login.code, now=now)
             if check.ok:
                 return Decision(Verdict.ACCEPT, "password and inline code", self.factor.name, attrs)
             return reject(f"inline {check.reason}", factor=self.factor.name)
+        # -- issue 4: menu, codes by text or e-mail, held calls and pushes ------
+        if self.phone is not None:
+            decided = await self.phone.second_factor(
+                login.request, login.rule, login.user, login.tokens, attrs, login.keyword, now=now
+            )
+            if decided is not None:
+                return decided
+        if not login.tokens:  # only phone methods, none usable for this client
+            return reject("no factor enrolled", self.mfa.no_factor_message)
+        # ----------------------------------------------------------------------
         opened = session.open_session(
             state=secrets.token_bytes(16),
             client=login.request.client,
@@ -143,6 +173,8 @@ class Pipeline:
             return reject("unknown or expired State")
         if found.client != request.client or found.username != (request.username or b""):
             return reject("State bound to another client or user", factor=found.factor)
+        if self.phone is not None and found.factor in (MENU, *methods.CODE_METHODS):  # issue 4
+            return await self.phone.answer(found, request, now=now)
         name = policy.decode_name(found.username)
         _, tokens = await self.store.login_view(name) if name else (None, [])
         code = (request.password or b"").strip()

@@ -9,13 +9,19 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from aiohttp import web
+
 from radmfa.audit import AuditSink, configure_logging, log
 from radmfa.config import Config
+from radmfa.core.phone_flow import PhoneFlow
 from radmfa.core.pipeline import Pipeline
 from radmfa.core.ports import Store, Upstream
+from radmfa.delivery import Senders, build_senders
 from radmfa.errors import ConfigError, RadmfaError
 from radmfa.factors import build_factors
+from radmfa.factors.phone import PhoneFactors
 from radmfa.radius.clients import load_clients
+from radmfa.service.http import CallbackApp, start_http
 from radmfa.service.notify import sd_notify
 from radmfa.service.radius import Listener, RadiusService
 from radmfa.service.reuseport import attach_identifier_steering
@@ -35,6 +41,9 @@ class App:
     service: RadiusService
     transports: list[asyncio.DatagramTransport] = field(default_factory=list)
     addresses: list[tuple[str, int]] = field(default_factory=list)
+    senders: Senders = field(default_factory=Senders)  # issue 4
+    phone: PhoneFactors | None = None
+    http_runner: web.AppRunner | None = None
 
     def reload(self) -> None:
         """SIGHUP: re-read clients.conf; on error keep the old table."""
@@ -55,6 +64,9 @@ class App:
         await self.service.drain(DRAIN_TIMEOUT_S)
         for t in self.transports:
             t.close()
+        if self.http_runner is not None:
+            await self.http_runner.cleanup()
+        await self.senders.close()
         await self.audit.close()
         await self.upstream.close()
         await self.store.close()
@@ -77,10 +89,16 @@ async def build(config: Config) -> App:
         max_failures=config.mfa.max_code_failures,
         lockout_s=config.mfa.code_lockout_s,
     )
-    pipeline = Pipeline(config.mfa, upstream, store, factors, clients=config.client_policies(clients))
+    # -- issue 4: phone, push and e-mail factors --
+    senders = build_senders(config.phone)
+    phone = None
+    if senders.methods():
+        phone = PhoneFactors(store, senders, config.phone, config.fraud, public_url=config.http.public_url)
+    flow = PhoneFlow(config.mfa, store, phone, factors["totp"]) if phone is not None else None
+    pipeline = Pipeline(config.mfa, upstream, store, factors, clients=config.client_policies(clients), phone=flow)
     audit = AuditSink(store)
     service = RadiusService(config.radius, clients, pipeline, audit)
-    return App(config, store, upstream, audit, service)
+    return App(config, store, upstream, audit, service, senders=senders, phone=phone)
 
 
 async def listen(app: App, *, reuse_port: bool = False) -> None:
@@ -100,6 +118,12 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
             log.warning("cannot steer packets by RADIUS Identifier; the kernel will hash by source port")
         sockname = transport.get_extra_info("sockname")
         app.addresses.append((sockname[0], sockname[1]))
+    if app.config.http.listen:  # issue 4: callbacks and /healthz
+        callbacks = CallbackApp(app.config.http, app.config.phone, app.phone, app.service.healthy)
+        try:
+            app.http_runner = await start_http(callbacks.app(), app.config.http.listen, reuse_port=reuse_port)
+        except OSError as e:
+            raise ConfigError(f"{app.config.path.name}: [http] listen: cannot listen: {e.strerror}") from None
 
 
 async def _housekeeping(app: App) -> None:
@@ -111,6 +135,7 @@ async def _housekeeping(app: App) -> None:
             await app.store.purge_expired(now=now)
             retention = timedelta(days=app.config.store.audit_retention_days)
             await app.store.purge_audit(before=now - retention)
+            await app.store.purge_oob(before=now - timedelta(seconds=PURGE_INTERVAL_S))  # issue 4
         except Exception as e:
             log.warning("housekeeping failed", error=str(e))
         service = app.service
