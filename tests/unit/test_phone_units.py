@@ -127,3 +127,13 @@ def test_out_of_band_rows_of_the_session_table():
     for event in (Event.CODE_OK, Event.CODE_WRONG):
         with pytest.raises(InvalidTransition):
             oob_target(Phase.AWAITING_APPROVAL, event)
+
+
+async def test_console_provider_prints_codes_only_when_asked(capsys):
+    from radmfa.config_phone import ProviderConfig
+    from radmfa.delivery.others import ConsoleSender
+
+    await ConsoleSender(ProviderConfig("lab", "console")).send_sms("+14155550123", "Your vpn code is 123456")
+    assert "123456" not in capsys.readouterr().out
+    await ConsoleSender(ProviderConfig("lab", "console", show_codes=True)).send_sms("+14155550123", "code 654321")
+    assert "654321" in capsys.readouterr().out

@@ -24,7 +24,9 @@ from radmfa.factors.phone import PhoneFactors
 from radmfa.radius import wire
 from radmfa.store import open_store
 
-NOW = datetime.now(UTC)
+# Held requests wait in real time, so each step takes the real clock (not a
+# time fixed at import: the suite may run minutes later).
+
 
 
 @dataclass
@@ -111,12 +113,12 @@ def reply(decision) -> str:
 async def test_menu_text_code_accepts_with_upstream_attributes(env):
     make, phone, _, _ = env
     pipe, _ = make()
-    menu = await pipe.handle(req(b"alice", b"pw"), now=NOW)
+    menu = await pipe.handle(req(b"alice", b"pw"), now=datetime.now(UTC))
     assert menu.verdict is Verdict.CHALLENGE and reply(menu).startswith("Choose: 1 = text to •••0123")
-    asked = await pipe.handle(req(b"alice", b"1", state_of(menu)), now=NOW)
+    asked = await pipe.handle(req(b"alice", b"1", state_of(menu)), now=datetime.now(UTC))
     assert asked.verdict is Verdict.CHALLENGE and asked.factor == "sms"
     code = re.search(r"\d{6}", phone.sent[-1][2]).group(0)  # type: ignore[union-attr]
-    done = await pipe.handle(req(b"alice", code.encode(), state_of(asked)), now=NOW)
+    done = await pipe.handle(req(b"alice", code.encode(), state_of(asked)), now=datetime.now(UTC))
     assert done.verdict is Verdict.ACCEPT and (11, b"vpn") in done.attrs and done.factor == "sms"
 
 
@@ -129,9 +131,9 @@ async def test_primary_none_takes_no_password_and_never_lets_unknown_users_in(en
         await factors.decide(oob_id, Event.APPROVE, now=datetime.now(UTC))
 
     phone.on_push = approve
-    done = await pipe.handle(req(b"bob", None), now=NOW)
+    done = await pipe.handle(req(b"bob", None), now=datetime.now(UTC))
     assert done.verdict is Verdict.ACCEPT and done.factor == "push" and upstream.calls == []
-    stranger = await pipe.handle(req(b"nobody", None), now=NOW)
+    stranger = await pipe.handle(req(b"nobody", None), now=datetime.now(UTC))
     assert stranger.verdict is Verdict.REJECT and stranger.reason == "unknown user"
 
 
@@ -143,17 +145,18 @@ async def test_oob_mode_relays_a_request_without_user_password(env):
         await factors.decide(actions[1][1].split("/")[-2], Event.DENY, now=datetime.now(UTC))
 
     phone.on_push = deny
-    done = await pipe.handle(req(b"bob", None), now=NOW)
+    done = await pipe.handle(req(b"bob", None), now=datetime.now(UTC))
     assert upstream.calls == [b""] and done.verdict is Verdict.REJECT and done.reason == "denied"
     assert "denied" in reply(done)
     challenge_client, _ = make()
-    assert (await challenge_client.handle(req(b"bob", None), now=NOW)).reason.startswith("no User-Password")
+    refused = await challenge_client.handle(req(b"bob", None), now=datetime.now(UTC))
+    assert refused.reason.startswith("no User-Password")
 
 
 async def test_unanswered_hold_rejects_and_the_late_answer_changes_nothing(env):
     make, phone, _, store = env
     pipe, factors = make(mode="auto", oob_timeout_s=0.3)
-    done = await pipe.handle(req(b"alice", b"pw,call"), now=NOW)
+    done = await pipe.handle(req(b"alice", b"pw,call"), now=datetime.now(UTC))
     assert done.verdict is Verdict.REJECT and done.reason == "no answer" and phone.sent[0][0] == "voice"
     oob_id = phone.sent[0][2].split("/")[-2]
     assert await factors.decide(oob_id, Event.APPROVE, now=datetime.now(UTC)) is None
@@ -167,8 +170,8 @@ async def test_limits_seam_refuses_before_anything_is_sent(env, monkeypatch):
 
     monkeypatch.setattr(limits, "allow_send", refuse)
     pipe, _ = make(mode="auto")
-    texted = await pipe.handle(req(b"alice", b"pw,sms"), now=NOW)
-    pushed = await pipe.handle(req(b"alice", b"pw,push"), now=NOW)
+    texted = await pipe.handle(req(b"alice", b"pw,sms"), now=datetime.now(UTC))
+    pushed = await pipe.handle(req(b"alice", b"pw,push"), now=datetime.now(UTC))
     for d in (texted, pushed):
         assert d.verdict is Verdict.REJECT and d.reason == "rate-limited" and "Too many" in reply(d)
     assert phone.sent == []
@@ -179,12 +182,27 @@ async def test_delivery_failure_rejects_with_a_clear_message(env):
     phone.fail = True
     pipe, _ = make(mode="auto")
     for password in (b"pw,sms", b"pw,push"):
-        d = await pipe.handle(req(b"alice", password), now=NOW)
+        d = await pipe.handle(req(b"alice", password), now=datetime.now(UTC))
         assert d.verdict is Verdict.REJECT and d.reason in ("delivery failed",) and "could not reach" in reply(d)
 
 
 async def test_inline_keyword_for_a_method_the_user_lacks(env):
     make, _, _, _ = env
     pipe, _ = make(mode="auto")
-    d = await pipe.handle(req(b"bob", b"pw,email"), now=NOW)
+    d = await pipe.handle(req(b"bob", b"pw,email"), now=datetime.now(UTC))
     assert d.verdict is Verdict.REJECT and "not available" in d.reason
+
+
+async def test_a_joined_hold_gets_the_one_accept(env):
+    make, phone, _, _ = env
+    pipe, factors = make(mode="auto")
+    older = asyncio.create_task(pipe.handle(req(b"alice", b"pw,push", rid="r1"), now=datetime.now(UTC)))
+    while not phone.sent:
+        await asyncio.sleep(0.01)
+    newer = asyncio.create_task(pipe.handle(req(b"alice", b"pw,push", rid="r2"), now=datetime.now(UTC)))
+    first = await older  # taken over: rejected at once, before any answer
+    assert first.verdict is Verdict.REJECT and first.reason == "superseded"
+    oob_id = (await factors.store.pending_oob_for("radmfa-alice", "push", now=datetime.now(UTC)))[0].id
+    assert await factors.decide(oob_id, Event.APPROVE, now=datetime.now(UTC)) is not None
+    second = await newer
+    assert second.verdict is Verdict.ACCEPT and len(phone.sent) == 1

@@ -184,11 +184,12 @@ class PhoneFactors:
             row = await self.store.get_oob(held.id)
             if row is None:
                 return Outcome(False, "no answer")
+            if row.waiter != waiter:
+                # A newer Access-Request for this user and NAS took it over;
+                # checked first, so one approval never accepts two requests.
+                return Outcome(False, "superseded", "Replaced by a newer sign-in attempt.")
             if row.phase is not Phase.AWAITING_APPROVAL:
                 return Outcome(row.phase is Phase.APPROVED, row.reason)
-            if row.waiter != waiter:
-                # A newer Access-Request for this user and NAS took it over.
-                return Outcome(False, "superseded", "Replaced by a newer sign-in attempt.")
             if time.monotonic() >= deadline:
                 if await self.store.expire_oob(held.id) is not None:
                     return Outcome(False, "no answer")
