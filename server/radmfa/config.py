@@ -98,6 +98,7 @@ class ClientPolicy:
     # -- issue 4: phone factors --
     mode: str = "challenge"  # "challenge" (menu) | "oob" (hold for call/push) | "auto" (inline keyword or menu)
     primary: str = "upstream"  # "upstream" | "none" (the NAS checked the password; only User-Name comes)
+    app_name: str = ""  # {app} in messages to users; "" = the client's name
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,33 @@ class FraudConfig:
     allow_reports: bool = True  # the fraud code / "report fraud" button records a report
     block_user: bool = True  # … and blocks the user
     block_days: int = 90  # for this long; 0 = until `radmfa user unblock`
+
+
+# Methods that cost money or reach a person, and so are rate-limited.
+SEND_METHODS = ("sms", "voice", "push", "email")
+
+
+@dataclass(frozen=True, slots=True)
+class MethodLimit:
+    per_user: int  # sends to one user per user_window_s; 0 = no limit
+    per_hour: int  # sends to everyone per clock hour (SMS pumping, toll fraud); 0 = no cap
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    """``[limits]``: how many codes, calls and pushes radmfa sends."""
+
+    user_window_s: int = 600
+    sms: MethodLimit = MethodLimit(5, 500)
+    voice: MethodLimit = MethodLimit(5, 200)
+    push: MethodLimit = MethodLimit(5, 2000)
+    email: MethodLimit = MethodLimit(5, 1000)
+
+    def for_method(self, method: str) -> MethodLimit:
+        if method not in SEND_METHODS:
+            raise ValueError(f"not a send method: {method!r}")
+        limit: MethodLimit = getattr(self, method)
+        return limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +162,7 @@ class Config:
     fraud: FraudConfig = FraudConfig()
     http: HttpConfig = HttpConfig()  # issue 4
     phone: PhoneConfig = PhoneConfig()  # issue 4: [mfa] out-of-band keys + [providers.*]
+    limits: LimitsConfig = LimitsConfig()
 
     @property
     def base_dir(self) -> Path:
@@ -284,7 +313,8 @@ def _secret(sec: _Section) -> bytes:
 
 def _build(doc: dict[str, Any], path: Path) -> Config:
     for name in doc:
-        if name not in ("radius", "upstream", "mfa", "store", "log", "clients", "fraud", "http", "providers"):
+        known = ("radius", "upstream", "mfa", "store", "log", "clients", "fraud", "limits", "http", "providers")
+        if name not in known:
             raise ConfigError(f"{path.name}: [{name}]: unknown section")
     r = _Section(doc, "radius", path)
     d = RadiusConfig()
@@ -384,9 +414,28 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         log=log,
         clients=clients,
         fraud=fraud,
+        limits=_limits(doc, path),
         http=http,
         phone=phone,
     )
+
+
+def _limits(doc: dict[str, Any], path: Path) -> LimitsConfig:
+    sec = _Section(doc, "limits", path)
+    d = LimitsConfig()
+    methods = {}
+    for method in SEND_METHODS:
+        default = d.for_method(method)
+        methods[method] = MethodLimit(
+            per_user=sec.integer(f"{method}_per_user", default.per_user, minimum=0, maximum=1000),
+            per_hour=sec.integer(f"{method}_per_hour", default.per_hour, minimum=0, maximum=10_000_000),
+        )
+    limits = LimitsConfig(
+        user_window_s=sec.integer("user_window_s", d.user_window_s, minimum=60, maximum=86400),
+        **methods,
+    )
+    sec.done()
+    return limits
 
 
 def _client_policies(doc: dict[str, Any], path: Path) -> dict[str, ClientPolicy]:
@@ -405,6 +454,9 @@ def _client_policies(doc: dict[str, Any], path: Path) -> dict[str, ClientPolicy]
             user_ip_attribute=c.choice("user_ip_attribute", default.user_ip_attribute, USER_IP_ATTRIBUTES),
             mode=c.choice("mode", default.mode, CLIENT_MODES),
             primary=c.choice("primary", default.primary, CLIENT_PRIMARY),
+            app_name=c.get("app_name", str, default.app_name),
         )
+        if len(policies[name].app_name) > 64 or not policies[name].app_name.isprintable():
+            c.fail("app_name", "must be at most 64 printable characters (it goes into texts and prompts)")
         c.done()
     return policies

@@ -45,7 +45,7 @@ def peers() -> Iterator[Peers]:
     smtp.stop()
 
 
-def phone_config(peers: Peers, http_port: int, *, clients: str = "") -> str:
+def phone_config(peers: Peers, http_port: int, *, clients: str = "", extra_toml: str = "") -> str:
     return f"""
 [http]
 listen = ["127.0.0.1:{http_port}"]
@@ -69,6 +69,7 @@ host = "127.0.0.1"
 port = {peers.smtp.port}
 sender = "mfa@example.com"
 {clients}
+{extra_toml}
 """
 
 
@@ -78,10 +79,10 @@ PHONE_MFA = (
 
 
 def make_server(factory: Callable[..., Radmfa], peers: Peers, *, mfa: str = "", clients: str = "",
-                oob_timeout_s: float = 4, **kw: Any) -> Radmfa:
+                oob_timeout_s: float = 4, extra_toml: str = "", **kw: Any) -> Radmfa:
     http_port = free_tcp_port()
     mfa = PHONE_MFA + f"oob_timeout_s = {oob_timeout_s}\n" + mfa
-    server = factory(mfa=mfa, extra=phone_config(peers, http_port, clients=clients), **kw)
+    server = factory(mfa=mfa, extra=phone_config(peers, http_port, clients=clients, extra_toml=extra_toml), **kw)
     server.http_port = http_port  # type: ignore[attr-defined]
     return server
 

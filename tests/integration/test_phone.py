@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from radmfa.core.model import FraudReport, UserState
+from radmfa.core.model import CustomMessage, FraudReport, UserState
 from radmfa.core.ports import Store
 from tests.integration.phone_env import (  # noqa: F401  (peers is a fixture)
     NAS_SECRET,
@@ -66,7 +66,7 @@ def test_menu_text_code_through_freeradius(radmfa_factory, peers, freeradius_ups
         assert first.get("Filter-Id") is None
         second = login(radclient, server, "alice", "1", state=first.get("State"))
         assert second.code == "Access-Challenge"
-        assert "•••0123" in (second.get("Reply-Message") or "")
+        assert "code we sent" in (second.get("Reply-Message") or "")
         assert len(peers.twilio.messages) == 1 and peers.twilio.messages[0]["To"] == MOBILE
         code = re.search(r"\d{6}", peers.twilio.messages[0]["Body"]).group(0)  # type: ignore[union-attr]
         done = login(radclient, server, "alice", code, state=second.get("State"))
@@ -95,7 +95,8 @@ def test_voice_pound_approves(phone, peers, radclient):  # noqa: F811
         assert done.code == "Access-Accept"
     call = peers.twilio.calls[0]
     assert call.to == MOBILE and [s[1] for s in call.steps][:2] == [200, 200]
-    assert "<Gather" in call.steps[0][2] and "Press the pound key" in call.steps[0][2]
+    assert "<Gather" in call.steps[0][2] and "press the pound key" in call.steps[0][2]
+    assert "press zero, then pound to report fraud" in call.steps[0][2]
     assert fraud_reports(phone) == []
 
 
@@ -285,3 +286,48 @@ def test_healthz(phone):
     url = f"http://127.0.0.1:{phone.http_port}/healthz"
     with phone, urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310
         assert resp.status == 200 and resp.read() == b"ok\n"
+
+
+def test_limits_trip_with_a_clear_message(radmfa_factory, peers, radclient):  # noqa: F811
+    server = make_server(radmfa_factory, peers, extra_toml="[limits]\nsms_per_user = 2\npush_per_hour = 1\n")
+    add_user(server, "alice", "alice-pw", mobile=MOBILE)
+    peers.ntfy.tap_label = "Deny"
+    with server:
+        for _ in range(2):
+            first = login(radclient, server, "alice", "alice-pw")
+            assert login(radclient, server, "alice", "1", state=first.get("State")).code == "Access-Challenge"
+        first = login(radclient, server, "alice", "alice-pw")
+        refused = login(radclient, server, "alice", "1", state=first.get("State"))
+        assert refused.code == "Access-Reject" and "Too many codes sent" in (refused.get("Reply-Message") or "")
+        first = login(radclient, server, "alice", "alice-pw")
+        assert login(radclient, server, "alice", "3", state=first.get("State")).code == "Access-Reject"  # denied
+        first = login(radclient, server, "alice", "alice-pw")
+        capped = login(radclient, server, "alice", "3", state=first.get("State"))
+        assert capped.code == "Access-Reject" and "right now" in (capped.get("Reply-Message") or "")
+    assert len(peers.twilio.messages) == 2 and len(peers.ntfy.published) == 1
+    reasons = [e.get("reason") for e in server.events() if e.get("event") == "auth"]
+    assert "rate-limited:user" in reasons and "rate-limited:global" in reasons
+
+
+def test_custom_messages_per_language_and_client(radmfa_factory, peers, radclient):  # noqa: F811
+    server = make_server(radmfa_factory, peers, clients='\n[clients.localhost]\napp_name = "Corp VPN"\n')
+    add_user(server, "alice", "alice-pw", mobile=MOBILE, language="de-CH")
+
+    async def work(store: Store) -> None:
+        await store.add_message(CustomMessage("sms", "de", "", text="Ihr {app}-Code: {code}"))
+        await store.add_message(CustomMessage("voice_greeting", "", "localhost", audio=b"RIFF" + bytes(40),
+                                              audio_type="audio/wav", audio_size=44))
+
+    in_store(server, work)
+    peers.twilio.answer = "#"
+    with server:
+        first = login(radclient, server, "alice", "alice-pw")
+        login(radclient, server, "alice", "1", state=first.get("State"))
+        assert re.fullmatch(r"Ihr Corp VPN-Code: \d{6}", peers.twilio.messages[0]["Body"])
+        first = login(radclient, server, "alice", "alice-pw")
+        assert login(radclient, server, "alice", "2", state=first.get("State")).code == "Access-Accept"
+        twiml = peers.twilio.calls[0].steps[0][2]
+        play = re.search(r"<Play>([^<]+)</Play>", twiml)
+        assert play is not None and "sign-in verification call" not in twiml
+        with urllib.request.urlopen(play.group(1), timeout=5) as resp:  # noqa: S310 - our own test server
+            assert resp.headers["Content-Type"] == "audio/wav" and resp.read().startswith(b"RIFF")

@@ -96,22 +96,25 @@ def test_voice_keys_and_twiml():
     assert voice.verdict("", "0#") == "approve"  # "#" alone: Twilio posts Digits=""
     assert voice.verdict("0", "0#") == "fraud"
     assert voice.verdict("1", "0#") == "deny"
-    assert voice.spoken("0#") == "0, then the pound key"
-    twiml = voice.prompt("Hi <there> & co", "Press #", gather_url="https://m/cb?a=1&t=x",
-                         silence_url="https://m/s?t=y", fraud_code="12#")
+    parts = [("Hi <there> & co", False), ("https://m/voice/7", True), ("Press #", False)]
+    twiml = voice.prompt(parts, gather_url="https://m/cb?a=1&t=x", silence_url="https://m/s?t=y", fraud_code="12#")
     root = ET.fromstring(twiml)  # noqa: S314 - our own output
     gather = root.find("Gather")
     assert gather is not None and gather.attrib["action"] == "https://m/cb?a=1&t=x"
     assert gather.attrib["finishOnKey"] == "#" and gather.attrib["numDigits"] == "3"
-    assert [s.text for s in gather.findall("Say")] == ["Hi <there> & co", "Press #"]
+    assert [(s.tag, s.text) for s in gather] == [("Say", "Hi <there> & co"), ("Play", "https://m/voice/7"),
+                                                  ("Say", "Press #")]
     assert root.find("Redirect").text == "https://m/s?t=y"  # type: ignore[union-attr]
 
 
-async def test_texts_render_placeholders_plainly():
-    text = await texts.render("sms", language=None, client="vpn", values={"code": "123456"})
-    assert text == "Your vpn code is 123456"
-    odd = await texts.render("push_text", language="de", client="{code}", values={"user": "{0.__class__}"})
-    assert odd == "Approve the sign-in of {0.__class__} to {code}?"
+async def test_own_texts_render_placeholders_plainly():
+    store = None  # the texts kept here never touch the store (custom ones do: tests/unit/test_messages.py)
+    text = await texts.render(store, "sms_two_way", language=None, client="vpn", app="Corp VPN",  # type: ignore[arg-type]
+                              values={"code": "123456"})
+    assert text == "Reply 123456 to this message to sign in to Corp VPN."
+    odd = await texts.render(store, "menu_sms", language="de", client="x", app="{code}",  # type: ignore[arg-type]
+                             values={"to": "{0.__class__}"})
+    assert odd == "text to {0.__class__}"
 
 
 def test_out_of_band_rows_of_the_session_table():

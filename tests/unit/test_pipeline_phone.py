@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from radmfa.config import ClientPolicy, FraudConfig, MfaConfig
+from radmfa.config import ClientPolicy, FraudConfig, LimitsConfig, MethodLimit, MfaConfig
 from radmfa.config_phone import PhoneConfig, ProviderConfig
 from radmfa.core.model import AuthRequest, NewUser, PrimaryResult, Verdict
 from radmfa.core.phone_flow import PhoneFlow
@@ -19,7 +19,7 @@ from radmfa.core.pipeline import Pipeline
 from radmfa.core.session import Event
 from radmfa.delivery import Senders
 from radmfa.errors import DeliveryError
-from radmfa.factors import build_factors, limits
+from radmfa.factors import build_factors
 from radmfa.factors.phone import PhoneFactors
 from radmfa.radius import wire
 from radmfa.store import open_store
@@ -86,11 +86,12 @@ async def env(tmp_path):
     phone, upstream = Phone(), Upstream()
     providers = {"p": ProviderConfig("p", "console")}
 
-    def make(mode: str = "challenge", primary: str = "upstream", oob_timeout_s: float = 5, **mfa: Any):
+    def make(mode: str = "challenge", primary: str = "upstream", oob_timeout_s: float = 5,
+             limits: LimitsConfig | None = None, **mfa: Any):
         cfg = PhoneConfig(sms_provider="p", voice_provider="p", push_provider="p", email_provider="p",
                           oob_timeout_s=oob_timeout_s, providers=providers)
         senders = Senders(sms=phone, voice=phone, push=phone, email=phone)
-        factors = PhoneFactors(store, senders, cfg, FraudConfig(), public_url="https://mfa.example")
+        factors = PhoneFactors(store, senders, cfg, FraudConfig(), public_url="https://mfa.example", limits_cfg=limits)
         mfa_cfg = MfaConfig(**mfa)
         flow = PhoneFlow(mfa_cfg, store, factors, build_factors(store, window=1, prompt="p")["totp"])
         clients = {"nas1": ClientPolicy("nas1", mode=mode, primary=primary)}
@@ -162,19 +163,23 @@ async def test_unanswered_hold_rejects_and_the_late_answer_changes_nothing(env):
     assert await factors.decide(oob_id, Event.APPROVE, now=datetime.now(UTC)) is None
 
 
-async def test_limits_seam_refuses_before_anything_is_sent(env, monkeypatch):
+async def test_limits_refuse_before_anything_is_sent(env):
     make, phone, _, _ = env
+    one = MethodLimit(per_user=1, per_hour=100)
+    pipe, factors = make(mode="auto", limits=LimitsConfig(sms=one, push=one))
 
-    async def refuse(store, settings, *, user, method, now):
-        return "Too many codes; try again in 10 minutes."
+    async def deny(actions):
+        await factors.decide(actions[1][1].split("/")[-2], Event.DENY, now=datetime.now(UTC))
 
-    monkeypatch.setattr(limits, "allow_send", refuse)
-    pipe, _ = make(mode="auto")
+    phone.on_push = deny
+    assert (await pipe.handle(req(b"alice", b"pw,sms"), now=datetime.now(UTC))).verdict is Verdict.CHALLENGE
+    assert (await pipe.handle(req(b"alice", b"pw,push"), now=datetime.now(UTC))).reason == "denied"
+    assert len(phone.sent) == 2
     texted = await pipe.handle(req(b"alice", b"pw,sms"), now=datetime.now(UTC))
     pushed = await pipe.handle(req(b"alice", b"pw,push"), now=datetime.now(UTC))
     for d in (texted, pushed):
-        assert d.verdict is Verdict.REJECT and d.reason == "rate-limited" and "Too many" in reply(d)
-    assert phone.sent == []
+        assert d.verdict is Verdict.REJECT and d.reason == "rate-limited:user" and "Too many" in reply(d)
+    assert len(phone.sent) == 2
 
 
 async def test_delivery_failure_rejects_with_a_clear_message(env):

@@ -11,11 +11,11 @@ from __future__ import annotations
 import sys
 
 from radmfa import config
-from radmfa.cli import login, report, serve, tokens, users
+from radmfa.cli import login, messages, report, serve, tokens, users
 from radmfa.cli.parsing import CliParser, CommandError
 from radmfa.errors import RadmfaError
 
-GROUPS = (users, tokens, report, login, serve)
+GROUPS = (users, tokens, messages, report, login, serve)
 
 
 def build_parser() -> CliParser:

@@ -232,6 +232,48 @@ class CodeCheck:
     token_id: int | None = None
 
 
+# Messages an operator may replace with their own text (or, for the voice
+# kinds, a recording): `radmfa message add KIND` (seed 000, custom messages).
+MESSAGE_KINDS = (
+    "sms",
+    "voice_greeting",
+    "voice_prompt",
+    "challenge_menu",
+    "challenge_code",
+    "push_title",
+    "push_text",
+    "email_subject",
+    "email_body",
+)
+VOICE_KINDS = ("voice_greeting", "voice_prompt")
+
+
+@dataclass(frozen=True, slots=True)
+class CustomMessage:
+    """An operator's message: text, or a recording for a voice kind.
+
+    ``language`` "" is the default set (any language); ``client`` "" applies
+    to every client. Listings carry ``audio_type`` and ``audio_size`` but not
+    the recording itself (``audio`` is None); MessageStore.voice_file has it.
+    """
+
+    kind: str  # one of MESSAGE_KINDS
+    language: str = ""  # lower-case BCP 47 tag, or "" for the default set
+    client: str = ""  # clients.conf client name, or "" for every client
+    text: str | None = None
+    audio: bytes | None = None  # .wav or .mp3 bytes, only when adding
+    audio_type: str | None = None  # "audio/wav" | "audio/mpeg"
+    audio_size: int = 0
+    created_at: datetime | None = None
+    id: int | None = None  # set by the store
+
+    def __repr__(self) -> str:  # a 5 MB recording must not land in a log line
+        return (
+            f"CustomMessage(id={self.id}, kind={self.kind!r}, language={self.language!r}, "
+            f"client={self.client!r})"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class AdminEvent:
     """One change an administrator made: who, when, what (never a secret)."""

@@ -20,7 +20,6 @@ from radmfa.core import methods, policy, session
 from radmfa.core.methods import Option
 from radmfa.core.model import Attr, AuthRequest, Decision, Phase, Session, Token, User, Verdict
 from radmfa.core.ports import Factor, Store
-from radmfa.factors import texts
 from radmfa.factors.phone import PhoneFactors
 from radmfa.radius.packet import reply_messages
 from radmfa.radius.wire import PROMPT, REPLY_MESSAGE, STATE
@@ -88,8 +87,9 @@ class PhoneFlow:
         if refused is not None:
             return _reject(refused.reason, refused.message, chosen.method)
         await self.store.put_session(opened)
-        values = {"to": chosen.shown}
-        prompt = await texts.render("challenge_code", language=user.language, client=client, values=values)
+        minutes = str(max(1, self.phone.cfg.otp_ttl_s // 60))
+        language = user.language
+        prompt = await self.phone.text("challenge_code", client, user=user.name, language=language, minutes=minutes)
         return self._challenge(opened.state, prompt, f"{chosen.method} code sent", chosen.method)
 
     # ---- a request carrying a State this module opened ----
@@ -137,11 +137,9 @@ class PhoneFlow:
             text = "Wrong code. " + text
         else:
             chosen = methods.pick(self.options(user), found.factor)
-            text = await texts.render(
-                "challenge_wrong_code",
-                language=user.language,
-                client=found.client,
-                values={"to": chosen.shown if chosen else ""},
+            shown = chosen.shown if chosen else ""
+            text = await self.phone.text(
+                "challenge_wrong_code", found.client, user=user.name, language=user.language, to=shown
             )
         await self.store.put_session(nxt)
         return self._challenge(nxt.state, text, reason, factor)

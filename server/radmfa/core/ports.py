@@ -11,6 +11,7 @@ from radmfa.core.model import (
     AuditRecord,
     AuthRequest,
     CodeCheck,
+    CustomMessage,
     FraudReport,
     NewToken,
     NewUser,
@@ -160,7 +161,50 @@ class OobStore(Protocol):
         """32 random bytes, made once and shared through the store."""
 
 
-class Store(UserStore, SessionStore, AuditStore, FraudStore, OobStore, Protocol):
+class MessageStore(Protocol):
+    """Operators' custom messages and voice recordings (seed 000)."""
+
+    async def add_message(self, message: CustomMessage, *, replace: bool = False) -> CustomMessage:
+        """Store it (text, or audio with audio_type); the message as stored,
+        with its id, without the audio. Raises AlreadyExists when (kind,
+        language, client) has a message and ``replace`` is False; with
+        ``replace`` the old one is replaced in the same statement."""
+
+    async def list_messages(self, kind: str | None = None) -> list[CustomMessage]:
+        """Ordered by kind, language, client; without the audio."""
+
+    async def get_message(self, message_id: int) -> CustomMessage | None:
+        """Without the audio."""
+
+    async def find_messages(
+        self, kind: str, languages: Sequence[str], clients: Sequence[str]
+    ) -> list[CustomMessage]:
+        """The messages of ``kind`` whose language is one of ``languages``
+        and client one of ``clients`` (one query: the send path), without
+        the audio, in no particular order."""
+
+    async def voice_file(self, message_id: int) -> tuple[bytes, str] | None:
+        """The recording and its content type; None for no such message or a text one."""
+
+    async def delete_message(self, message_id: int) -> bool: ...
+
+
+class LimitStore(Protocol):
+    """Fixed-window counters of codes, calls and pushes sent (abuse limits)."""
+
+    async def count_send(self, scope: str, method: str, window_start: int, *, expires_at: datetime) -> int:
+        """Add one to the (scope, method, window_start) counter, creating it
+        at 1, and return the new count, in one atomic statement: concurrent
+        calls from any worker or node each see a distinct count."""
+
+    async def uncount_send(self, scope: str, method: str, window_start: int) -> None:
+        """Take back one count (a send refused by a later limit)."""
+
+    async def purge_send_counters(self, *, now: datetime) -> int:
+        """Delete counters whose window ended at or before ``now``."""
+
+
+class Store(UserStore, SessionStore, AuditStore, FraudStore, MessageStore, LimitStore, OobStore, Protocol):
     """Persistent state shared by every worker process and node: one
     Protocol per domain above, one SQL mixin per domain in store/.
 

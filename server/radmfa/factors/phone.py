@@ -1,9 +1,9 @@
 """Phone, push and e-mail factors: send a code, or hold the request while
 the phone rings and wait for the callback's decision in the store.
 
-The two seams issue 4b fills are called here and only here: ``texts.render``
-where a message is composed, ``limits.allow_send`` right before a code,
-call or push goes out.
+Custom messages and abuse limits come in here and only here: every text is
+composed by ``text`` (factors.texts → radmfa.messages), and
+``limits.check_send`` runs right before a code, call or push goes out.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ import asyncio
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
 
-from radmfa import fraud
-from radmfa.config import FraudConfig
+from radmfa import fraud, limits, messages
+from radmfa.config import FraudConfig, LimitsConfig
 from radmfa.config_phone import PhoneConfig
 from radmfa.core import hold, methods, session
 from radmfa.core.methods import Option
@@ -27,7 +28,7 @@ from radmfa.core.policy import name_key
 from radmfa.core.ports import Store
 from radmfa.delivery import Senders
 from radmfa.errors import DeliveryError
-from radmfa.factors import callbacks, limits, texts
+from radmfa.factors import callbacks, texts
 
 log = structlog.get_logger("radmfa.phone")
 
@@ -47,11 +48,21 @@ class Outcome:
 
 class PhoneFactors:
     def __init__(
-        self, store: Store, senders: Senders, cfg: PhoneConfig, fraud_cfg: FraudConfig, *, public_url: str
+        self,
+        store: Store,
+        senders: Senders,
+        cfg: PhoneConfig,
+        fraud_cfg: FraudConfig,
+        *,
+        public_url: str,
+        limits_cfg: LimitsConfig | None = None,
+        app_name: Callable[[str], str] = str,
     ) -> None:
         self.store, self.senders, self.cfg, self.fraud_cfg = store, senders, cfg, fraud_cfg
+        self.limits = limits_cfg or LimitsConfig()
         self.public_url = public_url
         self.methods = senders.methods()
+        self.app_name = app_name  # client name → {app}: [clients.<name>] app_name (follows SIGHUP)
 
     def topic(self, user: User) -> str:
         push = self.cfg.provider("push")
@@ -60,14 +71,45 @@ class PhoneFactors:
     def options(self, user: User) -> list[Option]:
         return methods.options(user, methods=self.methods, push_topic=self.topic(user))
 
+    async def text(self, kind: str, client: str, *, user: str, language: str | None, **values: str) -> str:
+        """Every text composed for a user goes through here (texts.render)."""
+        app = self.app_name(client)
+        return await texts.render(
+            self.store, kind, language=language, client=client, app=app, values={"user": user, **values}
+        )
+
     async def _text(self, kind: str, user: User, client: str, **values: str) -> str:
-        return await texts.render(kind, language=user.language, client=client, values={"user": user.name, **values})
+        return await self.text(kind, client, user=user.name, language=user.language, **values)
+
+    async def _refused(self, user: User, method: str, *, now: datetime) -> Outcome | None:
+        """The abuse limits ([limits]), right before anything goes out."""
+        refusal = await limits.check_send(self.store, self.limits, user=user.name, method=method, now=now)
+        return None if refusal is None else Outcome(False, refusal.reason, refusal.message)
+
+    async def voice_texts(self, held: OobSession, *, language: str | None) -> list[tuple[str, bool]]:
+        """The call's greeting and prompt: (recording URL, True) or (text, False)."""
+        out = []
+        for kind in ("voice_greeting", "voice_prompt"):
+            url = await messages.voice_file_url(
+                self.store, kind, language=language, client=held.client, public_url=self.public_url
+            )
+            if url is not None:
+                out.append((url, True))
+                continue
+            spoken = messages.spoken_keys(self.cfg.fraud_code)
+            text = await self.text(kind, held.client, user=held.username, language=language, fraud_code=spoken)
+            out.append((text, False))
+        return out
 
     async def menu(self, user: User, client: str, *, has_code: bool) -> tuple[str, dict[str, Option]]:
         available = self.options(user)
         labels = {o: await self._text(f"menu_{o.method}", user, client, to=o.shown) for o in available}
-        wrapper = await self._text("challenge_menu" if has_code else "challenge_menu_no_code", user, client)
-        return methods.menu(available, labels.__getitem__, lambda opts: wrapper.replace("{options}", opts))
+        # The wrapper is rendered with a marker for {menu}, so a custom menu
+        # text is fetched once and the options are fitted into what is left.
+        marker = "\x00menu\x00"
+        kind = "challenge_menu" if has_code else "challenge_menu_no_code"
+        wrapper = await self._text(kind, user, client, menu=marker)
+        return methods.menu(available, labels.__getitem__, lambda opts: wrapper.replace(marker, opts))
 
     def _code(self) -> str:
         return "".join(secrets.choice("0123456789") for _ in range(self.cfg.code_length))
@@ -79,22 +121,23 @@ class PhoneFactors:
     ) -> Outcome | None:
         """Send a fresh code for the challenge ``state``; None when sent,
         else why not (audit reason and Reply-Message)."""
-        refused = await limits.allow_send(self.store, None, user=user.name, method=option.method, now=now)
+        refused = await self._refused(user, option.method, now=now)
         if refused is not None:
-            return Outcome(False, "rate-limited", refused)
+            return refused
         key = await self.store.callback_key()
         code = self._code()
+        minutes = str(max(1, self.cfg.otp_ttl_s // 60))
         await self.store.put_code(
             state, callbacks.code_hash(key, _SENT, code), expires_at=now + timedelta(seconds=self.cfg.otp_ttl_s)
         )
         try:
             if option.method == "email" and self.senders.email is not None:
-                minutes = str(max(1, self.cfg.otp_ttl_s // 60))
                 subject = await self._text("email_subject", user, client)
                 body = await self._text("email_body", user, client, code=code, minutes=minutes)
                 await self.senders.email.send_email(option.destination, subject=subject, body=body)
             elif self.senders.sms is not None:
-                await self.senders.sms.send_sms(option.destination, await self._text("sms", user, client, code=code))
+                text = await self._text("sms", user, client, code=code, minutes=minutes)
+                await self.senders.sms.send_sms(option.destination, text)
         except DeliveryError as e:
             log.warning("code not delivered", user=user.name, method=option.method, error=str(e))
             return Outcome(False, "delivery failed", await self._text("delivery_failed", user, client))
@@ -136,10 +179,10 @@ class PhoneFactors:
         )
         held, opened = await self.store.hold_oob(pending, now=now)
         if opened:
-            refused = await limits.allow_send(self.store, None, user=user.name, method=option.method, now=now)
+            refused = await self._refused(user, option.method, now=now)
             if refused is not None:
-                await self.store.decide_oob(held.id, Phase.DENIED, "rate-limited", now=now)
-                return Outcome(False, "rate-limited", refused)
+                await self.store.decide_oob(held.id, Phase.DENIED, refused.reason, now=now)
+                return refused
             try:
                 await self._start(held, user, key, code)
             except DeliveryError as e:

@@ -1,39 +1,33 @@
-"""Every text a user sees or hears from the phone factors, in one place.
+"""Every text a user sees or hears from the phone factors goes through here.
 
-``render`` is the single seam: issue 4b's radmfa.messages (custom messages
-per language, client and type) replaces it with a call of the same shape,
-``messages.render(store, kind, language=…, client=…, values=…)``.
-Placeholders: {code} {app} {user} and the kind's own ({to}, {options}, …).
+The kinds operators may customise (radmfa.messages.PLACEHOLDERS: sms, the
+call's greeting and prompt, challenge menu and code prompt, push title and
+text, e-mail subject and body) come from ``messages.render``: per language
+and client, from the store. The few texts that are not customisable yet
+(menu item labels, the two-way text, what the call says at the end, reject
+reasons) have their defaults here, with the same placeholder rules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from radmfa import messages
+from radmfa.core.ports import Store
+
 DEFAULTS: Mapping[str, str] = {
-    "sms": "Your {app} code is {code}",
     "sms_two_way": "Reply {code} to this message to sign in to {app}.",
-    "voice_greeting": "Hello. This is {app}. Someone is signing in as {user}.",
-    "voice_prompt": "Press the pound key to approve. If you did not start this sign-in, "
-    "press {fraud} to report fraud. To deny, hang up.",
     "voice_approved": "Thank you. You are signed in. Goodbye.",
     "voice_denied": "The sign-in was denied. Goodbye.",
-    "challenge_menu": "Enter your code, or {options}",
-    "challenge_menu_no_code": "Choose: {options}",
-    "challenge_code": "Enter the code we sent to {to}:",
+    "challenge_menu_no_code": "Choose: {menu}",
     "challenge_wrong_code": "Wrong code. Enter the code we sent to {to}:",
     "menu_sms": "text to {to}",
     "menu_voice": "call {to}",
     "menu_push": "push",
     "menu_email": "e-mail to {to}",
-    "push_title": "{app} sign-in",
-    "push_text": "Approve the sign-in of {user} to {app}?",
     "push_approve": "Approve",
     "push_deny": "Deny",
     "push_fraud": "Deny and report fraud",
-    "email_subject": "Your {app} code",
-    "email_body": "Your {app} code is {code}.\n\nIt is valid for {minutes} minutes. "
-    "If you did not try to sign in, tell your helpdesk.",
     "oob_denied": "The sign-in was denied on the phone.",
     "oob_timeout": "No answer on the phone in time.",
     "delivery_failed": "We could not reach your phone. Try another method or contact your helpdesk.",
@@ -41,13 +35,18 @@ DEFAULTS: Mapping[str, str] = {
 
 
 def _fill(template: str, values: Mapping[str, str]) -> str:
-    # Plain replacement, not str.format: a brace in a custom text or a value
-    # must not raise or reach attributes.
+    # Plain replacement, not str.format: a brace in a value must not raise or
+    # reach attributes.
     for name, value in values.items():
         template = template.replace("{" + name + "}", value)
     return template
 
 
-async def render(kind: str, *, language: str | None, client: str, values: Mapping[str, str]) -> str:
-    """The text of ``kind`` for this user's language and client."""
-    return _fill(DEFAULTS[kind], {"app": client, **values})
+async def render(
+    store: Store, kind: str, *, language: str | None, client: str, app: str, values: Mapping[str, str]
+) -> str:
+    """The text of ``kind`` for a user of ``language`` on ``client``; ``app``
+    is the client's app_name (``{app}``)."""
+    if kind in messages.PLACEHOLDERS:
+        return await messages.render(store, kind, language=language, client=client, values={"app": app, **values})
+    return _fill(DEFAULTS[kind], {"app": app, **values})

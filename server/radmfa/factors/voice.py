@@ -7,18 +7,21 @@ timeout falls through to the <Redirect>, which denies ("silence").
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from xml.sax.saxutils import escape, quoteattr
 
 _HEAD = '<?xml version="1.0" encoding="UTF-8"?>'
 
 
-def prompt(greeting: str, question: str, *, gather_url: str, silence_url: str, fraud_code: str) -> str:
+def prompt(parts: Sequence[tuple[str, bool]], *, gather_url: str, silence_url: str, fraud_code: str) -> str:
+    """``parts``: (text, False) is said (<Say>), (URL, True) is a recording played (<Play>)."""
     digits = len(fraud_code.rstrip("#")) + 1
+    spoken = "".join(f"<Play>{escape(v)}</Play>" if url else f"<Say>{escape(v)}</Say>" for v, url in parts)
     return (
         f"{_HEAD}<Response>"
         f'<Gather input="dtmf" numDigits="{digits}" finishOnKey="#" timeout="10" '
         f'action={quoteattr(gather_url)} method="POST">'
-        f"<Say>{escape(greeting)}</Say><Say>{escape(question)}</Say>"
+        f"{spoken}"
         f"</Gather>"
         f'<Redirect method="POST">{escape(silence_url)}</Redirect>'
         f"</Response>"
@@ -27,11 +30,6 @@ def prompt(greeting: str, question: str, *, gather_url: str, silence_url: str, f
 
 def goodbye(text: str) -> str:
     return f"{_HEAD}<Response><Say>{escape(text)}</Say><Hangup/></Response>"
-
-
-def spoken(code: str) -> str:
-    """'0#' → '0, then the pound key' (said by the text-to-speech)."""
-    return ", ".join(code.rstrip("#")) + ", then the pound key"
 
 
 def verdict(digits: str, fraud_code: str) -> str:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
+from radmfa import limits, messages
 from radmfa.audit import AuditSink, configure_logging, log
 from radmfa.config import Config
 from radmfa.core.phone_flow import PhoneFlow
@@ -93,9 +94,13 @@ async def build(config: Config) -> App:
     senders = build_senders(config.phone)
     phone = None
     if senders.methods():
-        phone = PhoneFactors(store, senders, config.phone, config.fraud, public_url=config.http.public_url)
+        phone = PhoneFactors(
+            store, senders, config.phone, config.fraud, public_url=config.http.public_url, limits_cfg=config.limits
+        )
     flow = PhoneFlow(config.mfa, store, phone, factors["totp"]) if phone is not None else None
     pipeline = Pipeline(config.mfa, upstream, store, factors, clients=config.client_policies(clients), phone=flow)
+    if phone is not None:  # {app} follows [clients.<name>] app_name, also after SIGHUP
+        phone.app_name = lambda client: messages.app_name(pipeline.policy_for(client), client)
     audit = AuditSink(store)
     service = RadiusService(config.radius, clients, pipeline, audit)
     return App(config, store, upstream, audit, service, senders=senders, phone=phone)
@@ -126,16 +131,20 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
             raise ConfigError(f"{app.config.path.name}: [http] listen: cannot listen: {e.strerror}") from None
 
 
+async def purge_once(store: Store, config: Config, *, now: datetime) -> None:
+    """Drop what has expired: challenges, ended send-limit windows, audit rows past retention."""
+    await store.purge_expired(now=now)
+    await limits.purge(store, now=now)
+    await store.purge_oob(before=now - timedelta(seconds=PURGE_INTERVAL_S))  # issue 4: held calls/pushes, sent codes
+    await store.purge_audit(before=now - timedelta(days=config.store.audit_retention_days))
+
+
 async def _housekeeping(app: App) -> None:
-    """Once a minute: drop expired challenges and old audit rows, log the counters."""
+    """Once a minute: drop expired challenges, ended send-limit windows and old audit rows; log the counters."""
     while True:
         await asyncio.sleep(PURGE_INTERVAL_S)
-        now = datetime.now(UTC)
         try:
-            await app.store.purge_expired(now=now)
-            retention = timedelta(days=app.config.store.audit_retention_days)
-            await app.store.purge_audit(before=now - retention)
-            await app.store.purge_oob(before=now - timedelta(seconds=PURGE_INTERVAL_S))  # issue 4
+            await purge_once(app.store, app.config, now=datetime.now(UTC))
         except Exception as e:
             log.warning("housekeeping failed", error=str(e))
         service = app.service

@@ -17,10 +17,11 @@ from datetime import UTC, datetime
 import structlog
 from aiohttp import web
 
+from radmfa import messages
 from radmfa.config_phone import HttpConfig, PhoneConfig
 from radmfa.core.session import Event
 from radmfa.delivery.twilio import valid_signature
-from radmfa.factors import callbacks, texts, voice
+from radmfa.factors import callbacks, voice
 from radmfa.factors.phone import PhoneFactors
 
 log = structlog.get_logger("radmfa.http")
@@ -44,6 +45,7 @@ class CallbackApp:
         app.router.add_post("/cb/voice/{id}/{action}", self.voice)
         app.router.add_post("/cb/push/{id}/{action}", self.push)
         app.router.add_post("/cb/sms/inbound", self.inbound_sms)
+        app.router.add_get("/voice/{id:[0-9]+}", self.voice_file)  # messages.VOICE_PATH
         return app
 
     async def healthz(self, request: web.Request) -> web.Response:
@@ -101,16 +103,10 @@ class CallbackApp:
             return self._forbidden("call already answered or expired", request)
         user = await self.phone.store.get_user(held.username)
         language = user.language if user else None
-
-        async def text(kind: str, **values: str) -> str:
-            return await texts.render(kind, language=language, client=held.client, values={"user": held.username,
-                                                                                            **values})
-
         if action == "answer":
             key = await self.phone.store.callback_key()
             twiml = voice.prompt(
-                await text("voice_greeting"),
-                await text("voice_prompt", fraud=voice.spoken(self.cfg.fraud_code)),
+                await self.phone.voice_texts(held, language=language),
                 gather_url=self.phone.callback_url(held, key, "gather"),
                 silence_url=self.phone.callback_url(held, key, "silence"),
                 fraud_code=self.cfg.fraud_code,
@@ -121,8 +117,19 @@ class CallbackApp:
         decided = await self.phone.decide(oob_id, _VOICE_EVENTS[verdict], now=now, detail=detail)
         if decided is None:
             return self._forbidden("call already answered or expired", request)
-        said = await text("voice_approved" if verdict == "approve" else "voice_denied")
+        kind = "voice_approved" if verdict == "approve" else "voice_denied"
+        said = await self.phone.text(kind, held.client, user=held.username, language=language)
         return web.Response(text=voice.goodbye(said), content_type=_TWIML)
+
+    async def voice_file(self, request: web.Request) -> web.Response:
+        """A custom recording for <Play> (radmfa message add … --file): not
+        secret, so served without a token, like the voice provider expects."""
+        if self.phone is None:
+            return web.Response(status=404)
+        found = await messages.voice_file(self.phone.store, int(request.match_info["id"]))
+        if found is None:
+            return web.Response(status=404)
+        return web.Response(body=found[0], content_type=found[1])
 
     async def inbound_sms(self, request: web.Request) -> web.Response:
         form = {k: str(v) for k, v in (await request.post()).items()}
