@@ -19,6 +19,7 @@ from tests.peers.fixtures import (  # noqa: F401  (fixtures are found by name)
     freeradius_upstream,
     integration_required,
     radclient,
+    slapd,
 )
 from tests.peers.postgres import fresh_postgres_url, postgres_url  # noqa: F401
 

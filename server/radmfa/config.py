@@ -49,16 +49,53 @@ class RadiusConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LdapServer:
+    """One directory server from ``servers = ["ldaps://dc1.corp.example"]``."""
+
+    scheme: str  # "ldap" | "ldaps"
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class LdapConfig:
+    """``[upstream] type = "ldap"``: search-then-bind or a bind-DN template."""
+
+    servers: tuple[LdapServer, ...]
+    start_tls: bool = False  # on ldap:// servers, before any bind (RFC 4511 §4.14)
+    ca_file: Path | None = None  # None: the system's trusted CAs
+    verify: bool = True  # certificate and host name checks on ldaps:// and StartTLS
+    bind_dn: str = ""  # service account for search-then-bind
+    bind_password: str = ""
+    bind_dn_template: str = ""  # e.g. "uid={user},ou=people,dc=example,dc=org" or "{user}@corp.example"
+    base_dn: str = ""
+    user_filter: str = "(uid={user})"  # {user} is RFC 4515-escaped
+    require_group: str = ""  # DN of a group the user must belong to
+    group_check: str = "nested"  # "nested" (AD 1.2.840.113556.1.4.1941) | "memberof" | "member"
+    pool_size: int = 4  # threads and pooled service-account connections
+    strip_realm: bool = True  # {user} without a DOMAIN\\ prefix or @realm
+
+    def __repr__(self) -> str:
+        return f"LdapConfig(servers={[s.url for s in self.servers]!r}, bind_dn={self.bind_dn!r}, password=<redacted>)"
+
+
+@dataclass(frozen=True, slots=True)
 class UpstreamConfig:
     """Primary (password) authentication."""
 
-    type: str = "local"  # "radius" | "local"
+    type: str = "local"  # "radius" | "ldap" | "local"
     servers: tuple[HostPort, ...] = ()
     secret: bytes = b""
     timeout_s: float = 2.0  # wait per attempt
     retries: int = 3  # attempts per request, cycling through servers in order
     require_message_authenticator: bool = False  # FreeRADIUS < 3.2.5 / old NPS send none
     dead_time_s: float = 30.0  # a server that timed out is tried last for this long
+    ldap: LdapConfig | None = None  # set when type = "ldap"
+    name: str = "default"  # "default" for [upstream], else the <name> of [upstreams.<name>]
 
     def __repr__(self) -> str:
         return f"UpstreamConfig(type={self.type!r}, servers={self.servers!r}, secret=<redacted>)"
@@ -76,6 +113,7 @@ class MfaConfig:
     no_factor_message: str = "No second factor is enrolled for this account. Contact your helpdesk."
     issuer: str = "radmfa"
     totp_window: int = 1  # steps accepted either side of now
+    hotp_window: int = 10  # HOTP counters looked ahead at login (RFC 4226 §7.4)
     max_code_failures: int = 10  # wrong codes in a row before a token is locked …
     code_lockout_s: int = 300  # … for this long (renewed by each further wrong code)
 
@@ -99,6 +137,33 @@ class ClientPolicy:
     mode: str = "challenge"  # "challenge" (menu) | "oob" (hold for call/push) | "auto" (inline keyword or menu)
     primary: str = "upstream"  # "upstream" | "none" (the NAS checked the password; only User-Name comes)
     app_name: str = ""  # {app} in messages to users; "" = the client's name
+    upstream: str = "default"  # "default" ([upstream]) or the <name> of an [upstreams.<name>]
+
+
+# User fields `radmfa sync` fills from the directory, and the LDAP attribute
+# each is read from by default (OpenLDAP inetOrgPerson; AD uses sAMAccountName).
+SYNC_ATTRIBUTES = {
+    "user_name": "uid",
+    "first_name": "givenName",
+    "last_name": "sn",
+    "email": "mail",
+    "mobile": "mobile",
+    "office_phone": "telephoneNumber",
+    "language": "preferredLanguage",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SyncConfig:
+    """``[sync]``: import users from an LDAP upstream's directory."""
+
+    upstream: str = ""  # "" = none configured; "default" or an [upstreams.<name>] of type "ldap"
+    base_dn: str = ""  # "" = the upstream's base_dn
+    filter: str = "(objectClass=inetOrgPerson)"
+    attributes: Mapping[str, str] = field(default_factory=lambda: dict(SYNC_ATTRIBUTES))
+    every_minutes: int = 0  # 0 = only `radmfa sync`; else also in the service
+    max_removals: int = 5  # more leavers than this in one run: none is blocked until confirmed
+    page_size: int = 500  # RFC 2696 paged results (AD returns at most 1000 per page)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +227,8 @@ class Config:
     fraud: FraudConfig = FraudConfig()
     http: HttpConfig = HttpConfig()  # issue 4
     phone: PhoneConfig = PhoneConfig()  # issue 4: [mfa] out-of-band keys + [providers.*]
+    upstreams: Mapping[str, UpstreamConfig] = field(default_factory=dict)  # [upstreams.<name>]
+    sync: SyncConfig = SyncConfig()
     limits: LimitsConfig = LimitsConfig()
 
     @property
@@ -295,26 +362,28 @@ def parse_host_port(text: str, default_port: int) -> HostPort:
     return host, port
 
 
-def _secret(sec: _Section) -> bytes:
-    secret = sec.get("secret", str, None)
-    secret_file = sec.get("secret_file", str, None)
+def _secret(sec: _Section, key: str = "secret") -> bytes:
+    secret = sec.get(key, str, None)
+    secret_file = sec.get(f"{key}_file", str, None)
     if secret is not None and secret_file is not None:
-        sec.fail("secret_file", "give either secret or secret_file, not both")
+        sec.fail(f"{key}_file", f"give either {key} or {key}_file, not both")
     if secret_file is not None:
         path = Path(secret_file)
         path = path if path.is_absolute() else sec.path.parent / path
         try:
             data = path.read_bytes().rstrip(b"\r\n")
         except OSError as e:
-            sec.fail("secret_file", f"cannot read {path}: {e.strerror}")
+            sec.fail(f"{key}_file", f"cannot read {path}: {e.strerror}")
         return data
     return (secret or "").encode("utf-8")
 
 
 def _build(doc: dict[str, Any], path: Path) -> Config:
     for name in doc:
-        known = ("radius", "upstream", "mfa", "store", "log", "clients", "fraud", "limits", "http", "providers")
-        if name not in known:
+        if name not in (
+            "radius", "upstream", "upstreams", "mfa", "store", "log", "clients", "fraud", "limits", "sync",
+            "http", "providers",
+        ):
             raise ConfigError(f"{path.name}: [{name}]: unknown section")
     r = _Section(doc, "radius", path)
     d = RadiusConfig()
@@ -333,23 +402,8 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         r.fail("listen", "needs at least one address")
     r.done()
 
-    u = _Section(doc, "upstream", path)
-    du = UpstreamConfig()
-    upstream = UpstreamConfig(
-        type=u.choice("type", du.type, ("radius", "local")),
-        servers=u.host_ports("servers", (), 1812),
-        secret=_secret(u),
-        timeout_s=u.number("timeout_s", du.timeout_s, minimum=0.05, maximum=60),
-        retries=u.integer("retries", du.retries, minimum=1, maximum=10),
-        require_message_authenticator=u.get("require_message_authenticator", bool, False),
-        dead_time_s=u.number("dead_time_s", du.dead_time_s, minimum=0, maximum=3600),
-    )
-    if upstream.type == "radius":
-        if not upstream.servers:
-            u.fail("servers", 'type = "radius" needs at least one server')
-        if not upstream.secret:
-            u.fail("secret", 'type = "radius" needs a shared secret (secret or secret_file)')
-    u.done()
+    upstream = _upstream(_Section(doc, "upstream", path), "default")
+    upstreams = _named_upstreams(doc, path)
 
     m = _Section(doc, "mfa", path)
     dm = MfaConfig()
@@ -364,6 +418,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         no_factor_message=m.get("no_factor_message", str, dm.no_factor_message),
         issuer=m.get("issuer", str, dm.issuer),
         totp_window=m.integer("totp_window", dm.totp_window, minimum=0, maximum=10),
+        hotp_window=m.integer("hotp_window", dm.hotp_window, minimum=1, maximum=100),
         max_code_failures=m.integer("max_code_failures", dm.max_code_failures, minimum=1, maximum=1000),
         code_lockout_s=m.integer("code_lockout_s", dm.code_lockout_s, minimum=1, maximum=86400),
     )
@@ -392,7 +447,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         format=lg.choice("format", "auto", ("auto", "json", "console")),
     )
     lg.done()
-    clients = _client_policies(doc, path)
+    clients = _client_policies(doc, path, upstreams)
 
     f = _Section(doc, "fraud", path)
     df = FraudConfig()
@@ -417,6 +472,8 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         limits=_limits(doc, path),
         http=http,
         phone=phone,
+        upstreams=upstreams,
+        sync=_sync(_Section(doc, "sync", path), upstream, upstreams),
     )
 
 
@@ -437,8 +494,41 @@ def _limits(doc: dict[str, Any], path: Path) -> LimitsConfig:
     sec.done()
     return limits
 
+def _sync(s: _Section, default: UpstreamConfig, named: Mapping[str, UpstreamConfig]) -> SyncConfig:
+    d = SyncConfig()
+    table = s.get("attributes", dict, {})
+    for key, value in table.items():
+        if key not in SYNC_ATTRIBUTES:
+            s.fail(f"attributes.{key}", f"unknown user field; known: {', '.join(SYNC_ATTRIBUTES)}")
+        if not isinstance(value, str):
+            s.fail(f"attributes.{key}", f"expected an LDAP attribute name, got {value!r}")
+    sync = SyncConfig(
+        upstream=s.get("upstream", str, "default" if default.ldap is not None and default.ldap.bind_dn else ""),
+        base_dn=s.get("base_dn", str, ""),
+        filter=s.get("filter", str, d.filter),
+        attributes={**SYNC_ATTRIBUTES, **table},
+        every_minutes=s.integer("every_minutes", 0, minimum=0, maximum=10080),
+        max_removals=s.integer("max_removals", d.max_removals, minimum=0, maximum=1_000_000),
+        page_size=s.integer("page_size", d.page_size, minimum=1, maximum=10000),
+    )
+    if not sync.filter.startswith("("):
+        s.fail("filter", f"not an LDAP filter: {sync.filter!r}")
+    if sync.upstream:
+        chosen = default if sync.upstream == "default" else named.get(sync.upstream)
+        if chosen is None:
+            s.fail("upstream", f"no [upstreams.{sync.upstream}] table")
+        elif chosen.ldap is None or not chosen.ldap.bind_dn:
+            s.fail("upstream", f"{sync.upstream!r} must be an LDAP upstream with a service account (bind_dn)")
+    elif sync.every_minutes:
+        s.fail("every_minutes", "needs an LDAP upstream to sync from (set [sync] upstream)")
+    s.done()
+    return sync
 
-def _client_policies(doc: dict[str, Any], path: Path) -> dict[str, ClientPolicy]:
+
+
+def _client_policies(
+    doc: dict[str, Any], path: Path, upstreams: Mapping[str, UpstreamConfig]
+) -> dict[str, ClientPolicy]:
     tables = doc.get("clients", {})
     if not isinstance(tables, dict):
         raise ConfigError(f"{path.name}: [clients]: must be a table of [clients.<name>] tables")
@@ -455,8 +545,101 @@ def _client_policies(doc: dict[str, Any], path: Path) -> dict[str, ClientPolicy]
             mode=c.choice("mode", default.mode, CLIENT_MODES),
             primary=c.choice("primary", default.primary, CLIENT_PRIMARY),
             app_name=c.get("app_name", str, default.app_name),
+            upstream=c.get("upstream", str, default.upstream),
         )
         if len(policies[name].app_name) > 64 or not policies[name].app_name.isprintable():
             c.fail("app_name", "must be at most 64 printable characters (it goes into texts and prompts)")
+        if policies[name].upstream != "default" and policies[name].upstream not in upstreams:
+            c.fail("upstream", f"no [upstreams.{policies[name].upstream}] table")
         c.done()
     return policies
+
+
+def _upstream(u: _Section, name: str) -> UpstreamConfig:
+    du = UpstreamConfig()
+    kind = u.choice("type", du.type, ("radius", "ldap", "local"))
+    upstream = UpstreamConfig(
+        type=kind,
+        servers=() if kind == "ldap" else u.host_ports("servers", (), 1812),
+        secret=b"" if kind == "ldap" else _secret(u),
+        timeout_s=u.number("timeout_s", du.timeout_s, minimum=0.05, maximum=60),
+        retries=u.integer("retries", du.retries, minimum=1, maximum=10),
+        require_message_authenticator=u.get("require_message_authenticator", bool, False),
+        dead_time_s=u.number("dead_time_s", du.dead_time_s, minimum=0, maximum=3600),
+        ldap=_ldap(u) if kind == "ldap" else None,
+        name=name,
+    )
+    if upstream.type == "radius":
+        if not upstream.servers:
+            u.fail("servers", 'type = "radius" needs at least one server')
+        if not upstream.secret:
+            u.fail("secret", 'type = "radius" needs a shared secret (secret or secret_file)')
+    u.done()
+    return upstream
+
+
+def _named_upstreams(doc: dict[str, Any], path: Path) -> dict[str, UpstreamConfig]:
+    """``[upstreams.<name>]``: more upstreams, chosen per client by ``[clients.<name>] upstream``."""
+    tables = doc.get("upstreams", {})
+    if not isinstance(tables, dict):
+        raise ConfigError(f"{path.name}: [upstreams]: must be a table of [upstreams.<name>] tables")
+    named: dict[str, UpstreamConfig] = {}
+    for name, table in tables.items():
+        label = f"upstreams.{name}"
+        if name == "default":
+            raise ConfigError(f"{path.name}: [{label}]: the name 'default' is [upstream] itself")
+        named[name] = _upstream(_Section({label: table}, label, path), name)
+    return named
+
+
+def _ldap(u: _Section) -> LdapConfig:
+    servers = _ldap_servers(u)
+    bind_dn = u.get("bind_dn", str, "")
+    ldap = LdapConfig(
+        servers=servers,
+        start_tls=u.get("start_tls", bool, False),
+        ca_file=u.path_value("ca_file", Path()) if "ca_file" in u.data else None,
+        verify=u.get("verify", bool, True),
+        bind_dn=bind_dn,
+        bind_password=_secret(u, "bind_password").decode("utf-8"),
+        bind_dn_template=u.get("bind_dn_template", str, ""),
+        base_dn=u.get("base_dn", str, ""),
+        user_filter=u.get("user_filter", str, "(uid={user})"),
+        require_group=u.get("require_group", str, ""),
+        group_check=u.choice("group_check", "nested", ("nested", "memberof", "member")),
+        pool_size=u.integer("pool_size", 4, minimum=1, maximum=64),
+        strip_realm=u.get("strip_realm", bool, True),
+    )
+    if bool(ldap.bind_dn) == bool(ldap.bind_dn_template):
+        u.fail("bind_dn", "give either bind_dn (search-then-bind) or bind_dn_template, not both or neither")
+    if ldap.bind_dn and not ldap.bind_password:
+        u.fail("bind_password", "bind_dn needs bind_password or bind_password_file")
+    if ldap.bind_dn and not ldap.base_dn:
+        u.fail("base_dn", "search-then-bind (bind_dn) needs base_dn")
+    for key, text in (("user_filter", ldap.user_filter), ("bind_dn_template", ldap.bind_dn_template)):
+        if text and "{user}" not in text:
+            u.fail(key, "must contain {user}")
+    if not ldap.user_filter.startswith("("):
+        u.fail("user_filter", f"not an LDAP filter: {ldap.user_filter!r}")
+    if ldap.ca_file is not None and not ldap.ca_file.is_file():
+        u.fail("ca_file", f"no such file: {ldap.ca_file}")
+    if ldap.start_tls and any(s.scheme == "ldaps" for s in servers):
+        u.fail("start_tls", "StartTLS is for ldap:// servers; ldaps:// is TLS already")
+    return ldap
+
+
+def _ldap_servers(u: _Section) -> tuple[LdapServer, ...]:
+    values = u.get("servers", list, [])
+    if not values:
+        u.fail("servers", 'type = "ldap" needs at least one server, e.g. "ldaps://dc1.corp.example"')
+    out = []
+    for i, v in enumerate(values):
+        scheme, sep, rest = v.partition("://") if isinstance(v, str) else ("", "", "")
+        if not sep or scheme not in ("ldap", "ldaps") or "/" in rest:
+            u.fail(f"servers[{i}]", f'expected "ldap://host[:port]" or "ldaps://host[:port]", got {v!r}')
+        try:
+            host, port = parse_host_port(rest, 636 if scheme == "ldaps" else 389)
+        except ValueError as e:
+            u.fail(f"servers[{i}]", str(e))
+        out.append(LdapServer(scheme, host, port))
+    return tuple(out)

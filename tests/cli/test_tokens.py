@@ -119,7 +119,7 @@ def test_list_and_delete(bob: Radmfa) -> None:
 
     everyone = bob("token", "list", "--format", "csv")
     assert everyone.out.splitlines()[0] == (
-        "id,user,type,digits,period,algorithm,label,created,last_used"
+        "id,user,type,digits,period,algorithm,label,created,last_used,serial"
     )
     assert len(everyone.out.splitlines()) == 3
 

@@ -115,3 +115,20 @@ def radclient() -> Radclient:
         return run_radclient(*args, **kwargs)
 
     return run
+
+
+@pytest.fixture(scope="module")
+def slapd() -> Iterator[Any]:
+    """A private OpenLDAP slapd (ldap:// with StartTLS, and ldaps://) with alice, bob and star*user."""
+    from tests.peers.slapd import Slapd
+
+    binary = require_binary("slapd")
+    require_binary("slapadd")
+    server = Slapd(binary=binary)
+    try:
+        server.start()
+    except BaseException:
+        server.stop()
+        raise
+    yield server
+    server.stop()

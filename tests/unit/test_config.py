@@ -31,7 +31,7 @@ def test_defaults_and_relative_paths(tmp_path):
         ("[radius]\nworkers = 0\n", "[radius] workers: must be between 1 and 64"),
         ("[radius]\nlistne = 1\n", "[radius] listne: unknown setting"),
         ("[radius]\nreject_delay_s = true\n", "[radius] reject_delay_s: expected a number"),
-        ("[upstream]\ntype = \"ldap\"\n", "[upstream] type: must be one of"),
+        ("[upstream]\ntype = \"ldapx\"\n", "[upstream] type: must be one of"),
         ("[upstream]\ntype = \"radius\"\nsecret = \"s\"\n", "[upstream] servers: type = \"radius\" needs"),
         ("[upstream]\ntype = \"radius\"\nservers = [\"10.0.0.1\"]\n", "[upstream] secret:"),
         ("[upstream]\nsecret_file = \"nope\"\n", "[upstream] secret_file: cannot read"),

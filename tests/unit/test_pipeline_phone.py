@@ -93,7 +93,7 @@ async def env(tmp_path):
         senders = Senders(sms=phone, voice=phone, push=phone, email=phone)
         factors = PhoneFactors(store, senders, cfg, FraudConfig(), public_url="https://mfa.example", limits_cfg=limits)
         mfa_cfg = MfaConfig(**mfa)
-        flow = PhoneFlow(mfa_cfg, store, factors, build_factors(store, window=1, prompt="p")["totp"])
+        flow = PhoneFlow(mfa_cfg, store, factors, build_factors(store, window=1, prompt="p")["otp"])
         clients = {"nas1": ClientPolicy("nas1", mode=mode, primary=primary)}
         pipe = Pipeline(mfa_cfg, upstream, store, build_factors(store, window=1, prompt="p"),
                         clients=clients, phone=flow)

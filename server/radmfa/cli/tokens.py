@@ -9,7 +9,7 @@ import secrets
 import sys
 from datetime import UTC, datetime
 
-from radmfa.cli import adminlog
+from radmfa.cli import adminlog, hardware
 from radmfa.cli.output import add_format_option, write_rows
 from radmfa.cli.prompt import read_secret
 from radmfa.cli.runner import run_with_store
@@ -24,7 +24,7 @@ SEED_BYTES = 20  # 160 bits, as RFC 4226 §4 R6 recommends
 MIN_SEED_BYTES = 16  # 128 bits, the least RFC 4226 §4 R6 allows (pyotp refuses < 112)
 TOKEN_TYPES = ("totp",)
 TOKEN_COLUMNS = (
-    "id", "user", "type", "digits", "period", "algorithm", "label", "created", "last_used",
+    "id", "user", "type", "digits", "period", "algorithm", "label", "created", "last_used", "serial",
 )
 _BASE32 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
 
@@ -55,6 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = cmds.add_parser("delete", help="delete a token by its id")
     p.add_argument("token_id", metavar="ID", type=int)
     p.set_defaults(func=cmd_delete)
+
+    hardware.register(cmds)  # import, unassigned, assign, resync
 
 
 def _period(text: str) -> int:
@@ -171,18 +173,21 @@ def token_rows(tokens: list[Token]) -> list[tuple[str, ...]]:
             t.username,
             t.kind,
             str(t.digits),
-            f"{t.period}s",
+            f"{t.period}s" if t.kind == "totp" else "",
             t.algorithm,
             t.label or "",
             format_time(t.created_at) if t.created_at else "",
             _last_used(t),
+            t.serial or "",  # hardware tokens
         )
         for t in tokens
     ]
 
 
 def _last_used(token: Token) -> str:
-    if token.kind != "totp" or token.last_step is None:
+    if token.last_step is None:
         return ""
+    if token.kind == "hotp":  # a counter has no time: the last press accepted
+        return f"counter {token.last_step}"
     # The last accepted TOTP step: when that code was current (± one period).
     return format_time(datetime.fromtimestamp(token.last_step * token.period, UTC))

@@ -94,6 +94,7 @@ class Token:
     created_at: datetime | None = None
     fail_count: int = 0  # wrong codes since the last accepted one, counted by every worker
     failed_at: datetime | None = None  # when the last wrong code came
+    serial: str | None = None  # hardware tokens: the serial number printed on the device
 
     def __repr__(self) -> str:  # keep seeds out of tracebacks and logs
         return f"Token(id={self.id}, username={self.username!r}, kind={self.kind!r})"
@@ -107,9 +108,30 @@ class NewToken:
     period: int = 30
     algorithm: str = "sha1"
     label: str | None = None
+    serial: str | None = None  # hardware tokens only; unique across all tokens
+    last_step: int | None = None  # HOTP: the counter already used (imported counter - 1)
 
     def __repr__(self) -> str:
         return f"NewToken(kind={self.kind!r}, digits={self.digits})"
+
+
+@dataclass(frozen=True, slots=True)
+class HardwareToken:
+    """A hardware OATH token imported from the vendor's seed file, not yet
+    assigned to a user. ``counter`` is the next HOTP counter (0 for TOTP)."""
+
+    serial: str
+    kind: str  # "totp" | "hotp"
+    secret: bytes  # raw seed; never logged
+    digits: int = 6
+    period: int = 30
+    algorithm: str = "sha1"
+    counter: int = 0
+    label: str | None = None  # e.g. the manufacturer
+    imported_at: datetime | None = None
+
+    def __repr__(self) -> str:
+        return f"HardwareToken(serial={self.serial!r}, kind={self.kind!r})"
 
 
 class Phase(enum.Enum):

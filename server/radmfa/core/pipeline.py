@@ -75,7 +75,7 @@ class Pipeline:
         self.clients = dict(clients or {})  # by clients.conf name; absent = ClientPolicy()
         self.upstream = upstream
         self.store = store
-        self.factor = factors["totp"]
+        self.factor = factors["otp"]  # codes from any TOTP or HOTP token
         self._delimiter = mfa.inline_delimiter.encode("utf-8")
         self.phone = phone  # issue 4: SMS, voice, push and e-mail; None = TOTP only
 

@@ -13,6 +13,7 @@ from radmfa.core.model import (
     CodeCheck,
     CustomMessage,
     FraudReport,
+    HardwareToken,
     NewToken,
     NewUser,
     OobSession,
@@ -159,6 +160,34 @@ class OobStore(Protocol):
 
     async def callback_key(self) -> bytes:
         """32 random bytes, made once and shared through the store."""
+class HardwareTokenStore(Protocol):
+    """Hardware OATH tokens imported from a vendor file, then assigned."""
+
+    async def import_hardware_tokens(self, tokens: Sequence[HardwareToken]) -> int:
+        """All or nothing, in one transaction. Raises AlreadyExists when a
+        serial is already imported or assigned (the message names it)."""
+
+    async def list_hardware_tokens(self) -> list[HardwareToken]:
+        """The unassigned ones, by serial."""
+
+    async def assign_hardware_token(self, serial: str, username: str) -> Token:
+        """Raises NotFound (no such serial or user) or AlreadyExists (assigned)."""
+
+    async def get_token_by_serial(self, serial: str) -> Token | None: ...
+
+
+class DirectorySyncStore(Protocol):
+    """Who owns each user (NULL: an admin; "directory": `radmfa sync`), and
+    the schedule that lets one worker of one node run a sync at a time."""
+
+    async def user_sources(self) -> dict[str, str | None]:
+        """Every user's stored name → source."""
+
+    async def set_user_source(self, name: str, source: str | None) -> bool: ...
+
+    async def claim_sync_run(self, name: str, *, now: datetime, interval_s: float) -> bool:
+        """True for one caller per ``interval_s`` across all workers and nodes
+        (compare-and-set on the next run time)."""
 
 
 class MessageStore(Protocol):
@@ -204,7 +233,18 @@ class LimitStore(Protocol):
         """Delete counters whose window ended at or before ``now``."""
 
 
-class Store(UserStore, SessionStore, AuditStore, FraudStore, MessageStore, LimitStore, OobStore, Protocol):
+class Store(
+    UserStore,
+    SessionStore,
+    AuditStore,
+    FraudStore,
+    MessageStore,
+    LimitStore,
+    HardwareTokenStore,
+    DirectorySyncStore,
+    OobStore,
+    Protocol,
+):
     """Persistent state shared by every worker process and node: one
     Protocol per domain above, one SQL mixin per domain in store/.
 

@@ -1,14 +1,34 @@
-"""Second factors. A factor has start() and verify(); the registry is a dict."""
+"""Second factors. A factor has start() and verify(); the registry is a dict.
+
+"otp" is what the pipeline asks for a code: it checks every token the user
+has, TOTP or HOTP. "totp" and "hotp" check only their own kind.
+"""
 
 from __future__ import annotations
 
 from radmfa.core.ports import Factor, Store
+from radmfa.factors.hotp import LOOK_AHEAD
+from radmfa.factors.otp import OtpFactor
 from radmfa.factors.totp import TotpFactor
 
 
 def build_factors(
-    store: Store, *, window: int, prompt: str, max_failures: int = 10, lockout_s: int = 300
+    store: Store,
+    *,
+    window: int,
+    prompt: str,
+    max_failures: int = 10,
+    lockout_s: int = 300,
+    hotp_window: int = LOOK_AHEAD,
 ) -> dict[str, Factor]:
+    def otp(kinds: tuple[str, ...], name: str) -> OtpFactor:
+        return OtpFactor(
+            store, prompt=prompt, kinds=kinds, name=name, totp_window=window, hotp_window=hotp_window,
+            max_failures=max_failures, lockout_s=lockout_s,
+        )
+
     return {
-        "totp": TotpFactor(store, window=window, prompt=prompt, max_failures=max_failures, lockout_s=lockout_s)
+        "otp": otp(("totp", "hotp"), "otp"),
+        "totp": TotpFactor(store, window=window, prompt=prompt, max_failures=max_failures, lockout_s=lockout_s),
+        "hotp": otp(("hotp",), "hotp"),
     }

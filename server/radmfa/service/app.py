@@ -18,6 +18,7 @@ from radmfa.core.phone_flow import PhoneFlow
 from radmfa.core.pipeline import Pipeline
 from radmfa.core.ports import Store, Upstream
 from radmfa.delivery import Senders, build_senders
+from radmfa.directory.sync import sync_loop
 from radmfa.errors import ConfigError, RadmfaError
 from radmfa.factors import build_factors
 from radmfa.factors.phone import PhoneFactors
@@ -27,7 +28,7 @@ from radmfa.service.notify import sd_notify
 from radmfa.service.radius import Listener, RadiusService
 from radmfa.service.reuseport import attach_identifier_steering
 from radmfa.store import open_store
-from radmfa.upstream import build_upstream
+from radmfa.upstream import ClientRouter, build_upstreams
 
 PURGE_INTERVAL_S = 60.0
 DRAIN_TIMEOUT_S = 30.0
@@ -58,6 +59,8 @@ class App:
             log.warning("clients.conf", warning=warning)
         self.service.reload_clients(table)
         self.service.pipeline.clients = policies
+        if isinstance(self.upstream, ClientRouter):
+            self.upstream.route(policies)
         log.info("clients.conf reloaded", clients=len(table))
 
     async def close(self) -> None:
@@ -79,7 +82,7 @@ async def build(config: Config) -> App:
         log.warning("clients.conf", warning=warning)
     store = await open_store(config.store.url, key_file=config.store.key_file, base_dir=config.base_dir)
     try:
-        upstream = await build_upstream(config.upstream, store)
+        upstream = await build_upstreams(config, store, config.client_policies(clients))
     except BaseException:
         await store.close()
         raise
@@ -89,6 +92,7 @@ async def build(config: Config) -> App:
         prompt=config.mfa.prompt,
         max_failures=config.mfa.max_code_failures,
         lockout_s=config.mfa.code_lockout_s,
+        hotp_window=config.mfa.hotp_window,
     )
     # -- issue 4: phone, push and e-mail factors --
     senders = build_senders(config.phone)
@@ -97,7 +101,7 @@ async def build(config: Config) -> App:
         phone = PhoneFactors(
             store, senders, config.phone, config.fraud, public_url=config.http.public_url, limits_cfg=config.limits
         )
-    flow = PhoneFlow(config.mfa, store, phone, factors["totp"]) if phone is not None else None
+    flow = PhoneFlow(config.mfa, store, phone, factors["otp"]) if phone is not None else None
     pipeline = Pipeline(config.mfa, upstream, store, factors, clients=config.client_policies(clients), phone=flow)
     if phone is not None:  # {app} follows [clients.<name>] app_name, also after SIGHUP
         phone.app_name = lambda client: messages.app_name(pipeline.policy_for(client), client)
@@ -159,11 +163,14 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
     stop = stop or asyncio.Event()
     purger: asyncio.Task[None] | None = None
     watchdog: asyncio.Task[None] | None = None
+    syncer: asyncio.Task[None] | None = None
     try:
         await listen(app, reuse_port=reuse_port)
         app.audit.start()
         purger = loop.create_task(_housekeeping(app))
         watchdog = loop.create_task(app.service.watchdog())
+        if config.sync.every_minutes:
+            syncer = loop.create_task(sync_loop(config, app.store))
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, app.reload)
@@ -178,7 +185,7 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
         sd_notify("STOPPING=1")
         log.info("stopping: finishing requests in flight", in_flight=len(app.service._tasks))
     finally:
-        for task in (purger, watchdog):
+        for task in (purger, watchdog, syncer):
             if task is not None:
                 task.cancel()
         # Handlers stay installed while draining: a second SIGTERM (systemd

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from radmfa.store.sql_audit import AUDIT_PURGE_BATCH, AuditSql
 from radmfa.store.sql_base import Row, Statement
+from radmfa.store.sql_directory import DirectorySql
 from radmfa.store.sql_fraud import FraudSql
+from radmfa.store.sql_hardware import HardwareTokensSql
 from radmfa.store.sql_limits import LimitsSql
 from radmfa.store.sql_messages import MessagesSql
 from radmfa.store.sql_oob import OobSql
@@ -18,5 +20,7 @@ from radmfa.store.sql_users import UsersSql
 __all__ = ["AUDIT_PURGE_BATCH", "Row", "SqlStore", "Statement"]
 
 
-class SqlStore(UsersSql, SessionsSql, AuditSql, FraudSql, MessagesSql, LimitsSql, OobSql):
+class SqlStore(
+    HardwareTokensSql, UsersSql, SessionsSql, AuditSql, FraudSql, MessagesSql, LimitsSql, DirectorySql, OobSql
+):
     """Implements core.ports.Store over the primitives a backend provides."""

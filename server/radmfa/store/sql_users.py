@@ -22,7 +22,7 @@ _USERS = (
 _USER_COLUMNS = len(_USERS.split(","))
 _TOKENS = (
     "t.id, t.kind, t.secret_enc, t.digits, t.period, t.algorithm, t.last_step, t.label, "
-    "t.created_at, t.fail_count, t.failed_at"
+    "t.created_at, t.fail_count, t.failed_at, t.serial"
 )
 
 
@@ -134,7 +134,8 @@ class UsersSql(SqlBase):
         row = await self._fetch_then(
             (
                 "INSERT INTO tokens (user_id, kind, secret_enc, digits, period, algorithm, "
-                "label, created_at) SELECT id, ?, ?, ?, ?, ?, ?, ? FROM users WHERE name_key = ? "
+                "label, created_at, serial, last_step) SELECT id, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+                "FROM users WHERE name_key = ? "
                 "RETURNING id, (SELECT name FROM users WHERE users.id = tokens.user_id)",
                 (
                     token.kind,
@@ -144,6 +145,8 @@ class UsersSql(SqlBase):
                     token.algorithm,
                     token.label,
                     created,
+                    token.serial,
+                    token.last_step,
                     name_key(username),
                 ),
             ),
@@ -161,6 +164,8 @@ class UsersSql(SqlBase):
             algorithm=token.algorithm,
             label=token.label,
             created_at=from_epoch(created),
+            last_step=token.last_step,
+            serial=token.serial,
         )
 
     async def list_tokens(self, username: str | None = None) -> list[Token]:
@@ -227,6 +232,7 @@ class UsersSql(SqlBase):
             created_at=from_epoch(row[i + 8]),
             fail_count=row[i + 9],
             failed_at=None if row[i + 10] is None else from_epoch(row[i + 10]),
+            serial=row[i + 11],
         )
 
 

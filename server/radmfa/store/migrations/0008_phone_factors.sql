@@ -1,5 +1,4 @@
--- Phone, push and email factors (issue 4). Numbered 0007 on this branch (next free on main); the
--- lead renumbers it at merge (planned 0008).
+-- Phone, push and e-mail factors (issue 4).
 --
 -- A call, push or two-way text the user answers on the phone while the NAS's
 -- Access-Request is held. The provider's callback may reach any process or

@@ -1,0 +1,1 @@
+"""LDAP / Active Directory: connections (ldapconn.py) and user sync (sync.py)."""

@@ -1,0 +1,220 @@
+"""Directory sync: users from LDAP / AD into the store, on demand or on a schedule.
+
+Safety rules (docs/directory.md):
+* only users the sync created (users.source = 'directory') are ever updated
+  or blocked; users an administrator added are never touched;
+* a user who left the directory is *blocked* (reason "left directory"), not
+  deleted: deleted, they would be unknown, and with [mfa] unknown_users =
+  "password-only" an unknown user gets in on a password alone;
+* more leavers in one run than [sync] max_removals blocks none of them until
+  an administrator confirms (`radmfa sync --confirm-removals`);
+* a directory read that fails part-way changes nothing (no partial list is
+  ever taken for "everyone else left").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ldap3 import SUBTREE, Connection
+
+from radmfa.audit import log
+from radmfa.config import Config, SyncConfig, UpstreamConfig
+from radmfa.core.model import AdminEvent, NewUser, User, UserState
+from radmfa.core.policy import name_key
+from radmfa.core.ports import Store
+from radmfa.directory import ldapconn as lc
+from radmfa.errors import AlreadyExists, RadmfaError
+
+SOURCE = "directory"
+LEFT_REASON = "left directory"
+PROFILE_FIELDS = ("first_name", "last_name", "email", "mobile", "office_phone", "language")
+_PAGED = "1.2.840.113556.1.4.319"  # RFC 2696 simple paged results control
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryEntry:
+    name: str
+    fields: dict[str, str | None]
+
+
+@dataclass
+class SyncPlan:
+    create: list[DirectoryEntry] = field(default_factory=list)
+    update: list[tuple[str, dict[str, object]]] = field(default_factory=list)
+    block: list[str] = field(default_factory=list)
+    held_back: list[str] = field(default_factory=list)  # leavers not blocked: over max_removals
+    skipped: list[str] = field(default_factory=list)
+
+    def summary(self, *, done: bool) -> str:
+        verbs = ("created", "updated", "blocked") if done else ("to create", "to update", "to block")
+        created, updated, blocked = verbs
+        held = f", {len(self.held_back)} held back" if self.held_back else ""
+        return (
+            f"{len(self.create)} {created}, {len(self.update)} {updated}, "
+            f"{len(self.block)} {blocked} (left the directory){held}"
+        )
+
+
+def plan_sync(
+    entries: list[DirectoryEntry], users: list[User], sources: dict[str, str | None], *,
+    max_removals: int, confirm_removals: bool,
+) -> SyncPlan:
+    """What a sync would do; pure, so the dry run and the real run agree."""
+    plan = SyncPlan()
+    wanted: dict[str, DirectoryEntry] = {}
+    for e in entries:
+        key = name_key(e.name)
+        if not key:
+            plan.skipped.append(f"{e.name!r}: no usable user name")
+        elif key in wanted:
+            plan.skipped.append(f"{e.name!r}: the same user name as {wanted[key].name!r}")
+        else:
+            wanted[key] = e
+    existing = {name_key(u.name): u for u in users}
+    for key, e in wanted.items():
+        user = existing.get(key)
+        if user is None:
+            plan.create.append(e)
+        elif sources.get(user.name) != SOURCE:
+            plan.skipped.append(f"{user.name!r}: added by an administrator, so not managed by sync")
+        else:
+            changes: dict[str, object] = {f: v for f, v in e.fields.items() if getattr(user, f) != v}
+            if user.state is UserState.BLOCKED and user.blocked_reason == LEFT_REASON:
+                changes.update(state=UserState.ENABLED.value, blocked_reason=None)  # came back
+            if changes:
+                plan.update.append((user.name, changes))
+    leavers = [
+        u.name for key, u in existing.items()
+        if key not in wanted and sources.get(u.name) == SOURCE and u.state is not UserState.BLOCKED
+    ]
+    if len(leavers) > max_removals and not confirm_removals:
+        plan.held_back = leavers
+    else:
+        plan.block = leavers
+    return plan
+
+
+def _first(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def read_directory(sync: SyncConfig, upstream: UpstreamConfig) -> list[DirectoryEntry]:
+    """Every entry matching [sync] filter, all pages, from the first server
+    that answers; raises RadmfaError rather than return a partial list."""
+    ldap = upstream.ldap
+    assert ldap is not None
+    context = lc.tls_context(ldap)
+    errors = []
+    for server in ldap.servers:
+        try:
+            conn = lc.connect(server, ldap, context, upstream.timeout_s)
+        except lc.ServerFailed as e:
+            errors.append(str(e))
+            continue
+        try:
+            code = lc.simple_bind(conn, ldap.bind_dn, ldap.bind_password)
+            if code != lc.SUCCESS:
+                raise RadmfaError(f"directory sync: {server.url} refused the service account (LDAP result {code})")
+            return _paged_entries(conn, sync, sync.base_dn or ldap.base_dn)
+        except lc.ServerFailed as e:
+            errors.append(f"{server.url}: {e}")
+        finally:
+            lc.close(conn)
+    raise RadmfaError(f"directory sync: no LDAP server answered ({'; '.join(errors)}); nothing was changed")
+
+
+def _paged_entries(conn: Connection, sync: SyncConfig, base: str) -> list[DirectoryEntry]:
+    attrs = sync.attributes
+    out: list[DirectoryEntry] = []
+    cookie: bytes | None = None
+    while True:
+        conn.search(base, sync.filter, search_scope=SUBTREE, attributes=list(attrs.values()),
+                    paged_size=sync.page_size, paged_cookie=cookie)
+        result = conn.result or {}
+        if result.get("result") != lc.SUCCESS:
+            raise lc.ServerFailed(f"search failed: {result.get('description', 'connection lost')}")
+        for r in conn.response or []:
+            if r.get("type") != "searchResEntry":
+                continue
+            values = {k.lower(): v for k, v in r.get("attributes", {}).items()}
+            name = _first(values.get(attrs["user_name"].lower())) or ""
+            fields = {f: _first(values.get(attrs[f].lower())) for f in PROFILE_FIELDS}
+            out.append(DirectoryEntry(name, fields))
+        control = (result.get("controls") or {}).get(_PAGED) or {}
+        cookie = (control.get("value") or {}).get("cookie")
+        if not cookie:
+            return out
+
+
+async def apply_plan(store: Store, plan: SyncPlan) -> None:
+    for e in plan.create:
+        try:
+            await store.add_user(NewUser(e.name, **e.fields))  # type: ignore[arg-type]
+        except AlreadyExists:  # another node's sync (or an admin) was first
+            continue
+        await store.set_user_source(e.name, SOURCE)
+    for name, changes in plan.update:
+        await store.update_user(name, changes)
+    for name in plan.block:
+        await store.update_user(
+            name, {"state": UserState.BLOCKED.value, "blocked_reason": LEFT_REASON, "blocked_until": None}
+        )
+
+
+async def run_sync(
+    config: Config, store: Store, *, dry_run: bool = False, confirm_removals: bool = False, actor: str = "radmfa sync"
+) -> SyncPlan:
+    sync = config.sync
+    if not sync.upstream:
+        raise RadmfaError(f"{config.path.name}: [sync] upstream: no LDAP upstream to sync from")
+    upstream = config.upstream if sync.upstream == "default" else config.upstreams[sync.upstream]
+    entries = await asyncio.to_thread(read_directory, sync, upstream)
+    plan = plan_sync(
+        entries, await store.list_users(), await store.user_sources(),
+        max_removals=sync.max_removals, confirm_removals=confirm_removals,
+    )
+    if not dry_run:
+        await apply_plan(store, plan)
+        if plan.create or plan.update or plan.block or plan.held_back:
+            event = AdminEvent(datetime.now(UTC), actor, "directory.sync", sync.upstream, plan.summary(done=True))
+            await store.write_admin_event(event)
+    return plan
+
+
+async def scheduled_sync(config: Config, store: Store, *, now: datetime) -> SyncPlan | None:
+    """Run the sync if it is due and this worker won the claim (one worker of
+    one node per period); never raises: the service logs and goes on."""
+    interval = config.sync.every_minutes * 60
+    try:
+        if not await store.claim_sync_run("directory", now=now, interval_s=interval):
+            return None
+        plan = await run_sync(config, store, actor="radmfa service")
+    except Exception as e:
+        log.warning("directory sync failed", error=str(e))
+        return None
+    log.info("directory sync", result=plan.summary(done=True), skipped=len(plan.skipped))
+    if plan.held_back:
+        log.warning(
+            "directory sync held back removals: more users left than [sync] max_removals; "
+            "run 'radmfa sync --confirm-removals'",
+            leavers=len(plan.held_back), max_removals=config.sync.max_removals,
+        )
+    return plan
+
+
+async def sync_loop(config: Config, store: Store, *, poll_s: float = 30.0) -> None:
+    """The service's schedule: ask every ``poll_s`` whether a sync is due."""
+    while True:
+        with contextlib.suppress(Exception):
+            await scheduled_sync(config, store, now=datetime.now(UTC))
+        await asyncio.sleep(poll_s)

@@ -1,0 +1,73 @@
+"""One-time codes from any of the user's tokens: TOTP apps and hardware
+tokens, TOTP or HOTP. The pipeline asks this one factor; each token is
+checked the way its kind says, and the code is accepted once, atomically.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from radmfa.core.model import CodeCheck, Token, User
+from radmfa.core.ports import Store
+from radmfa.factors import hotp
+from radmfa.factors.totp import matching_step
+
+
+class OtpFactor:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        prompt: str,
+        kinds: tuple[str, ...] = ("totp", "hotp"),
+        name: str = "otp",
+        totp_window: int = 1,
+        hotp_window: int = hotp.LOOK_AHEAD,
+        max_failures: int = 10,
+        lockout_s: int = 300,
+    ) -> None:
+        self.store = store
+        self.prompt = prompt
+        self.kinds = kinds
+        self.name = name
+        self.totp_window = totp_window
+        self.hotp_window = hotp_window
+        self.max_failures = max_failures
+        self.lockout = timedelta(seconds=lockout_s)
+
+    def usable(self, tokens: list[Token]) -> list[Token]:
+        return [t for t in tokens if t.kind in self.kinds]
+
+    def start(self, user: User, tokens: list[Token]) -> str:
+        return self.prompt
+
+    def locked(self, token: Token, *, now: datetime) -> bool:
+        """Too many wrong codes lately (counted per token in the store, across
+        workers): the token takes no guesses until the lockout has passed."""
+        return (
+            token.fail_count >= self.max_failures
+            and token.failed_at is not None
+            and now - token.failed_at < self.lockout
+        )
+
+    def _match(self, token: Token, code: bytes, now: datetime) -> int | None:
+        if token.kind == "hotp":
+            return hotp.matching_counter(token, code, window=self.hotp_window)
+        return matching_step(token, code, now=now, window=self.totp_window)
+
+    async def verify(self, tokens: list[Token], code: bytes, *, now: datetime) -> CodeCheck:
+        candidates = [t for t in self.usable(tokens) if not self.locked(t, now=now)]
+        if not candidates:
+            return CodeCheck(False, "too many wrong codes; token locked")
+        replayed = False
+        for token in candidates:
+            step = self._match(token, code, now)
+            if step is None:
+                continue
+            # RFC 6238 §5.2 / RFC 4226 §7.2: the step or counter moves forward
+            # atomically in the store; of two workers racing, one wins.
+            if await self.store.consume_otp_step(token.id, step):
+                return CodeCheck(True, f"{token.kind} ok", token.id)
+            replayed = True
+        await self.store.note_code_failure([t.id for t in candidates], now=now)
+        return CodeCheck(False, "code already used" if replayed else "wrong code")

@@ -1,0 +1,100 @@
+"""HOTP (RFC 4226): Appendix D vectors, look-ahead, resync, and the composite OTP factor on a real store."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from radmfa.core.model import HardwareToken, NewToken, NewUser, Token
+from radmfa.factors import build_factors
+from radmfa.factors.hotp import matching_counter, resync_counter
+from radmfa.factors.totp import hotp
+from radmfa.store import open_store
+
+SECRET = b"12345678901234567890"
+# RFC 4226 Appendix D: HOTP values for counters 0..9
+CODES = [b"755224", b"287082", b"359152", b"969429", b"338314", b"254676", b"287922", b"162583", b"399871", b"520489"]
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def token(last_step: int | None = None) -> Token:
+    return Token(1, "u", "hotp", SECRET, last_step=last_step)
+
+
+def test_rfc4226_vectors():
+    assert [hotp(SECRET, c) for c in range(10)] == CODES
+
+
+@pytest.mark.parametrize(
+    ("last_step", "code", "window", "expected"),
+    [
+        (None, CODES[0], 10, 0),
+        (None, CODES[9], 10, 9),  # 10 presses ahead is the edge of the window
+        (None, CODES[9], 9, None),
+        (3, CODES[3], 10, None),  # used already: never again
+        (3, CODES[4], 10, 4),
+        (3, b"12345", 10, None),
+        (3, b"abcdef", 10, None),
+    ],
+)
+def test_look_ahead(last_step, code, window, expected):
+    assert matching_counter(token(last_step), code, window=window) == expected
+
+
+def test_resync_needs_two_consecutive_codes():
+    far = [hotp(SECRET, c) for c in (500, 501, 502)]
+    assert resync_counter(token(), far[0], far[1]) == 501
+    assert resync_counter(token(), far[0], far[2]) is None  # not consecutive
+    assert resync_counter(token(), far[1], far[0]) is None  # wrong order
+    assert resync_counter(token(600), far[0], far[1]) is None  # behind the counter
+    beyond = [hotp(SECRET, c) for c in (1001, 1002)]
+    assert resync_counter(token(), *beyond) is None  # outside the 1000 window
+
+
+async def _otp_store(tmp_path: Path):
+    store = await open_store("sqlite:///radmfa.db", key_file=tmp_path / "k", base_dir=tmp_path)
+    await store.add_user(NewUser("alice"))
+    await store.import_hardware_tokens([HardwareToken("HW1", "hotp", SECRET, counter=2)])
+    await store.assign_hardware_token("HW1", "alice")
+    await store.add_token("alice", NewToken("totp", b"t" * 20))
+    return store
+
+
+def test_otp_factor_checks_hotp_and_totp_tokens_and_moves_the_counter(tmp_path):
+    async def run() -> list[str]:
+        store = await _otp_store(tmp_path)
+        factor = build_factors(store, window=1, prompt="code?", hotp_window=10)["otp"]
+        out = []
+        try:
+            for code in (CODES[1], CODES[4], CODES[4], CODES[3], hotp(b"t" * 20, int(NOW.timestamp()) // 30)):
+                _, tokens = await store.login_view("alice")
+                check = await factor.verify(factor.usable(tokens), code, now=NOW)
+                out.append(check.reason)
+            _, tokens = await store.login_view("alice")
+            assert [t.last_step for t in tokens if t.kind == "hotp"] == [4]
+        finally:
+            await store.close()
+        return out
+
+    # counter 1 was used before the import (imported counter 2); 4 skips 2 and 3,
+    # which then can never be used, nor can 4 again; the TOTP app token works beside it.
+    assert asyncio.run(run()) == ["wrong code", "hotp ok", "wrong code", "wrong code", "totp ok"]
+
+
+def test_two_workers_one_hotp_code_one_wins(tmp_path):
+    async def run() -> list[bool]:
+        store = await _otp_store(tmp_path)
+        other = await open_store("sqlite:///radmfa.db", key_file=tmp_path / "k", base_dir=tmp_path)
+        try:
+            factors = [build_factors(s, window=1, prompt="?")["otp"] for s in (store, other)]
+            _, tokens = await store.login_view("alice")
+            checks = await asyncio.gather(*(f.verify(f.usable(tokens), CODES[2], now=NOW) for f in factors))
+            return [c.ok for c in checks]
+        finally:
+            await store.close()
+            await other.close()
+
+    assert sorted(asyncio.run(run())) == [False, True]
