@@ -116,6 +116,10 @@ def test_voice_fraud_code_rejects_reports_and_blocks(phone, peers, radclient):  
         first = login(radclient, phone, "alice", "alice-pw")
         done = login(radclient, phone, "alice", "2", state=first.get("State"))
         assert done.code == "Access-Reject"
+        # blocked now: no further call, push or text to the phone
+        assert login(radclient, phone, "alice", "alice-pw").code == "Access-Reject"
+        assert login(radclient, phone, "alice", "alice-pw,push").code == "Access-Reject"
+    assert len(peers.twilio.calls) == 1 and peers.ntfy.published == []
     reports = fraud_reports(phone)
     assert len(reports) == 1 and reports[0].source == "voice" and reports[0].phone == MOBILE
     assert reports[0].username == "alice" and reports[0].client_name == "localhost"

@@ -18,7 +18,7 @@ from datetime import datetime
 from radmfa.config import ClientPolicy, MfaConfig
 from radmfa.core import methods, policy, session
 from radmfa.core.methods import Option
-from radmfa.core.model import Attr, AuthRequest, Decision, Phase, Session, Token, User, Verdict
+from radmfa.core.model import Attr, AuthRequest, Decision, Phase, Session, Token, User, UserState, Verdict
 from radmfa.core.ports import Factor, Store
 from radmfa.factors.phone import PhoneFactors
 from radmfa.radius.packet import reply_messages
@@ -26,6 +26,10 @@ from radmfa.radius.wire import PROMPT, REPLY_MESSAGE, STATE
 
 _PROMPT_ECHO = b"\x00\x00\x00\x01"  # RFC 2869 §5.10: Prompt = Echo
 MENU = "menu"
+
+
+def blocked(user: User, *, now: datetime) -> bool:
+    return user.state is UserState.BLOCKED and (user.blocked_until is None or user.blocked_until > now)
 
 
 def _reject(reason: str, message: str | None, factor: str) -> Decision:
@@ -53,6 +57,10 @@ class PhoneFlow:
         now: datetime,
     ) -> Decision | None:
         """A Decision, or None to let the TOTP prompt run as before."""
+        if blocked(user, now=now):
+            # Never text, call or push a blocked user (e.g. one who just
+            # reported fraud): that is what the attacker would keep doing.
+            return _reject(f"blocked-{user.blocked_reason or 'admin'}", None, "")
         available = self.options(user)
         if keyword is not None:  # `auto`: password,push | sms | call | email
             chosen = methods.pick(available, keyword)
@@ -99,6 +107,8 @@ class PhoneFlow:
         user, tokens = await self.store.login_view(name) if name else (None, [])
         if user is None:
             return _reject("user gone", None, found.factor)
+        if blocked(user, now=now):
+            return _reject(f"blocked-{user.blocked_reason or 'admin'}", None, found.factor)
         answer = (request.password or b"").strip()
         new_state = secrets.token_bytes(16)
         if found.factor == MENU:
