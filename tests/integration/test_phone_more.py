@@ -115,3 +115,22 @@ def test_any_worker_answers_a_callback_for_another(radmfa_factory, peers, radcli
             assert login(radclient, server, "alice", "3", first.get("State")).code == "Access-Accept"
     assert len(peers.ntfy.published) == 4 and [s for _, s in peers.ntfy.taps] == [200] * 4
     assert NTFY_TOKEN not in server.log_text()
+
+
+def test_push_held_at_one_node_approved_through_another(radmfa_factory, peers, radclient,  # noqa: F811
+                                                        fresh_postgres_url, tmp_path):
+    # Two nodes, one PostgreSQL store: the tap reaches node B's HTTP while node A holds the request.
+    shared = {"store_url": fresh_postgres_url, "key_file": str(tmp_path / "cluster.key")}
+    a = make_server(radmfa_factory, peers, oob_timeout_s=10, **shared)
+    b = make_server(radmfa_factory, peers, oob_timeout_s=10, **shared)
+    add_user(a, "alice", "alice-pw", mobile=MOBILE)
+    with a, b:
+        first = login(radclient, a, "alice", "alice-pw")
+        held = Background(lambda: login(radclient, a, "alice", "3", first.get("State")))
+        message = wait_for(lambda: peers.ntfy.published and peers.ntfy.published[0])
+        approve = peers.ntfy.action(message, "Approve")["url"]
+        via_b = approve.replace(f":{a.http_port}/", f":{b.http_port}/")  # type: ignore[attr-defined]
+        assert via_b != approve
+        assert peers.ntfy.request("POST", via_b) == 200
+        assert held.result().code == "Access-Accept"
+        assert peers.ntfy.request("POST", approve) == 403  # decided once, cluster-wide
