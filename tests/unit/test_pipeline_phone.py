@@ -211,3 +211,12 @@ async def test_a_joined_hold_gets_the_one_accept(env):
     assert await factors.decide(oob_id, Event.APPROVE, now=datetime.now(UTC)) is not None
     second = await newer
     assert second.verdict is Verdict.ACCEPT and len(phone.sent) == 1
+
+
+async def test_menu_answer_that_is_no_choice_shows_the_menu_again(env):
+    make, phone, _, _ = env
+    pipe, _ = make()
+    menu = await pipe.handle(req(b"alice", b"pw"), now=datetime.now(UTC))
+    again = await pipe.handle(req(b"alice", b"9", state_of(menu)), now=datetime.now(UTC))
+    assert again.verdict is Verdict.CHALLENGE and again.reason == "not a menu choice"
+    assert reply(again).startswith("Choose: 1 = text") and phone.sent == []

@@ -119,17 +119,21 @@ class PhoneFlow:
                     nxt = replace(found, state=new_state, factor=chosen.method)
                     return await self._send_code(nxt, chosen, user, found.client, now=now)
                 return await self._run(chosen, request, user, found.reply_attrs, now=now)
-            check = await self.totp.verify(self.totp.usable(tokens), answer, now=now)
-            return await self._after_code(found, user, check.ok, check.reason, new_state, now=now)
+            usable = self.totp.usable(tokens)
+            if not usable:  # no token: the answer can only have been a menu key
+                reason = "not a menu choice"
+                return await self._after_code(found, user, False, reason, new_state, now=now, has_code=False)
+            check = await self.totp.verify(usable, answer, now=now)
+            return await self._after_code(found, user, check.ok, check.reason, new_state, now=now, has_code=True)
         # A wrong code stays valid under the next State while attempts are left.
         last = found.attempts + 1 >= self.mfa.max_attempts
         verdict = await self.phone.check_code(found.state, answer, now=now, carry_to=None if last else new_state)
         if verdict is None:
             return _reject("code expired", None, found.factor)
-        return await self._after_code(found, user, verdict, "wrong code", new_state, now=now)
+        return await self._after_code(found, user, verdict, "wrong code", new_state, now=now, has_code=False)
 
     async def _after_code(
-        self, found: Session, user: User, ok: bool, reason: str, new_state: bytes, *, now: datetime
+        self, found: Session, user: User, ok: bool, reason: str, new_state: bytes, *, now: datetime, has_code: bool
     ) -> Decision:
         factor = self.totp.name if found.factor == MENU else found.factor
         if ok:
@@ -143,8 +147,8 @@ class PhoneFlow:
         if nxt.phase is not Phase.AWAITING_CODE:
             return _reject(f"{reason}, no attempts left", None, factor)
         if found.factor == MENU:
-            text, _ = await self.phone.menu(user, found.client, has_code=True)
-            text = "Wrong code. " + text
+            text, _ = await self.phone.menu(user, found.client, has_code=has_code)
+            text = ("Wrong code. " if has_code else "") + text
         else:
             chosen = methods.pick(self.options(user), found.factor)
             shown = chosen.shown if chosen else ""
