@@ -12,6 +12,7 @@ from collections.abc import Generator
 
 import pytest
 
+from tests.peers.alerts import mail_sink, webhook_receiver  # noqa: F401
 from tests.peers.fixtures import (  # noqa: F401  (fixtures are found by name)
     REQUIRE_INTEGRATION,
     freeradius_factory,

@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 
 from radmfa.config import LogConfig
+from radmfa.config_audit import AuditConfig
 from radmfa.core.model import AuditRecord
 from radmfa.core.ports import Store
 
@@ -62,8 +63,17 @@ _audit_events = True  # False when [log] level is above info: skip building the 
 class AuditSink:
     """Emits the audit event at once and stores rows in batches."""
 
-    def __init__(self, store: Store, *, batch: int = 500, interval_s: float = 0.2, max_buffered: int = 200_000) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        settings: AuditConfig | None = None,
+        batch: int = 500,
+        interval_s: float = 0.2,
+        max_buffered: int = 200_000,
+    ) -> None:
         self.store = store
+        self.settings = settings or AuditConfig()  # what the listener puts in each row
         self.batch = batch
         self.interval_s = interval_s
         self.max_buffered = max_buffered
@@ -98,7 +108,10 @@ class AuditSink:
             client_ip=row.client_ip,
             user=row.username,
             calling_station_id=row.calling_station_id,
+            user_ip=row.user_ip,
             factor=row.factor,
+            phone=row.phone or None,
+            device=row.device or None,
             result=row.result,
             reason=row.reason,
             ms=round(row.duration_ms, 2),

@@ -13,8 +13,9 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from radmfa.config_audit import AuditConfig, SmtpConfig, file_secret, mailbox, parse_audit, parse_smtp
 from radmfa.config_phone import (
     CLIENT_MODES,
     CLIENT_PRIMARY,
@@ -173,6 +174,16 @@ class FraudConfig:
     allow_reports: bool = True  # the fraud code / "report fraud" button records a report
     block_user: bool = True  # … and blocks the user
     block_days: int = 90  # for this long; 0 = until `radmfa user unblock`
+    notify_email: tuple[str, ...] = ()  # addresses mailed each report (needs [smtp])
+    notify_webhook: str = ""  # URL POSTed the report as JSON
+    webhook_secret: bytes = b""  # signs the webhook body (HMAC-SHA256); empty = unsigned
+
+    def __repr__(self) -> str:
+        return (
+            f"FraudConfig(allow_reports={self.allow_reports}, block_user={self.block_user}, "
+            f"block_days={self.block_days}, notify_email={self.notify_email!r}, "
+            f"notify_webhook={'<set>' if self.notify_webhook else ''!r}, webhook_secret=<redacted>)"
+        )
 
 
 # Methods that cost money or reach a person, and so are rate-limited.
@@ -206,7 +217,6 @@ class LimitsConfig:
 class StoreConfig:
     url: str = "sqlite:///radmfa.db"
     key_file: Path = Path("radmfa.key")
-    audit_retention_days: int = 365  # audit rows older than this are deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +239,9 @@ class Config:
     phone: PhoneConfig = PhoneConfig()  # issue 4: [mfa] out-of-band keys + [providers.*]
     upstreams: Mapping[str, UpstreamConfig] = field(default_factory=dict)  # [upstreams.<name>]
     sync: SyncConfig = SyncConfig()
+    smtp: SmtpConfig = SmtpConfig()
+    audit: AuditConfig = AuditConfig()
+    warnings: tuple[str, ...] = ()  # deprecated keys and the like, logged at start-up
     limits: LimitsConfig = LimitsConfig()
 
     @property
@@ -281,7 +294,7 @@ class _Section:
             self.fail("", "must be a table")
         self.data: dict[str, Any] = dict(value)
 
-    def fail(self, key: str, msg: str) -> None:
+    def fail(self, key: str, msg: str) -> NoReturn:
         where = f"[{self.name}] {key}".rstrip()
         raise ConfigError(f"{self.path.name}: {where}: {msg}")
 
@@ -382,7 +395,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     for name in doc:
         if name not in (
             "radius", "upstream", "upstreams", "mfa", "store", "log", "clients", "fraud", "limits", "sync",
-            "http", "providers",
+            "smtp", "audit", "http", "providers",
         ):
             raise ConfigError(f"{path.name}: [{name}]: unknown section")
     r = _Section(doc, "radius", path)
@@ -435,8 +448,10 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     store = StoreConfig(
         url=s.get("url", str, ds.url),
         key_file=s.path_value("key_file", ds.key_file),
-        audit_retention_days=s.integer("audit_retention_days", ds.audit_retention_days, minimum=1, maximum=36500),
     )
+    old_retention = None  # deprecated: [audit] keep_days
+    if "audit_retention_days" in s.data:
+        old_retention = s.integer("audit_retention_days", 0, minimum=1, maximum=36500)
     if not store.url.startswith(("sqlite:///", "postgresql://", "postgres://")):
         s.fail("url", "must start with sqlite:/// or postgresql://")
     s.done()
@@ -449,14 +464,9 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     lg.done()
     clients = _client_policies(doc, path, upstreams)
 
-    f = _Section(doc, "fraud", path)
-    df = FraudConfig()
-    fraud = FraudConfig(
-        allow_reports=f.get("allow_reports", bool, df.allow_reports),
-        block_user=f.get("block_user", bool, df.block_user),
-        block_days=f.integer("block_days", df.block_days, minimum=0, maximum=36500),
-    )
-    f.done()
+    smtp = parse_smtp(_Section(doc, "smtp", path))
+    fraud = _fraud(_Section(doc, "fraud", path), smtp)
+    audit, warnings = parse_audit(_Section(doc, "audit", path), old_retention)
     # -- issue 4: phone factors --
     http = parse_http(_Section(doc, "http", path))
     phone = finish_phone(phone_keys, parse_providers(doc, path, _Section), http, path)
@@ -474,7 +484,32 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         phone=phone,
         upstreams=upstreams,
         sync=_sync(_Section(doc, "sync", path), upstream, upstreams),
+        smtp=smtp,
+        audit=audit,
+        warnings=warnings,
     )
+
+
+def _fraud(f: _Section, smtp: SmtpConfig) -> FraudConfig:
+    df = FraudConfig()
+    emails = f.get("notify_email", list, [])
+    webhook = f.get("notify_webhook", str, "")
+    fraud = FraudConfig(
+        allow_reports=f.get("allow_reports", bool, df.allow_reports),
+        block_user=f.get("block_user", bool, df.block_user),
+        block_days=f.integer("block_days", df.block_days, minimum=0, maximum=36500),
+        notify_email=tuple(mailbox(f, f"notify_email[{i}]", e) for i, e in enumerate(emails)),
+        notify_webhook=webhook,
+        webhook_secret=file_secret(f, "webhook_secret_file"),
+    )
+    if fraud.notify_email and not smtp.host:
+        f.fail("notify_email", "needs [smtp] host (and from) to send the mail")
+    if webhook and not webhook.startswith(("https://", "http://")):
+        f.fail("notify_webhook", f"must be an http:// or https:// URL, got {webhook!r}")
+    if fraud.webhook_secret and not webhook:
+        f.fail("webhook_secret_file", "given without notify_webhook")
+    f.done()
+    return fraud
 
 
 def _limits(doc: dict[str, Any], path: Path) -> LimitsConfig:

@@ -1,18 +1,24 @@
 """Queries over the audit log, shaped into rows. Pure: no I/O, no clock.
 
-The store answers the query (``Store.query_audit``); this module turns its
-records into rows of text and parses the time bounds people type. Rendering
-rows as a table or CSV is the CLI's business.
+The store answers the query (``Store.query_audit``, ``Store.count_audit``
+which aggregates in SQL); this module turns its answers into rows and parses
+the time bounds people type. Rendering rows as a table, CSV or JSON is the
+CLI's business.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
-from radmfa.core.model import AuditRecord
+from radmfa.core.model import AuditRecord, FraudReport
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# The first ten as before seed 002's fields came; new columns go at the end,
+# so spreadsheets built on the old export keep working.
 AUTH_COLUMNS = (
     "time",
     "request_id",
@@ -24,7 +30,106 @@ AUTH_COLUMNS = (
     "result",
     "reason",
     "ms",
+    "user_ip",
+    "phone",
+    "device",
+    "first_name",
+    "last_name",
+    "email",
+    "server",
+    "server_ip",
 )
+FRAUD_COLUMNS = (
+    "id",
+    "time",
+    "user",
+    "source",
+    "status",
+    "client",
+    "calling_station_id",
+    "phone",
+    "device",
+    "note",
+)
+BYPASS_COLUMNS = (
+    "id",
+    "created",
+    "user",
+    "reason",
+    "created_by",
+    "expires",
+    "status",
+    "used",
+    "used_client",
+    "used_station",
+    "cancelled",
+)
+BYPASS_STATUSES = ("open", "used", "expired", "cancelled")
+
+
+class BypassLike(Protocol):
+    """What the bypass report reads of a one-time bypass (the store's Bypass)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def created_by(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def expires_at(self) -> datetime: ...
+    @property
+    def cancelled_at(self) -> datetime | None: ...
+    @property
+    def used_at(self) -> datetime | None: ...
+    @property
+    def used_client(self) -> str | None: ...
+    @property
+    def used_station(self) -> str | None: ...
+
+
+def bypass_status(bypass: BypassLike, *, now: datetime) -> str:
+    """Used, cancelled, expired (unused at ``expires_at``) or still open."""
+    if bypass.used_at is not None:
+        return "used"
+    if bypass.cancelled_at is not None:
+        return "cancelled"
+    return "expired" if bypass.expires_at <= now else "open"
+
+
+def bypass_rows(found: Iterable[BypassLike], *, now: datetime) -> list[tuple[str | int, ...]]:
+    def when(t: datetime | None) -> str:
+        return format_time(t) if t is not None else ""
+
+    return [
+        (
+            b.id,
+            format_time(b.created_at),
+            b.username,
+            b.reason,
+            b.created_by,
+            format_time(b.expires_at),
+            bypass_status(b, now=now),
+            when(b.used_at),
+            b.used_client or "",
+            b.used_station or "",
+            when(b.cancelled_at),
+        )
+        for b in found
+    ]
+
+
+# The results an audit row can have, in the order usage reports show them.
+RESULTS = ("accept", "reject", "challenge", "drop")
+USAGE_COLUMNS = {
+    "day": ("day", "method", *RESULTS, "total"),
+    "client": ("client", *RESULTS, "total"),
+    "user": ("user", "failures"),
+}
 
 _RELATIVE = re.compile(r"(\d+)([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -49,9 +154,55 @@ def auth_rows(records: Iterable[AuditRecord]) -> list[tuple[str, ...]]:
             r.result,
             r.reason,
             f"{r.duration_ms:.1f}",
+            r.user_ip,
+            r.phone,
+            r.device,
+            r.first_name,
+            r.last_name,
+            r.email,
+            r.server_name,
+            r.server_ip,
         )
         for r in records
     ]
+
+
+def fraud_rows(found: Iterable[FraudReport]) -> list[tuple[str | int, ...]]:
+    return [
+        (
+            r.id or 0,
+            format_time(r.time),
+            r.username,
+            r.source,
+            r.status,
+            r.client_name,
+            r.calling_station_id,
+            r.phone,
+            r.device,
+            r.note,
+        )
+        for r in found
+    ]
+
+
+def format_day(day: int) -> str:
+    """Whole UTC days since 1970-01-01 (the store's "day" group) → ISO date."""
+    return (_EPOCH + timedelta(days=day)).date().isoformat()
+
+
+def pivot_results(counts: Iterable[Sequence[str | int]], *, day_first: bool) -> list[tuple[str | int, ...]]:
+    """Rows of (*keys, result, count) → one row per keys with a count per
+    result and a total (USAGE_COLUMNS order). The database already counted;
+    this only turns a long list into a wide one."""
+    table: dict[tuple[str | int, ...], dict[str, int]] = {}
+    for *keys, result, count in counts:
+        table.setdefault(tuple(keys), {})[str(result)] = int(count)
+    rows: list[tuple[str | int, ...]] = []
+    for key, by_result in table.items():
+        shown = (format_day(int(key[0])), *key[1:]) if day_first else key
+        # total counts every row, even a result this version does not name
+        rows.append((*shown, *(by_result.get(r, 0) for r in RESULTS), sum(by_result.values())))
+    return rows
 
 
 def parse_when(text: str, *, now: datetime) -> datetime:

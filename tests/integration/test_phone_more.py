@@ -134,3 +134,15 @@ def test_push_held_at_one_node_approved_through_another(radmfa_factory, peers, r
         assert peers.ntfy.request("POST", via_b) == 200
         assert held.result().code == "Access-Accept"
         assert peers.ntfy.request("POST", approve) == 403  # decided once, cluster-wide
+
+
+def test_push_fraud_button_alerts_the_security_team(radmfa_factory, peers, hook, radclient):  # noqa: F811
+    server = make_server(radmfa_factory, peers, extra_toml=f'[fraud]\nnotify_webhook = "{hook.url}/soc"\n')
+    add_user(server, "alice", "alice-pw", mobile=MOBILE)
+    peers.ntfy.tap_label = "Deny and report fraud"
+    with server:
+        first = login(radclient, server, "alice", "alice-pw")
+        assert login(radclient, server, "alice", "3", first.get("State")).code == "Access-Reject"
+        alert = json.loads(wait_for(lambda: hook.hits and hook.hits[0]).body)
+    assert alert["event"] == "fraud_report" and alert["source"] == "push" and alert["user"] == "alice"
+    assert alert["device"] == "radmfa-alice" and alert["client"] == "localhost"

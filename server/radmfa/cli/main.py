@@ -11,11 +11,11 @@ from __future__ import annotations
 import sys
 
 from radmfa import config
-from radmfa.cli import login, messages, report, serve, sync, tokens, users
+from radmfa.cli import fraud, login, messages, report, serve, sync, tokens, users
 from radmfa.cli.parsing import CliParser, CommandError
 from radmfa.errors import RadmfaError
 
-GROUPS = (users, tokens, messages, report, login, serve, sync)
+GROUPS = (users, tokens, messages, report, fraud, login, serve, sync)
 
 
 def build_parser() -> CliParser:

@@ -199,6 +199,16 @@ class AuditRecord:
     result: str  # "accept" | "reject" | "challenge"
     reason: str
     duration_ms: float
+    # What else each verification records (seed 002). Names and email only
+    # when [audit] record_names / record_email say so; "" when unknown.
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    phone: str = ""  # the number texted or called (voice/SMS)
+    device: str = ""  # the push device (mobile app)
+    user_ip: str = ""  # the end user's address, per the client's user_ip_attribute
+    server_name: str = ""  # this radmfa node
+    server_ip: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +253,11 @@ class Decision:
     attrs: tuple[Attr, ...] = ()  # reply attributes (no MA, no Proxy-State)
     local: bool = True  # False when relaying the upstream's own Access-Reject
     backend_failure: bool = False  # no verdict on the user: upstream or store failed
+    # For the audit row (seed 002): set by the factor that called or pushed,
+    # copied into AuditRecord by the listener.
+    phone: str = ""  # the number called or texted
+    device: str = ""  # the push device
+    user: User | None = None  # who the request named, when the store knows them
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,3 +341,21 @@ class FraudReport:
     status: str = "new"  # one of FRAUD_STATUSES
     note: str = ""
     id: int | None = None  # set by the store
+
+
+# Columns a report may filter or group audit rows by.
+AUDIT_GROUPS = ("day", "method", "result", "client", "user")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Which audit rows a report covers: ``since`` inclusive, ``until``
+    exclusive; ``username`` matches the name as the request gave it."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    username: str | None = None
+    phone: str | None = None
+    result: str | None = None
+    client: str | None = None
+    method: str | None = None  # the factor

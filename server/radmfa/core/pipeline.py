@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from radmfa.config import ClientPolicy, MfaConfig
@@ -24,6 +24,7 @@ from radmfa.core.model import (
     Decision,
     Phase,
     PrimaryResult,
+    Session,
     Token,
     User,
     Verdict,
@@ -86,7 +87,8 @@ class Pipeline:
         if request.state is not None:
             return await self.answer_challenge(request, now=now)
         login = _Login(request, policy.decode_name(request.username), rule=self.policy_for(request.client))
-        return await self.screen(login) or await self.primary(login) or await self.second_factor(login, now=now)
+        decision = await self.screen(login) or await self.primary(login) or await self.second_factor(login, now=now)
+        return replace(decision, user=login.user) if login.user is not None else decision
 
     async def screen(self, login: _Login) -> Decision | None:
         # An `oob` client may authenticate with MS-CHAPv2 (relayed as is) and
@@ -176,7 +178,13 @@ class Pipeline:
         if self.phone is not None and found.factor in (MENU, *methods.CODE_METHODS):  # issue 4
             return await self.phone.answer(found, request, now=now)
         name = policy.decode_name(found.username)
-        _, tokens = await self.store.login_view(name) if name else (None, [])
+        user, tokens = await self.store.login_view(name) if name else (None, [])
+        decision = await self._check_answer(found, request, tokens, now=now)
+        return replace(decision, user=user) if user is not None else decision
+
+    async def _check_answer(
+        self, found: Session, request: AuthRequest, tokens: list[Token], *, now: datetime
+    ) -> Decision:
         code = (request.password or b"").strip()
         check = await self.factor.verify(self.factor.usable(tokens), code, now=now)
         if check.ok:

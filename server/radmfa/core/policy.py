@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import unicodedata
 from collections.abc import Iterable
+from datetime import datetime
 
-from radmfa.core.model import Attr
+from radmfa.core.model import Attr, User, UserState
 from radmfa.radius.packet import HOP_BY_HOP
 
 MAX_TEXT = 253  # one Reply-Message (RFC 2865 §5.18)
@@ -83,3 +85,42 @@ def printable(value: bytes | None) -> str:
     if value is None:
         return ""
     return value.decode("utf-8", "backslashreplace")[:253]
+
+
+# users.blocked_reason → the audit reason of a rejected login. fraud.py sets
+# "fraud"; the wrong-code lockout sets "lockout"; anything else (an
+# administrator's block) reads plain "blocked".
+_BLOCK_REASONS = {"fraud": "blocked-fraud", "lockout": "blocked-lockout"}
+
+
+def block_reason(user: User, *, now: datetime) -> str | None:
+    """Why ``user``'s logins are rejected right now ("blocked-fraud",
+    "blocked-lockout", "blocked"), or None: not blocked, or the block ended
+    at ``blocked_until`` (<= ``now``)."""
+    if user.state is not UserState.BLOCKED:
+        return None
+    if user.blocked_until is not None and user.blocked_until <= now:
+        return None
+    return _BLOCK_REASONS.get(user.blocked_reason or "", "blocked")
+
+
+_FRAMED_IP_ADDRESS = 8  # RFC 2865 §5.8: 4 octets
+_CALLING_STATION_ID = 31  # RFC 2865 §5.31: text, an IP address for VPNs
+
+
+def user_ip(attrs: Iterable[Attr], attribute: str, source: str) -> str:
+    """The end user's address as the client's ``user_ip_attribute`` gives it
+    (config.USER_IP_ATTRIBUTES): "" when the attribute is absent or holds no
+    IP address (a Calling-Station-Id may be a MAC or phone number)."""
+    if attribute == "source":
+        return source
+    wanted = _FRAMED_IP_ADDRESS if attribute == "Framed-IP-Address" else _CALLING_STATION_ID
+    value = next((v for t, v in attrs if t == wanted), None)
+    if value is None:
+        return ""
+    if wanted == _FRAMED_IP_ADDRESS:
+        return str(ipaddress.IPv4Address(value)) if len(value) == 4 else ""
+    try:
+        return str(ipaddress.ip_address(value.decode("ascii").strip()))
+    except (UnicodeDecodeError, ValueError):
+        return ""

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from radmfa.core.model import (
     AdminEvent,
+    AuditFilter,
     AuditRecord,
     AuthRequest,
     CodeCheck,
@@ -98,8 +99,13 @@ class AuditStore(Protocol):
         until: datetime | None = None,
         username: str | None = None,
         limit: int | None = None,
+        phone: str | None = None,
+        result: str | None = None,
+        client: str | None = None,
+        method: str | None = None,
     ) -> list[AuditRecord]:
-        """Oldest first; with ``limit``, the newest N rows."""
+        """Oldest first; with ``limit``, the newest N rows. Each filter given
+        must match exactly (``client`` the client name, ``method`` the factor)."""
 
     async def write_admin_event(self, event: AdminEvent) -> None: ...
 
@@ -233,6 +239,36 @@ class LimitStore(Protocol):
         """Delete counters whose window ended at or before ``now``."""
 
 
+class ReportStore(Protocol):
+    """Counts over the audit log, aggregated by the database."""
+
+    async def count_audit(
+        self,
+        filters: AuditFilter,
+        by: Sequence[str],
+        *,
+        most_first: bool = False,
+        limit: int | None = None,
+    ) -> list[tuple[str | int, ...]]:
+        """One row per group: the values of ``by`` (model.AUDIT_GROUPS; "day" as
+        whole UTC days since 1970-01-01), then the count. Ordered by the groups,
+        or with ``most_first`` by count, highest first; ``limit`` keeps the first N."""
+
+    async def count_daily(
+        self,
+        by: Sequence[str],
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        client: str | None = None,
+        method: str | None = None,
+        result: str | None = None,
+    ) -> list[tuple[str | int, ...]]:
+        """Like ``count_audit`` grouped by some of day, method, result and
+        client, from the per-day counts write_audit keeps: fast over a year, in
+        whole UTC days (``since``/``until`` widened to the days they fall in)."""
+
+
 class Store(
     UserStore,
     SessionStore,
@@ -243,6 +279,7 @@ class Store(
     HardwareTokenStore,
     DirectorySyncStore,
     OobStore,
+    ReportStore,
     Protocol,
 ):
     """Persistent state shared by every worker process and node: one

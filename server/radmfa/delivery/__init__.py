@@ -1,4 +1,6 @@
-"""Providers that deliver texts, calls, pushes and e-mails (ring 3).
+"""Sending things out of radmfa (ring 3): texts, calls, pushes and e-mails
+to users (twilio.py, others.py), and fraud alerts to the security team
+(alerts.py over smtp.py and webhook.py).
 
 ``build_senders`` makes one sender per configured method; the factors only
 see the core.ports Protocols.

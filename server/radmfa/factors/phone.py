@@ -63,6 +63,7 @@ class PhoneFactors:
         self.public_url = public_url
         self.methods = senders.methods()
         self.app_name = app_name  # client name → {app}: [clients.<name>] app_name (follows SIGHUP)
+        self.notify: fraud.Notifier | None = None  # tells the security team about a fraud report
 
     def topic(self, user: User) -> str:
         push = self.cfg.provider("push")
@@ -259,7 +260,7 @@ class PhoneFactors:
                 phone=decided.destination if voice else "",
                 device="" if voice else decided.destination,
             )
-            await fraud.raise_alert(self.store, self.fraud_cfg, report, now=now)
+            await fraud.raise_alert(self.store, self.fraud_cfg, report, now=now, notify=self.notify)
         return decided
 
     async def inbound_sms(self, sender: str, body: str, *, now: datetime) -> OobSession | None:

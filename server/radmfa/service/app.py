@@ -18,6 +18,7 @@ from radmfa.core.phone_flow import PhoneFlow
 from radmfa.core.pipeline import Pipeline
 from radmfa.core.ports import Store, Upstream
 from radmfa.delivery import Senders, build_senders
+from radmfa.delivery.alerts import FraudNotifier
 from radmfa.directory.sync import sync_loop
 from radmfa.errors import ConfigError, RadmfaError
 from radmfa.factors import build_factors
@@ -41,6 +42,7 @@ class App:
     upstream: Upstream
     audit: AuditSink
     service: RadiusService
+    notifier: FraudNotifier  # the fraud.Notifier for raise_alert's call sites (voice, push)
     transports: list[asyncio.DatagramTransport] = field(default_factory=list)
     addresses: list[tuple[str, int]] = field(default_factory=list)
     senders: Senders = field(default_factory=Senders)  # issue 4
@@ -72,6 +74,7 @@ class App:
             await self.http_runner.cleanup()
         await self.senders.close()
         await self.audit.close()
+        await self.notifier.close()
         await self.upstream.close()
         await self.store.close()
 
@@ -105,9 +108,25 @@ async def build(config: Config) -> App:
     pipeline = Pipeline(config.mfa, upstream, store, factors, clients=config.client_policies(clients), phone=flow)
     if phone is not None:  # {app} follows [clients.<name>] app_name, also after SIGHUP
         phone.app_name = lambda client: messages.app_name(pipeline.policy_for(client), client)
-    audit = AuditSink(store)
+    audit = AuditSink(store, settings=config.audit)
     service = RadiusService(config.radius, clients, pipeline, audit)
-    return App(config, store, upstream, audit, service, senders=senders, phone=phone)
+    service.node_ip = config.audit.server_ip or _node_ip()
+    notifier = FraudNotifier(config.fraud, config.smtp, server=config.audit.server_name)
+    if phone is not None:  # voice fraud code and push "Deny and report fraud" alert the security team
+        phone.notify = notifier
+    return App(config, store, upstream, audit, service, notifier, senders=senders, phone=phone)
+
+
+def _node_ip() -> str:
+    """This host's address on its default route, for audit rows of requests
+    that came in on a wildcard listener. A UDP connect sends nothing; 192.0.2.1
+    is TEST-NET-1 (RFC 5737). "" when there is no route."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))
+            return str(probe.getsockname()[0])
+    except OSError:
+        return ""
 
 
 async def listen(app: App, *, reuse_port: bool = False) -> None:
@@ -140,7 +159,7 @@ async def purge_once(store: Store, config: Config, *, now: datetime) -> None:
     await store.purge_expired(now=now)
     await limits.purge(store, now=now)
     await store.purge_oob(before=now - timedelta(seconds=PURGE_INTERVAL_S))  # issue 4: held calls/pushes, sent codes
-    await store.purge_audit(before=now - timedelta(days=config.store.audit_retention_days))
+    await store.purge_audit(before=now - timedelta(days=config.audit.keep_days))
 
 
 async def _housekeeping(app: App) -> None:
@@ -158,6 +177,8 @@ async def _housekeeping(app: App) -> None:
 async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event | None = None) -> None:
     """Run until SIGTERM/SIGINT (or ``stop``), then finish in-flight requests."""
     configure_logging(config.log)
+    for warning in config.warnings:
+        log.warning("configuration", warning=warning)
     app = await build(config)
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()

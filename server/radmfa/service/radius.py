@@ -60,6 +60,7 @@ class RadiusService:
         self._warned: dict[tuple[str, str], float] = {}
         self._budget: dict[str, list[float]] = {}  # reason -> [window start, lines]
         self._suppressed: Counter[str] = Counter()
+        self.node_ip = ""  # this host's address, for audit rows of wildcard listeners (app.py)
 
     def reload_clients(self, clients: ClientTable) -> None:
         """In-flight requests keep the Client they started with."""
@@ -239,7 +240,7 @@ class RadiusService:
             # over to another radmfa node (a Reject would read "wrong password").
             dedup.forget(key, frame.authenticator)
             self.drop("backend_failure")
-            return self._audit(request, client, addr, decision, started, result="drop")
+            return self._audit(request, client, addr, transport, decision, started, result="drop")
         if decision.verdict is Verdict.REJECT and decision.local and self.cfg.reject_delay_s:
             # Delay rejects we originate (OPS-1), never relayed ones (PROXY-9).
             # Duplicates arriving meanwhile are still "pending" and dropped.
@@ -248,11 +249,22 @@ class RadiusService:
         dedup.answered(key, frame.authenticator, reply, now=time.monotonic())
         transport.sendto(reply, addr)
         self.answered[decision.verdict.value] += 1
-        self._audit(request, client, addr, decision, started, result=decision.verdict.value)
+        self._audit(request, client, addr, transport, decision, started, result=decision.verdict.value)
 
     def _audit(
-        self, request: AuthRequest, client: Client, addr: Addr, decision: Decision, started: float, *, result: str
+        self,
+        request: AuthRequest,
+        client: Client,
+        addr: Addr,
+        transport: asyncio.DatagramTransport,
+        decision: Decision,
+        started: float,
+        *,
+        result: str,
     ) -> None:
+        settings = self.audit.settings
+        user = decision.user
+        names = user is not None and settings.record_names
         self.audit.record(
             AuditRecord(
                 time=datetime.now(UTC),
@@ -265,8 +277,24 @@ class RadiusService:
                 result=result,
                 reason=decision.reason,
                 duration_ms=(time.perf_counter() - started) * 1000.0,
+                first_name=(user.first_name or "") if names and user else "",
+                last_name=(user.last_name or "") if names and user else "",
+                email=(user.email or "") if user is not None and settings.record_email else "",
+                phone=decision.phone,
+                device=decision.device,
+                user_ip=policy.user_ip(
+                    request.attrs, self.pipeline.policy_for(client.name).user_ip_attribute, addr[0]
+                ),
+                server_name=settings.server_name,
+                server_ip=settings.server_ip or self._server_ip(transport),
             )
         )
+
+    def _server_ip(self, transport: asyncio.DatagramTransport) -> str:
+        """The address the request came in on; this host's own for a wildcard listener."""
+        local = transport.get_extra_info("sockname")
+        ip = str(local[0]) if local else ""
+        return self.node_ip if ip in ("", "0.0.0.0", "::") else ip  # noqa: S104 (a comparison)
 
     def _request(self, frame: wire.Frame, client: Client, addr: Addr) -> AuthRequest | None:
         hidden = frame.get(wire.USER_PASSWORD)

@@ -45,6 +45,8 @@ _ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 class PostgresStore(SqlStore):
     """Store over a PostgreSQL database. Create with ``await PostgresStore.open(...)``."""
 
+    _DAY_SQL = schema.POSTGRES["day"]
+
     def __init__(self, pool: Any, cipher: SeedCipher, *, shown_url: str) -> None:
         super().__init__(cipher)
         self._pool = pool
@@ -127,6 +129,15 @@ class PostgresStore(SqlStore):
             conn.transaction(),
         ):
             await conn.executemany(_numbered(sql), rows)
+
+    async def _execute_each(self, steps: Sequence[tuple[str, Sequence[Sequence[object]]]]) -> None:
+        async with (
+            self._errors(),
+            self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn,
+            conn.transaction(),
+        ):
+            for sql, rows in steps:
+                await conn.executemany(_numbered(sql), rows)
 
     async def _fetch_then(self, first: Statement, then: Callable[[Row], Statement]) -> Row | None:
         async with (

@@ -33,6 +33,9 @@ SQLITE: Mapping[str, str] = {
     "blob": "BLOB",
     "time": "REAL",
     "real": "REAL",
+    # The UTC day of a ``time`` column, as whole days since 1970-01-01: a
+    # CAST truncates, which is floor for times after 1970.
+    "day": "CAST(time / 86400 AS INTEGER)",
 }
 
 POSTGRES: Mapping[str, str] = {
@@ -42,6 +45,7 @@ POSTGRES: Mapping[str, str] = {
     "blob": "BYTEA",
     "time": "DOUBLE PRECISION",
     "real": "DOUBLE PRECISION",
+    "day": "CAST(FLOOR(time / 86400) AS BIGINT)",  # a CAST alone rounds
 }
 
 # Created by the migration runner itself, before any numbered migration.

@@ -14,6 +14,7 @@ from radmfa.store.sql_hardware import HardwareTokensSql
 from radmfa.store.sql_limits import LimitsSql
 from radmfa.store.sql_messages import MessagesSql
 from radmfa.store.sql_oob import OobSql
+from radmfa.store.sql_reports import ReportsSql
 from radmfa.store.sql_sessions import SessionsSql
 from radmfa.store.sql_users import UsersSql
 
@@ -21,6 +22,7 @@ __all__ = ["AUDIT_PURGE_BATCH", "Row", "SqlStore", "Statement"]
 
 
 class SqlStore(
-    HardwareTokensSql, UsersSql, SessionsSql, AuditSql, FraudSql, MessagesSql, LimitsSql, DirectorySql, OobSql
+    HardwareTokensSql, UsersSql, SessionsSql, AuditSql, FraudSql, MessagesSql, LimitsSql, DirectorySql, ReportsSql,
+    OobSql,
 ):
     """Implements core.ports.Store over the primitives a backend provides."""

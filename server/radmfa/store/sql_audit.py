@@ -5,21 +5,29 @@ per change an administrator made), in the SQL both backends share."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
-from radmfa.core.model import AdminEvent, AuditRecord
+from radmfa.core.model import AdminEvent, AuditFilter, AuditRecord
 from radmfa.store.codec import from_epoch, to_epoch
 from radmfa.store.sql_base import SqlBase
 
 _AUDIT = (
     "time, request_id, client_name, client_ip, username, calling_station_id, factor, "
-    "result, reason, duration_ms"
+    "result, reason, duration_ms, first_name, last_name, email, phone, device, user_ip, "
+    "server_name, server_ip"
 )
+_AUDIT_PLACES = ", ".join("?" * len(_AUDIT.split(", ")))
 _ADMIN = "time, actor, action, target, detail"
 # purge_audit deletes this many rows per statement: SQLite holds its one write
 # lock for a whole statement, and every login waits behind it.
 AUDIT_PURGE_BATCH = 5000
+
+
+def epoch_day(when: datetime) -> int:
+    """Whole UTC days since 1970-01-01 (audit_daily.day)."""
+    return int(to_epoch(when) // 86400)
 
 
 def _range(since: datetime | None, until: datetime | None) -> tuple[list[str], list[object]]:
@@ -32,6 +40,27 @@ def _range(since: datetime | None, until: datetime | None) -> tuple[list[str], l
     if until is not None:
         where.append("time < ?")
         args.append(to_epoch(until))
+    return where, args
+
+
+# Report filter → audit column; each has a (column, time) index (migration audit_detail).
+_FILTER_COLUMNS = (
+    ("username", "username"),
+    ("phone", "phone"),
+    ("result", "result"),
+    ("client", "client_name"),
+    ("method", "factor"),
+)
+
+
+def audit_where(f: AuditFilter) -> tuple[list[str], list[object]]:
+    """WHERE terms for a report's filter (every value a bound parameter)."""
+    where, args = _range(f.since, f.until)
+    for field, column in _FILTER_COLUMNS:
+        value = getattr(f, field)
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
     return where, args
 
 
@@ -50,29 +79,54 @@ class AuditSql(SqlBase):
             )
             total += deleted
             if deleted < AUDIT_PURGE_BATCH:
-                return total
+                break
+        # Daily counts go by whole days: the day ``before`` falls in stays
+        # until a later purge takes the whole of it.
+        await self._execute("DELETE FROM audit_daily WHERE day < ?", epoch_day(before))
+        return total
 
     async def write_audit(self, rows: Sequence[AuditRecord]) -> None:
         if not rows:
             return
-        await self._execute_many(
-            f"INSERT INTO audit ({_AUDIT}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        # The rows and the daily counts they add to, in one transaction: the
+        # usage report never disagrees with the audit log it summarises.
+        daily = Counter((epoch_day(r.time), r.client_name, r.factor, r.result) for r in rows)
+        await self._execute_each(
             [
+                (f"INSERT INTO audit ({_AUDIT}) VALUES ({_AUDIT_PLACES})", self._audit_values(rows)),
                 (
-                    to_epoch(r.time),
-                    r.request_id,
-                    r.client_name,
-                    r.client_ip,
-                    r.username,
-                    r.calling_station_id,
-                    r.factor,
-                    r.result,
-                    r.reason,
-                    float(r.duration_ms),
-                )
-                for r in rows
-            ],
+                    "INSERT INTO audit_daily (day, client_name, factor, result, n) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (day, client_name, factor, result) DO UPDATE SET n = audit_daily.n + excluded.n",
+                    [(*key, n) for key, n in sorted(daily.items())],  # one lock order for every writer
+                ),
+            ]
         )
+
+    @staticmethod
+    def _audit_values(rows: Sequence[AuditRecord]) -> list[tuple[object, ...]]:
+        return [
+            (
+                to_epoch(r.time),
+                r.request_id,
+                r.client_name,
+                r.client_ip,
+                r.username,
+                r.calling_station_id,
+                r.factor,
+                r.result,
+                r.reason,
+                float(r.duration_ms),
+                r.first_name,
+                r.last_name,
+                r.email,
+                r.phone,
+                r.device,
+                r.user_ip,
+                r.server_name,
+                r.server_ip,
+            )
+            for r in rows
+        ]
 
     async def query_audit(
         self,
@@ -81,13 +135,14 @@ class AuditSql(SqlBase):
         until: datetime | None = None,
         username: str | None = None,
         limit: int | None = None,
+        phone: str | None = None,
+        result: str | None = None,
+        client: str | None = None,
+        method: str | None = None,
     ) -> list[AuditRecord]:
         """Oldest first; ``since`` is inclusive, ``until`` exclusive; ``limit``
         keeps the newest N (what an admin asking for "the last 50" means)."""
-        where, args = _range(since, until)
-        if username is not None:
-            where.append("username = ?")
-            args.append(username)
+        where, args = audit_where(AuditFilter(since, until, username, phone, result, client, method))
         filters = " WHERE " + " AND ".join(where) if where else ""
         if limit is None:
             sql = f"SELECT {_AUDIT} FROM audit{filters} ORDER BY time, id"

@@ -47,6 +47,10 @@ class SqlBase(abc.ABC):
         """Run one statement per parameter row, all in one transaction."""
 
     @abc.abstractmethod
+    async def _execute_each(self, steps: Sequence[tuple[str, Sequence[Sequence[object]]]]) -> None:
+        """Like ``_execute_many`` for each (statement, rows) in turn, all in one transaction."""
+
+    @abc.abstractmethod
     async def _fetch_then(self, first: Statement, then: Callable[[Row], Statement]) -> Row | None:
         """In one transaction: run ``first``; if it returned a row, run ``then(row)``."""
 

@@ -86,6 +86,13 @@ class SqliteStore(SqlStore):
         # One transaction: a thousand audit rows cost one commit, not a thousand.
         await self._call(self._transaction, lambda: self._db.executemany(sql, rows))
 
+    async def _execute_each(self, steps: Sequence[tuple[str, Sequence[Sequence[object]]]]) -> None:
+        def each() -> None:
+            for sql, rows in steps:
+                self._db.executemany(sql, rows)
+
+        await self._call(self._transaction, each)
+
     async def _fetch_then(self, first: Statement, then: Callable[[Row], Statement]) -> Row | None:
         def both() -> Row | None:
             row: Row | None = self._db.execute(*first).fetchone()
