@@ -16,6 +16,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from radmfa.config_audit import AuditConfig, SmtpConfig, file_secret, mailbox, parse_audit, parse_smtp
+from radmfa.config_phone import (
+    CLIENT_MODES,
+    CLIENT_PRIMARY,
+    HttpConfig,
+    PhoneConfig,
+    finish_phone,
+    parse_http,
+    parse_mfa_keys,
+    parse_providers,
+)
 from radmfa.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -151,6 +161,9 @@ class ClientPolicy:
 
     name: str = ""
     user_ip_attribute: str = "Calling-Station-Id"  # one of USER_IP_ATTRIBUTES; "source" = the NAS's address
+    # -- issue 4: phone factors --
+    mode: str = "challenge"  # "challenge" (menu) | "oob" (hold for call/push) | "auto" (inline keyword or menu)
+    primary: str = "upstream"  # "upstream" | "none" (the NAS checked the password; only User-Name comes)
     app_name: str = ""  # {app} in messages to users; "" = the client's name
     app_passwords: str = "allow"  # one of APP_PASSWORD_CHOICES (only with [mfa] app_passwords = true)
     remember_days: int = 14  # remembered devices after a complete MFA success; 0 = off
@@ -251,6 +264,8 @@ class Config:
     log: LogConfig
     clients: Mapping[str, ClientPolicy] = field(default_factory=dict)  # by the name in [clients.<name>]
     fraud: FraudConfig = FraudConfig()
+    http: HttpConfig = HttpConfig()  # issue 4
+    phone: PhoneConfig = PhoneConfig()  # issue 4: [mfa] out-of-band keys + [providers.*]
     upstreams: Mapping[str, UpstreamConfig] = field(default_factory=dict)  # [upstreams.<name>]
     sync: SyncConfig = SyncConfig()
     smtp: SmtpConfig = SmtpConfig()
@@ -419,7 +434,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     for name in doc:
         if name not in (
             "radius", "upstream", "upstreams", "mfa", "store", "log", "clients", "fraud", "limits", "sync",
-            "smtp", "audit",
+            "smtp", "audit", "http", "providers",
         ):
             raise ConfigError(f"{path.name}: [{name}]: unknown section")
     r = _Section(doc, "radius", path)
@@ -465,6 +480,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     for key in ("prompt", "retry_prompt", "no_factor_message"):
         if not 0 < len(getattr(mfa, key).encode()) <= 253:
             m.fail(key, "must be 1..253 octets (one Reply-Message)")
+    phone_keys = parse_mfa_keys(m)  # issue 4
     m.done()
 
     s = _Section(doc, "store", path)
@@ -491,6 +507,9 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     smtp = parse_smtp(_Section(doc, "smtp", path))
     fraud = _fraud(_Section(doc, "fraud", path), smtp)
     audit, warnings = parse_audit(_Section(doc, "audit", path), old_retention)
+    # -- issue 4: phone factors --
+    http = parse_http(_Section(doc, "http", path))
+    phone = finish_phone(phone_keys, parse_providers(doc, path, _Section), http, path)
     return Config(
         path=path,
         radius=radius,
@@ -501,6 +520,8 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         clients=clients,
         fraud=fraud,
         limits=_limits(doc, path),
+        http=http,
+        phone=phone,
         upstreams=upstreams,
         sync=_sync(_Section(doc, "sync", path), upstream, upstreams),
         smtp=smtp,
@@ -596,6 +617,8 @@ def _client_policies(
         policies[name] = ClientPolicy(
             name=name,
             user_ip_attribute=c.choice("user_ip_attribute", default.user_ip_attribute, USER_IP_ATTRIBUTES),
+            mode=c.choice("mode", default.mode, CLIENT_MODES),
+            primary=c.choice("primary", default.primary, CLIENT_PRIMARY),
             app_name=c.get("app_name", str, default.app_name),
             app_passwords=c.choice("app_passwords", default.app_passwords, APP_PASSWORD_CHOICES),
             remember_days=c.integer("remember_days", default.remember_days, minimum=0, maximum=365),

@@ -43,6 +43,7 @@ class Radmfa:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)
+    extra: str = ""  # more radmfa.toml, appended (e.g. [http], [providers.*], [clients.*])
     log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -84,6 +85,7 @@ key_file = "{self.key_file}"
 [log]
 format = "json"
 level = "info"
+{self.extra}
 """
         )
 

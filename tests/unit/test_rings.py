@@ -1,4 +1,5 @@
-"""Ring 1 (radius/, core/session.py, core/policy.py) does no I/O (STYLE.md)."""
+"""Ring 1 (radius/, core/session.py, core/policy.py, and the phone factors'
+pure helpers) does no I/O (STYLE.md)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ PURE = [
     PKG / "core" / "session.py",
     PKG / "core" / "policy.py",
     PKG / "core" / "exemptions.py",
+    PKG / "core" / "methods.py",  # the phone factors' menu and mode choice
+    PKG / "factors" / "callbacks.py",  # callback tokens and code hashes
+    PKG / "factors" / "voice.py",  # TwiML
 ]
 FORBIDDEN = {"asyncio", "socket", "sqlite3", "asyncpg", "aiohttp", "ldap3", "http", "urllib", "time", "subprocess"}
 

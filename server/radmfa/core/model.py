@@ -142,6 +142,10 @@ class Phase(enum.Enum):
     ACCEPTED = "accepted"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    # out-of-band (a call or push the user answers on the phone)
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    DENIED = "denied"
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +163,29 @@ class Session:
 
     def __repr__(self) -> str:
         return f"Session(client={self.client!r}, user={self.username!r}, attempts={self.attempts})"
+
+
+@dataclass(frozen=True, slots=True)
+class OobSession:
+    """A call, push or two-way text the user answers on the phone while the
+    Access-Request is held. Lives in the store, so whichever process or node
+    receives the provider's callback decides it, and the waiting request
+    (polling the store) sees the decision."""
+
+    id: str  # random, URL-safe; appears in callback URLs
+    username: str  # name_key of the user
+    client: str  # client name from clients.conf
+    method: str  # "voice" | "push" | "sms" (two-way)
+    destination: str  # the number called / texted, or the push topic
+    waiter: str  # request id of the Access-Request now waiting for it
+    expires_at: datetime
+    phase: Phase = Phase.AWAITING_APPROVAL
+    reason: str = ""  # how it was decided: "approved", "denied", "fraud", "no answer", …
+    code_hash: bytes | None = None  # two-way SMS: keyed hash of the code texted
+    calling_station_id: str = ""
+
+    def __repr__(self) -> str:
+        return f"OobSession(user={self.username!r}, method={self.method!r}, phase={self.phase.value})"
 
 
 @dataclass(frozen=True, slots=True)

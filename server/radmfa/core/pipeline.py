@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from radmfa.config import ClientPolicy, MfaConfig
-from radmfa.core import exemptions, policy, session
+from radmfa.core import exemptions, methods, policy, session
 from radmfa.core.controls import AdminControls
 from radmfa.core.exemptions import Rule
 from radmfa.core.model import (
@@ -36,6 +36,7 @@ from radmfa.core.model import (
     User,
     Verdict,
 )
+from radmfa.core.phone_flow import MENU, PhoneFlow
 from radmfa.core.ports import Factor, Store, Upstream
 from radmfa.errors import UpstreamUnavailable
 from radmfa.radius.packet import reply_messages
@@ -63,6 +64,8 @@ class _Login:
     password: bytes = b""
     code: bytes | None = None
     attrs: tuple[Attr, ...] = ()  # upstream's authorization attributes
+    rule: ClientPolicy = _DEFAULT_POLICY  # [clients.<name>] of the NAS
+    keyword: str | None = None  # `auto`: password,push | sms | call | email (issue 4)
 
 
 class Pipeline(AdminControls):
@@ -74,6 +77,7 @@ class Pipeline(AdminControls):
         factors: dict[str, Factor],
         *,
         clients: Mapping[str, ClientPolicy] | None = None,
+        phone: PhoneFlow | None = None,
     ) -> None:
         self.mfa = mfa
         self.clients = dict(clients or {})  # by clients.conf name; absent = ClientPolicy()
@@ -82,6 +86,9 @@ class Pipeline(AdminControls):
         self.factor = factors["otp"]  # codes from any TOTP or HOTP token
         self._delimiter = mfa.inline_delimiter.encode("utf-8")
         self.trusted = exemptions.TrustedNetworks(mfa.trusted_networks)
+        self.phone = phone  # issue 4: SMS, voice, push and e-mail; None = TOTP only
+        if phone is not None:  # phone logins feed the cache, devices and lockout too
+            phone.succeeded, phone.failed = self.mfa_succeeded, self.mfa_failed
 
     def policy_for(self, client: str) -> ClientPolicy:
         return self.clients.get(client) or _DEFAULT_POLICY
@@ -89,7 +96,7 @@ class Pipeline(AdminControls):
     async def handle(self, request: AuthRequest, *, now: datetime) -> Decision:
         if request.state is not None:
             return await self.answer_challenge(request, now=now)
-        login = _Login(request, policy.decode_name(request.username))
+        login = _Login(request, policy.decode_name(request.username), rule=self.policy_for(request.client))
         decision = (
             await self.screen(login)
             or self.blocked(login.user, now=now)
@@ -98,8 +105,11 @@ class Pipeline(AdminControls):
             or await self.exempt(
                 login.request,
                 login.user,
-                password_ok=bool(login.password),  # an empty password never skips the factor
-                has_factor=bool(login.tokens),
+                # An empty PAP password never skips the factor; a request with
+                # none (MS-CHAPv2 relayed, or primary = "none") was verified
+                # by the upstream or the NAS itself.
+                password_ok=bool(login.password) or login.request.password is None,
+                has_factor=bool(login.tokens) or bool(self.phone and self.phone.options(login.user)),
                 attrs=login.attrs,
                 now=now,
             )
@@ -108,13 +118,23 @@ class Pipeline(AdminControls):
         return replace(decision, user=login.user) if login.user is not None else decision
 
     async def screen(self, login: _Login) -> Decision | None:
-        if login.request.password is None:
+        # An `oob` client may authenticate with MS-CHAPv2 (relayed as is) and
+        # a `primary = "none"` client sends only User-Name: no PAP password.
+        password_optional = login.rule.mode == "oob" or login.rule.primary == "none"
+        if login.request.password is None and not password_optional:
             return reject("no User-Password (PAP is required for a code)")
         if login.name is None:
             return reject("User-Name missing or not UTF-8")
         login.user, tokens = await self.store.login_view(login.name)
         login.tokens = self.factor.usable(tokens)
-        login.password = login.request.password
+        login.password = login.request.password or b""
+        # -- issue 4: `auto` mode's inline method keyword ----------------------
+        if login.rule.mode == "auto" and self.phone is not None:
+            keyword = methods.split_keyword(login.password, self._delimiter)
+            if keyword is not None:
+                login.password, login.keyword = keyword
+                return None
+        # ----------------------------------------------------------------------
         if login.tokens and self.mfa.inline:
             split = policy.split_inline(login.password, self._delimiter, (t.digits for t in login.tokens))
             if split is not None:
@@ -123,14 +143,14 @@ class Pipeline(AdminControls):
 
     async def primary(self, login: _Login) -> Decision | None:
         try:
-            result: PrimaryResult = await self.upstream.authenticate(login.request, login.password)
+            result: PrimaryResult = await self._authenticate(login)
         except UpstreamUnavailable:
             return reject("upstream unavailable", backend_failure=True)
         if not result.accepted:
             message = result.reply_message.decode("utf-8", "replace") if result.reply_message else None
             return reject(result.reason or "upstream reject", message, local=not result.relayed)
         login.attrs = policy.authorization_attrs(result.reply_attrs)
-        if login.user is None and self.mfa.unknown_users == "reject":
+        if login.user is None and (self.mfa.unknown_users == "reject" or login.rule.primary == "none"):
             # Decided only after the password: without it, an unknown name and
             # an enrolled one are answered alike (no enumeration by timing).
             return reject("unknown user")
@@ -138,8 +158,13 @@ class Pipeline(AdminControls):
             return Decision(Verdict.ACCEPT, "password only (unknown user)", "none", login.attrs)
         return None
 
+    async def _authenticate(self, login: _Login) -> PrimaryResult:
+        if login.rule.primary == "none":  # the NAS checked the password itself (RD Gateway behind NPS)
+            return PrimaryResult(True, reason="primary checked by the NAS", relayed=False)
+        return await self.upstream.authenticate(login.request, login.password)
+
     async def second_factor(self, login: _Login, *, now: datetime) -> Decision:
-        assert login.user is not None and login.tokens
+        assert login.user is not None and login.tokens is not None
         attrs = login.attrs
         if login.code is not None:
             check = await self.factor.verify(login.tokens, login.code, now=now)
@@ -149,6 +174,16 @@ class Pipeline(AdminControls):
             if await self.mfa_failed(login.user, now=now):
                 return reject(Rule.LOCKOUT.value, factor=self.factor.name)
             return reject(f"inline {check.reason}", factor=self.factor.name)
+        # -- issue 4: menu, codes by text or e-mail, held calls and pushes ------
+        if self.phone is not None:
+            decided = await self.phone.second_factor(
+                login.request, login.rule, login.user, login.tokens, attrs, login.keyword, now=now
+            )
+            if decided is not None:
+                return decided
+        if not login.tokens:  # only phone methods, none usable for this client
+            return reject("no factor enrolled", self.mfa.no_factor_message)
+        # ----------------------------------------------------------------------
         opened = session.open_session(
             state=secrets.token_bytes(16),
             client=login.request.client,
@@ -168,6 +203,8 @@ class Pipeline(AdminControls):
             return reject("unknown or expired State")
         if found.client != request.client or found.username != (request.username or b""):
             return reject("State bound to another client or user", factor=found.factor)
+        if self.phone is not None and found.factor in (MENU, *methods.CODE_METHODS):  # issue 4
+            return await self.phone.answer(found, request, now=now)
         name = policy.decode_name(found.username)
         user, tokens = await self.store.login_view(name) if name else (None, [])
         # Blocked mid-challenge (lockout, fraud, an admin): the code cannot finish it.

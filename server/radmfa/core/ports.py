@@ -20,6 +20,8 @@ from radmfa.core.model import (
     HardwareToken,
     NewToken,
     NewUser,
+    OobSession,
+    Phase,
     PrimaryResult,
     RememberedDevice,
     Session,
@@ -209,6 +211,36 @@ class FraudStore(Protocol):
         """False when there is no such report."""
 
 
+class OobStore(Protocol):
+    """Phone factors (issue 4): held calls and pushes, texted codes, the
+    callback key. Shared by every worker and node."""
+
+    async def hold_oob(self, oob: OobSession, *, now: datetime) -> tuple[OobSession, bool]:
+        """Open ``oob``, or when an undecided one exists for the same user and
+        client, make ``oob.waiter`` its waiter instead: (session, opened)."""
+
+    async def get_oob(self, oob_id: str) -> OobSession | None: ...
+
+    async def decide_oob(self, oob_id: str, phase: Phase, reason: str, *, now: datetime) -> OobSession | None:
+        """Set the phase of an undecided, unexpired session, atomically; None
+        when it is unknown, already decided or expired (nothing changes)."""
+
+    async def expire_oob(self, oob_id: str) -> OobSession | None:
+        """Mark an undecided session EXPIRED (the waiter timed out)."""
+
+    async def pending_oob_for(self, destination: str, method: str, *, now: datetime) -> list[OobSession]: ...
+
+    async def purge_oob(self, *, before: datetime) -> int:
+        """Delete out-of-band sessions and sent codes that expired before ``before``."""
+
+    async def put_code(self, state: bytes, code_hash: bytes, *, expires_at: datetime) -> None: ...
+
+    async def take_code(self, state: bytes, *, now: datetime) -> tuple[bytes, datetime] | None:
+        """Remove and return (hash, expiry) of the code sent for ``state``
+        (single use); None when absent or expired."""
+
+    async def callback_key(self) -> bytes:
+        """32 random bytes, made once and shared through the store."""
 class HardwareTokenStore(Protocol):
     """Hardware OATH tokens imported from a vendor file, then assigned."""
 
@@ -321,6 +353,7 @@ class Store(
     LimitStore,
     HardwareTokenStore,
     DirectorySyncStore,
+    OobStore,
     ReportStore,
     ExemptionStore,
     Protocol,
@@ -361,3 +394,28 @@ class Factor(Protocol):
         """The user's tokens this factor can verify."""
 
     async def verify(self, tokens: list[Token], code: bytes, *, now: datetime) -> CodeCheck: ...
+
+
+# -- issue 4: delivery of phone, push and e-mail factors ----------------------
+# Each raises errors.DeliveryError when the provider does not take the message.
+
+
+class SmsSender(Protocol):
+    async def send_sms(self, to: str, text: str) -> None: ...
+
+
+class VoiceCaller(Protocol):
+    async def place_call(self, to: str, *, answer_url: str, status_url: str) -> None:
+        """Ring ``to``; the provider fetches ``answer_url`` for what to say
+        (TwiML) and posts the call's end to ``status_url``."""
+
+
+class PushSender(Protocol):
+    async def push(
+        self, topic: str, *, title: str, text: str, actions: Sequence[tuple[str, str]]
+    ) -> None:
+        """Notify ``topic``; ``actions`` are (label, callback URL) buttons."""
+
+
+class EmailSender(Protocol):
+    async def send_email(self, to: str, *, subject: str, body: str) -> None: ...

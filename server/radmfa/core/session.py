@@ -17,6 +17,10 @@ class Event(enum.Enum):
     CODE_OK = "code_ok"
     CODE_WRONG = "code_wrong"
     TIMEOUT = "timeout"
+    # out-of-band answers, from provider callbacks
+    APPROVE = "approve"  # "#" on the call, Approve on the push, the right code texted back
+    DENY = "deny"  # Deny, a wrong key, hang-up or silence
+    REPORT_FRAUD = "report_fraud"  # the fraud code, "Deny and report fraud"
 
 
 class InvalidTransition(Exception):
@@ -29,9 +33,24 @@ TRANSITIONS: dict[tuple[Phase, Event], tuple[Phase, ...]] = {
     (Phase.AWAITING_CODE, Event.CODE_OK): (Phase.ACCEPTED,),
     (Phase.AWAITING_CODE, Event.CODE_WRONG): (Phase.AWAITING_CODE, Phase.REJECTED),
     (Phase.AWAITING_CODE, Event.TIMEOUT): (Phase.EXPIRED,),
+    # Out-of-band sessions: decided once, by the first callback (the store
+    # applies the target with one UPDATE … WHERE phase = 'awaiting_approval').
+    (Phase.AWAITING_APPROVAL, Event.APPROVE): (Phase.APPROVED,),
+    (Phase.AWAITING_APPROVAL, Event.DENY): (Phase.DENIED,),
+    (Phase.AWAITING_APPROVAL, Event.REPORT_FRAUD): (Phase.DENIED,),
+    (Phase.AWAITING_APPROVAL, Event.TIMEOUT): (Phase.EXPIRED,),
 }
 
-TERMINAL = frozenset((Phase.ACCEPTED, Phase.REJECTED, Phase.EXPIRED))
+TERMINAL = frozenset((Phase.ACCEPTED, Phase.REJECTED, Phase.EXPIRED, Phase.APPROVED, Phase.DENIED))
+
+
+def oob_target(phase: Phase, event: Event) -> Phase:
+    """Where an out-of-band session goes on ``event``; raises for a pair the
+    table does not hold (e.g. a callback for a session already decided)."""
+    targets = TRANSITIONS.get((phase, event))
+    if targets is None or phase is not Phase.AWAITING_APPROVAL:
+        raise InvalidTransition(f"{event.value} is not valid in phase {phase.value}")
+    return targets[0]
 
 
 def open_session(

@@ -9,17 +9,23 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from radmfa import limits
+from aiohttp import web
+
+from radmfa import limits, messages
 from radmfa.audit import AuditSink, configure_logging, log
 from radmfa.config import Config
 from radmfa.core import exemptions
+from radmfa.core.phone_flow import PhoneFlow
 from radmfa.core.pipeline import Pipeline
 from radmfa.core.ports import Store, Upstream
+from radmfa.delivery import Senders, build_senders
 from radmfa.delivery.alerts import FraudNotifier
 from radmfa.directory.sync import sync_loop
 from radmfa.errors import ConfigError, RadmfaError
 from radmfa.factors import build_factors
+from radmfa.factors.phone import PhoneFactors
 from radmfa.radius.clients import load_clients
+from radmfa.service.http import CallbackApp, start_http
 from radmfa.service.notify import sd_notify
 from radmfa.service.radius import Listener, RadiusService
 from radmfa.service.reuseport import attach_identifier_steering
@@ -40,6 +46,9 @@ class App:
     notifier: FraudNotifier  # the fraud.Notifier for raise_alert's call sites (voice, push)
     transports: list[asyncio.DatagramTransport] = field(default_factory=list)
     addresses: list[tuple[str, int]] = field(default_factory=list)
+    senders: Senders = field(default_factory=Senders)  # issue 4
+    phone: PhoneFactors | None = None
+    http_runner: web.AppRunner | None = None
 
     def reload(self) -> None:
         """SIGHUP: re-read clients.conf; on error keep the old table."""
@@ -62,6 +71,9 @@ class App:
         await self.service.drain(DRAIN_TIMEOUT_S)
         for t in self.transports:
             t.close()
+        if self.http_runner is not None:
+            await self.http_runner.cleanup()
+        await self.senders.close()
         await self.audit.close()
         await self.notifier.close()
         await self.upstream.close()
@@ -86,12 +98,24 @@ async def build(config: Config) -> App:
         lockout_s=config.mfa.code_lockout_s,
         hotp_window=config.mfa.hotp_window,
     )
-    pipeline = Pipeline(config.mfa, upstream, store, factors, clients=config.client_policies(clients))
+    # -- issue 4: phone, push and e-mail factors --
+    senders = build_senders(config.phone)
+    phone = None
+    if senders.methods():
+        phone = PhoneFactors(
+            store, senders, config.phone, config.fraud, public_url=config.http.public_url, limits_cfg=config.limits
+        )
+    flow = PhoneFlow(config.mfa, store, phone, factors["otp"]) if phone is not None else None
+    pipeline = Pipeline(config.mfa, upstream, store, factors, clients=config.client_policies(clients), phone=flow)
+    if phone is not None:  # {app} follows [clients.<name>] app_name, also after SIGHUP
+        phone.app_name = lambda client: messages.app_name(pipeline.policy_for(client), client)
     audit = AuditSink(store, settings=config.audit)
     service = RadiusService(config.radius, clients, pipeline, audit)
     service.node_ip = config.audit.server_ip or _node_ip()
     notifier = FraudNotifier(config.fraud, config.smtp, server=config.audit.server_name)
-    return App(config, store, upstream, audit, service, notifier)
+    if phone is not None:  # voice fraud code and push "Deny and report fraud" alert the security team
+        phone.notify = notifier
+    return App(config, store, upstream, audit, service, notifier, senders=senders, phone=phone)
 
 
 def _node_ip() -> str:
@@ -123,6 +147,12 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
             log.warning("cannot steer packets by RADIUS Identifier; the kernel will hash by source port")
         sockname = transport.get_extra_info("sockname")
         app.addresses.append((sockname[0], sockname[1]))
+    if app.config.http.listen:  # issue 4: callbacks and /healthz
+        callbacks = CallbackApp(app.config.http, app.config.phone, app.phone, app.service.healthy)
+        try:
+            app.http_runner = await start_http(callbacks.app(), app.config.http.listen, reuse_port=reuse_port)
+        except OSError as e:
+            raise ConfigError(f"{app.config.path.name}: [http] listen: cannot listen: {e.strerror}") from None
 
 
 async def purge_once(store: Store, config: Config, *, now: datetime) -> None:
@@ -130,6 +160,7 @@ async def purge_once(store: Store, config: Config, *, now: datetime) -> None:
     past retention, cache entries and remembered devices past any window."""
     await store.purge_expired(now=now)
     await limits.purge(store, now=now)
+    await store.purge_oob(before=now - timedelta(seconds=PURGE_INTERVAL_S))  # issue 4: held calls/pushes, sent codes
     await store.purge_audit(before=now - timedelta(days=config.audit.keep_days))
     cache_for, devices_for = exemptions.retention(config.mfa.cache, config.clients.values())
     await store.purge_exemptions(cache_before=now - cache_for, devices_before=now - devices_for)

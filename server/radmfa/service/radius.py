@@ -14,10 +14,11 @@ import os
 import time
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
 from radmfa.audit import AuditSink, log
 from radmfa.config import RadiusConfig
-from radmfa.core import policy
+from radmfa.core import hold, policy
 from radmfa.core.model import AuditRecord, AuthRequest, Decision, Verdict
 from radmfa.core.pipeline import Pipeline
 from radmfa.radius import crypto, packet, wire
@@ -217,6 +218,9 @@ class RadiusService:
         if request is None:
             dedup.forget(key, frame.authenticator)
             return self.drop("bad_user_password")
+        me = asyncio.current_task()
+        if me is not None:  # a request held for a call or push may move its own deadline
+            hold.extend_deadline.set(lambda seconds: self._extend(me, seconds))
         try:
             decision = await self.pipeline.handle(request, now=datetime.now(UTC))
         except asyncio.CancelledError:
@@ -224,7 +228,7 @@ class RadiusService:
             if task not in self._overdue:
                 raise
             task.uncancel()  # cancelled by the watchdog, not by shutdown
-            log.error("request timed out", request_id=request.request_id, after_s=self.cfg.request_timeout_s)
+            log.error("request timed out", request_id=request.request_id)
             decision = Decision(Verdict.REJECT, "internal timeout", backend_failure=True)
         except Exception as e:  # fail closed, keep serving
             log.error("internal error", request_id=request.request_id, error=repr(e))
@@ -324,6 +328,10 @@ class RadiusService:
         marked dead, nor for a while after the store or a request failed."""
         recent = time.monotonic() - self._backend_failed_at < UNHEALTHY_AFTER_FAILURE_S
         return self.pipeline.upstream.healthy() and not recent
+
+    def _extend(self, task: asyncio.Task[Any], seconds: float) -> None:
+        if task in self._tasks:
+            self._tasks[task] = max(self._tasks[task], time.monotonic() + seconds)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.pop(task, None)

@@ -14,6 +14,7 @@ from radmfa.store.sql_fraud import FraudSql
 from radmfa.store.sql_hardware import HardwareTokensSql
 from radmfa.store.sql_limits import LimitsSql
 from radmfa.store.sql_messages import MessagesSql
+from radmfa.store.sql_oob import OobSql
 from radmfa.store.sql_reports import ReportsSql
 from radmfa.store.sql_sessions import SessionsSql
 from radmfa.store.sql_users import UsersSql
@@ -32,5 +33,6 @@ class SqlStore(
     DirectorySql,
     ReportsSql,
     ExemptionsSql,
+    OobSql,
 ):
     """Implements core.ports.Store over the primitives a backend provides."""

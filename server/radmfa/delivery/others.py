@@ -1,0 +1,120 @@
+"""The other providers: ntfy push, generic webhooks, SMTP e-mail, console.
+
+Each is a thin translator to one wire format; none decides anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from email.message import EmailMessage
+
+import aiohttp
+import aiosmtplib
+import structlog
+
+from radmfa.config_phone import ProviderConfig
+from radmfa.errors import DeliveryError
+
+log = structlog.get_logger("radmfa.delivery")
+
+
+async def _request(http: aiohttp.ClientSession, cfg: ProviderConfig, method: str, url: str, **kw: object) -> None:
+    try:
+        async with http.request(
+            method, url, timeout=aiohttp.ClientTimeout(total=cfg.timeout_s), **kw  # type: ignore[arg-type]
+        ) as resp:
+            if resp.status >= 300:
+                raise DeliveryError(f"provider {cfg.name}: answered HTTP {resp.status}")
+    except (aiohttp.ClientError, TimeoutError) as e:
+        raise DeliveryError(f"provider {cfg.name}: request failed: {type(e).__name__}") from None
+
+
+class NtfySender:
+    """PushSender: publish JSON to an ntfy server with three http actions
+    (https://docs.ntfy.sh/publish/#action-buttons)."""
+
+    def __init__(self, cfg: ProviderConfig, http: aiohttp.ClientSession) -> None:
+        self.cfg, self.http = cfg, http
+
+    async def push(self, topic: str, *, title: str, text: str, actions: Sequence[tuple[str, str]]) -> None:
+        body = {
+            "topic": topic,
+            "title": title,
+            "message": text,
+            "priority": 5,
+            "actions": [{"action": "http", "label": label, "url": url, "method": "POST", "clear": True}
+                        for label, url in actions],
+        }
+        headers = {"Authorization": f"Bearer {self.cfg.auth_token}"} if self.cfg.auth_token else {}
+        await _request(self.http, self.cfg, "POST", f"{self.cfg.base_url}/", json=body, headers=headers)
+
+
+def _fill(template: str, values: dict[str, str], *, as_json: bool) -> str:
+    """``{name}`` placeholders; JSON-escaped when the body is JSON."""
+    out = template
+    for name, value in values.items():
+        out = out.replace("{" + name + "}", json.dumps(value)[1:-1] if as_json else value)
+    return out
+
+
+class WebhookSender:
+    """SmsSender and PushSender as one configurable HTTP request."""
+
+    def __init__(self, cfg: ProviderConfig, http: aiohttp.ClientSession) -> None:
+        self.cfg, self.http = cfg, http
+
+    async def _send(self, values: dict[str, str]) -> None:
+        as_json = "json" in self.cfg.headers.get("Content-Type", "").lower()
+        body = _fill(self.cfg.body, values, as_json=as_json) if self.cfg.body else None
+        url = _fill(self.cfg.url, values, as_json=False)
+        await _request(self.http, self.cfg, self.cfg.method, url, data=body, headers=dict(self.cfg.headers))
+
+    async def send_sms(self, to: str, text: str) -> None:
+        await self._send({"to": to, "text": text})
+
+    async def push(self, topic: str, *, title: str, text: str, actions: Sequence[tuple[str, str]]) -> None:
+        urls = dict(zip(("approve_url", "deny_url", "fraud_url"), (u for _, u in actions), strict=False))
+        await self._send({"to": topic, "title": title, "text": text, **urls})
+
+
+class SmtpSender:
+    """EmailSender over SMTP (aiosmtplib: no thread, STARTTLS optional)."""
+
+    def __init__(self, cfg: ProviderConfig) -> None:
+        self.cfg = cfg
+
+    async def send_email(self, to: str, *, subject: str, body: str) -> None:
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = self.cfg.sender, to, subject
+        msg.set_content(body)
+        try:
+            await aiosmtplib.send(
+                msg,
+                hostname=self.cfg.host,
+                port=self.cfg.port,
+                start_tls=self.cfg.starttls,
+                username=self.cfg.username or None,
+                password=self.cfg.password or None,
+                timeout=self.cfg.timeout_s,
+            )
+        except (aiosmtplib.SMTPException, OSError) as e:
+            raise DeliveryError(f"provider {self.cfg.name}: SMTP failed: {type(e).__name__}") from None
+
+
+class ConsoleSender:
+    """Labs: logs that a text or e-mail went out, never its content; with
+    ``console_show_codes = true`` also prints it on stdout (not the log)."""
+
+    def __init__(self, cfg: ProviderConfig) -> None:
+        self.cfg = cfg
+
+    async def send_sms(self, to: str, text: str) -> None:
+        log.info("console provider: text sent", provider=self.cfg.name, to=to)
+        if self.cfg.show_codes:
+            print(f"[console {self.cfg.name}] text to {to}: {text}", flush=True)
+
+    async def send_email(self, to: str, *, subject: str, body: str) -> None:
+        log.info("console provider: e-mail sent", provider=self.cfg.name, to=to)
+        if self.cfg.show_codes:
+            print(f"[console {self.cfg.name}] e-mail to {to}: {subject}\n{body}", flush=True)

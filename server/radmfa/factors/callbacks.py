@@ -1,0 +1,42 @@
+"""Signed callback URLs for push buttons and calls.
+
+A token binds (session id, action, expiry) under the store's callback key
+(HMAC-SHA256), so only radmfa can mint one and a token for "deny" cannot
+approve. Single use comes from the store: a session is decided once
+(UPDATE … WHERE phase = 'awaiting_approval'), so a replayed token finds
+nothing to change and is answered 403.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import datetime
+
+
+def _mac(key: bytes, oob_id: str, action: str, expires: int) -> str:
+    digest = hmac.new(key, f"{oob_id}|{action}|{expires}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def sign(key: bytes, oob_id: str, action: str, *, expires_at: datetime) -> str:
+    expires = int(expires_at.timestamp()) + 1
+    return f"{expires}.{_mac(key, oob_id, action, expires)}"
+
+
+def verify(key: bytes, token: str, oob_id: str, action: str, *, now: datetime) -> bool:
+    expires_text, _, mac = token.partition(".")
+    if not expires_text.isdigit() or int(expires_text) < now.timestamp():
+        return False
+    return hmac.compare_digest(_mac(key, oob_id, action, int(expires_text)).encode(), mac.encode())
+
+
+def url(public_url: str, path: str, token: str) -> str:
+    return f"{public_url}{path}?t={token}"
+
+
+def code_hash(key: bytes, scope: bytes, code: str) -> bytes:
+    """Only this keyed hash of a texted code is stored: a copy of the
+    database without the key does not give 6-digit codes away."""
+    return hmac.new(key, b"code|" + scope + b"|" + code.encode(), hashlib.sha256).digest()

@@ -1,0 +1,275 @@
+"""Phone, push and e-mail factors: send a code, or hold the request while
+the phone rings and wait for the callback's decision in the store.
+
+Custom messages and abuse limits come in here and only here: every text is
+composed by ``text`` (factors.texts → radmfa.messages), and
+``limits.check_send`` runs right before a code, call or push goes out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+
+from radmfa import fraud, limits, messages
+from radmfa.config import FraudConfig, LimitsConfig
+from radmfa.config_phone import PhoneConfig
+from radmfa.core import hold, methods, session
+from radmfa.core.methods import Option
+from radmfa.core.model import AuthRequest, FraudReport, OobSession, Phase, User
+from radmfa.core.policy import name_key
+from radmfa.core.ports import Store
+from radmfa.delivery import Senders
+from radmfa.errors import DeliveryError
+from radmfa.factors import callbacks, texts
+
+log = structlog.get_logger("radmfa.phone")
+
+POLL_INTERVAL_S = 0.2  # a decision reaches the held request within this (plus one store read)
+_SENT = b"sent"  # hash scope of codes sent for a challenge (the row is keyed by State)
+_REASONS = {session.Event.APPROVE: "approved", session.Event.DENY: "denied", session.Event.REPORT_FRAUD: "fraud"}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a held request ended."""
+
+    approved: bool
+    reason: str  # audit reason: "approved", "denied", "fraud", "no answer", "superseded", …
+    message: str | None = None  # Reply-Message for a reject
+
+
+class PhoneFactors:
+    def __init__(
+        self,
+        store: Store,
+        senders: Senders,
+        cfg: PhoneConfig,
+        fraud_cfg: FraudConfig,
+        *,
+        public_url: str,
+        limits_cfg: LimitsConfig | None = None,
+        app_name: Callable[[str], str] = str,
+    ) -> None:
+        self.store, self.senders, self.cfg, self.fraud_cfg = store, senders, cfg, fraud_cfg
+        self.limits = limits_cfg or LimitsConfig()
+        self.public_url = public_url
+        self.methods = senders.methods()
+        self.app_name = app_name  # client name → {app}: [clients.<name>] app_name (follows SIGHUP)
+        self.notify: fraud.Notifier | None = None  # tells the security team about a fraud report
+
+    def topic(self, user: User) -> str:
+        push = self.cfg.provider("push")
+        return push.topic.replace("{user}", name_key(user.name)) if push else ""
+
+    def options(self, user: User) -> list[Option]:
+        return methods.options(user, methods=self.methods, push_topic=self.topic(user))
+
+    async def text(self, kind: str, client: str, *, user: str, language: str | None, **values: str) -> str:
+        """Every text composed for a user goes through here (texts.render)."""
+        app = self.app_name(client)
+        return await texts.render(
+            self.store, kind, language=language, client=client, app=app, values={"user": user, **values}
+        )
+
+    async def _text(self, kind: str, user: User, client: str, **values: str) -> str:
+        return await self.text(kind, client, user=user.name, language=user.language, **values)
+
+    async def _refused(self, user: User, method: str, *, now: datetime) -> Outcome | None:
+        """The abuse limits ([limits]), right before anything goes out."""
+        refusal = await limits.check_send(self.store, self.limits, user=user.name, method=method, now=now)
+        return None if refusal is None else Outcome(False, refusal.reason, refusal.message)
+
+    async def voice_texts(self, held: OobSession, *, language: str | None) -> list[tuple[str, bool]]:
+        """The call's greeting and prompt: (recording URL, True) or (text, False)."""
+        out = []
+        for kind in ("voice_greeting", "voice_prompt"):
+            url = await messages.voice_file_url(
+                self.store, kind, language=language, client=held.client, public_url=self.public_url
+            )
+            if url is not None:
+                out.append((url, True))
+                continue
+            spoken = messages.spoken_keys(self.cfg.fraud_code)
+            text = await self.text(kind, held.client, user=held.username, language=language, fraud_code=spoken)
+            out.append((text, False))
+        return out
+
+    async def menu(self, user: User, client: str, *, has_code: bool) -> tuple[str, dict[str, Option]]:
+        available = self.options(user)
+        labels = {o: await self._text(f"menu_{o.method}", user, client, to=o.shown) for o in available}
+        # The wrapper is rendered with a marker for {menu}, so a custom menu
+        # text is fetched once and the options are fitted into what is left.
+        marker = "\x00menu\x00"
+        kind = "challenge_menu" if has_code else "challenge_menu_no_code"
+        wrapper = await self._text(kind, user, client, menu=marker)
+        return methods.menu(available, labels.__getitem__, lambda opts: wrapper.replace(marker, opts))
+
+    def _code(self) -> str:
+        return "".join(secrets.choice("0123456789") for _ in range(self.cfg.code_length))
+
+    # ---- codes texted or e-mailed for the next challenge ----
+
+    async def send_code(
+        self, user: User, option: Option, *, client: str, state: bytes, now: datetime
+    ) -> Outcome | None:
+        """Send a fresh code for the challenge ``state``; None when sent,
+        else why not (audit reason and Reply-Message)."""
+        refused = await self._refused(user, option.method, now=now)
+        if refused is not None:
+            return refused
+        key = await self.store.callback_key()
+        code = self._code()
+        minutes = str(max(1, self.cfg.otp_ttl_s // 60))
+        await self.store.put_code(
+            state, callbacks.code_hash(key, _SENT, code), expires_at=now + timedelta(seconds=self.cfg.otp_ttl_s)
+        )
+        try:
+            if option.method == "email" and self.senders.email is not None:
+                subject = await self._text("email_subject", user, client)
+                body = await self._text("email_body", user, client, code=code, minutes=minutes)
+                await self.senders.email.send_email(option.destination, subject=subject, body=body)
+            elif self.senders.sms is not None:
+                text = await self._text("sms", user, client, code=code, minutes=minutes)
+                await self.senders.sms.send_sms(option.destination, text)
+        except DeliveryError as e:
+            log.warning("code not delivered", user=user.name, method=option.method, error=str(e))
+            return Outcome(False, "delivery failed", await self._text("delivery_failed", user, client))
+        return None
+
+    async def check_code(
+        self, state: bytes, code: bytes, *, now: datetime, carry_to: bytes | None = None
+    ) -> bool | None:
+        """True/False for the code sent for ``state``, taken (single use);
+        None when none is pending (expired). A wrong guess leaves the code
+        valid under ``carry_to``, the next challenge's State, if given."""
+        taken = await self.store.take_code(state, now=now)
+        if taken is None:
+            return None
+        key = await self.store.callback_key()
+        text = code.decode("ascii", "replace").strip()
+        ok = hmac.compare_digest(callbacks.code_hash(key, _SENT, text), taken[0])
+        if not ok and carry_to is not None:
+            await self.store.put_code(carry_to, taken[0], expires_at=taken[1])
+        return ok
+
+    # ---- out of band: hold the request while the phone rings ----
+
+    async def hold(self, user: User, option: Option, request: AuthRequest, *, now: datetime) -> Outcome:
+        hold.allow(self.cfg.oob_timeout_s + 5)
+        code = self._code() if option.method == "sms" else None
+        oob_id = secrets.token_urlsafe(16)
+        key = await self.store.callback_key()
+        pending = OobSession(
+            id=oob_id,
+            username=name_key(user.name),
+            client=request.client,
+            method=option.method,
+            destination=option.destination,
+            waiter=request.request_id,
+            expires_at=now + timedelta(seconds=self.cfg.oob_timeout_s),
+            code_hash=callbacks.code_hash(key, oob_id.encode(), code) if code else None,
+            calling_station_id=request.calling_station_id,
+        )
+        held, opened = await self.store.hold_oob(pending, now=now)
+        if opened:
+            refused = await self._refused(user, option.method, now=now)
+            if refused is not None:
+                await self.store.decide_oob(held.id, Phase.DENIED, refused.reason, now=now)
+                return refused
+            try:
+                await self._start(held, user, key, code)
+            except DeliveryError as e:
+                log.warning("out-of-band start failed", user=user.name, method=option.method, error=str(e))
+                await self.store.decide_oob(held.id, Phase.DENIED, "delivery failed", now=now)
+                return Outcome(False, "delivery failed", await self._text("delivery_failed", user, request.client))
+        else:
+            log.info("joined a call or push already running", user=user.name, method=held.method)
+        outcome = await self._wait(held, request.request_id, (held.expires_at - now).total_seconds())
+        if not outcome.approved and outcome.message is None and outcome.reason != "superseded":
+            kind = "oob_timeout" if outcome.reason == "no answer" else "oob_denied"
+            return Outcome(False, outcome.reason, await self._text(kind, user, request.client))
+        return outcome
+
+    def callback_url(self, held: OobSession, key: bytes, action: str) -> str:
+        token = callbacks.sign(key, held.id, action, expires_at=held.expires_at + timedelta(seconds=60))
+        return callbacks.url(self.public_url, f"/cb/{held.method}/{held.id}/{action}", token)
+
+    async def _start(self, held: OobSession, user: User, key: bytes, code: str | None) -> None:
+        client = held.client
+        if held.method == "voice" and self.senders.voice is not None:
+            answer, status = self.callback_url(held, key, "answer"), self.callback_url(held, key, "status")
+            await self.senders.voice.place_call(held.destination, answer_url=answer, status_url=status)
+        elif held.method == "push" and self.senders.push is not None:
+            actions = [
+                (await self._text(f"push_{a}", user, client), self.callback_url(held, key, a))
+                for a in ("approve", "deny", "fraud")
+            ]
+            title = await self._text("push_title", user, client)
+            text = await self._text("push_text", user, client)
+            await self.senders.push.push(held.destination, title=title, text=text, actions=actions)
+        elif held.method == "sms" and code is not None and self.senders.sms is not None:
+            await self.senders.sms.send_sms(held.destination, await self._text("sms_two_way", user, client, code=code))
+        else:
+            raise DeliveryError(f"no provider for {held.method}")
+
+    async def _wait(self, held: OobSession, waiter: str, seconds: float) -> Outcome:
+        """Poll the store until the session is decided, taken over or due.
+        Polling (not LISTEN/NOTIFY) works the same on SQLite and PostgreSQL."""
+        deadline = time.monotonic() + seconds
+        while True:
+            row = await self.store.get_oob(held.id)
+            if row is None:
+                return Outcome(False, "no answer")
+            if row.waiter != waiter:
+                # A newer Access-Request for this user and NAS took it over;
+                # checked first, so one approval never accepts two requests.
+                return Outcome(False, "superseded", "Replaced by a newer sign-in attempt.")
+            if row.phase is not Phase.AWAITING_APPROVAL:
+                return Outcome(row.phase is Phase.APPROVED, row.reason)
+            if time.monotonic() >= deadline:
+                if await self.store.expire_oob(held.id) is not None:
+                    return Outcome(False, "no answer")
+                continue  # decided just now: read the decision
+            await asyncio.sleep(POLL_INTERVAL_S)
+
+    # ---- callbacks (service/http.py) ----
+
+    async def decide(self, oob_id: str, event: session.Event, *, now: datetime, detail: str = "") -> OobSession | None:
+        """Apply a verified callback once; None when there was nothing to
+        decide (unknown, already decided or expired: nothing changes)."""
+        target = session.oob_target(Phase.AWAITING_APPROVAL, event)
+        decided = await self.store.decide_oob(oob_id, target, detail or _REASONS[event], now=now)
+        if decided is not None:
+            log.info("out-of-band answer", user=decided.username, method=decided.method, result=decided.reason)
+        if decided is not None and event is session.Event.REPORT_FRAUD:
+            voice = decided.method == "voice"
+            report = FraudReport(
+                time=now,
+                username=decided.username,
+                source="voice" if voice else "push",
+                client_name=decided.client,
+                calling_station_id=decided.calling_station_id,
+                phone=decided.destination if voice else "",
+                device="" if voice else decided.destination,
+            )
+            await fraud.raise_alert(self.store, self.fraud_cfg, report, now=now, notify=self.notify)
+        return decided
+
+    async def inbound_sms(self, sender: str, body: str, *, now: datetime) -> OobSession | None:
+        """Two-way SMS: the user texted the code back."""
+        key = await self.store.callback_key()
+        text = body.strip()
+        for pending in await self.store.pending_oob_for(sender, "sms", now=now):
+            if pending.code_hash is None:
+                continue
+            if hmac.compare_digest(callbacks.code_hash(key, pending.id.encode(), text), pending.code_hash):
+                return await self.decide(pending.id, session.Event.APPROVE, now=now)
+        return None

@@ -1,0 +1,148 @@
+"""Set-up shared by the phone-factor integration tests: radmfa (subprocess)
+with [http], a fake Twilio, a fake ntfy and an SMTP sink; users seeded
+through the real Store API."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pytest
+
+from radmfa.config import load
+from radmfa.core.model import NewUser, User
+from radmfa.core.ports import Store
+from radmfa.store import open_store
+from radmfa.upstream.local import hash_password
+from tests.fakes.ntfy import FakeNtfy
+from tests.fakes.server import free_tcp_port
+from tests.fakes.smtp import SmtpSink
+from tests.fakes.twilio import NUMBER, SID, TOKEN, FakeTwilio
+from tests.integration.harness import NAS_SECRET, Radmfa
+
+T = TypeVar("T")
+NTFY_TOKEN = "tk_fake_ntfy_token"
+
+
+@dataclass
+class Peers:
+    twilio: FakeTwilio
+    ntfy: FakeNtfy
+    smtp: SmtpSink
+
+
+@pytest.fixture
+def peers() -> Iterator[Peers]:
+    twilio, ntfy, smtp = FakeTwilio().start(), FakeNtfy(token=NTFY_TOKEN).start(), SmtpSink().start()
+    yield Peers(twilio, ntfy, smtp)
+    twilio.stop()
+    ntfy.stop()
+    smtp.stop()
+
+
+def phone_config(peers: Peers, http_port: int, *, clients: str = "", extra_toml: str = "") -> str:
+    return f"""
+[http]
+listen = ["127.0.0.1:{http_port}"]
+public_url = "http://127.0.0.1:{http_port}"
+
+[providers.tw]
+type = "twilio"
+base_url = "{peers.twilio.url}"
+account_sid = "{SID}"
+auth_token = "{TOKEN}"
+sender = "{NUMBER}"
+
+[providers.push]
+type = "ntfy"
+base_url = "{peers.ntfy.url}"
+auth_token = "{NTFY_TOKEN}"
+
+[providers.mail]
+type = "smtp"
+host = "127.0.0.1"
+port = {peers.smtp.port}
+sender = "mfa@example.com"
+{clients}
+{extra_toml}
+"""
+
+
+PHONE_MFA = (
+    'sms_provider = "tw"\nvoice_provider = "tw"\npush_provider = "push"\nemail_provider = "mail"\n'
+)
+
+
+def make_server(factory: Callable[..., Radmfa], peers: Peers, *, mfa: str = "", clients: str = "",
+                oob_timeout_s: float = 4, extra_toml: str = "", **kw: Any) -> Radmfa:
+    http_port = free_tcp_port()
+    mfa = PHONE_MFA + f"oob_timeout_s = {oob_timeout_s}\n" + mfa
+    server = factory(mfa=mfa, extra=phone_config(peers, http_port, clients=clients, extra_toml=extra_toml), **kw)
+    server.http_port = http_port  # type: ignore[attr-defined]
+    return server
+
+
+def in_store(server: Radmfa, work: Callable[[Store], Any]) -> Any:
+    async def go() -> Any:
+        cfg = load(server.config_path)
+        store = await open_store(cfg.store.url, key_file=cfg.store.key_file, base_dir=cfg.base_dir)
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, go()).result()
+
+
+def add_user(server: Radmfa, name: str, password: str | None = None, **profile: Any) -> None:
+    async def work(store: Store) -> None:
+        await store.add_user(NewUser(name, password_hash=hash_password(password) if password else None, **profile))
+
+    in_store(server, work)
+
+
+def get_user(server: Radmfa, name: str) -> User | None:
+    async def work(store: Store) -> User | None:
+        return await store.get_user(name)
+
+    result: User | None = in_store(server, work)
+    return result
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+class Background:
+    """Run a blocking call (radclient) in a thread; ``result()`` joins it."""
+
+    def __init__(self, fn: Callable[[], T]) -> None:
+        self._value: list[Any] = []
+        self.done_at = 0.0
+
+        def run() -> None:
+            self._value.append(fn())
+            self.done_at = time.monotonic()
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def result(self, timeout: float = 30.0) -> Any:
+        self._thread.join(timeout)
+        assert self._value, "call did not finish"
+        return self._value[0]
+
+
+__all__ = ["NAS_SECRET", "Background", "Peers", "add_user", "get_user", "in_store", "make_server", "peers", "wait_for"]

@@ -1,0 +1,337 @@
+"""End-to-end phone factors: radclient (NAS) → radmfa (process) → fake
+Twilio / ntfy / SMTP sink over real HTTP and SMTP, and back through
+radmfa's signed callbacks."""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.request
+
+import pytest
+
+from radmfa.core.model import CustomMessage, FraudReport, UserState
+from radmfa.core.ports import Store
+from tests.integration.phone_env import (  # noqa: F401  (peers is a fixture)
+    NAS_SECRET,
+    Background,
+    add_user,
+    get_user,
+    in_store,
+    make_server,
+    peers,
+    wait_for,
+)
+from tests.integration.test_foundation import upstream_cfg
+
+pytestmark = pytest.mark.integration
+
+MOBILE = "+14155550123"
+OFFICE = "+14155550987"
+
+
+def fraud_reports(server) -> list[FraudReport]:
+    async def work(store: Store) -> list[FraudReport]:
+        return await store.list_fraud_reports()
+
+    return in_store(server, work)
+
+
+def login(radclient, server, user: str, password: str | None, *, state: str | None = None, timeout: float = 10,
+          retries: int = 1):
+    packet: dict[str, str] = {"User-Name": user}
+    if password is not None:
+        packet["User-Password"] = password
+    if state is not None:
+        packet["State"] = state
+    return radclient(server.address, NAS_SECRET, [packet], timeout=timeout, retries=retries)[0]
+
+
+@pytest.fixture
+def phone(radmfa_factory, peers):  # noqa: F811
+    server = make_server(radmfa_factory, peers)
+    add_user(server, "alice", "alice-pw", mobile=MOBILE, office_phone=OFFICE, email="alice@example.com")
+    return server
+
+
+def test_menu_text_code_through_freeradius(radmfa_factory, peers, freeradius_upstream, radclient):  # noqa: F811
+    server = make_server(radmfa_factory, peers, upstream=upstream_cfg(freeradius_upstream.address))
+    add_user(server, "alice", None, mobile=MOBILE)
+    with server:
+        first = login(radclient, server, "alice", "alice-pw")
+        assert first.code == "Access-Challenge"
+        menu = first.get("Reply-Message")
+        assert menu is not None and "1 = text to •••0123" in menu and "2 = call •••0123" in menu
+        assert "3 = push" in menu and len(menu.encode()) <= 253
+        assert first.get("Filter-Id") is None
+        second = login(radclient, server, "alice", "1", state=first.get("State"))
+        assert second.code == "Access-Challenge"
+        assert "code we sent" in (second.get("Reply-Message") or "")
+        assert len(peers.twilio.messages) == 1 and peers.twilio.messages[0]["To"] == MOBILE
+        code = re.search(r"\d{6}", peers.twilio.messages[0]["Body"]).group(0)  # type: ignore[union-attr]
+        done = login(radclient, server, "alice", code, state=second.get("State"))
+        assert done.code == "Access-Accept"
+        assert done.get("Filter-Id") == "vpn-users"  # the upstream's authorization
+    assert code not in server.log_text()  # the code never reaches a log
+
+
+def test_text_code_wrong_then_right_and_single_use(phone, peers, radclient):  # noqa: F811
+    with phone:
+        first = login(radclient, phone, "alice", "alice-pw")
+        second = login(radclient, phone, "alice", "1", state=first.get("State"))
+        code = re.search(r"\d{6}", peers.twilio.messages[-1]["Body"]).group(0)  # type: ignore[union-attr]
+        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+        third = login(radclient, phone, "alice", wrong, state=second.get("State"))
+        assert third.code == "Access-Challenge" and "Wrong code" in (third.get("Reply-Message") or "")
+        assert login(radclient, phone, "alice", code, state=third.get("State")).code == "Access-Accept"
+        assert login(radclient, phone, "alice", code, state=third.get("State")).code == "Access-Reject"
+
+
+def test_voice_pound_approves(phone, peers, radclient):  # noqa: F811
+    peers.twilio.answer = "#"
+    with phone:
+        first = login(radclient, phone, "alice", "alice-pw")
+        done = login(radclient, phone, "alice", "2", state=first.get("State"))
+        assert done.code == "Access-Accept"
+    call = peers.twilio.calls[0]
+    assert call.to == MOBILE and [s[1] for s in call.steps][:2] == [200, 200]
+    assert "<Gather" in call.steps[0][2] and "press the pound key" in call.steps[0][2]
+    assert "press zero, then pound to report fraud" in call.steps[0][2]
+    assert fraud_reports(phone) == []
+
+
+def test_voice_office_phone_and_silence_denies(phone, peers, radclient):  # noqa: F811
+    peers.twilio.answer = "silence"
+    with phone:
+        first = login(radclient, phone, "alice", "alice-pw")
+        assert "3 = call •••0987" in (first.get("Reply-Message") or "")
+        done = login(radclient, phone, "alice", "3", state=first.get("State"))
+        assert done.code == "Access-Reject"
+    assert peers.twilio.calls[0].to == OFFICE
+
+
+def test_voice_fraud_code_rejects_reports_and_blocks(phone, peers, radclient):  # noqa: F811
+    peers.twilio.answer = "0#"
+    with phone:
+        first = login(radclient, phone, "alice", "alice-pw")
+        done = login(radclient, phone, "alice", "2", state=first.get("State"))
+        assert done.code == "Access-Reject"
+        # blocked now: no further call, push or text to the phone
+        assert login(radclient, phone, "alice", "alice-pw").code == "Access-Reject"
+        assert login(radclient, phone, "alice", "alice-pw,push").code == "Access-Reject"
+    assert len(peers.twilio.calls) == 1 and peers.ntfy.published == []
+    reports = fraud_reports(phone)
+    assert len(reports) == 1 and reports[0].source == "voice" and reports[0].phone == MOBILE
+    assert reports[0].username == "alice" and reports[0].client_name == "localhost"
+    user = get_user(phone, "alice")
+    assert user is not None and user.state is UserState.BLOCKED
+
+
+def test_hang_up_denies(phone, peers, radclient):  # noqa: F811
+    peers.twilio.answer = "hangup"
+    with phone:
+        first = login(radclient, phone, "alice", "alice-pw")
+        assert login(radclient, phone, "alice", "2", state=first.get("State")).code == "Access-Reject"
+
+
+def test_push_approve_answers_within_a_second(phone, peers, radclient):  # noqa: F811
+    peers.ntfy.tap_label = "Approve"
+    peers.ntfy.tap_delay_s = 1.0
+    with phone:
+        first = login(radclient, phone, "alice", "alice-pw")
+        held = Background(lambda: login(radclient, phone, "alice", "4", state=first.get("State")))
+        assert held.result().code == "Access-Accept"
+        assert held.done_at - peers.ntfy.tapped_at[0] < 1.0
+    message = peers.ntfy.published[0]
+    assert message["topic"] == "radmfa-alice"
+    assert [a["label"] for a in message["actions"]] == ["Approve", "Deny", "Deny and report fraud"]
+    assert peers.ntfy.taps == [("Approve", 200)]
+
+
+def test_push_deny_rejects_and_fraud_button_reports(phone, peers, radclient):  # noqa: F811
+    peers.ntfy.tap_label = "Deny"
+    with phone:
+        first = login(radclient, phone, "alice", "alice-pw")
+        assert login(radclient, phone, "alice", "4", state=first.get("State")).code == "Access-Reject"
+        assert fraud_reports(phone) == []
+        peers.ntfy.tap_label = "Deny and report fraud"
+        first = login(radclient, phone, "alice", "alice-pw")
+        assert login(radclient, phone, "alice", "4", state=first.get("State")).code == "Access-Reject"
+    reports = fraud_reports(phone)
+    assert len(reports) == 1 and reports[0].source == "push" and reports[0].device == "radmfa-alice"
+
+
+def test_no_answer_rejects_at_the_timeout_past_the_request_watchdog(radmfa_factory, peers, radclient):  # noqa: F811
+    # request_timeout_s = 1 < oob_timeout_s = 4: the held request moves its own deadline.
+    server = make_server(radmfa_factory, peers, radius_extra="reject_delay_s = 0\nrequest_timeout_s = 1")
+    add_user(server, "alice", "alice-pw", mobile=MOBILE)
+    with server:
+        first = login(radclient, server, "alice", "alice-pw")
+        started = time.monotonic()
+        done = login(radclient, server, "alice", "3", state=first.get("State"))
+        elapsed = time.monotonic() - started
+    assert done.code == "Access-Reject" and 3.5 < elapsed < 7
+    assert "No answer" in (done.get("Reply-Message") or "")
+    assert len(peers.ntfy.published) == 1
+    assert "internal timeout" not in server.log_text()
+
+
+def test_nas_retransmitting_a_held_request_pushes_once(radmfa_factory, peers, radclient):  # noqa: F811
+    phone = make_server(radmfa_factory, peers, oob_timeout_s=20)
+    add_user(phone, "alice", "alice-pw", mobile=MOBILE)
+    peers.ntfy.tap_label = "Approve"
+    peers.ntfy.tap_delay_s = 5.2
+    with phone:
+        first = login(radclient, phone, "alice", "alice-pw")
+        # radclient -r 6 -t 1: the same packet (Id, authenticator) five more times
+        packet = {"User-Name": "alice", "User-Password": "3", "State": first.get("State")}
+        replies = radclient(phone.address, NAS_SECRET, [packet], timeout=1, retries=6)
+        assert replies[0].code == "Access-Accept"
+        assert replies.stdout.count("Sent Access-Request") == 6
+    assert len(peers.ntfy.published) == 1
+    assert sum(1 for e in phone.events() if e.get("event") == "out-of-band answer") == 1
+
+
+def test_a_second_request_while_held_joins_the_same_call(phone, peers, radclient):  # noqa: F811
+    with phone:
+        a = login(radclient, phone, "alice", "alice-pw")
+        b = login(radclient, phone, "alice", "alice-pw")
+        older = Background(lambda: login(radclient, phone, "alice", "2", state=a.get("State")))
+        wait_for(lambda: peers.twilio.calls)
+        newer = Background(lambda: login(radclient, phone, "alice", "2", state=b.get("State")))
+        time.sleep(0.8)
+        assert older.result().code == "Access-Reject"  # superseded by the newer attempt
+        peers.twilio.run(peers.twilio.play(peers.twilio.calls[0], "#"))
+        assert newer.result().code == "Access-Accept"
+    assert len(peers.twilio.calls) == 1
+
+
+def test_bad_or_replayed_callbacks_get_403_and_change_nothing(phone, peers, radclient):  # noqa: F811
+    with phone:
+        first = login(radclient, phone, "alice", "alice-pw")
+        held = Background(lambda: login(radclient, phone, "alice", "2", state=first.get("State")))
+        call = wait_for(lambda: peers.twilio.calls and peers.twilio.calls[0])
+        form = {"AccountSid": "AC" + "0" * 32, "CallSid": call.sid, "CallStatus": "in-progress"}
+        assert peers.twilio.replay(call.url, form, sign_with="not-the-auth-token") == 403
+        tampered = call.url.replace("/answer?t=", "/gather?t=")
+        assert peers.twilio.replay(tampered, {**form, "Digits": ""}) == 403  # token is for "answer"
+        forged_status = call.status_callback[: -4] + "AAAA"
+        assert peers.twilio.replay(forged_status, {**form, "CallStatus": "completed"}) == 403
+        peers.twilio.run(peers.twilio.play(call, "#"))
+        assert held.result().code == "Access-Accept"
+        gather_url = next(url for url, _, _ in call.steps if "/gather" in url)
+        assert peers.twilio.replay(gather_url, {**form, "Digits": "0"}) == 403  # replay: already decided
+    assert fraud_reports(phone) == []
+    user = get_user(phone, "alice")
+    assert user is not None and user.state is UserState.ENABLED
+
+
+def test_push_token_is_single_use(phone, peers, radclient):  # noqa: F811
+    peers.ntfy.tap_label = "Approve"
+    with phone:
+        first = login(radclient, phone, "alice", "alice-pw")
+        assert login(radclient, phone, "alice", "4", state=first.get("State")).code == "Access-Accept"
+        message = peers.ntfy.published[0]
+        assert peers.ntfy.tap_now(message, "Approve") == 403
+        assert peers.ntfy.tap_now(message, "Deny and report fraud") == 403
+    assert fraud_reports(phone) == []
+
+
+def test_oob_client_without_password_and_primary_none(radmfa_factory, peers, radclient):  # noqa: F811
+    clients = '\n[clients.localhost]\nmode = "oob"\nprimary = "none"\n'
+    server = make_server(radmfa_factory, peers, clients=clients)
+    add_user(server, "bob", None, mobile=MOBILE, default_method="push")
+    peers.ntfy.tap_label = "Approve"
+    with server:
+        assert login(radclient, server, "bob", None).code == "Access-Accept"
+        assert login(radclient, server, "nobody", None).code == "Access-Reject"  # unknown: never password-only
+    assert len(peers.ntfy.published) == 1 and peers.twilio.calls == []
+
+
+def test_oob_client_calls_the_default_method_after_the_password(radmfa_factory, peers, radclient):  # noqa: F811
+    server = make_server(radmfa_factory, peers, clients='\n[clients.localhost]\nmode = "oob"\n')
+    add_user(server, "carol", "carol-pw", mobile=MOBILE, default_method="voice")
+    peers.twilio.answer = "#"
+    with server:
+        assert login(radclient, server, "carol", "wrong").code == "Access-Reject"
+        assert peers.twilio.calls == []
+        assert login(radclient, server, "carol", "carol-pw").code == "Access-Accept"
+    assert len(peers.twilio.calls) == 1
+
+
+def test_auto_mode_inline_keywords(radmfa_factory, peers, radclient):  # noqa: F811
+    server = make_server(radmfa_factory, peers, clients='\n[clients.localhost]\nmode = "auto"\n')
+    add_user(server, "dave", "dave-pw", mobile=MOBILE)
+    peers.ntfy.tap_label = "Approve"
+    with server:
+        assert login(radclient, server, "dave", "dave-pw,push").code == "Access-Accept"
+        texted = login(radclient, server, "dave", "dave-pw,sms")
+        assert texted.code == "Access-Challenge" and len(peers.twilio.messages) == 1
+        assert login(radclient, server, "dave", "dave-pw").code == "Access-Challenge"  # the menu
+        assert login(radclient, server, "dave", "wrong-pw,push").code == "Access-Reject"
+    assert len(peers.ntfy.published) == 1
+
+
+def test_email_code_through_the_smtp_sink(radmfa_factory, peers, radclient):  # noqa: F811
+    server = make_server(radmfa_factory, peers)
+    add_user(server, "erin", "erin-pw", email="erin@example.com")
+    with server:
+        first = login(radclient, server, "erin", "erin-pw")
+        assert "2 = e-mail to e•••@example.com" in (first.get("Reply-Message") or "")  # 1 = push
+        second = login(radclient, server, "erin", "2", state=first.get("State"))
+        assert second.code == "Access-Challenge"
+        mail = wait_for(lambda: peers.smtp.messages and peers.smtp.messages[0])
+        assert mail["To"] == "erin@example.com" and mail["From"] == "mfa@example.com"
+        code = re.search(r"\d{6}", mail.get_payload()).group(0)  # type: ignore[union-attr, arg-type]
+        assert login(radclient, server, "erin", code, state=second.get("State")).code == "Access-Accept"
+
+
+def test_healthz(phone):
+    url = f"http://127.0.0.1:{phone.http_port}/healthz"
+    with phone, urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310
+        assert resp.status == 200 and resp.read() == b"ok\n"
+
+
+def test_limits_trip_with_a_clear_message(radmfa_factory, peers, radclient):  # noqa: F811
+    server = make_server(radmfa_factory, peers, extra_toml="[limits]\nsms_per_user = 2\npush_per_hour = 1\n")
+    add_user(server, "alice", "alice-pw", mobile=MOBILE)
+    peers.ntfy.tap_label = "Deny"
+    with server:
+        for _ in range(2):
+            first = login(radclient, server, "alice", "alice-pw")
+            assert login(radclient, server, "alice", "1", state=first.get("State")).code == "Access-Challenge"
+        first = login(radclient, server, "alice", "alice-pw")
+        refused = login(radclient, server, "alice", "1", state=first.get("State"))
+        assert refused.code == "Access-Reject" and "Too many codes sent" in (refused.get("Reply-Message") or "")
+        first = login(radclient, server, "alice", "alice-pw")
+        assert login(radclient, server, "alice", "3", state=first.get("State")).code == "Access-Reject"  # denied
+        first = login(radclient, server, "alice", "alice-pw")
+        capped = login(radclient, server, "alice", "3", state=first.get("State"))
+        assert capped.code == "Access-Reject" and "right now" in (capped.get("Reply-Message") or "")
+    assert len(peers.twilio.messages) == 2 and len(peers.ntfy.published) == 1
+    reasons = [e.get("reason") for e in server.events() if e.get("event") == "auth"]
+    assert "rate-limited:user" in reasons and "rate-limited:global" in reasons
+
+
+def test_custom_messages_per_language_and_client(radmfa_factory, peers, radclient):  # noqa: F811
+    server = make_server(radmfa_factory, peers, clients='\n[clients.localhost]\napp_name = "Corp VPN"\n')
+    add_user(server, "alice", "alice-pw", mobile=MOBILE, language="de-CH")
+
+    async def work(store: Store) -> None:
+        await store.add_message(CustomMessage("sms", "de", "", text="Ihr {app}-Code: {code}"))
+        await store.add_message(CustomMessage("voice_greeting", "", "localhost", audio=b"RIFF" + bytes(40),
+                                              audio_type="audio/wav", audio_size=44))
+
+    in_store(server, work)
+    peers.twilio.answer = "#"
+    with server:
+        first = login(radclient, server, "alice", "alice-pw")
+        login(radclient, server, "alice", "1", state=first.get("State"))
+        assert re.fullmatch(r"Ihr Corp VPN-Code: \d{6}", peers.twilio.messages[0]["Body"])
+        first = login(radclient, server, "alice", "alice-pw")
+        assert login(radclient, server, "alice", "2", state=first.get("State")).code == "Access-Accept"
+        twiml = peers.twilio.calls[0].steps[0][2]
+        play = re.search(r"<Play>([^<]+)</Play>", twiml)
+        assert play is not None and "sign-in verification call" not in twiml
+        with urllib.request.urlopen(play.group(1), timeout=5) as resp:  # noqa: S310 - our own test server
+            assert resp.headers["Content-Type"] == "audio/wav" and resp.read().startswith(b"RIFF")

@@ -1,0 +1,148 @@
+"""More end-to-end phone flows: webhook providers, console provider, two-way
+SMS, several workers answering each other's callbacks."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.fakes.server import free_tcp_port
+from tests.fakes.twilio import NUMBER, SID, TOKEN
+from tests.fakes.webhook import FakeWebhook
+from tests.integration.phone_env import (  # noqa: F401  (peers is a fixture)
+    NAS_SECRET,
+    NTFY_TOKEN,
+    Background,
+    add_user,
+    make_server,
+    peers,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+MOBILE = "+14155550123"
+
+
+def login(radclient, server, user, password, state=None, timeout=10):
+    packet = {"User-Name": user, "User-Password": password}
+    if state is not None:
+        packet["State"] = state
+    return radclient(server.address, NAS_SECRET, [packet], timeout=timeout)[0]
+
+
+@pytest.fixture
+def hook():
+    fake = FakeWebhook().start()
+    yield fake
+    fake.stop()
+
+
+def test_webhook_providers_for_texts_and_pushes(radmfa_factory, hook, radclient):
+    http_port = free_tcp_port()
+    extra = f"""
+[http]
+listen = ["127.0.0.1:{http_port}"]
+public_url = "http://127.0.0.1:{http_port}"
+
+[providers.hook]
+type = "webhook"
+url = "{hook.url}/send"
+headers = {{ "Content-Type" = "application/json", "Authorization" = "Bearer hook-secret" }}
+body = '{{"to": "{{to}}", "text": "{{text}}", "approve": "{{approve_url}}", "deny": "{{deny_url}}"}}'
+"""
+    server = radmfa_factory(mfa='sms_provider = "hook"\npush_provider = "hook"\noob_timeout_s = 5\n', extra=extra)
+    add_user(server, "alice", "alice-pw", mobile=MOBILE)
+    with server:
+        first = login(radclient, server, "alice", "alice-pw")
+        assert "1 = text to •••0123" in (first.get("Reply-Message") or "") and "2 = push" in first.get("Reply-Message")
+        asked = login(radclient, server, "alice", "1", first.get("State"))
+        sent = json.loads(hook.hits[0].body)
+        assert hook.hits[0].headers["Authorization"] == "Bearer hook-secret" and sent["to"] == MOBILE
+        code = re.search(r"\d{6}", sent["text"]).group(0)  # type: ignore[union-attr]
+        assert login(radclient, server, "alice", code, asked.get("State")).code == "Access-Accept"
+
+        first = login(radclient, server, "alice", "alice-pw")
+        held = Background(lambda: login(radclient, server, "alice", "2", first.get("State")))
+        pushed = json.loads(wait_for(lambda: len(hook.hits) > 1 and hook.hits[1]).body)
+        assert pushed["to"] == "radmfa-alice"
+        assert hook.request("POST", pushed["approve"]) == 200
+        assert held.result().code == "Access-Accept"
+    assert code not in server.log_text() and "hook-secret" not in server.log_text()
+
+
+def test_console_provider_logs_the_sending_never_the_code(radmfa_factory, radclient):
+    extra = '[providers.lab]\ntype = "console"\n'
+    server = radmfa_factory(mfa='sms_provider = "lab"\n', extra=extra)
+    add_user(server, "alice", "alice-pw", mobile=MOBILE)
+    with server:
+        first = login(radclient, server, "alice", "alice-pw")
+        asked = login(radclient, server, "alice", "1", first.get("State"))
+        assert asked.code == "Access-Challenge"
+    events = [e for e in server.events() if e.get("event") == "console provider: text sent"]
+    assert len(events) == 1 and events[0]["to"] == MOBILE
+    assert not re.search(r"code is \d{6}", server.log_text())
+
+
+def test_two_way_sms_reply_approves(radmfa_factory, peers, radclient):  # noqa: F811
+    server = make_server(radmfa_factory, peers, mfa="two_way_sms = true\n")
+    add_user(server, "alice", "alice-pw", mobile=MOBILE)
+    inbound = f"http://127.0.0.1:{server.http_port}/cb/sms/inbound"  # type: ignore[attr-defined]
+    with server:
+        first = login(radclient, server, "alice", "alice-pw")
+        held = Background(lambda: login(radclient, server, "alice", "1", first.get("State")))
+        text = wait_for(lambda: peers.twilio.messages and peers.twilio.messages[0])
+        code = re.search(r"\d{6}", text["Body"]).group(0)  # type: ignore[union-attr]
+        assert text["To"] == MOBILE and text["From"] == NUMBER and "Reply" in text["Body"]
+        assert peers.twilio.text_back(inbound, MOBILE, code, token="forged")[0] == 403
+        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+        assert peers.twilio.text_back(inbound, MOBILE, wrong)[0] == 200  # accepted, changes nothing
+        assert peers.twilio.text_back(inbound, "+14155550999", code)[0] == 200  # another phone: nothing
+        assert peers.twilio.text_back(inbound, MOBILE, code)[0] == 200
+        assert held.result().code == "Access-Accept"
+    assert TOKEN not in server.log_text() and SID not in server.log_text()
+
+
+def test_any_worker_answers_a_callback_for_another(radmfa_factory, peers, radclient):  # noqa: F811
+    server = make_server(radmfa_factory, peers, radius_extra="reject_delay_s = 0\nworkers = 2", oob_timeout_s=8)
+    add_user(server, "alice", "alice-pw", mobile=MOBILE)
+    peers.ntfy.tap_label = "Approve"
+    with server:
+        for _ in range(4):
+            first = login(radclient, server, "alice", "alice-pw")
+            assert login(radclient, server, "alice", "3", first.get("State")).code == "Access-Accept"
+    assert len(peers.ntfy.published) == 4 and [s for _, s in peers.ntfy.taps] == [200] * 4
+    assert NTFY_TOKEN not in server.log_text()
+
+
+def test_push_held_at_one_node_approved_through_another(radmfa_factory, peers, radclient,  # noqa: F811
+                                                        fresh_postgres_url, tmp_path):
+    # Two nodes, one PostgreSQL store: the tap reaches node B's HTTP while node A holds the request.
+    shared = {"store_url": fresh_postgres_url, "key_file": str(tmp_path / "cluster.key")}
+    a = make_server(radmfa_factory, peers, oob_timeout_s=10, **shared)
+    b = make_server(radmfa_factory, peers, oob_timeout_s=10, **shared)
+    add_user(a, "alice", "alice-pw", mobile=MOBILE)
+    with a, b:
+        first = login(radclient, a, "alice", "alice-pw")
+        held = Background(lambda: login(radclient, a, "alice", "3", first.get("State")))
+        message = wait_for(lambda: peers.ntfy.published and peers.ntfy.published[0])
+        approve = peers.ntfy.action(message, "Approve")["url"]
+        via_b = approve.replace(f":{a.http_port}/", f":{b.http_port}/")  # type: ignore[attr-defined]
+        assert via_b != approve
+        assert peers.ntfy.request("POST", via_b) == 200
+        assert held.result().code == "Access-Accept"
+        assert peers.ntfy.request("POST", approve) == 403  # decided once, cluster-wide
+
+
+def test_push_fraud_button_alerts_the_security_team(radmfa_factory, peers, hook, radclient):  # noqa: F811
+    server = make_server(radmfa_factory, peers, extra_toml=f'[fraud]\nnotify_webhook = "{hook.url}/soc"\n')
+    add_user(server, "alice", "alice-pw", mobile=MOBILE)
+    peers.ntfy.tap_label = "Deny and report fraud"
+    with server:
+        first = login(radclient, server, "alice", "alice-pw")
+        assert login(radclient, server, "alice", "3", first.get("State")).code == "Access-Reject"
+        alert = json.loads(wait_for(lambda: hook.hits and hook.hits[0]).body)
+    assert alert["event"] == "fraud_report" and alert["source"] == "push" and alert["user"] == "alice"
+    assert alert["device"] == "radmfa-alice" and alert["client"] == "localhost"

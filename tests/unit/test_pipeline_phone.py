@@ -1,0 +1,222 @@
+"""The pipeline's phone block under in-memory senders, a fake upstream and
+the real SQLite store: modes, primary = "none", the limits and delivery seams."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from radmfa.config import ClientPolicy, FraudConfig, LimitsConfig, MethodLimit, MfaConfig
+from radmfa.config_phone import PhoneConfig, ProviderConfig
+from radmfa.core.model import AuthRequest, NewUser, PrimaryResult, Verdict
+from radmfa.core.phone_flow import PhoneFlow
+from radmfa.core.pipeline import Pipeline
+from radmfa.core.session import Event
+from radmfa.delivery import Senders
+from radmfa.errors import DeliveryError
+from radmfa.factors import build_factors
+from radmfa.factors.phone import PhoneFactors
+from radmfa.radius import wire
+from radmfa.store import open_store
+
+# Held requests wait in real time, so each step takes the real clock (not a
+# time fixed at import: the suite may run minutes later).
+
+
+
+@dataclass
+class Upstream:
+    calls: list[bytes] = field(default_factory=list)
+
+    async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult:
+        self.calls.append(password)
+        if password in (b"pw", b""):  # b"": MS-CHAPv2 relayed as is
+            return PrimaryResult(True, ((11, b"vpn"),))
+        return PrimaryResult(False)
+
+    def healthy(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclass
+class Phone:
+    """SmsSender, VoiceCaller, PushSender and EmailSender in memory."""
+
+    sent: list[tuple[str, str, str]] = field(default_factory=list)
+    fail: bool = False
+    on_push: Any = None
+
+    async def send_sms(self, to: str, text: str) -> None:
+        self._send("sms", to, text)
+
+    async def place_call(self, to: str, *, answer_url: str, status_url: str) -> None:
+        self._send("voice", to, answer_url)
+
+    async def push(self, topic: str, *, title: str, text: str, actions: Any) -> None:
+        self._send("push", topic, text)
+        if self.on_push is not None:
+            asyncio.get_running_loop().create_task(self.on_push(actions))
+
+    async def send_email(self, to: str, *, subject: str, body: str) -> None:
+        self._send("email", to, body)
+
+    def _send(self, method: str, to: str, text: str) -> None:
+        if self.fail:
+            raise DeliveryError("provider x: answered HTTP 500")
+        self.sent.append((method, to, text))
+
+
+def req(user: bytes, password: bytes | None, state: bytes | None = None, rid: str = "r1") -> AuthRequest:
+    return AuthRequest(rid, "nas1", "10.0.0.1", user, password, state, "", bytes(16), ())
+
+
+@pytest.fixture
+async def env(tmp_path):
+    store = await open_store("sqlite:///p.db", key_file=tmp_path / "k", base_dir=tmp_path)
+    await store.add_user(NewUser("alice", mobile="+14155550123", email="a@example.com"))
+    await store.add_user(NewUser("bob", mobile="+14155550111", default_method="push"))
+    phone, upstream = Phone(), Upstream()
+    providers = {"p": ProviderConfig("p", "console")}
+
+    def make(mode: str = "challenge", primary: str = "upstream", oob_timeout_s: float = 5,
+             limits: LimitsConfig | None = None, **mfa: Any):
+        cfg = PhoneConfig(sms_provider="p", voice_provider="p", push_provider="p", email_provider="p",
+                          oob_timeout_s=oob_timeout_s, providers=providers)
+        senders = Senders(sms=phone, voice=phone, push=phone, email=phone)
+        factors = PhoneFactors(store, senders, cfg, FraudConfig(), public_url="https://mfa.example", limits_cfg=limits)
+        mfa_cfg = MfaConfig(**mfa)
+        flow = PhoneFlow(mfa_cfg, store, factors, build_factors(store, window=1, prompt="p")["otp"])
+        clients = {"nas1": ClientPolicy("nas1", mode=mode, primary=primary)}
+        pipe = Pipeline(mfa_cfg, upstream, store, build_factors(store, window=1, prompt="p"),
+                        clients=clients, phone=flow)
+        return pipe, factors
+
+    yield make, phone, upstream, store
+    await store.close()
+
+
+def state_of(decision) -> bytes:
+    return dict(decision.attrs)[wire.STATE]
+
+
+def reply(decision) -> str:
+    return dict(decision.attrs).get(wire.REPLY_MESSAGE, b"").decode()
+
+
+async def test_menu_text_code_accepts_with_upstream_attributes(env):
+    make, phone, _, _ = env
+    pipe, _ = make()
+    menu = await pipe.handle(req(b"alice", b"pw"), now=datetime.now(UTC))
+    assert menu.verdict is Verdict.CHALLENGE and reply(menu).startswith("Choose: 1 = text to •••0123")
+    asked = await pipe.handle(req(b"alice", b"1", state_of(menu)), now=datetime.now(UTC))
+    assert asked.verdict is Verdict.CHALLENGE and asked.factor == "sms"
+    code = re.search(r"\d{6}", phone.sent[-1][2]).group(0)  # type: ignore[union-attr]
+    done = await pipe.handle(req(b"alice", code.encode(), state_of(asked)), now=datetime.now(UTC))
+    assert done.verdict is Verdict.ACCEPT and (11, b"vpn") in done.attrs and done.factor == "sms"
+
+
+async def test_primary_none_takes_no_password_and_never_lets_unknown_users_in(env):
+    make, phone, upstream, _ = env
+    pipe, factors = make(mode="oob", primary="none", unknown_users="password-only")
+
+    async def approve(actions):
+        oob_id = actions[0][1].split("/")[-2]
+        await factors.decide(oob_id, Event.APPROVE, now=datetime.now(UTC))
+
+    phone.on_push = approve
+    done = await pipe.handle(req(b"bob", None), now=datetime.now(UTC))
+    assert done.verdict is Verdict.ACCEPT and done.factor == "push" and upstream.calls == []
+    stranger = await pipe.handle(req(b"nobody", None), now=datetime.now(UTC))
+    assert stranger.verdict is Verdict.REJECT and stranger.reason == "unknown user"
+
+
+async def test_oob_mode_relays_a_request_without_user_password(env):
+    make, phone, upstream, _ = env
+    pipe, factors = make(mode="oob")
+
+    async def deny(actions):
+        await factors.decide(actions[1][1].split("/")[-2], Event.DENY, now=datetime.now(UTC))
+
+    phone.on_push = deny
+    done = await pipe.handle(req(b"bob", None), now=datetime.now(UTC))
+    assert upstream.calls == [b""] and done.verdict is Verdict.REJECT and done.reason == "denied"
+    assert "denied" in reply(done)
+    challenge_client, _ = make()
+    refused = await challenge_client.handle(req(b"bob", None), now=datetime.now(UTC))
+    assert refused.reason.startswith("no User-Password")
+
+
+async def test_unanswered_hold_rejects_and_the_late_answer_changes_nothing(env):
+    make, phone, _, store = env
+    pipe, factors = make(mode="auto", oob_timeout_s=0.3)
+    done = await pipe.handle(req(b"alice", b"pw,call"), now=datetime.now(UTC))
+    assert done.verdict is Verdict.REJECT and done.reason == "no answer" and phone.sent[0][0] == "voice"
+    oob_id = phone.sent[0][2].split("/")[-2]
+    assert await factors.decide(oob_id, Event.APPROVE, now=datetime.now(UTC)) is None
+
+
+async def test_limits_refuse_before_anything_is_sent(env):
+    make, phone, _, _ = env
+    one = MethodLimit(per_user=1, per_hour=100)
+    pipe, factors = make(mode="auto", limits=LimitsConfig(sms=one, push=one))
+
+    async def deny(actions):
+        await factors.decide(actions[1][1].split("/")[-2], Event.DENY, now=datetime.now(UTC))
+
+    phone.on_push = deny
+    assert (await pipe.handle(req(b"alice", b"pw,sms"), now=datetime.now(UTC))).verdict is Verdict.CHALLENGE
+    assert (await pipe.handle(req(b"alice", b"pw,push"), now=datetime.now(UTC))).reason == "denied"
+    assert len(phone.sent) == 2
+    texted = await pipe.handle(req(b"alice", b"pw,sms"), now=datetime.now(UTC))
+    pushed = await pipe.handle(req(b"alice", b"pw,push"), now=datetime.now(UTC))
+    for d in (texted, pushed):
+        assert d.verdict is Verdict.REJECT and d.reason == "rate-limited:user" and "Too many" in reply(d)
+    assert len(phone.sent) == 2
+
+
+async def test_delivery_failure_rejects_with_a_clear_message(env):
+    make, phone, _, _ = env
+    phone.fail = True
+    pipe, _ = make(mode="auto")
+    for password in (b"pw,sms", b"pw,push"):
+        d = await pipe.handle(req(b"alice", password), now=datetime.now(UTC))
+        assert d.verdict is Verdict.REJECT and d.reason in ("delivery failed",) and "could not reach" in reply(d)
+
+
+async def test_inline_keyword_for_a_method_the_user_lacks(env):
+    make, _, _, _ = env
+    pipe, _ = make(mode="auto")
+    d = await pipe.handle(req(b"bob", b"pw,email"), now=datetime.now(UTC))
+    assert d.verdict is Verdict.REJECT and "not available" in d.reason
+
+
+async def test_a_joined_hold_gets_the_one_accept(env):
+    make, phone, _, _ = env
+    pipe, factors = make(mode="auto")
+    older = asyncio.create_task(pipe.handle(req(b"alice", b"pw,push", rid="r1"), now=datetime.now(UTC)))
+    while not phone.sent:
+        await asyncio.sleep(0.01)
+    newer = asyncio.create_task(pipe.handle(req(b"alice", b"pw,push", rid="r2"), now=datetime.now(UTC)))
+    first = await older  # taken over: rejected at once, before any answer
+    assert first.verdict is Verdict.REJECT and first.reason == "superseded"
+    oob_id = (await factors.store.pending_oob_for("radmfa-alice", "push", now=datetime.now(UTC)))[0].id
+    assert await factors.decide(oob_id, Event.APPROVE, now=datetime.now(UTC)) is not None
+    second = await newer
+    assert second.verdict is Verdict.ACCEPT and len(phone.sent) == 1
+
+
+async def test_menu_answer_that_is_no_choice_shows_the_menu_again(env):
+    make, phone, _, _ = env
+    pipe, _ = make()
+    menu = await pipe.handle(req(b"alice", b"pw"), now=datetime.now(UTC))
+    again = await pipe.handle(req(b"alice", b"9", state_of(menu)), now=datetime.now(UTC))
+    assert again.verdict is Verdict.CHALLENGE and again.reason == "not a menu choice"
+    assert reply(again).startswith("Choose: 1 = text") and phone.sent == []
