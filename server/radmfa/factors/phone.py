@@ -190,6 +190,12 @@ class PhoneFactors:
                 log.warning("out-of-band start failed", user=user.name, method=option.method, error=str(e))
                 await self.store.decide_oob(held.id, Phase.DENIED, "delivery failed", now=now)
                 return Outcome(False, "delivery failed", await self._text("delivery_failed", user, request.client))
+        elif held.waiter != request.request_id:
+            # Running for a request from another Calling-Station-Id: joining
+            # would let this request collect the approval the user gives to
+            # the other one (a password holder racing the real user's push).
+            log.warning("refused: another sign-in awaits approval", user=user.name, method=held.method)
+            return Outcome(False, "another sign-in pending", "Another sign-in is waiting for approval on your phone.")
         else:
             log.info("joined a call or push already running", user=user.name, method=held.method)
         outcome = await self._wait(held, request.request_id, (held.expires_at - now).total_seconds())
