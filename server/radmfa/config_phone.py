@@ -54,7 +54,8 @@ class ProviderConfig:
     method: str = "POST"  # webhook
     headers: Mapping[str, str] = field(default_factory=dict)  # webhook
     body: str = ""  # webhook body template: {to} {text} {user} {approve_url} {deny_url} {fraud_url}
-    topic: str = "radmfa-{user}"  # ntfy topic per user
+    # push topic per user; {secret} = an unguessable per-user part (a reader of the topic can tap Approve)
+    topic: str = "radmfa-{user}-{secret}"
     host: str = "localhost"  # smtp
     port: int = 25  # smtp
     starttls: bool = False  # smtp
@@ -209,6 +210,17 @@ def _secret_value(sec: Section, key: str) -> str:
     except OSError as e:
         sec.fail(f"{key}_file", f"cannot read {where}: {e.strerror}")
     return ""
+
+
+def phone_warnings(phone: PhoneConfig) -> list[str]:
+    """Settings that work but are risky, logged at start-up."""
+    push = phone.provider("push")
+    if push is not None and push.type == "ntfy" and "{secret}" not in push.topic:
+        return [
+            f"[providers.{push.name}] topic {push.topic!r} has no {{secret}}: anyone who can read a user's "
+            "topic on the ntfy server can tap Approve; deny anonymous access to topics on the server"
+        ]
+    return []
 
 
 def finish_phone(

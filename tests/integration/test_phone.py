@@ -16,6 +16,7 @@ from tests.integration.phone_env import (  # noqa: F401  (peers is a fixture)
     NAS_SECRET,
     Background,
     add_user,
+    cli,
     get_user,
     in_store,
     make_server,
@@ -143,9 +144,24 @@ def test_push_approve_answers_within_a_second(phone, peers, radclient):  # noqa:
         assert held.result().code == "Access-Accept"
         assert held.done_at - peers.ntfy.tapped_at[0] < 1.0
     message = peers.ntfy.published[0]
-    assert message["topic"] == "radmfa-alice"
+    # The topic has an unguessable per-user part (a reader of the topic can
+    # tap Approve); the admin reads it off `radmfa user show` for the user.
+    assert re.fullmatch(r"radmfa-alice-[a-z2-7]{16}", message["topic"])
+    assert f"push:      {message['topic']}\n" in cli(phone, "user", "show", "alice")
     assert [a["label"] for a in message["actions"]] == ["Approve", "Deny", "Deny and report fraud"]
     assert peers.ntfy.taps == [("Approve", 200)]
+
+
+def test_push_to_a_dotted_user_name_reaches_a_valid_ntfy_topic(phone, peers, radclient):  # noqa: F811
+    """ntfy refuses topic names outside [-_A-Za-z0-9] (HTTP 400), and
+    first.last is a common user name: its push must still go out."""
+    add_user(phone, "john.smith", "john-pw")
+    peers.ntfy.tap_label = "Approve"
+    with phone:
+        first = login(radclient, phone, "john.smith", "john-pw")
+        assert "1 = push" in (first.get("Reply-Message") or "")
+        assert login(radclient, phone, "john.smith", "1", state=first.get("State")).code == "Access-Accept"
+    assert re.fullmatch(r"radmfa-john_smith-[a-z2-7]{16}", peers.ntfy.published[0]["topic"])
 
 
 def test_push_deny_rejects_and_fraud_button_reports(phone, peers, radclient):  # noqa: F811
@@ -158,7 +174,7 @@ def test_push_deny_rejects_and_fraud_button_reports(phone, peers, radclient):  #
         first = login(radclient, phone, "alice", "alice-pw")
         assert login(radclient, phone, "alice", "4", state=first.get("State")).code == "Access-Reject"
     reports = fraud_reports(phone)
-    assert len(reports) == 1 and reports[0].source == "push" and reports[0].device == "radmfa-alice"
+    assert len(reports) == 1 and reports[0].source == "push" and reports[0].device == "radmfa-alice-…"
 
 
 def test_no_answer_rejects_at_the_timeout_past_the_request_watchdog(radmfa_factory, peers, radclient):  # noqa: F811

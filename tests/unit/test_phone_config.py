@@ -75,3 +75,12 @@ def test_client_mode_and_primary(tmp_path):
         load(write(tmp_path, '[clients.rdg]\nmode = "hold"\n'))
     with pytest.raises(ConfigError, match=r"\[clients.rdg\] primary: must be one of"):
         load(write(tmp_path, '[clients.rdg]\nprimary = "ldap"\n'))
+
+
+def test_an_ntfy_topic_without_a_secret_is_warned_about(tmp_path):
+    push = '[providers.push]\ntype = "ntfy"\n'
+    mfa = '[mfa]\npush_provider = "push"\n'
+    cfg = load(write(tmp_path, HTTP + push + mfa))
+    assert cfg.phone.provider("push").topic == "radmfa-{user}-{secret}" and cfg.warnings == ()
+    cfg = load(write(tmp_path, HTTP + push + 'topic = "radmfa-{user}"\n' + mfa))
+    assert len(cfg.warnings) == 1 and "[providers.push] topic" in cfg.warnings[0] and "{secret}" in cfg.warnings[0]

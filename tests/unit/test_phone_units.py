@@ -140,3 +140,19 @@ async def test_console_provider_prints_codes_only_when_asked(capsys):
     assert "123456" not in capsys.readouterr().out
     await ConsoleSender(ProviderConfig("lab", "console", show_codes=True)).send_sms("+14155550123", "code 654321")
     assert "654321" in capsys.readouterr().out
+
+
+def test_push_topics_hold_an_unguessable_per_user_secret():
+    key, other = b"k" * 32, b"o" * 32
+    alice = callbacks.push_topic("radmfa-{user}-{secret}", "alice", key, ntfy=True)
+    assert alice.startswith("radmfa-alice-") and len(alice) == len("radmfa-alice-") + 16
+    assert alice == callbacks.push_topic("radmfa-{user}-{secret}", "alice", key, ntfy=True)  # stable
+    assert alice != callbacks.push_topic("radmfa-{user}-{secret}", "alice", other, ntfy=True)  # keyed
+    assert alice[-16:] != callbacks.push_topic("radmfa-{user}-{secret}", "bob", key, ntfy=True)[-16:]
+    # shown (menus, audit rows, fraud reports) without the secret
+    assert callbacks.push_topic("radmfa-{user}-{secret}", "alice", None, ntfy=True) == "radmfa-alice-…"
+    # ntfy allows [-_A-Za-z0-9] only; names that map alike still get their own topics
+    dotted = callbacks.push_topic("radmfa-{user}-{secret}", "j.smith", key, ntfy=True)
+    underscored = callbacks.push_topic("radmfa-{user}-{secret}", "j_smith", key, ntfy=True)
+    assert dotted.startswith("radmfa-j_smith-") and dotted != underscored
+    assert callbacks.push_topic("{user}", "j.smith", key, ntfy=False) == "j.smith"  # a webhook gets it as is

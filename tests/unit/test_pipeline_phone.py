@@ -207,7 +207,7 @@ async def test_a_joined_hold_gets_the_one_accept(env):
     newer = asyncio.create_task(pipe.handle(req(b"alice", b"pw,push", rid="r2"), now=datetime.now(UTC)))
     first = await older  # taken over: rejected at once, before any answer
     assert first.verdict is Verdict.REJECT and first.reason == "superseded"
-    oob_id = (await factors.store.pending_oob_for("radmfa-alice", "push", now=datetime.now(UTC)))[0].id
+    oob_id = (await factors.store.pending_oob_for("radmfa-alice-…", "push", now=datetime.now(UTC)))[0].id
     assert await factors.decide(oob_id, Event.APPROVE, now=datetime.now(UTC)) is not None
     second = await newer
     assert second.verdict is Verdict.ACCEPT and len(phone.sent) == 1
@@ -226,7 +226,7 @@ async def test_a_request_from_another_station_cannot_collect_a_running_push(env)
         await asyncio.sleep(0.01)
     intruder = await pipe.handle(theirs, now=datetime.now(UTC))
     assert intruder.verdict is Verdict.REJECT and intruder.reason == "another sign-in pending"
-    oob_id = (await factors.store.pending_oob_for(phone.sent[0][1], "push", now=datetime.now(UTC)))[0].id
+    oob_id = (await factors.store.pending_oob_for("radmfa-alice-…", "push", now=datetime.now(UTC)))[0].id
     assert await factors.decide(oob_id, Event.APPROVE, now=datetime.now(UTC)) is not None
     assert (await alice).verdict is Verdict.ACCEPT and len(phone.sent) == 1
 

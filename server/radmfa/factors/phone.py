@@ -65,9 +65,13 @@ class PhoneFactors:
         self.app_name = app_name  # client name → {app}: [clients.<name>] app_name (follows SIGHUP)
         self.notify: fraud.Notifier | None = None  # tells the security team about a fraud report
 
-    def topic(self, user: User) -> str:
+    def topic(self, user: User, key: bytes | None = None) -> str:
+        """The user's push topic; without ``key`` as shown and recorded
+        ({secret} masked), with the callback key as it is published to."""
         push = self.cfg.provider("push")
-        return push.topic.replace("{user}", name_key(user.name)) if push else ""
+        if push is None:
+            return ""
+        return callbacks.push_topic(push.topic, name_key(user.name), key, ntfy=push.type == "ntfy")
 
     def options(self, user: User) -> list[Option]:
         return methods.options(user, methods=self.methods, push_topic=self.topic(user))
@@ -220,7 +224,7 @@ class PhoneFactors:
             ]
             title = await self._text("push_title", user, client)
             text = await self._text("push_text", user, client)
-            await self.senders.push.push(held.destination, title=title, text=text, actions=actions)
+            await self.senders.push.push(self.topic(user, key), title=title, text=text, actions=actions)
         elif held.method == "sms" and code is not None and self.senders.sms is not None:
             await self.senders.sms.send_sms(held.destination, await self._text("sms_two_way", user, client, code=code))
         else:
