@@ -53,7 +53,7 @@ class ProviderConfig:
     url: str = ""  # webhook
     method: str = "POST"  # webhook
     headers: Mapping[str, str] = field(default_factory=dict)  # webhook
-    body: str = ""  # webhook body template: {to} {text} {user} {approve_url} {deny_url} {fraud_url}
+    body: str = ""  # webhook body template: {to} {text} {title} {approve_url} {deny_url} {fraud_url}
     # push topic per user; {secret} = an unguessable per-user part (a reader of the topic can tap Approve)
     topic: str = "radmfa-{user}-{secret}"
     host: str = "localhost"  # smtp

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
 from tests.fakes.server import ThreadedApp
 
@@ -115,7 +116,9 @@ class FakeTwilio(ThreadedApp):
 
         async def go() -> tuple[int, str]:
             headers = {"X-Twilio-Signature": signature(token or self.token, url, form)}
-            async with aiohttp.ClientSession() as http, http.post(url, data=form, headers=headers) as resp:
+            # Sent byte for byte as configured (encoded=True: no requoting), as Twilio does.
+            target = URL(url, encoded=True)
+            async with aiohttp.ClientSession() as http, http.post(target, data=form, headers=headers) as resp:
                 return resp.status, await resp.text()
 
         return self.run(go())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -351,3 +352,11 @@ def test_custom_messages_per_language_and_client(radmfa_factory, peers, radclien
         assert play is not None and "sign-in verification call" not in twiml
         with urllib.request.urlopen(play.group(1), timeout=5) as resp:  # noqa: S310 - our own test server
             assert resp.headers["Content-Type"] == "audio/wav" and resp.read().startswith(b"RIFF")
+        # Only with the call's token for that path: recording ids cannot be walked from outside.
+        url, _, token = play.group(1).partition("?t=")
+        base, _, rid = url.rpartition("/")
+        for probe in (url, f"{base}/{int(rid) + 1}?t={token}", f"{url}?t={token}x"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(probe, timeout=5)  # noqa: S310 - our own test server
+            refused.value.close()
+            assert refused.value.code == 403

@@ -32,7 +32,8 @@ def sign(key: bytes, oob_id: str, action: str, *, expires_at: datetime) -> str:
 
 def verify(key: bytes, token: str, oob_id: str, action: str, *, now: datetime) -> bool:
     expires_text, _, mac = token.partition(".")
-    if not expires_text.isdigit() or int(expires_text) < now.timestamp():
+    # isascii: str.isdigit() is also true for "²", which int() refuses (a 500, not a 403).
+    if not (expires_text.isascii() and expires_text.isdigit()) or int(expires_text) < now.timestamp():
         return False
     return hmac.compare_digest(_mac(key, oob_id, action, int(expires_text)).encode(), mac.encode())
 

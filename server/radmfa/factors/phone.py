@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -34,6 +35,7 @@ log = structlog.get_logger("radmfa.phone")
 
 POLL_INTERVAL_S = 0.2  # a decision reaches the held request within this (plus one store read)
 _SENT = b"sent"  # hash scope of codes sent for a challenge (the row is keyed by State)
+PLAY = "play"  # the token action of a recording's URL (service/http.py checks it)
 _REASONS = {session.Event.APPROVE: "approved", session.Event.DENY: "denied", session.Event.REPORT_FRAUD: "fraud"}
 
 
@@ -99,12 +101,20 @@ class PhoneFactors:
                 self.store, kind, language=language, client=held.client, public_url=self.public_url
             )
             if url is not None:
-                out.append((url, True))
+                out.append((await self._signed_play_url(url, held), True))
                 continue
             spoken = messages.spoken_keys(self.cfg.fraud_code)
             text = await self.text(kind, held.client, user=held.username, language=language, fraud_code=spoken)
             out.append((text, False))
         return out
+
+    async def _signed_play_url(self, url: str, held: OobSession) -> str:
+        """A recording is served only with a token for its path, valid while
+        this call may run: /voice/<id> counts up, so without one anybody
+        could download every recording (up to 5 MB each) from outside."""
+        key = await self.store.callback_key()
+        token = callbacks.sign(key, urlsplit(url).path, PLAY, expires_at=held.expires_at + timedelta(seconds=60))
+        return f"{url}?t={token}"
 
     async def menu(self, user: User, client: str, *, has_code: bool) -> tuple[str, dict[str, Option]]:
         available = self.options(user)
