@@ -110,8 +110,12 @@ def parse_http(sec: Section) -> HttpConfig:
         listen=sec.host_ports("listen", (), 8080),
         public_url=str(sec.get("public_url", str, "")).rstrip("/"),
     )
-    if http.public_url and urlsplit(http.public_url).scheme not in ("http", "https"):
-        sec.fail("public_url", f"must start with https:// (or http:// in a lab), got {http.public_url!r}")
+    parts = urlsplit(http.public_url)
+    if http.public_url and (parts.scheme not in ("http", "https") or not parts.hostname):
+        sec.fail("public_url", f"must be https://host[:port][/prefix] (http:// in a lab), got {http.public_url!r}")
+    if parts.query or parts.fragment or "?" in http.public_url or "#" in http.public_url:
+        # Callback paths are appended to it: a query or fragment would swallow them.
+        sec.fail("public_url", f"must have no ?query or #fragment, got {http.public_url!r}")
     if http.listen and not http.public_url:
         sec.fail("public_url", "is needed with listen: providers call back to this address")
     sec.done()

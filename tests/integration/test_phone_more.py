@@ -104,13 +104,20 @@ def test_two_way_sms_reply_approves(radmfa_factory, peers, radclient):  # noqa: 
         code = re.search(r"\d{6}", text["Body"]).group(0)  # type: ignore[union-attr]
         assert text["To"] == MOBILE and text["From"] == NUMBER and "Reply" in text["Body"]
         assert peers.twilio.text_back(inbound, MOBILE, code, token="forged")[0] == 403
-        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
-        assert peers.twilio.text_back(inbound, MOBILE, wrong)[0] == 200  # accepted, changes nothing
         assert peers.twilio.text_back(inbound, "+14155550999", code)[0] == 200  # another phone: nothing
         # The operator may give Twilio the inbound URL with a query; Twilio
         # signs it percent-encoded, as it sends it.
         assert peers.twilio.text_back(inbound + "?site=%7Emain%2doffice", MOBILE, code)[0] == 200
         assert held.result().code == "Access-Accept"
+        # One guess per code: a wrong reply (or a spoofed sender guessing) denies.
+        first = login(radclient, server, "alice", "alice-pw")
+        held = Background(lambda: login(radclient, server, "alice", "1", first.get("State")))
+        text = wait_for(lambda: len(peers.twilio.messages) > 1 and peers.twilio.messages[1])
+        code = re.search(r"\d{6}", text["Body"]).group(0)  # type: ignore[union-attr]
+        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+        assert peers.twilio.text_back(inbound, MOBILE, wrong)[0] == 200
+        assert peers.twilio.text_back(inbound, MOBILE, code)[0] == 200  # too late
+        assert held.result().code == "Access-Reject"
     assert TOKEN not in server.log_text() and SID not in server.log_text()
 
 

@@ -284,12 +284,16 @@ class PhoneFactors:
         return decided
 
     async def inbound_sms(self, sender: str, body: str, *, now: datetime) -> OobSession | None:
-        """Two-way SMS: the user texted the code back."""
+        """Two-way SMS: the user texted the code back. A reply that matches
+        no code denies what is pending for that number: one guess per code,
+        as on the call, since a sender number can be spoofed on some routes."""
         key = await self.store.callback_key()
         text = body.strip()
-        for pending in await self.store.pending_oob_for(sender, "sms", now=now):
-            if pending.code_hash is None:
-                continue
-            if hmac.compare_digest(callbacks.code_hash(key, pending.id.encode(), text), pending.code_hash):
-                return await self.decide(pending.id, session.Event.APPROVE, now=now)
+        pending = [p for p in await self.store.pending_oob_for(sender, "sms", now=now) if p.code_hash is not None]
+        for held in pending:
+            assert held.code_hash is not None
+            if hmac.compare_digest(callbacks.code_hash(key, held.id.encode(), text), held.code_hash):
+                return await self.decide(held.id, session.Event.APPROVE, now=now)
+        for held in pending:
+            await self.decide(held.id, session.Event.DENY, now=now, detail="wrong code")
         return None
