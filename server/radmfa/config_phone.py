@@ -242,6 +242,10 @@ def finish_phone(
             raise ConfigError(f"{path.name}: [mfa] {method}_provider: no [providers.{name}]")
         if method not in PROVIDER_METHODS[p.type]:
             raise ConfigError(f"{path.name}: [mfa] {method}_provider: a {p.type} provider cannot deliver {method}")
+        if method == "sms" and phone.two_way_sms and p.type != "twilio":
+            # Replies arrive only as Twilio's signed inbound webhook: any other
+            # provider's held text could never be answered.
+            raise ConfigError(f"{path.name}: [mfa] two_way_sms: needs a twilio sms_provider, not {p.type}")
         callbacks = method in ("voice", "push") or (method == "sms" and phone.two_way_sms)
         if callbacks and not http.listen:
             raise ConfigError(f"{path.name}: [mfa] {method}_provider: needs [http] listen and public_url for callbacks")

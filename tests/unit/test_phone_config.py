@@ -59,6 +59,8 @@ def test_a_full_phone_configuration(tmp_path):
         ('[mfa]\nfraud_code = "0"\n', "[mfa] fraud_code:"),
         ("[mfa]\noob_timeout_s = 0\n", "[mfa] oob_timeout_s: must be between"),
         ("[mfa]\ncode_length = 3\n", "[mfa] code_length: must be between"),
+        ('[providers.c]\ntype = "console"\n[mfa]\nsms_provider = "c"\ntwo_way_sms = true\n',
+         "[mfa] two_way_sms: needs a twilio sms_provider, not console"),
         ('[http]\npublic_url = "https://"\n', "[http] public_url: must be https://host"),
         ('[http]\npublic_url = "https://mfa.example.com/?site=1"\n', "[http] public_url: must have no ?query"),
         ('[http]\npublic_url = "https://mfa.example.com/#x"\n', "[http] public_url: must have no ?query"),
