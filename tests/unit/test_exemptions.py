@@ -117,7 +117,7 @@ def test_cache_scopes_per_type_and_client_filter():
     assert exemptions.cache_scopes(rules, client="vpn1", station="192.0.2.7") == {
         "0:user": 60,
         "1:client:vpn1": 120,
-        "2:station:192.0.2.7": 30,
+        "2:station:vpn1:192.0.2.7": 30,
     }
     # vpn2: rule 1 does not apply, rule 3 does; no station, no station key
     assert exemptions.cache_scopes(rules, client="vpn2", station="") == {"0:user": 60, "3:user": 999}

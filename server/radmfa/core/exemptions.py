@@ -139,7 +139,10 @@ def cache_scopes(rules: Sequence[CacheRule], *, client: str, station: str) -> di
     """The store keys of the cache rules that apply on ``client``, each with
     its window in seconds. The rule's position is part of the key, so a success
     recorded for one rule never serves another (and editing the rules can only
-    cause misses). A station rule needs a station: none, no key."""
+    cause misses). A station rule needs a station: none, no key. A station key
+    also names the client: Calling-Station-Id is whatever each NAS puts there
+    (an observed address on a VPN, a client-chosen MAC on Wi-Fi), so a station
+    seen through one NAS must never serve a login through another."""
     scopes: dict[str, int] = {}
     for i, rule in enumerate(rules):
         if not rule.applies_to(client):
@@ -149,7 +152,7 @@ def cache_scopes(rules: Sequence[CacheRule], *, client: str, station: str) -> di
         elif rule.type == "user+client":
             scopes[f"{i}:client:{client}"] = rule.seconds
         elif station:
-            scopes[f"{i}:station:{station}"] = rule.seconds
+            scopes[f"{i}:station:{client}:{station}"] = rule.seconds
     return scopes
 
 
@@ -164,8 +167,9 @@ def cache_hit(scopes: Mapping[str, int], passed: Mapping[str, datetime], *, now:
 
 
 def remembered(policy: ClientPolicy, remembered_at: datetime | None, *, now: datetime) -> bool:
-    """The client's own remember_days decides, whichever client remembered the
-    device: a device remembered through a 30-day NAS gets 1 day on a 1-day NAS."""
+    """The client's own remember_days decides. Only the client that remembered
+    the device can find it (the store matches station and client): the same
+    Calling-Station-Id sent through another NAS is no remembered device."""
     return policy.remember_days > 0 and within(remembered_at, policy.remember_days * 86400, now=now)
 
 
