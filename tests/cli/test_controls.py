@@ -162,6 +162,30 @@ def test_user_unblock(radmfa: Radmfa) -> None:
     assert_one_line_error(radmfa("user", "unblock", "nobody"))
 
 
+def test_user_unblock_restores_the_state_before_the_block(radmfa: Radmfa) -> None:
+    # An enforced user (MFA always, even without a factor) must not come back
+    # as enabled (password only until enrolled, with new_user = "allow").
+    radmfa("user", "add", "alice")
+    radmfa("user", "set", "alice", "--state", "enforced")
+
+    async def lock(store: Store) -> None:
+        await store.block_user("alice", until=datetime.now(UTC) + timedelta(minutes=15), reason="lockout")
+
+    radmfa.store(lock)
+    done = radmfa("user", "unblock", "alice")
+    assert done.status == 0 and "state is now enforced" in done.out
+
+    radmfa("user", "add", "bob")
+    radmfa("user", "set", "bob", "--state", "disabled")
+    radmfa("user", "set", "bob", "--state", "blocked")
+    assert "state is now disabled" in radmfa("user", "unblock", "bob").out
+
+    async def states(store: Store) -> list[tuple[UserState, object]]:
+        return [(u.state, u.state_before_block) for u in (await store.get_user("alice"), await store.get_user("bob"))]
+
+    assert radmfa.store(states) == [(UserState.ENFORCED, None), (UserState.DISABLED, None)]
+
+
 def test_user_reset(radmfa: Radmfa) -> None:
     radmfa("user", "add", "alice")
 

@@ -276,3 +276,12 @@ async def test_block_user_never_shortens_a_block(store: Store) -> None:
     user = await store.get_user("alice")
     assert user is not None and (user.blocked_until, user.blocked_reason) == (None, "admin")
     assert not await store.block_user("nobody", until=None, reason="x")
+
+
+async def test_block_user_keeps_the_state_before_the_first_block(store: Store) -> None:
+    await user_id(store)
+    await store.update_user("alice", {"state": UserState.ENFORCED})
+    assert await store.block_user("alice", until=NOW + timedelta(minutes=15), reason="lockout")
+    assert await store.block_user("alice", until=None, reason="fraud")  # a block on a block
+    user = await store.get_user("alice")
+    assert user is not None and user.state is UserState.BLOCKED and user.state_before_block is UserState.ENFORCED

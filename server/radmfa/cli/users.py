@@ -208,6 +208,13 @@ def cmd_set(args: argparse.Namespace, cfg: Config) -> int:
         raise UsageError("nothing to change: give at least one option (see radmfa user set --help)")
 
     async def work(store: Store) -> User:
+        if args.state is not None:
+            before = await store.get_user(args.name)
+            if before is None:
+                raise missing(args.name)
+            # What `user unblock` restores: the state before the first block.
+            keep = before.state_before_block if before.state is UserState.BLOCKED else before.state
+            changes["state_before_block"] = keep if args.state is UserState.BLOCKED else None
         user = await store.update_user(args.name, changes)
         if user is None:
             raise missing(args.name)
@@ -337,7 +344,9 @@ def cmd_unblock(args: argparse.Namespace, cfg: Config) -> int:
             raise missing(args.name)
         if before.state is not UserState.BLOCKED:
             raise UsageError(f'user "{before.name}" is not blocked (state {before.state.value})')
-        changes = {"state": UserState.ENABLED, "blocked_until": None, "blocked_reason": None}
+        # Back to the state before the block (enabled when not known).
+        restored = before.state_before_block or UserState.ENABLED
+        changes = {"state": restored, "blocked_until": None, "blocked_reason": None, "state_before_block": None}
         user = await store.update_user(args.name, changes)
         if user is None:
             raise missing(args.name)
@@ -346,7 +355,7 @@ def cmd_unblock(args: argparse.Namespace, cfg: Config) -> int:
         return before, user
 
     before, user = run_with_store(cfg, work)
-    print(f'unblocked user "{user.name}" (was {_state_text(before)}); state is now enabled')
+    print(f'unblocked user "{user.name}" (was {_state_text(before)}); state is now {user.state.value}')
     return 0
 
 

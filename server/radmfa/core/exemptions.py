@@ -51,11 +51,13 @@ FRAUD_REASON = "fraud"  # … and of one set by a fraud report (radmfa.fraud.BLO
 
 def effective_state(user: User, *, now: datetime) -> UserState:
     """The state a login sees. A block with an end lifts itself at
-    ``blocked_until`` (exactly then: blocked while now < blocked_until); the
-    user then needs MFA as an enforced user does (a block by lockout or fraud
-    only ever hits someone who had a factor)."""
+    ``blocked_until`` (exactly then: blocked while now < blocked_until) and
+    the user has the state they had before it; when that is not known (a
+    block from before it was kept), MFA always, as an enforced user (a block
+    by lockout or fraud only ever hits someone who had a factor)."""
     if user.state is UserState.BLOCKED and user.blocked_until is not None and now >= user.blocked_until:
-        return UserState.ENFORCED
+        before = user.state_before_block
+        return before if before is not None and before is not UserState.BLOCKED else UserState.ENFORCED
     return user.state
 
 

@@ -279,7 +279,9 @@ class ExemptionsSql(SqlBase):
         longer = "blocked_until IS NULL" if until is None else "(blocked_until IS NULL OR blocked_until >= ?)"
         args: list[object] = [] if until is None else [to_epoch(until)]
         rows = await self._fetch(
-            "UPDATE users SET state = 'blocked', blocked_until = ?, blocked_reason = ? "
+            # The state before the first of several blocks is the one to restore.
+            "UPDATE users SET state_before_block = CASE WHEN state = 'blocked' THEN state_before_block "
+            "ELSE state END, state = 'blocked', blocked_until = ?, blocked_reason = ? "
             f"WHERE name_key = ? AND NOT (state = 'blocked' AND {longer}) RETURNING id",
             None if until is None else to_epoch(until),
             reason,
