@@ -66,10 +66,30 @@ def test_plan():
                entry("CORP\\new"), entry("")]
     plan = plan_sync(entries, users, sources, max_removals=5, confirm_removals=False)
     assert [e.name for e in plan.create] == ["new"]
-    assert plan.update == [("ann", {"mobile": "+2"}), ("cid", {"state": "enabled", "blocked_reason": None})]
+    came_back = {"state": "enabled", "blocked_reason": None, "blocked_until": None, "state_before_block": None}
+    assert plan.update == [("ann", {"mobile": "+2"}), ("cid", came_back)]
     assert plan.block == ["dan"]  # eve is blocked already (for fraud) and stays so
     assert plan.skipped == ["'CORP\\\\new': the same user name as 'new'", "'': no usable user name",
                             "'hand': added by an administrator, so not managed by sync"]
     held = plan_sync([], users, sources, max_removals=1, confirm_removals=False)
     assert (held.block, held.held_back) == ([], ["ann", "ben", "dan"])
     assert plan_sync([], users, sources, max_removals=1, confirm_removals=True).block == ["ann", "ben", "dan"]
+
+
+def test_a_leaver_under_a_timed_block_is_blocked_for_good_and_comes_back_as_before():
+    # A lockout or fraud block ends by itself; a leaver's app passwords need no
+    # upstream, so a leaver must get the block until unblocked all the same.
+    from datetime import UTC, datetime
+
+    soon = datetime(2030, 1, 1, tzinfo=UTC)
+    users = [
+        User(1, "lou", state=UserState.BLOCKED, blocked_until=soon, blocked_reason="lockout"),
+        User(2, "fay", state=UserState.BLOCKED, blocked_until=soon, blocked_reason="fraud"),
+        User(3, "ada", state=UserState.BLOCKED, blocked_reason=LEFT_REASON, state_before_block=UserState.ENFORCED),
+    ]
+    sources = {"lou": "directory", "fay": "directory", "ada": "directory"}
+    plan = plan_sync([entry("ada")], users, sources, max_removals=5, confirm_removals=False)
+    assert plan.block == ["lou", "fay"]
+    assert plan.update == [
+        ("ada", {"state": "enforced", "blocked_reason": None, "blocked_until": None, "state_before_block": None})
+    ]

@@ -85,12 +85,17 @@ def plan_sync(
         else:
             changes: dict[str, object] = {f: v for f, v in e.fields.items() if getattr(user, f) != v}
             if user.state is UserState.BLOCKED and user.blocked_reason == LEFT_REASON:
-                changes.update(state=UserState.ENABLED.value, blocked_reason=None)  # came back
+                # Came back: the state from before the block (enabled when not known).
+                before = user.state_before_block or UserState.ENABLED
+                changes.update(state=before.value, blocked_reason=None, blocked_until=None, state_before_block=None)
             if changes:
                 plan.update.append((user.name, changes))
+    # A block that ends by itself (lockout, fraud) is no leaver's block: a
+    # leaver's app passwords ask no upstream, so they get one until unblocked.
     leavers = [
         u.name for key, u in existing.items()
-        if key not in wanted and sources.get(u.name) == SOURCE and u.state is not UserState.BLOCKED
+        if key not in wanted and sources.get(u.name) == SOURCE
+        and not (u.state is UserState.BLOCKED and u.blocked_until is None)
     ]
     if len(leavers) > max_removals and not confirm_removals:
         plan.held_back = leavers
@@ -166,9 +171,8 @@ async def apply_plan(store: Store, plan: SyncPlan) -> None:
     for name, changes in plan.update:
         await store.update_user(name, changes)
     for name in plan.block:
-        await store.update_user(
-            name, {"state": UserState.BLOCKED.value, "blocked_reason": LEFT_REASON, "blocked_until": None}
-        )
+        # block_user keeps the state from before the block, for a return.
+        await store.block_user(name, until=None, reason=LEFT_REASON)
 
 
 async def run_sync(
