@@ -117,3 +117,35 @@ def test_directory_name_and_group_filters(tmp_path):
     cfg = load_text(tmp_path, "[upstream]\n" + SEARCH + 'require_group = "cn=VPN (all),dc=corp"\n').upstream.ldap
     nested = "(memberOf:1.2.840.113556.1.4.1941:=cn=VPN \\28all\\29,dc=corp)"
     assert group_filter(cfg, "cn=a*,dc=corp") == ("cn=a*,dc=corp", nested)
+
+
+@pytest.mark.parametrize(
+    ("body", "attribute"),
+    [
+        (SEARCH, "uid"),
+        (SEARCH + 'user_filter = "(&(objectClass=user)(sAMAccountName={user}))"\n', "sAMAccountName"),
+        (SEARCH + 'user_filter = "(userPrincipalName={user}@corp.example)"\n', "userPrincipalName"),
+        (SEARCH + 'user_filter = "(|(uid={user})(mail={user}))"\nuser_attribute = "uid"\n', "uid"),
+        ('type = "ldap"\nservers = ["ldaps://dc1"]\nbind_dn_template = "uid={user},ou=people,dc=x"\n', "uid"),
+        ('type = "ldap"\nservers = ["ldaps://dc1"]\nbind_dn_template = "{user}@corp.example"\nbase_dn = "dc=corp"\n'
+         'user_filter = "(sAMAccountName={user})"\n', "sAMAccountName"),
+    ],
+)
+def test_user_attribute_is_the_naming_attribute(tmp_path, body, attribute):
+    assert load_text(tmp_path, "[upstream]\n" + body).upstream.ldap.user_attribute == attribute
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (SEARCH + 'user_filter = "(|(uid={user})(mail={user}))"\n', "[upstream] user_attribute: give the attribute"),
+        ('type = "ldap"\nservers = ["ldaps://dc1"]\nbind_dn_template = "{user}@corp.example"\n',
+         "[upstream] base_dn: bind_dn_template '{user}@corp.example' is not a DN"),
+        ('type = "ldap"\nservers = ["ldaps://dc1"]\nbind_dn_template = "{user}@corp.example"\nbase_dn = "dc=corp"\n',
+         "[upstream] user_filter: bind_dn_template is not a DN"),
+    ],
+)
+def test_user_attribute_errors(tmp_path, body, message):
+    with pytest.raises(ConfigError) as e:
+        load_text(tmp_path, "[upstream]\n" + body)
+    assert message in str(e.value)
