@@ -95,8 +95,11 @@ def test_hung_servers_fail_within_timeout_per_server(slapd, tmp_path):
             os.kill(slapd.proc.pid, signal.SIGSTOP)  # the DC hangs (overloaded, half-dead VM)
             t0 = time.monotonic()
             try:
-                with pytest.raises(UpstreamUnavailable):
-                    await up.authenticate(request("alice"), b"alice-pw")
+                result = await up.authenticate(request("alice"), b"alice-pw")
+            except UpstreamUnavailable:
+                pass
+            else:
+                raise AssertionError(f"a stopped directory answered: {result} after {time.monotonic() - t0:.2f} s")
             finally:
                 os.kill(slapd.proc.pid, signal.SIGCONT)
             return time.monotonic() - t0
@@ -127,3 +130,22 @@ def test_when_every_server_is_dead_one_is_probed(tmp_path, silent_port):
     first, second = asyncio.run(go())
     assert len(first) == 2  # both waited out once …
     assert second == (first[0],)  # … then only the one whose dead time ends first
+
+
+# -- LOW 8: the server's own size limit --------------------------------------------------------
+
+
+def test_a_search_cut_short_by_the_servers_size_limit_is_not_a_unique_match(tmp_path, monkeypatch):
+    # A directory with sizelimit 1 answers a search that matches two entries
+    # with one entry and result 4 (sizeLimitExceeded): there may be more.
+    from tests.peers import slapd as slapd_module
+    from tests.peers.fixtures import require_binary
+
+    plain = slapd_module.render_conf
+    monkeypatch.setattr(slapd_module, "render_conf", lambda d, pki: plain(d, pki).replace(
+        "database mdb", "sizelimit 1\ndatabase mdb"))
+    with slapd_module.Slapd(binary=require_binary("slapd")) as limited:
+        body = search_cfg(f'"{limited.ldaps_url}"', tls(limited)).replace(
+            "(uid={user})", "(|(uid={user})(uid=bob))") + 'user_attribute = "uid"\n'
+        [r] = run(make_upstream(tmp_path, body), ("alice", b"alice-pw"))
+    assert (r.accepted, r.reason) == (False, "user_filter matched several entries")

@@ -12,7 +12,7 @@ from radmfa.errors import ConfigError
 from radmfa.upstream.ldap import directory_name, group_filter
 
 SEARCH = 'type = "ldap"\nservers = ["ldaps://dc1.corp.example", "ldap://10.0.0.2"]\nbind_dn = "cn=svc"\n' \
-    'bind_password = "pw"\nbase_dn = "dc=corp"\n'
+    'bind_password = "pw"\nbase_dn = "dc=corp"\nallow_plaintext = true\n'
 
 
 def load_text(tmp_path: Path, text: str):
@@ -149,3 +149,20 @@ def test_user_attribute_errors(tmp_path, body, message):
     with pytest.raises(ConfigError) as e:
         load_text(tmp_path, "[upstream]\n" + body)
     assert message in str(e.value)
+
+
+@pytest.mark.parametrize("server", ["ldap://10.0.0.2", "ldap://dc1.corp.example:389"])
+def test_plaintext_ldap_is_refused(tmp_path, server):
+    # Review 7, LOW 7: ldap:// without StartTLS sends every password in clear.
+    body = SEARCH.replace("allow_plaintext = true\n", "").replace('"ldap://10.0.0.2"', f'"{server}"')
+    with pytest.raises(ConfigError) as e:
+        load_text(tmp_path, "[upstream]\n" + body)
+    assert f"[upstream] servers[1]: {server}" in str(e.value) and "allow_plaintext" in str(e.value)
+    ok = body.replace('"ldaps://dc1.corp.example", ', "") + "start_tls = true\n"
+    assert load_text(tmp_path, "[upstream]\n" + ok).upstream.ldap.start_tls
+
+
+@pytest.mark.parametrize("server", ["ldap://127.0.0.1:3389", "ldap://localhost", "ldap://[::1]"])
+def test_plaintext_ldap_on_loopback_is_allowed(tmp_path, server):
+    body = SEARCH.replace("allow_plaintext = true\n", "").replace('"ldap://10.0.0.2"', f'"{server}"')
+    assert not load_text(tmp_path, "[upstream]\n" + body).upstream.ldap.allow_plaintext

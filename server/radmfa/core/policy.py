@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import unicodedata
 from collections.abc import Iterable
 
@@ -82,6 +83,17 @@ def e164(text: str) -> str:
     if not 7 <= len(digits) <= 15 or digits[0] == "0":
         raise ValueError(f"{text!r} is not an E.164 number: a country code (not 0) and 7 to 15 digits in all")
     return number
+
+
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}")
+
+
+def language_tag(text: str) -> str:
+    """A BCP 47 language tag as radmfa's message sets use them (``en``,
+    ``de-CH``, ``pt-BR``); raises ValueError naming the rule."""
+    if not _LANGUAGE.fullmatch(text):
+        raise ValueError(f"{text!r} is not a language tag such as en, de or pt-BR")
+    return text
 
 
 def printable(value: bytes | None) -> str:

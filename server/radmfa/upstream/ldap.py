@@ -33,7 +33,7 @@ from typing import Any
 from ldap3 import BASE, Connection
 
 from radmfa.audit import log
-from radmfa.config import LdapConfig, LdapServer, UpstreamConfig, template_is_dn
+from radmfa.config import LdapConfig, LdapServer, UpstreamConfig, plaintext, template_is_dn
 from radmfa.core import policy
 from radmfa.core.model import AuthRequest, PrimaryResult
 from radmfa.directory import ldapconn as lc
@@ -76,6 +76,9 @@ class LdapUpstream:
         self._lock = threading.Lock()
         self._idle: dict[tuple[str, str], list[Connection]] = {}  # (server URL, _SERVICE | _USER) → idle
         self._dead_until: dict[str, float] = {}
+        for server in self.cfg.servers:
+            if plaintext(self.cfg, server):  # config.py allowed it: loopback, or allow_plaintext
+                log.warning("ldap server without TLS: passwords travel in clear", server=server.url)
 
     async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult:
         name = policy.decode_name(request.username)
