@@ -93,3 +93,32 @@ def test_store_errors_are_one_line(radmfa: Radmfa, tmp_path: Path) -> None:
     radmfa("user", "add", "bob")
     (tmp_path / "radmfa.key").write_bytes(b"not a key")
     assert_one_line_error(radmfa("user", "list"))
+
+
+def test_a_closed_pipe_is_not_a_traceback(tmp_path) -> None:
+    """`radmfa report admin | head -1`: the reader leaves early; no traceback."""
+    import subprocess
+    import sys
+
+    (tmp_path / "radmfa.toml").write_text(
+        '[store]\nurl = "sqlite:///r.db"\nkey_file = "r.key"\n[radius]\nclients_file = "c.conf"\n'
+    )
+    script = (  # more rows than a pipe buffer holds, so the writer is still writing
+        "import asyncio, pathlib\nfrom radmfa.core.model import NewUser\nfrom radmfa.store import open_store\n"
+        "async def main():\n"
+        "    s = await open_store('sqlite:///r.db', key_file=pathlib.Path('r.key'), base_dir=pathlib.Path('.'))\n"
+        "    for i in range(3000):\n        await s.add_user(NewUser(f'user{i:05}', email=f'user{i}@example.org'))\n"
+        "    await s.close()\n"
+        "asyncio.run(main())\n"
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=tmp_path, check=True, capture_output=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "radmfa", "user", "list"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    with proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.readline()
+        proc.stdout.close()  # the reader leaves after one line
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=30) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err

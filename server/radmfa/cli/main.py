@@ -8,6 +8,7 @@ stderr and a non-zero exit status: 2 for a wrong command line, 1 otherwise.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from radmfa import config
@@ -41,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("radmfa: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `radmfa report auth | head`: the reader left; not an error worth a
+        # traceback. stdout is pointed at /dev/null so the exit flush is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports it
     except SystemExit as e:  # --help exits through argparse
         if e.code is None or isinstance(e.code, int):
             return e.code or 0
