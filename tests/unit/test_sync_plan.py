@@ -73,6 +73,7 @@ def test_plan():
     assert plan.block == ["dan"]  # eve is blocked already (for fraud) and stays so
     assert plan.skipped == ["'': no usable user name",
                             "'hand': added by an administrator, so not managed by sync"]
+    assert plan.problems == []  # an admin's user is not a directory problem: no warning every run
     held = plan_sync([], users, sources, max_removals=1, confirm_removals=None)
     assert (held.block, held.held_back) == ([], ["ann", "ben", "dan"])
     assert plan_sync([], users, sources, max_removals=1, confirm_removals=3).block == ["ann", "ben", "dan"]
@@ -103,6 +104,7 @@ def test_names_that_are_one_user_are_all_skipped_and_not_leavers():
         assert len(plan.skipped) == 2
         assert "'alice@corp'" in plan.skipped[0] and "'alice@partner'" in plan.skipped[0]
         assert "none of them synced" in plan.skipped[0] and "'new'" in plan.skipped[1]
+        assert plan.problems == plan.skipped  # the scheduled sync logs these as a warning
 
 
 @pytest.mark.parametrize(

@@ -51,6 +51,7 @@ class SyncPlan:
     block: list[str] = field(default_factory=list)
     held_back: list[str] = field(default_factory=list)  # leavers not blocked: over max_removals
     skipped: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what the directory holds wrong (also in skipped)
 
     def summary(self, *, done: bool) -> str:
         verbs = ("created", "updated", "blocked") if done else ("to create", "to update", "to block")
@@ -83,11 +84,12 @@ def plan_sync(
     colliding = {key for key, names in groups.items() if len(names) > 1}
     for key in sorted(colliding):
         names = ", ".join(repr(n) for n in groups[key])
-        plan.skipped.append(f"{names}: one radmfa user name ({key!r}); none of them synced, fix the directory")
+        plan.problems.append(f"{names}: one radmfa user name ({key!r}); none of them synced, fix the directory")
         del wanted[key]
     for key, e in list(wanted.items()):
         wanted[key], problems = _valid_fields(e)
-        plan.skipped += problems
+        plan.problems += problems
+    plan.skipped += plan.problems
     existing = {name_key(u.name): u for u in users}
     for key, e in wanted.items():
         user = existing.get(key)
@@ -236,6 +238,8 @@ async def scheduled_sync(config: Config, store: Store, *, now: datetime) -> Sync
         log.warning("directory sync failed", error=str(e))
         return None
     log.info("directory sync", result=plan.summary(done=True), skipped=len(plan.skipped))
+    if plan.problems:  # name collisions, numbers that are not E.164: the directory needs fixing
+        log.warning("directory sync skipped values", count=len(plan.problems), first=plan.problems[:10])
     if plan.held_back:
         log.warning(
             "directory sync held back removals: more users left than [sync] max_removals; "
