@@ -149,3 +149,21 @@ def test_a_search_cut_short_by_the_servers_size_limit_is_not_a_unique_match(tmp_
             "(uid={user})", "(|(uid={user})(uid=bob))") + 'user_attribute = "uid"\n'
         [r] = run(make_upstream(tmp_path, body), ("alice", b"alice-pw"))
     assert (r.accepted, r.reason) == (False, "user_filter matched several entries")
+
+
+def test_a_closed_connection_is_never_reopened_without_starttls(slapd, tmp_path):
+    # ldap3's bind() reopens a closed connection itself, skipping the StartTLS
+    # that connect() sends: a bind there would carry the password in clear.
+    from radmfa.directory import ldapconn as lc
+
+    up = make_upstream(tmp_path, search_cfg(f'"{slapd.url}"', tls(slapd) + "start_tls = true\n"))
+    conn = lc.connect(up.cfg.servers[0], up.cfg, up._context, 1.0)
+    try:
+        lc.close(conn)
+        assert conn.closed
+        with pytest.raises(lc.ServerFailed, match="connection closed"):
+            lc.simple_bind(conn, f"uid=alice,{PEOPLE}", b"alice-pw")
+        assert conn.closed  # not reopened
+    finally:
+        lc.close(conn)
+        asyncio.run(up.close())

@@ -153,6 +153,10 @@ def server_trouble(code: int) -> bool:
 
 def simple_bind(conn: Connection, dn: str, password: bytes | str, *, deadline: float | None = None) -> int:
     """Bind ``conn`` as ``dn``; returns the result code. Raises ServerFailed on I/O errors."""
+    if conn.closed:
+        # ldap3's bind() reopens a closed connection by itself, without the
+        # StartTLS connect() does: the password would go out in clear.
+        raise ServerFailed("connection closed")
     _until(conn, deadline)
     conn.user, conn.password = dn, password
     try:
