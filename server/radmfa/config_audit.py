@@ -61,9 +61,13 @@ def file_secret(sec: Section, key: str) -> bytes:
         return b""
     path = Path(name) if Path(name).is_absolute() else sec.path.parent / name
     try:
-        return path.read_bytes().rstrip(b"\r\n")
+        secret = path.read_bytes().rstrip(b"\r\n")
     except OSError as e:
         sec.fail(key, f"cannot read {path}: {e.strerror}")
+    if not secret:
+        # An empty key would quietly mean no secret (an unsigned webhook).
+        sec.fail(key, f"{path} is empty")
+    return secret
 
 
 def mailbox(sec: Section, key: str, value: object) -> str:

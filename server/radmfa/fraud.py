@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from radmfa.config import FraudConfig
-from radmfa.core.model import FraudReport, UserState
+from radmfa.core.model import FraudReport
 from radmfa.core.ports import Store
 
 log = structlog.get_logger("radmfa.fraud")
@@ -34,10 +34,12 @@ async def raise_alert(
     stored = await store.add_fraud_report(report)
     if settings.block_user:
         until = now + timedelta(days=settings.block_days) if settings.block_days else None
-        await store.update_user(
-            report.username,
-            {"state": UserState.BLOCKED, "blocked_until": until, "blocked_reason": BLOCK_REASON},
-        )
+        # Never shortens a longer block: a leaver blocked by directory sync,
+        # or a user blocked until unblocked, must not come back in block_days.
+        await store.block_user(report.username, until=until, reason=BLOCK_REASON)
+    # Seed 000: restore MFA on remembered devices when the account may be
+    # compromised. Cached logins go too, so no login skips the second factor.
+    await store.forget_devices(report.username)
     log.warning(
         "fraud reported",
         id=stored.id,

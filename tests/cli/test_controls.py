@@ -79,6 +79,30 @@ def test_apppass_delete_one_and_all(radmfa: Radmfa) -> None:
     assert actions.count("apppass.create") == 3 and actions.count("apppass.delete") == 2
 
 
+def test_apppass_delete_all_also_forgets_devices_and_cached_logins(radmfa: Radmfa) -> None:
+    # `delete --all` is the lost-phone command (issue 5): a remembered phone
+    # must not keep skipping the second factor either.
+    radmfa("user", "add", "alice")
+    radmfa("apppass", "create", "alice", "--name", "Phone")
+
+    async def remember(store: Store) -> None:
+        user = await store.get_user("alice")
+        await store.record_mfa_success(user.id, scopes=["0:user"], station="192.0.2.7", client="vpn1",
+                                       now=datetime.now(UTC))
+
+    radmfa.store(remember)
+    gone = radmfa("apppass", "delete", "alice", "--all")
+    assert gone.status == 0 and "forgot 1 remembered device" in gone.out
+
+    async def view(store: Store) -> tuple[int, dict[str, object]]:
+        user = await store.get_user("alice")
+        seen = await store.exemption_view(user.id, scopes=["0:user"], station="", client="vpn1", now=datetime.now(UTC))
+        return len(await store.list_devices("alice")), dict(seen.cache)
+
+    assert radmfa.store(view) == (0, {})
+    assert "devices=1" in admin_actions(radmfa)[-1][2]
+
+
 def test_apppass_41st_refused(radmfa: Radmfa) -> None:
     radmfa("user", "add", "alice")
 
@@ -138,6 +162,30 @@ def test_user_unblock(radmfa: Radmfa) -> None:
     assert_one_line_error(radmfa("user", "unblock", "nobody"))
 
 
+def test_user_unblock_restores_the_state_before_the_block(radmfa: Radmfa) -> None:
+    # An enforced user (MFA always, even without a factor) must not come back
+    # as enabled (password only until enrolled, with new_user = "allow").
+    radmfa("user", "add", "alice")
+    radmfa("user", "set", "alice", "--state", "enforced")
+
+    async def lock(store: Store) -> None:
+        await store.block_user("alice", until=datetime.now(UTC) + timedelta(minutes=15), reason="lockout")
+
+    radmfa.store(lock)
+    done = radmfa("user", "unblock", "alice")
+    assert done.status == 0 and "state is now enforced" in done.out
+
+    radmfa("user", "add", "bob")
+    radmfa("user", "set", "bob", "--state", "disabled")
+    radmfa("user", "set", "bob", "--state", "blocked")
+    assert "state is now disabled" in radmfa("user", "unblock", "bob").out
+
+    async def states(store: Store) -> list[tuple[UserState, object]]:
+        return [(u.state, u.state_before_block) for u in (await store.get_user("alice"), await store.get_user("bob"))]
+
+    assert radmfa.store(states) == [(UserState.ENFORCED, None), (UserState.DISABLED, None)]
+
+
 def test_user_reset(radmfa: Radmfa) -> None:
     radmfa("user", "add", "alice")
 
@@ -150,3 +198,15 @@ def test_user_reset(radmfa: Radmfa) -> None:
     assert "no tokens" in radmfa("user", "show", "alice").out
     assert admin_actions(radmfa)[-1] == ("user.reset", "alice", "tokens=1")
     assert_one_line_error(radmfa("user", "reset", "nobody"))
+
+
+def test_user_reset_says_which_phone_methods_still_reach_the_old_phone(radmfa: Radmfa) -> None:
+    # A lost phone keeps its SIM and its mail app: texts, calls and e-mailed
+    # codes still reach the finder until the helpdesk changes those fields.
+    radmfa("user", "add", "alice", "--mobile", "+14155550123", "--email", "alice@example.com")
+    done = radmfa("user", "reset", "alice")
+    assert done.status == 0
+    assert "still on file" in done.out and "•••0123" in done.out and "e-mail" in done.out
+    assert "--mobile ''" in done.out
+    radmfa("user", "add", "bob")
+    assert "still on file" not in radmfa("user", "reset", "bob").out

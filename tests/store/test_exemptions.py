@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from radmfa.config import load
-from radmfa.core.model import NewToken, NewUser
+from radmfa.core.model import NewToken, NewUser, UserState
 from radmfa.core.ports import Store
 from radmfa.errors import AlreadyExists, LimitReached, NotFound
 from radmfa.service.app import purge_once
@@ -33,13 +33,13 @@ async def test_bypass_created_listed_consumed_once(store: Store) -> None:
     made = await store.create_bypass("ALICE", seconds=300, reason="phone died", created_by="hd1", now=NOW)
     assert (made.username, made.reason, made.created_by) == ("alice", "phone died", "hd1")
     assert made.expires_at == NOW + timedelta(seconds=300) and made.status(now=NOW) == "open"
-    view = await store.exemption_view(uid, scopes=[], station="", now=NOW)
+    view = await store.exemption_view(uid, scopes=[], station="", client="", now=NOW)
     assert view.bypass_open
     used = await store.consume_bypass(uid, client="vpn1", station="192.0.2.7", now=NOW + timedelta(seconds=10))
     assert used is not None and used.id == made.id and used.used_at == NOW + timedelta(seconds=10)
     assert (used.used_client, used.used_station) == ("vpn1", "192.0.2.7")
     assert await store.consume_bypass(uid, client="vpn1", station="", now=NOW) is None
-    assert not (await store.exemption_view(uid, scopes=[], station="", now=NOW)).bypass_open
+    assert not (await store.exemption_view(uid, scopes=[], station="", client="", now=NOW)).bypass_open
     [row] = await store.list_bypasses("alice")
     assert row.status(now=NOW) == "used"
 
@@ -49,7 +49,8 @@ async def test_bypass_window_edges(store: Store) -> None:
     await store.create_bypass("alice", seconds=60, reason="r", created_by="h", now=NOW)
     assert await store.consume_bypass(uid, client="c", station="", now=NOW - timedelta(microseconds=1)) is None
     assert await store.consume_bypass(uid, client="c", station="", now=NOW + timedelta(seconds=60)) is None
-    assert not (await store.exemption_view(uid, scopes=[], station="", now=NOW + timedelta(seconds=60))).bypass_open
+    view = await store.exemption_view(uid, scopes=[], station="", client="", now=NOW + timedelta(seconds=60))
+    assert not view.bypass_open
     assert await store.consume_bypass(uid, client="c", station="", now=NOW) is not None  # at created_at
 
 
@@ -100,12 +101,19 @@ async def test_mfa_success_sets_cache_devices_and_clears_failures(store: Store) 
     assert await store.note_mfa_failure(uid, now=NOW) == 2
     await store.record_mfa_success(uid, scopes=["0:user", "1:client:vpn1"], station="192.0.2.7", client="vpn1", now=NOW)
     assert await store.note_mfa_failure(uid, now=NOW) == 1  # cleared by the success
-    view = await store.exemption_view(uid, scopes=["0:user", "2:station:x"], station="192.0.2.7", now=NOW)
+    view = await store.exemption_view(
+        uid, scopes=["0:user", "2:station:x"], station="192.0.2.7", client="vpn1", now=NOW
+    )
     assert view.cache == {"0:user": NOW} and view.remembered_at == NOW and not view.bypass_open
     later = NOW + timedelta(hours=1)
     await store.record_mfa_success(uid, scopes=["0:user"], station="192.0.2.7", client="vpn2", now=later)
-    view = await store.exemption_view(uid, scopes=["0:user", "1:client:vpn1"], station="192.0.2.7", now=later)
+    view = await store.exemption_view(
+        uid, scopes=["0:user", "1:client:vpn1"], station="192.0.2.7", client="vpn2", now=later
+    )
     assert view.cache == {"0:user": later, "1:client:vpn1": NOW} and view.remembered_at == later
+    # The station is remembered for the NAS that saw it only.
+    view = await store.exemption_view(uid, scopes=[], station="192.0.2.7", client="vpn1", now=later)
+    assert view.remembered_at is None
     [device] = await store.list_devices("ALICE")
     assert (device.username, device.station, device.client, device.remembered_at) == (
         "alice",
@@ -120,10 +128,12 @@ async def test_forget_one_device_or_all_with_the_cache(store: Store) -> None:
     for station in ("a", "b"):
         await store.record_mfa_success(uid, scopes=["0:user"], station=station, client="vpn1", now=NOW)
     assert await store.forget_devices("alice", "a") == 1
+    view = await store.exemption_view(uid, scopes=["0:user"], station="b", client="vpn1", now=NOW)
+    assert view.cache == {} and view.remembered_at == NOW  # one station: the cache goes, "b" stays
     assert await store.forget_devices("alice", "a") == 0
     assert [d.station for d in await store.list_devices("alice")] == ["b"]
     assert await store.forget_devices("alice") == 1
-    view = await store.exemption_view(uid, scopes=["0:user"], station="b", now=NOW)
+    view = await store.exemption_view(uid, scopes=["0:user"], station="b", client="vpn1", now=NOW)
     assert view.cache == {} and view.remembered_at is None
     assert await store.forget_devices("nobody") == 0
 
@@ -132,7 +142,7 @@ async def test_user_isolation_and_cascade(store: Store) -> None:
     alice, bob = await user_id(store, "alice"), await user_id(store, "bob")
     await store.record_mfa_success(alice, scopes=["0:user"], station="s", client="c", now=NOW)
     await store.create_bypass("alice", seconds=60, reason="r", created_by="h", now=NOW)
-    view = await store.exemption_view(bob, scopes=["0:user"], station="s", now=NOW)
+    view = await store.exemption_view(bob, scopes=["0:user"], station="s", client="c", now=NOW)
     assert view.cache == {} and view.remembered_at is None and not view.bypass_open
     assert await store.consume_bypass(bob, client="c", station="", now=NOW) is None
     assert await store.delete_user("alice")
@@ -213,7 +223,7 @@ async def test_reset_user_removes_factors_devices_cache_and_failures(store: Stor
     user, tokens = await store.login_view("alice")
     assert user is not None and tokens == []
     assert await store.list_devices("alice") == []
-    assert (await store.exemption_view(uid, scopes=["0:user"], station="s", now=NOW)).cache == {}
+    assert (await store.exemption_view(uid, scopes=["0:user"], station="s", client="c", now=NOW)).cache == {}
     assert await store.note_mfa_failure(uid, now=NOW) == 1
     assert len(await store.list_app_passwords("alice")) == 1  # app passwords go with `apppass delete --all`
 
@@ -228,7 +238,7 @@ async def test_purge_exemptions_keeps_what_can_still_matter(store: Store) -> Non
     await store.record_mfa_success(uid, scopes=["1:user"], station="new", client="c", now=later)
     assert await store.purge_exemptions(cache_before=NOW, devices_before=NOW) == 0  # "<": the edge stays
     assert await store.purge_exemptions(cache_before=later, devices_before=NOW + timedelta(seconds=1)) == 2
-    view = await store.exemption_view(uid, scopes=["0:user", "1:user"], station="new", now=later)
+    view = await store.exemption_view(uid, scopes=["0:user", "1:user"], station="new", client="c", now=later)
     assert view.cache == {"1:user": later} and view.remembered_at == later
     assert [d.station for d in await store.list_devices("alice")] == ["new"]
 
@@ -242,9 +252,36 @@ async def test_housekeeping_purges_by_the_longest_window(store: Store, tmp_path:
     uid = await user_id(store)
     await store.record_mfa_success(uid, scopes=["0:user"], station="s", client="vpn1", now=NOW)
     await purge_once(store, cfg, now=NOW + timedelta(seconds=3600))
-    assert (await store.exemption_view(uid, scopes=["0:user"], station="s", now=NOW)).cache == {"0:user": NOW}
+    view = await store.exemption_view(uid, scopes=["0:user"], station="s", client="vpn1", now=NOW)
+    assert view.cache == {"0:user": NOW}
     await purge_once(store, cfg, now=NOW + timedelta(seconds=3601))
-    view = await store.exemption_view(uid, scopes=["0:user"], station="s", now=NOW)
+    view = await store.exemption_view(uid, scopes=["0:user"], station="s", client="vpn1", now=NOW)
     assert view.cache == {} and view.remembered_at == NOW  # 30 days, not 14, keep the device
     await purge_once(store, cfg, now=NOW + timedelta(days=30, seconds=1))
     assert await store.list_devices("alice") == []
+
+
+async def test_block_user_never_shortens_a_block(store: Store) -> None:
+    await user_id(store)
+    soon, later = NOW + timedelta(minutes=15), NOW + timedelta(days=90)
+    assert await store.block_user("ALICE", until=soon, reason="lockout")
+    user = await store.get_user("alice")
+    assert user is not None and user.state is UserState.BLOCKED
+    assert (user.blocked_until, user.blocked_reason) == (soon, "lockout")
+    assert not await store.block_user("alice", until=soon - timedelta(seconds=1), reason="x")  # shorter: kept
+    assert await store.block_user("alice", until=later, reason="fraud")  # longer: extends
+    assert await store.block_user("alice", until=None, reason="admin")  # until unblocked: longest
+    assert not await store.block_user("alice", until=later, reason="lockout")
+    assert not await store.block_user("alice", until=None, reason="again")
+    user = await store.get_user("alice")
+    assert user is not None and (user.blocked_until, user.blocked_reason) == (None, "admin")
+    assert not await store.block_user("nobody", until=None, reason="x")
+
+
+async def test_block_user_keeps_the_state_before_the_first_block(store: Store) -> None:
+    await user_id(store)
+    await store.update_user("alice", {"state": UserState.ENFORCED})
+    assert await store.block_user("alice", until=NOW + timedelta(minutes=15), reason="lockout")
+    assert await store.block_user("alice", until=None, reason="fraud")  # a block on a block
+    user = await store.get_user("alice")
+    assert user is not None and user.state is UserState.BLOCKED and user.state_before_block is UserState.ENFORCED

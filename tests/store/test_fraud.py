@@ -80,3 +80,31 @@ async def test_raise_alert_without_block_or_reports(store: Store) -> None:
     await fraud.raise_alert(store, FraudConfig(block_days=0), report(2), now=NOW)
     user = await store.get_user("alice")
     assert user is not None and user.state is UserState.BLOCKED and user.blocked_until is None
+
+
+async def test_raise_alert_never_shortens_a_longer_block(store: Store) -> None:
+    # A leaver blocked by directory sync (or a user an admin blocked until
+    # unblocked) must not come back after [fraud] block_days: their app
+    # passwords skip the upstream that would otherwise stop them.
+    await store.add_user(NewUser("alice"))
+    await store.update_user("alice", {"state": UserState.BLOCKED, "blocked_until": None, "blocked_reason": "left"})
+    await fraud.raise_alert(store, FraudConfig(block_days=90), report(), now=NOW)
+    user = await store.get_user("alice")
+    assert user is not None and user.state is UserState.BLOCKED
+    assert (user.blocked_until, user.blocked_reason) == (None, "left")
+    # A shorter block (a 15-minute lockout) is extended to the fraud block.
+    lockout_end = NOW + timedelta(minutes=15)
+    await store.update_user("alice", {"blocked_until": lockout_end, "blocked_reason": "lockout"})
+    await fraud.raise_alert(store, FraudConfig(block_days=90), report(1), now=NOW)
+    user = await store.get_user("alice")
+    assert user is not None and (user.blocked_until, user.blocked_reason) == (NOW + timedelta(days=90), "fraud")
+
+
+async def test_raise_alert_block_forgets_devices_and_cached_logins(store: Store) -> None:
+    # Seed 000: restore MFA on remembered devices when the account is compromised.
+    user = await store.add_user(NewUser("alice"))
+    await store.record_mfa_success(user.id, scopes=["0:user"], station="198.51.100.7", client="vpn1", now=NOW)
+    await fraud.raise_alert(store, FraudConfig(block_days=90), report(), now=NOW)
+    assert await store.list_devices("alice") == []
+    view = await store.exemption_view(user.id, scopes=["0:user"], station="198.51.100.7", client="vpn1", now=NOW)
+    assert view.cache == {} and view.remembered_at is None

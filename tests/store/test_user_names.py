@@ -135,7 +135,7 @@ async def test_upgrade_refuses_users_that_become_one(backend: Backend) -> None:
     assert (await store.get_user("ALICE")).name == "alice"
 
 
-# -- 0011: name_key became NFKC (review 7, HIGH 1) -------------------------------------
+# -- 0012: name_key became NFKC (review 7, HIGH 1) -------------------------------------
 
 
 async def test_fullwidth_and_plain_spellings_are_one_user(store: Store) -> None:
@@ -146,19 +146,19 @@ async def test_fullwidth_and_plain_spellings_are_one_user(store: Store) -> None:
         await store.add_user(NewUser("\uff41lice"))
 
 
-async def _at_version_10(backend: Backend, names: list[str]) -> None:
-    """A database as radmfa 0010 left it: keys were NFC, not NFKC."""
+async def _at_version_11(backend: Backend, names: list[str]) -> None:
+    """A database at schema 11: keys were NFC, not NFKC."""
     store = await backend.open()
     await store.close()
     backend.opened.remove(store)
     for name in names:
         old_key = unicodedata.normalize("NFC", name).casefold().strip()
         await backend.raw("INSERT INTO users (name, name_key, created_at) VALUES (?, ?, 0)", name, old_key)
-    await backend.raw("DELETE FROM schema_version WHERE version > 10")
+    await backend.raw("DELETE FROM schema_version WHERE version > 11")
 
 
 async def test_upgrade_to_nfkc_rekeys_users(backend: Backend) -> None:
-    await _at_version_10(backend, ["\uff42\uff4f\uff42", "carol", "\ufb01sh"])  # ｂｏｂ, ﬁsh
+    await _at_version_11(backend, ["\uff42\uff4f\uff42", "carol", "\ufb01sh"])  # ｂｏｂ, ﬁsh
     store = await backend.open()
     assert await backend.raw("SELECT name_key FROM users ORDER BY id") == [("bob",), ("carol",), ("fish",)]
     assert (await store.get_user("BOB")).name == "\uff42\uff4f\uff42"
@@ -168,10 +168,10 @@ FULLWIDTH = "\uff41\uff4c\uff49\uff43\uff45"  # ａｌｉｃｅ
 
 
 async def test_upgrade_to_nfkc_refuses_users_that_become_one(backend: Backend) -> None:
-    await _at_version_10(backend, ["alice", FULLWIDTH])
+    await _at_version_11(backend, ["alice", FULLWIDTH])
     with pytest.raises(StoreError, match=f"'alice' and '{FULLWIDTH}' are one user.*width.*delete one"):
         await backend.open()
-    assert await backend.raw("SELECT MAX(version) FROM schema_version") == [(10,)]
+    assert await backend.raw("SELECT MAX(version) FROM schema_version") == [(11,)]
     assert await backend.raw("SELECT name_key FROM users ORDER BY id") == [("alice",), (FULLWIDTH,)]
     await backend.raw("DELETE FROM users WHERE name = ?", "alice")
     store = await backend.open()

@@ -86,3 +86,13 @@ def test_errors_name_the_key(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError) as e:
         load(write(tmp_path, text))
     assert str(e.value).startswith("radmfa.toml: ") and message in str(e.value)
+
+
+def test_an_empty_secret_file_is_an_error_not_an_unsigned_webhook(tmp_path: Path) -> None:
+    # An empty key file would silently send alerts unsigned: the receiver
+    # could no longer tell them from forgeries.
+    (tmp_path / "hook.key").write_text("\n")
+    text = '[fraud]\nnotify_webhook = "https://soc.example.com/hook"\nwebhook_secret_file = "hook.key"\n'
+    with pytest.raises(ConfigError) as e:
+        load(write(tmp_path, text))
+    assert "[fraud] webhook_secret_file: " in str(e.value) and "is empty" in str(e.value)

@@ -236,6 +236,33 @@ async def test_remember_days_zero_remembers_nothing(env):
     assert (await p.handle(req(), now=NOW + timedelta(seconds=1))).verdict is Verdict.CHALLENGE
 
 
+async def test_station_cache_and_device_stay_on_the_nas_that_saw_them(env):
+    # Calling-Station-Id is whatever a NAS puts there: a VPN's observed public
+    # address on one, a client-chosen MAC on another. A station that passed MFA
+    # through vpn1 must not let a login through wifi skip it by sending the
+    # same value.
+    make, _, _ = env
+    clients = {name: ClientPolicy(name, remember_days=14) for name in ("vpn1", "wifi")}
+    p = make(clients, cache=(CacheRule("user+station", 300),))
+    await mfa_login(p, NOW, station="198.51.100.9")
+    assert (await p.handle(req(station="198.51.100.9"), now=NOW + timedelta(seconds=5))).reason == "cache"
+    spoofed = await p.handle(req(station="198.51.100.9", client="wifi"), now=NOW + timedelta(seconds=5))
+    assert spoofed.verdict is Verdict.CHALLENGE, spoofed.reason
+    later = NOW + timedelta(days=1)
+    assert (await p.handle(req(station="198.51.100.9"), now=later)).reason == "remembered-device"
+    spoofed = await p.handle(req(station="198.51.100.9", client="wifi"), now=later)
+    assert spoofed.verdict is Verdict.CHALLENGE, spoofed.reason
+
+
+async def test_forgetting_one_station_also_ends_its_cached_logins(env):
+    make, _, store = env
+    p = make({"vpn1": ClientPolicy("vpn1", remember_days=14)}, cache=(CacheRule("user+station", 3600),))
+    await mfa_login(p, NOW)
+    assert await store.forget_devices("alice", "198.51.100.9") == 1
+    d = await p.handle(req(), now=NOW + timedelta(seconds=5))
+    assert d.verdict is Verdict.CHALLENGE, d.reason
+
+
 # -- lockout -----------------------------------------------------------------------
 
 

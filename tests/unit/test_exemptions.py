@@ -33,6 +33,18 @@ def test_block_lifts_exactly_at_blocked_until():
     assert exemptions.block_rule(fraud) == "blocked-fraud"
 
 
+def test_a_lifted_block_restores_the_state_before_it():
+    until = NOW + timedelta(minutes=15)
+    for before in (UserState.ENABLED, UserState.ENFORCED, UserState.DISABLED):
+        user = User(1, "alice", state=UserState.BLOCKED, blocked_until=until, state_before_block=before)
+        assert exemptions.effective_state(user, now=until - timedelta(microseconds=1)) is UserState.BLOCKED
+        assert exemptions.effective_state(user, now=until) is before
+    # a block from before the state was kept: MFA always, as before
+    assert exemptions.effective_state(User(1, "a", state=UserState.BLOCKED, blocked_until=until), now=until) is (
+        UserState.ENFORCED
+    )
+
+
 def test_block_without_end_stays_and_other_states_pass_through():
     user = User(1, "alice", state=UserState.BLOCKED, blocked_reason="set by an administrator")
     assert exemptions.effective_state(user, now=NOW + timedelta(days=9999)) is UserState.BLOCKED
@@ -117,7 +129,7 @@ def test_cache_scopes_per_type_and_client_filter():
     assert exemptions.cache_scopes(rules, client="vpn1", station="192.0.2.7") == {
         "0:user": 60,
         "1:client:vpn1": 120,
-        "2:station:192.0.2.7": 30,
+        "2:station:vpn1:192.0.2.7": 30,
     }
     # vpn2: rule 1 does not apply, rule 3 does; no station, no station key
     assert exemptions.cache_scopes(rules, client="vpn2", station="") == {"0:user": 60, "3:user": 999}

@@ -69,7 +69,8 @@ def test_plan():
                entry(""), entry("fay")]
     plan = plan_sync(entries, users, sources, max_removals=5, confirm_removals=None)
     assert [e.name for e in plan.create] == ["new", "fay"]
-    assert plan.update == [("ann", {"mobile": B}), ("cid", {"state": "enabled", "blocked_reason": None})]
+    came_back = {"state": "enabled", "blocked_reason": None, "blocked_until": None, "state_before_block": None}
+    assert plan.update == [("ann", {"mobile": B}), ("cid", came_back)]
     assert plan.block == ["dan"]  # eve is blocked already (for fraud) and stays so
     assert plan.skipped == ["'': no usable user name",
                             "'hand': added by an administrator, so not managed by sync"]
@@ -129,3 +130,22 @@ def test_unusable_directory_values_are_not_synced(field, value, message):
 def test_directory_phone_numbers_are_stored_as_e164():
     plan = plan_sync([entry("new", mobile="+1 415-555-0101")], [], {}, max_removals=5, confirm_removals=None)
     assert plan.create[0].fields["mobile"] == A
+
+
+def test_a_leaver_under_a_timed_block_is_blocked_for_good_and_comes_back_as_before():
+    # A lockout or fraud block ends by itself; a leaver's app passwords need no
+    # upstream, so a leaver must get the block until unblocked all the same.
+    from datetime import UTC, datetime
+
+    soon = datetime(2030, 1, 1, tzinfo=UTC)
+    users = [
+        User(1, "lou", state=UserState.BLOCKED, blocked_until=soon, blocked_reason="lockout"),
+        User(2, "fay", state=UserState.BLOCKED, blocked_until=soon, blocked_reason="fraud"),
+        User(3, "ada", state=UserState.BLOCKED, blocked_reason=LEFT_REASON, state_before_block=UserState.ENFORCED),
+    ]
+    sources = {"lou": "directory", "fay": "directory", "ada": "directory"}
+    plan = plan_sync([entry("ada")], users, sources, max_removals=5, confirm_removals=None)
+    assert plan.block == ["lou", "fay"]
+    assert plan.update == [
+        ("ada", {"state": "enforced", "blocked_reason": None, "blocked_until": None, "state_before_block": None})
+    ]

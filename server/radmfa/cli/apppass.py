@@ -46,7 +46,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("name", metavar="NAME")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--name", dest="label", metavar="LABEL")
-    which.add_argument("--all", action="store_true", help="every app password of the user (lost phone)")
+    which.add_argument(
+        "--all",
+        action="store_true",
+        help="every app password of the user; also forgets their remembered devices and cached logins (lost phone)",
+    )
     p.set_defaults(func=cmd_delete)
 
 
@@ -109,16 +113,23 @@ def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_delete(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: Store) -> int:
+    async def work(store: Store) -> tuple[int, int]:
         if await store.get_user(args.name) is None:
             raise NotFound(f'user "{args.name}" does not exist')
         count = await store.delete_app_passwords(args.name, None if args.all else args.label)
         if count == 0 and not args.all:
             raise NotFound(f'user "{args.name}" has no app password named "{args.label}"')
         detail = "all" if args.all else f"name={args.label}"
+        devices = 0
+        if args.all:
+            # --all is the lost-phone command: a remembered phone (and the
+            # user's cached logins) must not keep skipping the second factor.
+            devices = await store.forget_devices(args.name)
+            detail += f" devices={devices}"
         await adminlog.record(store, "apppass.delete", args.name, f"{detail} deleted={count}")
-        return count
+        return count, devices
 
-    count = run_with_store(cfg, work)
-    print(f'deleted {count} app password{"" if count == 1 else "s"} of user "{args.name}"')
+    count, devices = run_with_store(cfg, work)
+    forgot = f'; forgot {devices} remembered device{"" if devices == 1 else "s"} and cached logins' if args.all else ""
+    print(f'deleted {count} app password{"" if count == 1 else "s"} of user "{args.name}"{forgot}')
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
 import sys
 
 from radmfa.cli import adminlog
@@ -14,6 +15,7 @@ from radmfa.cli.runner import run_with_store
 from radmfa.cli.tokens import TOKEN_COLUMNS, token_rows
 from radmfa.config import Config
 from radmfa.core import policy
+from radmfa.core.methods import mask
 from radmfa.core.model import METHODS, NewUser, Token, User, UserState
 from radmfa.core.ports import Store
 from radmfa.errors import AlreadyExists, NotFound
@@ -205,6 +207,13 @@ def cmd_set(args: argparse.Namespace, cfg: Config) -> int:
         raise UsageError("nothing to change: give at least one option (see radmfa user set --help)")
 
     async def work(store: Store) -> User:
+        if args.state is not None:
+            before = await store.get_user(args.name)
+            if before is None:
+                raise missing(args.name)
+            # What `user unblock` restores: the state before the first block.
+            keep = before.state_before_block if before.state is UserState.BLOCKED else before.state
+            changes["state_before_block"] = keep if args.state is UserState.BLOCKED else None
         user = await store.update_user(args.name, changes)
         if user is None:
             raise missing(args.name)
@@ -334,7 +343,9 @@ def cmd_unblock(args: argparse.Namespace, cfg: Config) -> int:
             raise missing(args.name)
         if before.state is not UserState.BLOCKED:
             raise UsageError(f'user "{before.name}" is not blocked (state {before.state.value})')
-        changes = {"state": UserState.ENABLED, "blocked_until": None, "blocked_reason": None}
+        # Back to the state before the block (enabled when not known).
+        restored = before.state_before_block or UserState.ENABLED
+        changes = {"state": restored, "blocked_until": None, "blocked_reason": None, "state_before_block": None}
         user = await store.update_user(args.name, changes)
         if user is None:
             raise missing(args.name)
@@ -343,19 +354,37 @@ def cmd_unblock(args: argparse.Namespace, cfg: Config) -> int:
         return before, user
 
     before, user = run_with_store(cfg, work)
-    print(f'unblocked user "{user.name}" (was {_state_text(before)}); state is now enabled')
+    print(f'unblocked user "{user.name}" (was {_state_text(before)}); state is now {user.state.value}')
     return 0
 
 
 def cmd_reset(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: Store) -> int:
-        if await store.get_user(args.name) is None:
+    async def work(store: Store) -> tuple[int, User]:
+        user = await store.get_user(args.name)
+        if user is None:
             raise missing(args.name)
         count = await store.reset_user(args.name)
         await adminlog.record(store, "user.reset", args.name, f"tokens={count}")
-        return count
+        return count, user
 
-    count = run_with_store(cfg, work)
+    count, user = run_with_store(cfg, work)
     print(f'reset user "{args.name}": removed {count} token{"" if count == 1 else "s"}, '
           "remembered devices and cached logins; the user enrolls again")
+    kept = _phone_methods_kept(user)
+    if kept:
+        print(kept)
     return 0
+
+
+def _phone_methods_kept(user: User) -> str:
+    """A lost phone keeps its SIM and its mail app: say which phone methods
+    still reach it (reset removes tokens only; the profile is the directory's)."""
+    on_file = [f"mobile {mask(user.mobile)}" if user.mobile else "", f"e-mail {user.email}" if user.email else ""]
+    on_file = [item for item in on_file if item]
+    if not on_file:
+        return ""
+    return (
+        f"still on file: {', '.join(on_file)}: texts, calls and e-mailed codes still go there. If the phone is "
+        f"lost, clear them: radmfa user set {shlex.quote(user.name)} --mobile '' --email '' "
+        "(directory sync fills them again from the directory)"
+    )

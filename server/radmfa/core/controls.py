@@ -101,7 +101,11 @@ class AdminControls:
     ) -> Rule | None:
         scopes = exemptions.cache_scopes(self.mfa.cache, client=request.client, station=station)
         view = await self.store.exemption_view(
-            user.id, scopes=list(scopes), station=station if client.remember_days else "", now=now
+            user.id,
+            scopes=list(scopes),
+            station=station if client.remember_days else "",
+            client=request.client,
+            now=now,
         )
         cached = exemptions.cache_hit(scopes, view.cache, now=now)
         device = exemptions.remembered(client, view.remembered_at, now=now)
@@ -153,7 +157,7 @@ class AdminControls:
         if not exemptions.locks_out(failures, self.mfa.lockout_failures):
             return False
         until = exemptions.lockout_until(self.mfa.lockout_minutes, now=now)
-        block = {"state": UserState.BLOCKED, "blocked_until": until, "blocked_reason": exemptions.LOCKOUT_REASON}
-        await self.store.update_user(user.name, block)
+        # Never shortens a block set meanwhile (an admin's, a fraud report's).
+        await self.store.block_user(user.name, until=until, reason=exemptions.LOCKOUT_REASON)
         await self.store.clear_mfa_failures(user.id)
         return True

@@ -51,11 +51,13 @@ FRAUD_REASON = "fraud"  # … and of one set by a fraud report (radmfa.fraud.BLO
 
 def effective_state(user: User, *, now: datetime) -> UserState:
     """The state a login sees. A block with an end lifts itself at
-    ``blocked_until`` (exactly then: blocked while now < blocked_until); the
-    user then needs MFA as an enforced user does (a block by lockout or fraud
-    only ever hits someone who had a factor)."""
+    ``blocked_until`` (exactly then: blocked while now < blocked_until) and
+    the user has the state they had before it; when that is not known (a
+    block from before it was kept), MFA always, as an enforced user (a block
+    by lockout or fraud only ever hits someone who had a factor)."""
     if user.state is UserState.BLOCKED and user.blocked_until is not None and now >= user.blocked_until:
-        return UserState.ENFORCED
+        before = user.state_before_block
+        return before if before is not None and before is not UserState.BLOCKED else UserState.ENFORCED
     return user.state
 
 
@@ -139,7 +141,10 @@ def cache_scopes(rules: Sequence[CacheRule], *, client: str, station: str) -> di
     """The store keys of the cache rules that apply on ``client``, each with
     its window in seconds. The rule's position is part of the key, so a success
     recorded for one rule never serves another (and editing the rules can only
-    cause misses). A station rule needs a station: none, no key."""
+    cause misses). A station rule needs a station: none, no key. A station key
+    also names the client: Calling-Station-Id is whatever each NAS puts there
+    (an observed address on a VPN, a client-chosen MAC on Wi-Fi), so a station
+    seen through one NAS must never serve a login through another."""
     scopes: dict[str, int] = {}
     for i, rule in enumerate(rules):
         if not rule.applies_to(client):
@@ -149,7 +154,7 @@ def cache_scopes(rules: Sequence[CacheRule], *, client: str, station: str) -> di
         elif rule.type == "user+client":
             scopes[f"{i}:client:{client}"] = rule.seconds
         elif station:
-            scopes[f"{i}:station:{station}"] = rule.seconds
+            scopes[f"{i}:station:{client}:{station}"] = rule.seconds
     return scopes
 
 
@@ -164,8 +169,9 @@ def cache_hit(scopes: Mapping[str, int], passed: Mapping[str, datetime], *, now:
 
 
 def remembered(policy: ClientPolicy, remembered_at: datetime | None, *, now: datetime) -> bool:
-    """The client's own remember_days decides, whichever client remembered the
-    device: a device remembered through a 30-day NAS gets 1 day on a 1-day NAS."""
+    """The client's own remember_days decides. Only the client that remembered
+    the device can find it (the store matches station and client): the same
+    Calling-Station-Id sent through another NAS is no remembered device."""
     return policy.remember_days > 0 and within(remembered_at, policy.remember_days * 86400, now=now)
 
 

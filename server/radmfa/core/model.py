@@ -47,6 +47,7 @@ class User:
     state: UserState = UserState.ENABLED
     blocked_until: datetime | None = None  # a block with an end (lockout, fraud)
     blocked_reason: str | None = None
+    state_before_block: UserState | None = None  # restored by unblock and at blocked_until
 
     def __repr__(self) -> str:  # keep the hash out of logs and tracebacks
         return f"User(id={self.id}, name={self.name!r})"
@@ -78,6 +79,7 @@ USER_FIELDS = (
     "state",
     "blocked_until",
     "blocked_reason",
+    "state_before_block",
 )
 
 

@@ -59,7 +59,7 @@ def name_key(name: str) -> str:
     (a realm) goes; then Unicode case folding, not ``lower()`` (``Straße`` and
     ``STRASSE`` are one name), NFKC again (folding can denormalise); then
     surrounding whitespace. Changing this needs a migration that re-keys
-    users.name_key (store/schema.py backfill, migrations 0002 and 0011).
+    users.name_key (store/schema.py backfill, migrations 0002 and 0012).
     """
     name = unicodedata.normalize("NFKC", name)
     name = name.rpartition("\\")[2]

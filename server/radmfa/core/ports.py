@@ -143,10 +143,10 @@ class ExemptionStore(Protocol):
 
     # the MFA cache and remembered devices (a complete MFA success writes both)
     async def exemption_view(
-        self, user_id: int, *, scopes: Sequence[str], station: str, now: datetime
+        self, user_id: int, *, scopes: Sequence[str], station: str, client: str, now: datetime
     ) -> ExemptionView:
         """Open bypass?, the cache times of ``scopes`` and when ``station`` was
-        remembered, in one round trip."""
+        remembered through ``client`` (never through another NAS), in one round trip."""
 
     async def record_mfa_success(
         self, user_id: int, *, scopes: Sequence[str], station: str, client: str, now: datetime
@@ -160,7 +160,9 @@ class ExemptionStore(Protocol):
         """Delete cache entries and remembered devices too old to matter; how many went."""
 
     async def forget_devices(self, username: str, station: str | None = None) -> int:
-        """Forget one station, or (None) all the user's devices and cache entries."""
+        """Forget one station, or (None) all the user's devices; either way
+        the user's cache entries go too (a "user" rule would let that station
+        skip the code as well)."""
 
     # app passwords
     async def add_app_password(
@@ -184,6 +186,12 @@ class ExemptionStore(Protocol):
         """Count one second-factor failure (atomic increment); the new count."""
 
     async def clear_mfa_failures(self, user_id: int) -> None: ...
+
+    async def block_user(self, username: str, *, until: datetime | None, reason: str) -> bool:
+        """Block the user until ``until`` (None: until unblocked) with
+        ``reason``, in one statement that never shortens a block already in
+        place (an admin's or directory sync's block until unblocked stays so);
+        True when this block was set."""
 
     async def reset_user(self, username: str) -> int:
         """Remove the user's tokens (they enroll again), cache entries,
@@ -267,10 +275,12 @@ class DirectorySyncStore(Protocol):
     async def set_user_source(self, name: str, source: str | None) -> bool: ...
 
     async def apply_directory_changes(
-        self, create: Sequence[NewUser], updates: Sequence[tuple[str, Mapping[str, object]]], *, source: str
+        self, create: Sequence[NewUser], updates: Sequence[tuple[str, Mapping[str, object]]],
+        block: Sequence[str], *, source: str, reason: str,
     ) -> None:
         """Create users (owned by ``source``; a name taken meanwhile is
-        skipped) and apply profile changes, all in one transaction."""
+        skipped), apply profile changes and block ``block`` for good with
+        ``reason`` (as block_user(until=None)), all in one transaction."""
 
     async def claim_sync_run(self, name: str, *, now: datetime, interval_s: float) -> bool:
         """True for one caller per ``interval_s`` across all workers and nodes

@@ -11,6 +11,7 @@ secret), and a report whose alert could not go out is still in the store for
 from __future__ import annotations
 
 import asyncio
+import shlex
 from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
@@ -52,7 +53,8 @@ def mail_text(report: FraudReport, *, server: str) -> tuple[str, str]:
         "",
         *(f"{key}: {value}" for key, value in facts.items() if key != "event" and value not in ("", None)),
         "",
-        f"Review it with: radmfa fraud list --user {report.username}",
+        # Quoted: the team pastes it into a shell, and a name may hold spaces or quotes.
+        f"Review it with: radmfa fraud list --user {shlex.quote(report.username)}",
     ]
     return subject, "\n".join(lines) + "\n"
 

@@ -100,13 +100,17 @@ def plan_sync(
         else:
             changes: dict[str, object] = {f: v for f, v in e.fields.items() if getattr(user, f) != v}
             if user.state is UserState.BLOCKED and user.blocked_reason == LEFT_REASON:
-                changes.update(state=UserState.ENABLED.value, blocked_reason=None)  # came back
+                # Came back: the state from before the block (enabled when not known).
+                before = user.state_before_block or UserState.ENABLED
+                changes.update(state=before.value, blocked_reason=None, blocked_until=None, state_before_block=None)
             if changes:
                 plan.update.append((user.name, changes))
+    # A block that ends by itself (lockout, fraud) is no leaver's block: a
+    # leaver's app passwords ask no upstream, so they get one until unblocked.
     leavers = [
         u.name for key, u in existing.items()
         if key not in wanted and key not in colliding and sources.get(u.name) == SOURCE
-        and u.state is not UserState.BLOCKED
+        and not (u.state is UserState.BLOCKED and u.blocked_until is None)
     ]
     # Confirmed by count: the admin approves the plan they saw, and a count
     # that changed since (more people gone) is held back again.
@@ -196,12 +200,14 @@ def _paged_entries(conn: Connection, sync: SyncConfig, base: str) -> list[Direct
 
 
 async def apply_plan(store: Store, plan: SyncPlan) -> None:
-    """The plan in one store transaction: a failure changes nothing."""
-    block = {"state": UserState.BLOCKED.value, "blocked_reason": LEFT_REASON, "blocked_until": None}
+    """The plan in one store transaction: a failure changes nothing. A
+    leaver's block keeps the state from before it, for a return."""
     await store.apply_directory_changes(
         [NewUser(e.name, **e.fields) for e in plan.create],  # type: ignore[arg-type]
-        [*plan.update, *((name, block) for name in plan.block)],
+        plan.update,
+        plan.block,
         source=SOURCE,
+        reason=LEFT_REASON,
     )
 
 

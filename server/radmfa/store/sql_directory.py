@@ -25,11 +25,13 @@ class DirectorySql(SqlBase):
         return await self._execute("UPDATE users SET source = ? WHERE name_key = ?", source, name_key(name)) > 0
 
     async def apply_directory_changes(
-        self, create: Sequence[NewUser], updates: Sequence[tuple[str, Mapping[str, object]]], *, source: str
+        self, create: Sequence[NewUser], updates: Sequence[tuple[str, Mapping[str, object]]],
+        block: Sequence[str], *, source: str, reason: str,
     ) -> None:
         """One sync's changes in one transaction: all of them or none (a
         failure half-way must not leave some leavers blocked and others not).
-        A user another node created meanwhile is left alone (ON CONFLICT)."""
+        A user another node created meanwhile is left alone (ON CONFLICT);
+        ``block`` is blocked for good as block_user(until=None) does."""
         steps: list[tuple[str, list[list[object]]]] = []
         created = time.time()
         for user in create:
@@ -48,6 +50,15 @@ class DirectorySql(SqlBase):
                 columns = ", ".join(f"{column} = ?" for column in changes)
                 values = [_column_value(v) for v in changes.values()]
                 steps.append((f"UPDATE users SET {columns} WHERE name_key = ?", [[*values, name_key(name)]]))
+        for name in block:
+            # As block_user(until=None): the state before the first block is
+            # kept for a return; a block for good already in place stays.
+            steps.append((
+                "UPDATE users SET state_before_block = CASE WHEN state = 'blocked' THEN state_before_block "
+                "ELSE state END, state = 'blocked', blocked_until = NULL, blocked_reason = ? "
+                "WHERE name_key = ? AND NOT (state = 'blocked' AND blocked_until IS NULL)",
+                [[reason, name_key(name)]],
+            ))
         if steps:
             await self._execute_each(steps)
 

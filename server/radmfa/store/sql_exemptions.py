@@ -116,7 +116,7 @@ class ExemptionsSql(SqlBase):
     # -- cache and remembered devices --------------------------------------------
 
     async def exemption_view(
-        self, user_id: int, *, scopes: Sequence[str], station: str, now: datetime
+        self, user_id: int, *, scopes: Sequence[str], station: str, client: str, now: datetime
     ) -> ExemptionView:
         at = to_epoch(now)
         # One round trip: (kind, key, time) rows from the three tables.
@@ -134,9 +134,11 @@ class ExemptionsSql(SqlBase):
         if station:
             sql += (
                 " UNION ALL SELECT 'd', station, remembered_at FROM remembered_devices "
-                "WHERE user_id = ? AND station = ?"
+                "WHERE user_id = ? AND station = ? AND client = ?"
             )
-            args += [user_id, station]
+            # The NAS is part of the match: the same Calling-Station-Id
+            # through another NAS may be a value the end user chose.
+            args += [user_id, station, client]
         rows = await self._fetch(sql, *args)
         cache = {row[1]: from_epoch(row[2]) for row in rows if row[0] == "c"}
         device = next((from_epoch(row[2]) for row in rows if row[0] == "d"), None)
@@ -181,13 +183,19 @@ class ExemptionsSql(SqlBase):
 
     async def forget_devices(self, username: str, station: str | None = None) -> int:
         key = name_key(username)
-        if station is not None:
-            return await self._execute(
+        if station is None:
+            count = await self._execute(f"DELETE FROM remembered_devices WHERE user_id = {_USER_ID}", key)
+        else:
+            count = await self._execute(
                 f"DELETE FROM remembered_devices WHERE user_id = {_USER_ID} AND station = ?", key, station
             )
-        # Forgetting everything also drops the cache: "make this user do MFA again".
+            if not count:
+                return 0  # nothing forgotten: the CLI reports it and changes nothing
+        # Forgetting drops the user's cache too: "make this user do MFA again"
+        # (from that station: a "user" or "user+station" cache entry would
+        # still let it skip the code).
         await self._execute(f"DELETE FROM mfa_cache WHERE user_id = {_USER_ID}", key)
-        return await self._execute(f"DELETE FROM remembered_devices WHERE user_id = {_USER_ID}", key)
+        return count
 
     # -- app passwords -----------------------------------------------------------
 
@@ -264,6 +272,23 @@ class ExemptionsSql(SqlBase):
             to_epoch(now),
         )
         return int(rows[0][0]) if rows else 0
+
+    async def block_user(self, username: str, *, until: datetime | None, reason: str) -> bool:
+        # The guard is in the WHERE: a block racing an admin's (or another
+        # node's) is decided by the database, and a longer block stays.
+        longer = "blocked_until IS NULL" if until is None else "(blocked_until IS NULL OR blocked_until >= ?)"
+        args: list[object] = [] if until is None else [to_epoch(until)]
+        rows = await self._fetch(
+            # The state before the first of several blocks is the one to restore.
+            "UPDATE users SET state_before_block = CASE WHEN state = 'blocked' THEN state_before_block "
+            "ELSE state END, state = 'blocked', blocked_until = ?, blocked_reason = ? "
+            f"WHERE name_key = ? AND NOT (state = 'blocked' AND {longer}) RETURNING id",
+            None if until is None else to_epoch(until),
+            reason,
+            name_key(username),
+            *args,
+        )
+        return bool(rows)
 
     async def clear_mfa_failures(self, user_id: int) -> None:
         await self._execute("DELETE FROM mfa_failures WHERE user_id = ?", user_id)

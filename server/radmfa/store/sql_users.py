@@ -17,7 +17,8 @@ from radmfa.store.sql_base import Row, SqlBase, Statement
 # Column lists, in the order _user() and UsersSql._token() read them.
 _USERS = (
     "u.id, u.name, u.email, u.mobile, u.first_name, u.last_name, u.password_hash, u.created_at, "
-    "u.office_phone, u.language, u.default_method, u.state, u.blocked_until, u.blocked_reason"
+    "u.office_phone, u.language, u.default_method, u.state, u.blocked_until, u.blocked_reason, "
+    "u.state_before_block"
 )
 _USER_COLUMNS = len(_USERS.split(","))
 _TOKENS = (
@@ -264,4 +265,5 @@ def _user(row: Row) -> User:
         state=UserState(row[11]),
         blocked_until=None if row[12] is None else from_epoch(row[12]),
         blocked_reason=row[13],
+        state_before_block=None if row[14] is None else UserState(row[14]),
     )
