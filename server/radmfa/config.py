@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -80,6 +81,10 @@ class LdapConfig:
     group_check: str = "nested"  # "nested" (AD 1.2.840.113556.1.4.1941) | "memberof" | "member"
     pool_size: int = 4  # threads and pooled service-account connections
     strip_realm: bool = True  # {user} without a DOMAIN\\ prefix or @realm
+    # The entry's naming attribute (uid, sAMAccountName, userPrincipalName): the
+    # directory's own spelling of the user name, checked against the User-Name.
+    user_attribute: str = ""
+    allow_plaintext: bool = False  # ldap:// with no StartTLS to a host that is not loopback
 
     def __repr__(self) -> str:
         return f"LdapConfig(servers={[s.url for s in self.servers]!r}, bind_dn={self.bind_dn!r}, password=<redacted>)"
@@ -115,7 +120,7 @@ class MfaConfig:
     no_factor_message: str = "No second factor is enrolled for this account. Contact your helpdesk."
     issuer: str = "radmfa"
     totp_window: int = 1  # steps accepted either side of now
-    hotp_window: int = 10  # HOTP counters looked ahead at login (RFC 4226 §7.4)
+    hotp_window: int = 10  # HOTP counters looked ahead at login (RFC 4226 §7.4), at most MAX_HOTP_WINDOW
     max_code_failures: int = 10  # wrong codes in a row before a token is locked …
     code_lockout_s: int = 300  # … for this long (renewed by each further wrong code)
     # The admin's controls (issue 5): see core/exemptions.py and the operator
@@ -471,7 +476,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         no_factor_message=m.get("no_factor_message", str, dm.no_factor_message),
         issuer=m.get("issuer", str, dm.issuer),
         totp_window=m.integer("totp_window", dm.totp_window, minimum=0, maximum=10),
-        hotp_window=m.integer("hotp_window", dm.hotp_window, minimum=1, maximum=100),
+        hotp_window=m.integer("hotp_window", dm.hotp_window, minimum=1, maximum=MAX_HOTP_WINDOW),
         max_code_failures=m.integer("max_code_failures", dm.max_code_failures, minimum=1, maximum=1000),
         code_lockout_s=m.integer("code_lockout_s", dm.code_lockout_s, minimum=1, maximum=86400),
         **_exemption_settings(m, dm),
@@ -718,6 +723,7 @@ def _named_upstreams(doc: dict[str, Any], path: Path) -> dict[str, UpstreamConfi
 def _ldap(u: _Section) -> LdapConfig:
     servers = _ldap_servers(u)
     bind_dn = u.get("bind_dn", str, "")
+    filter_given = "user_filter" in u.data
     ldap = LdapConfig(
         servers=servers,
         start_tls=u.get("start_tls", bool, False),
@@ -732,6 +738,8 @@ def _ldap(u: _Section) -> LdapConfig:
         group_check=u.choice("group_check", "nested", ("nested", "memberof", "member")),
         pool_size=u.integer("pool_size", 4, minimum=1, maximum=64),
         strip_realm=u.get("strip_realm", bool, True),
+        user_attribute=u.get("user_attribute", str, ""),
+        allow_plaintext=u.get("allow_plaintext", bool, False),
     )
     if bool(ldap.bind_dn) == bool(ldap.bind_dn_template):
         u.fail("bind_dn", "give either bind_dn (search-then-bind) or bind_dn_template, not both or neither")
@@ -748,7 +756,62 @@ def _ldap(u: _Section) -> LdapConfig:
         u.fail("ca_file", f"no such file: {ldap.ca_file}")
     if ldap.start_tls and any(s.scheme == "ldaps" for s in servers):
         u.fail("start_tls", "StartTLS is for ldap:// servers; ldaps:// is TLS already")
-    return ldap
+    if ldap.bind_dn_template and not template_is_dn(ldap.bind_dn_template):
+        # "{user}@corp.example": no DN to read the entry at, so it is searched
+        # for (on the user's own connection) with user_filter under base_dn.
+        if not ldap.base_dn:
+            u.fail("base_dn", f"bind_dn_template {ldap.bind_dn_template!r} is not a DN: give base_dn and "
+                   "user_filter to find the user's entry, e.g. \"(userPrincipalName={user}@corp.example)\"")
+        if not filter_given:
+            u.fail("user_filter", "bind_dn_template is not a DN: give the filter that finds the user's entry, "
+                   'e.g. "(userPrincipalName={user}@corp.example)"')
+    for i, server in enumerate(servers):
+        if plaintext(ldap, server) and not _loopback(server.host) and not ldap.allow_plaintext:
+            u.fail(f"servers[{i}]", f"{server.url} sends passwords in clear: use ldaps://, start_tls = true, "
+                   "or (a lab only) allow_plaintext = true")
+    attribute = ldap.user_attribute or naming_attribute(ldap)
+    if not _ATTRIBUTE.fullmatch(attribute):
+        u.fail("user_attribute", "give the attribute that holds the user name (e.g. \"sAMAccountName\", \"uid\"): "
+               "it could not be read from user_filter / bind_dn_template")
+    return replace(ldap, user_attribute=attribute)
+
+
+# Each counter looked ahead is one more code a guess can hit: a window of w
+# makes a random 6-digit guess succeed with p ≈ w / 10^6 (RFC 4226 §7.4 and
+# Appendix A.4); the per-token lockout bounds the guesses, this the window.
+MAX_HOTP_WINDOW = 20
+
+_ATTRIBUTE = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
+
+
+def plaintext(ldap: LdapConfig, server: LdapServer) -> bool:
+    """Would binds to ``server`` carry passwords in clear?"""
+    return server.scheme == "ldap" and not ldap.start_tls
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def template_is_dn(template: str) -> bool:
+    """``uid={user},ou=people,…`` is a DN; ``{user}@corp.example`` and
+    ``CORP\\{user}`` are names AD also binds with, but not DNs."""
+    return re.match(r"\s*[A-Za-z][A-Za-z0-9-]*\s*=\s*\{user\}\s*,", template) is not None
+
+
+def naming_attribute(ldap: LdapConfig) -> str:
+    """The attribute ``{user}`` is compared with: ``uid`` in
+    ``uid={user},ou=people,…``, ``sAMAccountName`` in
+    ``(&(objectClass=user)(sAMAccountName={user}))``; "" when not plain."""
+    if ldap.bind_dn_template and template_is_dn(ldap.bind_dn_template):
+        return ldap.bind_dn_template.partition("=")[0].strip()
+    found = re.findall(r"\(\s*([A-Za-z][A-Za-z0-9-]*)\s*=\s*\{user\}", ldap.user_filter)
+    return found[0] if len(set(found)) == 1 else ""
 
 
 def _ldap_servers(u: _Section) -> tuple[LdapServer, ...]:

@@ -50,6 +50,26 @@ def test_psk_from_stdin_and_password_files(radmfa, tmp_path):
     assert "already imported: serial 987654321" in line
 
 
+def test_keys_from_files(radmfa, tmp_path):
+    # Review 7, MEDIUM 3: a key on the command line shows in ps and the shell history.
+    f7 = Path(shutil.copy(PSKC / "rfc6030-figure7.xml", tmp_path / "f7.xml"))
+    (tmp_path / "pw").write_text("qwerty\n")
+    assert radmfa("token", "import", str(f7), "--password-file", str(tmp_path / "pw")).status == 0
+    f6 = Path(shutil.copy(PSKC / "rfc6030-figure6.xml", tmp_path / "f6.xml"))
+    (tmp_path / "psk").write_text(PSK_HEX + "\n")
+    line = assert_one_line_error(radmfa("token", "import", str(f6), "--psk-file", str(tmp_path / "psk")))
+    assert "already imported: serial 987654321" in line  # the key worked: the seed decrypted
+    line = assert_one_line_error(radmfa("token", "import", str(f6), "--psk-file", str(tmp_path / "missing")))
+    assert "cannot read the key file" in line
+
+
+def test_a_key_for_a_plain_file_is_refused(radmfa, tmp_path):
+    f3 = Path(shutil.copy(PSKC / "rfc6030-figure3.xml", tmp_path / "f3.xml"))
+    line = assert_one_line_error(radmfa("token", "import", str(f3), "--psk", "-", stdin=PSK_HEX + "\n"))
+    assert "the file has no EncryptionKey" in line
+    assert radmfa.store(lambda s: s.list_hardware_tokens()) == []
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

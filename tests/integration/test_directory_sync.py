@@ -90,7 +90,12 @@ def test_sync_creates_updates_blocks_and_holds_back(config_path, directory, caps
     assert status == 3 and "held back: block temp0" in out
     assert "more than [sync] max_removals = 5: none was blocked" in err and "--confirm-removals" in err
     assert all(users(config_path)[p.uid].state is UserState.ENABLED for p in TEAM)
-    status, out, _ = sync(config_path, capsys, "--confirm-removals")
+    assert "--confirm-removals 6" in err
+    # Review 7, LOW 10: the count confirms the plan the admin saw, not whatever it is now.
+    status, out, err = sync(config_path, capsys, "--confirm-removals", "5")
+    assert status == 3 and "you confirmed 5 but 6 users left the directory now" in err
+    assert all(users(config_path)[p.uid].state is UserState.ENABLED for p in TEAM)
+    status, out, _ = sync(config_path, capsys, "--confirm-removals", "6")
     assert status == 0 and "6 blocked" in out
     assert all(users(config_path)[p.uid].state is UserState.BLOCKED for p in TEAM)
 
@@ -101,7 +106,7 @@ def test_sync_creates_updates_blocks_and_holds_back(config_path, directory, caps
     assert users(config_path)["alice"].state is UserState.ENABLED
 
     events = run_with_store(load(config_path), lambda s: s.query_admin_events())
-    assert [e.action for e in events].count("directory.sync") == 5
+    assert [e.action for e in events].count("directory.sync") == 6
     assert all(SERVICE_PW not in e.detail for e in events)
 
 

@@ -96,3 +96,26 @@ async def test_deleting_the_user_frees_nothing_twice(store: Store) -> None:
     await store.assign_hardware_token("A1", "alice")
     await store.delete_user("alice")
     assert await store.import_hardware_tokens([hw("A1")]) == 1
+
+
+async def test_assignment_is_one_transaction(store: Store, backend: Backend) -> None:
+    # Review 7, LOW 12: the tokens row and the removal of the unassigned row
+    # commit together. Make the removal fail: the token must not be assigned
+    # (before, it was assigned and still listed as unassigned).
+    await store.add_user(NewUser("alice"))
+    await store.import_hardware_tokens([hw("A1")])
+    if backend.name == "sqlite":
+        await backend.raw(
+            "CREATE TRIGGER no_delete BEFORE DELETE ON hardware_tokens BEGIN SELECT RAISE(ABORT, 'boom'); END"
+        )
+    else:
+        await backend.raw(
+            "CREATE FUNCTION no_delete() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$ LANGUAGE plpgsql"
+        )
+        await backend.raw(
+            "CREATE TRIGGER no_delete BEFORE DELETE ON hardware_tokens FOR EACH ROW EXECUTE FUNCTION no_delete()"
+        )
+    with pytest.raises(Exception, match="boom"):  # noqa: PT011 - the backend's own error type
+        await store.assign_hardware_token("A1", "alice")
+    assert await store.list_tokens("alice") == []
+    assert [t.serial for t in await store.list_hardware_tokens()] == ["A1"]

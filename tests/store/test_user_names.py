@@ -8,6 +8,7 @@ ALICE, alice@corp.example and CORP\\alice cannot pass for an unknown user
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import pytest
 
@@ -132,3 +133,46 @@ async def test_upgrade_refuses_users_that_become_one(backend: Backend) -> None:
     await backend.raw("DELETE FROM users WHERE name = ?", "ALICE@corp.example")
     store = await backend.open()
     assert (await store.get_user("ALICE")).name == "alice"
+
+
+# -- 0012: name_key became NFKC (review 7, HIGH 1) -------------------------------------
+
+
+async def test_fullwidth_and_plain_spellings_are_one_user(store: Store) -> None:
+    await store.add_user(NewUser("alice"))
+    assert (await store.get_user("\uff41\uff4c\uff49\uff43\uff45")).name == "alice"  # ａｌｉｃｅ
+    assert (await store.get_user("CORP\uff3c\uff21lice")).name == "alice"  # full-width backslash
+    with pytest.raises(AlreadyExists):
+        await store.add_user(NewUser("\uff41lice"))
+
+
+async def _at_version_11(backend: Backend, names: list[str]) -> None:
+    """A database at schema 11: keys were NFC, not NFKC."""
+    store = await backend.open()
+    await store.close()
+    backend.opened.remove(store)
+    for name in names:
+        old_key = unicodedata.normalize("NFC", name).casefold().strip()
+        await backend.raw("INSERT INTO users (name, name_key, created_at) VALUES (?, ?, 0)", name, old_key)
+    await backend.raw("DELETE FROM schema_version WHERE version > 11")
+
+
+async def test_upgrade_to_nfkc_rekeys_users(backend: Backend) -> None:
+    await _at_version_11(backend, ["\uff42\uff4f\uff42", "carol", "\ufb01sh"])  # ｂｏｂ, ﬁsh
+    store = await backend.open()
+    assert await backend.raw("SELECT name_key FROM users ORDER BY id") == [("bob",), ("carol",), ("fish",)]
+    assert (await store.get_user("BOB")).name == "\uff42\uff4f\uff42"
+
+
+FULLWIDTH = "\uff41\uff4c\uff49\uff43\uff45"  # ａｌｉｃｅ
+
+
+async def test_upgrade_to_nfkc_refuses_users_that_become_one(backend: Backend) -> None:
+    await _at_version_11(backend, ["alice", FULLWIDTH])
+    with pytest.raises(StoreError, match=f"'alice' and '{FULLWIDTH}' are one user.*width.*delete one"):
+        await backend.open()
+    assert await backend.raw("SELECT MAX(version) FROM schema_version") == [(11,)]
+    assert await backend.raw("SELECT name_key FROM users ORDER BY id") == [("alice",), (FULLWIDTH,)]
+    await backend.raw("DELETE FROM users WHERE name = ?", "alice")
+    store = await backend.open()
+    assert (await store.get_user("alice")).name == FULLWIDTH

@@ -12,7 +12,7 @@ from radmfa.errors import ConfigError
 from radmfa.upstream.ldap import directory_name, group_filter
 
 SEARCH = 'type = "ldap"\nservers = ["ldaps://dc1.corp.example", "ldap://10.0.0.2"]\nbind_dn = "cn=svc"\n' \
-    'bind_password = "pw"\nbase_dn = "dc=corp"\n'
+    'bind_password = "pw"\nbase_dn = "dc=corp"\nallow_plaintext = true\n'
 
 
 def load_text(tmp_path: Path, text: str):
@@ -117,3 +117,52 @@ def test_directory_name_and_group_filters(tmp_path):
     cfg = load_text(tmp_path, "[upstream]\n" + SEARCH + 'require_group = "cn=VPN (all),dc=corp"\n').upstream.ldap
     nested = "(memberOf:1.2.840.113556.1.4.1941:=cn=VPN \\28all\\29,dc=corp)"
     assert group_filter(cfg, "cn=a*,dc=corp") == ("cn=a*,dc=corp", nested)
+
+
+@pytest.mark.parametrize(
+    ("body", "attribute"),
+    [
+        (SEARCH, "uid"),
+        (SEARCH + 'user_filter = "(&(objectClass=user)(sAMAccountName={user}))"\n', "sAMAccountName"),
+        (SEARCH + 'user_filter = "(userPrincipalName={user}@corp.example)"\n', "userPrincipalName"),
+        (SEARCH + 'user_filter = "(|(uid={user})(mail={user}))"\nuser_attribute = "uid"\n', "uid"),
+        ('type = "ldap"\nservers = ["ldaps://dc1"]\nbind_dn_template = "uid={user},ou=people,dc=x"\n', "uid"),
+        ('type = "ldap"\nservers = ["ldaps://dc1"]\nbind_dn_template = "{user}@corp.example"\nbase_dn = "dc=corp"\n'
+         'user_filter = "(sAMAccountName={user})"\n', "sAMAccountName"),
+    ],
+)
+def test_user_attribute_is_the_naming_attribute(tmp_path, body, attribute):
+    assert load_text(tmp_path, "[upstream]\n" + body).upstream.ldap.user_attribute == attribute
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (SEARCH + 'user_filter = "(|(uid={user})(mail={user}))"\n', "[upstream] user_attribute: give the attribute"),
+        ('type = "ldap"\nservers = ["ldaps://dc1"]\nbind_dn_template = "{user}@corp.example"\n',
+         "[upstream] base_dn: bind_dn_template '{user}@corp.example' is not a DN"),
+        ('type = "ldap"\nservers = ["ldaps://dc1"]\nbind_dn_template = "{user}@corp.example"\nbase_dn = "dc=corp"\n',
+         "[upstream] user_filter: bind_dn_template is not a DN"),
+    ],
+)
+def test_user_attribute_errors(tmp_path, body, message):
+    with pytest.raises(ConfigError) as e:
+        load_text(tmp_path, "[upstream]\n" + body)
+    assert message in str(e.value)
+
+
+@pytest.mark.parametrize("server", ["ldap://10.0.0.2", "ldap://dc1.corp.example:389"])
+def test_plaintext_ldap_is_refused(tmp_path, server):
+    # Review 7, LOW 7: ldap:// without StartTLS sends every password in clear.
+    body = SEARCH.replace("allow_plaintext = true\n", "").replace('"ldap://10.0.0.2"', f'"{server}"')
+    with pytest.raises(ConfigError) as e:
+        load_text(tmp_path, "[upstream]\n" + body)
+    assert f"[upstream] servers[1]: {server}" in str(e.value) and "allow_plaintext" in str(e.value)
+    ok = body.replace('"ldaps://dc1.corp.example", ', "") + "start_tls = true\n"
+    assert load_text(tmp_path, "[upstream]\n" + ok).upstream.ldap.start_tls
+
+
+@pytest.mark.parametrize("server", ["ldap://127.0.0.1:3389", "ldap://localhost", "ldap://[::1]"])
+def test_plaintext_ldap_on_loopback_is_allowed(tmp_path, server):
+    body = SEARCH.replace("allow_plaintext = true\n", "").replace('"ldap://10.0.0.2"', f'"{server}"')
+    assert not load_text(tmp_path, "[upstream]\n" + body).upstream.ldap.allow_plaintext

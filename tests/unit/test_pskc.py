@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,30 @@ def test_tampered_mac_is_refused():
     data = figure(6).replace(b"Su+NvtQfmvfJzF6bmQiJqoLRExc=", b"Tu+NvtQfmvfJzF6bmQiJqoLRExc=")
     with pytest.raises(ImportFileError, match="token '987654321'.*MAC check failed.*nothing was imported"):
         read_pskc(data, where="f6", psk=PSK)
+
+
+ATTACKER_SEED = b"attacker-chosen-seed-0123"
+
+
+@pytest.mark.parametrize(("n", "kwargs"), [(6, {"psk": PSK}), (7, {"password": "qwerty"})])
+def test_plainvalue_secret_in_an_encrypted_container_is_refused(n, kwargs):
+    # Review 7, MEDIUM 3: whoever alters the file in transit without the key
+    # swaps the encrypted, MAC'd secret for a PlainValue of their own seed.
+    data = re.sub(
+        rb"<(pskc:)?Secret>.*?</(pskc:)?Secret>",
+        b"<Secret><PlainValue>" + base64.b64encode(ATTACKER_SEED) + b"</PlainValue></Secret>",
+        figure(n), flags=re.S,
+    )
+    assert base64.b64encode(ATTACKER_SEED) in data
+    with pytest.raises(ImportFileError, match="token '987654321': a plain secret in an encrypted container"):
+        read_pskc(data, where=f"f{n}", **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{"psk": PSK}, {"password": "qwerty"}])
+def test_a_key_given_for_a_file_with_no_encryption_key_is_refused(kwargs):
+    # The admin expects protected seeds (--psk); the file was replaced by a plain one.
+    with pytest.raises(ImportFileError, match="a key was given .* but the file has no EncryptionKey"):
+        read_pskc(figure(3), where="f3", **kwargs)
 
 
 def test_tampered_ciphertext_is_refused_by_the_mac():

@@ -33,8 +33,10 @@ def register(cmds: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     p.add_argument("file", metavar="FILE", type=Path)
     p.add_argument("--format", choices=("pskc", "csv"), help="default: from the file name (.csv → csv)")
     keys = p.add_mutually_exclusive_group()
-    keys.add_argument("--psk", metavar="HEX", help="PSKC pre-shared key (hex); '-' reads it from stdin")
-    keys.add_argument("--password", metavar="PW", help="PSKC password (PBKDF2); '-' reads it from stdin")
+    keys.add_argument("--psk", metavar="HEX", help="PSKC pre-shared key (hex); '-' reads it from stdin (preferred)")
+    keys.add_argument("--psk-file", metavar="PATH", type=Path, help="read the PSKC pre-shared key (hex) from a file")
+    keys.add_argument("--password", metavar="PW", help="PSKC password (PBKDF2); '-' reads it from stdin (preferred)")
+    keys.add_argument("--password-file", metavar="PATH", type=Path, help="read the PSKC password from a file")
     p.set_defaults(func=cmd_import)
 
     p = cmds.add_parser("unassigned", help="list imported hardware tokens not yet assigned to a user")
@@ -62,20 +64,34 @@ def read_tokens(args: argparse.Namespace) -> list[HardwareToken]:
         raise ImportFileError(f"cannot read {args.file}: {e.strerror}") from None
     fmt = args.format or ("csv" if args.file.suffix.lower() == ".csv" else "pskc")
     if fmt == "csv":
-        if args.psk or args.password:
+        if args.psk or args.password or args.psk_file or args.password_file:
             raise ImportFileError("--psk and --password are for PSKC files; a CSV file holds plain seeds")
         return read_csv(data, where=where)
     psk = None
-    if args.psk is not None:
-        text = read_secret("Pre-shared key (hex): ", what="key") if args.psk == "-" else args.psk
+    text = _key_text(args.psk, args.psk_file, "Pre-shared key (hex): ", "key")
+    if text is not None:
         try:
             psk = bytes.fromhex(text.strip())
         except ValueError:
             raise ImportFileError("--psk must be hex digits, e.g. 12345678901234567890123456789012") from None
-    password = args.password
-    if password == "-":  # noqa: S105 - "-" names stdin; it is no password
-        password = read_secret("PSKC password: ", what="password")
+    password = _key_text(args.password, args.password_file, "PSKC password: ", "password")
     return read_pskc(data, where=where, psk=psk, password=password)
+
+
+def _key_text(value: str | None, path: Path | None, prompt: str, what: str) -> str | None:
+    """The key from the command line, stdin ('-') or a file (its first line):
+    stdin and files keep it out of ps and the shell history."""
+    if path is not None:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise ImportFileError(f"cannot read the {what} file {path}: {e}") from None
+        if not lines or not lines[0]:
+            raise ImportFileError(f"the {what} file {path} is empty")
+        return lines[0]
+    if value == "-":
+        return read_secret(prompt, what=what)
+    return value
 
 
 def cmd_import(args: argparse.Namespace, cfg: Config) -> int:

@@ -1,4 +1,4 @@
-"""`radmfa sync [--dry-run] [--confirm-removals]`: users from the directory.
+"""`radmfa sync [--dry-run] [--confirm-removals N]`: users from the directory.
 
 Exit status 0 when the store now matches the directory, 3 when leavers were
 held back by [sync] max_removals (nothing else is wrong; confirm to proceed).
@@ -22,8 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("sync", help="create, update and block users from the LDAP / AD directory")
     p.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
     p.add_argument(
-        "--confirm-removals", action="store_true",
-        help="block the users who left the directory even when they are more than [sync] max_removals",
+        "--confirm-removals", type=_count, metavar="N",
+        help="block the N users who left the directory (as the dry run listed them) even when they are more "
+        "than [sync] max_removals; refused if the count is not N any more",
     )
     p.set_defaults(func=cmd_sync)
 
@@ -39,14 +40,24 @@ def cmd_sync(args: argparse.Namespace, cfg: Config) -> int:
         print(line)
     print(f"dry run, nothing changed: {plan.summary(done=False)}" if args.dry_run else plan.summary(done=True))
     if plan.held_back:
+        count = len(plan.held_back)
+        changed = (
+            f"you confirmed {args.confirm_removals} but {count} users left the directory now"
+            if args.confirm_removals is not None else f"{count} users left the directory"
+        )
         print(
-            f"radmfa: {len(plan.held_back)} users left the directory, more than [sync] max_removals = "
-            f"{cfg.sync.max_removals}: none was blocked. Check the directory and the [sync] filter, then "
-            "run 'radmfa sync --confirm-removals'",
+            f"radmfa: {changed}, more than [sync] max_removals = {cfg.sync.max_removals}: none was blocked. "
+            f"Check the directory and the [sync] filter, then run 'radmfa sync --confirm-removals {count}'",
             file=sys.stderr,
         )
         return HELD_BACK
     return 0
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count: give the number of leavers the dry run listed")
+    return int(text)
 
 
 def plan_lines(plan: SyncPlan) -> list[str]:

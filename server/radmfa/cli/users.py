@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import shlex
 import sys
 
@@ -29,7 +28,6 @@ LIST_COLUMNS = (
     "created",
 )
 # BCP 47 in the shape people write it: "en", "de-CH", "zh-Hant-TW".
-_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}")
 # Option → (store field, how the text becomes a value); one table for add and set.
 _PROFILE_OPTIONS = {
     "email": "email",
@@ -121,9 +119,10 @@ def _phone(text: str) -> str:
 
 
 def _language(text: str) -> str:
-    if text and not _LANGUAGE.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a language tag such as en, de or pt-BR")
-    return text
+    try:
+        return policy.language_tag(text) if text else text
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _method(text: str) -> str:

@@ -240,6 +240,10 @@ class PrimaryResult:
     server: str = ""
     reason: str = ""
     relayed: bool = True  # a reject from a remote server (not delayed, PROXY-9)
+    # Who the upstream says logged in (LDAP: the entry's user_attribute), when
+    # it can say. The directory matches names its own way (RFC 4518: width,
+    # soft hyphens, spaces); the pipeline rejects unless name_key agrees.
+    canonical_name: str | None = None
 
 
 class Verdict(enum.Enum):

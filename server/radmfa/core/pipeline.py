@@ -68,6 +68,10 @@ class _Login:
     keyword: str | None = None  # `auto`: password,push | sms | call | email (issue 4)
 
 
+def _same_user(canonical: str, name: str | None) -> bool:
+    return name is not None and policy.name_key(canonical) == policy.name_key(name)
+
+
 class Pipeline(AdminControls):
     def __init__(
         self,
@@ -149,6 +153,11 @@ class Pipeline(AdminControls):
         if not result.accepted:
             message = result.reply_message.decode("utf-8", "replace") if result.reply_message else None
             return reject(result.reason or "upstream reject", message, local=not result.relayed)
+        if result.canonical_name is not None and not _same_user(result.canonical_name, login.name):
+            # The directory accepted the password for a name it matches its own
+            # way (ａｌｉｃｅ, al<soft hyphen>ice binding as alice): the store
+            # looked up someone else, maybe nobody (unknown_users = password-only).
+            return reject("directory names another user")
         login.attrs = policy.authorization_attrs(result.reply_attrs)
         if login.user is None and (self.mfa.unknown_users == "reject" or login.rule.primary == "none"):
             # Decided only after the password: without it, an unknown name and

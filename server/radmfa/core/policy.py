@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import unicodedata
 from collections.abc import Iterable
 
@@ -47,20 +48,25 @@ def decode_name(username: bytes | None) -> str | None:
 
 def name_key(name: str) -> str:
     """The canonical form users are looked up by, so that ``ALICE``,
-    ``alice@corp.example`` and ``CORP\\alice`` all name the enrolled ``alice``
-    (an exact match would let them in as "unknown", with no second factor).
+    ``alice@corp.example``, ``CORP\\alice`` and full-width ``ａｌｉｃｅ`` all
+    name the enrolled ``alice`` (an exact match would let them in as
+    "unknown", with no second factor).
 
-    NFC first, so composed and decomposed spellings of one name agree; then
-    everything up to the last backslash (a Windows ``DOMAIN\\``) and from the
-    last ``@`` (a realm) goes; then Unicode case folding, not ``lower()``
-    (``Straße`` and ``STRASSE`` are one name); then surrounding whitespace.
+    NFKC first (UAX #15 compatibility forms), so composed and decomposed
+    spellings agree and full-width or ligature letters are their plain ones, as
+    directories treat them (RFC 4518 §2.2; AD ignores width); then everything
+    up to the last backslash (a Windows ``DOMAIN\\``) and from the last ``@``
+    (a realm) goes; then Unicode case folding, not ``lower()`` (``Straße`` and
+    ``STRASSE`` are one name), NFKC again (folding can denormalise); then
+    surrounding whitespace. Changing this needs a migration that re-keys
+    users.name_key (store/schema.py backfill, migrations 0002 and 0012).
     """
-    name = unicodedata.normalize("NFC", name)
+    name = unicodedata.normalize("NFKC", name)
     name = name.rpartition("\\")[2]
     head, at, _ = name.rpartition("@")
     if at:
         name = head
-    return name.casefold().strip()
+    return unicodedata.normalize("NFKC", name.casefold()).strip()
 
 
 _PHONE_PUNCTUATION = str.maketrans("", "", " -.()/")
@@ -77,6 +83,17 @@ def e164(text: str) -> str:
     if not 7 <= len(digits) <= 15 or digits[0] == "0":
         raise ValueError(f"{text!r} is not an E.164 number: a country code (not 0) and 7 to 15 digits in all")
     return number
+
+
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}")
+
+
+def language_tag(text: str) -> str:
+    """A BCP 47 language tag as radmfa's message sets use them (``en``,
+    ``de-CH``, ``pt-BR``); raises ValueError naming the rule."""
+    if not _LANGUAGE.fullmatch(text):
+        raise ValueError(f"{text!r} is not a language tag such as en, de or pt-BR")
+    return text
 
 
 def printable(value: bytes | None) -> str:

@@ -276,6 +276,14 @@ class DirectorySyncStore(Protocol):
 
     async def set_user_source(self, name: str, source: str | None) -> bool: ...
 
+    async def apply_directory_changes(
+        self, create: Sequence[NewUser], updates: Sequence[tuple[str, Mapping[str, object]]],
+        block: Sequence[str], *, source: str, reason: str,
+    ) -> None:
+        """Create users (owned by ``source``; a name taken meanwhile is
+        skipped), apply profile changes and block ``block`` for good with
+        ``reason`` (as block_user(until=None)), all in one transaction."""
+
     async def claim_sync_run(self, name: str, *, now: datetime, interval_s: float) -> bool:
         """True for one caller per ``interval_s`` across all workers and nodes
         (compare-and-set on the next run time)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
+import time
 from typing import Any
 
 from ldap3 import BASE, NONE, SIMPLE, SUBTREE, Connection, Server, Tls
@@ -23,6 +24,8 @@ SUCCESS = 0
 SIZE_LIMIT_EXCEEDED = 4
 NO_SUCH_OBJECT = 32
 INVALID_CREDENTIALS = 49
+BUSY = 51
+UNAVAILABLE = 52
 
 # AD's LDAP_MATCHING_RULE_IN_CHAIN: membership through nested groups.
 IN_CHAIN = "1.2.840.113556.1.4.1941"
@@ -118,8 +121,43 @@ def connect(server: LdapServer, cfg: LdapConfig, context: ssl.SSLContext, timeou
     return conn
 
 
-def simple_bind(conn: Connection, dn: str, password: bytes | str) -> int:
+def remaining(deadline: float) -> float:
+    """Seconds left until ``deadline`` (time.monotonic()); ServerFailed when none."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise ServerFailed("timed out")
+    return left
+
+
+def worth_retrying(deadline: float, timeout: float) -> bool:
+    """Retry on a new connection only while more than half of the time is
+    left: a pooled connection that waited out most of it met a server that
+    hangs, not one that had closed an idle connection."""
+    return deadline - time.monotonic() > timeout / 2
+
+
+def _until(conn: Connection, deadline: float | None) -> None:
+    # The socket's timeout bounds every recv of the next operation.
+    if deadline is not None and conn.socket is not None:
+        try:
+            conn.socket.settimeout(remaining(deadline))
+        except OSError as e:  # the server had closed it: a pooled connection gone stale
+            raise ServerFailed(str(e)) from None
+
+
+def server_trouble(code: int) -> bool:
+    """A result that says the server, not the request, is at fault (no
+    answer, busy, unavailable): try the next server."""
+    return code < 0 or code in (BUSY, UNAVAILABLE)
+
+
+def simple_bind(conn: Connection, dn: str, password: bytes | str, *, deadline: float | None = None) -> int:
     """Bind ``conn`` as ``dn``; returns the result code. Raises ServerFailed on I/O errors."""
+    if conn.closed:
+        # ldap3's bind() reopens a closed connection by itself, without the
+        # StartTLS connect() does: the password would go out in clear.
+        raise ServerFailed("connection closed")
+    _until(conn, deadline)
     conn.user, conn.password = dn, password
     try:
         conn.bind()
@@ -133,9 +171,10 @@ def simple_bind(conn: Connection, dn: str, password: bytes | str) -> int:
 
 def search(
     conn: Connection, base: str, ldap_filter: str, attributes: list[str], *, scope: str = SUBTREE, size_limit: int = 0,
-    paged_size: int | None = None,
+    paged_size: int | None = None, deadline: float | None = None,
 ) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
     """(result code, [(dn, attributes)]); referrals are ignored."""
+    _until(conn, deadline)
     try:
         conn.search(base, ldap_filter, search_scope=scope, attributes=attributes, size_limit=size_limit,
                     paged_size=paged_size)
@@ -147,12 +186,22 @@ def search(
     return code, entries
 
 
-def exists(conn: Connection, base: str, ldap_filter: str) -> bool:
-    """Does the entry ``base`` match ``ldap_filter``? (a base-scope search)"""
-    code, entries = search(conn, base, ldap_filter, ["1.1"], scope=BASE)
-    if code not in (SUCCESS, NO_SUCH_OBJECT):
-        raise ServerFailed(f"search failed with result {code}")
-    return bool(entries)
+def matches(conn: Connection, base: str, ldap_filter: str, *, deadline: float | None = None) -> tuple[int, bool]:
+    """(result code, does the entry ``base`` match ``ldap_filter``?): a base-scope search."""
+    code, entries = search(conn, base, ldap_filter, ["1.1"], scope=BASE, deadline=deadline)
+    return code, bool(entries)
+
+
+def single_value(attrs: dict[str, Any], name: str) -> str | None:
+    """The one value of attribute ``name`` (names are case-insensitive,
+    RFC 4512 §2.5); None when it is absent, empty or has several values."""
+    for key, value in attrs.items():
+        if key.casefold() == name.casefold():
+            values = value if isinstance(value, list) else [value]
+            if len(values) == 1 and isinstance(values[0], str) and values[0]:
+                return values[0]
+            return None
+    return None
 
 
 def close(conn: Connection) -> None:

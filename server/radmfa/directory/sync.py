@@ -7,7 +7,8 @@ Safety rules (docs/directory.md):
   deleted: deleted, they would be unknown, and with [mfa] unknown_users =
   "password-only" an unknown user gets in on a password alone;
 * more leavers in one run than [sync] max_removals blocks none of them until
-  an administrator confirms (`radmfa sync --confirm-removals`);
+  an administrator confirms that many (`radmfa sync --confirm-removals N`);
+* one run's changes are applied in one transaction;
 * a directory read that fails part-way changes nothing (no partial list is
   ever taken for "everyone else left").
 """
@@ -21,14 +22,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ldap3 import SUBTREE, Connection
+from ldap3.core.exceptions import LDAPException
 
 from radmfa.audit import log
 from radmfa.config import Config, SyncConfig, UpstreamConfig
 from radmfa.core.model import AdminEvent, NewUser, User, UserState
-from radmfa.core.policy import name_key
+from radmfa.core.policy import e164, language_tag, name_key
 from radmfa.core.ports import Store
 from radmfa.directory import ldapconn as lc
-from radmfa.errors import AlreadyExists, RadmfaError
+from radmfa.errors import RadmfaError
 
 SOURCE = "directory"
 LEFT_REASON = "left directory"
@@ -49,6 +51,7 @@ class SyncPlan:
     block: list[str] = field(default_factory=list)
     held_back: list[str] = field(default_factory=list)  # leavers not blocked: over max_removals
     skipped: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what the directory holds wrong (also in skipped)
 
     def summary(self, *, done: bool) -> str:
         verbs = ("created", "updated", "blocked") if done else ("to create", "to update", "to block")
@@ -62,19 +65,31 @@ class SyncPlan:
 
 def plan_sync(
     entries: list[DirectoryEntry], users: list[User], sources: dict[str, str | None], *,
-    max_removals: int, confirm_removals: bool,
+    max_removals: int, confirm_removals: int | None,
 ) -> SyncPlan:
     """What a sync would do; pure, so the dry run and the real run agree."""
     plan = SyncPlan()
     wanted: dict[str, DirectoryEntry] = {}
+    groups: dict[str, list[str]] = {}
     for e in entries:
         key = name_key(e.name)
         if not key:
             plan.skipped.append(f"{e.name!r}: no usable user name")
-        elif key in wanted:
-            plan.skipped.append(f"{e.name!r}: the same user name as {wanted[key].name!r}")
-        else:
-            wanted[key] = e
+            continue
+        groups.setdefault(key, []).append(e.name)
+        wanted[key] = e
+    # Two entries that are one radmfa user (alice@corp, alice@partner): which
+    # one wins would depend on the directory's order and could flip between
+    # runs. None of them is created or updated; the user is not a leaver either.
+    colliding = {key for key, names in groups.items() if len(names) > 1}
+    for key in sorted(colliding):
+        names = ", ".join(repr(n) for n in groups[key])
+        plan.problems.append(f"{names}: one radmfa user name ({key!r}); none of them synced, fix the directory")
+        del wanted[key]
+    for key, e in list(wanted.items()):
+        wanted[key], problems = _valid_fields(e)
+        plan.problems += problems
+    plan.skipped += plan.problems
     existing = {name_key(u.name): u for u in users}
     for key, e in wanted.items():
         user = existing.get(key)
@@ -94,14 +109,34 @@ def plan_sync(
     # leaver's app passwords ask no upstream, so they get one until unblocked.
     leavers = [
         u.name for key, u in existing.items()
-        if key not in wanted and sources.get(u.name) == SOURCE
+        if key not in wanted and key not in colliding and sources.get(u.name) == SOURCE
         and not (u.state is UserState.BLOCKED and u.blocked_until is None)
     ]
-    if len(leavers) > max_removals and not confirm_removals:
+    # Confirmed by count: the admin approves the plan they saw, and a count
+    # that changed since (more people gone) is held back again.
+    if len(leavers) > max_removals and confirm_removals != len(leavers):
         plan.held_back = leavers
     else:
         plan.block = leavers
     return plan
+
+
+def _valid_fields(e: DirectoryEntry) -> tuple[DirectoryEntry, list[str]]:
+    """``e`` without the values radmfa could not use (a phone number that is
+    not E.164, a language that is no tag): such a field is left as it is in
+    the store, and the plan says why."""
+    fields = dict(e.fields)
+    problems = []
+    for field_name, check in (("mobile", e164), ("office_phone", e164), ("language", language_tag)):
+        value = fields.get(field_name)
+        if value is None:
+            continue
+        try:
+            fields[field_name] = check(value)
+        except ValueError as error:
+            del fields[field_name]
+            problems.append(f"{e.name!r} {field_name}: {error}; field not synced")
+    return DirectoryEntry(e.name, fields), problems
 
 
 def _first(value: Any) -> str | None:
@@ -143,8 +178,11 @@ def _paged_entries(conn: Connection, sync: SyncConfig, base: str) -> list[Direct
     out: list[DirectoryEntry] = []
     cookie: bytes | None = None
     while True:
-        conn.search(base, sync.filter, search_scope=SUBTREE, attributes=list(attrs.values()),
-                    paged_size=sync.page_size, paged_cookie=cookie)
+        try:
+            conn.search(base, sync.filter, search_scope=SUBTREE, attributes=list(attrs.values()),
+                        paged_size=sync.page_size, paged_cookie=cookie)
+        except LDAPException as e:  # socket, TLS: the next server, like any failure
+            raise lc.ServerFailed(f"search failed: {e}") from None
         result = conn.result or {}
         if result.get("result") != lc.SUCCESS:
             raise lc.ServerFailed(f"search failed: {result.get('description', 'connection lost')}")
@@ -162,21 +200,20 @@ def _paged_entries(conn: Connection, sync: SyncConfig, base: str) -> list[Direct
 
 
 async def apply_plan(store: Store, plan: SyncPlan) -> None:
-    for e in plan.create:
-        try:
-            await store.add_user(NewUser(e.name, **e.fields))  # type: ignore[arg-type]
-        except AlreadyExists:  # another node's sync (or an admin) was first
-            continue
-        await store.set_user_source(e.name, SOURCE)
-    for name, changes in plan.update:
-        await store.update_user(name, changes)
-    for name in plan.block:
-        # block_user keeps the state from before the block, for a return.
-        await store.block_user(name, until=None, reason=LEFT_REASON)
+    """The plan in one store transaction: a failure changes nothing. A
+    leaver's block keeps the state from before it, for a return."""
+    await store.apply_directory_changes(
+        [NewUser(e.name, **e.fields) for e in plan.create],  # type: ignore[arg-type]
+        plan.update,
+        plan.block,
+        source=SOURCE,
+        reason=LEFT_REASON,
+    )
 
 
 async def run_sync(
-    config: Config, store: Store, *, dry_run: bool = False, confirm_removals: bool = False, actor: str = "radmfa sync"
+    config: Config, store: Store, *, dry_run: bool = False, confirm_removals: int | None = None,
+    actor: str = "radmfa sync",
 ) -> SyncPlan:
     sync = config.sync
     if not sync.upstream:
@@ -207,10 +244,12 @@ async def scheduled_sync(config: Config, store: Store, *, now: datetime) -> Sync
         log.warning("directory sync failed", error=str(e))
         return None
     log.info("directory sync", result=plan.summary(done=True), skipped=len(plan.skipped))
+    if plan.problems:  # name collisions, numbers that are not E.164: the directory needs fixing
+        log.warning("directory sync skipped values", count=len(plan.problems), first=plan.problems[:10])
     if plan.held_back:
         log.warning(
             "directory sync held back removals: more users left than [sync] max_removals; "
-            "run 'radmfa sync --confirm-removals'",
+            "run 'radmfa sync --dry-run', then 'radmfa sync --confirm-removals N' with N the leavers it lists",
             leavers=len(plan.held_back), max_removals=config.sync.max_removals,
         )
     return plan

@@ -139,7 +139,7 @@ class PostgresStore(SqlStore):
             for sql, rows in steps:
                 await conn.executemany(_numbered(sql), rows)
 
-    async def _fetch_then(self, first: Statement, then: Callable[[Row], Statement]) -> Row | None:
+    async def _fetch_then(self, first: Statement, then: Callable[[Row], Sequence[Statement]]) -> Row | None:
         async with (
             self._errors(),
             self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn,
@@ -148,8 +148,8 @@ class PostgresStore(SqlStore):
             sql, args = first
             row: Row | None = await conn.fetchrow(_numbered(sql), *args)
             if row is not None:
-                sql, args = then(row)
-                await conn.execute(_numbered(sql), *args)
+                for sql, args in then(row):
+                    await conn.execute(_numbered(sql), *args)
             return row
 
     @asynccontextmanager

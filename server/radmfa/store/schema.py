@@ -133,7 +133,7 @@ def _step(statement: str) -> Step:
 
 
 def _user_name_keys(rows: Sequence[Row]) -> list[tuple[object, ...]]:
-    # In Python, not SQL: lower() knows neither NFC nor Unicode case folding,
+    # In Python, not SQL: lower() knows neither NFKC nor Unicode case folding,
     # nor the DOMAIN\ and @realm that name_key strips.
     owners: dict[str, str] = {}
     updates: list[tuple[object, ...]] = []
@@ -147,7 +147,7 @@ def _user_name_keys(rows: Sequence[Row]) -> list[tuple[object, ...]]:
             )
         if key in owners:
             raise StoreError(
-                f"users {owners[key]!r} and {name!r} are one user once case, a DOMAIN\\ "
+                f"users {owners[key]!r} and {name!r} are one user once case, width, a DOMAIN\\ "
                 f"prefix and an @realm are ignored ({key!r}): delete one of them "
                 "(radmfa user delete) with the radmfa version in use now, then upgrade"
             )

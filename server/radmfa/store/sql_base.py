@@ -51,8 +51,8 @@ class SqlBase(abc.ABC):
         """Like ``_execute_many`` for each (statement, rows) in turn, all in one transaction."""
 
     @abc.abstractmethod
-    async def _fetch_then(self, first: Statement, then: Callable[[Row], Statement]) -> Row | None:
-        """In one transaction: run ``first``; if it returned a row, run ``then(row)``."""
+    async def _fetch_then(self, first: Statement, then: Callable[[Row], Sequence[Statement]]) -> Row | None:
+        """In one transaction: run ``first``; if it returned a row, run the statements ``then(row)``."""
 
     @abc.abstractmethod
     async def migrate(self) -> None: ...

@@ -82,17 +82,17 @@ class HardwareTokensSql(UsersSql):
                 raise AlreadyExists(f"hardware token {serial!r} is already assigned to {owner[0][0]!r}")
             raise NotFound(f"no unassigned hardware token with serial {serial!r} (see 'radmfa token unassigned')")
         hw = self._hardware(rows[0])
-        # The tokens row first: its unique serial index lets only one of two
-        # racing assignments in. Then the unassigned row goes.
-        token = await self.add_token(
+        # One transaction: the tokens row (its unique serial index lets only
+        # one of two racing assignments in), then the unassigned row goes. A
+        # failure in between leaves the token unassigned, never in both places.
+        return await self._insert_token(
             username,
             NewToken(
                 hw.kind, hw.secret, digits=hw.digits, period=hw.period, algorithm=hw.algorithm,
                 label=hw.label, serial=hw.serial, last_step=hw.counter - 1 if hw.counter > 0 else None,
             ),
+            also=[("DELETE FROM hardware_tokens WHERE serial = ?", (serial,))],
         )
-        await self._execute("DELETE FROM hardware_tokens WHERE serial = ?", serial)
-        return token
 
     async def get_token_by_serial(self, serial: str) -> Token | None:
         rows = await self._fetch(

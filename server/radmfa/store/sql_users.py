@@ -122,14 +122,18 @@ class UsersSql(SqlBase):
     # -- tokens ------------------------------------------------------------------
 
     async def add_token(self, username: str, token: NewToken) -> Token:
+        return await self._insert_token(username, token)
+
+    async def _insert_token(self, username: str, token: NewToken, also: Sequence[Statement] = ()) -> Token:
+        """add_token, running the statements ``also`` in the same transaction."""
         created = time.time()
 
         # The seed's ciphertext is bound to the row id, which exists only after
         # the INSERT; the placeholder is replaced before the transaction commits.
-        def seal(row: Row) -> Statement:
+        def seal(row: Row) -> list[Statement]:
             token_id = int(row[0])
             sealed = self._cipher.encrypt(token.secret, context=_token_aad(token_id))
-            return "UPDATE tokens SET secret_enc = ? WHERE id = ?", (sealed, token_id)
+            return [("UPDATE tokens SET secret_enc = ? WHERE id = ?", (sealed, token_id)), *also]
 
         # RETURNING the owner's stored name, so the Token shows it as list_tokens does.
         row = await self._fetch_then(

@@ -93,11 +93,12 @@ class SqliteStore(SqlStore):
 
         await self._call(self._transaction, each)
 
-    async def _fetch_then(self, first: Statement, then: Callable[[Row], Statement]) -> Row | None:
+    async def _fetch_then(self, first: Statement, then: Callable[[Row], Sequence[Statement]]) -> Row | None:
         def both() -> Row | None:
             row: Row | None = self._db.execute(*first).fetchone()
             if row is not None:
-                self._db.execute(*then(row))
+                for statement in then(row):
+                    self._db.execute(*statement)
             return row
 
         return await self._call(self._transaction, both)

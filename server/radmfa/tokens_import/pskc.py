@@ -73,6 +73,14 @@ def _b64(text: str | None, what: str) -> bytes:
 class _Container:
     def __init__(self, root: Element, where: str, psk: bytes | None, password: str | None) -> None:
         self.where = where
+        encrypted = _child(root, "EncryptionKey") is not None
+        if (psk is not None or password is not None) and not encrypted:
+            # The admin expects protected seeds; a file swapped for a plain
+            # one (no EncryptionKey, so no MAC either) must not slip through.
+            raise ImportFileError(
+                f"{where}: a key was given (--psk/--password) but the file has no EncryptionKey: its seeds are "
+                "neither encrypted nor MAC-protected; nothing was imported"
+            )
         self.key = self._encryption_key(root, psk, password)
         self.mac_key: bytes | None = None
         self.mac_digest = "sha1"
@@ -164,6 +172,14 @@ class _Container:
         if el is None:
             return None
         plain = _child(el, "PlainValue")
+        if plain is not None and name == "Secret" and self.key is not None:
+            # In an encrypted container only an EncryptedValue carries a
+            # ValueMAC: a plain secret there is one nobody vouches for (a
+            # seed swapped in by whoever altered the file, RFC 6030 §6.1.1).
+            raise ImportFileError(
+                f"{self.where}: {what}: a plain secret in an encrypted container is refused (not MAC-protected); "
+                "nothing was imported"
+            )
         if plain is not None:
             return _b64(plain.text, f"{self.where}: {what}") if name == "Secret" else (plain.text or "").encode()
         encrypted = _child(el, "EncryptedValue")

@@ -11,9 +11,15 @@ too, service-account ones and user-bind ones (a rebind is one round trip, a
 new TLS connection a handshake), so one process holds at most
 2 × ``pool_size`` connections per server.
 
-Failover: servers are tried in order; one that fails (refused, timed out,
-TLS not verified) is tried last for ``dead_time_s``. When none answers the
-request fails closed with UpstreamUnavailable.
+Who logged in: the entry's ``user_attribute`` (uid, sAMAccountName) goes
+back as PrimaryResult.canonical_name, because the directory matches names
+its own way (RFC 4518: full-width letters, soft hyphens) and the pipeline
+must look up the same user the directory accepted.
+
+Failover: servers are tried in order, each with one deadline of
+``timeout_s`` for everything done on it; one that fails (refused, timed out,
+TLS not verified) is skipped for ``dead_time_s`` (when all are, one is
+probed). When none answers the request fails closed with UpstreamUnavailable.
 """
 
 from __future__ import annotations
@@ -22,11 +28,12 @@ import asyncio
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from ldap3 import Connection
+from ldap3 import BASE, Connection
 
 from radmfa.audit import log
-from radmfa.config import LdapConfig, LdapServer, UpstreamConfig
+from radmfa.config import LdapConfig, LdapServer, UpstreamConfig, plaintext, template_is_dn
 from radmfa.core import policy
 from radmfa.core.model import AuthRequest, PrimaryResult
 from radmfa.directory import ldapconn as lc
@@ -69,6 +76,9 @@ class LdapUpstream:
         self._lock = threading.Lock()
         self._idle: dict[tuple[str, str], list[Connection]] = {}  # (server URL, _SERVICE | _USER) → idle
         self._dead_until: dict[str, float] = {}
+        for server in self.cfg.servers:
+            if plaintext(self.cfg, server):  # config.py allowed it: loopback, or allow_plaintext
+                log.warning("ldap server without TLS: passwords travel in clear", server=server.url)
 
     async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult:
         name = policy.decode_name(request.username)
@@ -99,16 +109,25 @@ class LdapUpstream:
     # -- in a pool thread from here on --------------------------------------------
 
     def _order(self) -> list[LdapServer]:
+        """The live servers in order. A dead one is not tried while another is
+        alive; when all are dead, only the one whose dead time ends first is
+        probed, so a request fails fast instead of waiting on each again."""
         now = time.monotonic()
         alive = [s for s in self.cfg.servers if self._dead_until.get(s.url, 0.0) <= now]
-        return alive + [s for s in self.cfg.servers if s not in alive]
+        if alive:
+            return alive
+        return [min(self.cfg.servers, key=lambda s: self._dead_until.get(s.url, 0.0))]
 
     def _authenticate(self, user: str, password: bytes) -> PrimaryResult:
         tried: list[str] = []
         for server in self._order():
             tried.append(server.url)
+            # One deadline for everything done with this server (a pooled
+            # connection, a fresh one, the bind, the searches): a hanging
+            # directory costs at most timeout_s per server, not a multiple.
+            deadline = time.monotonic() + self.timeout
             try:
-                result = self._attempt(server, user, password)
+                result = self._attempt(server, user, password, deadline)
             except lc.ServerFailed as e:
                 self._dead_until[server.url] = time.monotonic() + self.dead_time
                 log.warning("ldap server failed", server=server.url, error=str(e))
@@ -117,69 +136,114 @@ class LdapUpstream:
             return result
         raise UpstreamUnavailable("no LDAP server answered", tried=tuple(tried))
 
-    def _attempt(self, server: LdapServer, user: str, password: bytes) -> PrimaryResult:
+    def _reject(self, server: LdapServer, reason: str) -> PrimaryResult:
+        return PrimaryResult(False, server=server.url, reason=reason, relayed=False)
+
+    def _attempt(self, server: LdapServer, user: str, password: bytes, deadline: float) -> PrimaryResult:
         if not self.cfg.bind_dn:
-            dn = self.cfg.bind_dn_template.replace("{user}", lc.escape_dn_value(user))
-            return self._bind_user(server, dn, password, None)
+            return self._template_bind(server, user, password, deadline)
         user_filter = self.cfg.user_filter.replace("{user}", lc.escape_filter_value(user))
-        svc, entries = self._find_user(server, user_filter)
+        svc, code, entries = self._find_user(server, user_filter, deadline)
         try:
             if not entries:
-                result = PrimaryResult(False, server=server.url, reason="unknown user", relayed=False)
-            elif len(entries) > 1:
-                result = PrimaryResult(
-                    False, server=server.url, reason="user_filter matched several entries", relayed=False
-                )
+                result = self._reject(server, "unknown user")
+            elif len(entries) > 1 or code == lc.SIZE_LIMIT_EXCEEDED:
+                # Result 4 with one entry: the server stopped early (its own
+                # size limit); there may be more, so it is not a unique match.
+                result = self._reject(server, "user_filter matched several entries")
             else:
-                result = self._bind_user(server, entries[0], password, svc)
+                dn, attrs = entries[0]
+                result = self._bind_user(server, dn, password, svc, attrs, deadline)
         except BaseException:
             lc.close(svc)
             raise
         self._checkin(server, _SERVICE, svc)
         return result
 
-    def _find_user(self, server: LdapServer, user_filter: str) -> tuple[Connection, list[str]]:
-        """The service connection used and the DNs that match (at most 2)."""
+    def _find_user(
+        self, server: LdapServer, user_filter: str, deadline: float
+    ) -> tuple[Connection, int, list[tuple[str, dict[str, Any]]]]:
+        """The service connection used, the result code and the entries that match (at most 2)."""
         for fresh in (False, True):
-            svc = self._checkout(server, _SERVICE, fresh=fresh)
+            svc = self._checkout(server, _SERVICE, deadline, fresh=fresh)
             try:
-                code, entries = lc.search(svc, self.cfg.base_dn, user_filter, ["1.1"], size_limit=2)
+                code, entries = lc.search(
+                    svc, self.cfg.base_dn, user_filter, [self.cfg.user_attribute], size_limit=2, deadline=deadline
+                )
             except lc.ServerFailed:
                 lc.close(svc)
-                if fresh:
+                if fresh or not lc.worth_retrying(deadline, self.timeout):
                     raise
                 continue  # an idle pooled connection the server had closed: once more, new
             if code not in (lc.SUCCESS, lc.SIZE_LIMIT_EXCEEDED, lc.NO_SUCH_OBJECT):
                 lc.close(svc)
                 raise lc.ServerFailed(f"user search failed with result {code}")
-            return svc, [dn for dn, _ in entries]
+            return svc, code, entries
         raise AssertionError("unreachable")
 
-    def _user_bind(self, server: LdapServer, dn: str, password: bytes) -> tuple[Connection, int]:
+    def _user_bind(self, server: LdapServer, dn: str, password: bytes, deadline: float) -> tuple[Connection, int]:
         """Bind as ``dn`` on a pooled connection (a rebind costs a round trip;
         a new TLS connection a handshake), or on a new one if that fails."""
         for fresh in (False, True):
-            conn = self._checkout(server, _USER, fresh=fresh)
+            conn = self._checkout(server, _USER, deadline, fresh=fresh)
             try:
-                return conn, lc.simple_bind(conn, dn, password)
+                return conn, lc.simple_bind(conn, dn, password, deadline=deadline)
             except lc.ServerFailed:
                 lc.close(conn)
-                if fresh:
+                if fresh or not lc.worth_retrying(deadline, self.timeout):
                     raise
         raise AssertionError("unreachable")
 
-    def _bind_user(self, server: LdapServer, dn: str, password: bytes, svc: Connection | None) -> PrimaryResult:
-        conn, code = self._user_bind(server, dn, password)
+    def _template_bind(self, server: LdapServer, user: str, password: bytes, deadline: float) -> PrimaryResult:
+        bind_name = self.cfg.bind_dn_template.replace("{user}", lc.escape_dn_value(user))
+        conn, code = self._user_bind(server, bind_name, password, deadline)
         try:
-            if code == lc.INVALID_CREDENTIALS:
-                result = PrimaryResult(False, server=server.url, reason="wrong password", relayed=False)
-            elif code != lc.SUCCESS:
-                reason = f"bind refused (LDAP result {code})"
-                result = PrimaryResult(False, server=server.url, reason=reason, relayed=False)
-            elif self.cfg.require_group and not lc.exists(svc or conn, *group_filter(self.cfg, dn)):
-                result = PrimaryResult(False, server=server.url, reason="not in the required group", relayed=False)
-            else:
-                result = PrimaryResult(True, server=server.url, reason="ldap bind ok")
+            result = self._bind_refused(server, code)
+            if result is None:
+                # Who is this? Read the entry on the user's own connection: the
+                # DN itself, or (for "{user}@corp.example") a search under base_dn.
+                found = self._own_entry(conn, bind_name, user, deadline)
+                if isinstance(found, str):
+                    result = self._reject(server, found)
+                else:
+                    result = self._authorised(server, conn, *found, deadline)
+        except BaseException:
+            lc.close(conn)
+            raise
+        self._checkin(server, _USER, conn)
+        return result
+
+    def _own_entry(
+        self, conn: Connection, bind_name: str, user: str, deadline: float
+    ) -> tuple[str, dict[str, Any]] | str:
+        """(DN, attributes) of the entry the user bound as, or why not."""
+        attrs = [self.cfg.user_attribute]
+        if template_is_dn(self.cfg.bind_dn_template):
+            code, entries = lc.search(conn, bind_name, "(objectClass=*)", attrs, scope=BASE, deadline=deadline)
+        else:
+            user_filter = self.cfg.user_filter.replace("{user}", lc.escape_filter_value(user))
+            code, entries = lc.search(conn, self.cfg.base_dn, user_filter, attrs, size_limit=2, deadline=deadline)
+        if lc.server_trouble(code):
+            raise lc.ServerFailed(f"user entry search failed with result {code}")
+        if len(entries) > 1 or code == lc.SIZE_LIMIT_EXCEEDED:
+            return "user_filter matched several entries"
+        if not entries:
+            return f"own entry not readable after the bind (LDAP result {code})"
+        return entries[0]
+
+    def _bind_refused(self, server: LdapServer, code: int) -> PrimaryResult | None:
+        if code == lc.INVALID_CREDENTIALS:
+            return self._reject(server, "wrong password")
+        if code != lc.SUCCESS:
+            return self._reject(server, f"bind refused (LDAP result {code})")
+        return None
+
+    def _bind_user(
+        self, server: LdapServer, dn: str, password: bytes, svc: Connection, attrs: dict[str, Any], deadline: float
+    ) -> PrimaryResult:
+        conn, code = self._user_bind(server, dn, password, deadline)
+        try:
+            result = self._bind_refused(server, code) or self._authorised(server, svc, dn, attrs, deadline)
         except BaseException:
             lc.close(conn)
             raise
@@ -188,7 +252,25 @@ class LdapUpstream:
         self._checkin(server, _USER, conn)
         return result
 
-    def _checkout(self, server: LdapServer, kind: str, *, fresh: bool = False) -> Connection:
+    def _authorised(
+        self, server: LdapServer, conn: Connection, dn: str, attrs: dict[str, Any], deadline: float
+    ) -> PrimaryResult:
+        """After a good bind: the entry's name, then the group."""
+        name = lc.single_value(attrs, self.cfg.user_attribute)
+        if name is None:
+            # Several values would let any of them name the user: fail closed.
+            return self._reject(server, f"entry has no single {self.cfg.user_attribute}")
+        if self.cfg.require_group:
+            code, member = lc.matches(conn, *group_filter(self.cfg, dn), deadline=deadline)
+            if lc.server_trouble(code):
+                raise lc.ServerFailed(f"group search failed with result {code}")
+            if code not in (lc.SUCCESS, lc.NO_SUCH_OBJECT):  # this user's entry, not the server
+                return self._reject(server, f"group check failed (LDAP result {code})")
+            if not member:
+                return self._reject(server, "not in the required group")
+        return PrimaryResult(True, server=server.url, reason="ldap bind ok", canonical_name=name)
+
+    def _checkout(self, server: LdapServer, kind: str, deadline: float, *, fresh: bool = False) -> Connection:
         """An idle pooled connection of ``kind``, else a new one (service
         connections come bound as the service account)."""
         if not fresh:
@@ -197,10 +279,10 @@ class LdapUpstream:
                 conn = idle.pop() if idle else None
             if conn is not None and not conn.closed:
                 return conn
-        conn = lc.connect(server, self.cfg, self._context, self.timeout)
+        conn = lc.connect(server, self.cfg, self._context, lc.remaining(deadline))
         if kind == _USER:
             return conn
-        code = lc.simple_bind(conn, self.cfg.bind_dn, self.cfg.bind_password)
+        code = lc.simple_bind(conn, self.cfg.bind_dn, self.cfg.bind_password, deadline=deadline)
         if code != lc.SUCCESS:
             lc.close(conn)
             log.error("ldap service account bind refused", server=server.url, bind_dn=self.cfg.bind_dn, result=code)
