@@ -26,6 +26,7 @@ from radmfa.config_phone import (
     parse_http,
     parse_mfa_keys,
     parse_providers,
+    phone_warnings,
 )
 from radmfa.errors import ConfigError
 
@@ -531,7 +532,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         sync=_sync(_Section(doc, "sync", path), upstream, upstreams),
         smtp=smtp,
         audit=audit,
-        warnings=warnings,
+        warnings=warnings + tuple(phone_warnings(phone)),
     )
 
 

@@ -53,8 +53,9 @@ class ProviderConfig:
     url: str = ""  # webhook
     method: str = "POST"  # webhook
     headers: Mapping[str, str] = field(default_factory=dict)  # webhook
-    body: str = ""  # webhook body template: {to} {text} {user} {approve_url} {deny_url} {fraud_url}
-    topic: str = "radmfa-{user}"  # ntfy topic per user
+    body: str = ""  # webhook body template: {to} {text} {title} {approve_url} {deny_url} {fraud_url}
+    # push topic per user; {secret} = an unguessable per-user part (a reader of the topic can tap Approve)
+    topic: str = "radmfa-{user}-{secret}"
     host: str = "localhost"  # smtp
     port: int = 25  # smtp
     starttls: bool = False  # smtp
@@ -109,8 +110,12 @@ def parse_http(sec: Section) -> HttpConfig:
         listen=sec.host_ports("listen", (), 8080),
         public_url=str(sec.get("public_url", str, "")).rstrip("/"),
     )
-    if http.public_url and urlsplit(http.public_url).scheme not in ("http", "https"):
-        sec.fail("public_url", f"must start with https:// (or http:// in a lab), got {http.public_url!r}")
+    parts = urlsplit(http.public_url)
+    if http.public_url and (parts.scheme not in ("http", "https") or not parts.hostname):
+        sec.fail("public_url", f"must be https://host[:port][/prefix] (http:// in a lab), got {http.public_url!r}")
+    if parts.query or parts.fragment or "?" in http.public_url or "#" in http.public_url:
+        # Callback paths are appended to it: a query or fragment would swallow them.
+        sec.fail("public_url", f"must have no ?query or #fragment, got {http.public_url!r}")
     if http.listen and not http.public_url:
         sec.fail("public_url", "is needed with listen: providers call back to this address")
     sec.done()
@@ -211,6 +216,17 @@ def _secret_value(sec: Section, key: str) -> str:
     return ""
 
 
+def phone_warnings(phone: PhoneConfig) -> list[str]:
+    """Settings that work but are risky, logged at start-up."""
+    push = phone.provider("push")
+    if push is not None and push.type == "ntfy" and "{secret}" not in push.topic:
+        return [
+            f"[providers.{push.name}] topic {push.topic!r} has no {{secret}}: anyone who can read a user's "
+            "topic on the ntfy server can tap Approve; deny anonymous access to topics on the server"
+        ]
+    return []
+
+
 def finish_phone(
     keys: dict[str, Any], providers: dict[str, ProviderConfig], http: HttpConfig, path: Path
 ) -> PhoneConfig:
@@ -226,6 +242,10 @@ def finish_phone(
             raise ConfigError(f"{path.name}: [mfa] {method}_provider: no [providers.{name}]")
         if method not in PROVIDER_METHODS[p.type]:
             raise ConfigError(f"{path.name}: [mfa] {method}_provider: a {p.type} provider cannot deliver {method}")
+        if method == "sms" and phone.two_way_sms and p.type != "twilio":
+            # Replies arrive only as Twilio's signed inbound webhook: any other
+            # provider's held text could never be answered.
+            raise ConfigError(f"{path.name}: [mfa] two_way_sms: needs a twilio sms_provider, not {p.type}")
         callbacks = method in ("voice", "push") or (method == "sms" and phone.two_way_sms)
         if callbacks and not http.listen:
             raise ConfigError(f"{path.name}: [mfa] {method}_provider: needs [http] listen and public_url for callbacks")

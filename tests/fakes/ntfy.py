@@ -4,12 +4,15 @@ app does (https://docs.ntfy.sh/publish/#send-http-request)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from tests.fakes.server import ThreadedApp
+
+_TOPIC = re.compile(r"[-_A-Za-z0-9]{1,64}")
 
 
 class FakeNtfy(ThreadedApp):
@@ -33,6 +36,9 @@ class FakeNtfy(ThreadedApp):
         message = await request.json()
         if not isinstance(message, dict) or "topic" not in message:
             return web.json_response({"code": 40001, "error": "invalid request"}, status=400)
+        if not _TOPIC.fullmatch(str(message["topic"])):  # ntfy's own rule for topic names
+            invalid = {"code": 40009, "http": 400, "error": "invalid request: invalid topic"}
+            return web.json_response(invalid, status=400)
         self.published.append(message)
         if self.tap_label is not None:
             label = self.tap_label

@@ -3,8 +3,9 @@
 * POST /2010-04-01/Accounts/{Sid}/Messages.json and Calls.json, form-encoded,
   HTTP basic auth Sid:AuthToken (else 401), answered 201 with JSON.
 * A "call" fetches the Url radmfa gave (TwiML), finds the <Gather> action,
-  and posts the digits the test chose, signed with X-Twilio-Signature as
-  Twilio does; silence follows the <Redirect>; "hangup" posts the status
+  and posts the digits the test chose as <Gather> would collect them
+  (``gathered``: finishOnKey, numDigits), signed with X-Twilio-Signature as
+  Twilio does; silence, or only the finish key, follows the <Redirect>; "hangup" posts the status
   callback with CallStatus=completed.
 """
 
@@ -19,12 +20,33 @@ from dataclasses import dataclass, field
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
 from tests.fakes.server import ThreadedApp
 
 SID = "AC" + "0" * 32
 TOKEN = "fake-twilio-auth-token"
 NUMBER = "+15005550006"
+
+
+def gathered(attrib: dict[str, str], keys: str) -> str | None:
+    """What <Gather> posts as Digits when the caller presses ``keys`` (then
+    waits), or None when it posts nothing (TwiML reference, <Gather>): keys
+    stop at finishOnKey (default "#"; not included) or once numDigits are in;
+    "If the caller enters the finishOnKey value before entering any other
+    digits, Twilio will not make a request to the action URL but instead
+    continue processing the current TwiML document with the verb immediately
+    following the <Gather>." Likewise when nothing was pressed."""
+    finish = attrib.get("finishOnKey", "#")
+    limit = int(attrib.get("numDigits", "0") or 0)
+    digits = ""
+    for key in keys:
+        if finish and key in finish:
+            break
+        digits += key
+        if limit and len(digits) >= limit:
+            break
+    return digits or None
 
 
 def signature(token: str, url: str, params: dict[str, str]) -> str:
@@ -99,13 +121,13 @@ class FakeTwilio(ThreadedApp):
         root = ET.fromstring(twiml)  # noqa: S314 - our own test server's TwiML
         gather = root.find("Gather")
         assert gather is not None, twiml
-        if answer == "silence":
+        digits = None if answer == "silence" else gathered(gather.attrib, answer)
+        if digits is None:  # nothing to submit: Twilio goes on with the verb after <Gather>
             redirect = root.find("Redirect")
             assert redirect is not None and redirect.text
             await self.post(call, redirect.text, {"CallStatus": "in-progress"})
         else:
-            await self.post(call, gather.attrib["action"], {"Digits": answer.removesuffix("#"),
-                                                             "CallStatus": "in-progress"})
+            await self.post(call, gather.attrib["action"], {"Digits": digits, "CallStatus": "in-progress"})
         await self.post(call, call.status_callback, {"CallStatus": "completed"})
 
     def text_back(self, url: str, sender: str, body: str, *, token: str | None = None) -> tuple[int, str]:
@@ -115,7 +137,9 @@ class FakeTwilio(ThreadedApp):
 
         async def go() -> tuple[int, str]:
             headers = {"X-Twilio-Signature": signature(token or self.token, url, form)}
-            async with aiohttp.ClientSession() as http, http.post(url, data=form, headers=headers) as resp:
+            # Sent byte for byte as configured (encoded=True: no requoting), as Twilio does.
+            target = URL(url, encoded=True)
+            async with aiohttp.ClientSession() as http, http.post(target, data=form, headers=headers) as resp:
                 return resp.status, await resp.text()
 
         return self.run(go())

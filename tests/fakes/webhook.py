@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -15,6 +15,7 @@ class Hit:
     path: str
     headers: dict[str, str]
     body: str
+    query: dict[str, str] = field(default_factory=dict)  # decoded, as the receiver reads it
 
 
 class FakeWebhook(ThreadedApp):
@@ -28,7 +29,8 @@ class FakeWebhook(ThreadedApp):
         return app
 
     async def _any(self, request: web.Request) -> web.Response:
-        self.hits.append(Hit(request.method, request.path_qs, dict(request.headers), await request.text()))
+        hit = Hit(request.method, request.path_qs, dict(request.headers), await request.text(), dict(request.query))
+        self.hits.append(hit)
         return web.json_response({"ok": True})
 
     def request(self, method: str, url: str) -> int:

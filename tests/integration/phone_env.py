@@ -5,6 +5,8 @@ through the real Store API."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -146,3 +148,16 @@ class Background:
 
 
 __all__ = ["NAS_SECRET", "Background", "Peers", "add_user", "get_user", "in_store", "make_server", "peers", "wait_for"]
+
+
+def cli(server: Radmfa, *args: str) -> str:
+    """``radmfa …`` against the server's own config and store, as an admin runs it."""
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "radmfa", *args, "--config", str(server.config_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout

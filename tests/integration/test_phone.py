@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -16,6 +17,7 @@ from tests.integration.phone_env import (  # noqa: F401  (peers is a fixture)
     NAS_SECRET,
     Background,
     add_user,
+    cli,
     get_user,
     in_store,
     make_server,
@@ -143,9 +145,24 @@ def test_push_approve_answers_within_a_second(phone, peers, radclient):  # noqa:
         assert held.result().code == "Access-Accept"
         assert held.done_at - peers.ntfy.tapped_at[0] < 1.0
     message = peers.ntfy.published[0]
-    assert message["topic"] == "radmfa-alice"
+    # The topic has an unguessable per-user part (a reader of the topic can
+    # tap Approve); the admin reads it off `radmfa user show` for the user.
+    assert re.fullmatch(r"radmfa-alice-[a-z2-7]{16}", message["topic"])
+    assert f"push:      {message['topic']}\n" in cli(phone, "user", "show", "alice")
     assert [a["label"] for a in message["actions"]] == ["Approve", "Deny", "Deny and report fraud"]
     assert peers.ntfy.taps == [("Approve", 200)]
+
+
+def test_push_to_a_dotted_user_name_reaches_a_valid_ntfy_topic(phone, peers, radclient):  # noqa: F811
+    """ntfy refuses topic names outside [-_A-Za-z0-9] (HTTP 400), and
+    first.last is a common user name: its push must still go out."""
+    add_user(phone, "john.smith", "john-pw")
+    peers.ntfy.tap_label = "Approve"
+    with phone:
+        first = login(radclient, phone, "john.smith", "john-pw")
+        assert "1 = push" in (first.get("Reply-Message") or "")
+        assert login(radclient, phone, "john.smith", "1", state=first.get("State")).code == "Access-Accept"
+    assert re.fullmatch(r"radmfa-john_smith-[a-z2-7]{16}", peers.ntfy.published[0]["topic"])
 
 
 def test_push_deny_rejects_and_fraud_button_reports(phone, peers, radclient):  # noqa: F811
@@ -158,7 +175,7 @@ def test_push_deny_rejects_and_fraud_button_reports(phone, peers, radclient):  #
         first = login(radclient, phone, "alice", "alice-pw")
         assert login(radclient, phone, "alice", "4", state=first.get("State")).code == "Access-Reject"
     reports = fraud_reports(phone)
-    assert len(reports) == 1 and reports[0].source == "push" and reports[0].device == "radmfa-alice"
+    assert len(reports) == 1 and reports[0].source == "push" and reports[0].device == "radmfa-alice-…"
 
 
 def test_no_answer_rejects_at_the_timeout_past_the_request_watchdog(radmfa_factory, peers, radclient):  # noqa: F811
@@ -335,3 +352,11 @@ def test_custom_messages_per_language_and_client(radmfa_factory, peers, radclien
         assert play is not None and "sign-in verification call" not in twiml
         with urllib.request.urlopen(play.group(1), timeout=5) as resp:  # noqa: S310 - our own test server
             assert resp.headers["Content-Type"] == "audio/wav" and resp.read().startswith(b"RIFF")
+        # Only with the call's token for that path: recording ids cannot be walked from outside.
+        url, _, token = play.group(1).partition("?t=")
+        base, _, rid = url.rpartition("/")
+        for probe in (url, f"{base}/{int(rid) + 1}?t={token}", f"{url}?t={token}x"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(probe, timeout=5)  # noqa: S310 - our own test server
+            refused.value.close()
+            assert refused.value.code == 403

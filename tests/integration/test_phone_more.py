@@ -3,11 +3,18 @@ SMS, several workers answering each other's callbacks."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import urllib.error
+import urllib.parse
+import urllib.request
 
+import aiohttp
 import pytest
 
+from radmfa.config_phone import ProviderConfig
+from radmfa.delivery.others import WebhookSender
 from tests.fakes.server import free_tcp_port
 from tests.fakes.twilio import NUMBER, SID, TOKEN
 from tests.fakes.webhook import FakeWebhook
@@ -67,7 +74,7 @@ body = '{{"to": "{{to}}", "text": "{{text}}", "approve": "{{approve_url}}", "den
         first = login(radclient, server, "alice", "alice-pw")
         held = Background(lambda: login(radclient, server, "alice", "2", first.get("State")))
         pushed = json.loads(wait_for(lambda: len(hook.hits) > 1 and hook.hits[1]).body)
-        assert pushed["to"] == "radmfa-alice"
+        assert re.fullmatch(r"radmfa-alice-[a-z2-7]{16}", pushed["to"])
         assert hook.request("POST", pushed["approve"]) == 200
         assert held.result().code == "Access-Accept"
     assert code not in server.log_text() and "hook-secret" not in server.log_text()
@@ -97,11 +104,20 @@ def test_two_way_sms_reply_approves(radmfa_factory, peers, radclient):  # noqa: 
         code = re.search(r"\d{6}", text["Body"]).group(0)  # type: ignore[union-attr]
         assert text["To"] == MOBILE and text["From"] == NUMBER and "Reply" in text["Body"]
         assert peers.twilio.text_back(inbound, MOBILE, code, token="forged")[0] == 403
-        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
-        assert peers.twilio.text_back(inbound, MOBILE, wrong)[0] == 200  # accepted, changes nothing
         assert peers.twilio.text_back(inbound, "+14155550999", code)[0] == 200  # another phone: nothing
-        assert peers.twilio.text_back(inbound, MOBILE, code)[0] == 200
+        # The operator may give Twilio the inbound URL with a query; Twilio
+        # signs it percent-encoded, as it sends it.
+        assert peers.twilio.text_back(inbound + "?site=%7Emain%2doffice", MOBILE, code)[0] == 200
         assert held.result().code == "Access-Accept"
+        # One guess per code: a wrong reply (or a spoofed sender guessing) denies.
+        first = login(radclient, server, "alice", "alice-pw")
+        held = Background(lambda: login(radclient, server, "alice", "1", first.get("State")))
+        text = wait_for(lambda: len(peers.twilio.messages) > 1 and peers.twilio.messages[1])
+        code = re.search(r"\d{6}", text["Body"]).group(0)  # type: ignore[union-attr]
+        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+        assert peers.twilio.text_back(inbound, MOBILE, wrong)[0] == 200
+        assert peers.twilio.text_back(inbound, MOBILE, code)[0] == 200  # too late
+        assert held.result().code == "Access-Reject"
     assert TOKEN not in server.log_text() and SID not in server.log_text()
 
 
@@ -145,4 +161,47 @@ def test_push_fraud_button_alerts_the_security_team(radmfa_factory, peers, hook,
         assert login(radclient, server, "alice", "3", first.get("State")).code == "Access-Reject"
         alert = json.loads(wait_for(lambda: hook.hits and hook.hits[0]).body)
     assert alert["event"] == "fraud_report" and alert["source"] == "push" and alert["user"] == "alice"
-    assert alert["device"] == "radmfa-alice" and alert["client"] == "localhost"
+    assert alert["device"] == "radmfa-alice-…" and alert["client"] == "localhost"
+
+
+def _status(url: str, method: str = "POST") -> int:
+    request = urllib.request.Request(url, data=b"" if method == "POST" else None, method=method)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 - our own test server
+            return int(resp.status)
+    except urllib.error.HTTPError as e:
+        e.close()
+        return e.code
+
+
+def test_forged_callbacks_are_refused_without_errors_or_a_log_flood(radmfa_factory, peers):  # noqa: F811
+    server = make_server(radmfa_factory, peers)
+    base = f"http://127.0.0.1:{server.http_port}"  # type: ignore[attr-defined]
+    with server:
+        statuses = [_status(f"{base}/cb/push/s{i}/approve?t=1.abc") for i in range(40)]
+        statuses.append(_status(f"{base}/cb/push/s/approve?t=%C2%B2.abc"))  # "²" passes str.isdigit()
+        statuses.append(_status(f"{base}/voice/{'9' * 25}", "GET"))  # no SQL integer holds that id
+        assert _status(f"{base}/healthz", "GET") == 200
+    assert statuses == [403] * 41 + [404]
+    log = server.log_text()
+    assert 1 <= log.count("callback refused") <= 20 and "Error handling request" not in log
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "application/json"])
+def test_webhook_values_are_escaped_for_url_and_body(hook, content_type):
+    """A number's "+" is a space in a query, and a text's "&x=" or quote
+    must not add a parameter or break the body."""
+    body = "to={to}&text={text}" if "form" in content_type else '{"to": "{to}", "text": "{text}"}'
+    cfg = ProviderConfig("hook", "webhook", url=hook.url + "/send?to={to}&text={text}", body=body,
+                         headers={"content-type": content_type})
+    text = 'Code 123456 & x=1 "quoted" {to} #end'
+
+    async def send() -> None:
+        async with aiohttp.ClientSession() as http:
+            await WebhookSender(cfg, http).send_sms("+14155550123", text)
+
+    asyncio.run(send())
+    hit = hook.hits[0]
+    assert hit.query == {"to": "+14155550123", "text": text}
+    sent = json.loads(hit.body) if "json" in content_type else dict(urllib.parse.parse_qsl(hit.body))
+    assert sent == {"to": "+14155550123", "text": text}

@@ -38,6 +38,15 @@ async def test_hold_opens_then_a_second_request_joins(store: Store) -> None:
     assert opened
 
 
+async def test_a_request_from_another_station_does_not_take_over(store: Store) -> None:
+    await store.hold_oob(oob("s1"), now=NOW)
+    other, opened = await store.hold_oob(oob("s2", waiter="r2", calling_station_id="203.0.113.66"), now=NOW)
+    assert not opened and other.id == "s1" and other.waiter == "r1"
+    kept = await store.get_oob("s1")
+    assert kept is not None and kept.waiter == "r1"
+    assert await store.get_oob("s2") is None
+
+
 async def test_decide_is_single_and_atomic(store: Store) -> None:
     await store.hold_oob(oob(), now=NOW)
     results = await asyncio.gather(

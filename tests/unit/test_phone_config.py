@@ -46,7 +46,7 @@ def test_a_full_phone_configuration(tmp_path):
     ("text", "message"),
     [
         ('[http]\nlisten = ["127.0.0.1:8080"]\n', "[http] public_url: is needed with listen"),
-        ('[http]\npublic_url = "ftp://x"\n', "[http] public_url: must start with https://"),
+        ('[http]\npublic_url = "ftp://x"\n', "[http] public_url: must be https://host"),
         ('[providers.x]\ntype = "carrier-pigeon"\n', "[providers.x] type: must be one of"),
         ('[providers.x]\ntype = "twilio"\nsender = "+1"\n', "[providers.x] account_sid: type = \"twilio\" needs"),
         ('[providers.x]\ntype = "webhook"\n', "[providers.x] url: type = \"webhook\" needs"),
@@ -59,6 +59,11 @@ def test_a_full_phone_configuration(tmp_path):
         ('[mfa]\nfraud_code = "0"\n', "[mfa] fraud_code:"),
         ("[mfa]\noob_timeout_s = 0\n", "[mfa] oob_timeout_s: must be between"),
         ("[mfa]\ncode_length = 3\n", "[mfa] code_length: must be between"),
+        ('[providers.c]\ntype = "console"\n[mfa]\nsms_provider = "c"\ntwo_way_sms = true\n',
+         "[mfa] two_way_sms: needs a twilio sms_provider, not console"),
+        ('[http]\npublic_url = "https://"\n', "[http] public_url: must be https://host"),
+        ('[http]\npublic_url = "https://mfa.example.com/?site=1"\n', "[http] public_url: must have no ?query"),
+        ('[http]\npublic_url = "https://mfa.example.com/#x"\n', "[http] public_url: must have no ?query"),
     ],
 )
 def test_errors_name_file_and_key(tmp_path, text, message):
@@ -75,3 +80,12 @@ def test_client_mode_and_primary(tmp_path):
         load(write(tmp_path, '[clients.rdg]\nmode = "hold"\n'))
     with pytest.raises(ConfigError, match=r"\[clients.rdg\] primary: must be one of"):
         load(write(tmp_path, '[clients.rdg]\nprimary = "ldap"\n'))
+
+
+def test_an_ntfy_topic_without_a_secret_is_warned_about(tmp_path):
+    push = '[providers.push]\ntype = "ntfy"\n'
+    mfa = '[mfa]\npush_provider = "push"\n'
+    cfg = load(write(tmp_path, HTTP + push + mfa))
+    assert cfg.phone.provider("push").topic == "radmfa-{user}-{secret}" and cfg.warnings == ()
+    cfg = load(write(tmp_path, HTTP + push + 'topic = "radmfa-{user}"\n' + mfa))
+    assert len(cfg.warnings) == 1 and "[providers.push] topic" in cfg.warnings[0] and "{secret}" in cfg.warnings[0]

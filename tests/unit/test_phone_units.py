@@ -14,6 +14,7 @@ from radmfa.core.model import Phase, User
 from radmfa.core.session import TRANSITIONS, Event, InvalidTransition, oob_target
 from radmfa.delivery.twilio import twilio_signature, valid_signature
 from radmfa.factors import callbacks, texts, voice
+from tests.fakes.twilio import gathered
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -93,15 +94,21 @@ def test_inline_keywords_and_default_out_of_band():
 
 
 def test_voice_keys_and_twiml():
-    assert voice.verdict("", "0#") == "approve"  # "#" alone: Twilio posts Digits=""
-    assert voice.verdict("0", "0#") == "fraud"
-    assert voice.verdict("1", "0#") == "deny"
+    assert voice.verdict("#", "0#") == "approve"
+    assert voice.verdict("0#", "0#") == "fraud"
+    assert voice.verdict("0", "0#") == "deny" and voice.verdict("1", "0#") == "deny"
+    assert voice.verdict("", "0#") == "deny"  # never sent by Twilio; must not approve
     parts = [("Hi <there> & co", False), ("https://m/voice/7", True), ("Press #", False)]
     twiml = voice.prompt(parts, gather_url="https://m/cb?a=1&t=x", silence_url="https://m/s?t=y", fraud_code="12#")
     root = ET.fromstring(twiml)  # noqa: S314 - our own output
     gather = root.find("Gather")
     assert gather is not None and gather.attrib["action"] == "https://m/cb?a=1&t=x"
-    assert gather.attrib["finishOnKey"] == "#" and gather.attrib["numDigits"] == "3"
+    assert gather.attrib["finishOnKey"] == "" and gather.attrib["numDigits"] == "3"
+    # What Twilio posts for the keys pressed, by its <Gather> rules: "#" must
+    # reach the action (a finishOnKey "#" alone would fall through, like silence).
+    said = {keys: gathered(gather.attrib, keys) for keys in ("#", "12#", "1", "")}
+    assert said == {"#": "#", "12#": "12#", "1": "1", "": None}
+    assert [voice.verdict(d, "12#") for d in ("#", "12#", "1")] == ["approve", "fraud", "deny"]
     assert [(s.tag, s.text) for s in gather] == [("Say", "Hi <there> & co"), ("Play", "https://m/voice/7"),
                                                   ("Say", "Press #")]
     assert root.find("Redirect").text == "https://m/s?t=y"  # type: ignore[union-attr]
@@ -140,3 +147,19 @@ async def test_console_provider_prints_codes_only_when_asked(capsys):
     assert "123456" not in capsys.readouterr().out
     await ConsoleSender(ProviderConfig("lab", "console", show_codes=True)).send_sms("+14155550123", "code 654321")
     assert "654321" in capsys.readouterr().out
+
+
+def test_push_topics_hold_an_unguessable_per_user_secret():
+    key, other = b"k" * 32, b"o" * 32
+    alice = callbacks.push_topic("radmfa-{user}-{secret}", "alice", key, ntfy=True)
+    assert alice.startswith("radmfa-alice-") and len(alice) == len("radmfa-alice-") + 16
+    assert alice == callbacks.push_topic("radmfa-{user}-{secret}", "alice", key, ntfy=True)  # stable
+    assert alice != callbacks.push_topic("radmfa-{user}-{secret}", "alice", other, ntfy=True)  # keyed
+    assert alice[-16:] != callbacks.push_topic("radmfa-{user}-{secret}", "bob", key, ntfy=True)[-16:]
+    # shown (menus, audit rows, fraud reports) without the secret
+    assert callbacks.push_topic("radmfa-{user}-{secret}", "alice", None, ntfy=True) == "radmfa-alice-…"
+    # ntfy allows [-_A-Za-z0-9] only; names that map alike still get their own topics
+    dotted = callbacks.push_topic("radmfa-{user}-{secret}", "j.smith", key, ntfy=True)
+    underscored = callbacks.push_topic("radmfa-{user}-{secret}", "j_smith", key, ntfy=True)
+    assert dotted.startswith("radmfa-j_smith-") and dotted != underscored
+    assert callbacks.push_topic("{user}", "j.smith", key, ntfy=False) == "j.smith"  # a webhook gets it as is

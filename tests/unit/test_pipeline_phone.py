@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -207,10 +207,28 @@ async def test_a_joined_hold_gets_the_one_accept(env):
     newer = asyncio.create_task(pipe.handle(req(b"alice", b"pw,push", rid="r2"), now=datetime.now(UTC)))
     first = await older  # taken over: rejected at once, before any answer
     assert first.verdict is Verdict.REJECT and first.reason == "superseded"
-    oob_id = (await factors.store.pending_oob_for("radmfa-alice", "push", now=datetime.now(UTC)))[0].id
+    oob_id = (await factors.store.pending_oob_for("radmfa-alice-…", "push", now=datetime.now(UTC)))[0].id
     assert await factors.decide(oob_id, Event.APPROVE, now=datetime.now(UTC)) is not None
     second = await newer
     assert second.verdict is Verdict.ACCEPT and len(phone.sent) == 1
+
+
+async def test_a_request_from_another_station_cannot_collect_a_running_push(env):
+    """Alice's push is running; someone with her password asks from another
+    Calling-Station-Id. Joining would hand them the Accept when Alice taps
+    Approve: they are refused at once, and Alice's own request gets it."""
+    make, phone, _, _ = env
+    pipe, factors = make(mode="auto")
+    mine = replace(req(b"alice", b"pw,push", rid="r1"), calling_station_id="198.51.100.7")
+    theirs = replace(req(b"alice", b"pw,push", rid="r2"), calling_station_id="203.0.113.66")
+    alice = asyncio.create_task(pipe.handle(mine, now=datetime.now(UTC)))
+    while not phone.sent:
+        await asyncio.sleep(0.01)
+    intruder = await pipe.handle(theirs, now=datetime.now(UTC))
+    assert intruder.verdict is Verdict.REJECT and intruder.reason == "another sign-in pending"
+    oob_id = (await factors.store.pending_oob_for("radmfa-alice-…", "push", now=datetime.now(UTC)))[0].id
+    assert await factors.decide(oob_id, Event.APPROVE, now=datetime.now(UTC)) is not None
+    assert (await alice).verdict is Verdict.ACCEPT and len(phone.sent) == 1
 
 
 async def test_menu_answer_that_is_no_choice_shows_the_menu_again(env):

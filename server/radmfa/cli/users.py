@@ -19,6 +19,7 @@ from radmfa.core.methods import mask
 from radmfa.core.model import METHODS, NewUser, Token, User, UserState
 from radmfa.core.ports import Store
 from radmfa.errors import AlreadyExists, NotFound
+from radmfa.factors import callbacks
 from radmfa.reports import format_time
 from radmfa.upstream.local import hash_password
 
@@ -267,12 +268,20 @@ def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_show(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: Store) -> tuple[User | None, list[Token]]:
-        return await store.get_user(args.name), await store.list_tokens(args.name)
+    push = cfg.phone.provider("push")
 
-    user, tokens = run_with_store(cfg, work)
+    async def work(store: Store) -> tuple[User | None, list[Token], bytes | None]:
+        secret_key = await store.callback_key() if push is not None else None
+        return await store.get_user(args.name), await store.list_tokens(args.name), secret_key
+
+    user, tokens, secret_key = run_with_store(cfg, work)
     if user is None:
         raise missing(args.name)
+    # The topic the user subscribes to in the ntfy app (its {secret} part
+    # makes it unguessable, so only the admin can tell the user).
+    topic = ""
+    if push is not None:
+        topic = callbacks.push_topic(push.topic, policy.name_key(user.name), secret_key, ntfy=push.type == "ntfy")
     details = [
         ("name", user.name),
         ("state", _state_text(user)),
@@ -283,6 +292,7 @@ def cmd_show(args: argparse.Namespace, cfg: Config) -> int:
         ("office", user.office_phone or ""),
         ("method", user.default_method or ""),
         ("language", user.language or ""),
+        ("push", topic),
         ("password", "set (local upstream)" if user.password_hash else "not set"),
         ("created", format_time(user.created_at) if user.created_at else ""),
     ]

@@ -225,7 +225,9 @@ class OobStore(Protocol):
 
     async def hold_oob(self, oob: OobSession, *, now: datetime) -> tuple[OobSession, bool]:
         """Open ``oob``, or when an undecided one exists for the same user and
-        client, make ``oob.waiter`` its waiter instead: (session, opened)."""
+        client, make ``oob.waiter`` its waiter instead: (session, opened).
+        Only a request from the same Calling-Station-Id joins; otherwise the
+        running session comes back unchanged (its waiter is not ``oob.waiter``)."""
 
     async def get_oob(self, oob_id: str) -> OobSession | None: ...
 

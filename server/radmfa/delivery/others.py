@@ -6,8 +6,10 @@ Each is a thin translator to one wire format; none decides anything.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
+from urllib.parse import quote, quote_plus
 
 import aiohttp
 import aiosmtplib
@@ -50,12 +52,35 @@ class NtfySender:
         await _request(self.http, self.cfg, "POST", f"{self.cfg.base_url}/", json=body, headers=headers)
 
 
-def _fill(template: str, values: dict[str, str], *, as_json: bool) -> str:
-    """``{name}`` placeholders; JSON-escaped when the body is JSON."""
-    out = template
-    for name, value in values.items():
-        out = out.replace("{" + name + "}", json.dumps(value)[1:-1] if as_json else value)
-    return out
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _json(value: str) -> str:
+    return json.dumps(value)[1:-1]
+
+
+def _url(value: str) -> str:
+    # Every reserved character encoded: "+1415…" must not arrive as " 1415…"
+    # (a "+" in a query is a space), nor a text's "&x=" add a parameter.
+    return quote(value, safe="")
+
+
+def _raw(value: str) -> str:
+    return value
+
+
+def _fill(template: str, values: dict[str, str], escape: Callable[[str], str]) -> str:
+    """``{name}`` placeholders, each value escaped for where it lands; one
+    pass, so a value holding "{text}" is never filled in again."""
+    return _PLACEHOLDER.sub(lambda m: escape(values[m[1]]) if m[1] in values else m[0], template)
+
+
+def _body_escape(content_type: str) -> Callable[[str], str]:
+    if "json" in content_type:
+        return _json
+    if "x-www-form-urlencoded" in content_type:
+        return quote_plus
+    return _raw
 
 
 class WebhookSender:
@@ -65,9 +90,9 @@ class WebhookSender:
         self.cfg, self.http = cfg, http
 
     async def _send(self, values: dict[str, str]) -> None:
-        as_json = "json" in self.cfg.headers.get("Content-Type", "").lower()
-        body = _fill(self.cfg.body, values, as_json=as_json) if self.cfg.body else None
-        url = _fill(self.cfg.url, values, as_json=False)
+        content_type = next((v for k, v in self.cfg.headers.items() if k.lower() == "content-type"), "").lower()
+        body = _fill(self.cfg.body, values, _body_escape(content_type)) if self.cfg.body else None
+        url = _fill(self.cfg.url, values, _url)
         await _request(self.http, self.cfg, self.cfg.method, url, data=body, headers=dict(self.cfg.headers))
 
     async def send_sms(self, to: str, text: str) -> None:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -34,6 +35,7 @@ log = structlog.get_logger("radmfa.phone")
 
 POLL_INTERVAL_S = 0.2  # a decision reaches the held request within this (plus one store read)
 _SENT = b"sent"  # hash scope of codes sent for a challenge (the row is keyed by State)
+PLAY = "play"  # the token action of a recording's URL (service/http.py checks it)
 _REASONS = {session.Event.APPROVE: "approved", session.Event.DENY: "denied", session.Event.REPORT_FRAUD: "fraud"}
 
 
@@ -65,9 +67,13 @@ class PhoneFactors:
         self.app_name = app_name  # client name → {app}: [clients.<name>] app_name (follows SIGHUP)
         self.notify: fraud.Notifier | None = None  # tells the security team about a fraud report
 
-    def topic(self, user: User) -> str:
+    def topic(self, user: User, key: bytes | None = None) -> str:
+        """The user's push topic; without ``key`` as shown and recorded
+        ({secret} masked), with the callback key as it is published to."""
         push = self.cfg.provider("push")
-        return push.topic.replace("{user}", name_key(user.name)) if push else ""
+        if push is None:
+            return ""
+        return callbacks.push_topic(push.topic, name_key(user.name), key, ntfy=push.type == "ntfy")
 
     def options(self, user: User) -> list[Option]:
         return methods.options(user, methods=self.methods, push_topic=self.topic(user))
@@ -95,12 +101,20 @@ class PhoneFactors:
                 self.store, kind, language=language, client=held.client, public_url=self.public_url
             )
             if url is not None:
-                out.append((url, True))
+                out.append((await self._signed_play_url(url, held), True))
                 continue
             spoken = messages.spoken_keys(self.cfg.fraud_code)
             text = await self.text(kind, held.client, user=held.username, language=language, fraud_code=spoken)
             out.append((text, False))
         return out
+
+    async def _signed_play_url(self, url: str, held: OobSession) -> str:
+        """A recording is served only with a token for its path, valid while
+        this call may run: /voice/<id> counts up, so without one anybody
+        could download every recording (up to 5 MB each) from outside."""
+        key = await self.store.callback_key()
+        token = callbacks.sign(key, urlsplit(url).path, PLAY, expires_at=held.expires_at + timedelta(seconds=60))
+        return f"{url}?t={token}"
 
     async def menu(self, user: User, client: str, *, has_code: bool) -> tuple[str, dict[str, Option]]:
         available = self.options(user)
@@ -190,6 +204,12 @@ class PhoneFactors:
                 log.warning("out-of-band start failed", user=user.name, method=option.method, error=str(e))
                 await self.store.decide_oob(held.id, Phase.DENIED, "delivery failed", now=now)
                 return Outcome(False, "delivery failed", await self._text("delivery_failed", user, request.client))
+        elif held.waiter != request.request_id:
+            # Running for a request from another Calling-Station-Id: joining
+            # would let this request collect the approval the user gives to
+            # the other one (a password holder racing the real user's push).
+            log.warning("refused: another sign-in awaits approval", user=user.name, method=held.method)
+            return Outcome(False, "another sign-in pending", "Another sign-in is waiting for approval on your phone.")
         else:
             log.info("joined a call or push already running", user=user.name, method=held.method)
         outcome = await self._wait(held, request.request_id, (held.expires_at - now).total_seconds())
@@ -214,7 +234,7 @@ class PhoneFactors:
             ]
             title = await self._text("push_title", user, client)
             text = await self._text("push_text", user, client)
-            await self.senders.push.push(held.destination, title=title, text=text, actions=actions)
+            await self.senders.push.push(self.topic(user, key), title=title, text=text, actions=actions)
         elif held.method == "sms" and code is not None and self.senders.sms is not None:
             await self.senders.sms.send_sms(held.destination, await self._text("sms_two_way", user, client, code=code))
         else:
@@ -264,12 +284,16 @@ class PhoneFactors:
         return decided
 
     async def inbound_sms(self, sender: str, body: str, *, now: datetime) -> OobSession | None:
-        """Two-way SMS: the user texted the code back."""
+        """Two-way SMS: the user texted the code back. A reply that matches
+        no code denies what is pending for that number: one guess per code,
+        as on the call, since a sender number can be spoofed on some routes."""
         key = await self.store.callback_key()
         text = body.strip()
-        for pending in await self.store.pending_oob_for(sender, "sms", now=now):
-            if pending.code_hash is None:
-                continue
-            if hmac.compare_digest(callbacks.code_hash(key, pending.id.encode(), text), pending.code_hash):
-                return await self.decide(pending.id, session.Event.APPROVE, now=now)
+        pending = [p for p in await self.store.pending_oob_for(sender, "sms", now=now) if p.code_hash is not None]
+        for held in pending:
+            assert held.code_hash is not None
+            if hmac.compare_digest(callbacks.code_hash(key, held.id.encode(), text), held.code_hash):
+                return await self.decide(held.id, session.Event.APPROVE, now=now)
+        for held in pending:
+            await self.decide(held.id, session.Event.DENY, now=now, detail="wrong code")
         return None

@@ -132,6 +132,14 @@ def _node_ip() -> str:
 
 async def listen(app: App, *, reuse_port: bool = False) -> None:
     loop = asyncio.get_running_loop()
+    # HTTP first: once RADIUS answers, a call or push it starts can already be
+    # called back (and /healthz answers), also while the UDP sockets open.
+    if app.config.http.listen:  # issue 4: callbacks and /healthz
+        callbacks = CallbackApp(app.config.http, app.config.phone, app.phone, app.service.healthy)
+        try:
+            app.http_runner = await start_http(callbacks.app(), app.config.http.listen, reuse_port=reuse_port)
+        except OSError as e:
+            raise ConfigError(f"{app.config.path.name}: [http] listen: cannot listen: {e.strerror}") from None
     for host, port in app.config.radius.listen:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         try:
@@ -147,12 +155,6 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
             log.warning("cannot steer packets by RADIUS Identifier; the kernel will hash by source port")
         sockname = transport.get_extra_info("sockname")
         app.addresses.append((sockname[0], sockname[1]))
-    if app.config.http.listen:  # issue 4: callbacks and /healthz
-        callbacks = CallbackApp(app.config.http, app.config.phone, app.phone, app.service.healthy)
-        try:
-            app.http_runner = await start_http(callbacks.app(), app.config.http.listen, reuse_port=reuse_port)
-        except OSError as e:
-            raise ConfigError(f"{app.config.path.name}: [http] listen: cannot listen: {e.strerror}") from None
 
 
 async def purge_once(store: Store, config: Config, *, now: datetime) -> None:

@@ -11,6 +11,7 @@ late callback finds nothing to change and gets 403, like a forged one.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -22,7 +23,7 @@ from radmfa.config_phone import HttpConfig, PhoneConfig
 from radmfa.core.session import Event
 from radmfa.delivery.twilio import valid_signature
 from radmfa.factors import callbacks, voice
-from radmfa.factors.phone import PhoneFactors
+from radmfa.factors.phone import PLAY, PhoneFactors
 
 log = structlog.get_logger("radmfa.http")
 
@@ -31,6 +32,7 @@ _VOICE_EVENTS = {"approve": Event.APPROVE, "deny": Event.DENY, "fraud": Event.RE
 _CALL_ENDED = {"completed": "hung up", "busy": "busy", "no-answer": "no answer", "failed": "call failed",
                "canceled": "call canceled"}
 _TWIML = "text/xml"
+WARN_PER_MINUTE = 20  # "callback refused" lines per reason and minute; the rest are counted
 
 
 class CallbackApp:
@@ -38,6 +40,7 @@ class CallbackApp:
         self, http: HttpConfig, phone_cfg: PhoneConfig, phone: PhoneFactors | None, healthy: Callable[[], bool]
     ) -> None:
         self.http, self.cfg, self.phone, self.healthy = http, phone_cfg, phone, healthy
+        self._budget: dict[str, list[float]] = {}  # reason -> [minute started, lines, suppressed]
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024)
@@ -45,7 +48,7 @@ class CallbackApp:
         app.router.add_post("/cb/voice/{id}/{action}", self.voice)
         app.router.add_post("/cb/push/{id}/{action}", self.push)
         app.router.add_post("/cb/sms/inbound", self.inbound_sms)
-        app.router.add_get("/voice/{id:[0-9]+}", self.voice_file)  # messages.VOICE_PATH
+        app.router.add_get("/voice/{id:[0-9]{1,18}}", self.voice_file)  # messages.VOICE_PATH (fits a SQL BIGINT)
         return app
 
     async def healthz(self, request: web.Request) -> web.Response:
@@ -64,12 +67,26 @@ class CallbackApp:
         provider = self.cfg.provider(method)
         if provider is None or provider.type != "twilio":
             return False
-        url = self.http.public_url + request.path_qs  # the URL as Twilio called it
+        # The URL exactly as Twilio called it: raw_path is the request target
+        # as sent (path_qs would be percent-decoded, and the signature is over
+        # the encoded form). public_url stands for the proxy's outside address.
+        url = self.http.public_url + request.raw_path
         return valid_signature(provider.auth_token, url, form, request.headers.get("X-Twilio-Signature", ""))
 
-    @staticmethod
-    def _forbidden(why: str, request: web.Request) -> web.Response:
-        log.warning("callback refused", reason=why, path=request.path, peer=request.remote)
+    def _forbidden(self, why: str, request: web.Request) -> web.Response:
+        """403, logged (path only: the query holds the token) at most
+        WARN_PER_MINUTE times a minute per reason, so that anybody who can
+        reach the port cannot fill the disk with forged callbacks."""
+        now = time.monotonic()
+        budget = self._budget.get(why)
+        if budget is None or now - budget[0] >= 60.0:
+            budget = self._budget[why] = [now, 0, 0]
+        if budget[1] < WARN_PER_MINUTE:
+            budget[1] += 1
+            suppressed, budget[2] = budget[2], 0
+            log.warning("callback refused", reason=why, path=request.path, peer=request.remote, suppressed=suppressed)
+        else:
+            budget[2] += 1
         return web.Response(status=403, text="forbidden\n")
 
     # ---- handlers ----
@@ -90,7 +107,7 @@ class CallbackApp:
         if action not in ("answer", "gather", "silence", "status") or not await self._token_ok(request, oob_id, action):
             return self._forbidden("bad call token", request)
         if not self._twilio_ok(request, form, "voice"):
-            return self._forbidden("bad X-Twilio-Signature", request)
+            return self._forbidden("bad X-Twilio-Signature (is [http] public_url what Twilio calls?)", request)
         assert self.phone is not None
         now = datetime.now(UTC)
         if action == "status":  # the call ended: deny if nobody decided (idempotent)
@@ -122,10 +139,14 @@ class CallbackApp:
         return web.Response(text=voice.goodbye(said), content_type=_TWIML)
 
     async def voice_file(self, request: web.Request) -> web.Response:
-        """A custom recording for <Play> (radmfa message add … --file): not
-        secret, so served without a token, like the voice provider expects."""
+        """A custom recording for <Play> (radmfa message add … --file), for
+        the voice provider during a call: the URL in the TwiML carries a
+        token for this path (phone.PLAY), so ids cannot be walked from outside."""
         if self.phone is None:
             return web.Response(status=404)
+        key = await self.phone.store.callback_key()
+        if not callbacks.verify(key, request.query.get("t", ""), request.path, PLAY, now=datetime.now(UTC)):
+            return self._forbidden("bad recording token", request)
         found = await messages.voice_file(self.phone.store, int(request.match_info["id"]))
         if found is None:
             return web.Response(status=404)
@@ -134,7 +155,7 @@ class CallbackApp:
     async def inbound_sms(self, request: web.Request) -> web.Response:
         form = {k: str(v) for k, v in (await request.post()).items()}
         if self.phone is None or not self.cfg.two_way_sms or not self._twilio_ok(request, form, "sms"):
-            return self._forbidden("bad X-Twilio-Signature", request)
+            return self._forbidden("bad X-Twilio-Signature (is [http] public_url what Twilio calls?)", request)
         await self.phone.inbound_sms(form.get("From", ""), form.get("Body", ""), now=datetime.now(UTC))
         # Twilio wants TwiML back; an empty Response sends no reply text.
         return web.Response(text='<?xml version="1.0" encoding="UTF-8"?><Response/>', content_type=_TWIML)

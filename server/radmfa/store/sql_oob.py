@@ -49,12 +49,22 @@ class OobSql(SqlBase):
             )
             if rows:
                 return oob, True
-            # The partial unique index says one is running: take it over.
+            # The partial unique index says one is running: take it over, but
+            # only from the same Calling-Station-Id (the same NAS user asking
+            # again). A request from elsewhere must not become the one the
+            # user's "Approve" accepts: it gets the running session unchanged
+            # (waiter still the other request) and is refused by the caller.
             rows = await self._fetch(
                 f"UPDATE oob_sessions SET waiter = ? WHERE username = ? AND client = ? AND phase = ? "
-                f"AND expires_at > ? RETURNING {_OOB}",
-                oob.waiter, oob.username, oob.client, _PENDING, to_epoch(now),
+                f"AND expires_at > ? AND calling_station_id = ? RETURNING {_OOB}",
+                oob.waiter, oob.username, oob.client, _PENDING, to_epoch(now), oob.calling_station_id,
             )
+            if not rows:
+                rows = await self._fetch(
+                    f"SELECT {_OOB} FROM oob_sessions WHERE username = ? AND client = ? AND phase = ? "
+                    "AND expires_at > ?",
+                    oob.username, oob.client, _PENDING, to_epoch(now),
+                )
             if rows:
                 return _oob(rows[0]), False
         raise RuntimeError("could not open or join an out-of-band session")
