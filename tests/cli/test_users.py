@@ -183,3 +183,19 @@ def test_changes_are_in_the_admin_log(radmfa: Radmfa) -> None:
         ("user.add", "frank"), ("user.set", "frank"), ("user.delete", "frank")]
     assert "state=disabled" in events[1].detail
     assert all(e.actor for e in events)
+
+
+def test_push_enrollment_is_set_shown_and_reset(radmfa: Radmfa) -> None:
+    assert radmfa("user", "add", "pia", "--push", "on").status == 0
+    user = get_user(radmfa, "pia")
+    assert user is not None and user.push_enrolled
+    assert radmfa("user", "set", "pia", "--push", "off").status == 0
+    user = get_user(radmfa, "pia")
+    assert user is not None and not user.push_enrolled
+    assert radmfa("user", "set", "pia", "--push", "maybe").status == 2
+
+    radmfa("user", "set", "pia", "--push", "on")
+    assert "push_enrolled=True" in radmfa("report", "admin").out
+    assert radmfa("user", "reset", "pia").status == 0  # lost phone: its push goes too
+    user = get_user(radmfa, "pia")
+    assert user is not None and not user.push_enrolled

@@ -103,6 +103,9 @@ def in_store(server: Radmfa, work: Callable[[Store], Any]) -> Any:
 
 
 def add_user(server: Radmfa, name: str, password: str | None = None, **profile: Any) -> None:
+    """A user enrolled for push unless ``push_enrolled=False`` says otherwise."""
+    profile.setdefault("push_enrolled", True)
+
     async def work(store: Store) -> None:
         await store.add_user(NewUser(name, password_hash=hash_password(password) if password else None, **profile))
 

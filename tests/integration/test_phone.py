@@ -148,7 +148,7 @@ def test_push_approve_answers_within_a_second(phone, peers, radclient):  # noqa:
     # The topic has an unguessable per-user part (a reader of the topic can
     # tap Approve); the admin reads it off `radmfa user show` for the user.
     assert re.fullmatch(r"radmfa-alice-[a-z2-7]{16}", message["topic"])
-    assert f"push:      {message['topic']}\n" in cli(phone, "user", "show", "alice")
+    assert f"push:      {message['topic']} (enrolled)\n" in cli(phone, "user", "show", "alice")
     assert [a["label"] for a in message["actions"]] == ["Approve", "Deny", "Deny and report fraud"]
     assert peers.ntfy.taps == [("Approve", 200)]
 

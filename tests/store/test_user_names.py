@@ -155,6 +155,8 @@ async def _at_version_11(backend: Backend, names: list[str]) -> None:
         old_key = unicodedata.normalize("NFC", name).casefold().strip()
         await backend.raw("INSERT INTO users (name, name_key, created_at) VALUES (?, ?, 0)", name, old_key)
     await backend.raw("DELETE FROM schema_version WHERE version > 11")
+    # Undo what the migrations after 12 added, so they apply again on open.
+    await backend.raw("ALTER TABLE users DROP COLUMN push_enrolled")  # 0013
 
 
 async def test_upgrade_to_nfkc_rekeys_users(backend: Backend) -> None:

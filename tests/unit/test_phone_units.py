@@ -4,6 +4,7 @@ and the out-of-band rows of the session table."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -55,7 +56,9 @@ def test_code_hash_is_keyed():
     assert callbacks.code_hash(b"a" * 32, b"sent", "123456") != callbacks.code_hash(b"a" * 32, b"sent", "123457")
 
 
-ALICE = User(1, "alice", email="alice@example.com", mobile="+14155550123", office_phone="+14155550987")
+ALICE = User(
+    1, "alice", email="alice@example.com", mobile="+14155550123", office_phone="+14155550987", push_enrolled=True
+)
 
 
 def test_options_order_and_masks():
@@ -68,6 +71,13 @@ def test_options_order_and_masks():
         ("email", "a•••@example.com"),
     ]
     assert methods.options(ALICE, methods=frozenset(("voice",)), push_topic="")[0].destination == ALICE.mobile
+
+
+def test_push_only_once_enrolled():
+    """A push provider alone does not make push a factor of every user."""
+    everyone = frozenset(("push",))
+    assert methods.options(replace(ALICE, push_enrolled=False), methods=everyone, push_topic="t") == []
+    assert [o.method for o in methods.options(ALICE, methods=everyone, push_topic="t")] == ["push"]
     assert methods.options(User(2, "bob"), methods=frozenset(("sms", "voice", "email")), push_topic="") == []
 
 

@@ -81,8 +81,8 @@ def req(user: bytes, password: bytes | None, state: bytes | None = None, rid: st
 @pytest.fixture
 async def env(tmp_path):
     store = await open_store("sqlite:///p.db", key_file=tmp_path / "k", base_dir=tmp_path)
-    await store.add_user(NewUser("alice", mobile="+14155550123", email="a@example.com"))
-    await store.add_user(NewUser("bob", mobile="+14155550111", default_method="push"))
+    await store.add_user(NewUser("alice", mobile="+14155550123", email="a@example.com", push_enrolled=True))
+    await store.add_user(NewUser("bob", mobile="+14155550111", default_method="push", push_enrolled=True))
     phone, upstream = Phone(), Upstream()
     providers = {"p": ProviderConfig("p", "console")}
 

@@ -107,6 +107,11 @@ def _profile_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--last", help="last name")
     p.add_argument("--language", type=_language, help="BCP 47 tag picking the message set, e.g. en, de-CH")
     p.add_argument("--default-method", type=_method, help=f"one of {', '.join(METHODS)}")
+    p.add_argument(
+        "--push",
+        choices=("on", "off"),
+        help="on once the user's phone is subscribed to the topic `user show` prints: push is offered from then on",
+    )
 
 
 def _phone(text: str) -> str:
@@ -147,6 +152,8 @@ def _profile_changes(args: argparse.Namespace) -> dict[str, object]:
         value = getattr(args, option)
         if value is not None:
             changes[field] = value or None
+    if args.push is not None:
+        changes["push_enrolled"] = args.push == "on"
     return changes
 
 
@@ -292,7 +299,8 @@ def cmd_show(args: argparse.Namespace, cfg: Config) -> int:
         ("office", user.office_phone or ""),
         ("method", user.default_method or ""),
         ("language", user.language or ""),
-        ("push", topic),
+        ("push", f"{topic} ({'enrolled' if user.push_enrolled else 'not enrolled: user set --push on'})"
+         if topic else ("enrolled, no push provider configured" if user.push_enrolled else "")),
         ("password", "set (local upstream)" if user.password_hash else "not set"),
         ("created", format_time(user.created_at) if user.created_at else ""),
     ]

@@ -41,7 +41,7 @@ def options(user: User, *, methods: frozenset[str], push_topic: str) -> list[Opt
         out.append(Option("sms", user.mobile, mask(user.mobile)))
     if "voice" in methods:
         out.extend(Option("voice", n, mask(n)) for n in (user.mobile, user.office_phone) if n)
-    if "push" in methods and push_topic:
+    if "push" in methods and push_topic and user.push_enrolled:
         out.append(Option("push", push_topic, ""))
     if "email" in methods and user.email:
         out.append(Option("email", user.email, mask_email(user.email)))

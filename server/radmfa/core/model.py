@@ -48,6 +48,7 @@ class User:
     blocked_until: datetime | None = None  # a block with an end (lockout, fraud)
     blocked_reason: str | None = None
     state_before_block: UserState | None = None  # restored by unblock and at blocked_until
+    push_enrolled: bool = False  # subscribed to their push topic (`user set --push on`)
 
     def __repr__(self) -> str:  # keep the hash out of logs and tracebacks
         return f"User(id={self.id}, name={self.name!r})"
@@ -65,6 +66,7 @@ class NewUser:
     language: str | None = None
     default_method: str | None = None
     state: UserState = UserState.ENABLED
+    push_enrolled: bool = False
 
 
 # The profile fields Store.update_user may change.
@@ -79,6 +81,7 @@ USER_FIELDS = (
     "state",
     "blocked_until",
     "blocked_reason",
+    "push_enrolled",
     "state_before_block",
 )
 

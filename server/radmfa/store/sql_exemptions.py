@@ -147,24 +147,29 @@ class ExemptionsSql(SqlBase):
     async def record_mfa_success(
         self, user_id: int, *, scopes: Sequence[str], station: str, client: str, now: datetime
     ) -> None:
+        # One transaction (one store hop, one commit) for all three writes:
+        # this runs on every complete MFA login.
         at = to_epoch(now)
+        steps: list[tuple[str, Sequence[Sequence[object]]]] = []
         if scopes:
-            await self._execute_many(
-                "INSERT INTO mfa_cache (user_id, scope, passed_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (user_id, scope) DO UPDATE SET passed_at = excluded.passed_at",
-                [(user_id, scope, at) for scope in scopes],
+            steps.append(
+                (
+                    "INSERT INTO mfa_cache (user_id, scope, passed_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (user_id, scope) DO UPDATE SET passed_at = excluded.passed_at",
+                    [(user_id, scope, at) for scope in scopes],
+                )
             )
         if station:
-            await self._execute(
-                "INSERT INTO remembered_devices (user_id, station, client, remembered_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (user_id, station) DO UPDATE SET client = excluded.client, "
-                "remembered_at = excluded.remembered_at",
-                user_id,
-                station,
-                client,
-                at,
+            steps.append(
+                (
+                    "INSERT INTO remembered_devices (user_id, station, client, remembered_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (user_id, station) DO UPDATE SET client = excluded.client, "
+                    "remembered_at = excluded.remembered_at",
+                    [(user_id, station, client, at)],
+                )
             )
-        await self.clear_mfa_failures(user_id)
+        steps.append(("DELETE FROM mfa_failures WHERE user_id = ?", [(user_id,)]))
+        await self._execute_each(steps)
 
     async def list_devices(self, username: str) -> list[RememberedDevice]:
         rows = await self._fetch(
@@ -297,4 +302,5 @@ class ExemptionsSql(SqlBase):
         key = name_key(username)
         for table in ("mfa_cache", "remembered_devices", "mfa_failures"):
             await self._execute(f"DELETE FROM {table} WHERE user_id = {_USER_ID}", key)
+        await self._execute("UPDATE users SET push_enrolled = 0 WHERE name_key = ?", key)  # the old phone's push
         return await self._execute(f"DELETE FROM tokens WHERE user_id = {_USER_ID}", key)

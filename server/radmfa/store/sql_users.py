@@ -18,7 +18,7 @@ from radmfa.store.sql_base import Row, SqlBase, Statement
 _USERS = (
     "u.id, u.name, u.email, u.mobile, u.first_name, u.last_name, u.password_hash, u.created_at, "
     "u.office_phone, u.language, u.default_method, u.state, u.blocked_until, u.blocked_reason, "
-    "u.state_before_block"
+    "u.state_before_block, u.push_enrolled"
 )
 _USER_COLUMNS = len(_USERS.split(","))
 _TOKENS = (
@@ -47,8 +47,8 @@ class UsersSql(SqlBase):
         created = time.time()
         rows = await self._fetch(
             "INSERT INTO users (name, name_key, email, mobile, first_name, last_name, password_hash, "
-            "created_at, office_phone, language, default_method, state) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "created_at, office_phone, language, default_method, state, push_enrolled) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (name_key) DO NOTHING RETURNING id",
             user.name,
             key,
@@ -62,6 +62,7 @@ class UsersSql(SqlBase):
             user.language,
             user.default_method,
             str(user.state),
+            int(user.push_enrolled),
         )
         if not rows:
             raise await self._taken(user.name, key)
@@ -78,6 +79,7 @@ class UsersSql(SqlBase):
             language=user.language,
             default_method=user.default_method,
             state=user.state,
+            push_enrolled=user.push_enrolled,
         )
 
     async def _taken(self, name: str, key: str) -> AlreadyExists:
@@ -246,6 +248,8 @@ def _column_value(value: object) -> object:
         return to_epoch(value)
     if isinstance(value, UserState):
         return str(value)
+    if isinstance(value, bool):  # push_enrolled: 0/1 on both backends
+        return int(value)
     return value
 
 
@@ -266,4 +270,5 @@ def _user(row: Row) -> User:
         blocked_until=None if row[12] is None else from_epoch(row[12]),
         blocked_reason=row[13],
         state_before_block=None if row[14] is None else UserState(row[14]),
+        push_enrolled=bool(row[15]),
     )
