@@ -367,3 +367,24 @@ async def test_closed_store_refuses(backend: Backend) -> None:
     await store.close()  # idempotent
     with pytest.raises(StoreError, match="closed"):
         await store.get_user("alice")
+
+
+async def test_take_session_view_is_single_use_with_the_users_tokens(store: Store) -> None:
+    token_id = await add_alice_token(store)
+    await store.put_session(session(b"V" * 16, username=b"ALICE"))  # any spelling of the user
+    found, user, tokens = await store.take_session_view(b"V" * 16, now=NOW)
+    assert found is not None and found.username == b"ALICE"
+    assert user is not None and user.name == "alice" and [t.id for t in tokens] == [token_id]
+    assert tokens[0].secret == SEED
+    assert await store.take_session_view(b"V" * 16, now=NOW) == (None, None, [])  # used up
+
+
+async def test_take_session_view_expired_unknown_user_and_not_utf8(store: Store) -> None:
+    await store.put_session(session(b"E" * 16, expires_at=NOW))
+    assert await store.take_session_view(b"E" * 16, now=NOW) == (None, None, [])
+    await store.put_session(session(b"U" * 16, username=b"nobody"))
+    found, user, tokens = await store.take_session_view(b"U" * 16, now=NOW)
+    assert found is not None and user is None and tokens == []
+    await store.put_session(session(b"B" * 16, username=b"\xff\xfe"))
+    found, user, tokens = await store.take_session_view(b"B" * 16, now=NOW)
+    assert found is not None and found.username == b"\xff\xfe" and user is None and tokens == []

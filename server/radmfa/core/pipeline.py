@@ -207,15 +207,14 @@ class Pipeline(AdminControls):
 
     async def answer_challenge(self, request: AuthRequest, *, now: datetime) -> Decision:
         assert request.state is not None
-        found = await self.store.take_session(request.state, now=now)  # single use, atomic
+        # Single use, atomic; the user and tokens come in the same store trip.
+        found, user, tokens = await self.store.take_session_view(request.state, now=now)
         if found is None:
             return reject("unknown or expired State")
         if found.client != request.client or found.username != (request.username or b""):
             return reject("State bound to another client or user", factor=found.factor)
         if self.phone is not None and found.factor in (MENU, *methods.CODE_METHODS):  # issue 4
             return await self.phone.answer(found, request, now=now)
-        name = policy.decode_name(found.username)
-        user, tokens = await self.store.login_view(name) if name else (None, [])
         # Blocked mid-challenge (lockout, fraud, an admin): the code cannot finish it.
         decision = self.blocked(user, now=now) or await self._check_answer(found, request, user, tokens, now=now)
         return replace(decision, user=user) if user is not None else decision

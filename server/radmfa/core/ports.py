@@ -383,6 +383,12 @@ class Store(
     processes racing on the same State or TOTP step cannot both win.
     """
 
+    async def take_session_view(
+        self, state: bytes, *, now: datetime
+    ) -> tuple[Session | None, User | None, list[Token]]:
+        """take_session, then login_view of the session's user, in one trip
+        to the store (answering a challenge needs both)."""
+
     async def migrate(self) -> None:
         """Create or upgrade the schema to the newest version (idempotent)."""
 

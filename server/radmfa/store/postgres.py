@@ -152,6 +152,22 @@ class PostgresStore(SqlStore):
                     await conn.execute(_numbered(sql), *args)
             return row
 
+    async def _fetch_pair(
+        self, first: Statement, second: Callable[[Row], Statement | None]
+    ) -> tuple[Row | None, list[Row]]:
+        async with (
+            self._errors(),
+            self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn,
+            conn.transaction(),
+        ):
+            sql, args = first
+            row: Row | None = await conn.fetchrow(_numbered(sql), *args)
+            statement = second(row) if row is not None else None
+            if statement is None:
+                return row, []
+            sql, args = statement
+            return row, list(await conn.fetch(_numbered(sql), *args))
+
     @asynccontextmanager
     async def _errors(self) -> AsyncIterator[None]:
         # Callers see one error type whichever backend is configured.

@@ -55,6 +55,14 @@ class SqlBase(abc.ABC):
         """In one transaction: run ``first``; if it returned a row, run the statements ``then(row)``."""
 
     @abc.abstractmethod
+    async def _fetch_pair(
+        self, first: Statement, second: Callable[[Row], Statement | None]
+    ) -> tuple[Row | None, list[Row]]:
+        """In one transaction and one trip to the store: run ``first``; if it
+        returned a row and ``second(row)`` gives a statement, run that too and
+        return its rows."""
+
+    @abc.abstractmethod
     async def migrate(self) -> None: ...
 
     @abc.abstractmethod

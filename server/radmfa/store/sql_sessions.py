@@ -8,9 +8,9 @@ from datetime import datetime
 
 from radmfa.core.model import Phase, Session
 from radmfa.store.codec import from_epoch, pack_attrs, to_epoch, unpack_attrs
-from radmfa.store.sql_base import SqlBase
+from radmfa.store.sql_base import Row, SqlBase
 
-_SESSIONS = "client, username, factor, attempts, expires_at, reply_enc, phase"
+SESSION_COLUMNS = _SESSIONS = "client, username, factor, attempts, expires_at, reply_enc, phase"
 
 
 def _session_aad(state: bytes) -> bytes:
@@ -46,9 +46,11 @@ class SessionsSql(SqlBase):
         rows = await self._fetch(
             f"DELETE FROM sessions WHERE state = ? RETURNING {_SESSIONS}", state
         )
-        if not rows:
-            return None
-        client, username, factor, attempts, expires_at, reply_enc, phase = rows[0]
+        return self._session(state, rows[0], now=now) if rows else None
+
+    def _session(self, state: bytes, row: Row, *, now: datetime) -> Session | None:
+        """A taken row (_SESSIONS columns) as a Session; None when expired."""
+        client, username, factor, attempts, expires_at, reply_enc, phase = row
         if expires_at <= to_epoch(now):
             return None
         packed = self._cipher.decrypt(

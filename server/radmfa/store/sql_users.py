@@ -26,6 +26,11 @@ _TOKENS = (
     "t.created_at, t.fail_count, t.failed_at, t.serial"
 )
 
+# The user and their tokens in one statement: the user row repeats once per token.
+LOGIN_VIEW_SQL = (
+    f"SELECT {_USERS}, {_TOKENS} FROM users u LEFT JOIN tokens t ON t.user_id = u.id WHERE u.name_key = ? ORDER BY t.id"
+)
+
 
 def _token_aad(token_id: int) -> bytes:
     return b"tokens.secret_enc:%d" % token_id
@@ -188,11 +193,11 @@ class UsersSql(SqlBase):
 
     async def login_view(self, username: str) -> tuple[User | None, list[Token]]:
         # One round trip on the hot path: the user row repeats once per token.
-        rows = await self._fetch(
-            f"SELECT {_USERS}, {_TOKENS} FROM users u LEFT JOIN tokens t ON t.user_id = u.id "
-            "WHERE u.name_key = ? ORDER BY t.id",
-            name_key(username),
-        )
+        rows = await self._fetch(LOGIN_VIEW_SQL, name_key(username))
+        return self._view(rows)
+
+    def _view(self, rows: Sequence[Row]) -> tuple[User | None, list[Token]]:
+        """login_view's rows (LOGIN_VIEW_SQL) as the user and their tokens."""
         if not rows:
             return None, []
         user = _user(rows[0])

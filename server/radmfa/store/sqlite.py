@@ -103,6 +103,16 @@ class SqliteStore(SqlStore):
 
         return await self._call(self._transaction, both)
 
+    async def _fetch_pair(
+        self, first: Statement, second: Callable[[Row], Statement | None]
+    ) -> tuple[Row | None, list[Row]]:
+        def both() -> tuple[Row | None, list[Row]]:
+            row: Row | None = self._db.execute(*first).fetchone()
+            statement = second(row) if row is not None else None
+            return row, (self._db.execute(*statement).fetchall() if statement is not None else [])
+
+        return await self._call(self._transaction, both)
+
     # -- on the worker thread ----------------------------------------------------------
 
     @property
