@@ -9,7 +9,6 @@ from __future__ import annotations
 from radmfa.core.ports import Factor, Store
 from radmfa.factors.hotp import LOOK_AHEAD
 from radmfa.factors.otp import OtpFactor
-from radmfa.factors.totp import TotpFactor
 
 
 def build_factors(
@@ -29,6 +28,6 @@ def build_factors(
 
     return {
         "otp": otp(("totp", "hotp"), "otp"),
-        "totp": TotpFactor(store, window=window, prompt=prompt, max_failures=max_failures, lockout_s=lockout_s),
+        "totp": otp(("totp",), "totp"),
         "hotp": otp(("hotp",), "hotp"),
     }

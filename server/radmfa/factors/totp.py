@@ -1,4 +1,5 @@
-"""TOTP (RFC 6238) with a replay guard held in the store.
+"""TOTP (RFC 6238) codes. The factor that checks them, with the replay guard
+held in the store, is factors/otp.py (OtpFactor, also for HOTP).
 
 pyotp makes the otpauth:// URIs and is the reference the tests check
 against. On the hot path the code is computed straight from the raw seed
@@ -11,12 +12,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pyotp
 
-from radmfa.core.model import CodeCheck, Token, User
-from radmfa.core.ports import Store
+from radmfa.core.model import Token
 
 _DIGESTS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}
 
@@ -53,58 +53,3 @@ def matching_step(token: Token, code: bytes, *, now: datetime, window: int) -> i
         if hmac.compare_digest(candidate, code):
             found = step
     return found
-
-
-class TotpFactor:
-    name = "totp"
-
-    def __init__(
-        self,
-        store: Store,
-        *,
-        window: int = 1,
-        prompt: str,
-        max_failures: int = 10,
-        lockout_s: int = 300,
-    ) -> None:
-        self.store = store
-        self.window = window
-        self.prompt = prompt
-        self.max_failures = max_failures
-        self.lockout = timedelta(seconds=lockout_s)
-
-    def usable(self, tokens: list[Token]) -> list[Token]:
-        return [t for t in tokens if t.kind == "totp"]
-
-    def start(self, user: User, tokens: list[Token]) -> str:
-        return self.prompt
-
-    def locked(self, token: Token, *, now: datetime) -> bool:
-        """Too many wrong codes lately: the token takes no guesses for a while.
-
-        The State's max_attempts only limits guesses per challenge; with the
-        password an attacker could open challenges without end, so wrong codes
-        are also counted per token, in the store, across workers and nodes.
-        """
-        return (
-            token.fail_count >= self.max_failures
-            and token.failed_at is not None
-            and now - token.failed_at < self.lockout
-        )
-
-    async def verify(self, tokens: list[Token], code: bytes, *, now: datetime) -> CodeCheck:
-        candidates = [t for t in self.usable(tokens) if not self.locked(t, now=now)]
-        if not candidates:
-            return CodeCheck(False, "too many wrong codes; token locked")
-        replayed = False
-        for token in candidates:
-            step = matching_step(token, code, now=now, window=self.window)
-            if step is None:
-                continue
-            # The replay guard: a step is accepted once per token, atomically
-            # in the store, so two workers racing on one code cannot both win.
-            if await self.store.consume_otp_step(token.id, step):
-                return CodeCheck(True, "totp ok", token.id)
-            replayed = True
-        await self.store.note_code_failure([t.id for t in candidates], now=now)
-        return CodeCheck(False, "code already used" if replayed else "wrong code")
