@@ -25,6 +25,7 @@ from radmfa.errors import ConfigError, RadmfaError
 from radmfa.factors import build_factors
 from radmfa.factors.phone import PhoneFactors
 from radmfa.radius.clients import load_clients
+from radmfa.service.binding import CannotListen, bind_failure, family_of
 from radmfa.service.http import CallbackApp, start_http
 from radmfa.service.notify import sd_notify
 from radmfa.service.radius import Listener, RadiusService
@@ -131,25 +132,25 @@ def _node_ip() -> str:
 
 
 async def listen(app: App, *, reuse_port: bool = False) -> None:
+    """Open every listener; a CannotListen becomes a ConfigError naming the setting."""
     loop = asyncio.get_running_loop()
+    where = app.config.path.name
     # HTTP first: once RADIUS answers, a call or push it starts can already be
     # called back (and /healthz answers), also while the UDP sockets open.
     if app.config.http.listen:  # issue 4: callbacks and /healthz
         callbacks = CallbackApp(app.config.http, app.config.phone, app.phone, app.service.healthy)
         try:
             app.http_runner = await start_http(callbacks.app(), app.config.http.listen, reuse_port=reuse_port)
-        except OSError as e:
-            raise ConfigError(f"{app.config.path.name}: [http] listen: cannot listen: {e.strerror}") from None
+        except CannotListen as e:
+            raise ConfigError(f"{where}: [http] listen: {e}") from None
     for host, port in app.config.radius.listen:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
         try:
             transport, _ = await loop.create_datagram_endpoint(
-                lambda: Listener(app.service), local_addr=(host, port), family=family, reuse_port=reuse_port
+                lambda: Listener(app.service), local_addr=(host, port), family=family_of(host), reuse_port=reuse_port
             )
         except OSError as e:
-            raise ConfigError(
-                f"{app.config.path.name}: [radius] listen: cannot listen on {host}:{port}: {e.strerror}"
-            ) from None
+            failure = bind_failure(e, host, port, kind=socket.SOCK_DGRAM, reuse_port=reuse_port)
+            raise ConfigError(f"{where}: [radius] listen: {failure}") from None
         app.transports.append(transport)
         if reuse_port and not attach_identifier_steering(transport.get_extra_info("socket"), app.config.radius.workers):
             log.warning("cannot steer packets by RADIUS Identifier; the kernel will hash by source port")
@@ -193,6 +194,10 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
     syncer: asyncio.Task[None] | None = None
     try:
         await listen(app, reuse_port=reuse_port)
+    except BaseException:
+        await app.close()  # never served: no "stopped" line for a start that failed
+        raise
+    try:
         app.audit.start()
         purger = loop.create_task(_housekeeping(app))
         watchdog = loop.create_task(app.service.watchdog())

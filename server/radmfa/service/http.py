@@ -11,6 +11,7 @@ late callback finds nothing to change and gets 403, like a forged one.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from radmfa.core.session import Event
 from radmfa.delivery.twilio import valid_signature
 from radmfa.factors import callbacks, voice
 from radmfa.factors.phone import PLAY, PhoneFactors
+from radmfa.service.binding import bind_failure
 
 log = structlog.get_logger("radmfa.http")
 
@@ -168,5 +170,9 @@ async def start_http(app: web.Application, listen: tuple[tuple[str, int], ...], 
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     for host, port in listen:
-        await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
+        try:
+            await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise bind_failure(exc, host, port, kind=socket.SOCK_STREAM, reuse_port=reuse_port) from None
     return runner
