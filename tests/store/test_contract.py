@@ -330,8 +330,11 @@ async def test_ciphertext_moved_to_another_row_does_not_decrypt(
 
 async def test_wrong_key_file_is_refused(backend: Backend, store: Store) -> None:
     await add_alice_token(store)
+    other = backend.base_dir / "other.key"
+    other.write_bytes(bytes(range(32)))
+    other.chmod(0o600)
     with pytest.raises(StoreError, match="not the key this database was created with"):
-        await backend.open(key_file=backend.base_dir / "other.key")
+        await backend.open(key_file=other)
 
 
 async def test_key_file_is_created_private(backend: Backend, store: Store) -> None:

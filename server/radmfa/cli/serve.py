@@ -72,7 +72,7 @@ async def _ensure_demo_user(cfg: Config) -> str:
 
 def cmd_demo(args: argparse.Namespace, cfg: Config) -> int:
     check(cfg)
-    cfg.store.key_file.parent.mkdir(parents=True, exist_ok=True)  # var/ of the demo config
+    (cfg.base_dir / cfg.store.key_file).parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the demo's var/
     uri = asyncio.run(_ensure_demo_user(cfg))
     secret = uri.split("secret=")[1].split("&")[0]
     host, port = cfg.radius.listen[0]

@@ -8,12 +8,13 @@
 from __future__ import annotations
 
 import re
+import secrets
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from radmfa.core.ports import Store
-from radmfa.errors import ConfigError
-from radmfa.store.seeds import SeedCipher
+from radmfa.errors import ConfigError, StoreError
+from radmfa.store.seeds import KEY_BYTES, SeedCipher, create_key_file
 from radmfa.store.sql import SqlStore
 
 __all__ = ["open_store", "redact_url"]
@@ -25,8 +26,10 @@ async def open_store(url: str, *, key_file: Path, base_dir: Path, create_key: bo
     """Open the store at ``url``, bring its schema up to date and check the key.
 
     Relative paths (the SQLite file, ``key_file``) are taken from ``base_dir``,
-    the directory of the config file. Raises ConfigError for a URL we cannot
-    use and StoreError when the database or key file refuses.
+    the directory of the config file. A missing key file is created (with its
+    folder, 0700) only for a database no key was ever used with: a new key
+    cannot open seeds sealed with the lost one. Raises ConfigError for a URL we
+    cannot use and StoreError when the database or key file refuses.
     """
     shown = redact_url(url)
     try:
@@ -36,9 +39,29 @@ async def open_store(url: str, *, key_file: Path, base_dir: Path, create_key: bo
     if scheme not in ("sqlite", "postgresql", "postgres"):
         raise ConfigError(f"store url {shown!r}: unsupported; use {_URL_FORMS}")
     path = _sqlite_path(url, base_dir, shown) if scheme == "sqlite" else ""
-    cipher = SeedCipher.from_file(base_dir / key_file, create=create_key)
+    key_path = base_dir / key_file
+    if create_key and not key_path.exists():
+        # Opened once without the key (nothing is sealed or opened) to see whether it needs the old one.
+        store = await _open_migrated(url, path, SeedCipher(secrets.token_bytes(KEY_BYTES), source="no key"), shown)
+        try:
+            sealed = await store.sealed_seeds()
+        finally:
+            await store.close()
+        if sealed is not None:
+            raise StoreError(_missing_key(key_path, shown, sealed))
+        create_key_file(key_path)
+    store = await _open_migrated(url, path, SeedCipher.from_file(key_path, create=False), shown)
+    try:
+        await store.check_key()
+    except BaseException:
+        await store.close()
+        raise
+    return store
+
+
+async def _open_migrated(url: str, path: str, cipher: SeedCipher, shown: str) -> SqlStore:
     store: SqlStore
-    if scheme == "sqlite":
+    if path:
         from radmfa.store.sqlite import SqliteStore
 
         store = await SqliteStore.open(path, cipher)
@@ -48,11 +71,19 @@ async def open_store(url: str, *, key_file: Path, base_dir: Path, create_key: bo
         store = await PostgresStore.open(url, cipher, shown_url=shown)
     try:
         await store.migrate()
-        await store.check_key()
     except BaseException:
         await store.close()
         raise
     return store
+
+
+def _missing_key(key_path: Path, shown: str, seeds: int) -> str:
+    held = f"{seeds} token seed{'s' if seeds != 1 else ''} sealed with it" if seeds else "its key check"
+    return (
+        f"key_file {key_path} is missing, but the store {shown} was set up with a key and holds {held}: "
+        "restore the original key file (from a backup, or from another node of this store); "
+        "radmfa does not create a new key for a store that already has one"
+    )
 
 
 def redact_url(url: str) -> str:

@@ -46,7 +46,7 @@ class SeedCipher:
     def from_file(cls, key_file: Path, *, create: bool = True) -> SeedCipher:
         """Read the key, creating a fresh random one when absent and ``create``."""
         if create and not key_file.exists():
-            _create_key_file(key_file)
+            create_key_file(key_file)
         return cls(_read_key_file(key_file), source=f"key_file {key_file}")
 
     def encrypt(self, plaintext: bytes, *, context: bytes) -> bytes:
@@ -100,8 +100,9 @@ def _decode_key(data: bytes, key_file: Path) -> bytes:
     return key
 
 
-def _create_key_file(key_file: Path) -> None:
-    """Write a new key so that the file only ever appears complete.
+def create_key_file(key_file: Path) -> None:
+    """Write a new key so that the file only ever appears complete; a missing
+    folder is created 0700 (only radmfa's user needs to enter it).
 
     Several worker processes may start at once. Each writes its own temporary
     file and link(2)s it into place; link fails when the name exists, so
@@ -109,6 +110,7 @@ def _create_key_file(key_file: Path) -> None:
     """
     tmp = key_file.with_name(f".{key_file.name}.{os.getpid()}.{secrets.token_hex(4)}")
     try:
+        _make_private_folder(key_file.parent)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
             os.write(fd, secrets.token_bytes(KEY_BYTES))
@@ -124,6 +126,20 @@ def _create_key_file(key_file: Path) -> None:
         raise StoreError(f"cannot create key_file {key_file}: {exc.strerror}") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _make_private_folder(folder: Path) -> None:
+    """Create ``folder`` (and missing parents, as ``mkdir -p``) unless it exists;
+    the folder itself ends up 0700 whatever the umask."""
+    if folder.is_dir():
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        return  # another process made it first
+    folder.chmod(0o700)  # mkdir's mode passes through the umask
+    _fsync_dir(folder.parent)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -70,6 +70,15 @@ class SqlBase(abc.ABC):
 
     # -- key check ---------------------------------------------------------------
 
+    async def sealed_seeds(self) -> int | None:
+        """None when no key_file was ever used with this database; otherwise how
+        many token seeds (software and hardware) it holds sealed with that key."""
+        used = await self._fetch("SELECT 1 FROM store_meta WHERE name = ?", "key_check")
+        if not used:
+            return None
+        rows = await self._fetch("SELECT (SELECT COUNT(*) FROM tokens) + (SELECT COUNT(*) FROM hardware_tokens)")
+        return int(rows[0][0])
+
     async def check_key(self) -> None:
         """Fail now, not at the first login, when key_file is not this database's key."""
         sealed = self._cipher.encrypt(_KEY_CHECK, context=b"store_meta.key_check")

@@ -9,6 +9,7 @@ and SQLite's write lock keep single-use things single-use between them.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -124,6 +125,7 @@ class SqliteStore(SqlStore):
     def _connect(self) -> None:
         # isolation_level=None: no implicit BEGIN; a lone statement is its own
         # transaction and multi-statement work says BEGIN IMMEDIATE itself.
+        _create_private(self._path)
         conn = sqlite3.connect(self._path, isolation_level=None, timeout=0)
         try:
             conn.execute("PRAGMA busy_timeout = 0")  # see _patiently
@@ -193,3 +195,19 @@ class SqliteStore(SqlStore):
             return await self._thread.call(self._patiently, fn, *args)
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite database {self._path}: {exc}") from exc
+
+
+def _create_private(path: str) -> None:
+    """Create the database file 0600 (owner only) unless it exists, whatever
+    the umask: it holds password hashes and the audit log. SQLite gives the
+    -wal and -shm files it creates the database file's mode."""
+    if path == ":memory:":
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return
+    except OSError:
+        return  # sqlite3.connect fails on the same path and says why, naming it
+    os.fchmod(fd, 0o600)  # open's mode passes through the umask; 0277 would leave even the owner read-only
+    os.close(fd)
