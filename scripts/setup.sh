@@ -3,6 +3,7 @@
 # each step checks first and acts only when something is missing (a second run
 # takes well under 3 s).
 #   * Debian packages for the real test peers: FreeRADIUS, radclient, slapd, ldap-utils
+#     (waiting up to 5 minutes when another apt or dpkg holds the package manager)
 #   * the system FreeRADIUS and slapd services stopped and disabled, so the
 #     tests' private instances own their ports (1812, 389)
 #   * PostgreSQL answering on 127.0.0.1:5432
@@ -25,17 +26,39 @@ if [ "$(id -u)" -ne 0 ]; then
     SUDO=(sudo)
 fi
 
-# Two runs at once (say, `make test` in two shells) must not pip-install together.
-exec 9>"/tmp/radmfa-setup-$(printf '%s' "$ROOT" | sha1sum | cut -c1-12).lock"
-flock 9
-
 installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
+
+# Another apt or dpkg (unattended-upgrades on a fresh machine, an admin's
+# install) may hold the package manager's locks: wait for it, up to this long.
+APT_LOCK_WAIT_S=300
+
+# apt-get, waiting for the dpkg lock (DPkg::Lock::Timeout, apt >= 1.9.11) rather
+# than failing at once.
+apt_get() {
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout="$APT_LOCK_WAIT_S" "$@"
+}
+
+# apt-get update takes the package lists' lock, which DPkg::Lock::Timeout does
+# not cover (apt 2.6 fails at once), so it is retried while that lock is held.
+apt_update() {
+    local deadline=$((SECONDS + APT_LOCK_WAIT_S)) output status
+    while :; do
+        status=0
+        output=$(apt_get update -q 2>&1) || status=$?
+        printf '%s\n' "$output"
+        [ "$status" -ne 0 ] || return 0
+        case $output in *"Could not get lock"*) ;; *) return "$status" ;; esac
+        [ "$SECONDS" -lt "$deadline" ] || return "$status"
+        say "another apt or dpkg holds the package lists; waiting (up to ${APT_LOCK_WAIT_S} s in all)"
+        sleep 5
+    done
+}
 
 APT_UPDATED=no
 apt_install() {
     if [ "$APT_UPDATED" = no ]; then
         say "apt-get update"
-        "${SUDO[@]}" apt-get update -q
+        apt_update || die "apt-get update failed"
         APT_UPDATED=yes
     fi
     # Keep the packages' init scripts from starting daemons during the install
@@ -48,8 +71,7 @@ apt_install() {
     fi
     say "apt-get install $*"
     local status=0
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" || status=$?
+    apt_get install -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" || status=$?
     if [ "$ours" = yes ]; then "${SUDO[@]}" rm -f "$policy"; fi
     [ "$status" -eq 0 ] || die "apt-get install $* failed (exit $status)"
 }
@@ -151,18 +173,29 @@ ensure_venv() {
     echo "$want" >"$STAMP"
 }
 
-missing=()
-for package in "${PEER_PACKAGES[@]}"; do
-    installed "$package" || missing+=("$package")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    apt_install "${missing[@]}"
-else
-    say "Debian packages present: ${PEER_PACKAGES[*]}"
+main() {
+    # Two runs at once (say, `make test` in two shells) must not pip-install together.
+    exec 9>"/tmp/radmfa-setup-$(printf '%s' "$ROOT" | sha1sum | cut -c1-12).lock"
+    flock 9
+
+    local missing=() package
+    for package in "${PEER_PACKAGES[@]}"; do
+        installed "$package" || missing+=("$package")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        apt_install "${missing[@]}"
+    else
+        say "Debian packages present: ${PEER_PACKAGES[*]}"
+    fi
+    stop_system_service freeradius
+    stop_system_service slapd
+    ensure_postgres
+    say "PostgreSQL answers on 127.0.0.1:5432"
+    ensure_venv
+    say "done"
+}
+
+# Sourced (by the tests), it only defines the functions.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    main "$@"
 fi
-stop_system_service freeradius
-stop_system_service slapd
-ensure_postgres
-say "PostgreSQL answers on 127.0.0.1:5432"
-ensure_venv
-say "done"
