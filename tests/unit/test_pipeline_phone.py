@@ -4,16 +4,18 @@ the real SQLite store: modes, primary = "none", the limits and delivery seams.""
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import pyotp
 import pytest
 
 from radmfa.config import ClientPolicy, FraudConfig, LimitsConfig, MethodLimit, MfaConfig
 from radmfa.config_phone import PhoneConfig, ProviderConfig
-from radmfa.core.model import AuthRequest, NewUser, PrimaryResult, Verdict
+from radmfa.core.model import AuthRequest, NewToken, NewUser, PrimaryResult, Verdict
 from radmfa.core.phone_flow import PhoneFlow
 from radmfa.core.pipeline import Pipeline
 from radmfa.core.session import Event
@@ -238,3 +240,20 @@ async def test_menu_answer_that_is_no_choice_shows_the_menu_again(env):
     again = await pipe.handle(req(b"alice", b"9", state_of(menu)), now=datetime.now(UTC))
     assert again.verdict is Verdict.CHALLENGE and again.reason == "not a menu choice"
     assert reply(again).startswith("Choose: 1 = text") and phone.sent == []
+
+
+async def test_a_code_typed_at_the_menu_is_recorded_by_its_token_kind(env):
+    make, _, _, store = env
+    seed = bytes(range(20))
+    await store.add_token("alice", NewToken("totp", seed))
+    pipe, _ = make()
+    now = datetime.now(UTC)
+    menu = await pipe.handle(req(b"alice", b"pw"), now=now)
+    assert menu.verdict is Verdict.CHALLENGE and menu.factor == "menu"
+    code = pyotp.TOTP(base64.b32encode(seed).decode()).at(now).encode()
+    done = await pipe.handle(req(b"alice", code, state_of(menu)), now=now)
+    assert done.verdict is Verdict.ACCEPT and done.factor == "totp"
+    # bob has no token: an answer that is no menu key is still the menu's
+    menu = await pipe.handle(req(b"bob", b"pw"), now=now)
+    again = await pipe.handle(req(b"bob", b"9", state_of(menu)), now=now)
+    assert again.reason == "not a menu choice" and again.factor == "menu"

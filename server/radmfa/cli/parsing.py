@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import NoReturn
 
+from radmfa.core import policy
 from radmfa.errors import RadmfaError
 
 
@@ -48,3 +49,12 @@ class CliParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def e164_number(text: str) -> str:
+    """An argparse ``type``: a phone number as E.164 (``+1 415 555-0100`` →
+    ``+14155550100``), the form the store keeps, or a usage error."""
+    try:
+        return policy.e164(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None

@@ -11,10 +11,18 @@ from pathlib import Path
 
 from radmfa import chart, reports
 from radmfa.cli.output import Row, add_format_option, write_rows
-from radmfa.cli.parsing import CommandError, UsageError
+from radmfa.cli.parsing import CommandError, UsageError, e164_number
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
-from radmfa.core.model import FRAUD_SOURCES, FRAUD_STATUSES, AdminEvent, AuditFilter, AuditRecord, FraudReport
+from radmfa.core.model import (
+    AUDIT_METHODS,
+    FRAUD_SOURCES,
+    FRAUD_STATUSES,
+    AdminEvent,
+    AuditFilter,
+    AuditRecord,
+    FraudReport,
+)
 from radmfa.core.ports import Store
 
 _TIMES = "Times without a zone are UTC. Ages count back from now: 30m, 24h, 7d, 2w."
@@ -28,10 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = cmds.add_parser("auth", help="one row per answered Access-Request, oldest first", description=_TIMES)
     add_range(p, when)
     p.add_argument("--user", metavar="NAME", help="only this user (the name as the request gave it)")
-    p.add_argument("--phone", metavar="E164", help="only verifications that called or texted this number")
-    p.add_argument("--result", choices=reports.RESULTS, help="only this result")
+    p.add_argument(
+        "--phone", type=e164_number, metavar="E164", help="only verifications that called or texted this number"
+    )
+    p.add_argument("--result", choices=reports.RESULTS, help=f"only this result: {', '.join(reports.RESULTS)}")
     p.add_argument("--client", metavar="NAME", help="only this client (its clients.conf name)")
-    p.add_argument("--method", metavar="FACTOR", help="only this method (totp, sms, voice, push, …)")
+    add_method_option(p)
     p.add_argument("--limit", type=_positive, metavar="N", help="the newest N rows (still printed oldest first)")
     add_format_option(p)
     p.set_defaults(func=cmd_auth)
@@ -48,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="day: per day and method; client: per client; user: users with the most rejects (default: day)",
     )
     p.add_argument("--client", metavar="NAME", help="only this client")
-    p.add_argument("--method", metavar="FACTOR", help="only this method")
+    add_method_option(p)
     p.add_argument("--top", type=_positive, default=10, metavar="N", help="with --by user: this many (default 10)")
     p.add_argument("--chart", type=Path, metavar="FILE.svg", help="also draw the daily volume by result as SVG")
     add_format_option(p)
@@ -77,6 +87,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=cmd_admin)
 
 
+def add_method_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--method", choices=AUDIT_METHODS, metavar="METHOD", help=f"only this method: {', '.join(AUDIT_METHODS)}"
+    )
+
+
 def add_range(p: argparse.ArgumentParser, when: Callable[[str], datetime]) -> None:
     p.add_argument("--since", type=when, metavar="WHEN", help="from this time (inclusive)")
     p.add_argument("--until", type=when, metavar="WHEN", help="up to this time (exclusive)")
@@ -85,7 +101,7 @@ def add_range(p: argparse.ArgumentParser, when: Callable[[str], datetime]) -> No
 def add_fraud_filters(p: argparse.ArgumentParser, when: Callable[[str], datetime]) -> None:
     add_range(p, when)
     p.add_argument("--user", metavar="NAME", help="only this user (any spelling: DOMAIN\\, @realm, case)")
-    p.add_argument("--phone", metavar="E164", help="only reports about this number")
+    p.add_argument("--phone", type=e164_number, metavar="E164", help="only reports about this number")
     p.add_argument("--status", choices=FRAUD_STATUSES, help="only reports with this status")
     p.add_argument("--source", choices=FRAUD_SOURCES, help="only reports from this source")
     add_format_option(p)

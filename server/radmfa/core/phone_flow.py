@@ -144,17 +144,23 @@ class PhoneFlow:
             usable = self.totp.usable(tokens)
             if not usable:  # no token: the answer can only have been a menu key
                 reason = "not a menu choice"
-                return await self._after_code(found, request, user, False, reason, new_state, now=now, has_code=False)
+                return await self._after_code(
+                    found, request, user, False, reason, new_state, now=now, has_code=False, method=MENU
+                )
+            # A code typed at the menu came from the user's TOTP or HOTP token.
             check = await self.totp.verify(usable, answer, now=now)
             return await self._after_code(
-                found, request, user, check.ok, check.reason, new_state, now=now, has_code=True
+                found, request, user, check.ok, check.reason, new_state, now=now, has_code=True,
+                method=self.totp.method(usable, check),
             )
         # A wrong code stays valid under the next State while attempts are left.
         last = found.attempts + 1 >= self.mfa.max_attempts
         verdict = await self.phone.check_code(found.state, answer, now=now, carry_to=None if last else new_state)
         if verdict is None:
             return _reject("code expired", None, found.factor)
-        return await self._after_code(found, request, user, verdict, "wrong code", new_state, now=now, has_code=False)
+        return await self._after_code(
+            found, request, user, verdict, "wrong code", new_state, now=now, has_code=False, method=found.factor
+        )
 
     async def _after_code(
         self,
@@ -167,8 +173,9 @@ class PhoneFlow:
         *,
         now: datetime,
         has_code: bool,
+        method: str,
     ) -> Decision:
-        factor = self.totp.name if found.factor == MENU else found.factor
+        factor = method
         if ok:
             done = session.advance(found, session.Event.CODE_OK, max_attempts=self.mfa.max_attempts, now=now)
             if done.phase is Phase.ACCEPTED:

@@ -417,6 +417,10 @@ class Factor(Protocol):
     def usable(self, tokens: list[Token]) -> list[Token]:
         """The user's tokens this factor can verify."""
 
+    def method(self, tokens: list[Token], check: CodeCheck | None = None) -> str:
+        """The audit method (model.AUDIT_METHODS) of a code check: the kind of
+        the token that matched, else the kind the user's tokens are."""
+
     async def verify(self, tokens: list[Token], code: bytes, *, now: datetime) -> CodeCheck: ...
 
 

@@ -273,7 +273,7 @@ class RadiusService:
                 client_ip=addr[0],
                 username=policy.printable(request.username),
                 calling_station_id=request.calling_station_id,
-                factor=decision.factor,
+                factor=decision.factor or "none",  # rejected before any second factor
                 result=result,
                 reason=decision.reason,
                 duration_ms=(time.perf_counter() - started) * 1000.0,
