@@ -269,3 +269,14 @@ async def test_method_names_migration_renames_otp_and_empty_methods(store: Store
         ("vpn1", "totp", "accept", 1), ("vpn1", "totp", "reject", 1),
     ]
     assert await store.count_daily(("method",)) == [("none", 1), ("totp", 3)]
+
+
+async def test_a_phone_filter_may_list_the_full_and_the_masked_number(store: Store) -> None:
+    await store.write_audit([
+        row(30, 1, "alice", "accept", factor="sms", phone="+14155550100"),
+        row(31, 2, "alice", "accept", factor="sms", phone="•••0100"),
+        row(32, 3, "bob", "accept", factor="sms", phone="+14155550111"),
+    ])
+    both = await store.query_audit(phone=("+14155550100", "•••0100"))
+    assert [r.request_id for r in both] == ["r30", "r31"]
+    assert await store.count_audit(AuditFilter(phone=("+14155550100", "•••0100")), ("user",)) == [("alice", 2)]

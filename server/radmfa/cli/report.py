@@ -14,6 +14,7 @@ from radmfa.cli.output import Row, add_format_option, write_rows
 from radmfa.cli.parsing import CommandError, UsageError, e164_number
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
+from radmfa.core import methods
 from radmfa.core.model import (
     AUDIT_METHODS,
     FRAUD_SOURCES,
@@ -144,7 +145,9 @@ def cmd_auth(args: argparse.Namespace, cfg: Config) -> int:
             until=args.until,
             username=args.user,
             limit=args.limit,
-            phone=args.phone,
+            # Rows are recorded in full or masked ([audit] destinations, which
+            # may have changed over time): look for both.
+            phone=(args.phone, methods.mask(args.phone)) if args.phone else None,
             result=args.result,
             client=args.client,
             method=args.method,

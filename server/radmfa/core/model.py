@@ -436,7 +436,7 @@ class AuditFilter:
     since: datetime | None = None
     until: datetime | None = None
     username: str | None = None
-    phone: str | None = None
+    phone: str | tuple[str, ...] | None = None  # several: any of them (full and masked)
     result: str | None = None
     client: str | None = None
     method: str | None = None  # the factor

@@ -103,13 +103,14 @@ class AuditStore(Protocol):
         until: datetime | None = None,
         username: str | None = None,
         limit: int | None = None,
-        phone: str | None = None,
+        phone: str | tuple[str, ...] | None = None,
         result: str | None = None,
         client: str | None = None,
         method: str | None = None,
     ) -> list[AuditRecord]:
         """Oldest first; with ``limit``, the newest N rows. Each filter given
-        must match exactly (``client`` the client name, ``method`` the factor)."""
+        must match exactly (``client`` the client name, ``method`` the factor);
+        ``phone`` may list several spellings (the full and the masked number)."""
 
     async def write_admin_event(self, event: AdminEvent) -> None: ...
 
