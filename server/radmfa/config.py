@@ -516,6 +516,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     # -- issue 4: phone factors --
     http = parse_http(_Section(doc, "http", path))
     phone = finish_phone(phone_keys, parse_providers(doc, path, _Section), http, path)
+    _check_oob_clients(clients, phone, path)
     return Config(
         path=path,
         radius=radius,
@@ -636,6 +637,19 @@ def _client_policies(
             c.fail("upstream", f"no [upstreams.{policies[name].upstream}] table")
         c.done()
     return policies
+
+
+def _check_oob_clients(clients: Mapping[str, ClientPolicy], phone: PhoneConfig, path: Path) -> None:
+    """An `oob` NAS cannot show a challenge: with no call or push to hold the
+    request for, every login through it would fail."""
+    if phone.provider("voice") is not None or phone.provider("push") is not None:
+        return
+    for name, rule in clients.items():
+        if rule.mode == "oob":
+            raise ConfigError(
+                f'{path.name}: [clients.{name}] mode: "oob" holds the request while a call or push is '
+                "answered, but neither is configured: set [mfa] voice_provider or push_provider"
+            )
 
 
 def _exemption_settings(m: _Section, dm: MfaConfig) -> dict[str, Any]:

@@ -78,13 +78,13 @@ def test_add_with_empty_password_adds_nobody(radmfa: Radmfa) -> None:
 
 
 def test_passwd_changes_the_hash(radmfa: Radmfa) -> None:
-    radmfa("user", "add", "alice", "--password", stdin="old\n")
-    result = radmfa("user", "passwd", "alice", stdin="new\n")
+    radmfa("user", "add", "alice", "--password", stdin="old-password\n")
+    result = radmfa("user", "passwd", "alice", stdin="new-password\n")
     assert result.status == 0, result.err
     user = get_user(radmfa, "alice")
     assert user is not None and user.password_hash is not None
-    assert PasswordHasher().verify(user.password_hash, "new")
-    assert "new" not in result.out + result.err
+    assert PasswordHasher().verify(user.password_hash, "new-password")
+    assert "new-password" not in result.out + result.err
 
 
 def test_passwd_for_missing_user(radmfa: Radmfa) -> None:

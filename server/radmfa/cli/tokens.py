@@ -109,6 +109,7 @@ def cmd_add(args: argparse.Namespace, cfg: Config) -> int:
         if await store.get_user(args.name) is None:
             raise NotFound(f'user "{args.name}" does not exist; add it first with '
                            f"'radmfa user add {args.name}'")
+        await hardware.refuse_same_secret(store, args.name, seed)
         token = await store.add_token(args.name, new)
         await adminlog.record(store, "token.add", token.username, f"id={token.id} type={token.kind}")
         return token

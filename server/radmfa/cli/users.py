@@ -9,7 +9,7 @@ import sys
 
 from radmfa.cli import adminlog
 from radmfa.cli.output import add_format_option, write_rows
-from radmfa.cli.parsing import UsageError
+from radmfa.cli.parsing import CommandError, UsageError
 from radmfa.cli.prompt import read_new_password
 from radmfa.cli.runner import run_with_store
 from radmfa.cli.tokens import TOKEN_COLUMNS, token_rows
@@ -98,8 +98,13 @@ _STATE_HELP = (
 )
 
 
+# Local passwords (type = "local") are the only thing between a guesser and
+# the second factor; argon2 slows guessing, a minimum keeps it from being trivial.
+MIN_PASSWORD_LENGTH = 8
+
+
 def _profile_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--email")
+    p.add_argument("--email", type=_email, help="one address, e.g. alice@example.com (e-mailed codes)")
     p.add_argument("--mobile", type=_phone, help="E.164, e.g. +14155550100 (texts and calls)")
     p.add_argument("--phone", dest="mobile", type=_phone, help=argparse.SUPPRESS)  # the old name
     p.add_argument("--office-phone", type=_phone, help="E.164 (calls)")
@@ -119,6 +124,13 @@ def _phone(text: str) -> str:
         return text
     try:
         return policy.e164(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _email(text: str) -> str:
+    try:
+        return policy.email_address(text) if text else text
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
@@ -175,6 +187,8 @@ def check_name(name: str) -> None:
 
 def cmd_add(args: argparse.Namespace, cfg: Config) -> int:
     check_name(args.name)
+    if args.password:
+        _check_local_upstream(cfg)
 
     async def work(store: Store) -> User:
         # Refuse a taken name before asking for a password nobody will use.
@@ -236,7 +250,24 @@ def cmd_set(args: argparse.Namespace, cfg: Config) -> int:
 async def _new_password_hash() -> str:
     # getpass and argon2 both block; keep them off the event loop.
     password = await asyncio.to_thread(read_new_password)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise CommandError(
+            f"a local password needs at least {MIN_PASSWORD_LENGTH} characters; nothing was changed"
+        )
     return await asyncio.to_thread(hash_password, password)
+
+
+def _check_local_upstream(cfg: Config) -> None:
+    """A local password is read only by a type = "local" upstream; anywhere
+    else it would be a second password nobody checks (or, worse, one the
+    admin believes is checked)."""
+    upstreams = (cfg.upstream, *cfg.upstreams.values())
+    if any(u.type == "local" for u in upstreams):
+        return
+    raise CommandError(
+        f'the upstream is type = "{cfg.upstream.type}", which checks passwords itself: a local password '
+        'is used only with type = "local" ([upstream] or an [upstreams.<name>]); nothing was changed'
+    )
 
 
 # -- list / show ---------------------------------------------------------------
@@ -338,6 +369,8 @@ def cmd_delete(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_passwd(args: argparse.Namespace, cfg: Config) -> int:
+    _check_local_upstream(cfg)
+
     async def work(store: Store) -> None:
         if await store.get_user(args.name) is None:
             raise missing(args.name)
