@@ -420,6 +420,12 @@ def parse_host_port(text: str, default_port: int) -> HostPort:
     return host, port
 
 
+def format_host_port(host: str, port: int) -> str:
+    """(host, port) → the text parse_host_port reads back: an IPv6 address in
+    brackets (RFC 3986 §3.2.2), so the port is not taken for part of it."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _secret(sec: _Section, key: str = "secret") -> bytes:
     secret = sec.get(key, str, None)
     secret_file = sec.get(f"{key}_file", str, None)

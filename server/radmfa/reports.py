@@ -39,6 +39,9 @@ AUTH_COLUMNS = (
     "server",
     "server_ip",
 )
+# What `report auth` shows on a terminal by default: fits 80 columns (the
+# long cells cut); --wide, CSV and JSON have AUTH_COLUMNS.
+AUTH_BRIEF_COLUMNS = ("time", "user", "client", "factor", "result", "reason")
 FRAUD_COLUMNS = (
     "id",
     "time",
@@ -140,7 +143,17 @@ def format_time(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def auth_rows(records: Iterable[AuditRecord]) -> list[tuple[str, ...]]:
+def auth_brief_rows(records: Iterable[AuditRecord]) -> list[tuple[str, ...]]:
+    """One row per audit record, in ``AUTH_BRIEF_COLUMNS`` order; the time to
+    the second (UTC)."""
+    return [
+        (r.time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"), r.username, r.client_name, r.factor, r.result,
+         r.reason)
+        for r in records
+    ]
+
+
+def auth_rows(records: Iterable[AuditRecord]) -> list[tuple[str | float, ...]]:
     """One row per audit record, in ``AUTH_COLUMNS`` order."""
     return [
         (
@@ -153,7 +166,7 @@ def auth_rows(records: Iterable[AuditRecord]) -> list[tuple[str, ...]]:
             r.factor,
             r.result,
             r.reason,
-            f"{r.duration_ms:.1f}",
+            round(r.duration_ms, 1),
             r.user_ip,
             r.phone,
             r.device,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from radmfa import chart, reports
-from radmfa.cli.output import Row, add_format_option, write_rows
+from radmfa.cli.output import Row, add_format_option, terminal_width, write_rows
 from radmfa.cli.parsing import CommandError, UsageError, e164_number
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
@@ -44,6 +44,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--client", metavar="NAME", help="only this client (its clients.conf name)")
     add_method_option(p)
     p.add_argument("--limit", type=_positive, metavar="N", help="the newest N rows (still printed oldest first)")
+    p.add_argument(
+        "--wide", action="store_true",
+        help="the table with every column, uncut (by default it fits the terminal: time, user, client, "
+        "factor, result, reason); CSV and JSON always have every column",
+    )
     add_format_option(p)
     p.set_defaults(func=cmd_auth)
 
@@ -153,8 +158,14 @@ def cmd_auth(args: argparse.Namespace, cfg: Config) -> int:
             method=args.method,
         )
 
-    _show(reports.AUTH_COLUMNS, list(reports.auth_rows(run_with_store(cfg, work))), args.format,
-          "no authentications match")
+    found = run_with_store(cfg, work)
+    if not found and args.format == "table":
+        print("no authentications match")
+    elif args.format == "table" and not args.wide:
+        write_rows(reports.AUTH_BRIEF_COLUMNS, reports.auth_brief_rows(found), "table", sys.stdout,
+                   width=terminal_width(), shrink=("reason", "user", "client"))
+    else:
+        write_rows(reports.AUTH_COLUMNS, reports.auth_rows(found), args.format, sys.stdout)
     return 0
 
 

@@ -18,7 +18,7 @@ from radmfa.core import policy
 from radmfa.core.methods import mask
 from radmfa.core.model import METHODS, NewUser, Token, User, UserState
 from radmfa.core.ports import Store
-from radmfa.errors import AlreadyExists, NotFound
+from radmfa.errors import AlreadyExists, NotFound, no_such_user
 from radmfa.factors import callbacks
 from radmfa.reports import format_time
 from radmfa.upstream.local import hash_password
@@ -170,7 +170,7 @@ def _profile_changes(args: argparse.Namespace) -> dict[str, object]:
 
 
 def missing(name: str) -> NotFound:
-    return NotFound(f'user "{name}" does not exist')
+    return no_such_user(name)
 
 
 # -- add -----------------------------------------------------------------------
@@ -293,7 +293,7 @@ def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
             u.default_method or "",
             u.language or "",
             "set" if u.password_hash else "",
-            str(counts.get(u.name, 0)),
+            counts.get(u.name, 0),
             format_time(u.created_at) if u.created_at else "",
         )
         for u in users
@@ -322,7 +322,7 @@ def cmd_show(args: argparse.Namespace, cfg: Config) -> int:
         topic = callbacks.push_topic(push.topic, policy.name_key(user.name), secret_key, ntfy=push.type == "ntfy")
     details = [
         ("name", user.name),
-        ("state", _state_text(user)),
+        ("state", state_text(user)),
         ("first", user.first_name or ""),
         ("last", user.last_name or ""),
         ("email", user.email or ""),
@@ -345,7 +345,7 @@ def cmd_show(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-def _state_text(user: User) -> str:
+def state_text(user: User) -> str:
     if user.state is not UserState.BLOCKED:
         return user.state.value
     until = f" until {format_time(user.blocked_until)}" if user.blocked_until else ""
@@ -387,25 +387,37 @@ def cmd_passwd(args: argparse.Namespace, cfg: Config) -> int:
 # -- unblock / reset (the helpdesk's controls) ---------------------------------
 
 
+async def unblock(store: Store, name: str) -> tuple[User, User]:
+    """Lift the user's block (user unblock, fraud set-status --unblock): back
+    to the state before it, failure count cleared, admin log written. The
+    same user twice when there was no block (nothing changes)."""
+    before = await store.get_user(name)
+    if before is None:
+        raise missing(name)
+    if before.state is not UserState.BLOCKED:
+        return before, before  # nothing to lift: what the command asks for holds already
+    # Back to the state before the block (enabled when not known).
+    restored = before.state_before_block or UserState.ENABLED
+    changes = {"state": restored, "blocked_until": None, "blocked_reason": None, "state_before_block": None}
+    user = await store.update_user(name, changes)
+    if user is None:
+        raise missing(name)
+    await store.clear_mfa_failures(user.id)
+    await adminlog.record(store, "user.unblock", user.name, f"was={before.blocked_reason or ''}")
+    return before, user
+
+
+def unblocked_text(before: User, user: User) -> str:
+    if before is user:
+        return f'user "{user.name}" is not blocked (state {user.state.value}); nothing to do'
+    return f'unblocked user "{user.name}" (was {state_text(before)}); state is now {user.state.value}'
+
+
 def cmd_unblock(args: argparse.Namespace, cfg: Config) -> int:
     async def work(store: Store) -> tuple[User, User]:
-        before = await store.get_user(args.name)
-        if before is None:
-            raise missing(args.name)
-        if before.state is not UserState.BLOCKED:
-            raise UsageError(f'user "{before.name}" is not blocked (state {before.state.value})')
-        # Back to the state before the block (enabled when not known).
-        restored = before.state_before_block or UserState.ENABLED
-        changes = {"state": restored, "blocked_until": None, "blocked_reason": None, "state_before_block": None}
-        user = await store.update_user(args.name, changes)
-        if user is None:
-            raise missing(args.name)
-        await store.clear_mfa_failures(user.id)
-        await adminlog.record(store, "user.unblock", user.name, f"was={before.blocked_reason or ''}")
-        return before, user
+        return await unblock(store, args.name)
 
-    before, user = run_with_store(cfg, work)
-    print(f'unblocked user "{user.name}" (was {_state_text(before)}); state is now {user.state.value}')
+    print(unblocked_text(*run_with_store(cfg, work)))
     return 0
 
 

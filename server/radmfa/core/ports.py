@@ -155,7 +155,8 @@ class ExemptionStore(Protocol):
         """Set the cache time of ``scopes``, remember ``station`` (unless "")
         and clear the second-factor failure count."""
 
-    async def list_devices(self, username: str) -> list[RememberedDevice]: ...
+    async def list_devices(self, username: str | None = None) -> list[RememberedDevice]:
+        """One user's remembered devices, or (None) everyone's."""
 
     async def purge_exemptions(self, *, cache_before: datetime, devices_before: datetime) -> int:
         """Delete cache entries and remembered devices too old to matter; how many went."""
@@ -172,7 +173,8 @@ class ExemptionStore(Protocol):
         """Raises NotFound (no user), AlreadyExists (name or lookup taken) or
         LimitReached (the user has ``limit`` already)."""
 
-    async def list_app_passwords(self, username: str) -> list[AppPassword]: ...
+    async def list_app_passwords(self, username: str | None = None) -> list[AppPassword]:
+        """One user's app passwords, or (None) everyone's; never the hashes' passwords."""
 
     async def find_app_password(self, user_id: int, lookup: str) -> AppPassword | None:
         """The one candidate for a password starting with ``lookup`` (with its hash)."""
