@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 from radmfa.core.model import AuditRecord, FraudReport
@@ -198,9 +198,26 @@ def fraud_rows(found: Iterable[FraudReport]) -> list[tuple[str | int, ...]]:
     ]
 
 
+def epoch_date(day: int) -> date:
+    """Whole UTC days since 1970-01-01 (the store's "day" group) → the date."""
+    return (_EPOCH + timedelta(days=day)).date()
+
+
 def format_day(day: int) -> str:
-    """Whole UTC days since 1970-01-01 (the store's "day" group) → ISO date."""
-    return (_EPOCH + timedelta(days=day)).date().isoformat()
+    """Whole UTC days since 1970-01-01 → ISO date."""
+    return epoch_date(day).isoformat()
+
+
+def chart_range(
+    since: datetime | None, until: datetime | None, days: Sequence[date], *, today: date
+) -> tuple[date, date]:
+    """The first and last UTC day a usage chart draws: the days ``since`` and
+    ``until`` (exclusive) fall in, as the daily counts widen them; without
+    ``since`` the first day with rows, without ``until`` today (or the last
+    day with rows, if later). No rows and no bounds: today alone."""
+    last = (until - timedelta(microseconds=1)).astimezone(UTC).date() if until else max([today, *days])
+    first = since.astimezone(UTC).date() if since else min(days, default=last)
+    return min(first, last), last
 
 
 def pivot_results(counts: Iterable[Sequence[str | int]], *, day_first: bool) -> list[tuple[str | int, ...]]:

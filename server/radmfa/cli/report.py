@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from radmfa import chart, reports
@@ -66,7 +66,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--client", metavar="NAME", help="only this client")
     add_method_option(p)
     p.add_argument("--top", type=_positive, default=10, metavar="N", help="with --by user: this many (default 10)")
-    p.add_argument("--chart", type=Path, metavar="FILE.svg", help="also draw the daily volume by result as SVG")
+    p.add_argument(
+        "--chart", type=Path, metavar="FILE.svg",
+        help="also draw the sign-in decisions per day (accept, reject, drop) as SVG, every day of the range",
+    )
     add_format_option(p)
     p.set_defaults(func=cmd_usage)
 
@@ -189,22 +192,22 @@ def cmd_usage(args: argparse.Namespace, cfg: Config) -> int:
 
     rows, daily = run_with_store(cfg, work)
     if args.chart is not None:
-        svg = chart.daily_volume_svg(
-            ((reports.format_day(int(day)), result, n) for day, result, n in daily),
-            title=f"radmfa: authentications per day by result ({_range_text(args)})",
-        )
-        try:
-            args.chart.write_text(svg, encoding="utf-8")
-        except OSError as e:
-            raise CommandError(f"cannot write the chart to {args.chart}: {e.strerror}") from None
+        _write_chart(args, daily, today=datetime.now(UTC).date())
     _show(reports.USAGE_COLUMNS[args.by], rows, args.format, "no authentications match")
     return 0
 
 
-def _range_text(args: argparse.Namespace) -> str:
-    since = reports.format_time(args.since)[:10] if args.since else "the first row"
-    until = reports.format_time(args.until)[:10] if args.until else "now"
-    return f"{since} to {until}"
+def _write_chart(args: argparse.Namespace, daily: list[tuple[str | int, ...]], *, today: date) -> None:
+    days = [(reports.epoch_date(int(day)), result, n) for day, result, n in daily]
+    first, last = reports.chart_range(args.since, args.until, [d for d, _, _ in days], today=today)
+    only = [f"client {args.client}" if args.client else "", f"method {args.method}" if args.method else ""]
+    svg = chart.daily_decisions_svg(days, first=first, last=last, filters=", ".join(o for o in only if o))
+    try:
+        args.chart.write_text(svg, encoding="utf-8")
+    except OSError as e:
+        raise CommandError(f"cannot write the chart to {args.chart}: {e.strerror}") from None
+    # stderr: stdout may be CSV or JSON for a program to read.
+    print(f"chart written to {args.chart.absolute()}", file=sys.stderr)
 
 
 def fraud_reports(args: argparse.Namespace, cfg: Config) -> list[FraudReport]:
