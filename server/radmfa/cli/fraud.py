@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import structlog
 
 from radmfa import fraud
-from radmfa.cli import adminlog, users
+from radmfa.cli import adminlog, helpdesk
 from radmfa.cli.parsing import CommandError, UsageError
 from radmfa.cli.report import _when_parser, add_fraud_filters, cmd_fraud
 from radmfa.cli.runner import run_with_store
@@ -71,7 +71,7 @@ def cmd_set_status(args: argparse.Namespace, cfg: Config) -> int:
         if args.status != "false-alarm":
             return None, None
         if args.unblock:
-            return await users.unblock(store, reports[0].username)
+            return await helpdesk.unblock(store, reports[0].username)
         user = await store.get_user(reports[0].username)
         return user, user
 
@@ -80,12 +80,12 @@ def cmd_set_status(args: argparse.Namespace, cfg: Config) -> int:
     if before is None or after is None:
         return 0
     if args.unblock:
-        print(users.unblocked_text(before, after))
+        print(helpdesk.unblocked_text(before, after))
     elif after.state is UserState.BLOCKED:
         # The report set the block; a false alarm does not lift it by itself
         # (another report, or an admin, may have blocked the user too).
         name = shlex.quote(after.name)
-        print(f'user "{after.name}" is still {users.state_text(after)}: lift it with radmfa user unblock '
+        print(f'user "{after.name}" is still {helpdesk.state_text(after)}: lift it with radmfa user unblock '
               f"{name} (or give set-status --unblock)")
     return 0
 
