@@ -19,6 +19,7 @@ import structlog
 
 from radmfa.config import LogConfig
 from radmfa.config_audit import AuditConfig
+from radmfa.core import methods
 from radmfa.core.model import AuditRecord
 from radmfa.core.ports import Store
 
@@ -57,6 +58,19 @@ def configure_logging(cfg: LogConfig, *, stream: Any = None) -> None:
 
 
 log = structlog.get_logger("radmfa")
+
+
+def recorded_phone(number: str, settings: AuditConfig) -> str:
+    """The number texted or called, as [audit] destinations says to record it."""
+    return methods.mask(number) if number and settings.destinations == "masked" else number
+
+
+def recorded_device(device: str, settings: AuditConfig) -> str:
+    """A push topic is recorded as shown (its secret part is masked already);
+    the address a code was mailed to as [audit] destinations says."""
+    if "@" in device and settings.destinations == "masked":
+        return methods.mask_email(device)
+    return device
 _audit_events = True  # False when [log] level is above info: skip building the event
 
 

@@ -420,6 +420,12 @@ def parse_host_port(text: str, default_port: int) -> HostPort:
     return host, port
 
 
+def format_host_port(host: str, port: int) -> str:
+    """(host, port) → the text parse_host_port reads back: an IPv6 address in
+    brackets (RFC 3986 §3.2.2), so the port is not taken for part of it."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _secret(sec: _Section, key: str = "secret") -> bytes:
     secret = sec.get(key, str, None)
     secret_file = sec.get(f"{key}_file", str, None)
@@ -516,6 +522,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     # -- issue 4: phone factors --
     http = parse_http(_Section(doc, "http", path))
     phone = finish_phone(phone_keys, parse_providers(doc, path, _Section), http, path)
+    _check_oob_clients(clients, phone, path)
     return Config(
         path=path,
         radius=radius,
@@ -636,6 +643,19 @@ def _client_policies(
             c.fail("upstream", f"no [upstreams.{policies[name].upstream}] table")
         c.done()
     return policies
+
+
+def _check_oob_clients(clients: Mapping[str, ClientPolicy], phone: PhoneConfig, path: Path) -> None:
+    """An `oob` NAS cannot show a challenge: with no call or push to hold the
+    request for, every login through it would fail."""
+    if phone.provider("voice") is not None or phone.provider("push") is not None:
+        return
+    for name, rule in clients.items():
+        if rule.mode == "oob":
+            raise ConfigError(
+                f'{path.name}: [clients.{name}] mode: "oob" holds the request while a call or push is '
+                "answered, but neither is configured: set [mfa] voice_provider or push_provider"
+            )
 
 
 def _exemption_settings(m: _Section, dm: MfaConfig) -> dict[str, Any]:

@@ -24,6 +24,7 @@ class Section(Protocol):
     def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any: ...
     def number(self, key: str, default: float, *, minimum: float, maximum: float) -> float: ...
     def integer(self, key: str, default: int, *, minimum: int, maximum: int) -> int: ...
+    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str: ...
     def done(self) -> None: ...
 
 
@@ -43,6 +44,9 @@ class SmtpConfig:
         return f"SmtpConfig(host={self.host!r}, port={self.port}, starttls={self.starttls}, password=<redacted>)"
 
 
+DESTINATIONS = ("full", "masked")
+
+
 @dataclass(frozen=True, slots=True)
 class AuditConfig:
     """``[audit]``: what each verification records (seed 002) and for how long."""
@@ -52,6 +56,9 @@ class AuditConfig:
     record_email: bool = False  # the user's email address in each row
     server_name: str = ""  # this node in each row; load() fills in the host name
     server_ip: str = ""  # empty: the address the request came in on (or this host's)
+    # How rows record the number texted or called and the address a code was
+    # mailed to: "full", or "masked" as the menu shows them (•••0123, a•••@example.com).
+    destinations: str = "full"
 
 
 def file_secret(sec: Section, key: str) -> bytes:
@@ -113,6 +120,7 @@ def parse_audit(a: Section, old_retention: int | None) -> tuple[AuditConfig, tup
         record_email=a.get("record_email", bool, d.record_email),
         server_name=a.get("server_name", str, "") or socket.gethostname(),
         server_ip=a.get("server_ip", str, d.server_ip),
+        destinations=a.choice("destinations", d.destinations, DESTINATIONS),
     )
     if audit.server_ip:
         try:

@@ -23,6 +23,11 @@ class NotFound(StoreError):
     """No such user or token."""
 
 
+def no_such_user(name: str) -> NotFound:
+    """The one sentence every command and the store use for a missing user."""
+    return NotFound(f"no such user: {name}")
+
+
 class LimitReached(StoreError):
     """A per-user limit (e.g. 40 app passwords) is reached."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 from radmfa.core.model import AuditRecord, FraudReport
@@ -39,6 +39,9 @@ AUTH_COLUMNS = (
     "server",
     "server_ip",
 )
+# What `report auth` shows on a terminal by default: fits 80 columns (the
+# long cells cut); --wide, CSV and JSON have AUTH_COLUMNS.
+AUTH_BRIEF_COLUMNS = ("time", "user", "client", "factor", "result", "reason")
 FRAUD_COLUMNS = (
     "id",
     "time",
@@ -140,7 +143,17 @@ def format_time(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def auth_rows(records: Iterable[AuditRecord]) -> list[tuple[str, ...]]:
+def auth_brief_rows(records: Iterable[AuditRecord]) -> list[tuple[str, ...]]:
+    """One row per audit record, in ``AUTH_BRIEF_COLUMNS`` order; the time to
+    the second (UTC)."""
+    return [
+        (r.time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"), r.username, r.client_name, r.factor, r.result,
+         r.reason)
+        for r in records
+    ]
+
+
+def auth_rows(records: Iterable[AuditRecord]) -> list[tuple[str | float, ...]]:
     """One row per audit record, in ``AUTH_COLUMNS`` order."""
     return [
         (
@@ -153,7 +166,7 @@ def auth_rows(records: Iterable[AuditRecord]) -> list[tuple[str, ...]]:
             r.factor,
             r.result,
             r.reason,
-            f"{r.duration_ms:.1f}",
+            round(r.duration_ms, 1),
             r.user_ip,
             r.phone,
             r.device,
@@ -185,9 +198,26 @@ def fraud_rows(found: Iterable[FraudReport]) -> list[tuple[str | int, ...]]:
     ]
 
 
+def epoch_date(day: int) -> date:
+    """Whole UTC days since 1970-01-01 (the store's "day" group) → the date."""
+    return (_EPOCH + timedelta(days=day)).date()
+
+
 def format_day(day: int) -> str:
-    """Whole UTC days since 1970-01-01 (the store's "day" group) → ISO date."""
-    return (_EPOCH + timedelta(days=day)).date().isoformat()
+    """Whole UTC days since 1970-01-01 → ISO date."""
+    return epoch_date(day).isoformat()
+
+
+def chart_range(
+    since: datetime | None, until: datetime | None, days: Sequence[date], *, today: date
+) -> tuple[date, date]:
+    """The first and last UTC day a usage chart draws: the days ``since`` and
+    ``until`` (exclusive) fall in, as the daily counts widen them; without
+    ``since`` the first day with rows, without ``until`` today (or the last
+    day with rows, if later). No rows and no bounds: today alone."""
+    last = (until - timedelta(microseconds=1)).astimezone(UTC).date() if until else max([today, *days])
+    first = since.astimezone(UTC).date() if since else min(days, default=last)
+    return min(first, last), last
 
 
 def pivot_results(counts: Iterable[Sequence[str | int]], *, day_first: bool) -> list[tuple[str | int, ...]]:

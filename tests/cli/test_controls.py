@@ -37,7 +37,7 @@ def test_bypass_refuses_bad_input_and_changes_nothing(radmfa: Radmfa) -> None:
     assert_one_line_error(radmfa("bypass", "create", "alice", "--seconds", "0", "--reason", "x"), 2)
     assert_one_line_error(radmfa("bypass", "create", "alice", "--seconds", "604801", "--reason", "x"), 2)
     assert_one_line_error(radmfa("bypass", "create", "alice", "--seconds", "60", "--reason", "  "), 2)
-    assert "does not exist" in assert_one_line_error(
+    assert "no such user: bob" in assert_one_line_error(
         radmfa("bypass", "create", "bob", "--seconds", "60", "--reason", "x")
     )
     assert radmfa("bypass", "list").out.strip() == "no bypasses"
@@ -139,7 +139,8 @@ def test_device_list_and_forget(radmfa: Radmfa) -> None:
 
 def test_user_unblock(radmfa: Radmfa) -> None:
     radmfa("user", "add", "alice")
-    assert "not blocked" in assert_one_line_error(radmfa("user", "unblock", "alice"), 2)
+    not_blocked = radmfa("user", "unblock", "alice")  # nothing to lift: done, not a usage error
+    assert not_blocked.status == 0 and "not blocked" in not_blocked.out
 
     async def lock(store: Store) -> None:
         user = await store.get_user("alice")

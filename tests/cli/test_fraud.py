@@ -106,7 +106,7 @@ def test_record_blocks_the_user_and_logs(radmfa: Radmfa) -> None:
 
 
 def test_record_refusals_change_nothing(radmfa: Radmfa) -> None:
-    assert "no user named 'ghost'" in assert_one_line_error(radmfa("fraud", "record", "ghost", "--reason", "x"))
+    assert "no such user: ghost" in assert_one_line_error(radmfa("fraud", "record", "ghost", "--reason", "x"))
     radmfa("user", "add", "dave")
     assert_one_line_error(radmfa("fraud", "record", "dave", "--reason", "  "), status=2)
     assert_one_line_error(radmfa("fraud", "record", "dave", "--reason", "x", "--phone", "12"), status=2)

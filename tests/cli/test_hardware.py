@@ -102,7 +102,7 @@ def test_csv_short_seed_names_token_and_rule(radmfa, tmp_path):
 
 def test_assign_errors(radmfa, figure6):
     radmfa("token", "import", str(figure6), "--psk", PSK_HEX)
-    assert "does not exist" in assert_one_line_error(radmfa("token", "assign", "987654321", "nobody"))
+    assert "no such user: nobody" in assert_one_line_error(radmfa("token", "assign", "987654321", "nobody"))
     radmfa("user", "add", "alice")
     assert "no unassigned hardware token" in assert_one_line_error(radmfa("token", "assign", "nope", "alice"))
 

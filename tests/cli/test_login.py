@@ -162,7 +162,7 @@ def test_wrong_secret_gets_no_answer(radmfa: Radmfa, responder: Responder) -> No
     host, port = responder.address
     result = radmfa("login", "alice", "--server", f"{host}:{port}", "--secret", "wrong",
                     "--password", "x", "--timeout", "0.1")
-    line = assert_one_line_error(result, status=2)
+    line = assert_one_line_error(result, status=4)  # 2 is a wrong command line
     assert "no answer" in line and "3 tries" in line
     assert responder.dropped == 3 and responder.seen == []
 

@@ -95,9 +95,10 @@ def test_preview_uses_the_users_language(radmfa: Radmfa) -> None:
     assert radmfa("message", "preview", "push_text", "--user", "bob", "--client", "vpn1").out.strip() == (
         "Anmeldung bei Corp VPN als bob?"
     )
-    assert radmfa("message", "preview", "push_text", "--user", "nobody").out.strip() == (
-        "Are you signing in to radmfa as nobody? Approve only if it is you."
+    assert radmfa("message", "preview", "push_text").out.strip() == (
+        "Are you signing in to radmfa as alice? Approve only if it is you."
     )
+    assert radmfa("message", "preview", "push_text", "--user", "nobody").err == "radmfa: error: no such user: nobody\n"
 
 
 def test_add_recording_and_preview_plays_it(radmfa: Radmfa, tmp_path: Path) -> None:
@@ -142,9 +143,9 @@ def test_text_from_stdin_and_long_sms_note(radmfa: Radmfa) -> None:
         (["sms", "--text", "{code.__class__}"], 1, "unknown placeholder {code.__class__}"),
         (["letter", "--text", "hi"], 2, "'letter' is not a message kind"),
         (["sms", "--language", "german!", "--text", "{code}"], 2, "is not a language tag"),
-        (["sms", "--client", "vpn9", "--text", "{code}"], 2, 'no client "vpn9"'),
+        (["sms", "--client", "vpn9", "--text", "{code}"], 1, 'no client "vpn9"'),
         (["sms", "--file", "x.wav"], 2, "--file is for voice_greeting and voice_prompt only"),
-        (["voice_prompt", "--file", "missing.wav"], 2, "cannot read missing.wav"),
+        (["voice_prompt", "--file", "missing.wav"], 1, "cannot read missing.wav"),
         (["sms"], 2, "one of the arguments --text --file is required"),
     ],
 )

@@ -149,8 +149,32 @@ def test_usage_chart_refuses_other_formats(audited: Radmfa, tmp_path: Path) -> N
 def test_empty_usage(radmfa: Radmfa, tmp_path: Path) -> None:
     assert radmfa("report", "usage").out.strip() == "no authentications match"
     chart = tmp_path / "empty.svg"
-    assert radmfa("report", "usage", "--chart", str(chart)).status == 0
-    assert "no authentications" in chart.read_text() and ET.parse(chart).getroot() is not None  # noqa: S314
+    result = radmfa("report", "usage", "--chart", str(chart))
+    assert result.status == 0 and result.err == f"chart written to {chart}\n"
+    assert "No sign-in decisions" in chart.read_text() and ET.parse(chart).getroot() is not None  # noqa: S314
+
+
+def chart_days(path: Path) -> tuple[list[str], str]:
+    root = ET.parse(path).getroot()  # noqa: S314 (our own output)
+    days = [e.get("data-day") or "" for e in root.iter() if e.get("class") == "day"]
+    (title,) = ["".join(e.itertext()) for e in root.iter() if e.get("class") == "chart-title"]
+    return days, title
+
+
+def test_usage_chart_draws_the_asked_range_and_says_where_it_went(audited: Radmfa, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = audited("report", "usage", "--since", "2030-02-27", "--until", "2030-03-05", "--chart", "u.svg",
+                     "--format", "json")
+    assert result.status == 0 and result.err == f"chart written to {tmp_path / 'u.svg'}\n"
+    json.loads(result.out)  # the note is not in the JSON
+    days, title = chart_days(tmp_path / "u.svg")
+    assert days == ["2030-02-27", "2030-02-28", "2030-03-01", "2030-03-02", "2030-03-03", "2030-03-04"]
+    assert "2030-02-27 to 2030-03-04" in title and "6 days" in title
+    # Without --since the chart starts on the first day with rows.
+    assert audited("report", "usage", "--until", "2030-03-03", "--chart", "v.svg").status == 0
+    days, title = chart_days(tmp_path / "v.svg")
+    assert days == ["2030-03-01", "2030-03-02"] and "2030-03-01 to 2030-03-02" in title
 
 
 

@@ -76,3 +76,5 @@ async def test_defaults_record_no_names_and_read_calling_station_id(radmfa_facto
     assert (first.first_name, first.last_name, first.email) == ("", "", "")
     assert first.user_ip == "198.51.100.23" and first.server_name == socket.gethostname()
     assert (second.username, second.result, second.user_ip) == ("walk-in", "reject", "")
+    # No second factor was asked of either: the method is "none", never empty.
+    assert (first.factor, second.factor) == ("none", "none")

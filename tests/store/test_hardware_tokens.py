@@ -65,7 +65,7 @@ async def test_assign_moves_the_token_and_keeps_the_counter(store: Store) -> Non
 async def test_assign_errors_change_nothing(store: Store) -> None:
     await store.add_user(NewUser("alice"))
     await store.import_hardware_tokens([hw("A1")])
-    with pytest.raises(NotFound, match="no user named 'bob'"):
+    with pytest.raises(NotFound, match="no such user: bob"):
         await store.assign_hardware_token("A1", "bob")
     assert [t.serial for t in await store.list_hardware_tokens()] == ["A1"]
     with pytest.raises(NotFound, match="no unassigned hardware token with serial 'Z9'"):

@@ -246,3 +246,37 @@ async def test_housekeeping_keeps_audit_keep_days(seeded: Store, tmp_path: Path)
     (tmp_path / "old.toml").write_text("[store]\naudit_retention_days = 1\n")
     await purge_once(seeded, load(tmp_path / "old.toml"), now=DAY0 + timedelta(days=3, hours=2))
     assert [r.request_id for r in await seeded.query_audit()] == ["r8", "r9"]
+
+
+async def test_method_names_migration_renames_otp_and_empty_methods(store: Store, backend: Backend) -> None:
+    # Rows written before one vocabulary: a code said "otp", a reject before
+    # any factor said "". They are read as "totp" and "none" from then on.
+    await store.write_audit([
+        row(20, 1, "alice", "accept", factor="otp"),
+        row(21, 2, "bob", "reject", factor=""),
+        row(22, 3, "alice", "reject", factor="totp"),
+        row(23, 4, "carol", "accept", factor="otp", client="asa"),
+    ])
+    dialect = schema.SQLITE if backend.name == "sqlite" else schema.POSTGRES
+    [migration] = [m for m in schema.migrations(dialect) if m.name == "audit_method_names"]
+    for step in migration.statements:
+        assert isinstance(step, str)
+        await backend.raw(step)
+    assert [r.factor for r in await store.query_audit()] == ["totp", "none", "totp", "totp"]
+    assert [r.request_id for r in await store.query_audit(method="totp")] == ["r20", "r22", "r23"]
+    assert await store.count_daily(("client", "method", "result")) == [
+        ("asa", "totp", "accept", 1), ("vpn1", "none", "reject", 1),
+        ("vpn1", "totp", "accept", 1), ("vpn1", "totp", "reject", 1),
+    ]
+    assert await store.count_daily(("method",)) == [("none", 1), ("totp", 3)]
+
+
+async def test_a_phone_filter_may_list_the_full_and_the_masked_number(store: Store) -> None:
+    await store.write_audit([
+        row(30, 1, "alice", "accept", factor="sms", phone="+14155550100"),
+        row(31, 2, "alice", "accept", factor="sms", phone="•••0100"),
+        row(32, 3, "bob", "accept", factor="sms", phone="+14155550111"),
+    ])
+    both = await store.query_audit(phone=("+14155550100", "•••0100"))
+    assert [r.request_id for r in both] == ["r30", "r31"]
+    assert await store.count_audit(AuditFilter(phone=("+14155550100", "•••0100")), ("user",)) == [("alice", 2)]

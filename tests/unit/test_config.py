@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from radmfa.config import load, parse_host_port
+from radmfa.config import format_host_port, load, parse_host_port
 from radmfa.errors import ConfigError
 
 
@@ -75,6 +75,11 @@ def test_host_port_forms():
     assert parse_host_port("nps1.corp.example:1812", 0) == ("nps1.corp.example", 1812)
     with pytest.raises(ValueError):
         parse_host_port("bad host!:1", 1)
+
+
+@pytest.mark.parametrize("text", ["10.0.0.1:1812", "[::1]:1812", "[fe80::1]:1645", "nps1.corp.example:1812"])
+def test_host_port_text_reads_back(text):
+    assert format_host_port(*parse_host_port(text, 0)) == text
 
 
 def _clients(tmp_path):

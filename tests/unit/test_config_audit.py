@@ -21,6 +21,7 @@ def test_defaults(tmp_path: Path) -> None:
     cfg = load(write(tmp_path, ""))
     assert cfg.audit.keep_days == 365 and not cfg.audit.record_names and not cfg.audit.record_email
     assert cfg.audit.server_name == socket.gethostname() and cfg.audit.server_ip == ""
+    assert cfg.audit.destinations == "full"
     assert cfg.fraud.notify_email == () and cfg.fraud.notify_webhook == "" and cfg.smtp.host == ""
     assert cfg.warnings == ()
 
@@ -35,6 +36,7 @@ record_names = true
 record_email = true
 server_name = "mfa1"
 server_ip = "192.0.2.10"
+destinations = "masked"
 
 [smtp]
 host = "mail.example.com"
@@ -49,6 +51,7 @@ notify_webhook = "https://hooks.example.com/T000/B000/XXXX"
 webhook_secret_file = "hook.key"
 """))
     assert (cfg.audit.keep_days, cfg.audit.server_name, cfg.audit.server_ip) == (30, "mfa1", "192.0.2.10")
+    assert cfg.audit.destinations == "masked"
     assert cfg.smtp.password == b"s3cret-mail" and cfg.smtp.starttls and cfg.smtp.port == 587
     assert cfg.fraud.webhook_secret == b"s3cret-hook" and cfg.fraud.notify_email == ("soc@example.com",)
     shown = repr(cfg)
@@ -70,6 +73,7 @@ def test_deprecated_retention_key_still_works(tmp_path: Path) -> None:
         ("[audit]\nkeep_days = 0", "[audit] keep_days: must be between 1 and 36500"),
         ("[audit]\nserver_ip = \"mfa1\"", "[audit] server_ip: not an IP address"),
         ("[audit]\nrecord_names = \"yes\"", "[audit] record_names: expected bool"),
+        ("[audit]\ndestinations = \"hidden\"", "[audit] destinations: must be one of 'full', 'masked'"),
         ("[store]\naudit_retention_days = 0", "[store] audit_retention_days: must be between"),
         ('[fraud]\nnotify_email = ["soc@example.com"]', "[fraud] notify_email: needs [smtp] host"),
         ('[smtp]\nhost = "m"\nfrom = "a@b"\n[fraud]\nnotify_email = ["soc@example.com\\nBcc: x@y"]',

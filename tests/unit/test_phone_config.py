@@ -73,7 +73,9 @@ def test_errors_name_file_and_key(tmp_path, text, message):
 
 
 def test_client_mode_and_primary(tmp_path):
-    cfg = load(write(tmp_path, '[clients.rdg]\nmode = "oob"\nprimary = "none"\n[clients.vpn]\nmode = "auto"\n'))
+    push = '[providers.push]\ntype = "ntfy"\n[mfa]\npush_provider = "push"\n'
+    clients = '[clients.rdg]\nmode = "oob"\nprimary = "none"\n[clients.vpn]\nmode = "auto"\n'
+    cfg = load(write(tmp_path, HTTP + push + clients))
     assert cfg.clients["rdg"].mode == "oob" and cfg.clients["rdg"].primary == "none"
     assert cfg.clients["vpn"].mode == "auto" and cfg.clients["vpn"].primary == "upstream"
     with pytest.raises(ConfigError, match=r"\[clients.rdg\] mode: must be one of"):

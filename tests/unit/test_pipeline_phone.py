@@ -4,16 +4,18 @@ the real SQLite store: modes, primary = "none", the limits and delivery seams.""
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import pyotp
 import pytest
 
 from radmfa.config import ClientPolicy, FraudConfig, LimitsConfig, MethodLimit, MfaConfig
 from radmfa.config_phone import PhoneConfig, ProviderConfig
-from radmfa.core.model import AuthRequest, NewUser, PrimaryResult, Verdict
+from radmfa.core.model import AuthRequest, NewToken, NewUser, PrimaryResult, Verdict
 from radmfa.core.phone_flow import PhoneFlow
 from radmfa.core.pipeline import Pipeline
 from radmfa.core.session import Event
@@ -238,3 +240,80 @@ async def test_menu_answer_that_is_no_choice_shows_the_menu_again(env):
     again = await pipe.handle(req(b"alice", b"9", state_of(menu)), now=datetime.now(UTC))
     assert again.verdict is Verdict.CHALLENGE and again.reason == "not a menu choice"
     assert reply(again).startswith("Choose: 1 = text") and phone.sent == []
+
+
+async def test_a_code_typed_at_the_menu_is_recorded_by_its_token_kind(env):
+    make, _, _, store = env
+    seed = bytes(range(20))
+    await store.add_token("alice", NewToken("totp", seed))
+    pipe, _ = make()
+    now = datetime.now(UTC)
+    menu = await pipe.handle(req(b"alice", b"pw"), now=now)
+    assert menu.verdict is Verdict.CHALLENGE and menu.factor == "menu"
+    code = pyotp.TOTP(base64.b32encode(seed).decode()).at(now).encode()
+    done = await pipe.handle(req(b"alice", code, state_of(menu)), now=now)
+    assert done.verdict is Verdict.ACCEPT and done.factor == "totp"
+    # bob has no token: an answer that is no menu key is still the menu's
+    menu = await pipe.handle(req(b"bob", b"pw"), now=now)
+    again = await pipe.handle(req(b"bob", b"9", state_of(menu)), now=now)
+    assert again.reason == "not a menu choice" and again.factor == "menu"
+
+
+MOBILE, TOPIC, EMAIL = "+14155550123", "radmfa-alice-…", "a@example.com"
+
+
+async def test_every_decision_of_a_phone_flow_names_the_number_or_device(env):
+    """Seed 002: the number texted or called, the push device, the address a
+    code was mailed to; on the menu, the code sent, the answer, a denial."""
+    make, phone, _, _ = env
+    pipe, factors = make()
+    now = datetime.now(UTC)
+
+    async def login(choice: bytes) -> list:
+        menu = await pipe.handle(req(b"alice", b"pw"), now=now)
+        chosen = await pipe.handle(req(b"alice", choice, state_of(menu)), now=now)
+        return [menu, chosen]
+
+    where = [(d.phone, d.device) for d in await login(b"1")]  # menu, then "text to •••0123"
+    code = re.search(r"\d{6}", phone.sent[-1][2]).group(0)  # type: ignore[union-attr]
+    texted = await login(b"1")
+    wrong = await pipe.handle(req(b"alice", b"000000", state_of(texted[1])), now=now)
+    fresh = re.search(r"\d{6}", phone.sent[-1][2]).group(0)  # type: ignore[union-attr]
+    right = await pipe.handle(req(b"alice", fresh.encode(), state_of(wrong)), now=now)
+    assert code and right.verdict is Verdict.ACCEPT and right.factor == "sms"
+    assert where == [(MOBILE, TOPIC), (MOBILE, "")]
+    expected = [(MOBILE, TOPIC), (MOBILE, ""), (MOBILE, ""), (MOBILE, "")]
+    assert [(d.phone, d.device) for d in (*texted, wrong, right)] == expected
+
+    mailed = await login(b"4")  # 1 text, 2 call, 3 push, 4 e-mail
+    assert mailed[1].factor == "email" and mailed[1].verdict is Verdict.CHALLENGE
+    mail_code = re.search(r"\d{6}", phone.sent[-1][2]).group(0)  # type: ignore[union-attr]
+    mail_ok = await pipe.handle(req(b"alice", mail_code.encode(), state_of(mailed[1])), now=now)
+    assert mail_ok.verdict is Verdict.ACCEPT
+    assert [(d.phone, d.device) for d in (mailed[1], mail_ok)] == [("", EMAIL)] * 2
+
+    async def answer(event: Event):
+        async def decide(actions):
+            await factors.decide(actions[0][1].split("/")[-2], event, now=datetime.now(UTC))
+        return decide
+
+    phone.on_push = await answer(Event.APPROVE)
+    approved = (await login(b"3"))[1]
+    phone.on_push = await answer(Event.DENY)
+    denied = (await login(b"3"))[1]
+    assert (approved.verdict, approved.factor, denied.reason) == (Verdict.ACCEPT, "push", "denied")
+    assert [(d.phone, d.device) for d in (approved, denied)] == [("", TOPIC)] * 2
+
+
+async def test_a_call_that_is_not_answered_or_refused_still_names_the_number(env):
+    make, phone, _, _ = env
+    pipe, _ = make(mode="auto", oob_timeout_s=0.3, limits=LimitsConfig(sms=MethodLimit(per_user=1, per_hour=9)))
+    now = datetime.now(UTC)
+    timed_out = await pipe.handle(req(b"alice", b"pw,call"), now=now)
+    assert timed_out.reason == "no answer" and (timed_out.phone, timed_out.factor) == (MOBILE, "voice")
+    await pipe.handle(req(b"alice", b"pw,sms"), now=now)
+    limited = await pipe.handle(req(b"alice", b"pw,sms"), now=now)
+    assert limited.reason == "rate-limited:user" and limited.phone == MOBILE
+    phone.fail = True
+    undelivered = await pipe.handle(req(b"alice", b"pw,email"), now=now)
+    assert undelivered.reason == "delivery failed" and undelivered.device == EMAIL

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from types import TracebackType
 
-from radmfa.config import HostPort
+from radmfa.config import HostPort, format_host_port
 from radmfa.core.model import Attr
 from radmfa.errors import RadmfaError
 from radmfa.radius import crypto, wire
@@ -176,8 +176,7 @@ class _Seen:
         self.refused = 0
 
     def explain(self, server: HostPort, tries: int, timeout: float) -> str:
-        where = f"[{server[0]}]:{server[1]}" if ":" in server[0] else f"{server[0]}:{server[1]}"
-        message = f"no answer from {where} after {tries} tries of {timeout:g}s"
+        message = f"no answer from {format_host_port(*server)} after {tries} tries of {timeout:g}s"
         if self.refused:
             message += "; the port is unreachable (is the server running there?)"
         if self.dropped:
@@ -201,6 +200,6 @@ def _connected_socket(server: HostPort) -> socket.socket:
     except OSError as e:
         sock.close()
         raise RadmfaError(
-            f"cannot reach RADIUS server {server[0]}:{server[1]}: {e.strerror}"
+            f"cannot reach RADIUS server {format_host_port(*server)}: {e.strerror}"
         ) from None
     return sock

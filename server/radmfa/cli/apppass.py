@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from radmfa.apppasswords import hash_app_password
 from radmfa.cli import adminlog
 from radmfa.cli.output import add_format_option, write_rows
-from radmfa.cli.parsing import UsageError
+from radmfa.cli.parsing import UsageError, add_user_filter, user_filter
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
 from radmfa.core import exemptions
 from radmfa.core.model import AppPassword
 from radmfa.core.ports import Store
-from radmfa.errors import AlreadyExists, NotFound
+from radmfa.errors import AlreadyExists, NotFound, no_such_user
 from radmfa.reports import format_time
 
 COLUMNS = ("user", "name", "created", "last_used")
@@ -37,8 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--name", dest="label", required=True, metavar="LABEL", help="the device it is for, e.g. Laptop")
     p.set_defaults(func=cmd_create)
 
-    p = cmds.add_parser("list", help="list NAME's app passwords (never the passwords)")
-    p.add_argument("name", metavar="NAME")
+    p = cmds.add_parser("list", help="list app passwords (of one user, or all; never the passwords)")
+    add_user_filter(p, "app passwords")
     add_format_option(p)
     p.set_defaults(func=cmd_list)
 
@@ -66,7 +66,7 @@ def cmd_create(args: argparse.Namespace, cfg: Config) -> int:
 
     async def work(store: Store) -> tuple[AppPassword, str]:
         if await store.get_user(args.name) is None:
-            raise NotFound(f'user "{args.name}" does not exist')
+            raise no_such_user(args.name)
         for attempt in range(_TRIES):
             password = exemptions.new_app_password()
             try:
@@ -95,10 +95,12 @@ def cmd_create(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
+    name = user_filter(args)
+
     async def work(store: Store) -> list[AppPassword]:
-        if await store.get_user(args.name) is None:
-            raise NotFound(f'user "{args.name}" does not exist')
-        return await store.list_app_passwords(args.name)
+        if name is not None and await store.get_user(name) is None:
+            raise no_such_user(name)
+        return await store.list_app_passwords(name)
 
     found = run_with_store(cfg, work)
     if not found and args.format == "table":
@@ -115,7 +117,7 @@ def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_delete(args: argparse.Namespace, cfg: Config) -> int:
     async def work(store: Store) -> tuple[int, int]:
         if await store.get_user(args.name) is None:
-            raise NotFound(f'user "{args.name}" does not exist')
+            raise no_such_user(args.name)
         count = await store.delete_app_passwords(args.name, None if args.all else args.label)
         if count == 0 and not args.all:
             raise NotFound(f'user "{args.name}" has no app password named "{args.label}"')

@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 
 from radmfa.cli import adminlog
 from radmfa.cli.output import add_format_option, write_rows
-from radmfa.cli.parsing import UsageError
+from radmfa.cli.parsing import UsageError, add_user_filter, user_filter
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
 from radmfa.core.model import Bypass
 from radmfa.core.ports import Store
-from radmfa.errors import NotFound
+from radmfa.errors import NotFound, no_such_user
 from radmfa.reports import format_time
 
 MAX_SECONDS = 7 * 86400  # a bypass is for today's emergency, not a standing exemption
@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=cmd_create)
 
     p = cmds.add_parser("list", help="list bypasses (of one user, or all): open, used, expired, cancelled")
-    p.add_argument("name", metavar="NAME", nargs="?")
+    add_user_filter(p, "bypasses")
     add_format_option(p)
     p.set_defaults(func=cmd_list)
 
@@ -71,10 +71,10 @@ def cmd_create(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-def bypass_rows(bypasses: list[Bypass], *, now: datetime) -> list[tuple[str, ...]]:
+def bypass_rows(bypasses: list[Bypass], *, now: datetime) -> list[tuple[str | int, ...]]:
     return [
         (
-            str(b.id),
+            b.id,
             b.username,
             b.status(now=now),
             format_time(b.created_at),
@@ -90,8 +90,15 @@ def bypass_rows(bypasses: list[Bypass], *, now: datetime) -> list[tuple[str, ...
 
 
 def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
+    name = user_filter(args)
+
     async def work(store: Store) -> list[Bypass]:
-        return await store.list_bypasses(args.name)
+        # A deleted user's bypasses stay on record: only a name that never
+        # had one and is no user is a mistake.
+        found = await store.list_bypasses(name)
+        if name is not None and not found and await store.get_user(name) is None:
+            raise no_such_user(name)
+        return found
 
     bypasses = run_with_store(cfg, work)
     if not bypasses and args.format == "table":

@@ -12,11 +12,12 @@ import sys
 
 from radmfa.cli import adminlog
 from radmfa.cli.output import add_format_option, write_rows
+from radmfa.cli.parsing import add_user_filter, user_filter
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
 from radmfa.core.model import RememberedDevice
 from radmfa.core.ports import Store
-from radmfa.errors import NotFound
+from radmfa.errors import NotFound, no_such_user
 from radmfa.reports import format_time
 
 COLUMNS = ("user", "station", "client", "remembered")
@@ -26,8 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     group = sub.add_parser("device", help="list and forget remembered devices")
     cmds = group.add_subparsers(title="device commands", metavar="COMMAND", required=True)
 
-    p = cmds.add_parser("list", help="list NAME's remembered devices")
-    p.add_argument("name", metavar="NAME")
+    p = cmds.add_parser("list", help="list remembered devices (of one user, or all)")
+    add_user_filter(p, "remembered devices")
     add_format_option(p)
     p.set_defaults(func=cmd_list)
 
@@ -40,10 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
+    name = user_filter(args)
+
     async def work(store: Store) -> list[RememberedDevice]:
-        if await store.get_user(args.name) is None:
-            raise NotFound(f'user "{args.name}" does not exist')
-        return await store.list_devices(args.name)
+        if name is not None and await store.get_user(name) is None:
+            raise no_such_user(name)
+        return await store.list_devices(name)
 
     devices = run_with_store(cfg, work)
     if not devices and args.format == "table":
@@ -57,7 +60,7 @@ def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_forget(args: argparse.Namespace, cfg: Config) -> int:
     async def work(store: Store) -> int:
         if await store.get_user(args.name) is None:
-            raise NotFound(f'user "{args.name}" does not exist')
+            raise no_such_user(args.name)
         count = await store.forget_devices(args.name, None if args.all else args.station)
         if count == 0 and not args.all:
             raise NotFound(f'user "{args.name}" has no remembered device "{args.station}"')

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,15 +13,16 @@ from datetime import UTC, datetime
 import structlog
 
 from radmfa import fraud
-from radmfa.cli import adminlog
+from radmfa.cli import adminlog, helpdesk
 from radmfa.cli.parsing import CommandError, UsageError
 from radmfa.cli.report import _when_parser, add_fraud_filters, cmd_fraud
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
-from radmfa.core.model import FRAUD_STATUSES, FraudReport
+from radmfa.core.model import FRAUD_STATUSES, FraudReport, User, UserState
 from radmfa.core.policy import e164
 from radmfa.core.ports import Store
 from radmfa.delivery.alerts import FraudNotifier
+from radmfa.errors import no_such_user
 
 # A command waits this long for the alert to go out, retrying sooner than the
 # service does: someone is waiting at the terminal.
@@ -39,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = cmds.add_parser("set-status", help="mark a report reviewed or a false alarm (or new again)")
     p.add_argument("id", type=int, metavar="ID", help="the report's id (see `radmfa fraud list`)")
     p.add_argument("status", choices=FRAUD_STATUSES)
+    p.add_argument(
+        "--unblock", action="store_true", help="with false-alarm: also lift the user's block (as `user unblock`)"
+    )
     p.set_defaults(func=cmd_set_status)
 
     p = cmds.add_parser(
@@ -55,15 +60,33 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def cmd_set_status(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: Store) -> bool:
-        changed = await store.set_fraud_status(args.id, args.status)
-        if changed:
-            await adminlog.record(store, "fraud.set-status", str(args.id), args.status)
-        return changed
+    if args.unblock and args.status != "false-alarm":
+        raise UsageError("--unblock goes with false-alarm only: a report that was fraud keeps its block")
 
-    if not run_with_store(cfg, work):
-        raise CommandError(f"no fraud report with id {args.id}")
+    async def work(store: Store) -> tuple[User | None, User | None]:
+        reports = [r for r in await store.list_fraud_reports() if r.id == args.id]
+        if not reports or not await store.set_fraud_status(args.id, args.status):
+            raise CommandError(f"no fraud report with id {args.id} (see radmfa fraud list)")
+        await adminlog.record(store, "fraud.set-status", str(args.id), args.status)
+        if args.status != "false-alarm":
+            return None, None
+        if args.unblock:
+            return await helpdesk.unblock(store, reports[0].username)
+        user = await store.get_user(reports[0].username)
+        return user, user
+
+    before, after = run_with_store(cfg, work)
     print(f"fraud report {args.id} is now {args.status}")
+    if before is None or after is None:
+        return 0
+    if args.unblock:
+        print(helpdesk.unblocked_text(before, after))
+    elif after.state is UserState.BLOCKED:
+        # The report set the block; a false alarm does not lift it by itself
+        # (another report, or an admin, may have blocked the user too).
+        name = shlex.quote(after.name)
+        print(f'user "{after.name}" is still {helpdesk.state_text(after)}: lift it with radmfa user unblock '
+              f"{name} (or give set-status --unblock)")
     return 0
 
 
@@ -82,7 +105,7 @@ def cmd_record(args: argparse.Namespace, cfg: Config) -> int:
     async def work(store: Store) -> FraudReport:
         user = await store.get_user(args.name)
         if user is None:
-            raise CommandError(f"no user named {args.name!r}")
+            raise no_such_user(args.name)
         report = FraudReport(now, user.name, "admin", client_name=args.client, phone=phone, note=args.reason)
         stored = await fraud.raise_alert(store, cfg.fraud, report, now=now, notify=notifier)
         assert stored is not None  # allow_reports checked above

@@ -8,6 +8,7 @@ transaction: a bad file imports nothing.
 from __future__ import annotations
 
 import argparse
+import hmac
 import sys
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
 from radmfa.core.model import HardwareToken, Token
 from radmfa.core.ports import Store
-from radmfa.errors import NotFound, RadmfaError
+from radmfa.errors import NotFound, RadmfaError, no_such_user
 from radmfa.factors.hotp import RESYNC_WINDOW, resync_counter
 from radmfa.reports import format_time
 from radmfa.tokens_import import ImportFileError
@@ -116,8 +117,8 @@ def cmd_unassigned(args: argparse.Namespace, cfg: Config) -> int:
         print("no unassigned hardware tokens")
         return 0
     rows = [
-        (t.serial, t.kind, str(t.digits), f"{t.period}s" if t.kind == "totp" else "",
-         str(t.counter) if t.kind == "hotp" else "", t.algorithm, t.label or "",
+        (t.serial, t.kind, t.digits, t.period if t.kind == "totp" else None,
+         t.counter if t.kind == "hotp" else None, t.algorithm, t.label or "",
          format_time(t.imported_at) if t.imported_at else "")
         for t in tokens
     ]
@@ -128,7 +129,10 @@ def cmd_unassigned(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_assign(args: argparse.Namespace, cfg: Config) -> int:
     async def work(store: Store) -> Token:
         if await store.get_user(args.name) is None:
-            raise NotFound(f'user "{args.name}" does not exist; add it first with \'radmfa user add {args.name}\'')
+            raise no_such_user(args.name)
+        waiting = [t for t in await store.list_hardware_tokens() if t.serial == args.serial]
+        if waiting:
+            await refuse_same_secret(store, args.name, waiting[0].secret)
         token = await store.assign_hardware_token(args.serial, args.name)
         await adminlog.record(store, "token.assign", token.username, f"serial {args.serial}, token {token.id}")
         return token
@@ -136,6 +140,18 @@ def cmd_assign(args: argparse.Namespace, cfg: Config) -> int:
     token = run_with_store(cfg, work)
     print(f"assigned {token.kind} token {args.serial} to {token.username}: id {token.id}")
     return 0
+
+
+async def refuse_same_secret(store: Store, username: str, seed: bytes) -> None:
+    """A second token with a seed the user already has adds no factor (its
+    codes are the first one's, whatever its digits): refused, naming the
+    token that has it."""
+    for token in await store.list_tokens(username):
+        if hmac.compare_digest(token.secret, seed):
+            raise RadmfaError(
+                f'user "{token.username}" already has a token with this secret (id {token.id}, '
+                f"{token.kind}); nothing was stored"
+            )
 
 
 def cmd_resync(args: argparse.Namespace, cfg: Config) -> int:

@@ -2,7 +2,7 @@
 
 Sends an Access-Request with the password; on an Access-Challenge shows the
 prompt, reads the code and answers with the State, until an Access-Accept or
-Access-Reject. Exit status: 0 accept, 1 reject, 2 no answer.
+Access-Reject. Exit status: 0 accept, 1 reject, 4 no answer (as cli/parsing.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pyrad.dictionary import Dictionary
 
 from radmfa.cli.access_client import AccessClient, NoAnswer, Reply, source_address
 from radmfa.cli.output import visible
-from radmfa.cli.parsing import CommandError
+from radmfa.cli.parsing import EXIT_NO_ANSWER, EXIT_OK, EXIT_REFUSED, CommandError
 from radmfa.cli.prompt import read_answer, read_secret
 from radmfa.config import Config, HostPort, parse_host_port
 from radmfa.core.model import Attr
@@ -24,7 +24,7 @@ from radmfa.radius import wire
 from radmfa.radius.clients import load_clients
 from radmfa.radius.dictionary import attribute_name, load_dictionary
 
-EXIT_ACCEPT, EXIT_REJECT, EXIT_NO_ANSWER = 0, 1, 2
+EXIT_ACCEPT, EXIT_REJECT = EXIT_OK, EXIT_REFUSED
 _WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104 - mapping, not binding
 
 
@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="test a login against a running radmfa (password, then code)",
         description=(
             "Sends Access-Requests to radmfa like a VPN would and answers its challenge. "
-            "Exit status: 0 Access-Accept, 1 Access-Reject, 2 no answer."
+            "Exit status: 0 Access-Accept, 1 Access-Reject, 4 no answer (2 is a wrong command line)."
         ),
     )
     p.add_argument("user", metavar="USER")

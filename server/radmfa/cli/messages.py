@@ -10,12 +10,12 @@ from pathlib import Path
 from radmfa import messages
 from radmfa.cli import adminlog
 from radmfa.cli.output import add_format_option, write_rows
-from radmfa.cli.parsing import UsageError
+from radmfa.cli.parsing import CommandError, UsageError
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
 from radmfa.core.model import MESSAGE_KINDS, VOICE_KINDS, CustomMessage
 from radmfa.core.ports import Store
-from radmfa.errors import NotFound
+from radmfa.errors import NotFound, no_such_user
 from radmfa.radius.clients import load_clients
 from radmfa.reports import format_time
 
@@ -92,7 +92,8 @@ def _client(cfg: Config, name: str) -> tuple[str, str]:
         if name in (client.name, client.shortname):
             policy = cfg.client_policies(table).get(client.name)
             return client.name, (policy.app_name if policy is not None else "") or client.name
-    raise UsageError(f'no client "{name}" in {cfg.radius.clients_file} (by name or shortname)')
+    # Like a missing user: the command line is well formed, the client is not there.
+    raise CommandError(f'no client "{name}" in {cfg.radius.clients_file} (by name or shortname)')
 
 
 def _slot(m: CustomMessage) -> str:
@@ -151,7 +152,7 @@ def _read_recording(path: Path) -> bytes:
         messages.check_voice_size(path.stat().st_size, str(path))
         return path.read_bytes()
     except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror}") from None
+        raise CommandError(f"cannot read {path}: {e.strerror}") from None
 
 
 # -- list / show / delete --------------------------------------------------------
@@ -166,7 +167,7 @@ def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
         print("no custom messages: the built-in texts apply")
         return 0
     rows = [
-        (str(m.id), m.kind, m.language or "default", m.client or "any", _content(m, whole=args.format == "csv"),
+        (m.id, m.kind, m.language or "default", m.client or "any", _content(m, whole=args.format == "csv"),
          format_time(m.created_at) if m.created_at else "")
         for m in found
     ]
@@ -217,9 +218,11 @@ def cmd_preview(args: argparse.Namespace, cfg: Config) -> int:
 
     async def work(store: Store) -> tuple[str, str | None]:
         language = args.language
-        if args.user and not language:
+        if args.user:
             user = await store.get_user(args.user)
-            language = user.language if user is not None else ""
+            if user is None:
+                raise no_such_user(args.user)
+            language = language or user.language or ""
         values = {**_SAMPLE, "user": args.user or "alice", "app": app or "radmfa"}
         text = await messages.render(store, args.kind, language=language, client=client, values=values)
         url = None

@@ -10,13 +10,22 @@ from __future__ import annotations
 import argparse
 from typing import NoReturn
 
+from radmfa.core import policy
 from radmfa.errors import RadmfaError
+
+# Exit statuses, the same for every command (README "Exit status";
+# `radmfa --help` lists them too).
+EXIT_OK = 0  # done (login: Access-Accept)
+EXIT_REFUSED = 1  # refused or failed, the reason on stderr (login: Access-Reject)
+EXIT_USAGE = 2  # wrong command line
+EXIT_CONFIRM = 3  # needs confirmation; nothing was done
+EXIT_NO_ANSWER = 4  # no answer (login: the server did not reply)
 
 
 class CommandError(RadmfaError):
     """Reported like any RadmfaError (one line on stderr), with its own exit status."""
 
-    def __init__(self, message: str, *, exit_status: int = 1) -> None:
+    def __init__(self, message: str, *, exit_status: int = EXIT_REFUSED) -> None:
         super().__init__(message)
         self.exit_status = exit_status
 
@@ -25,7 +34,7 @@ class UsageError(CommandError):
     """The command line itself is wrong (exit status 2)."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, exit_status=2)
+        super().__init__(message, exit_status=EXIT_USAGE)
 
 
 class CliParser(argparse.ArgumentParser):
@@ -48,3 +57,26 @@ class CliParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def e164_number(text: str) -> str:
+    """An argparse ``type``: a phone number as E.164 (``+1 415 555-0100`` →
+    ``+14155550100``), the form the store keeps, or a usage error."""
+    try:
+        return policy.e164(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_user_filter(p: argparse.ArgumentParser, what: str) -> None:
+    """The optional user every list command takes: ``list [NAME]``, or
+    ``--user NAME`` as the reports take it. Read it with ``user_filter``."""
+    p.add_argument("name", metavar="NAME", nargs="?", help=f"only this user's {what} (default: everyone's)")
+    p.add_argument("--user", metavar="NAME", help="the same as NAME")
+
+
+def user_filter(args: argparse.Namespace) -> str | None:
+    if args.name is not None and args.user is not None and args.name != args.user:
+        raise UsageError(f"name the user once: NAME {args.name!r} or --user {args.user!r}")
+    name: str | None = args.name if args.name is not None else args.user
+    return name

@@ -6,15 +6,24 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from radmfa import chart, reports
-from radmfa.cli.output import Row, add_format_option, write_rows
-from radmfa.cli.parsing import CommandError, UsageError
+from radmfa.cli.output import Row, add_format_option, terminal_width, write_rows
+from radmfa.cli.parsing import CommandError, UsageError, e164_number
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
-from radmfa.core.model import FRAUD_SOURCES, FRAUD_STATUSES, AdminEvent, AuditFilter, AuditRecord, FraudReport
+from radmfa.core import methods
+from radmfa.core.model import (
+    AUDIT_METHODS,
+    FRAUD_SOURCES,
+    FRAUD_STATUSES,
+    AdminEvent,
+    AuditFilter,
+    AuditRecord,
+    FraudReport,
+)
 from radmfa.core.ports import Store
 
 _TIMES = "Times without a zone are UTC. Ages count back from now: 30m, 24h, 7d, 2w."
@@ -28,11 +37,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = cmds.add_parser("auth", help="one row per answered Access-Request, oldest first", description=_TIMES)
     add_range(p, when)
     p.add_argument("--user", metavar="NAME", help="only this user (the name as the request gave it)")
-    p.add_argument("--phone", metavar="E164", help="only verifications that called or texted this number")
-    p.add_argument("--result", choices=reports.RESULTS, help="only this result")
+    p.add_argument(
+        "--phone", type=e164_number, metavar="E164", help="only verifications that called or texted this number"
+    )
+    p.add_argument("--result", choices=reports.RESULTS, help=f"only this result: {', '.join(reports.RESULTS)}")
     p.add_argument("--client", metavar="NAME", help="only this client (its clients.conf name)")
-    p.add_argument("--method", metavar="FACTOR", help="only this method (totp, sms, voice, push, …)")
+    add_method_option(p)
     p.add_argument("--limit", type=_positive, metavar="N", help="the newest N rows (still printed oldest first)")
+    p.add_argument(
+        "--wide", action="store_true",
+        help="the table with every column, uncut (by default it fits the terminal: time, user, client, "
+        "factor, result, reason); CSV and JSON always have every column",
+    )
     add_format_option(p)
     p.set_defaults(func=cmd_auth)
 
@@ -48,9 +64,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="day: per day and method; client: per client; user: users with the most rejects (default: day)",
     )
     p.add_argument("--client", metavar="NAME", help="only this client")
-    p.add_argument("--method", metavar="FACTOR", help="only this method")
+    add_method_option(p)
     p.add_argument("--top", type=_positive, default=10, metavar="N", help="with --by user: this many (default 10)")
-    p.add_argument("--chart", type=Path, metavar="FILE.svg", help="also draw the daily volume by result as SVG")
+    p.add_argument(
+        "--chart", type=Path, metavar="FILE.svg",
+        help="also draw the sign-in decisions per day (accept, reject, drop) as SVG, every day of the range",
+    )
     add_format_option(p)
     p.set_defaults(func=cmd_usage)
 
@@ -77,6 +96,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=cmd_admin)
 
 
+def add_method_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--method", choices=AUDIT_METHODS, metavar="METHOD", help=f"only this method: {', '.join(AUDIT_METHODS)}"
+    )
+
+
 def add_range(p: argparse.ArgumentParser, when: Callable[[str], datetime]) -> None:
     p.add_argument("--since", type=when, metavar="WHEN", help="from this time (inclusive)")
     p.add_argument("--until", type=when, metavar="WHEN", help="up to this time (exclusive)")
@@ -85,7 +110,7 @@ def add_range(p: argparse.ArgumentParser, when: Callable[[str], datetime]) -> No
 def add_fraud_filters(p: argparse.ArgumentParser, when: Callable[[str], datetime]) -> None:
     add_range(p, when)
     p.add_argument("--user", metavar="NAME", help="only this user (any spelling: DOMAIN\\, @realm, case)")
-    p.add_argument("--phone", metavar="E164", help="only reports about this number")
+    p.add_argument("--phone", type=e164_number, metavar="E164", help="only reports about this number")
     p.add_argument("--status", choices=FRAUD_STATUSES, help="only reports with this status")
     p.add_argument("--source", choices=FRAUD_SOURCES, help="only reports from this source")
     add_format_option(p)
@@ -128,14 +153,22 @@ def cmd_auth(args: argparse.Namespace, cfg: Config) -> int:
             until=args.until,
             username=args.user,
             limit=args.limit,
-            phone=args.phone,
+            # Rows are recorded in full or masked ([audit] destinations, which
+            # may have changed over time): look for both.
+            phone=(args.phone, methods.mask(args.phone)) if args.phone else None,
             result=args.result,
             client=args.client,
             method=args.method,
         )
 
-    _show(reports.AUTH_COLUMNS, list(reports.auth_rows(run_with_store(cfg, work))), args.format,
-          "no authentications match")
+    found = run_with_store(cfg, work)
+    if not found and args.format == "table":
+        print("no authentications match")
+    elif args.format == "table" and not args.wide:
+        write_rows(reports.AUTH_BRIEF_COLUMNS, reports.auth_brief_rows(found), "table", sys.stdout,
+                   width=terminal_width(), shrink=("reason", "user", "client"))
+    else:
+        write_rows(reports.AUTH_COLUMNS, reports.auth_rows(found), args.format, sys.stdout)
     return 0
 
 
@@ -159,22 +192,22 @@ def cmd_usage(args: argparse.Namespace, cfg: Config) -> int:
 
     rows, daily = run_with_store(cfg, work)
     if args.chart is not None:
-        svg = chart.daily_volume_svg(
-            ((reports.format_day(int(day)), result, n) for day, result, n in daily),
-            title=f"radmfa: authentications per day by result ({_range_text(args)})",
-        )
-        try:
-            args.chart.write_text(svg, encoding="utf-8")
-        except OSError as e:
-            raise CommandError(f"cannot write the chart to {args.chart}: {e.strerror}") from None
+        _write_chart(args, daily, today=datetime.now(UTC).date())
     _show(reports.USAGE_COLUMNS[args.by], rows, args.format, "no authentications match")
     return 0
 
 
-def _range_text(args: argparse.Namespace) -> str:
-    since = reports.format_time(args.since)[:10] if args.since else "the first row"
-    until = reports.format_time(args.until)[:10] if args.until else "now"
-    return f"{since} to {until}"
+def _write_chart(args: argparse.Namespace, daily: list[tuple[str | int, ...]], *, today: date) -> None:
+    days = [(reports.epoch_date(int(day)), result, n) for day, result, n in daily]
+    first, last = reports.chart_range(args.since, args.until, [d for d, _, _ in days], today=today)
+    only = [f"client {args.client}" if args.client else "", f"method {args.method}" if args.method else ""]
+    svg = chart.daily_decisions_svg(days, first=first, last=last, filters=", ".join(o for o in only if o))
+    try:
+        args.chart.write_text(svg, encoding="utf-8")
+    except OSError as e:
+        raise CommandError(f"cannot write the chart to {args.chart}: {e.strerror}") from None
+    # stderr: stdout may be CSV or JSON for a program to read.
+    print(f"chart written to {args.chart.absolute()}", file=sys.stderr)
 
 
 def fraud_reports(args: argparse.Namespace, cfg: Config) -> list[FraudReport]:

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import sys
 
-from radmfa.config import Config
+from radmfa.config import Config, format_host_port
 from radmfa.errors import AlreadyExists
 from radmfa.radius.clients import load_clients
 from radmfa.radius.dictionary import load_dictionary
@@ -96,7 +96,7 @@ radmfa demo
 Log in from another terminal:
   .venv/bin/radmfa login {DEMO_USER} --config {cfg.path}
   (password {DEMO_PASSWORD}, then the 6-digit code; or answer "{DEMO_PASSWORD},123456" in one go)
-Listening on {host}:{port}. Ctrl-C stops.
+Listening on {format_host_port(host, port)}. Ctrl-C stops.
 """,
         flush=True,
     )

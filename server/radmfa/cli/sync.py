@@ -10,12 +10,13 @@ import argparse
 import sys
 
 from radmfa.cli import adminlog
+from radmfa.cli.parsing import EXIT_CONFIRM
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
 from radmfa.core.ports import Store
 from radmfa.directory.sync import SyncPlan, run_sync
 
-HELD_BACK = 3
+HELD_BACK = EXIT_CONFIRM
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

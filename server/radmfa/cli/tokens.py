@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 
 from radmfa.cli import adminlog, hardware
 from radmfa.cli.output import add_format_option, write_rows
+from radmfa.cli.parsing import add_user_filter, user_filter
 from radmfa.cli.prompt import read_secret
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
 from radmfa.core.model import NewToken, Token
 from radmfa.core.ports import Store
-from radmfa.errors import NotFound, RadmfaError
+from radmfa.errors import NotFound, RadmfaError, no_such_user
 from radmfa.factors.totp import provisioning_uri
 from radmfa.reports import format_time
 
@@ -35,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     p = cmds.add_parser("add", help="add a token to a user and print its otpauth:// URI")
     p.add_argument("name", metavar="NAME", help="the user")
-    p.add_argument("--type", choices=TOKEN_TYPES, required=True)
+    p.add_argument("--type", choices=TOKEN_TYPES, default="totp", help="default: totp (an authenticator app)")
     p.add_argument(
         "--secret",
         metavar="BASE32",
@@ -48,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=cmd_add)
 
     p = cmds.add_parser("list", help="list tokens (of one user, or all)")
-    p.add_argument("name", metavar="NAME", nargs="?")
+    add_user_filter(p, "tokens")
     add_format_option(p)
     p.set_defaults(func=cmd_list)
 
@@ -107,8 +108,8 @@ def cmd_add(args: argparse.Namespace, cfg: Config) -> int:
 
     async def work(store: Store) -> Token:
         if await store.get_user(args.name) is None:
-            raise NotFound(f'user "{args.name}" does not exist; add it first with '
-                           f"'radmfa user add {args.name}'")
+            raise no_such_user(args.name)
+        await hardware.refuse_same_secret(store, args.name, seed)
         token = await store.add_token(args.name, new)
         await adminlog.record(store, "token.add", token.username, f"id={token.id} type={token.kind}")
         return token
@@ -138,10 +139,12 @@ def _print_qr(uri: str) -> None:
 
 
 def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
+    name = user_filter(args)
+
     async def work(store: Store) -> list[Token]:
-        if args.name is not None and await store.get_user(args.name) is None:
-            raise NotFound(f'user "{args.name}" does not exist')
-        return await store.list_tokens(args.name)
+        if name is not None and await store.get_user(name) is None:
+            raise no_such_user(name)
+        return await store.list_tokens(name)
 
     tokens = run_with_store(cfg, work)
     if not tokens and args.format == "table":
@@ -165,15 +168,16 @@ def cmd_delete(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-def token_rows(tokens: list[Token]) -> list[tuple[str, ...]]:
-    """Token metadata as text, in TOKEN_COLUMNS order; never the seed."""
+def token_rows(tokens: list[Token]) -> list[tuple[str | int | None, ...]]:
+    """Token metadata in TOKEN_COLUMNS order (period in seconds, none for a
+    counter token); never the seed."""
     return [
         (
-            str(t.id),
+            t.id,
             t.username,
             t.kind,
-            str(t.digits),
-            f"{t.period}s" if t.kind == "totp" else "",
+            t.digits,
+            t.period if t.kind == "totp" else None,
             t.algorithm,
             t.label or "",
             format_time(t.created_at) if t.created_at else "",

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shlex
 import sys
 
 from radmfa.cli import adminlog
+from radmfa.cli.helpdesk import cmd_reset, cmd_unblock, state_text
 from radmfa.cli.output import add_format_option, write_rows
-from radmfa.cli.parsing import UsageError
+from radmfa.cli.parsing import CommandError, UsageError
 from radmfa.cli.prompt import read_new_password
 from radmfa.cli.runner import run_with_store
 from radmfa.cli.tokens import TOKEN_COLUMNS, token_rows
 from radmfa.config import Config
 from radmfa.core import policy
-from radmfa.core.methods import mask
 from radmfa.core.model import METHODS, NewUser, Token, User, UserState
 from radmfa.core.ports import Store
-from radmfa.errors import AlreadyExists, NotFound
+from radmfa.errors import AlreadyExists, NotFound, no_such_user
 from radmfa.factors import callbacks
 from radmfa.reports import format_time
 from radmfa.upstream.local import hash_password
@@ -98,8 +97,13 @@ _STATE_HELP = (
 )
 
 
+# Local passwords (type = "local") are the only thing between a guesser and
+# the second factor; argon2 slows guessing, a minimum keeps it from being trivial.
+MIN_PASSWORD_LENGTH = 8
+
+
 def _profile_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--email")
+    p.add_argument("--email", type=_email, help="one address, e.g. alice@example.com (e-mailed codes)")
     p.add_argument("--mobile", type=_phone, help="E.164, e.g. +14155550100 (texts and calls)")
     p.add_argument("--phone", dest="mobile", type=_phone, help=argparse.SUPPRESS)  # the old name
     p.add_argument("--office-phone", type=_phone, help="E.164 (calls)")
@@ -119,6 +123,13 @@ def _phone(text: str) -> str:
         return text
     try:
         return policy.e164(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _email(text: str) -> str:
+    try:
+        return policy.email_address(text) if text else text
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
@@ -158,7 +169,7 @@ def _profile_changes(args: argparse.Namespace) -> dict[str, object]:
 
 
 def missing(name: str) -> NotFound:
-    return NotFound(f'user "{name}" does not exist')
+    return no_such_user(name)
 
 
 # -- add -----------------------------------------------------------------------
@@ -175,6 +186,8 @@ def check_name(name: str) -> None:
 
 def cmd_add(args: argparse.Namespace, cfg: Config) -> int:
     check_name(args.name)
+    if args.password:
+        _check_local_upstream(cfg)
 
     async def work(store: Store) -> User:
         # Refuse a taken name before asking for a password nobody will use.
@@ -236,7 +249,24 @@ def cmd_set(args: argparse.Namespace, cfg: Config) -> int:
 async def _new_password_hash() -> str:
     # getpass and argon2 both block; keep them off the event loop.
     password = await asyncio.to_thread(read_new_password)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise CommandError(
+            f"a local password needs at least {MIN_PASSWORD_LENGTH} characters; nothing was changed"
+        )
     return await asyncio.to_thread(hash_password, password)
+
+
+def _check_local_upstream(cfg: Config) -> None:
+    """A local password is read only by a type = "local" upstream; anywhere
+    else it would be a second password nobody checks (or, worse, one the
+    admin believes is checked)."""
+    upstreams = (cfg.upstream, *cfg.upstreams.values())
+    if any(u.type == "local" for u in upstreams):
+        return
+    raise CommandError(
+        f'the upstream is type = "{cfg.upstream.type}", which checks passwords itself: a local password '
+        'is used only with type = "local" ([upstream] or an [upstreams.<name>]); nothing was changed'
+    )
 
 
 # -- list / show ---------------------------------------------------------------
@@ -262,7 +292,7 @@ def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
             u.default_method or "",
             u.language or "",
             "set" if u.password_hash else "",
-            str(counts.get(u.name, 0)),
+            counts.get(u.name, 0),
             format_time(u.created_at) if u.created_at else "",
         )
         for u in users
@@ -291,7 +321,7 @@ def cmd_show(args: argparse.Namespace, cfg: Config) -> int:
         topic = callbacks.push_topic(push.topic, policy.name_key(user.name), secret_key, ntfy=push.type == "ntfy")
     details = [
         ("name", user.name),
-        ("state", _state_text(user)),
+        ("state", state_text(user)),
         ("first", user.first_name or ""),
         ("last", user.last_name or ""),
         ("email", user.email or ""),
@@ -314,13 +344,6 @@ def cmd_show(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-def _state_text(user: User) -> str:
-    if user.state is not UserState.BLOCKED:
-        return user.state.value
-    until = f" until {format_time(user.blocked_until)}" if user.blocked_until else ""
-    return f"blocked{until} ({user.blocked_reason or 'no reason given'})"
-
-
 # -- delete / passwd -----------------------------------------------------------
 
 
@@ -338,6 +361,8 @@ def cmd_delete(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_passwd(args: argparse.Namespace, cfg: Config) -> int:
+    _check_local_upstream(cfg)
+
     async def work(store: Store) -> None:
         if await store.get_user(args.name) is None:
             raise missing(args.name)
@@ -349,60 +374,3 @@ def cmd_passwd(args: argparse.Namespace, cfg: Config) -> int:
     run_with_store(cfg, work)
     print(f'password set for user "{args.name}"')
     return 0
-
-
-# -- unblock / reset (the helpdesk's controls) ---------------------------------
-
-
-def cmd_unblock(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: Store) -> tuple[User, User]:
-        before = await store.get_user(args.name)
-        if before is None:
-            raise missing(args.name)
-        if before.state is not UserState.BLOCKED:
-            raise UsageError(f'user "{before.name}" is not blocked (state {before.state.value})')
-        # Back to the state before the block (enabled when not known).
-        restored = before.state_before_block or UserState.ENABLED
-        changes = {"state": restored, "blocked_until": None, "blocked_reason": None, "state_before_block": None}
-        user = await store.update_user(args.name, changes)
-        if user is None:
-            raise missing(args.name)
-        await store.clear_mfa_failures(user.id)
-        await adminlog.record(store, "user.unblock", user.name, f"was={before.blocked_reason or ''}")
-        return before, user
-
-    before, user = run_with_store(cfg, work)
-    print(f'unblocked user "{user.name}" (was {_state_text(before)}); state is now {user.state.value}')
-    return 0
-
-
-def cmd_reset(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: Store) -> tuple[int, User]:
-        user = await store.get_user(args.name)
-        if user is None:
-            raise missing(args.name)
-        count = await store.reset_user(args.name)
-        await adminlog.record(store, "user.reset", args.name, f"tokens={count}")
-        return count, user
-
-    count, user = run_with_store(cfg, work)
-    print(f'reset user "{args.name}": removed {count} token{"" if count == 1 else "s"}, '
-          "remembered devices and cached logins; the user enrolls again")
-    kept = _phone_methods_kept(user)
-    if kept:
-        print(kept)
-    return 0
-
-
-def _phone_methods_kept(user: User) -> str:
-    """A lost phone keeps its SIM and its mail app: say which phone methods
-    still reach it (reset removes tokens only; the profile is the directory's)."""
-    on_file = [f"mobile {mask(user.mobile)}" if user.mobile else "", f"e-mail {user.email}" if user.email else ""]
-    on_file = [item for item in on_file if item]
-    if not on_file:
-        return ""
-    return (
-        f"still on file: {', '.join(on_file)}: texts, calls and e-mailed codes still go there. If the phone is "
-        f"lost, clear them: radmfa user set {shlex.quote(user.name)} --mobile '' --email '' "
-        "(directory sync fills them again from the directory)"
-    )

@@ -48,6 +48,22 @@ def options(user: User, *, methods: frozenset[str], push_topic: str) -> list[Opt
     return out
 
 
+def recorded(option: Option) -> tuple[str, str]:
+    """(phone, device) an audit row records for a method's destination: the
+    number texted or called; the push topic (as shown) or the e-mail address."""
+    if option.method in ("sms", "voice"):
+        return option.destination, ""
+    return "", option.destination
+
+
+def menu_recorded(available: Sequence[Option]) -> tuple[str, str]:
+    """(phone, device) for the menu: the first number and the push device
+    (else the e-mail address) it offers."""
+    phone = next((o.destination for o in available if o.method in ("sms", "voice")), "")
+    devices = [o for o in available if o.method == "push"] or [o for o in available if o.method == "email"]
+    return phone, devices[0].destination if devices else ""
+
+
 def default_oob(user: User, available: Sequence[Option]) -> Option | None:
     """The method `oob` mode runs at once: the user's default when it can be
     answered on the phone, else the first call or push on offer."""

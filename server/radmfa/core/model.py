@@ -29,6 +29,12 @@ class UserState(enum.StrEnum):
 
 # Methods a user may choose as default (`user set --default-method`).
 METHODS = ("totp", "sms", "voice", "push", "email")
+# The method an audit row records (`factor`; `report … --method`): the second
+# factor as the docs and the config name it. A code is `totp` or `hotp` by
+# the token that produced it; `menu` is the challenge offering the phone
+# methods (none chosen yet); `none` means no second factor was used (an
+# exemption, password only, or a reject before one was asked).
+AUDIT_METHODS = ("totp", "hotp", "sms", "voice", "push", "email", "menu", "none")
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +283,7 @@ class CodeCheck:
     ok: bool
     reason: str
     token_id: int | None = None
+    kind: str = ""  # the matching token's kind ("totp" | "hotp"), when one matched
 
 
 # Messages an operator may replace with their own text (or, for the voice
@@ -429,7 +436,7 @@ class AuditFilter:
     since: datetime | None = None
     until: datetime | None = None
     username: str | None = None
-    phone: str | None = None
+    phone: str | tuple[str, ...] | None = None  # several: any of them (full and masked)
     result: str | None = None
     client: str | None = None
     method: str | None = None  # the factor

@@ -74,6 +74,20 @@ class PhoneFlow:
         now: datetime,
     ) -> Decision | None:
         """A Decision, or None to let the TOTP prompt run as before."""
+        decided = await self._after_password(request, rule, user, tokens, attrs, keyword, now=now)
+        return None if decided is None else self._recorded(decided, user)
+
+    async def _after_password(
+        self,
+        request: AuthRequest,
+        rule: ClientPolicy,
+        user: User,
+        tokens: list[Token],
+        attrs: tuple[Attr, ...],
+        keyword: str | None,
+        *,
+        now: datetime,
+    ) -> Decision | None:
         # Never text, call or push a blocked user (e.g. one who just
         # reported fraud): that is what the attacker would keep doing.
         refused = blocked(user, now=now, factor="")
@@ -98,6 +112,13 @@ class PhoneFlow:
         return self._challenge(opened.state, text, "menu sent", MENU)
 
     async def _run(
+        self, chosen: Option, request: AuthRequest, user: User, attrs: tuple[Attr, ...], *, now: datetime
+    ) -> Decision:
+        # The option itself says which number: a call may go to the office phone.
+        phone, device = methods.recorded(chosen)
+        return replace(await self._attempt(chosen, request, user, attrs, now=now), phone=phone, device=device)
+
+    async def _attempt(
         self, chosen: Option, request: AuthRequest, user: User, attrs: tuple[Attr, ...], *, now: datetime
     ) -> Decision:
         if chosen.method in methods.OOB_METHODS or (chosen.method == "sms" and self.phone.cfg.two_way_sms):
@@ -128,6 +149,11 @@ class PhoneFlow:
         user, tokens = await self.store.login_view(name) if name else (None, [])
         if user is None:
             return _reject("user gone", None, found.factor)
+        return self._recorded(await self._answer(found, request, user, tokens, now=now), user)
+
+    async def _answer(
+        self, found: Session, request: AuthRequest, user: User, tokens: list[Token], *, now: datetime
+    ) -> Decision:
         refused = blocked(user, now=now, factor=found.factor)
         if refused is not None:
             return refused
@@ -144,17 +170,23 @@ class PhoneFlow:
             usable = self.totp.usable(tokens)
             if not usable:  # no token: the answer can only have been a menu key
                 reason = "not a menu choice"
-                return await self._after_code(found, request, user, False, reason, new_state, now=now, has_code=False)
+                return await self._after_code(
+                    found, request, user, False, reason, new_state, now=now, has_code=False, method=MENU
+                )
+            # A code typed at the menu came from the user's TOTP or HOTP token.
             check = await self.totp.verify(usable, answer, now=now)
             return await self._after_code(
-                found, request, user, check.ok, check.reason, new_state, now=now, has_code=True
+                found, request, user, check.ok, check.reason, new_state, now=now, has_code=True,
+                method=self.totp.method(usable, check),
             )
         # A wrong code stays valid under the next State while attempts are left.
         last = found.attempts + 1 >= self.mfa.max_attempts
         verdict = await self.phone.check_code(found.state, answer, now=now, carry_to=None if last else new_state)
         if verdict is None:
             return _reject("code expired", None, found.factor)
-        return await self._after_code(found, request, user, verdict, "wrong code", new_state, now=now, has_code=False)
+        return await self._after_code(
+            found, request, user, verdict, "wrong code", new_state, now=now, has_code=False, method=found.factor
+        )
 
     async def _after_code(
         self,
@@ -167,8 +199,9 @@ class PhoneFlow:
         *,
         now: datetime,
         has_code: bool,
+        method: str,
     ) -> Decision:
-        factor = self.totp.name if found.factor == MENU else found.factor
+        factor = method
         if ok:
             done = session.advance(found, session.Event.CODE_OK, max_attempts=self.mfa.max_attempts, now=now)
             if done.phase is Phase.ACCEPTED:
@@ -195,6 +228,20 @@ class PhoneFlow:
         return self._challenge(nxt.state, text, reason, factor)
 
     # ---- helpers ----
+
+    def _recorded(self, decision: Decision, user: User) -> Decision:
+        """The decision with the number or device its audit row records (seed
+        002), unless the step that made it already named one: the menu's,
+        or the one the code was sent to for a text or e-mail challenge."""
+        if decision.phone or decision.device:
+            return decision
+        available = self.options(user)
+        if decision.factor == MENU:
+            phone, device = methods.menu_recorded(available)
+        else:
+            chosen = methods.pick(available, decision.factor)
+            phone, device = methods.recorded(chosen) if chosen is not None else ("", "")
+        return replace(decision, phone=phone, device=device)
 
     def _open(self, client: str, username: bytes, factor: str, attrs: tuple[Attr, ...], *, now: datetime) -> Session:
         return session.open_session(

@@ -177,12 +177,13 @@ class Pipeline(AdminControls):
         attrs = login.attrs
         if login.code is not None:
             check = await self.factor.verify(login.tokens, login.code, now=now)
+            method = self.factor.method(login.tokens, check)
             if check.ok:
                 await self.mfa_succeeded(login.request, login.user, now=now)
-                return Decision(Verdict.ACCEPT, "password and inline code", self.factor.name, attrs)
+                return Decision(Verdict.ACCEPT, "password and inline code", method, attrs)
             if await self.mfa_failed(login.user, now=now):
-                return reject(Rule.LOCKOUT.value, factor=self.factor.name)
-            return reject(f"inline {check.reason}", factor=self.factor.name)
+                return reject(Rule.LOCKOUT.value, factor=method)
+            return reject(f"inline {check.reason}", factor=method)
         # -- issue 4: menu, codes by text or e-mail, held calls and pushes ------
         if self.phone is not None:
             decided = await self.phone.second_factor(
@@ -197,13 +198,14 @@ class Pipeline(AdminControls):
             state=secrets.token_bytes(16),
             client=login.request.client,
             username=login.request.username or b"",
-            factor=self.factor.name,
+            factor=self.factor.method(login.tokens),
             reply_attrs=attrs,
             ttl_s=self.mfa.challenge_ttl_s,
             now=now,
         )
         await self.store.put_session(opened)
-        return self._challenge(opened.state, self.factor.start(login.user, login.tokens), "challenge sent")
+        prompt = self.factor.start(login.user, login.tokens)
+        return self._challenge(opened.state, prompt, "challenge sent", opened.factor)
 
     async def answer_challenge(self, request: AuthRequest, *, now: datetime) -> Decision:
         assert request.state is not None
@@ -224,15 +226,16 @@ class Pipeline(AdminControls):
     ) -> Decision:
         code = (request.password or b"").strip()
         check = await self.factor.verify(self.factor.usable(tokens), code, now=now)
+        method = self.factor.method(tokens, check)
         if check.ok:
             done = session.advance(found, session.Event.CODE_OK, max_attempts=self.mfa.max_attempts, now=now)
             if done.phase is Phase.ACCEPTED:
                 if user is not None:
                     await self.mfa_succeeded(request, user, now=now)
-                return Decision(Verdict.ACCEPT, "password and code", found.factor, found.reply_attrs)
-            return reject("challenge expired", factor=found.factor)
+                return Decision(Verdict.ACCEPT, "password and code", method, found.reply_attrs)
+            return reject("challenge expired", factor=method)
         if user is not None and await self.mfa_failed(user, now=now):
-            return reject(Rule.LOCKOUT.value, factor=found.factor)
+            return reject(Rule.LOCKOUT.value, factor=method)
         nxt = session.advance(
             found,
             session.Event.CODE_WRONG,
@@ -241,10 +244,11 @@ class Pipeline(AdminControls):
             now=now,
         )
         if nxt.phase is not Phase.AWAITING_CODE:
-            return reject(f"{check.reason}, no attempts left", factor=found.factor)
+            return reject(f"{check.reason}, no attempts left", factor=method)
         await self.store.put_session(nxt)
-        return self._challenge(nxt.state, self.mfa.retry_prompt, check.reason)
+        return self._challenge(nxt.state, self.mfa.retry_prompt, check.reason, method)
 
-    def _challenge(self, state: bytes, prompt: str, reason: str) -> Decision:
+    @staticmethod
+    def _challenge(state: bytes, prompt: str, reason: str, method: str) -> Decision:
         attrs = ((REPLY_MESSAGE, policy.fit_text(prompt)), (STATE, state), (PROMPT, _PROMPT_ECHO))
-        return Decision(Verdict.CHALLENGE, reason, self.factor.name, attrs)
+        return Decision(Verdict.CHALLENGE, reason, method, attrs)

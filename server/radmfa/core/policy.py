@@ -85,6 +85,30 @@ def e164(text: str) -> str:
     return number
 
 
+# One mailbox as people give one (RFC 5322 addr-spec, dot-atom form): a local
+# part without spaces, quotes or the characters that start another address or
+# header (, ; < > ( ) [ ] \ "), one @, and a domain of dot-separated labels.
+_EMAIL_LOCAL = re.compile(r"[^\s@,;<>()\[\]\\\"]+")
+_EMAIL_LABEL = re.compile(r"[^\W_]((?:[^\W_]|-)*[^\W_])?")
+
+
+def email_address(text: str) -> str:
+    """One e-mail address such as ``alice@example.com``, as given; raises
+    ValueError naming the rule (a code mailed there must reach one person)."""
+    local, at, domain = text.partition("@")
+    labels = domain.split(".")
+    if (
+        not at
+        or not _EMAIL_LOCAL.fullmatch(local)
+        or ".." in local
+        or len(labels) < 2
+        or not all(_EMAIL_LABEL.fullmatch(label) for label in labels)
+        or len(text.encode("utf-8")) > 254  # RFC 5321 §4.5.3.1.3: a path holds at most 256 octets
+    ):
+        raise ValueError(f"{text!r} is not an e-mail address: give one address such as alice@example.com")
+    return text
+
+
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}")
 
 

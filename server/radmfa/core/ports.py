@@ -103,13 +103,14 @@ class AuditStore(Protocol):
         until: datetime | None = None,
         username: str | None = None,
         limit: int | None = None,
-        phone: str | None = None,
+        phone: str | tuple[str, ...] | None = None,
         result: str | None = None,
         client: str | None = None,
         method: str | None = None,
     ) -> list[AuditRecord]:
         """Oldest first; with ``limit``, the newest N rows. Each filter given
-        must match exactly (``client`` the client name, ``method`` the factor)."""
+        must match exactly (``client`` the client name, ``method`` the factor);
+        ``phone`` may list several spellings (the full and the masked number)."""
 
     async def write_admin_event(self, event: AdminEvent) -> None: ...
 
@@ -154,7 +155,8 @@ class ExemptionStore(Protocol):
         """Set the cache time of ``scopes``, remember ``station`` (unless "")
         and clear the second-factor failure count."""
 
-    async def list_devices(self, username: str) -> list[RememberedDevice]: ...
+    async def list_devices(self, username: str | None = None) -> list[RememberedDevice]:
+        """One user's remembered devices, or (None) everyone's."""
 
     async def purge_exemptions(self, *, cache_before: datetime, devices_before: datetime) -> int:
         """Delete cache entries and remembered devices too old to matter; how many went."""
@@ -171,7 +173,8 @@ class ExemptionStore(Protocol):
         """Raises NotFound (no user), AlreadyExists (name or lookup taken) or
         LimitReached (the user has ``limit`` already)."""
 
-    async def list_app_passwords(self, username: str) -> list[AppPassword]: ...
+    async def list_app_passwords(self, username: str | None = None) -> list[AppPassword]:
+        """One user's app passwords, or (None) everyone's; never the hashes' passwords."""
 
     async def find_app_password(self, user_id: int, lookup: str) -> AppPassword | None:
         """The one candidate for a password starting with ``lookup`` (with its hash)."""
@@ -416,6 +419,10 @@ class Factor(Protocol):
 
     def usable(self, tokens: list[Token]) -> list[Token]:
         """The user's tokens this factor can verify."""
+
+    def method(self, tokens: list[Token], check: CodeCheck | None = None) -> str:
+        """The audit method (model.AUDIT_METHODS) of a code check: the kind of
+        the token that matched, else the kind the user's tokens are."""
 
     async def verify(self, tokens: list[Token], code: bytes, *, now: datetime) -> CodeCheck: ...
 

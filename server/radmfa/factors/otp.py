@@ -38,6 +38,15 @@ class OtpFactor:
     def usable(self, tokens: list[Token]) -> list[Token]:
         return [t for t in tokens if t.kind in self.kinds]
 
+    def method(self, tokens: list[Token], check: CodeCheck | None = None) -> str:
+        """What the audit row calls this code: the kind of the token that
+        matched; before a match (a prompt, a wrong code) the kind of the
+        user's tokens, `totp` when they have any TOTP token."""
+        if check is not None and check.kind:
+            return check.kind
+        kinds = {t.kind for t in self.usable(tokens)}
+        return "hotp" if kinds == {"hotp"} else "totp"
+
     def start(self, user: User, tokens: list[Token]) -> str:
         return self.prompt
 
@@ -67,7 +76,7 @@ class OtpFactor:
             # RFC 6238 §5.2 / RFC 4226 §7.2: the step or counter moves forward
             # atomically in the store; of two workers racing, one wins.
             if await self.store.consume_otp_step(token.id, step):
-                return CodeCheck(True, f"{token.kind} ok", token.id)
+                return CodeCheck(True, f"{token.kind} ok", token.id, token.kind)
             replayed = True
         await self.store.note_code_failure([t.id for t in candidates], now=now)
         return CodeCheck(False, "code already used" if replayed else "wrong code")

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from radmfa import limits, messages
 from radmfa.audit import AuditSink, configure_logging, log
-from radmfa.config import Config
+from radmfa.config import Config, format_host_port
 from radmfa.core import exemptions
 from radmfa.core.phone_flow import PhoneFlow
 from radmfa.core.pipeline import Pipeline
@@ -208,7 +208,7 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
         loop.add_signal_handler(signal.SIGHUP, app.reload)
         log.info(
             "radmfa ready",
-            listen=[f"{h}:{p}" for h, p in app.addresses],
+            listen=[format_host_port(h, p) for h, p in app.addresses],
             upstream=config.upstream.type,
             clients=len(app.service.clients),
         )

@@ -16,7 +16,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from radmfa.audit import AuditSink, log
+from radmfa.audit import AuditSink, log, recorded_device, recorded_phone
 from radmfa.config import RadiusConfig
 from radmfa.core import hold, policy
 from radmfa.core.model import AuditRecord, AuthRequest, Decision, Verdict
@@ -273,15 +273,15 @@ class RadiusService:
                 client_ip=addr[0],
                 username=policy.printable(request.username),
                 calling_station_id=request.calling_station_id,
-                factor=decision.factor,
+                factor=decision.factor or "none",  # rejected before any second factor
                 result=result,
                 reason=decision.reason,
                 duration_ms=(time.perf_counter() - started) * 1000.0,
                 first_name=(user.first_name or "") if names and user else "",
                 last_name=(user.last_name or "") if names and user else "",
                 email=(user.email or "") if user is not None and settings.record_email else "",
-                phone=decision.phone,
-                device=decision.device,
+                phone=recorded_phone(decision.phone, settings),
+                device=recorded_device(decision.device, settings),
                 user_ip=policy.user_ip(
                     request.attrs, self.pipeline.policy_for(client.name).user_ip_attribute, addr[0]
                 ),
@@ -371,3 +371,4 @@ class Listener(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         assert self.transport is not None
         self.service.receive(data, (addr[0], addr[1]), self.transport, self.dedup)
+

@@ -58,7 +58,10 @@ def audit_where(f: AuditFilter) -> tuple[list[str], list[object]]:
     where, args = _range(f.since, f.until)
     for field, column in _FILTER_COLUMNS:
         value = getattr(f, field)
-        if value is not None:
+        if isinstance(value, tuple):  # any of several spellings
+            where.append(f"{column} IN ({', '.join('?' * len(value))})")
+            args.extend(value)
+        elif value is not None:
             where.append(f"{column} = ?")
             args.append(value)
     return where, args
@@ -135,7 +138,7 @@ class AuditSql(SqlBase):
         until: datetime | None = None,
         username: str | None = None,
         limit: int | None = None,
-        phone: str | None = None,
+        phone: str | tuple[str, ...] | None = None,
         result: str | None = None,
         client: str | None = None,
         method: str | None = None,

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from radmfa.core.model import AppPassword, Bypass, ExemptionView, RememberedDevice
 from radmfa.core.policy import name_key
-from radmfa.errors import AlreadyExists, LimitReached, NotFound
+from radmfa.errors import AlreadyExists, LimitReached, no_such_user
 from radmfa.store.codec import from_epoch, to_epoch
 from radmfa.store.sql_base import Row, SqlBase
 
@@ -75,7 +75,7 @@ class ExemptionsSql(SqlBase):
             name_key(username),
         )
         if not rows:
-            raise NotFound(f'user "{username}" does not exist')
+            raise no_such_user(username)
         return _bypass(rows[0])
 
     async def list_bypasses(self, username: str | None = None) -> list[Bypass]:
@@ -171,12 +171,17 @@ class ExemptionsSql(SqlBase):
         steps.append(("DELETE FROM mfa_failures WHERE user_id = ?", [(user_id,)]))
         await self._execute_each(steps)
 
-    async def list_devices(self, username: str) -> list[RememberedDevice]:
-        rows = await self._fetch(
+    async def list_devices(self, username: str | None = None) -> list[RememberedDevice]:
+        sql = (
             "SELECT u.name, d.station, d.client, d.remembered_at FROM remembered_devices d "
-            "JOIN users u ON u.id = d.user_id WHERE u.name_key = ? ORDER BY d.remembered_at, d.station",
-            name_key(username),
+            "JOIN users u ON u.id = d.user_id"
         )
+        if username is None:
+            rows = await self._fetch(sql + " ORDER BY u.name, d.remembered_at, d.station")
+        else:
+            rows = await self._fetch(
+                sql + " WHERE u.name_key = ? ORDER BY d.remembered_at, d.station", name_key(username)
+            )
         return [RememberedDevice(row[0], row[1], row[2], from_epoch(row[3])) for row in rows]
 
     async def purge_exemptions(self, *, cache_before: datetime, devices_before: datetime) -> int:
@@ -231,7 +236,7 @@ class ExemptionsSql(SqlBase):
     async def _why_not_added(self, username: str, name: str, limit: int) -> Exception:
         existing = await self.list_app_passwords(username)
         if not existing and await self._fetch("SELECT id FROM users WHERE name_key = ?", name_key(username)) == []:
-            return NotFound(f'user "{username}" does not exist')
+            return no_such_user(username)
         if len(existing) >= limit:
             return LimitReached(
                 f'user "{username}" has {len(existing)} app passwords, the most allowed: delete one first'
@@ -240,11 +245,12 @@ class ExemptionsSql(SqlBase):
             return AlreadyExists(f'user "{username}" already has an app password named "{name}"')
         return AlreadyExists("that app password's lookup prefix is taken: try again")
 
-    async def list_app_passwords(self, username: str) -> list[AppPassword]:
-        rows = await self._fetch(
-            f"SELECT {_APP} FROM app_passwords a JOIN users u ON u.id = a.user_id WHERE u.name_key = ? ORDER BY a.id",
-            name_key(username),
-        )
+    async def list_app_passwords(self, username: str | None = None) -> list[AppPassword]:
+        sql = f"SELECT {_APP} FROM app_passwords a JOIN users u ON u.id = a.user_id"
+        if username is None:
+            rows = await self._fetch(sql + " ORDER BY a.id")
+        else:
+            rows = await self._fetch(sql + " WHERE u.name_key = ? ORDER BY a.id", name_key(username))
         return [_app(row) for row in rows]
 
     async def find_app_password(self, user_id: int, lookup: str) -> AppPassword | None:

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from radmfa.core.model import USER_FIELDS, NewToken, NewUser, Token, User, UserState
 from radmfa.core.policy import name_key
-from radmfa.errors import AlreadyExists, NotFound, StoreError
+from radmfa.errors import AlreadyExists, StoreError, no_such_user
 from radmfa.store.codec import from_epoch, to_epoch
 from radmfa.store.sql_base import Row, SqlBase, Statement
 
@@ -165,7 +165,7 @@ class UsersSql(SqlBase):
             seal,
         )
         if row is None:
-            raise NotFound(f"no user named {username!r}")
+            raise no_such_user(username)
         return Token(
             id=int(row[0]),
             username=row[1],

@@ -1,0 +1,90 @@
+"""`radmfa user unblock|reset`: the helpdesk's controls (registered with the
+other `user` commands by cli/users.py; `fraud set-status --unblock` uses
+``unblock`` too)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+
+from radmfa.cli import adminlog
+from radmfa.cli.runner import run_with_store
+from radmfa.config import Config
+from radmfa.core.methods import mask
+from radmfa.core.model import User, UserState
+from radmfa.core.ports import Store
+from radmfa.errors import no_such_user
+from radmfa.reports import format_time
+
+
+def state_text(user: User) -> str:
+    if user.state is not UserState.BLOCKED:
+        return user.state.value
+    until = f" until {format_time(user.blocked_until)}" if user.blocked_until else ""
+    return f"blocked{until} ({user.blocked_reason or 'no reason given'})"
+
+
+async def unblock(store: Store, name: str) -> tuple[User, User]:
+    """Lift the user's block (user unblock, fraud set-status --unblock): back
+    to the state before it, failure count cleared, admin log written. The
+    same user twice when there was no block (nothing changes)."""
+    before = await store.get_user(name)
+    if before is None:
+        raise no_such_user(name)
+    if before.state is not UserState.BLOCKED:
+        return before, before  # nothing to lift: what the command asks for holds already
+    # Back to the state before the block (enabled when not known).
+    restored = before.state_before_block or UserState.ENABLED
+    changes = {"state": restored, "blocked_until": None, "blocked_reason": None, "state_before_block": None}
+    user = await store.update_user(name, changes)
+    if user is None:
+        raise no_such_user(name)
+    await store.clear_mfa_failures(user.id)
+    await adminlog.record(store, "user.unblock", user.name, f"was={before.blocked_reason or ''}")
+    return before, user
+
+
+def unblocked_text(before: User, user: User) -> str:
+    if before is user:
+        return f'user "{user.name}" is not blocked (state {user.state.value}); nothing to do'
+    return f'unblocked user "{user.name}" (was {state_text(before)}); state is now {user.state.value}'
+
+
+def cmd_unblock(args: argparse.Namespace, cfg: Config) -> int:
+    async def work(store: Store) -> tuple[User, User]:
+        return await unblock(store, args.name)
+
+    print(unblocked_text(*run_with_store(cfg, work)))
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace, cfg: Config) -> int:
+    async def work(store: Store) -> tuple[int, User]:
+        user = await store.get_user(args.name)
+        if user is None:
+            raise no_such_user(args.name)
+        count = await store.reset_user(args.name)
+        await adminlog.record(store, "user.reset", args.name, f"tokens={count}")
+        return count, user
+
+    count, user = run_with_store(cfg, work)
+    print(f'reset user "{args.name}": removed {count} token{"" if count == 1 else "s"}, '
+          "remembered devices and cached logins; the user enrolls again")
+    kept = _phone_methods_kept(user)
+    if kept:
+        print(kept)
+    return 0
+
+
+def _phone_methods_kept(user: User) -> str:
+    """A lost phone keeps its SIM and its mail app: say which phone methods
+    still reach it (reset removes tokens only; the profile is the directory's)."""
+    on_file = [f"mobile {mask(user.mobile)}" if user.mobile else "", f"e-mail {user.email}" if user.email else ""]
+    on_file = [item for item in on_file if item]
+    if not on_file:
+        return ""
+    return (
+        f"still on file: {', '.join(on_file)}: texts, calls and e-mailed codes still go there. If the phone is "
+        f"lost, clear them: radmfa user set {shlex.quote(user.name)} --mobile '' --email '' "
+        "(directory sync fills them again from the directory)"
+    )
