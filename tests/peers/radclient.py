@@ -42,7 +42,7 @@ from pathlib import Path
 
 from tests.peers.freeradius import quote
 
-Packet = Mapping[str, str] | Sequence[tuple[str, str]]
+Packet = Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes]]  # bytes: exact octets
 
 _SENT = re.compile(r"^Sent (?P<code>\S+) Id (?P<id>\d+) ")
 _RECEIVED = re.compile(r"^Received (?P<code>\S+) Id (?P<id>\d+) ")
@@ -121,8 +121,24 @@ def render_packets(packets: Sequence[Packet], message_authenticator: bool) -> st
         if message_authenticator and "Message-Authenticator" not in names:
             # radclient replaces the placeholder with a real HMAC-MD5 (RFC 3579 §3.2).
             items.append(("Message-Authenticator", "0x00"))
-        blocks.append("".join(f"{name} = {quote(value)}\n" for name, value in items))
+        blocks.append("".join(f"{name} = {_value(value)}\n" for name, value in items))
     return "\n".join(blocks)
+
+
+def quote_octets(value: bytes) -> str:
+    """Exact octets as a double-quoted radclient string: anything but printable
+    ASCII as a C octal escape, so NUL, DEL and bytes that are not UTF-8 reach
+    the wire unchanged (measured: a trailing \\000 is sent, though -x output
+    stops printing at it)."""
+    out = []
+    for octet in value:
+        char = chr(octet)
+        out.append("\\" + char if char in '"\\' else char if 0x20 <= octet < 0x7F else f"\\{octet:03o}")
+    return '"' + "".join(out) + '"'
+
+
+def _value(value: str | bytes) -> str:
+    return quote_octets(value) if isinstance(value, bytes) else quote(value)
 
 
 @dataclass

@@ -45,7 +45,7 @@ async def test_tokens_and_deletion_by_any_spelling(store: Store, typed: str) -> 
     assert await store.list_tokens() == []
 
 
-@pytest.mark.parametrize("second", ["Alice", "ALICE", "alice@corp.example", "CORP\\alice", " alice"])
+@pytest.mark.parametrize("second", ["Alice", "ALICE", "alice@corp.example", "CORP\\alice", "\uff41lice"])
 async def test_another_spelling_of_a_taken_name_is_already_exists(store: Store, second: str) -> None:
     await store.add_user(NewUser("alice"))
     with pytest.raises(AlreadyExists, match=r"already exists as 'alice'"):
@@ -79,9 +79,31 @@ async def test_different_users_stay_different(store: Store) -> None:
         await store.add_token("bob@corp.example", NewToken("totp", b"b" * 20))
 
 
-@pytest.mark.parametrize("name", ["CORP\\", "@corp.example", "  "])
+@pytest.mark.parametrize("name", ["CORP\\", "@corp.example", "CORP\\@corp"])
 async def test_a_name_with_an_empty_key_is_refused(store: Store, name: str) -> None:
     with pytest.raises(StoreError, match="nothing left"):
+        await store.add_user(NewUser(name))
+    assert await store.list_users() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("alice\x00", "U\\+0000, a control character"),
+        ("alice\u200b", "U\\+200B, an invisible format character"),
+        (" alice", "starts or ends with a space"),
+        ("alice ", "starts or ends with a space"),
+        ("  ", "starts or ends with a space"),
+        ("CORP\\ alice", "starts or ends with a space"),
+        ("al  ice", "two spaces in a row"),
+        ("", "is empty"),
+        ("a" * 254, "longer than 253 octets"),
+    ],
+)
+async def test_a_name_no_login_could_use_is_refused(store: Store, name: str, why: str) -> None:
+    # The same rule as for a User-Name (core.policy.name_problem), so every
+    # user in the store can be named by a login, and only by their own.
+    with pytest.raises(StoreError, match=why):
         await store.add_user(NewUser(name))
     assert await store.list_users() == []
 

@@ -83,3 +83,98 @@ def test_e164_accepts_written_forms(text: str, number: str) -> None:
 def test_e164_refuses(text: str) -> None:
     with pytest.raises(ValueError, match="E.164"):
         policy.e164(text)
+
+
+# -- name_problem / decode_name: which names a login may use -------------------------
+
+REFUSED = [
+    ("alice\x00", "U+0000, a control character"),
+    ("alice\x00x", "U+0000"),
+    ("alice\x00@corp.example", "U+0000"),
+    ("alice\x7f", "U+007F, a control character"),
+    ("alice\x85", "U+0085, a control character"),
+    ("alice\t", "U+0009"),
+    ("alice\u200b", "U+200B, an invisible format character"),
+    ("al\u00adice", "U+00AD, an invisible format character"),
+    ("\u202ealice", "U+202E"),
+    ("alice\U000e0041", "U+E0041"),  # a tag character
+    ("ali\u034fce", "U+034F, a character directories ignore"),
+    ("alice\ufe0f", "U+FE0F, a character directories ignore"),
+    ("alice\U000e0100", "U+E0100, a character directories ignore"),
+    ("alice\u3164", "U+3164, a character directories ignore"),
+    ("alice\ufffd", "U+FFFD, a character directories ignore"),
+    ("alice\ue000", "U+E000, a private-use or unassigned"),
+    ("alice\udcff", "U+DCFF, a lone surrogate"),  # what os.fsdecode makes of a non-UTF-8 argv byte
+    ("alice\u00a0", "U+00A0, a space or line break other than the plain space"),
+    ("alice\u2028", "U+2028, a space or line break"),
+    ("alice\u3000", "U+3000, a space or line break"),
+    ("alice\uff20corp", "U+FF20, a look-alike of @"),
+    ("corp\ufe68alice", "U+FE68, a look-alike of @ or \\"),
+    ("alice ", "starts or ends with a space"),
+    (" alice", "starts or ends with a space"),
+    ("CORP\\ alice", "starts or ends with a space"),
+    ("alice @corp.example", "starts or ends with a space"),
+    ("\u00a8alice", "starts or ends with a space"),  # NFKC: U+0020 U+0308
+    ("al  ice", "two spaces in a row"),
+    ("", "is empty"),
+    ("CORP\\", "nothing left"),
+    ("@corp.example", "nothing left"),
+    ("a" * 254, "longer than 253 octets"),
+    ("\u00e9" * 127, "longer than 253 octets"),  # 254 octets in UTF-8
+]
+
+
+@pytest.mark.parametrize(("name", "why"), REFUSED)
+def test_names_an_upstream_could_read_as_another_are_refused(name: str, why: str) -> None:
+    problem = policy.name_problem(name)
+    assert problem is not None and why in problem
+    assert policy.decode_name(name.encode("utf-8", "surrogatepass")) is None
+
+
+ACCEPTED = [
+    "alice", "ALICE", "Alice Liddell", "CORP\\alice", "alice@corp.example", "CORP\\alice@corp.example",
+    "o'brien", "jos\u00e9", "jose\u0301", "Stra\u00dfe", "\uff41\uff4c\uff49\uff43\uff45", "\u212alvin",
+    "\u5f20\u4f1f", "\u0645\u062d\u0645\u062f", "dave@sub@corp.example", "a" * 253, "\u00e9" * 126,
+]
+
+
+@pytest.mark.parametrize("name", ACCEPTED)
+def test_ordinary_names_and_spellings_are_accepted(name: str) -> None:
+    # Case, width, DOMAIN\ and @realm are canonicalised by name_key: at
+    # worst they name the enrolled user, whose second factor is then asked.
+    assert policy.name_problem(name) is None
+    assert policy.decode_name(name.encode()) == name
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        None,
+        b"alice\xff",
+        b"alice\xc0\x80",  # overlong NUL
+        b"\xc1\xa1lice",  # overlong "a"
+        b"alice\xed\xa0\x80",  # an encoded surrogate (CESU-8)
+        b"alice\xf4\x90\x80\x80",  # past U+10FFFF
+        b"alice\xe2\x80",  # truncated sequence
+    ],
+)
+def test_user_names_that_are_not_utf8_are_refused(raw: bytes | None) -> None:
+    assert policy.decode_name(raw) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        (b"alice", "alice"),
+        (b"CORP\\alice", "CORP\\alice"),
+        (b"alice\x00", "alice\\x00"),
+        (b"\x1b[31malice", "\\x1b[31malice"),
+        ("al\u200bice".encode(), "al\\u200bice"),
+        (b"alice\xff", "alice\\xff"),
+        ("jos\u00e9".encode(), "jos\u00e9"),
+        (None, ""),
+    ],
+)
+def test_printable_escapes_what_a_log_or_database_should_not_hold(raw: bytes | None, shown: str) -> None:
+    assert policy.printable(raw) == shown
+    assert shown.isprintable()

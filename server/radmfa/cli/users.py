@@ -176,11 +176,11 @@ def missing(name: str) -> NotFound:
 
 
 def check_name(name: str) -> None:
-    """A name a NAS can send: one User-Name of 1..253 octets (RFC 2865 §5.1), printable."""
-    if not name or len(name.encode("utf-8")) > 253 or not name.isprintable():
+    """A name logins can use (policy.name_problem, the rule every way in shares)."""
+    problem = policy.name_problem(name)
+    if problem is not None:
         raise UsageError(
-            f"user name {name!r} cannot be a User-Name: it needs 1 to 253 octets "
-            "and no control characters"
+            f"user name {name!r} {problem}: no login could use it (see 'User names' in the operator guide)"
         )
 
 

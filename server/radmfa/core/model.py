@@ -249,9 +249,11 @@ class PrimaryResult:
     server: str = ""
     reason: str = ""
     relayed: bool = True  # a reject from a remote server (not delayed, PROXY-9)
-    # Who the upstream says logged in (LDAP: the entry's user_attribute), when
-    # it can say. The directory matches names its own way (RFC 4518: width,
-    # soft hyphens, spaces); the pipeline rejects unless name_key agrees.
+    # Who the upstream says logged in (LDAP: the entry's user_attribute;
+    # RADIUS: the User-Name of its Access-Accept, RFC 2865 §5.1), when it can
+    # say. Upstreams match names their own way (RFC 4518: width, soft hyphens,
+    # spaces); the pipeline rejects unless it is a valid name with the same
+    # name_key.
     canonical_name: str | None = None
 
 

@@ -43,6 +43,8 @@ from radmfa.radius.packet import reply_messages
 from radmfa.radius.wire import PROMPT, REPLY_MESSAGE, STATE
 
 _PROMPT_ECHO = b"\x00\x00\x00\x01"  # RFC 2869 §5.10: Prompt = Echo
+BAD_NAME = "bad user name"  # audit reasons (docs/operator-guide.md, "Reasons you will see")
+UNKNOWN_USER = "unknown user"
 _DEFAULT_POLICY = ClientPolicy()
 
 
@@ -69,7 +71,13 @@ class _Login:
 
 
 def _same_user(canonical: str, name: str | None) -> bool:
-    return name is not None and policy.name_key(canonical) == policy.name_key(name)
+    """The upstream's name for whoever logged in is the user decided on: a
+    valid name (name_problem) with the same key."""
+    return (
+        name is not None
+        and policy.name_problem(canonical) is None
+        and policy.name_key(canonical) == policy.name_key(name)
+    )
 
 
 class Pipeline(AdminControls):
@@ -125,10 +133,12 @@ class Pipeline(AdminControls):
         # An `oob` client may authenticate with MS-CHAPv2 (relayed as is) and
         # a `primary = "none"` client sends only User-Name: no PAP password.
         password_optional = login.rule.mode == "oob" or login.rule.primary == "none"
+        if login.name is None:
+            # Before anything else: the upstream must never check the password
+            # of a name the store reads as another user (policy.name_problem).
+            return reject(BAD_NAME if login.request.username is not None else "no User-Name")
         if login.request.password is None and not password_optional:
             return reject("no User-Password (PAP is required for a code)")
-        if login.name is None:
-            return reject("User-Name missing or not UTF-8")
         login.user, tokens = await self.store.login_view(login.name)
         login.tokens = self.factor.usable(tokens)
         login.password = login.request.password or b""
@@ -152,20 +162,26 @@ class Pipeline(AdminControls):
             return reject("upstream unavailable", backend_failure=True)
         if not result.accepted:
             message = result.reply_message.decode("utf-8", "replace") if result.reply_message else None
-            return reject(result.reason or "upstream reject", message, local=not result.relayed)
+            reason = result.reason or "upstream reject"
+            if login.user is None and self._unknown_rejected(login):
+                reason = UNKNOWN_USER  # whatever the upstream said about the password
+            return reject(reason, message, local=not result.relayed)
         if result.canonical_name is not None and not _same_user(result.canonical_name, login.name):
             # The directory accepted the password for a name it matches its own
             # way (ａｌｉｃｅ, al<soft hyphen>ice binding as alice): the store
             # looked up someone else, maybe nobody (unknown_users = password-only).
             return reject("directory names another user")
         login.attrs = policy.authorization_attrs(result.reply_attrs)
-        if login.user is None and (self.mfa.unknown_users == "reject" or login.rule.primary == "none"):
+        if login.user is None and self._unknown_rejected(login):
             # Decided only after the password: without it, an unknown name and
             # an enrolled one are answered alike (no enumeration by timing).
-            return reject("unknown user")
+            return reject(UNKNOWN_USER)
         if login.user is None:  # unknown_users = "password-only"
             return Decision(Verdict.ACCEPT, "password only (unknown user)", "none", login.attrs)
         return None
+
+    def _unknown_rejected(self, login: _Login) -> bool:
+        return self.mfa.unknown_users == "reject" or login.rule.primary == "none"
 
     async def _authenticate(self, login: _Login) -> PrimaryResult:
         if login.rule.primary == "none":  # the NAS checked the password itself (RD Gateway behind NPS)
@@ -209,6 +225,8 @@ class Pipeline(AdminControls):
 
     async def answer_challenge(self, request: AuthRequest, *, now: datetime) -> Decision:
         assert request.state is not None
+        if policy.decode_name(request.username) is None:
+            return reject(BAD_NAME)  # a session is only ever opened for a valid name
         # Single use, atomic; the user and tokens come in the same store trip.
         found, user, tokens = await self.store.take_session_view(request.state, now=now)
         if found is None:

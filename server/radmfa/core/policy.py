@@ -36,14 +36,93 @@ def authorization_attrs(attrs: Iterable[Attr]) -> tuple[Attr, ...]:
     return tuple((t, v) for t, v in attrs if t not in HOP_BY_HOP)
 
 
+MAX_NAME_OCTETS = 253  # one User-Name attribute (RFC 2865 §5.1, §5)
+
+# Characters a directory ignores (RFC 4518 §2.2 maps them to nothing) or
+# that render as nothing (Unicode Default_Ignorable_Code_Point), beyond the
+# Cc/Cf/Cn categories refused as a whole: combining grapheme joiner, Hangul
+# fillers, Khmer inherent vowels, Mongolian todo soft hyphen and free
+# variation selectors, variation selectors, object replacement and
+# replacement characters (U+FFFD is also what a lenient decoder makes of
+# bytes that are not UTF-8, RFC 4518 §2.4 prohibits it).
+_IGNORED = (
+    (0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x1806, 0x1806), (0x180B, 0x180F),
+    (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xFFFC, 0xFFFD), (0xE0100, 0xE01EF),
+)
+_SEPARATORS = "@\\"  # where name_key cuts a realm and a DOMAIN\\ off
+
+
+def _refused_character(char: str) -> str:
+    """Why ``char`` has no place in a user name ("" when it has)."""
+    category = unicodedata.category(char)
+    if category == "Cc":
+        return "a control character"
+    if category == "Cf":
+        return "an invisible format character"
+    if category == "Cs":
+        return "a lone surrogate (the name was not UTF-8)"
+    if category in ("Co", "Cn"):
+        return "a private-use or unassigned code point"
+    if category in ("Zl", "Zp") or (category == "Zs" and char != " "):
+        return "a space or line break other than the plain space"
+    if any(low <= ord(char) <= high for low, high in _IGNORED):
+        return "a character directories ignore"
+    if char not in _SEPARATORS and any(c in _SEPARATORS for c in unicodedata.normalize("NFKC", char)):
+        return "a look-alike of @ or \\ that the name key would cut at"
+    return ""
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a user name, or None when it can.
+
+    One rule for every way a name comes in (RADIUS User-Name, an upstream's
+    answer, the CLI, directory sync): the user radmfa decides on must be the
+    user the upstream authenticates. name_key folds spellings onto one user
+    (case, width, DOMAIN\\, @realm), which only ever asks that user's second
+    factor; what is refused are names an upstream reads as another name than
+    the key does: a C server stops at NUL, LDAP drops control, format and
+    ignorable characters and folds runs of spaces (RFC 4518 §2.2, §2.6.1),
+    and the key strips spaces the upstream keeps.
+    """
+    if not name:
+        return "is empty"
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_OCTETS:
+        return f"is longer than {MAX_NAME_OCTETS} octets (one RADIUS User-Name)"
+    for char in name:
+        why = _refused_character(char)
+        if why:
+            return f"contains U+{ord(char):04X}, {why}"
+    part = _user_part(name)
+    if name != name.strip() or part != part.strip():
+        return "starts or ends with a space (also next to the \\ or @ the key cuts at)"
+    if "  " in unicodedata.normalize("NFKC", name):
+        return "has two spaces in a row"
+    if not part:
+        return "has nothing left once a DOMAIN\\ prefix and an @realm are removed"
+    return None
+
+
 def decode_name(username: bytes | None) -> str | None:
-    """User-Name as a store key; None when absent or not UTF-8."""
-    if not username:
+    """User-Name as the name radmfa decides on; None when absent, not UTF-8
+    (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF)
+    or refused by name_problem."""
+    if username is None:
         return None
     try:
-        return username.decode("utf-8")
+        name = username.decode("utf-8")
     except UnicodeDecodeError:
         return None
+    return None if name_problem(name) else name
+
+
+def _user_part(name: str) -> str:
+    """name_key before its final strip."""
+    name = unicodedata.normalize("NFKC", name)
+    name = name.rpartition("\\")[2]
+    head, at, _ = name.rpartition("@")
+    if at:
+        name = head
+    return unicodedata.normalize("NFKC", name.casefold())
 
 
 def name_key(name: str) -> str:
@@ -60,13 +139,9 @@ def name_key(name: str) -> str:
     ``STRASSE`` are one name), NFKC again (folding can denormalise); then
     surrounding whitespace. Changing this needs a migration that re-keys
     users.name_key (store/schema.py backfill, migrations 0002 and 0012).
+    Names that reach a login have passed name_problem.
     """
-    name = unicodedata.normalize("NFKC", name)
-    name = name.rpartition("\\")[2]
-    head, at, _ = name.rpartition("@")
-    if at:
-        name = head
-    return unicodedata.normalize("NFKC", name.casefold()).strip()
+    return _user_part(name).strip()
 
 
 _PHONE_PUNCTUATION = str.maketrans("", "", " -.()/")
@@ -121,10 +196,17 @@ def language_tag(text: str) -> str:
 
 
 def printable(value: bytes | None) -> str:
-    """A log-safe rendering of a text attribute (never used for secrets)."""
+    """A log-safe rendering of a text attribute (never used for secrets):
+    bytes that are not UTF-8 and characters that are not printable (NUL,
+    terminal escapes, invisible format characters) as backslash escapes,
+    so logs, reports and the audit table (PostgreSQL text holds no NUL)
+    show and keep what came."""
     if value is None:
         return ""
-    return value.decode("utf-8", "backslashreplace")[:253]
+    text = value.decode("utf-8", "backslashreplace")
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return text[:253]
 
 
 # users.blocked_reason → the audit reason of a rejected login. fraud.py sets

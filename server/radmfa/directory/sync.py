@@ -27,7 +27,7 @@ from ldap3.core.exceptions import LDAPException
 from radmfa.audit import log
 from radmfa.config import Config, SyncConfig, UpstreamConfig
 from radmfa.core.model import AdminEvent, NewUser, User, UserState
-from radmfa.core.policy import e164, language_tag, name_key
+from radmfa.core.policy import e164, language_tag, name_key, name_problem
 from radmfa.core.ports import Store
 from radmfa.directory import ldapconn as lc
 from radmfa.errors import RadmfaError
@@ -72,10 +72,14 @@ def plan_sync(
     wanted: dict[str, DirectoryEntry] = {}
     groups: dict[str, list[str]] = {}
     for e in entries:
-        key = name_key(e.name)
-        if not key:
+        if not e.name:
             plan.skipped.append(f"{e.name!r}: no usable user name")
             continue
+        problem = name_problem(e.name)
+        if problem is not None:  # the directory holds a name no login can match: warned
+            plan.problems.append(f"{e.name!r}: user name {problem}; not synced")
+            continue
+        key = name_key(e.name)
         groups.setdefault(key, []).append(e.name)
         wanted[key] = e
     # Two entries that are one radmfa user (alice@corp, alice@partner): which

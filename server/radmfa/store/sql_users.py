@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from radmfa.core.model import USER_FIELDS, NewToken, NewUser, Token, User, UserState
-from radmfa.core.policy import name_key
+from radmfa.core.policy import name_key, name_problem
 from radmfa.errors import AlreadyExists, StoreError, no_such_user
 from radmfa.store.codec import from_epoch, to_epoch
 from radmfa.store.sql_base import Row, SqlBase, Statement
@@ -43,12 +43,10 @@ class UsersSql(SqlBase):
     # CORP\alice) must all find that person, or they count as unknown users.
 
     async def add_user(self, user: NewUser) -> User:
+        problem = name_problem(user.name)
+        if problem is not None:  # no login could name this user
+            raise StoreError(f"user name {user.name!r} {problem}: choose another name")
         key = name_key(user.name)
-        if not key:
-            raise StoreError(
-                f"user name {user.name!r} has nothing left once a DOMAIN\\ prefix and an "
-                "@realm are removed, so no login could name it: choose another name"
-            )
         created = time.time()
         rows = await self._fetch(
             "INSERT INTO users (name, name_key, email, mobile, first_name, last_name, password_hash, "

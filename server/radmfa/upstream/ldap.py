@@ -83,7 +83,7 @@ class LdapUpstream:
     async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult:
         name = policy.decode_name(request.username)
         if not name:
-            return PrimaryResult(False, reason="User-Name missing or not UTF-8", relayed=False)
+            return PrimaryResult(False, reason="bad user name", relayed=False)  # policy.name_problem
         if not password:
             # RFC 4513 §5.1.2: a simple bind with a DN and an empty password is
             # an "unauthenticated" bind that many servers answer with success.

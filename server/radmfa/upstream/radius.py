@@ -247,7 +247,14 @@ class RadiusUpstream:
                 )
             except ValueError:
                 return PrimaryResult(False, server=server, reason="malformed encrypted attribute from upstream")
-            return PrimaryResult(True, tuple(attrs), server=server, reason="upstream accept")
+            names = frame.all(wire.USER_NAME)
+            if len(names) > 1:  # RFC 2865 §5.44: 0-1 in an Accept
+                return PrimaryResult(False, server=server, reason="several User-Names from upstream", relayed=False)
+            # The name the upstream authenticated, when it says (RFC 2865 §5.1):
+            # the pipeline compares it with the one it decided on. Bytes that
+            # are not UTF-8 become U+FFFD, which no valid name holds.
+            canonical = names[0].decode("utf-8", "replace") if names else None
+            return PrimaryResult(True, tuple(attrs), server=server, reason="upstream accept", canonical_name=canonical)
         message = b"".join(frame.all(wire.REPLY_MESSAGE)) or None
         if frame.code == wire.ACCESS_CHALLENGE:
             # Relaying an upstream's own challenge (RSA new-PIN…) is not supported yet.
