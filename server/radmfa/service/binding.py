@@ -14,6 +14,7 @@ import errno
 import os
 import socket
 
+from radmfa.config import format_host_port
 from radmfa.errors import RadmfaError
 
 # Said after the reason for the errors whose remedy is not obvious from it.
@@ -27,13 +28,8 @@ class CannotListen(RadmfaError):
     """A listening socket could not be opened; the message names the address and why."""
 
     def __init__(self, host: str, port: int, reason: str) -> None:
-        super().__init__(f"cannot listen on {show_address(host, port)}: {reason}")
+        super().__init__(f"cannot listen on {format_host_port(host, port)}: {reason}")
         self.reason = reason
-
-
-def show_address(host: str, port: int) -> str:
-    """``127.0.0.1:1812``, ``[::1]:1812`` (RFC 3986 §3.2.2 brackets an IPv6 literal)."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def family_of(host: str) -> socket.AddressFamily:

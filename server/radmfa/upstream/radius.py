@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from radmfa.audit import log
-from radmfa.config import UpstreamConfig
+from radmfa.config import UpstreamConfig, format_host_port
 from radmfa.core.model import AuthRequest, PrimaryResult
 from radmfa.errors import ConfigError, UpstreamUnavailable
 from radmfa.radius import crypto, packet, wire
@@ -125,7 +125,7 @@ class RadiusUpstream:
         self.attempts = max(cfg.retries, len(cfg.servers))
         self.require_ma = cfg.require_message_authenticator
         self.dead_time_s = cfg.dead_time_s
-        self.names = [f"{h}:{p}" for h, p in cfg.servers]
+        self.names = [format_host_port(h, p) for h, p in cfg.servers]
         self._configured = cfg.servers
         self.servers: list[Addr] = []
         self._dead_until: dict[Addr, float] = {}
@@ -141,7 +141,7 @@ class RadiusUpstream:
         now = time.monotonic()
         if now - self._warned_at.get(reason, -60.0) >= 60.0:
             self._warned_at[reason] = now
-            log.warning("upstream reply ignored", reason=reason, server=f"{source[0]}:{source[1]}")
+            log.warning("upstream reply ignored", reason=reason, server=format_host_port(source[0], source[1]))
 
     async def start(self) -> None:
         """Resolve server names once, at start (like FreeRADIUS, CLI-5).
@@ -231,7 +231,7 @@ class RadiusUpstream:
                     continue
                 answered = entry.answered_by or server
                 self._dead_until.pop(answered, None)
-                return self._result(entry.future.result(), authenticator, f"{answered[0]}:{answered[1]}")
+                return self._result(entry.future.result(), authenticator, format_host_port(answered[0], answered[1]))
         finally:
             del sock.pending[ident]
             sock.free.append(ident)
