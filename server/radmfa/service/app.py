@@ -29,6 +29,7 @@ from radmfa.service.http import CallbackApp, start_http
 from radmfa.service.notify import sd_notify
 from radmfa.service.radius import Listener, RadiusService
 from radmfa.service.reuseport import attach_identifier_steering
+from radmfa.service.udp import UdpEndpoint
 from radmfa.store import open_store
 from radmfa.upstream import ClientRouter, build_upstreams
 
@@ -44,7 +45,7 @@ class App:
     audit: AuditSink
     service: RadiusService
     notifier: FraudNotifier  # the fraud.Notifier for raise_alert's call sites (voice, push)
-    transports: list[asyncio.DatagramTransport] = field(default_factory=list)
+    transports: list[UdpEndpoint] = field(default_factory=list)
     addresses: list[tuple[str, int]] = field(default_factory=list)
     senders: Senders = field(default_factory=Senders)  # issue 4
     phone: PhoneFactors | None = None
@@ -141,15 +142,15 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
         except OSError as e:
             raise ConfigError(f"{app.config.path.name}: [http] listen: cannot listen: {e.strerror}") from None
     for host, port in app.config.radius.listen:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = Listener(app.service)
         try:
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: Listener(app.service), local_addr=(host, port), family=family, reuse_port=reuse_port
-            )
+            transport = UdpEndpoint.bind(host, port, listener.datagram_received, reuse_port=reuse_port)
         except OSError as e:
             raise ConfigError(
                 f"{app.config.path.name}: [radius] listen: cannot listen on {host}:{port}: {e.strerror}"
             ) from None
+        listener.transport = transport
+        transport.start(loop)
         app.transports.append(transport)
         if reuse_port and not attach_identifier_steering(transport.get_extra_info("socket"), app.config.radius.workers):
             log.warning("cannot steer packets by RADIUS Identifier; the kernel will hash by source port")
@@ -176,8 +177,7 @@ async def _housekeeping(app: App) -> None:
             await purge_once(app.store, app.config, now=datetime.now(UTC))
         except Exception as e:
             log.warning("housekeeping failed", error=str(e))
-        service = app.service
-        log.info("stats", answered=dict(service.answered), dropped=dict(service.dropped), in_flight=len(service._tasks))
+        log.info("stats", **app.service.counters())
 
 
 async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event | None = None) -> None:
@@ -222,4 +222,9 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             with suppress(Exception):
                 loop.remove_signal_handler(sig)
-        log.info("stopped", answered=dict(app.service.answered), dropped=dict(app.service.dropped))
+        log.info(
+            "stopped",
+            answered=dict(app.service.answered),
+            dropped=dict(app.service.dropped),
+            dropped_by_client={k: dict(v) for k, v in app.service.dropped_by_client.items()},
+        )
