@@ -22,6 +22,7 @@ from radmfa.config import RadiusConfig
 from radmfa.core import hold, policy
 from radmfa.core.model import AuditRecord, AuthRequest, Decision, Verdict
 from radmfa.core.pipeline import Pipeline
+from radmfa.errors import StoreError
 from radmfa.radius import crypto, packet, wire
 from radmfa.radius.clients import Client, ClientTable
 from radmfa.radius.dedup import DedupCache, Seen
@@ -32,6 +33,7 @@ MAX_PROXY_STATES = 10  # more than this is a proxy loop (PROXY-3)
 WARN_INTERVAL_S = 60.0
 WARN_PER_MINUTE = 20
 UNHEALTHY_AFTER_FAILURE_S = 10.0
+STORE_LOG_INTERVAL_S = 10.0
 _VERDICT_CODE = {
     Verdict.ACCEPT: wire.ACCESS_ACCEPT,
     Verdict.REJECT: wire.ACCESS_REJECT,
@@ -77,6 +79,8 @@ class RadiusService:
         self._tasks: dict[asyncio.Task[None], _Flight] = {}
         self._overdue: set[asyncio.Task[None]] = set()
         self._backend_failed_at = -UNHEALTHY_AFTER_FAILURE_S
+        self._store_failures = 0  # requests failed by the store since it last worked
+        self._store_logged_at = -STORE_LOG_INTERVAL_S
         self._auto_ma: dict[str, bool] = {}  # "auto" decided by a client's first packet (BLAST-4)
         self._auto_ps: dict[str, bool] = {}
         self._ids = itertools.count(1)
@@ -297,8 +301,10 @@ class RadiusService:
             log.error("request timed out", request_id=request.request_id)
             decision = Decision(Verdict.REJECT, "internal timeout", backend_failure=True)
         except Exception as e:  # fail closed, keep serving
-            log.error("internal error", request_id=request.request_id, error=repr(e))
-            decision = Decision(Verdict.REJECT, "internal error", backend_failure=True)
+            decision = self._failed(request, e)
+        else:
+            if self._store_failures:
+                self._store_back()
         if me is not None:
             self._leave_share(me)  # a reject delay below is no work: give back the slot and the budget
         if decision.backend_failure:
@@ -318,6 +324,26 @@ class RadiusService:
         transport.sendto(reply, addr)
         self.answered[decision.verdict.value] += 1
         self._audit(request, client, addr, transport, decision, started, result=decision.verdict.value)
+
+    def _failed(self, request: AuthRequest, error: Exception) -> Decision:
+        """No verdict on the user is possible: Reject (or no answer, in drop mode)."""
+        if type(error) is not StoreError:  # its subclasses are answers, not outages
+            log.error("internal error", request_id=request.request_id, error=repr(error))
+            return Decision(Verdict.REJECT, "internal error", backend_failure=True)
+        # The store is down or refused the statement. Nothing is decided
+        # without it (not even "unknown user"). One line per interval, not
+        # one per request: an outage under load must not flood the log.
+        self._store_failures += 1
+        now = time.monotonic()
+        if now - self._store_logged_at >= STORE_LOG_INTERVAL_S:
+            self._store_logged_at = now
+            log.error("store unavailable; failing closed", error=str(error), failed_requests=self._store_failures)
+        return Decision(Verdict.REJECT, "store unavailable", backend_failure=True)
+
+    def _store_back(self) -> None:
+        log.warning("requests decided again after store failures", failed_requests=self._store_failures)
+        self._store_failures = 0
+        self._store_logged_at = -STORE_LOG_INTERVAL_S
 
     def _audit(
         self,
