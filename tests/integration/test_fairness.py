@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from radmfa.radius import crypto, wire
-from tests.integration.harness import NAS_SECRET, access_request
+from tests.integration.harness import NAS_SECRET, REPLY_WAIT_S, access_request
 from tests.integration.test_foundation import upstream_cfg
 from tests.peers.fixtures import STANDARD_USERS, UPSTREAM_SECRET
 from tests.peers.rawnas import RawNas
@@ -19,7 +19,6 @@ pytestmark = pytest.mark.integration
 
 BUDGET = 4
 FLOOD = 120
-REPLY_WAIT_S = 60.0  # generous: the machine may be busy; a reply normally takes milliseconds
 
 CLIENTS = (
     f'client quiet {{\n  ipaddr = 127.0.0.1\n  secret = "{NAS_SECRET}"\n}}\n'
@@ -72,3 +71,66 @@ def test_a_flooding_nas_is_held_to_its_budget_and_a_quiet_nas_is_answered(
     assert stopped[-1]["dropped_by_client"] == {"flood": {"client_busy": FLOOD - BUDGET}}
     warned = [e for e in server.events() if e.get("event") == "packet dropped" and e.get("reason") == "client_busy"]
     assert warned and warned[0]["client"] == "flood"
+
+
+# -- in process: the listener's slots, held requests and shutdown --------------------------
+
+
+async def test_a_held_request_gives_back_its_slot_and_waiting_requests_are_drained(radmfa_factory):
+    """One slot: a request held for a phone must not keep the next login
+    waiting; a request that waited for the slot is still answered at SIGTERM."""
+    import asyncio
+    import socket
+
+    from radmfa.config import load
+    from radmfa.core import hold
+    from radmfa.core.model import Decision, Verdict
+    from radmfa.service.app import build, listen
+
+    server = radmfa_factory(radius_extra="reject_delay_s = 0\nmax_active = 1\nclient_max_requests = 4")
+    app = await build(load(server.config_path))
+    await listen(app)
+    gates = {b"held": asyncio.Event(), b"slow": asyncio.Event()}
+
+    async def handle(request, *, now):
+        gate = gates.get(request.username)
+        if request.username == b"held":
+            hold.allow(60)  # what a call or push does while it waits for the person
+        if gate is not None:
+            await gate.wait()
+        return Decision(Verdict.ACCEPT, "test")
+
+    app.service.pipeline.handle = handle
+    nas = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    nas.bind(("127.0.0.1", 0))
+    nas.setblocking(False)
+    loop = asyncio.get_running_loop()
+
+    def send(ident: int, user: bytes) -> None:
+        nas.sendto(access_request(ident, [(wire.USER_NAME, user)], password=b"pw")[0], app.addresses[0])
+
+    async def reply() -> bytes:
+        return await asyncio.wait_for(loop.sock_recv(nas, 4096), REPLY_WAIT_S)
+
+    try:
+        send(1, b"held")
+        send(2, b"fast")  # the one slot is free again: the held request gave it back
+        assert (await reply())[1] == 2
+        send(3, b"slow")  # takes the slot …
+        send(4, b"next")  # … so this one waits for it
+        for _ in range(int(REPLY_WAIT_S * 100)):
+            if app.service.share.waiting():
+                break
+            await asyncio.sleep(0.01)
+        assert app.service.share.waiting() == 1
+        closing = asyncio.ensure_future(app.close())  # SIGTERM: finish what was admitted
+        await asyncio.sleep(0)
+        gates[b"slow"].set()
+        gates[b"held"].set()
+        answered = {(await reply())[1] for _ in range(3)}
+        assert answered == {1, 3, 4}
+        await asyncio.wait_for(closing, REPLY_WAIT_S)
+    finally:
+        nas.close()
+        if not app.service.stopping:
+            await app.close()

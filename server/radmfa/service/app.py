@@ -177,7 +177,7 @@ async def _housekeeping(app: App) -> None:
             await purge_once(app.store, app.config, now=datetime.now(UTC))
         except Exception as e:
             log.warning("housekeeping failed", error=str(e))
-        log.info("stats", **app.service.counters())
+        log.info("stats", **app.service.counters(), send_errors=sum(t.send_errors for t in app.transports))
 
 
 async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event | None = None) -> None:
