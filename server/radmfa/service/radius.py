@@ -160,9 +160,9 @@ class RadiusService:
                 return self._duplicate(replay, addr, transport, client)
             if data[0] == wire.ACCESS_REQUEST and self.share.at_limit(client.name):
                 # Shed a busy client's new work before parsing and verifying it:
-                # a flood must cost as little as possible. Only verified
-                # requests ever count against a budget, so a forger cannot
-                # make a client busy.
+                # a flood must cost as little as possible. Only requests that
+                # passed the client's checks below (its Message-Authenticator)
+                # count against its budget: forged packets cannot fill it.
                 return self._busy(client, addr)
         try:
             frame = wire.parse(data, ACCEPTED_CODES)
