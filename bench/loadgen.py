@@ -54,6 +54,7 @@ class Job:
     timeout_s: float = 3.0
     require_ma: bool = True  # radmfa always signs its replies with Message-Authenticator
     record_latency: bool = False
+    source: str = "127.0.0.1"  # the NAS's address (another loopback address is another client)
 
 
 @dataclass
@@ -110,7 +111,7 @@ class Generator:
     def __init__(self, job: Job, population: Population | None, index: int) -> None:
         self.job, self.pop, self.index = job, population, index
         self.out = Outcome()
-        self.socks = [_socket() for _ in range(job.sockets)]
+        self.socks = [_socket(job.source) for _ in range(job.sockets)]
         self.free = [deque(range(256)) for _ in self.socks]
         self.inflight: list[dict[int, _Req]] = [{} for _ in self.socks]
         self.timers: list[tuple[float, int, int, _Req]] = []
@@ -336,10 +337,10 @@ class Generator:
             self.pop.last_step[login.user] = current_step()
 
 
-def _socket() -> socket.socket:
+def _socket(source: str) -> socket.socket:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-    s.bind(("127.0.0.1", 0))
+    s.bind((source, 0))
     s.setblocking(False)
     return s
 
@@ -353,39 +354,46 @@ def _share(total: int, parts: int, index: int) -> int:
     return total // parts + (1 if index < total % parts else 0)
 
 
-def _child(job: Job, population: Population | None, index: int, start_at: float, results: Any) -> None:
+def _child(job: Job, population: Population | None, index: int, start_at: float, results: Any,
+           number: int = 0) -> None:
     try:
         outcome = Generator(job, population, index).run(start_at)
-        results.put((index, asdict(outcome), None))
+        results.put((number, asdict(outcome), None))
     except BaseException as e:  # report, never hang the parent
-        results.put((index, None, repr(e)))
+        results.put((number, None, repr(e)))
 
 
 def run(job: Job, population: Population | None = None) -> Outcome:
     """Run ``job`` in ``job.processes`` forked processes and add up what they saw."""
-    if job.kind in ("totp", "inline", "open") and population is None:
-        raise ValueError(f"a {job.kind!r} job needs the enrolled population")
+    return run_together([job], population)[0]
+
+
+def run_together(jobs: list[Job], population: Population | None = None) -> list[Outcome]:
+    """Run several jobs at once (e.g. two NASes), all clocks started together; one Outcome per job."""
+    for job in jobs:
+        if job.kind in ("totp", "inline", "open") and population is None:
+            raise ValueError(f"a {job.kind!r} job needs the enrolled population")
     ctx = multiprocessing.get_context("fork")
     results = ctx.Queue()
     start_at = time.monotonic() + 0.3  # every process starts its clock together
-    procs = [ctx.Process(target=_child, args=(job, population, i, start_at, results), daemon=True)
-             for i in range(job.processes)]
-    total = Outcome()
+    procs = [ctx.Process(target=_child, args=(job, population, i, start_at, results, n), daemon=True)
+             for n, job in enumerate(jobs) for i in range(job.processes)]
+    totals = [Outcome() for _ in jobs]
     errors = []
     try:
         for p in procs:
             p.start()
-        deadline = start_at + job.warmup_s + job.duration_s + job.timeout_s + 30.0
+        deadline = start_at + max(j.warmup_s + j.duration_s + j.timeout_s for j in jobs) + 30.0
         for _ in procs:
             try:
-                _, outcome, error = results.get(timeout=max(1.0, deadline - time.monotonic()))
+                number, outcome, error = results.get(timeout=max(1.0, deadline - time.monotonic()))
             except queue.Empty:
                 errors.append("a load generator process did not report in time")
                 break
             if error:
                 errors.append(error)
             else:
-                total.merge(Outcome(**outcome))
+                totals[number].merge(Outcome(**outcome))
     finally:
         for p in procs:
             p.join(timeout=5)
@@ -399,4 +407,4 @@ def run(job: Job, population: Population | None = None) -> Outcome:
                 last[i] = step
     if errors:
         raise RuntimeError("load generator failed: " + "; ".join(errors))
-    return total
+    return totals

@@ -29,6 +29,10 @@ METRICS: tuple[tuple[str, str, float | None, str], ...] = (
     ("upstream_requests_per_unique", "==", 1.0, "upstream datagrams per first leg in the storm"),
     ("passthrough_rps_log_info", "", None, "passthrough Access-Requests/s with [log] level = info"),
     ("log_info_cost", "", None, "throughput lost to level = info (1 - info/warning)"),
+    ("fairness_quiet_answered", ">=", 0.99,
+     "share of a quiet NAS's TOTP logins answered while another NAS floods 3,000 requests/s"),
+    ("fairness_quiet_answered_overload", "", None,
+     "the same while the other NAS floods 12,000 requests/s (beyond what radmfa answers here)"),
 )
 
 

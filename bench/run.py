@@ -39,9 +39,10 @@ SCENARIOS = {
     "latency": scenarios.latency,
     "totp_login": scenarios.totp_login,
     "retransmit": scenarios.retransmit,
+    "fairness": scenarios.fairness,
     "pending": scenarios.pending,  # last: it leaves 100,000 challenges in the store
 }
-NEEDS_USERS = {"passthrough", "log_cost", "latency", "totp_login", "retransmit", "pending"}
+NEEDS_USERS = {"passthrough", "log_cost", "latency", "totp_login", "retransmit", "fairness", "pending"}
 TIME_LIMIT_S = {False: 1800, True: 300}
 OTHER_CPU_WARNING = 0.1  # share of the machine used by processes outside the benchmark
 

@@ -20,7 +20,7 @@ from bench import loadgen
 from bench.loadgen import Job, Outcome
 from bench.measure import CpuMeter, median, percentile, radclient, write_packet_files
 from bench.relay import Relay
-from bench.stack import NAS_SECRET, UPSTREAM_SECRET, Radmfa
+from bench.stack import NAS_SECRET, QUIET_NAS, UPSTREAM_SECRET, Radmfa
 from bench.users import Population, ensure_users
 
 
@@ -44,6 +44,11 @@ class Settings:
     # Two copies back to back and one soon after (they find the request still
     # being processed), two later (they find it answered: the cached reply).
     storm_copies: tuple[float, ...] = (0.0, 0.0, 0.005, 0.050, 0.200)
+    # fairness: one NAS floods valid password-only requests at each rate while
+    # another NAS logs in with TOTP at quiet_rate logins/s.
+    flood_rates: tuple[float, ...] = (3000.0, 12000.0)
+    quiet_rate: float = 20.0
+    fair_s: float = 10.0
 
     @classmethod
     def full(cls, workers: int, users: int) -> Settings:
@@ -53,7 +58,7 @@ class Settings:
     def smoke(cls, workers: int, users: int) -> Settings:
         return cls(quick=True, workers=workers, users=users, rounds=1, pass_packets=10_000,
                    run_s=3.0, latency_s=2.0, pending=min(users, 10_000), storm_s=2.0,
-                   pass_check_s=1.5)
+                   pass_check_s=1.5, fair_s=4.0)
 
 
 @dataclass
@@ -228,6 +233,40 @@ def totp_login(b: Bench) -> None:
         b.details[kind] = _summary(out, shares)
         if kind == "totp":
             b.results["loadgen_cpu_share"] = shares["loadgen_cpu_share"]
+
+
+# ---- fairness: a quiet NAS's logins while another NAS floods ----
+
+def fairness(b: Bench) -> None:
+    """Open loop on both NASes, started together; the flood runs a second longer
+    on each side so the quiet NAS's logins all meet it. A NAS gives up on a
+    request after 3 s (the load generator does not retransmit); the figure is
+    the quiet NAS's share of logins that completed (both legs answered)."""
+    s = b.settings
+    quiet = Job("totp", b.radmfa.address, NAS_SECRET.encode(), processes=1, duration_s=s.fair_s,
+                warmup_s=1.0, rate=s.quiet_rate, source=QUIET_NAS, sockets=1, timeout_s=3.0)
+    arms = []
+    for rate in s.flood_rates:
+        flood = Job("pass", b.radmfa.address, NAS_SECRET.encode(), processes=1 if rate <= 5000 else 2,
+                    duration_s=s.fair_s + 1.0, warmup_s=1.0, rate=rate, sockets=64, timeout_s=1.0)
+        ensure_users(b.population, s.quiet_rate, s.fair_s + 2.0)
+        meter = b.meter()
+        flood_out, quiet_out = loadgen.run_together([flood, quiet], b.population)
+        shares = meter.shares()
+        arms.append({
+            "flood_offered_per_s": rate,
+            "quiet_answered_share": round(quiet_out.completed / max(1, quiet_out.started), 4),
+            "flood_answered_share": round(flood_out.completed / max(1, flood_out.started), 4),
+            "flood_answered_per_s": round(flood_out.rate, 1),
+            "quiet": {k: getattr(quiet_out, k) for k in ("started", "completed", "rejected", "lost", "bad")},
+            "flood": {k: getattr(flood_out, k) for k in ("started", "completed", "rejected", "bad", "requests")},
+            "flood_lost": flood_out.lost,  # expected: what radmfa dropped for the flooding NAS
+            **shares,
+        })
+    b.results["fairness_quiet_answered"] = arms[0]["quiet_answered_share"]
+    b.results["fairness_quiet_answered_overload"] = min(arm["quiet_answered_share"] for arm in arms[1:]) \
+        if len(arms) > 1 else None
+    b.details["fairness"] = {"quiet_logins_per_s": s.quiet_rate, "run_s": s.fair_s, "arms": arms}
 
 
 # ---- retransmit storm: every request five times, through a counting relay ----

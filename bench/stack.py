@@ -35,8 +35,15 @@ _FALLBACK = (
     "sys.exit(run_workers(config.load(sys.argv[1])))"
 )
 
+QUIET_NAS = "127.0.0.2"  # a second NAS, for the fairness scenario
 CLIENTS_CONF = f"""client bench {{
 \tipaddr = 127.0.0.1
+\tsecret = "{NAS_SECRET}"
+\trequire_message_authenticator = yes
+\tlimit_proxy_state = yes
+}}
+client quiet {{
+\tipaddr = {QUIET_NAS}
 \tsecret = "{NAS_SECRET}"
 \trequire_message_authenticator = yes
 \tlimit_proxy_state = yes

@@ -22,7 +22,12 @@ from tests.peers.fixtures import (  # noqa: F401  (fixtures are found by name)
     radclient,
     slapd,
 )
-from tests.peers.postgres import fresh_postgres_url, postgres_url  # noqa: F401
+from tests.peers.postgres import (  # noqa: F401
+    fresh_postgres_url,
+    postgres_url,
+    private_postgres,
+    private_postgres_server,
+)
 
 
 @pytest.hookimpl(wrapper=True)

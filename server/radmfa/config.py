@@ -49,6 +49,11 @@ class RadiusConfig:
     max_pending: int = 65536  # in-flight + cached requests per listening socket and process (DUP-6)
     request_timeout_s: float = 30.0  # longest radmfa works on one request before rejecting it
     on_backend_failure: str = "reject"  # "reject" | "drop" (no answer, so the NAS fails over)
+    # Fairness (service/fairness.py), per worker process: requests decided at
+    # once, and requests one clients.conf entry may have waiting or being
+    # decided at once; more from that client are dropped (client_busy).
+    max_active: int = 512
+    client_max_requests: int = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,6 +466,8 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         max_pending=r.integer("max_pending", d.max_pending, minimum=16, maximum=10_000_000),
         request_timeout_s=r.number("request_timeout_s", d.request_timeout_s, minimum=1, maximum=600),
         on_backend_failure=r.choice("on_backend_failure", d.on_backend_failure, ("reject", "drop")),
+        max_active=r.integer("max_active", d.max_active, minimum=1, maximum=100_000),
+        client_max_requests=r.integer("client_max_requests", d.client_max_requests, minimum=1, maximum=1_000_000),
     )
     if not radius.listen:
         r.fail("listen", "needs at least one address")

@@ -81,7 +81,7 @@ PHONE_MFA = (
 
 
 def make_server(factory: Callable[..., Radmfa], peers: Peers, *, mfa: str = "", clients: str = "",
-                oob_timeout_s: float = 4, extra_toml: str = "", **kw: Any) -> Radmfa:
+                oob_timeout_s: float = 30, extra_toml: str = "", **kw: Any) -> Radmfa:
     http_port = free_tcp_port()
     mfa = PHONE_MFA + f"oob_timeout_s = {oob_timeout_s}\n" + mfa
     server = factory(mfa=mfa, extra=phone_config(peers, http_port, clients=clients, extra_toml=extra_toml), **kw)
@@ -120,14 +120,16 @@ def get_user(server: Radmfa, name: str) -> User | None:
     return result
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, server: Radmfa | None = None) -> Any:
+    """Poll until ``predicate()`` is true (generous deadline); on failure show radmfa's log."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(0.05)
-    raise AssertionError("condition not met in time")
+    log = f"; radmfa's log:\n{server.log_text()[-8000:]}" if server is not None else ""
+    raise AssertionError(f"condition not met within {timeout} s{log}")
 
 
 class Background:
@@ -144,7 +146,7 @@ class Background:
         self._thread = threading.Thread(target=run, daemon=True)
         self._thread.start()
 
-    def result(self, timeout: float = 30.0) -> Any:
+    def result(self, timeout: float = 120.0) -> Any:
         self._thread.join(timeout)
         assert self._value, "call did not finish"
         return self._value[0]

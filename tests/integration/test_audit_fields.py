@@ -12,7 +12,7 @@ from radmfa.config import load
 from radmfa.core.model import AuditRecord
 from radmfa.radius import wire
 from radmfa.service.app import build, listen
-from tests.integration.harness import access_request, udp_exchange
+from tests.integration.harness import REPLY_WAIT_S, access_request, udp_exchange
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +21,7 @@ async def login(app, attrs: list[tuple[int, bytes]], password: bytes) -> None:
     data, _ = access_request(7, attrs, password=password)
     port = app.addresses[0][1]
     reply = await asyncio.get_running_loop().run_in_executor(
-        None, lambda: udp_exchange(("127.0.0.1", port), data, 2.0)
+        None, lambda: udp_exchange(("127.0.0.1", port), data, REPLY_WAIT_S)
     )
     assert reply is not None
 

@@ -30,15 +30,15 @@ def test_demo_then_login_with_a_code(tmp_path: Path):
         )
     try:
         secret = None
-        for _ in range(100):
+        deadline = time.monotonic() + 60  # generous: a busy machine
+        while time.monotonic() < deadline:
             m = re.search(r"secret=([A-Z2-7]+)", out.read_text())
-            if m and "Listening" in out.read_text():
+            if m and "radmfa ready" in out.read_text():  # logged once the socket is bound
                 secret = m.group(1)
                 break
             assert demo.poll() is None, out.read_text()
             time.sleep(0.1)
         assert secret, out.read_text()
-        time.sleep(0.5)
         code = pyotp.TOTP(secret).now()
         login = subprocess.run(  # noqa: S603
             [sys.executable, "-m", "radmfa", "login", "demo", "--config", str(cfg)],
@@ -59,7 +59,7 @@ def test_demo_then_login_with_a_code(tmp_path: Path):
         assert wrong.returncode == 1 and "Access-Reject" in wrong.stdout
     finally:
         demo.terminate()
-        demo.wait(10)
+        demo.wait(60)
     # the seed is stored encrypted, never in the clear
     db = (tmp_path / "var" / "radmfa.db").read_bytes()
     import base64

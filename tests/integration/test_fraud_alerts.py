@@ -52,7 +52,7 @@ def logs() -> io.StringIO:
 
 def settings(sink: MailSink | None, hook: WebhookReceiver | None, **smtp: object) -> tuple[FraudConfig, SmtpConfig]:
     mail = SmtpConfig(host=sink.host if sink else "", port=sink.port if sink else 25, starttls=False,
-                      sender="radmfa@example.com", timeout_s=5, **smtp)  # type: ignore[arg-type]
+                      sender="radmfa@example.com", timeout_s=30, **smtp)  # type: ignore[arg-type]
     return FraudConfig(
         notify_email=("soc@example.com", "oncall@example.com") if sink else (),
         notify_webhook=hook.url if hook else "",

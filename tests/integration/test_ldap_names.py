@@ -52,7 +52,7 @@ def search_upstream(slapd: Slapd, tmp_path: Path) -> LdapUpstream:
 def template_upstream(slapd: Slapd, tmp_path: Path) -> LdapUpstream:
     return make_upstream(
         tmp_path, f'type = "ldap"\nservers = ["{slapd.ldaps_url}"]\nbind_dn_template = "uid={{user}},{PEOPLE}"\n'
-        f"{tls(slapd)}timeout_s = 1\n"
+        f"{tls(slapd)}timeout_s = 10\n"
     )
 
 

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from tests.integration.harness import NAS_SECRET
+from tests.integration.harness import NAS_SECRET, REPLY_WAIT_S
 from tests.integration.test_foundation import code_for, upstream_cfg
 
 pytestmark = pytest.mark.integration
@@ -40,7 +40,7 @@ def test_sd_notify_ready_and_stopping(radmfa_factory, tmp_path):
     path = str(tmp_path / "notify.sock")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(path)
-    sock.settimeout(10)
+    sock.settimeout(REPLY_WAIT_S)
     server = radmfa_factory(env={"NOTIFY_SOCKET": path})
     try:
         server.start()
@@ -54,7 +54,6 @@ def test_sd_notify_ready_and_stopping(radmfa_factory, tmp_path):
 def test_workers_share_one_nas_port_and_sigterm_loses_no_audit_row(radmfa_factory, freeradius_upstream):
     import asyncio
     import subprocess
-    import time
 
     from radmfa.config import load
     from radmfa.radius import wire
@@ -70,16 +69,16 @@ def test_workers_share_one_nas_port_and_sigterm_loses_no_audit_row(radmfa_factor
         found = subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True, text=True, check=False)
         children = [int(p) for p in found.stdout.split()]
         assert len(children) == 2
+        server.wait_for_event("radmfa ready", count=2)  # both workers listen, not just the one that answered
         replies = 0
         nas = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # one source port, like a real NAS
-        nas.settimeout(3)
+        nas.settimeout(REPLY_WAIT_S)
         for i in range(160):
             data, _ = access_request(i % 256, [(wire.USER_NAME, b"bob")], password=b"bob-pw")
             nas.sendto(data, ("127.0.0.1", server.port))
             replies += wire.parse(nas.recv(4096)).code == wire.ACCESS_ACCEPT
         nas.close()
         assert replies == 160
-        time.sleep(0.05)
     assert server.proc is None  # stopped with SIGTERM by the context manager
 
     async def count() -> int:
@@ -105,7 +104,7 @@ def test_a_dying_worker_stops_the_service_for_systemd_to_restart(radmfa_factory)
     children = [int(p) for p in found.stdout.split()]
     assert len(children) == 2
     os.kill(children[0], signal.SIGKILL)
-    assert server.proc.wait(15) == 1  # non-zero: Restart=on-failure brings it back
+    assert server.proc.wait(REPLY_WAIT_S) == 1  # non-zero: Restart=on-failure brings it back
     assert "stopping the others" in server.log_text()
     assert subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True, check=False).returncode == 1
     server.stop()

@@ -13,6 +13,8 @@ import pytest
 
 from radmfa.core.model import CustomMessage, FraudReport, UserState
 from radmfa.core.ports import Store
+from radmfa.radius import crypto, wire
+from tests.integration.harness import SILENCE_S, access_request
 from tests.integration.phone_env import (  # noqa: F401  (peers is a fixture)
     NAS_SECRET,
     Background,
@@ -25,6 +27,7 @@ from tests.integration.phone_env import (  # noqa: F401  (peers is a fixture)
     wait_for,
 )
 from tests.integration.test_foundation import upstream_cfg
+from tests.peers.rawnas import RawNas
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +42,7 @@ def fraud_reports(server) -> list[FraudReport]:
     return in_store(server, work)
 
 
-def login(radclient, server, user: str, password: str | None, *, state: str | None = None, timeout: float = 10,
+def login(radclient, server, user: str, password: str | None, *, state: str | None = None, timeout: float = 60,
           retries: int = 1):
     packet: dict[str, str] = {"User-Name": user}
     if password is not None:
@@ -136,14 +139,16 @@ def test_hang_up_denies(phone, peers, radclient):  # noqa: F811
         assert login(radclient, phone, "alice", "2", state=first.get("State")).code == "Access-Reject"
 
 
-def test_push_approve_answers_within_a_second(phone, peers, radclient):  # noqa: F811
+def test_push_approve_answers_the_held_request_when_tapped(phone, peers, radclient):  # noqa: F811
     peers.ntfy.tap_label = "Approve"
     peers.ntfy.tap_delay_s = 1.0
     with phone:
         first = login(radclient, phone, "alice", "alice-pw")
         held = Background(lambda: login(radclient, phone, "alice", "4", state=first.get("State")))
         assert held.result().code == "Access-Accept"
-        assert held.done_at - peers.ntfy.tapped_at[0] < 1.0
+        # Woken by the tap (the store is polled every 0.2 s), not at the
+        # 30 s timeout; the margin is for a busy machine, not a speed target.
+        assert held.done_at - peers.ntfy.tapped_at[0] < 10.0
     message = peers.ntfy.published[0]
     # The topic has an unguessable per-user part (a reader of the topic can
     # tap Approve); the admin reads it off `radmfa user show` for the user.
@@ -180,31 +185,44 @@ def test_push_deny_rejects_and_fraud_button_reports(phone, peers, radclient):  #
 
 def test_no_answer_rejects_at_the_timeout_past_the_request_watchdog(radmfa_factory, peers, radclient):  # noqa: F811
     # request_timeout_s = 1 < oob_timeout_s = 4: the held request moves its own deadline.
-    server = make_server(radmfa_factory, peers, radius_extra="reject_delay_s = 0\nrequest_timeout_s = 1")
+    server = make_server(radmfa_factory, peers, oob_timeout_s=4,
+                         radius_extra="reject_delay_s = 0\nrequest_timeout_s = 1")
     add_user(server, "alice", "alice-pw", mobile=MOBILE)
     with server:
         first = login(radclient, server, "alice", "alice-pw")
         started = time.monotonic()
         done = login(radclient, server, "alice", "3", state=first.get("State"))
         elapsed = time.monotonic() - started
-    assert done.code == "Access-Reject" and 3.5 < elapsed < 7
+    # Not before the hold's timeout (the watchdog would answer after 1 s); a
+    # busy machine may only make it later.
+    assert done.code == "Access-Reject" and elapsed > 3.5
     assert "No answer" in (done.get("Reply-Message") or "")
     assert len(peers.ntfy.published) == 1
     assert "internal timeout" not in server.log_text()
 
 
-def test_nas_retransmitting_a_held_request_pushes_once(radmfa_factory, peers, radclient):  # noqa: F811
-    phone = make_server(radmfa_factory, peers, oob_timeout_s=20)
+def test_nas_retransmitting_a_held_request_pushes_once(radmfa_factory, peers):  # noqa: F811
+    phone = make_server(radmfa_factory, peers)
     add_user(phone, "alice", "alice-pw", mobile=MOBILE)
-    peers.ntfy.tap_label = "Approve"
-    peers.ntfy.tap_delay_s = 5.2
-    with phone:
-        first = login(radclient, phone, "alice", "alice-pw")
-        # radclient -r 6 -t 1: the same packet (Id, authenticator) five more times
-        packet = {"User-Name": "alice", "User-Password": "3", "State": first.get("State")}
-        replies = radclient(phone.address, NAS_SECRET, [packet], timeout=1, retries=6)
-        assert replies[0].code == "Access-Accept"
-        assert replies.stdout.count("Sent Access-Request") == 6
+    with phone, RawNas(("127.0.0.1", phone.port)) as nas:
+        data, _ = access_request(1, [(wire.USER_NAME, b"alice")], password=b"alice-pw")
+        challenge = nas.exchange(data)
+        assert challenge is not None and challenge[0] == wire.ACCESS_CHALLENGE, phone.log_text()
+        state = wire.parse(challenge).get(wire.STATE)
+        assert state is not None
+        answer, _ = access_request(2, [(wire.USER_NAME, b"alice"), (wire.STATE, state)], password=b"3")
+        nas.send(answer)
+        message = wait_for(lambda: peers.ntfy.published and peers.ntfy.published[0], server=phone)
+        for _ in range(5):  # the NAS's retransmissions while the push is out: same Id and authenticator
+            nas.send(answer)
+        # One socket, read in order: this reply means radmfa has seen every copy.
+        probe = crypto.sign_request(wire.STATUS_SERVER, 200, crypto.new_authenticator(), b"", NAS_SECRET.encode())
+        seen = nas.exchange(probe)
+        assert seen is not None and seen[1] == 200, phone.log_text()
+        assert peers.ntfy.tap_now(message, "Approve") == 200
+        accepted = nas.receive()
+        assert accepted is not None and accepted[:2] == bytes([wire.ACCESS_ACCEPT, 2]), phone.log_text()
+        assert nas.receive(SILENCE_S) is None  # one answer for six copies
     assert len(peers.ntfy.published) == 1
     assert sum(1 for e in phone.events() if e.get("event") == "out-of-band answer") == 1
 
@@ -216,7 +234,8 @@ def test_a_second_request_while_held_joins_the_same_call(phone, peers, radclient
         older = Background(lambda: login(radclient, phone, "alice", "2", state=a.get("State")))
         wait_for(lambda: peers.twilio.calls)
         newer = Background(lambda: login(radclient, phone, "alice", "2", state=b.get("State")))
-        time.sleep(0.8)
+        # The newer attempt joins the call and the older one is answered at
+        # once: once it is, the call has its one waiter left.
         assert older.result().code == "Access-Reject"  # superseded by the newer attempt
         peers.twilio.run(peers.twilio.play(peers.twilio.calls[0], "#"))
         assert newer.result().code == "Access-Accept"

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.integration
 MOBILE = "+14155550123"
 
 
-def login(radclient, server, user, password, state=None, timeout=10):
+def login(radclient, server, user, password, state=None, timeout=60):
     packet = {"User-Name": user, "User-Password": password}
     if state is not None:
         packet["State"] = state
@@ -60,7 +60,7 @@ url = "{hook.url}/send"
 headers = {{ "Content-Type" = "application/json", "Authorization" = "Bearer hook-secret" }}
 body = '{{"to": "{{to}}", "text": "{{text}}", "approve": "{{approve_url}}", "deny": "{{deny_url}}"}}'
 """
-    server = radmfa_factory(mfa='sms_provider = "hook"\npush_provider = "hook"\noob_timeout_s = 5\n', extra=extra)
+    server = radmfa_factory(mfa='sms_provider = "hook"\npush_provider = "hook"\noob_timeout_s = 30\n', extra=extra)
     add_user(server, "alice", "alice-pw", mobile=MOBILE)
     with server:
         first = login(radclient, server, "alice", "alice-pw")
@@ -122,7 +122,7 @@ def test_two_way_sms_reply_approves(radmfa_factory, peers, radclient):  # noqa: 
 
 
 def test_any_worker_answers_a_callback_for_another(radmfa_factory, peers, radclient):  # noqa: F811
-    server = make_server(radmfa_factory, peers, radius_extra="reject_delay_s = 0\nworkers = 2", oob_timeout_s=8)
+    server = make_server(radmfa_factory, peers, radius_extra="reject_delay_s = 0\nworkers = 2")
     add_user(server, "alice", "alice-pw", mobile=MOBILE)
     peers.ntfy.tap_label = "Approve"
     with server:
@@ -137,8 +137,8 @@ def test_push_held_at_one_node_approved_through_another(radmfa_factory, peers, r
                                                         fresh_postgres_url, tmp_path):
     # Two nodes, one PostgreSQL store: the tap reaches node B's HTTP while node A holds the request.
     shared = {"store_url": fresh_postgres_url, "key_file": str(tmp_path / "cluster.key")}
-    a = make_server(radmfa_factory, peers, oob_timeout_s=10, **shared)
-    b = make_server(radmfa_factory, peers, oob_timeout_s=10, **shared)
+    a = make_server(radmfa_factory, peers, **shared)
+    b = make_server(radmfa_factory, peers, **shared)
     add_user(a, "alice", "alice-pw", mobile=MOBILE)
     with a, b:
         first = login(radclient, a, "alice", "alice-pw")

@@ -25,7 +25,7 @@ def request(user: bytes, attrs=()) -> AuthRequest:
 
 async def test_many_concurrent_requests_use_more_sockets_and_never_collide(freeradius_factory):
     fr = freeradius_factory(mode="ack", secret=UPSTREAM_SECRET)
-    up = RadiusUpstream(UpstreamConfig("radius", (fr.address,), UPSTREAM_SECRET.encode(), timeout_s=3, retries=2))
+    up = RadiusUpstream(UpstreamConfig("radius", (fr.address,), UPSTREAM_SECRET.encode(), timeout_s=10, retries=2))
     await up.start()
     try:
         results = await asyncio.gather(*(up.authenticate(request(f"u{i}".encode()), b"pw") for i in range(700)))
@@ -38,7 +38,7 @@ async def test_many_concurrent_requests_use_more_sockets_and_never_collide(freer
 
 async def test_attributes_pass_through_and_password_rehidden(freeradius_factory, freeradius_upstream):
     up = RadiusUpstream(
-        UpstreamConfig("radius", (freeradius_upstream.address,), UPSTREAM_SECRET.encode(), timeout_s=2, retries=1)
+        UpstreamConfig("radius", (freeradius_upstream.address,), UPSTREAM_SECRET.encode(), timeout_s=10, retries=1)
     )
     await up.start()
     try:
@@ -98,7 +98,8 @@ async def scripted(mode: str):
 @pytest.mark.parametrize("mode", ["spoof", "bad_ma"])
 async def test_unverifiable_replies_are_ignored(mode):
     transport, proto, addr = await scripted(mode)
-    up = RadiusUpstream(UpstreamConfig("radius", (addr,), UPSTREAM_SECRET.encode(), timeout_s=0.3, retries=2))
+    # Each attempt waits long enough for the (bad) reply to arrive on a busy machine.
+    up = RadiusUpstream(UpstreamConfig("radius", (addr,), UPSTREAM_SECRET.encode(), timeout_s=2, retries=2))
     await up.start()
     try:
         with pytest.raises(UpstreamUnavailable):
@@ -112,7 +113,7 @@ async def test_unverifiable_replies_are_ignored(mode):
 
 async def test_retransmission_and_mppe_key_reencryption():
     transport, proto, addr = await scripted("drop_first")
-    up = RadiusUpstream(UpstreamConfig("radius", (addr,), UPSTREAM_SECRET.encode(), timeout_s=0.3, retries=3))
+    up = RadiusUpstream(UpstreamConfig("radius", (addr,), UPSTREAM_SECRET.encode(), timeout_s=2, retries=3))
     await up.start()
     try:
         result = await up.authenticate(request(b"alice"), b"pw")
@@ -134,7 +135,7 @@ async def test_mixed_families_and_unresolvable_names(freeradius_factory):
 
     fr = freeradius_factory(mode="ack", secret=UPSTREAM_SECRET)
     dead6 = ("::1", 9)  # discard port on IPv6 loopback: nobody answers
-    cfg = UpstreamConfig("radius", (dead6, fr.address), UPSTREAM_SECRET.encode(), timeout_s=0.3, retries=2)
+    cfg = UpstreamConfig("radius", (dead6, fr.address), UPSTREAM_SECRET.encode(), timeout_s=2, retries=2)
     up = RadiusUpstream(cfg)
     await up.start()
     try:

@@ -44,8 +44,8 @@ from tests.peers.ports import free_udp_port
 
 SYSTEM_RADDB = Path("/etc/freeradius/3.0")
 DEFAULT_SECRET = "upstream-secret"  # noqa: S105  (test peers only)
-START_TIMEOUT = 10.0
-STOP_TIMEOUT = 5.0
+START_TIMEOUT = 60.0  # generous: a busy machine (CI shares two cores)
+STOP_TIMEOUT = 5.0  # then SIGKILL
 
 # Enabled by the Debian package but unusable in a private instance: eap needs an
 # `Auth-Type EAP` section; the others write under /var or call Samba's ntlm_auth.

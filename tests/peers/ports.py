@@ -31,3 +31,10 @@ def free_udp_ports(count: int, host: str = "127.0.0.1") -> list[int]:
 def free_udp_port(host: str = "127.0.0.1") -> int:
     """Return a UDP port that was free on `host` a moment ago."""
     return free_udp_ports(1, host)[0]
+
+
+def free_tcp_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port that was free on `host` a moment ago."""
+    with socket.socket(_family(host), socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])

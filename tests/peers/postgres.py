@@ -82,3 +82,33 @@ def fresh_postgres_url(postgres_url: str) -> str:
     """The session database with an empty public schema, for one test."""
     run(_reset_schema(postgres_url))
     return postgres_url
+
+
+@pytest.fixture(scope="module")
+def private_postgres_server() -> Iterator[Any]:
+    """A private PostgreSQL server (tests/peers/pgserver.py), one per test module."""
+    from tests.peers.pgserver import PostgresServer, PostgresServerError, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        missing_peer("PostgreSQL server binaries (/usr/lib/postgresql/*/bin) are not installed")
+    try:
+        server = PostgresServer(bindir)
+    except PostgresServerError as exc:
+        missing_peer(str(exc))
+    try:
+        server.init().start()
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def private_postgres(private_postgres_server: Any) -> Any:
+    """The module's private server, running: a test may stop and restart it.
+
+    For faults: never restart the shared server that ``postgres_url`` uses.
+    """
+    if not private_postgres_server.running:  # an earlier test failed while it was down
+        private_postgres_server.start()
+    return private_postgres_server

@@ -212,7 +212,7 @@ def run_radclient(
     secret: str,
     packets: Sequence[Packet],
     code: str = "auth",
-    timeout: float = 2.0,
+    timeout: float = 30.0,
     retries: int = 1,
     extra_args: Sequence[str] = (),
     *,
@@ -226,7 +226,9 @@ def run_radclient(
 
     `code` is radclient's command: auth, status, acct, coa, disconnect.
     `retries` is radclient's -r: the number of times each packet is sent in
-    all (1 = no retransmission); each waits `timeout` seconds. Every packet
+    all (1 = no retransmission); each waits `timeout` seconds. The default
+    is generous, for busy machines; a test that expects no reply passes a
+    short one. Every packet
     gets `Message-Authenticator = 0x00` (radclient fills in the real one)
     unless `message_authenticator=False` or the packet already names it.
     `parallel` is radclient's -p: how many requests are outstanding at once.

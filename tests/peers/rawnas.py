@@ -13,9 +13,13 @@ from types import TracebackType
 
 
 class RawNas:
-    """A blocking UDP socket connected to `server`, so only its datagrams are received."""
+    """A blocking UDP socket connected to `server`, so only its datagrams are received.
 
-    def __init__(self, server: tuple[str, int], *, timeout: float = 2.0,
+    `timeout` is how long `receive` waits by default: generous, for a reply
+    that must come on a busy machine; pass a short one to check for silence.
+    """
+
+    def __init__(self, server: tuple[str, int], *, timeout: float = 30.0,
                  bind: tuple[str, int] | None = None) -> None:
         host = server[0]
         family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -156,11 +157,14 @@ def test_right_password_is_accepted_with_reply_attributes(
 def test_wrong_password_is_rejected_at_once_without_reply_attributes(
     freeradius_upstream: FreeRadius, radclient: Radclient,
 ) -> None:
-    started = time.monotonic()
     [reply] = radclient(freeradius_upstream.server, UPSTREAM_SECRET, [alice("wrong")])
     assert reply.code == "Access-Reject"
-    assert time.monotonic() - started < 0.5, "reject_delay should be 0"
     assert reply.get("Filter-Id") is None
+    # No one-second delay: read from the config the server runs with, not from
+    # a stopwatch that a busy machine would fool.
+    assert freeradius_upstream.directory is not None
+    conf = (freeradius_upstream.directory / "raddb" / "radiusd.conf").read_text()
+    assert re.search(r"^\s*reject_delay\s*=\s*0\s*$", conf, re.MULTILINE)
 
 
 @pytest.mark.integration
@@ -285,15 +289,17 @@ def test_raw_nas_exact_retransmission_gets_the_cached_reply(
     # An Access-Request for alice with a random (so wrong) hidden password: no crypto needed.
     attrs = bytes([1, 7]) + b"alice" + bytes([2, 18]) + os.urandom(16)
     packet = bytes([1, 77]) + (20 + len(attrs)).to_bytes(2, "big") + os.urandom(16) + attrs
-    with RawNas(freeradius_upstream.address, timeout=1.0) as nas:
+    with RawNas(freeradius_upstream.address) as nas:
         first = nas.exchange(packet)
         # Like a NAS after its timeout: FreeRADIUS drops a duplicate that arrives while
         # the original is still being wrapped up, and answers later ones from its cache.
-        time.sleep(0.2)
-        nas.send(packet)
-        again = nas.receive_all(0.3)
+        # So resend, as a NAS does, until a reply comes (a busy machine wraps up later).
+        again = None
+        deadline = time.monotonic() + 30
+        while again is None and time.monotonic() < deadline:
+            again = nas.exchange(packet, timeout=0.2)
     assert first is not None and first[:2] == bytes([3, 77])  # Access-Reject, same Id
-    assert again == [first]  # byte for byte
+    assert again == first  # byte for byte
 
 
 @pytest.mark.integration

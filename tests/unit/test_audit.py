@@ -18,8 +18,10 @@ class FlakyStore:
         self.failures = failures
         self.delay = delay
         self.rows: list[AuditRecord] = []
+        self.writing = asyncio.Event()  # set once a write has started
 
     async def write_audit(self, rows):
+        self.writing.set()
         await asyncio.sleep(self.delay)
         if self.failures:
             self.failures -= 1
@@ -45,7 +47,8 @@ async def test_close_never_cancels_a_write_in_flight():
     sink.start()
     for n in range(12):
         sink.record(row(n))
-    await asyncio.sleep(0.02)  # a write is now in flight
+    await asyncio.wait_for(store.writing.wait(), 30)  # a write is now in flight
+    assert len(store.rows) < 12
     await sink.close()
     assert len(store.rows) == 12
 

@@ -23,19 +23,18 @@ def test_one_source_port_is_spread_by_identifier_and_retransmissions_stay_put():
             socks.append(s)
         assert attach_identifier_steering(socks[0], 2)
         nas = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        for ident in list(range(20)) + [7, 7, 8]:  # two retransmissions of 7, one of 8
+        sent = list(range(20)) + [7, 7, 8]  # two retransmissions of 7, one of 8
+        for ident in sent:
             nas.sendto(bytes([1, ident]) + bytes(18), socks[0].getsockname())
         nas.close()
-        time.sleep(0.1)
-        got = []
-        for s in socks:
-            ids = []
-            while True:
+        got: list[list[int]] = [[] for _ in socks]
+        deadline = time.monotonic() + 30  # loopback delivers at once; the margin is for a busy machine
+        while sum(map(len, got)) < len(sent) and time.monotonic() < deadline:
+            for s, ids in zip(socks, got, strict=True):
                 try:
                     ids.append(s.recv(64)[1])
                 except BlockingIOError:
-                    break
-            got.append(ids)
+                    time.sleep(0.001)
         assert sorted(got[0] + got[1]) == sorted(list(range(20)) + [7, 7, 8])
         assert {i % 2 for i in got[0]} == {0} and {i % 2 for i in got[1]} == {1}
     finally:

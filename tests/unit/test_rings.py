@@ -15,6 +15,7 @@ PURE = [
     PKG / "core" / "methods.py",  # the phone factors' menu and mode choice
     PKG / "factors" / "callbacks.py",  # callback tokens and code hashes
     PKG / "factors" / "voice.py",  # TwiML
+    PKG / "service" / "fairness.py",  # per-client budgets and round robin
 ]
 FORBIDDEN = {"asyncio", "socket", "sqlite3", "asyncpg", "aiohttp", "ldap3", "http", "urllib", "time", "subprocess"}
 

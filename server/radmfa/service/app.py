@@ -25,11 +25,12 @@ from radmfa.errors import ConfigError, RadmfaError
 from radmfa.factors import build_factors
 from radmfa.factors.phone import PhoneFactors
 from radmfa.radius.clients import load_clients
-from radmfa.service.binding import CannotListen, bind_failure, family_of
+from radmfa.service.binding import CannotListen, bind_failure
 from radmfa.service.http import CallbackApp, start_http
 from radmfa.service.notify import sd_notify
 from radmfa.service.radius import Listener, RadiusService
 from radmfa.service.reuseport import attach_identifier_steering
+from radmfa.service.udp import UdpEndpoint
 from radmfa.store import open_store
 from radmfa.upstream import ClientRouter, build_upstreams
 
@@ -45,7 +46,7 @@ class App:
     audit: AuditSink
     service: RadiusService
     notifier: FraudNotifier  # the fraud.Notifier for raise_alert's call sites (voice, push)
-    transports: list[asyncio.DatagramTransport] = field(default_factory=list)
+    transports: list[UdpEndpoint] = field(default_factory=list)
     addresses: list[tuple[str, int]] = field(default_factory=list)
     senders: Senders = field(default_factory=Senders)  # issue 4
     phone: PhoneFactors | None = None
@@ -144,13 +145,14 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
         except CannotListen as e:
             raise ConfigError(f"{where}: [http] listen: {e}") from None
     for host, port in app.config.radius.listen:
+        listener = Listener(app.service)
         try:
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: Listener(app.service), local_addr=(host, port), family=family_of(host), reuse_port=reuse_port
-            )
+            transport = UdpEndpoint.bind(host, port, listener.datagram_received, reuse_port=reuse_port)
         except OSError as e:
             failure = bind_failure(e, host, port, kind=socket.SOCK_DGRAM, reuse_port=reuse_port)
             raise ConfigError(f"{where}: [radius] listen: {failure}") from None
+        listener.transport = transport
+        transport.start(loop)
         app.transports.append(transport)
         if reuse_port and not attach_identifier_steering(transport.get_extra_info("socket"), app.config.radius.workers):
             log.warning("cannot steer packets by RADIUS Identifier; the kernel will hash by source port")
@@ -177,8 +179,7 @@ async def _housekeeping(app: App) -> None:
             await purge_once(app.store, app.config, now=datetime.now(UTC))
         except Exception as e:
             log.warning("housekeeping failed", error=str(e))
-        service = app.service
-        log.info("stats", answered=dict(service.answered), dropped=dict(service.dropped), in_flight=len(service._tasks))
+        log.info("stats", **app.service.counters(), send_errors=sum(t.send_errors for t in app.transports))
 
 
 async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event | None = None) -> None:
@@ -227,4 +228,9 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             with suppress(Exception):
                 loop.remove_signal_handler(sig)
-        log.info("stopped", answered=dict(app.service.answered), dropped=dict(app.service.dropped))
+        log.info(
+            "stopped",
+            answered=dict(app.service.answered),
+            dropped=dict(app.service.dropped),
+            dropped_by_client={k: dict(v) for k, v in app.service.dropped_by_client.items()},
+        )

@@ -2,8 +2,9 @@
 
 Order of checks for every datagram (checklist §1, §3, PKT-10): known source
 → framing → code → BlastRADIUS flags and Message-Authenticator → duplicate
-cache → only then User-Password and the pipeline. Anything that fails is
-dropped silently and counted; the loop never blocks and never raises.
+cache → the client's fair share (fairness.py) → only then User-Password and
+the pipeline. Anything that fails is dropped silently and counted (per reason,
+and per client when the client is known); the loop never blocks and never raises.
 """
 
 from __future__ import annotations
@@ -14,28 +15,53 @@ import os
 import time
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from radmfa.audit import AuditSink, log, recorded_device, recorded_phone
 from radmfa.config import RadiusConfig
 from radmfa.core import hold, policy
 from radmfa.core.model import AuditRecord, AuthRequest, Decision, Verdict
 from radmfa.core.pipeline import Pipeline
+from radmfa.errors import StoreError
 from radmfa.radius import crypto, packet, wire
 from radmfa.radius.clients import Client, ClientTable
 from radmfa.radius.dedup import DedupCache, Seen
+from radmfa.service.fairness import Admission, FairShare
 
 ACCEPTED_CODES = frozenset((wire.ACCESS_REQUEST, wire.STATUS_SERVER))
 MAX_PROXY_STATES = 10  # more than this is a proxy loop (PROXY-3)
 WARN_INTERVAL_S = 60.0
 WARN_PER_MINUTE = 20
 UNHEALTHY_AFTER_FAILURE_S = 10.0
+STORE_LOG_INTERVAL_S = 10.0
 _VERDICT_CODE = {
     Verdict.ACCEPT: wire.ACCESS_ACCEPT,
     Verdict.REJECT: wire.ACCESS_REJECT,
     Verdict.CHALLENGE: wire.ACCESS_CHALLENGE,
 }
 Addr = tuple[str, int]
+
+
+class Transport(Protocol):
+    """Where replies go: the socket a request came in on (udp.UdpEndpoint)."""
+
+    def sendto(self, data: bytes, addr: Addr) -> None: ...
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any: ...
+
+
+_Job = tuple[wire.Frame, Client, Addr, Transport, DedupCache]
+
+
+class _Flight:
+    """One request task: its client, its deadline, and whether it still holds its fair share."""
+
+    __slots__ = ("client", "deadline", "in_share")
+
+    def __init__(self, client: str, deadline: float) -> None:
+        self.client = client
+        self.deadline = deadline  # monotonic; the watchdog cancels the task after it
+        self.in_share = True  # holds a max_active slot and a place in its client's budget
 
 
 class RadiusService:
@@ -47,10 +73,14 @@ class RadiusService:
         self.pipeline = pipeline
         self.audit = audit
         self.dropped: Counter[str] = Counter()
+        self.dropped_by_client: dict[str, Counter[str]] = {}  # client name -> reason -> count
         self.answered: Counter[str] = Counter()
-        self._tasks: dict[asyncio.Task[None], float] = {}  # request task -> deadline (monotonic)
+        self.share: FairShare[_Job] = FairShare(cfg.max_active, cfg.client_max_requests)
+        self._tasks: dict[asyncio.Task[None], _Flight] = {}
         self._overdue: set[asyncio.Task[None]] = set()
         self._backend_failed_at = -UNHEALTHY_AFTER_FAILURE_S
+        self._store_failures = 0  # requests failed by the store since it last worked
+        self._store_logged_at = -STORE_LOG_INTERVAL_S
         self._auto_ma: dict[str, bool] = {}  # "auto" decided by a client's first packet (BLAST-4)
         self._auto_ps: dict[str, bool] = {}
         self._ids = itertools.count(1)
@@ -70,8 +100,23 @@ class RadiusService:
 
     # ---- receive path (synchronous, cheap) ----
 
-    def drop(self, reason: str) -> None:
+    def drop(self, reason: str, client: str = "") -> None:
         self.dropped[reason] += 1
+        if client:
+            per_client = self.dropped_by_client.get(client)
+            if per_client is None:
+                per_client = self.dropped_by_client[client] = Counter()
+            per_client[reason] += 1
+
+    def counters(self) -> dict[str, Any]:
+        """What the stats and stopped log lines report."""
+        return {
+            "answered": dict(self.answered),
+            "dropped": dict(self.dropped),
+            "dropped_by_client": {name: dict(reasons) for name, reasons in self.dropped_by_client.items()},
+            "in_flight": len(self._tasks),
+            "waiting": self.share.waiting(),
+        }
 
     def _warn(self, reason: str, client: str, ip: str) -> None:
         """Log a security-relevant drop (BLAST-7) without letting a flood fill
@@ -101,7 +146,7 @@ class RadiusService:
             suppressed=self._suppressed.pop(reason, 0),
         )
 
-    def receive(self, data: bytes, addr: Addr, transport: asyncio.DatagramTransport, dedup: DedupCache) -> None:
+    def receive(self, data: bytes, addr: Addr, transport: Transport, dedup: DedupCache) -> None:
         if self.stopping:
             return self.drop("shutting_down")
         client = self.clients.match(addr[0])
@@ -112,32 +157,57 @@ class RadiusService:
         if len(data) >= wire.MIN_LEN:
             replay = dedup.replay((addr[0], addr[1], data[1]), data, now=now)
             if replay is not None:
-                return self._duplicate(replay, addr, transport)
+                return self._duplicate(replay, addr, transport, client)
+            if data[0] == wire.ACCESS_REQUEST and self.share.at_limit(client.name):
+                # Shed a busy client's new work before parsing and verifying it:
+                # a flood must cost as little as possible. Only requests that
+                # passed the client's checks below (its Message-Authenticator)
+                # count against its budget: forged packets cannot fill it.
+                return self._busy(client, addr)
         try:
             frame = wire.parse(data, ACCEPTED_CODES)
         except wire.Malformed as e:
-            return self.drop(e.reason)
+            return self.drop(e.reason, client.name)
         reason = self._screen(frame, client)
         if reason:
             self._warn(reason, client.name, addr[0])
-            return self.drop(reason)
+            return self.drop(reason, client.name)
         if frame.code == wire.STATUS_SERVER:
             if self.cfg.on_backend_failure == "drop" and not self.healthy():
-                return self.drop("status_server_unhealthy")  # RFC 5997 §4.2 (SS-3): let the NAS fail over
+                # RFC 5997 §4.2 (SS-3): let the NAS fail over
+                return self.drop("status_server_unhealthy", client.name)
             return transport.sendto(self._status_reply(frame, client), addr)
         key = (addr[0], addr[1], frame.ident)
         seen = dedup.seen(key, frame.authenticator, now=now, request=frame.data)
         if seen[0] is Seen.FULL:
-            return self.drop("table_full")  # DUP-6: bounded; shed new work
+            return self.drop("table_full", client.name)  # DUP-6: bounded; shed new work
         if seen[0] is not Seen.NEW:
-            return self._duplicate(seen, addr, transport)
-        task = asyncio.get_running_loop().create_task(self._process(frame, client, addr, transport, dedup))
-        self._tasks[task] = now + self.cfg.request_timeout_s
+            return self._duplicate(seen, addr, transport, client)
+        job = (frame, client, addr, transport, dedup)
+        admission = self.share.offer(client.name, job)
+        if admission is Admission.RUN:
+            return self._start(job)
+        if admission is Admission.REFUSED:
+            # Forgotten, so a retransmission is a new request once there is room.
+            dedup.forget(key, frame.authenticator)
+            return self._busy(client, addr)
+
+    def _busy(self, client: Client, addr: Addr) -> None:
+        """The client has client_max_requests in radmfa already: shed its new
+        work, not everyone's (fairness.py)."""
+        self._warn("client_busy", client.name, addr[0])
+        self.drop("client_busy", client.name)
+
+    def _start(self, job: _Job) -> None:
+        task = asyncio.get_running_loop().create_task(self._process(*job))
+        self._tasks[task] = _Flight(job[1].name, time.monotonic() + self.cfg.request_timeout_s)
         task.add_done_callback(self._finished)
 
-    def _duplicate(self, seen: tuple[Seen, bytes | None], addr: Addr, transport: asyncio.DatagramTransport) -> None:
+    def _duplicate(
+        self, seen: tuple[Seen, bytes | None], addr: Addr, transport: Transport, client: Client
+    ) -> None:
         if seen[1] is None:
-            return self.drop("duplicate_pending")  # RFC 5080 §2.2.2 (DUP-2)
+            return self.drop("duplicate_pending", client.name)  # RFC 5080 §2.2.2 (DUP-2)
         self.answered["duplicate_resent"] += 1
         transport.sendto(seen[1], addr)  # the same bytes, never reprocessed (DUP-3)
 
@@ -210,14 +280,14 @@ class RadiusService:
     # ---- processing (a task per request) ----
 
     async def _process(
-        self, frame: wire.Frame, client: Client, addr: Addr, transport: asyncio.DatagramTransport, dedup: DedupCache
+        self, frame: wire.Frame, client: Client, addr: Addr, transport: Transport, dedup: DedupCache
     ) -> None:
         started = time.perf_counter()
         key = (addr[0], addr[1], frame.ident)
         request = self._request(frame, client, addr)
         if request is None:
             dedup.forget(key, frame.authenticator)
-            return self.drop("bad_user_password")
+            return self.drop("bad_user_password", client.name)
         me = asyncio.current_task()
         if me is not None:  # a request held for a call or push may move its own deadline
             hold.extend_deadline.set(lambda seconds: self._extend(me, seconds))
@@ -231,15 +301,19 @@ class RadiusService:
             log.error("request timed out", request_id=request.request_id)
             decision = Decision(Verdict.REJECT, "internal timeout", backend_failure=True)
         except Exception as e:  # fail closed, keep serving
-            log.error("internal error", request_id=request.request_id, error=repr(e))
-            decision = Decision(Verdict.REJECT, "internal error", backend_failure=True)
+            decision = self._failed(request, e)
+        else:
+            if self._store_failures:
+                self._store_back()
+        if me is not None:
+            self._leave_share(me)  # a reject delay below is no work: give back the slot and the budget
         if decision.backend_failure:
             self._backend_failed_at = time.monotonic()
         if decision.backend_failure and self.cfg.on_backend_failure == "drop":
             # No verdict on the user: stay silent so the NAS retries or fails
             # over to another radmfa node (a Reject would read "wrong password").
             dedup.forget(key, frame.authenticator)
-            self.drop("backend_failure")
+            self.drop("backend_failure", client.name)
             return self._audit(request, client, addr, transport, decision, started, result="drop")
         if decision.verdict is Verdict.REJECT and decision.local and self.cfg.reject_delay_s:
             # Delay rejects we originate (OPS-1), never relayed ones (PROXY-9).
@@ -251,12 +325,32 @@ class RadiusService:
         self.answered[decision.verdict.value] += 1
         self._audit(request, client, addr, transport, decision, started, result=decision.verdict.value)
 
+    def _failed(self, request: AuthRequest, error: Exception) -> Decision:
+        """No verdict on the user is possible: Reject (or no answer, in drop mode)."""
+        if type(error) is not StoreError:  # its subclasses are answers, not outages
+            log.error("internal error", request_id=request.request_id, error=repr(error))
+            return Decision(Verdict.REJECT, "internal error", backend_failure=True)
+        # The store is down or refused the statement. Nothing is decided
+        # without it (not even "unknown user"). One line per interval, not
+        # one per request: an outage under load must not flood the log.
+        self._store_failures += 1
+        now = time.monotonic()
+        if now - self._store_logged_at >= STORE_LOG_INTERVAL_S:
+            self._store_logged_at = now
+            log.error("store unavailable; failing closed", error=str(error), failed_requests=self._store_failures)
+        return Decision(Verdict.REJECT, "store unavailable", backend_failure=True)
+
+    def _store_back(self) -> None:
+        log.warning("requests decided again after store failures", failed_requests=self._store_failures)
+        self._store_failures = 0
+        self._store_logged_at = -STORE_LOG_INTERVAL_S
+
     def _audit(
         self,
         request: AuthRequest,
         client: Client,
         addr: Addr,
-        transport: asyncio.DatagramTransport,
+        transport: Transport,
         decision: Decision,
         started: float,
         *,
@@ -290,7 +384,7 @@ class RadiusService:
             )
         )
 
-    def _server_ip(self, transport: asyncio.DatagramTransport) -> str:
+    def _server_ip(self, transport: Transport) -> str:
         """The address the request came in on; this host's own for a wildcard listener."""
         local = transport.get_extra_info("sockname")
         ip = str(local[0]) if local else ""
@@ -330,10 +424,31 @@ class RadiusService:
         return self.pipeline.upstream.healthy() and not recent
 
     def _extend(self, task: asyncio.Task[Any], seconds: float) -> None:
-        if task in self._tasks:
-            self._tasks[task] = max(self._tasks[task], time.monotonic() + seconds)
+        """A held request waits for a phone or an app, not for the worker:
+        it gives back its slot and its place in its client's budget."""
+        flight = self._tasks.get(task)
+        if flight is None:
+            return
+        flight.deadline = max(flight.deadline, time.monotonic() + seconds)
+        self._leave_share(task)
+
+    def _leave_share(self, task: asyncio.Task[Any]) -> None:
+        flight = self._tasks.get(task)
+        if flight is None:
+            return
+        if flight.in_share:
+            flight.in_share = False
+            self.share.leave(flight.client)
+            self._next()
+
+    def _next(self) -> None:
+        """A slot was given back: start the next client's waiting request in it."""
+        job = self.share.free_slot()
+        if job is not None:
+            self._start(job)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
+        self._leave_share(task)  # a task that ended without a decision (dropped, shut down)
         self._tasks.pop(task, None)
         self._overdue.discard(task)
 
@@ -346,29 +461,27 @@ class RadiusService:
         while True:
             await asyncio.sleep(interval_s)
             now = time.monotonic()
-            for task, deadline in list(self._tasks.items()):
-                if deadline <= now and task not in self._overdue and not task.done():
+            for task, flight in list(self._tasks.items()):
+                if flight.deadline <= now and task not in self._overdue and not task.done():
                     self._overdue.add(task)
                     task.cancel()
 
     async def drain(self, timeout_s: float) -> None:
-        """Wait for requests in flight (SIGTERM finishes them, then exits)."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout_s)
+        """Wait for requests in flight and those waiting their turn (SIGTERM
+        finishes them, then exits); a finished one starts the next waiting one."""
+        deadline = time.monotonic() + timeout_s
+        while self._tasks and (left := deadline - time.monotonic()) > 0:
+            await asyncio.wait(set(self._tasks), timeout=left, return_when=asyncio.FIRST_COMPLETED)
 
 
-class Listener(asyncio.DatagramProtocol):
-    """Three lines of glue between one socket and the service."""
+class Listener:
+    """Glue between one socket and the service: the socket's duplicate cache."""
 
     def __init__(self, service: RadiusService) -> None:
         self.service = service
         self.dedup = DedupCache(service.cfg.duplicate_window_s, max_entries=service.cfg.max_pending)
-        self.transport: asyncio.DatagramTransport | None = None
+        self.transport: Transport | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+    def datagram_received(self, data: bytes, addr: Addr) -> None:
         assert self.transport is not None
-        self.service.receive(data, (addr[0], addr[1]), self.transport, self.dedup)
-
+        self.service.receive(data, addr, self.transport, self.dedup)
