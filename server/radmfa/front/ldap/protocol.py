@@ -15,6 +15,7 @@ filter types that contain it are restated here with that tag fixed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ldap3.protocol import rfc4511 as spec
 from pyasn1.codec.ber import decoder, encoder
@@ -65,10 +66,10 @@ SILENT = ("unbindRequest", "abandonRequest")
 # is malformed (RecursionError is caught with the other decoding errors).
 
 _NOT_TAG = Tag(tagClassContext, tagFormatConstructed, 2)  # `not [2] Filter`: explicit, X.680 §31.2.7
-_FILTER: dict[str, univ.Choice] = {}
+_FILTER: dict[str, Any] = {}  # "filter": the Filter instance; "not": what `not` holds
 
 
-def _inner(_self: object) -> univ.Choice | None:
+def _inner(_self: object) -> Any:
     return _FILTER.get("filter")
 
 
@@ -113,7 +114,7 @@ class _Filter(univ.Choice):  # type: ignore[misc]
 
 
 _FILTER["filter"] = _Filter()
-_FILTER["not"] = NamedTypes(NamedType("innerNotFilter", _FILTER["filter"]))  # type: ignore[assignment]
+_FILTER["not"] = NamedTypes(NamedType("innerNotFilter", _FILTER["filter"]))
 
 
 class _SearchRequest(univ.Sequence):  # type: ignore[misc]
