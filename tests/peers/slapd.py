@@ -194,7 +194,8 @@ def render_person(p: LdapPerson) -> str:
     return "\n".join(lines)
 
 
-def render_conf(d: Path, pki: TestPki) -> str:
+def render_conf(d: Path, pki: TestPki, acl: str = "") -> str:
+    """``acl``: more ``access to`` rules, tried before the standard ones (slapd uses the first that matches)."""
     includes = "\n".join(f"include /etc/ldap/schema/{s}.schema" for s in SCHEMAS)
     return f"""{includes}
 modulepath {MODULE_PATH}
@@ -204,6 +205,7 @@ argsfile {d}/slapd.args
 TLSCACertificateFile {pki.ca_file}
 TLSCertificateFile {pki.cert_file}
 TLSCertificateKeyFile {pki.key_file}
+{acl}
 access to attrs=userPassword
     by anonymous auth
     by self write
@@ -223,8 +225,12 @@ directory {d}/db
 class Slapd:
     """One slapd process; ``start()`` it, ``stop()`` it (or use ``with``)."""
 
-    def __init__(self, people: Sequence[LdapPerson] = STANDARD_PEOPLE, *, binary: str = "slapd") -> None:
+    def __init__(
+        self, people: Sequence[LdapPerson] = STANDARD_PEOPLE, *, binary: str = "slapd", acl: str = "",
+        extra_ldif: str = "",
+    ) -> None:
         self.binary = binary
+        self.acl, self.extra_ldif = acl, extra_ldif
         self.dir = Path(tempfile.mkdtemp(prefix="radmfa-slapd-"))
         self.pki = TestPki(self.dir)
         self.port, self.ldaps_port = free_tcp_ports(2)
@@ -241,9 +247,10 @@ class Slapd:
 
     def start(self) -> Slapd:
         conf = self.dir / "slapd.conf"
-        conf.write_text(render_conf(self.dir, self.pki))
+        conf.write_text(render_conf(self.dir, self.pki, self.acl))
         (self.dir / "db").mkdir()
-        (self.dir / "data.ldif").write_text(render_ldif(self.people))
+        extra = f"\n{self.extra_ldif.strip()}\n" if self.extra_ldif else ""
+        (self.dir / "data.ldif").write_text(render_ldif(self.people) + extra)
         slapadd = str(Path(self.binary).with_name("slapadd")) if "/" in self.binary else "slapadd"
         self._run([slapadd, "-f", str(conf), "-l", str(self.dir / "data.ldif")])
         # ldaps:// on 127.0.0.2 too: a live server whose certificate does not name that address.
