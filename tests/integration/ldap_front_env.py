@@ -14,8 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from ldap3 import Connection, Server, Tls
+from ldap3 import SUBTREE, Connection, Server, Tls
+from ldap3.operation.search import search_operation
+from ldap3.protocol.rfc4511 import LDAPMessage, ProtocolOp
+from pyasn1.codec.ber import encoder
 
+from radmfa.front.ldap.ber import Framer
+from radmfa.front.ldap.protocol import result_code
 from tests.fakes.server import free_tcp_port
 from tests.integration.harness import Radmfa
 from tests.integration.phone_env import Peers, make_server
@@ -115,17 +120,35 @@ def ldap_tool(front: Front, tool: str, *args: str, timeout: float = 30) -> subpr
                           check=False)
 
 
-def ldap3_bind(url: str, front: Front, user: str, password: str, *, start_tls: bool = False) -> Connection:
-    """A python ldap3 application's bind; the connection, bound or not."""
-    host, port = url.rsplit(":", 1)
-    server = Server(host.split("//")[1], port=int(port), use_ssl=url.startswith("ldaps"), tls=front.tls(),
-                    connect_timeout=10)
-    conn = Connection(server, user=user, password=password, receive_timeout=30, raise_exceptions=False)
-    conn.open()
-    if start_tls:
-        conn.start_tls()
-    conn.bind()
-    return conn
+class Apps:
+    """Python ldap3 applications; every connection is closed at the end of the test."""
+
+    def __init__(self) -> None:
+        self.opened: list[Connection] = []
+
+    def bind(self, front: Front, url: str, user: str, password: str, *, start_tls: bool = False) -> Connection:
+        """A bind on a new connection; the connection, bound or not."""
+        host, port = url.rsplit(":", 1)
+        server = Server(host.split("//")[1], port=int(port), use_ssl=url.startswith("ldaps"), tls=front.tls(),
+                        connect_timeout=10)
+        conn = Connection(server, user=user, password=password, receive_timeout=30, raise_exceptions=False)
+        self.opened.append(conn)
+        conn.open()
+        if start_tls:
+            conn.start_tls()
+        conn.bind()
+        return conn
+
+    def close(self) -> None:
+        for conn in self.opened:
+            conn.unbind()
+
+
+@pytest.fixture
+def apps() -> Iterator[Apps]:
+    opened = Apps()
+    yield opened
+    opened.close()
 
 
 def other_address() -> str:
@@ -143,3 +166,63 @@ def other_address() -> str:
 
 def audit_rows(server: Radmfa) -> list[dict[str, Any]]:
     return [e for e in server.events() if e.get("event") == "auth" and e.get("front") == "ldap"]
+
+
+class RawClient:
+    """A hand-driven LDAP connection, for what no real client sends."""
+
+    def __init__(self, url: str, front: Front | None = None, *, source: str | None = None) -> None:
+        host, port = url.split("//")[1].rsplit(":", 1)
+        sock = socket.create_connection((host, int(port)), timeout=10,
+                                        source_address=(source, 0) if source else None)
+        if url.startswith("ldaps"):
+            assert front is not None
+            context = ssl.create_default_context(cafile=front.ca_file)
+            sock = context.wrap_socket(sock, server_hostname=host)
+        self.sock = sock
+        self.framer = Framer(1 << 24)
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def receive(self, timeout: float = 10) -> bytes | None:
+        """The next whole message, or None when the server closed the connection."""
+        self.sock.settimeout(timeout)
+        while (message := self.framer.next()) is None:
+            try:
+                data = self.sock.recv(65536)
+            except ConnectionResetError:
+                return None
+            if not data:
+                return None
+            self.framer.feed(data)
+        return message
+
+    def result(self, timeout: float = 10) -> tuple[int, str, int]:
+        message = self.receive(timeout)
+        assert message is not None, "connection closed"
+        return result_code(message)
+
+    def closed(self, timeout: float = 10) -> bool:
+        """Has the server closed the connection (after whatever it sent)?"""
+        while True:
+            message = self.receive(timeout)
+            if message is None:
+                return True
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def message(message_id: int, op: str, body: Any) -> bytes:
+    msg = LDAPMessage()
+    msg["messageID"] = message_id
+    choice = ProtocolOp()
+    choice.setComponentByName(op, body)
+    msg["protocolOp"] = choice
+    return bytes(encoder.encode(msg))
+
+
+def search_pdu(message_id: int, base: str, ldap_filter: str = "(objectClass=*)") -> bytes:
+    body = search_operation(base, ldap_filter, SUBTREE, "NEVER", ["1.1"], 0, 0, False, False, False)
+    return message(message_id, "searchRequest", body)

@@ -10,6 +10,10 @@
                         push or call), then the user's own bind for the
                         operations that follow; or a rebind (rebind.py)
 
+The user's own bind uses the password the directory knows: a bind password
+``password,123456`` carried an inline code, split off by the same rule the
+pipeline applies (core.policy.split_inline with the user's code lengths).
+
 Every refusal of a user or service bind is invalidCredentials (49), with no
 text saying which part failed. One audit row per bind, the client named as
 the NAS of RADIUS rows.
@@ -26,8 +30,9 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from radmfa.audit import AuditSink, log
+from radmfa.config import MfaConfig
 from radmfa.config_ldap_front import LdapFrontClient, LdapFrontConfig
-from radmfa.core import exemptions
+from radmfa.core import exemptions, policy
 from radmfa.core.exemptions import Rule
 from radmfa.core.model import AuditRecord, AuthRequest, Decision, Token, User, UserState, Verdict
 from radmfa.core.policy import name_key
@@ -77,6 +82,7 @@ class Binder:
     def __init__(
         self,
         cfg: LdapFrontConfig,
+        mfa: MfaConfig,
         *,
         pipeline: Decider,
         store: BindStore,
@@ -84,7 +90,8 @@ class Binder:
         directory: Directory,
         audit: AuditSink,
     ) -> None:
-        self.cfg = cfg
+        self.cfg, self.mfa = cfg, mfa
+        self._delimiter = mfa.inline_delimiter.encode("utf-8")
         self.pipeline, self.store, self.resolver, self.directory, self.audit = (
             pipeline, store, resolver, directory, audit
         )
@@ -190,7 +197,7 @@ class Binder:
         """The user's own bind for the operations that follow: the directory
         checks the very DN the client named (the pipeline checked the name)."""
         try:
-            code, link = await self.directory.bind(who.dn, bind.password)
+            code, link = await self.directory.bind(who.dn, await self._directory_password(who, bind.password))
         except DirectoryError as e:
             log.warning("ldap front: directory unavailable", error=str(e))
             return Bound(protocol.INVALID_CREDENTIALS), replace(decision, verdict=Verdict.REJECT,
@@ -200,6 +207,13 @@ class Binder:
                 decision, verdict=Verdict.REJECT, reason=f"directory refused the user's bind (LDAP result {code})"
             )
         return Bound(protocol.SUCCESS, "user", link), decision
+
+    async def _directory_password(self, who: Identity, password: bytes) -> bytes:
+        if not self.mfa.inline or self._delimiter not in password:
+            return password
+        _, tokens = await self.store.login_view(who.name)
+        split = policy.split_inline(password, self._delimiter, (t.digits for t in tokens))
+        return split[0] if split is not None else password
 
     async def _rebind(
         self, who: Identity, bind: Bind, accepted: Decision, user_key: str, client: str, *, now: datetime

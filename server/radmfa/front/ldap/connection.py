@@ -62,6 +62,7 @@ class Connection:
         self.outstanding: set[int] = set()
         self.last_activity = time.monotonic()
         self.closing = False
+        self.closed = asyncio.Event()  # set once everything is let go
 
     async def run(self) -> None:
         try:
@@ -264,6 +265,12 @@ class Connection:
         # Back to the pool once the relay has stopped reading from it.
         relay.add_done_callback(lambda _: self.shared.directory.release(link))
 
+    def abort(self) -> None:
+        """End the session from outside (shutdown) at once, without waiting
+        for the client's TLS close_notify: the read loop sees the end."""
+        self.closing = True
+        self.writer.transport.abort()
+
     async def close(self) -> None:
         self.closing = True
         if self.binding is not None and not self.binding.done():
@@ -279,3 +286,4 @@ class Connection:
         with contextlib.suppress(ConnectionError, OSError, TimeoutError):
             async with asyncio.timeout(5):
                 await self.writer.wait_closed()
+        self.closed.set()

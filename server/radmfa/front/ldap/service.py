@@ -1,10 +1,11 @@
 """The LDAP front end: listeners, who may connect, and how many.
 
 A connection from an address no ``[ldap_front.clients.<name>]`` lists is
-closed at once, before any TLS handshake, and counted; so is one over the
-client's ``max_connections`` (per worker process). An ``ldaps://`` listener
-starts TLS right after that check; an ``ldap://`` one offers StartTLS and
-refuses binds and operations without it, except from loopback.
+closed at once and counted (on ``ldaps://`` right after the TLS handshake,
+which asyncio completes before handing the connection over); so is one over
+the client's ``max_connections`` (per worker process). An ``ldap://``
+listener offers StartTLS and refuses binds and operations without TLS,
+except from loopback.
 
 The applications behind the listed addresses appear to the pipeline as
 clients named like RADIUS clients: policy ``mode = "oob"`` (LDAP has no
@@ -17,7 +18,6 @@ device).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 from collections import Counter
 from collections.abc import Mapping
@@ -103,15 +103,17 @@ class LdapFront:
         assert upstream.ldap is not None
         self.resolver = Resolver(upstream.ldap, timeout_s=upstream.timeout_s)
         self.directory = Directory(upstream.ldap, timeout_s=upstream.timeout_s)
-        binder = Binder(cfg, pipeline=pipeline, store=store, resolver=self.resolver, directory=self.directory,
-                        audit=audit)
+        binder = Binder(
+            cfg, config.mfa, pipeline=pipeline, store=store, resolver=self.resolver, directory=self.directory,
+            audit=audit,
+        )
         self.dropped: Counter[str] = Counter()
         self.shared = Shared(cfg, binder, self.directory, server_context(cfg, config.path.name), self.dropped)
         self.clients = ClientTable(cfg.clients)
         self.open: Counter[str] = Counter()  # connections per client name
         self.addresses: list[str] = []  # the URLs listened on, with the ports bound
         self._servers: list[asyncio.Server] = []
-        self._sessions: set[asyncio.Task[None]] = set()
+        self._sessions: set[Connection] = set()
         self._housekeeper: asyncio.Task[None] | None = None
         self._last_unknown = ""
         self._file = config.path.name
@@ -119,8 +121,10 @@ class LdapFront:
     async def start(self, *, reuse_port: bool = False) -> None:
         for where in self.cfg.listen:
             try:
+                tls = self.shared.tls if where.scheme == "ldaps" else None
                 server = await asyncio.start_server(
-                    partial(self._accept, where), where.host, where.port, reuse_port=reuse_port
+                    partial(self._accept, where), where.host, where.port, reuse_port=reuse_port, ssl=tls,
+                    ssl_handshake_timeout=self.cfg.tls_handshake_timeout_s if tls else None,
                 )
             except OSError as e:
                 raise ConfigError(
@@ -140,23 +144,16 @@ class LdapFront:
             return self._turn_away(writer, "unknown_client")
         if self.open[client.name] >= client.max_connections:
             return self._turn_away(writer, "too_many_connections")
-        me = asyncio.current_task()
-        assert me is not None
-        self._sessions.add(me)
+        nodelay(writer)
+        peer = Peer(client, peer_ip, local_ip, where.scheme == "ldaps", _loopback(peer_ip))
+        session = Connection(self.shared, peer, reader, writer)
+        self._sessions.add(session)
         self.open[client.name] += 1
         try:
-            if where.scheme == "ldaps":
-                assert self.shared.tls is not None
-                try:
-                    await writer.start_tls(self.shared.tls, ssl_handshake_timeout=self.cfg.tls_handshake_timeout_s)
-                except (ssl.SSLError, ConnectionError, OSError, TimeoutError):
-                    return self._turn_away(writer, "tls_handshake_failed")
-            nodelay(writer)
-            peer = Peer(client, peer_ip, local_ip, where.scheme == "ldaps", _loopback(peer_ip))
-            await Connection(self.shared, peer, reader, writer).run()
+            await session.run()
         finally:
             self.open[client.name] -= 1
-            self._sessions.discard(me)
+            self._sessions.discard(session)
 
     def _turn_away(self, writer: asyncio.StreamWriter, reason: str) -> None:
         self.dropped[reason] += 1
@@ -181,11 +178,10 @@ class LdapFront:
         if self._housekeeper is not None:
             self._housekeeper.cancel()
         sessions = list(self._sessions)
-        for task in sessions:
-            task.cancel()
-        for task in sessions:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for session in sessions:
+            session.abort()
+        if sessions:
+            await asyncio.wait([asyncio.ensure_future(s.closed.wait()) for s in sessions], timeout=10)
         self.directory.close()
         await self.resolver.close()
         log.info("ldap front stopped", dropped=dict(self.dropped))
