@@ -17,9 +17,9 @@ from tests.integration.ldap_front_env import (
     APP,
     SECRETS,
     VAULT,
+    apps,  # noqa: F401
     audit_rows,
     directory,  # noqa: F401
-    apps,  # noqa: F401
     ldap_tool,
     start_front,
 )
@@ -55,7 +55,8 @@ def test_push_approved_bind_then_search_sees_what_the_user_may_read(radmfa_facto
     direct.unbind()
     # two binds (whoami, then search) within rebind_seconds: one push
     assert len(peers.ntfy.published) == 1
-    rows = [(r["client"], r["client_ip"], r["user"], r["result"], r["reason"], r["factor"]) for r in audit_rows(front.server)]
+    keys = ("client", "client_ip", "user", "result", "reason", "factor")
+    rows = [tuple(r[k] for k in keys) for r in audit_rows(front.server)]
     assert rows == [
         (APP, "127.0.0.1", "alice", "accept", "push approved", "push"),
         (APP, "127.0.0.1", "alice", "accept", "rebind within 10 s", "none"),
@@ -112,7 +113,8 @@ def test_inline_code_over_starttls_and_no_challenge_without_a_code(radmfa_factor
     totp = pyotp.TOTP(base64.b32encode(seed).decode())
     with front.server:
         code = totp.now()
-        who = ldap_tool(front, "ldapwhoami", "-x", "-ZZ", "-H", front.ldap, "-D", BOB.dn, "-w", f"{BOB.password},{code}")
+        password = f"{BOB.password},{code}"
+        who = ldap_tool(front, "ldapwhoami", "-x", "-ZZ", "-H", front.ldap, "-D", BOB.dn, "-w", password)
         assert who.returncode == 0, who.stderr + front.server.log_text()
         assert who.stdout.strip() == f"dn:{BOB.dn}"
         # the same bind again soon (the code is spent): the completed MFA is reused
@@ -159,7 +161,8 @@ def test_anonymous_operations_when_allowed_run_anonymously(radmfa_factory, peers
         assert anonymous.bound
         assert anonymous.extend.standard.who_am_i() in ("", None)
         anonymous.search(BASE_DN, "(uid=alice)")
-        assert anonymous.result["result"] in (0, 32) and anonymous.entries == []  # the directory shows anonymous nothing
+        # the directory shows anonymous nothing
+        assert anonymous.result["result"] in (0, 32) and anonymous.entries == []
         alice = ldap_tool(front, "ldapsearch", "-x", "-LLL", "-H", front.ldaps, "-b", BASE_DN, "(uid=alice)", "1.1")
         assert alice.returncode in (0, 32) and "dn:" not in alice.stdout  # unbound: anonymous too
 
