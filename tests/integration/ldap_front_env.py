@@ -85,7 +85,7 @@ class Front:
 
 
 def front_toml(slapd: Slapd, ldaps_port: int, ldap_port: int, *, more: str = "", client: str = "",
-               listen: str = "") -> str:
+               listen: str = "", tables: str = "") -> str:
     listen = listen or f'"ldaps://127.0.0.1:{ldaps_port}", "ldap://127.0.0.1:{ldap_port}"'
     return f"""
 [ldap_front]
@@ -100,15 +100,16 @@ networks = ["127.0.0.0/8"]
 app_name = "Wiki"
 bind_timeout_s = 15
 {client}
+{tables}
 """
 
 
 def start_front(factory: Callable[..., Radmfa], peers: Peers, slapd: Slapd, *, more: str = "", client: str = "",
-                listen: str = "", mfa: str = "", oob_timeout_s: float = 10, **kw: Any) -> Front:
+                listen: str = "", tables: str = "", mfa: str = "", oob_timeout_s: float = 10, **kw: Any) -> Front:
     ldaps_port, ldap_port = free_tcp_port(), free_tcp_port()
+    toml = front_toml(slapd, ldaps_port, ldap_port, more=more, client=client, listen=listen, tables=tables)
     server = make_server(
-        factory, peers, upstream=upstream_toml(slapd), mfa=mfa, oob_timeout_s=oob_timeout_s,
-        extra_toml=front_toml(slapd, ldaps_port, ldap_port, more=more, client=client, listen=listen), **kw,
+        factory, peers, upstream=upstream_toml(slapd), mfa=mfa, oob_timeout_s=oob_timeout_s, extra_toml=toml, **kw,
     )
     return Front(server, f"ldaps://127.0.0.1:{ldaps_port}", f"ldap://127.0.0.1:{ldap_port}", str(slapd.pki.ca_file))
 
@@ -166,6 +167,14 @@ def other_address() -> str:
 
 def audit_rows(server: Radmfa) -> list[dict[str, Any]]:
     return [e for e in server.events() if e.get("event") == "auth" and e.get("front") == "ldap"]
+
+
+def dropped(server: Radmfa) -> dict[str, int]:
+    """What the front end counted as dropped, as logged when it stopped."""
+    stopped = [e for e in server.events() if e.get("event") == "ldap front stopped"]
+    assert stopped, server.log_text()
+    counts: dict[str, int] = stopped[-1]["dropped"]  # type: ignore[assignment]
+    return counts
 
 
 class RawClient:

@@ -100,6 +100,8 @@ class Connection:
                     continue  # a held bind, or responses still flowing
                 self.shared.dropped["idle_timeout"] += 1
                 return None
+            except (ConnectionError, OSError):  # reset, or TLS cut without close_notify
+                data = b""
             if not data:
                 if self.framer.pending:
                     self.shared.dropped["truncated"] += 1  # the client closed mid-message
