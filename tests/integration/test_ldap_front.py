@@ -13,15 +13,19 @@ import pytest
 from ldap3 import MODIFY_REPLACE, Connection, Server
 
 from radmfa.core.model import NewToken
+from tests.fakes.server import free_tcp_port
 from tests.integration.ldap_front_env import (
     APP,
     SECRETS,
     VAULT,
+    Front,
     apps,  # noqa: F401
     audit_rows,
     directory,  # noqa: F401
+    front_toml,
     ldap_tool,
     start_front,
+    upstream_toml,
 )
 from tests.integration.phone_env import add_user, cli, in_store, peers  # noqa: F401
 from tests.peers.slapd import ALICE, BASE_DN, BOB, SERVICE_DN, SERVICE_PW
@@ -203,3 +207,21 @@ def test_audit_rows_in_the_store_name_the_ldap_client_as_the_nas(radmfa_factory,
     ]
     report = cli(front.server, "report", "usage", "--by", "client")
     assert APP in report
+
+
+def test_without_phone_factors_a_bind_needs_its_code_inline(radmfa_factory, directory, apps):  # noqa: F811
+    """No push or call configured: the pipeline would open a challenge, which
+    LDAP cannot carry; the bind is refused and the code must come inline."""
+    ldaps_port, ldap_port = free_tcp_port(), free_tcp_port()
+    server = radmfa_factory(upstream=upstream_toml(directory), extra=front_toml(directory, ldaps_port, ldap_port))
+    seed = secrets.token_bytes(20)
+    server.add_users(("alice", None, seed))
+    front = Front(server, f"ldaps://127.0.0.1:{ldaps_port}", "", str(directory.pki.ca_file))
+    with server:
+        bare = apps.bind(front, front.ldaps, ALICE.dn, ALICE.password)
+        assert bind_result(bare) == (49, "invalidCredentials", "")
+        code = pyotp.TOTP(base64.b32encode(seed).decode()).now()
+        assert apps.bind(front, front.ldaps, ALICE.dn, f"{ALICE.password},{code}").bound
+    assert [r["reason"] for r in audit_rows(server)] == [
+        "challenge sent (no challenge in LDAP)", "password and inline code"
+    ]
