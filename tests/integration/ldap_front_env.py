@@ -98,7 +98,6 @@ service_binds = ["{SERVICE_DN}"]
 [ldap_front.clients.{APP}]
 networks = ["127.0.0.0/8"]
 app_name = "Wiki"
-bind_timeout_s = 15
 {client}
 {tables}
 """

@@ -206,3 +206,41 @@ def test_a_stalled_directory_holds_only_the_sessions_waiting_on_it(radmfa_factor
         assert responses_until_done(waiting, {2}) == {2: 0}
         waiting.close()
     assert dropped(front.server) == {}
+
+
+def test_a_push_not_answered_within_the_clients_time_is_refused(radmfa_factory, peers, directory, apps):  # noqa: F811
+    front = start_front(radmfa_factory, peers, directory, client="bind_timeout_s = 2", oob_timeout_s=30)
+    add_user(front.server, "alice", None, mobile="+14155550123", default_method="push")
+    with front.server:
+        started = time.monotonic()
+        conn = apps.bind(front, front.ldaps, ALICE.dn, ALICE.password)  # nobody taps the push
+        assert conn.result["result"] == 49 and time.monotonic() - started < 10
+        assert len(peers.ntfy.published) == 1
+    assert [r["reason"] for r in audit_rows(front.server)] == ["no decision within 2 s"]
+
+
+def test_a_client_leaving_while_its_push_is_held_is_audited(radmfa_factory, peers, directory):  # noqa: F811
+    front = start_front(radmfa_factory, peers, directory, oob_timeout_s=30)
+    add_user(front.server, "alice", None, mobile="+14155550123", default_method="push")
+    with front.server:
+        leaving = RawClient(front.ldap)
+        leaving.send(message(1, "bindRequest", bind_body(ALICE.dn, ALICE.password)))
+        wait_for(lambda: peers.ntfy.published)
+        leaving.close()
+        wait_for(lambda: audit_rows(front.server))
+    assert [r["reason"] for r in audit_rows(front.server)] == ["client closed the connection before the decision"]
+
+
+def test_a_directory_that_is_down_answers_unavailable_not_wrong_password(
+    radmfa_factory, peers, directory, apps  # noqa: F811
+):
+    front = start_front(radmfa_factory, peers, directory)
+    add_user(front.server, "alice", None, mobile="+14155550123", default_method="push")
+    with front.server:
+        directory.halt()
+        conn = apps.bind(front, front.ldaps, ALICE.dn, ALICE.password)
+        assert (conn.result["result"], conn.result["description"]) == (52, "unavailable")
+        svc = apps.bind(front, front.ldaps, SERVICE_DN, SERVICE_PW)
+        assert svc.result["result"] == 52
+    assert peers.ntfy.published == []
+    assert [r["reason"] for r in audit_rows(front.server)] == ["upstream unavailable", "directory unavailable"]

@@ -15,8 +15,10 @@ The user's own bind uses the password the directory knows: a bind password
 pipeline applies (core.policy.split_inline with the user's code lengths).
 
 Every refusal of a user or service bind is invalidCredentials (49), with no
-text saying which part failed. One audit row per bind, the client named as
-the NAS of RADIUS rows.
+text saying which part failed; when no verdict was reached (the directory or
+the store failed) the answer is unavailable (52), which says nothing about
+the credentials and lets the application try another radmfa node. One audit
+row per bind, the client named as the NAS of RADIUS rows.
 """
 
 from __future__ import annotations
@@ -119,9 +121,13 @@ class Binder:
         else:
             try:
                 name, bound, decision = await self._user(peer, bind, request_id)
+            except asyncio.CancelledError:  # the client left while its push or call was held
+                gone = _reject("client closed the connection before the decision")
+                self._audit(peer, request_id, name, gone, protocol.INVALID_CREDENTIALS, started)
+                raise
             except Exception as e:  # fail closed, keep serving
                 log.error("internal error", request_id=request_id, error=repr(e))
-                decision = replace(_reject("internal error"), backend_failure=True)
+                bound, decision = Bound(protocol.UNAVAILABLE), replace(_reject("internal error"), backend_failure=True)
         self._audit(peer, request_id, name, decision, bound.code, started)
         return bound
 
@@ -135,7 +141,7 @@ class Binder:
             code, link = await self.directory.bind(bind.name, bind.password)
         except DirectoryError as e:
             log.warning("ldap front: directory unavailable", error=str(e))
-            return Bound(protocol.INVALID_CREDENTIALS), _reject("directory unavailable")
+            return Bound(protocol.UNAVAILABLE), replace(_reject("directory unavailable"), backend_failure=True)
         if link is None:
             return Bound(protocol.INVALID_CREDENTIALS), _reject(f"service bind refused (LDAP result {code})")
         return Bound(protocol.SUCCESS, "service", link), Decision(Verdict.ACCEPT, "service bind", "none")
@@ -157,6 +163,8 @@ class Binder:
         if reused:
             return who.name, *await self._rebind(who, bind, decision, user_key, client, now=now)
         if decision.verdict is not Verdict.ACCEPT:
+            if decision.backend_failure:  # no verdict on the user
+                return who.name, Bound(protocol.UNAVAILABLE), decision
             await self.rebinds.forget(user_key, client)
             return who.name, refused, decision
         if decision.reason == Rule.APP_PASSWORD.value:
@@ -200,8 +208,8 @@ class Binder:
             code, link = await self.directory.bind(who.dn, await self._directory_password(who, bind.password))
         except DirectoryError as e:
             log.warning("ldap front: directory unavailable", error=str(e))
-            return Bound(protocol.INVALID_CREDENTIALS), replace(decision, verdict=Verdict.REJECT,
-                                                                 reason="directory unavailable", backend_failure=True)
+            down = replace(decision, verdict=Verdict.REJECT, reason="directory unavailable", backend_failure=True)
+            return Bound(protocol.UNAVAILABLE), down
         if link is None:
             return Bound(protocol.INVALID_CREDENTIALS), replace(
                 decision, verdict=Verdict.REJECT, reason=f"directory refused the user's bind (LDAP result {code})"
@@ -221,9 +229,14 @@ class Binder:
         """The password is checked again (the user's own bind); a block set
         meanwhile (lockout, fraud report, an admin) still refuses."""
         user, _ = await self.store.login_view(who.name)
-        if user is not None and exemptions.effective_state(user, now=now) is UserState.BLOCKED:
+        refusal = None
+        if user is None and self.mfa.unknown_users == "reject":  # deleted meanwhile
+            refusal = _reject("unknown user")
+        elif user is not None and exemptions.effective_state(user, now=now) is UserState.BLOCKED:
+            refusal = _reject(exemptions.block_rule(user))
+        if refusal is not None:
             await self.rebinds.forget(user_key, client)
-            return Bound(protocol.INVALID_CREDENTIALS), _reject(exemptions.block_rule(user))
+            return Bound(protocol.INVALID_CREDENTIALS), refusal
         bound, decision = await self._own_bind(who, bind, replace(accepted, user=user))
         if bound.code != protocol.SUCCESS:
             await self.rebinds.forget(user_key, client)

@@ -68,29 +68,33 @@ class Link:
                 return None
             self._framer.feed(data)
 
-    async def _exchange(self, pdu: bytes, op: str) -> int:
-        """Send one of radmfa's own requests; its result code."""
+    async def _exchange(self, message_id: int, pdu: bytes, op: str) -> int:
+        """Send one of radmfa's own requests; its result code. Anything else
+        first (a notice of disconnection, a late response to an abandoned
+        operation on a kept link) makes the link unusable."""
         self.send(pdu)
         response = await self.receive()
         if response is None:
             raise DirectoryError(f"{self.url}: connection closed")
         try:
-            _, answered, code = protocol.result_code(response)
+            answered_id, answered, code = protocol.result_code(response)
         except ber.Malformed:
             raise DirectoryError(f"{self.url}: not an LDAP response") from None
-        if answered != op:
-            raise DirectoryError(f"{self.url}: {answered} instead of {op}")  # e.g. a notice of disconnection
+        if (answered_id, answered) != (message_id, op):
+            raise DirectoryError(f"{self.url}: {answered} {answered_id} instead of {op} {message_id}")
         return code
 
     async def start_tls(self, context: object, host: str) -> None:
-        code = await self._exchange(protocol.start_tls_request(next(self._ids)), "extendedResp")
+        message_id = next(self._ids)
+        code = await self._exchange(message_id, protocol.start_tls_request(message_id), "extendedResp")
         if code != protocol.SUCCESS:
             raise DirectoryError(f"{self.url}: StartTLS refused (LDAP result {code})")
         await self.writer.start_tls(context, server_hostname=host)  # type: ignore[arg-type]
 
     async def bind(self, dn: str, password: bytes) -> int:
         """RFC 4511 §4.2: after a failed bind the connection is anonymous."""
-        return await self._exchange(protocol.bind_request(next(self._ids), dn, password), "bindResponse")
+        message_id = next(self._ids)
+        return await self._exchange(message_id, protocol.bind_request(message_id, dn, password), "bindResponse")
 
     def close(self) -> None:
         if not self.writer.is_closing():
@@ -117,6 +121,9 @@ class Directory:
                     return self._kept(await link.bind(dn, password), link)
             except (DirectoryError, OSError, TimeoutError):
                 link.close()  # an idle link the server had closed: a new one
+            except BaseException:
+                link.close()
+                raise
         tried = []
         for server in self.cfg.servers:
             tried.append(server.url)
