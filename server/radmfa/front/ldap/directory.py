@@ -24,7 +24,7 @@ from radmfa.directory import ldapconn as lc
 from radmfa.front.ldap import ber, protocol
 
 RESPONSE_LIMIT = 256 << 20  # one response from the directory (a search entry with photos); more is garbage
-IDLE_LINKS = 8  # idle links kept per process for the next bind
+IDLE_LINKS = 64  # idle links kept per process for the next bind
 
 
 class DirectoryError(Exception):
