@@ -150,3 +150,23 @@ def test_peek_reads_message_id_and_operation():
     assert ber.peek(big_id) == (0x012345, 0x61)
     with pytest.raises(Malformed):
         ber.peek(b"\x30\x03\x04\x01\x00")
+
+
+def test_framing_decoding_and_names_do_no_io():
+    """ber.py, protocol.py and names.py are pure: of ldap3 they use the ASN.1
+    module, the DN parser and its exceptions, never a connection."""
+    import ast
+    from pathlib import Path
+
+    package = Path(protocol.__file__).parent
+    forbidden = {"asyncio", "socket", "ssl", "sqlite3", "asyncpg", "aiohttp", "time", "subprocess", "threading"}
+    allowed_ldap3 = {"ldap3.protocol", "ldap3.utils.dn", "ldap3.core.exceptions"}
+    for name in ("ber.py", "protocol.py", "names.py"):
+        modules = set()
+        for node in ast.walk(ast.parse((package / name).read_text())):
+            if isinstance(node, ast.Import):
+                modules.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                modules.add(node.module)
+        assert not {m.split(".")[0] for m in modules} & forbidden, name
+        assert {m for m in modules if m.startswith("ldap3")} <= allowed_ldap3, name
