@@ -225,3 +225,23 @@ def test_without_phone_factors_a_bind_needs_its_code_inline(radmfa_factory, dire
     assert [r["reason"] for r in audit_rows(server)] == [
         "challenge sent (no challenge in LDAP)", "password and inline code"
     ]
+
+
+def test_a_dn_that_does_not_spell_the_user_name_is_looked_up(radmfa_factory, peers, directory, apps):  # noqa: F811
+    """As AD's CN=Alice Smith,…: users are named by mail here, which the DN
+    does not contain; the service account reads it from the entry."""
+    by_mail = 'user_filter = "(mail={user})"\nstrip_realm = false\n'
+    front = start_front(radmfa_factory, peers, directory, upstream=by_mail)
+    add_user(front.server, "alice@example.org", None, mobile=MOBILE, default_method="push")
+    peers.ntfy.tap_label = "Approve"
+    with front.server:
+        conn = apps.bind(front, front.ldaps, ALICE.dn, ALICE.password)
+        assert conn.bound, front.server.log_text()
+        assert conn.extend.standard.who_am_i() == f"dn:{ALICE.dn}"
+        outside = apps.bind(front, front.ldaps, "uid=alice,ou=people,dc=elsewhere,dc=org", ALICE.password)
+        assert bind_result(outside) == (49, "invalidCredentials", "")  # outside base_dn: nobody radmfa knows
+    assert [(r["user"], r["reason"]) for r in audit_rows(front.server)] == [
+        ("alice@example.org", "push approved"),
+        ("uid=alice,ou=people,dc=elsewhere,dc=org", "bind name names no user"),
+    ]
+    assert len(peers.ntfy.published) == 1

@@ -8,6 +8,7 @@ import signal
 import time
 
 import pytest
+from ldap3.protocol.rfc4511 import AbandonRequest
 
 from radmfa.front.ldap import protocol
 from radmfa.front.ldap.ber import NOT_FINAL, peek
@@ -144,6 +145,10 @@ def test_limits_busy_message_size_connections_and_idle(radmfa_factory, peers, di
         assert raw.result() == (1, "bindResponse", 0)
         raw.send(search_pdu(2, BASE_DN, "(uid=alice)") + search_pdu(3, BASE_DN, "(uid=bob)"))
         assert responses_until_done(raw, {2, 3}) == {2: 0, 3: 51}
+        # an abandoned operation is no longer in progress (RFC 4511 §4.11): the next one is not busy
+        abandon = message(6, "abandonRequest", AbandonRequest(5))
+        raw.send(search_pdu(5, BASE_DN, "(uid=alice)") + abandon + search_pdu(7, BASE_DN, "(uid=bob)"))
+        assert responses_until_done(raw, {7}) == {7: 0}
         # a message over max_message_bytes ends the session
         raw.send(search_pdu(4, BASE_DN, f"(description={'x' * 5000})"))
         notice = raw.receive()
