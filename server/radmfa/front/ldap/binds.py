@@ -29,7 +29,7 @@ import os
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from radmfa.audit import AuditSink, log
 from radmfa.config import MfaConfig
@@ -67,12 +67,17 @@ class Peer:
     loopback: bool
 
 
+# Who a session is after a bind: "none" (no bind, or a failed one: anonymous
+# rules apply), or what the last successful bind was.
+Kind = Literal["none", "anonymous", "user", "service", "app-password"]
+
+
 @dataclass(frozen=True, slots=True)
 class Bound:
     """The bind's result code and what operations may use after it."""
 
     code: int
-    kind: str = "none"  # "none" (not bound: anonymous rules) | "anonymous" | "user" | "service" | "app-password"
+    kind: Kind = "none"
     link: Link | None = None  # a directory connection bound as this identity
 
 

@@ -91,13 +91,16 @@ class Connection:
     async def _read(self) -> bytes | None:
         """The next bytes from the client; None at the end of the session."""
         while True:
+            left = self.cfg.idle_timeout_s - (time.monotonic() - self.last_activity)
             try:
-                async with asyncio.timeout(self.cfg.idle_timeout_s):
+                async with asyncio.timeout(max(left, 0.01)):
                     data = await self.reader.read(65536)
             except TimeoutError:
-                busy = self.binding is not None and not self.binding.done()
-                if busy or time.monotonic() - self.last_activity < self.cfg.idle_timeout_s:
-                    continue  # a held bind, or responses still flowing
+                if self.binding is not None and not self.binding.done():
+                    self.last_activity = time.monotonic()  # a bind held for a push is not idle
+                    continue
+                if time.monotonic() - self.last_activity < self.cfg.idle_timeout_s:
+                    continue  # responses flowed meanwhile
                 self.shared.dropped["idle_timeout"] += 1
                 return None
             except (ConnectionError, OSError):  # reset, or TLS cut without close_notify
