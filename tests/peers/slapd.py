@@ -194,8 +194,7 @@ def render_person(p: LdapPerson) -> str:
     return "\n".join(lines)
 
 
-def render_conf(d: Path, pki: TestPki, acl: str = "") -> str:
-    """``acl``: more ``access to`` rules, tried before the standard ones (slapd uses the first that matches)."""
+def render_conf(d: Path, pki: TestPki) -> str:
     includes = "\n".join(f"include /etc/ldap/schema/{s}.schema" for s in SCHEMAS)
     return f"""{includes}
 modulepath {MODULE_PATH}
@@ -205,7 +204,6 @@ argsfile {d}/slapd.args
 TLSCACertificateFile {pki.ca_file}
 TLSCertificateFile {pki.cert_file}
 TLSCertificateKeyFile {pki.key_file}
-{acl}
 access to attrs=userPassword
     by anonymous auth
     by self write
@@ -247,7 +245,10 @@ class Slapd:
 
     def start(self) -> Slapd:
         conf = self.dir / "slapd.conf"
-        conf.write_text(render_conf(self.dir, self.pki, self.acl))
+        text = render_conf(self.dir, self.pki)
+        if self.acl:  # tried before the standard rules: slapd uses the first "access to" that matches
+            text = text.replace("access to attrs=userPassword", f"{self.acl}\naccess to attrs=userPassword", 1)
+        conf.write_text(text)
         (self.dir / "db").mkdir()
         extra = f"\n{self.extra_ldif.strip()}\n" if self.extra_ldif else ""
         (self.dir / "data.ldif").write_text(render_ldif(self.people) + extra)
