@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from radmfa.config_audit import AuditConfig, SmtpConfig, file_secret, mailbox, parse_audit, parse_smtp
+from radmfa.config_ldap_front import LdapFrontConfig, parse_ldap_front
 from radmfa.config_phone import (
     CLIENT_MODES,
     CLIENT_PRIMARY,
@@ -283,6 +284,7 @@ class Config:
     audit: AuditConfig = AuditConfig()
     warnings: tuple[str, ...] = ()  # deprecated keys and the like, logged at start-up
     limits: LimitsConfig = LimitsConfig()
+    ldap_front: LdapFrontConfig | None = None  # [ldap_front]: applications bind over LDAP
 
     @property
     def base_dir(self) -> Path:
@@ -451,7 +453,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     for name in doc:
         if name not in (
             "radius", "upstream", "upstreams", "mfa", "store", "log", "clients", "fraud", "limits", "sync",
-            "smtp", "audit", "http", "providers",
+            "smtp", "audit", "http", "providers", "ldap_front",
         ):
             raise ConfigError(f"{path.name}: [{name}]: unknown section")
     r = _Section(doc, "radius", path)
@@ -530,6 +532,11 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     http = parse_http(_Section(doc, "http", path))
     phone = finish_phone(phone_keys, parse_providers(doc, path, _Section), http, path)
     _check_oob_clients(clients, phone, path)
+    kinds = {"default": upstream, **upstreams}
+    ldap_front = parse_ldap_front(
+        doc, path, _Section, host_port=parse_host_port, networks=_networks,
+        ldap_upstreams={name: u.type == "ldap" for name, u in kinds.items()},
+    )
     return Config(
         path=path,
         radius=radius,
@@ -547,6 +554,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         smtp=smtp,
         audit=audit,
         warnings=warnings + tuple(phone_warnings(phone)),
+        ldap_front=ldap_front,
     )
 
 

@@ -223,8 +223,12 @@ directory {d}/db
 class Slapd:
     """One slapd process; ``start()`` it, ``stop()`` it (or use ``with``)."""
 
-    def __init__(self, people: Sequence[LdapPerson] = STANDARD_PEOPLE, *, binary: str = "slapd") -> None:
+    def __init__(
+        self, people: Sequence[LdapPerson] = STANDARD_PEOPLE, *, binary: str = "slapd", acl: str = "",
+        extra_ldif: str = "",
+    ) -> None:
         self.binary = binary
+        self.acl, self.extra_ldif = acl, extra_ldif
         self.dir = Path(tempfile.mkdtemp(prefix="radmfa-slapd-"))
         self.pki = TestPki(self.dir)
         self.port, self.ldaps_port = free_tcp_ports(2)
@@ -241,9 +245,13 @@ class Slapd:
 
     def start(self) -> Slapd:
         conf = self.dir / "slapd.conf"
-        conf.write_text(render_conf(self.dir, self.pki))
+        text = render_conf(self.dir, self.pki)
+        if self.acl:  # tried before the standard rules: slapd uses the first "access to" that matches
+            text = text.replace("access to attrs=userPassword", f"{self.acl}\naccess to attrs=userPassword", 1)
+        conf.write_text(text)
         (self.dir / "db").mkdir()
-        (self.dir / "data.ldif").write_text(render_ldif(self.people))
+        extra = f"\n{self.extra_ldif.strip()}\n" if self.extra_ldif else ""
+        (self.dir / "data.ldif").write_text(render_ldif(self.people) + extra)
         slapadd = str(Path(self.binary).with_name("slapadd")) if "/" in self.binary else "slapadd"
         self._run([slapadd, "-f", str(conf), "-l", str(self.dir / "data.ldif")])
         # ldaps:// on 127.0.0.2 too: a live server whose certificate does not name that address.

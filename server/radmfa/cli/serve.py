@@ -30,6 +30,11 @@ def check(cfg: Config) -> list[str]:
     clients = load_clients(cfg.radius.clients_file)
     load_dictionary(cfg.radius.dictionary_file)
     cfg.client_policies(clients)  # every [clients.<name>] names a client
+    if cfg.ldap_front is not None:  # LDAP client names apart from clients.conf's; the certificate loads
+        from radmfa.front.ldap.service import merged_policies, server_context
+
+        merged_policies(cfg, {}, {c.name for c in clients})
+        server_context(cfg.ldap_front, cfg.path.name)
     warnings = list(clients.warnings)
     if not len(clients):
         warnings.append(f"{cfg.radius.clients_file}: no clients defined; every packet will be dropped")

@@ -254,6 +254,22 @@ class OobStore(Protocol):
 
     async def callback_key(self) -> bytes:
         """32 random bytes, made once and shared through the store."""
+
+
+class RebindStore(Protocol):
+    """The LDAP front end's completed binds (front/ldap/rebind.py): one row
+    per user and client, holding a keyed hash, never a password."""
+
+    async def remember_rebind(self, name_key: str, client: str, mac: bytes, *, now: datetime) -> None: ...
+
+    async def recent_rebind(self, name_key: str, client: str, *, since: datetime, now: datetime) -> bytes | None:
+        """The hash of the bind completed after ``since`` (and not after ``now``), if any."""
+
+    async def forget_rebind(self, name_key: str, client: str) -> None: ...
+
+    async def purge_rebinds(self, *, before: datetime) -> int: ...
+
+
 class HardwareTokenStore(Protocol):
     """Hardware OATH tokens imported from a vendor file, then assigned."""
 
@@ -377,6 +393,7 @@ class Store(
     OobStore,
     ReportStore,
     ExemptionStore,
+    RebindStore,
     Protocol,
 ):
     """Persistent state shared by every worker process and node: one

@@ -24,6 +24,7 @@ from radmfa.directory.sync import sync_loop
 from radmfa.errors import ConfigError, RadmfaError
 from radmfa.factors import build_factors
 from radmfa.factors.phone import PhoneFactors
+from radmfa.front.ldap.service import LdapFront, merged_policies
 from radmfa.radius.clients import load_clients
 from radmfa.service.binding import CannotListen, bind_failure
 from radmfa.service.http import CallbackApp, start_http
@@ -51,12 +52,13 @@ class App:
     senders: Senders = field(default_factory=Senders)  # issue 4
     phone: PhoneFactors | None = None
     http_runner: web.AppRunner | None = None
+    ldap_front: LdapFront | None = None
 
     def reload(self) -> None:
         """SIGHUP: re-read clients.conf; on error keep the old table."""
         try:
             table = load_clients(self.config.radius.clients_file)
-            policies = self.config.client_policies(table)
+            policies = merged_policies(self.config, self.config.client_policies(table), {c.name for c in table})
         except RadmfaError as e:
             log.error("clients.conf reload failed; keeping the previous clients", error=str(e))
             return
@@ -73,6 +75,8 @@ class App:
         await self.service.drain(DRAIN_TIMEOUT_S)
         for t in self.transports:
             t.close()
+        if self.ldap_front is not None:
+            await self.ldap_front.close()
         if self.http_runner is not None:
             await self.http_runner.cleanup()
         await self.senders.close()
@@ -86,9 +90,10 @@ async def build(config: Config) -> App:
     clients = load_clients(config.radius.clients_file)
     for warning in clients.warnings:
         log.warning("clients.conf", warning=warning)
+    policies = merged_policies(config, config.client_policies(clients), {c.name for c in clients})
     store = await open_store(config.store.url, key_file=config.store.key_file, base_dir=config.base_dir)
     try:
-        upstream = await build_upstreams(config, store, config.client_policies(clients))
+        upstream = await build_upstreams(config, store, policies)
     except BaseException:
         await store.close()
         raise
@@ -108,7 +113,7 @@ async def build(config: Config) -> App:
             store, senders, config.phone, config.fraud, public_url=config.http.public_url, limits_cfg=config.limits
         )
     flow = PhoneFlow(config.mfa, store, phone, factors["otp"]) if phone is not None else None
-    pipeline = Pipeline(config.mfa, upstream, store, factors, clients=config.client_policies(clients), phone=flow)
+    pipeline = Pipeline(config.mfa, upstream, store, factors, clients=policies, phone=flow)
     if phone is not None:  # {app} follows [clients.<name>] app_name, also after SIGHUP
         phone.app_name = lambda client: messages.app_name(pipeline.policy_for(client), client)
     audit = AuditSink(store, settings=config.audit)
@@ -117,7 +122,8 @@ async def build(config: Config) -> App:
     notifier = FraudNotifier(config.fraud, config.smtp, server=config.audit.server_name)
     if phone is not None:  # voice fraud code and push "Deny and report fraud" alert the security team
         phone.notify = notifier
-    return App(config, store, upstream, audit, service, notifier, senders=senders, phone=phone)
+    front = LdapFront(config, pipeline=pipeline, store=store, audit=audit) if config.ldap_front else None
+    return App(config, store, upstream, audit, service, notifier, senders=senders, phone=phone, ldap_front=front)
 
 
 def _node_ip() -> str:
@@ -158,6 +164,8 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
             log.warning("cannot steer packets by RADIUS Identifier; the kernel will hash by source port")
         sockname = transport.get_extra_info("sockname")
         app.addresses.append((sockname[0], sockname[1]))
+    if app.ldap_front is not None:  # applications binding over LDAP, on the same pipeline
+        await app.ldap_front.start(reuse_port=reuse_port)
 
 
 async def purge_once(store: Store, config: Config, *, now: datetime) -> None:
@@ -210,6 +218,7 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
         log.info(
             "radmfa ready",
             listen=[format_host_port(h, p) for h, p in app.addresses],
+            ldap_listen=app.ldap_front.addresses if app.ldap_front is not None else None,
             upstream=config.upstream.type,
             clients=len(app.service.clients),
         )

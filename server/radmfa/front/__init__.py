@@ -1,0 +1,1 @@
+"""Front ends other than the RADIUS listener, on the same pipeline."""
