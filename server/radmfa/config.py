@@ -28,6 +28,7 @@ from radmfa.config_phone import (
     parse_providers,
     phone_warnings,
 )
+from radmfa.config_portal import PortalConfig, enroll_message, parse_portal
 from radmfa.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -278,6 +279,7 @@ class Config:
     audit: AuditConfig = AuditConfig()
     warnings: tuple[str, ...] = ()  # deprecated keys and the like, logged at start-up
     limits: LimitsConfig = LimitsConfig()
+    portal: PortalConfig = PortalConfig()  # the user portal
 
     @property
     def base_dir(self) -> Path:
@@ -440,7 +442,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     for name in doc:
         if name not in (
             "radius", "upstream", "upstreams", "mfa", "store", "log", "clients", "fraud", "limits", "sync",
-            "smtp", "audit", "http", "providers",
+            "smtp", "audit", "http", "providers", "portal",
         ):
             raise ConfigError(f"{path.name}: [{name}]: unknown section")
     r = _Section(doc, "radius", path)
@@ -516,6 +518,10 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     # -- issue 4: phone factors --
     http = parse_http(_Section(doc, "http", path))
     phone = finish_phone(phone_keys, parse_providers(doc, path, _Section), http, path)
+    portal = parse_portal(_Section(doc, "portal", path), frozenset(upstreams))
+    if portal.public_url and "no_factor_message" not in doc.get("mfa", {}):
+        # Users who must enroll are told where: the portal's address.
+        mfa = replace(mfa, no_factor_message=enroll_message(portal))
     return Config(
         path=path,
         radius=radius,
@@ -533,6 +539,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         smtp=smtp,
         audit=audit,
         warnings=warnings + tuple(phone_warnings(phone)),
+        portal=portal,
     )
 
 

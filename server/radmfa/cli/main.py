@@ -12,11 +12,11 @@ import os
 import sys
 
 from radmfa import config
-from radmfa.cli import apppass, bypass, devices, fraud, login, messages, report, serve, sync, tokens, users
+from radmfa.cli import apppass, bypass, devices, fraud, login, messages, portal, report, serve, sync, tokens, users
 from radmfa.cli.parsing import CliParser, CommandError
 from radmfa.errors import RadmfaError
 
-GROUPS = (users, tokens, bypass, apppass, devices, messages, report, fraud, login, serve, sync)
+GROUPS = (users, tokens, bypass, apppass, devices, messages, report, fraud, login, serve, sync, portal)
 
 
 def build_parser() -> CliParser:

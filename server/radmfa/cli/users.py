@@ -7,7 +7,7 @@ import asyncio
 import shlex
 import sys
 
-from radmfa.cli import adminlog
+from radmfa.cli import adminlog, portal
 from radmfa.cli.output import add_format_option, write_rows
 from radmfa.cli.parsing import UsageError
 from radmfa.cli.prompt import read_new_password
@@ -90,6 +90,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("name", metavar="NAME")
     p.set_defaults(func=cmd_reset)
+
+    portal.register_user(cmds)  # enroll-link
 
 
 _STATE_HELP = (

@@ -19,6 +19,7 @@ from radmfa.store.sql_hardware import HardwareTokensSql
 from radmfa.store.sql_limits import LimitsSql
 from radmfa.store.sql_messages import MessagesSql
 from radmfa.store.sql_oob import OobSql
+from radmfa.store.sql_portal import PortalSql
 from radmfa.store.sql_reports import ReportsSql
 from radmfa.store.sql_sessions import SESSION_COLUMNS, SessionsSql
 from radmfa.store.sql_users import LOGIN_VIEW_SQL, UsersSql
@@ -40,6 +41,7 @@ class SqlStore(
     ReportsSql,
     ExemptionsSql,
     OobSql,
+    PortalSql,
 ):
     """Implements core.ports.Store over the primitives a backend provides."""
 
