@@ -33,7 +33,10 @@ _HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",  # frame-ancestors for browsers without CSP 2
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",  # a path with an enrollment token must not leak onwards
+    # Never to other sites; the page of an enrollment link says no-referrer
+    # itself (its path holds the token). "no-referrer" everywhere would make
+    # the browser send "Origin: null" with every form (Fetch §3.2.5).
+    "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
@@ -55,13 +58,16 @@ def origin_of(public_url: str) -> str:
 
 
 def same_origin(request: web.Request, origin: str) -> bool:
-    """False when the browser says the request came from elsewhere. Old
-    clients that send neither header are judged by the CSRF token alone."""
-    sent = request.headers.get("Origin")
-    if sent is not None and sent.lower() != origin:
-        return False
+    """False when the browser says the request came from elsewhere.
+
+    Sec-Fetch-Site is set by the browser alone (a page cannot forge it), so
+    it decides when present; else Origin must be ours. A client that sends
+    neither is judged by the CSRF token alone."""
     site = request.headers.get("Sec-Fetch-Site")
-    return site is None or site in ("same-origin", "none")
+    if site is not None:
+        return site in ("same-origin", "none")
+    sent = request.headers.get("Origin")
+    return sent is None or sent.lower() == origin
 
 
 def token_ok(sent: str, expected: str) -> bool:

@@ -69,7 +69,9 @@ class SignIn:
         if found is None:
             return self.web.page(request, "message.html", status=410, heading=N_("This link cannot be used"),
                                  text=N_("It has been used already or it has expired. Ask your helpdesk for a new one."))
-        return self.web.page(request, "signin.html", error="", detail="", name=found.username, link=token)
+        response = self.web.page(request, "signin.html", error="", detail="", name=found.username, link=token)
+        response.headers["Referrer-Policy"] = "no-referrer"  # the path holds the token
+        return response
 
     # ---- the password ----
 
@@ -88,7 +90,7 @@ class SignIn:
             return again(N_("Too many sign-in attempts. Wait a few minutes and try again."), 429)
         user, tokens = await self.p.store.login_view(name)
         try:
-            result = await self.p.upstream.authenticate(self._request(name, visit.address), secret.encode())
+            result = await self.p.upstream.authenticate(self._request(name, secret, visit.address), secret.encode())
         except UpstreamUnavailable:
             await self.p.audit(request, name, "reject", "upstream unavailable")
             return again(N_("Sign-in is not possible right now. Try again later."), 503)
@@ -135,18 +137,19 @@ class SignIn:
         return self.web.page(request, "message.html", status=403, heading=N_("No sign-in method yet"),
                              text=N_("Your account has no second factor. Ask your helpdesk for an enrollment link."))
 
-    def _request(self, name: str, address: str) -> AuthRequest:
+    def _request(self, name: str, secret: str, address: str) -> AuthRequest:
         """A RADIUS-shaped request for the upstream: the name as typed (the
         upstream matches names its own way; the store already found the
         user by name_key), the portal as the NAS, the browser's address."""
         attrs = (
             (wire.USER_NAME, name.encode()),
+            (wire.USER_PASSWORD, b""),  # the RADIUS upstream hides the password in its place
             (wire.NAS_IDENTIFIER, b"radmfa-portal"),
             (wire.CALLING_STATION_ID, address.encode()),
         )
         return AuthRequest(
             request_id="portal", client=verify.PORTAL_CLIENT, client_ip="127.0.0.1", username=name.encode(),
-            password=None, state=None, calling_station_id=address, authenticator=b"\x00" * 16, attrs=attrs,
+            password=secret.encode(), state=None, calling_station_id=address, authenticator=b"\x00" * 16, attrs=attrs,
         )
 
     async def _throttled(self, name: str, address: str, *, now: datetime) -> bool:
