@@ -59,8 +59,10 @@ def menu_key(menu: str, label: str) -> str:
 
 
 def radius_login(radclient: Any, server: Radmfa, user: str, password: str, *, state: str | None = None,
-                 timeout: float = 25) -> Any:
+                 timeout: float = 25, station: str | None = None) -> Any:
     packet = {"User-Name": user, "User-Password": password}
+    if station is not None:
+        packet["Calling-Station-Id"] = station
     if state is not None:
         packet["State"] = state
     return radclient(server.address, NAS_SECRET, [packet], timeout=timeout, retries=1)[0]

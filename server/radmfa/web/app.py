@@ -30,6 +30,7 @@ from radmfa.config_portal import IpNetwork
 from radmfa.core.model import WebSession
 from radmfa.core.ports import PortalStore
 from radmfa.web import i18n, security
+from radmfa.web.i18n import N_
 from radmfa.web.render import Renderer
 from radmfa.web.sessions import SessionManager
 
@@ -38,6 +39,7 @@ log = structlog.get_logger("radmfa.web")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LANGUAGE_COOKIE = "radmfa-lang"
 MAX_FORM_BYTES = 64 * 1024
+DEFAULT_TITLE = N_("Sign-in security")  # [portal] title's default, translated when shown
 _SECRET_PATH = re.compile(r"^(/enroll/)[^/]+")  # an enrollment link's token: never logged
 
 
