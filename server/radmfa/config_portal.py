@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from radmfa.config_phone import HostPort, Section
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+PORTAL_CLIENT = "portal"  # the client name of portal sign-ins: audit rows, limits, held calls and pushes
 DEFAULT_ENROLL_MESSAGE = "No second factor is set up for this account yet. Set one up at {url}"
 
 
@@ -75,7 +76,7 @@ def parse_portal(sec: Section, upstreams: frozenset[str]) -> PortalConfig:
     if not 0 < len(portal.title) <= 64 or not portal.title.isprintable():
         sec.fail("title", "must be 1 to 64 printable characters")
     if len(portal.default_country) != 2 or not portal.default_country.isalpha():
-        sec.fail("default_country", f"must be a two-letter country code such as US or DE, got {portal.default_country!r}")
+        sec.fail("default_country", f"must be a country code such as US or DE, got {portal.default_country!r}")
     if "{url}" not in portal.enroll_message:
         sec.fail("enroll_message", "must contain {url} (the portal's address)")
     if not 0 < len(enroll_message(portal).encode()) <= 253:

@@ -23,7 +23,9 @@ def test_to_e164(country: str, typed: str, e164: str) -> None:
     assert phones.to_e164(country, typed) == e164
 
 
-@pytest.mark.parametrize(("country", "typed"), [("US", "555"), ("ZZ", "0151 234567"), ("DE", "0151-CALL-ME"), ("DE", "")])
+@pytest.mark.parametrize(
+    ("country", "typed"), [("US", "555"), ("ZZ", "0151 234567"), ("DE", "0151-CALL-ME"), ("DE", "")]
+)
 def test_bad_numbers_are_refused(country: str, typed: str) -> None:
     with pytest.raises(ValueError):
         phones.to_e164(country, typed)

@@ -39,7 +39,9 @@ def register_user(cmds: argparse._SubParsersAction) -> None:  # type: ignore[typ
         "enroll-link", help="make a one-time link with which NAME enrolls in the portal (printed once)"
     )
     p.add_argument("name", metavar="NAME")
-    p.add_argument("--hours", type=_hours, default=24, metavar="N", help=f"valid this long (1 to {MAX_HOURS}, default 24)")
+    p.add_argument(
+        "--hours", type=_hours, default=24, metavar="N", help=f"valid this long (1 to {MAX_HOURS}, default 24)"
+    )
     p.set_defaults(func=cmd_enroll_link)
 
 

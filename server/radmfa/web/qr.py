@@ -18,7 +18,8 @@ def svg(data: str, *, label: str) -> Markup:
     matrix = qr.get_matrix()
     size = len(matrix)
     path = "".join(f"M{x} {y}h1v1h-1z" for y, row in enumerate(matrix) for x, dark in enumerate(row) if dark)
-    return Markup(
+    # Safe: every value in it is a number of ours, and the label is escaped.
+    return Markup(  # noqa: S704
         f'<svg xmlns="http://www.w3.org/2000/svg" class="qr" viewBox="0 0 {size} {size}" '
         f'role="img" aria-label="{escape(label)}" shape-rendering="crispEdges">'
         f'<rect width="{size}" height="{size}" fill="#fff"/><path d="{path}" fill="#000"/></svg>'

@@ -32,9 +32,8 @@ def cookie_names(portal: str, public_url: str) -> tuple[str, str]:
     __Host- prefix (Secure, Path=/, no Domain: no other host or path can
     set them) or, when the portal lives under a path, __Secure-."""
     parts = urlsplit(public_url)
-    if parts.scheme != "https":
-        prefix = ""
-    else:
+    prefix = ""
+    if parts.scheme == "https":
         prefix = "__Host-" if parts.path in ("", "/") else "__Secure-"
     return f"{prefix}radmfa-{portal}", f"{prefix}radmfa-{portal}-pre"
 

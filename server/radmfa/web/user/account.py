@@ -45,7 +45,8 @@ class Account:
         return self.web.page(
             request, "account.html", user=user, tokens=tokens, choices=choices,
             default=user.default_method or (choices[0].method if choices else ""),
-            mobile=mask(user.mobile) if user.mobile else "", office=mask(user.office_phone) if user.office_phone else "",
+            mobile=mask(user.mobile) if user.mobile else "",
+            office=mask(user.office_phone) if user.office_phone else "",
             push_available="push" in self.p.methods, apppass_on=self.p.config.mfa.app_passwords,
             apppasswords=await self.p.store.list_app_passwords(user.name),
             devices=await self.p.store.list_devices(user.name),
@@ -94,7 +95,8 @@ class Account:
         if token is not None:
             await self.p.store.delete_token(token.id)
         if changes:
-            if user.default_method and not any(c.method == user.default_method for c in self.p.choices(after, remaining)):
+            left = self.p.choices(after, remaining)
+            if user.default_method and not any(c.method == user.default_method for c in left):
                 changes["default_method"] = None
             await self.p.store.update_user(user.name, changes)
         await self.p.record(request, user, f"{what.partition(':')[0]}.remove", what)

@@ -58,7 +58,8 @@ class AppPasswords:
         try:
             made, password = await self._make(user, label, now=now)
         except LimitReached:
-            return await self._again(request, user, origin, N_("You have the most app passwords allowed. Delete one first."))
+            error = N_("You have the most app passwords allowed. Delete one first.")
+            return await self._again(request, user, origin, error)
         except AlreadyExists:
             return await self._again(request, user, origin, N_("You already have an app password with that name."))
         await self.p.record(request, user, "apppass.create", f"name={label}")

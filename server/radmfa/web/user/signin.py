@@ -29,6 +29,8 @@ from radmfa.web.user.portal import PASSWORD, SIGNED_IN, UserPortal
 
 _LIMIT_METHOD = "portal-signin"
 _NEXT = {"account": "/account", "enroll": "/enroll", "signins": "/account#signins"}
+_LINK_GONE = N_("This link cannot be used")
+_LINK_GONE_TEXT = N_("It has been used already or it has expired. Ask your helpdesk for a new one.")
 
 
 def link_hash(token: str) -> bytes:
@@ -67,8 +69,7 @@ class SignIn:
         token = request.match_info["token"]
         found = await self.p.store.peek_enrollment_link(link_hash(token), now=self.p.visit(request).now)
         if found is None:
-            return self.web.page(request, "message.html", status=410, heading=N_("This link cannot be used"),
-                                 text=N_("It has been used already or it has expired. Ask your helpdesk for a new one."))
+            return self.web.page(request, "message.html", status=410, heading=_LINK_GONE, text=_LINK_GONE_TEXT)
         response = self.web.page(request, "signin.html", error="", detail="", name=found.username, link=token)
         response.headers["Referrer-Policy"] = "no-referrer"  # the path holds the token
         return response
@@ -114,8 +115,7 @@ class SignIn:
             used = await self.p.store.consume_enrollment_link(link_hash(token), username=user.name, now=visit.now)
             if used is None:
                 await self.p.audit(request, user.name, "reject", "enrollment link used or expired")
-                return self.web.page(request, "message.html", status=410, heading=N_("This link cannot be used"),
-                                     text=N_("It has been used already or it has expired. Ask your helpdesk for a new one."))
+                return self.web.page(request, "message.html", status=410, heading=_LINK_GONE, text=_LINK_GONE_TEXT)
             # An administrator vouched for this user: the link stands in for
             # the second factor, once (it is used up now).
             await self.p.audit(request, user.name, "accept", "enrollment link", "link")
@@ -207,7 +207,9 @@ class SignIn:
                                                    "v.next": session.data.get("v.next", "")})
         return self._prompt(request, chosen, session)
 
-    def _prompt(self, request: web.Request, chosen: verify.Choice, session: WebSession, error: str = "") -> web.Response:
+    def _prompt(
+        self, request: web.Request, chosen: verify.Choice, session: WebSession, error: str = ""
+    ) -> web.Response:
         if chosen.method in verify.HELD_METHODS:
             return self.web.page(request, "verify_wait.html", choice=chosen, action="/verify/wait",
                                  status_url="/verify/status", error=error)

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from radmfa.config_portal import PORTAL_CLIENT
 from radmfa.core.methods import Option, mask, mask_email
 from radmfa.core.model import Phase, Token, User
 from radmfa.core.ports import Factor, Store
@@ -26,7 +27,7 @@ from radmfa.factors.phone import PhoneFactors
 from radmfa.factors.totp import matching_step
 from radmfa.web.i18n import N_
 
-PORTAL_CLIENT = "portal"  # the client name of portal logins in audit rows, limits and held calls
+__all__ = ["PORTAL_CLIENT", "Choice", "Verifier", "choices"]
 CODE_METHODS = ("sms", "email")
 HELD_METHODS = ("voice", "push")
 

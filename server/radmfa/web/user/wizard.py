@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import secrets
-from datetime import datetime
+from collections.abc import Mapping
 from urllib.parse import quote, urlsplit
 
 from aiohttp import web
@@ -102,22 +102,14 @@ class Wizard:
             raise self.web.see_other("/enroll")
         if kind != session.data.get("w.kind"):
             session = await self.p.save(session, data={**_wizard_cleared(session.data), "w.kind": kind})
-        modes = [m for m in ("sms", "voice") if m in self.p.methods] if kind == "mobile" else []
+        modes: list[str] = [m for m in ("sms", "voice") if m in self.p.methods] if kind == "mobile" else []
         if kind == "app":
             modes = [m for m in ("push", "totp") if m != "push" or "push" in self.p.methods]
         return self.web.page(
             request, "enroll_details.html", status=status, kind=kind, modes=modes, error=error,
-            countries=phones.countries(self.p.visit(request).language), country=self._country(user, kind),
+            countries=phones.countries(self.p.visit(request).language), country=self.p.cfg.default_country,
             number="", step=1, chosen_mode=session.data.get("w.mode") or (modes[0] if modes else ""),
         )
-
-    def _country(self, user: User, kind: str) -> str:
-        current = user.office_phone if kind == "office" else user.mobile
-        if current:
-            for code, calling in sorted(phones.CALLING_CODES.items()):
-                if current.startswith("+" + calling) and code == self.p.cfg.default_country:
-                    return code
-        return self.p.cfg.default_country
 
     async def details(self, request: web.Request) -> web.StreamResponse:
         form = await self.web.form(request)
@@ -316,17 +308,12 @@ class Wizard:
         return self.web.page(request, "enroll_done.html", step=5)
 
 
-def _wizard_cleared(data: dict[str, str] | object) -> dict[str, str]:
-    items = dict(data) if isinstance(data, dict) else dict(data)  # type: ignore[call-overload]
-    return {k: v for k, v in items.items() if not k.startswith(("w.", "v."))}
+def _wizard_cleared(data: Mapping[str, str]) -> dict[str, str]:
+    """The session data without a wizard step or a verification in progress."""
+    return {k: v for k, v in data.items() if not k.startswith(("w.", "v."))}
 
 
 def _grouped(secret: str) -> str:
     """A base32 secret in groups of four, as authenticator apps accept it typed."""
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
-
-def now_utc(request: web.Request) -> datetime:
-    visit = request["visit"]
-    when: datetime = visit.now
-    return when
