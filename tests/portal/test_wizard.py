@@ -252,3 +252,30 @@ def test_authenticator_app_with_ldap_password(radmfa_factory, peers, slapd, chro
             portal.stop()
         code = pyotp.TOTP(base64.b32encode(seed).decode()).now()
         assert radius_login(radclient, server, "alice", f"alice-pw,{code}").code == "Access-Accept"
+
+
+def test_no_answer_and_a_denial_are_clear(radmfa_factory, peers, freeradius_upstream, chromium, request) -> None:  # noqa: ANN001
+    server, portal = make_stack(radmfa_factory, peers, upstream=upstream_cfg(freeradius_upstream.address),
+                                oob_timeout_s=3)
+    add_user(server, "alice", None, push_enrolled=False)
+    with server:
+        portal.start()
+        try:
+            page = new_page(chromium)
+            shots = Shots(page, request.node.name)
+            sign_in(page, portal, None)
+            choose_kind(page, "office", shots)
+            enter_phone(page, shots, "US", "415-555-0987")
+            peers.twilio.answer = None  # it rings out
+            submit(page, "Verify now")
+            page.wait_for_selector("[role=alert]", timeout=30_000)
+            assert "no answer in time" in page.inner_text("[role=alert]")
+            shots.step("no-answer")
+            peers.twilio.answer = "1#"  # a wrong key: denied
+            submit(page, "Verify now")
+            page.wait_for_selector("text=The verification was denied.", timeout=30_000)
+            shots.step("denied")
+        finally:
+            portal.stop()
+    user = get_user(server, "alice")
+    assert user is not None and user.office_phone is None  # nothing stored without a verification
