@@ -269,3 +269,29 @@ def test_wrong_codes_lock_out_like_radius(stack, peers, chromium, radclient) -> 
     assert user is not None and user.state is UserState.BLOCKED and user.blocked_reason == "lockout"
     assert radius_login(radclient, server, "alice", "alice-pw").code == "Access-Reject"
     assert re.search(r'"reason": "blocked-lockout"|"reason": "lockout"', server.log_text())
+
+
+def test_no_app_password_before_a_factor(radmfa_factory, peers, freeradius_upstream, chromium) -> None:  # noqa: ANN001
+    server, portal = make_stack(radmfa_factory, peers, upstream=upstream_cfg(freeradius_upstream.address))
+    add_user(server, "alice", None, push_enrolled=False)  # no factor: may enroll one (new_user = "enroll")
+    with server:
+        portal.start()
+        try:
+            page = new_page(chromium)
+            sign_in(page, portal, None)
+            expect_path(page, "/enroll")
+            token = page.locator("main input[name=csrf]").first.get_attribute("value")
+            # Skipping the wizard's first steps: no app password without a factor,
+            # else the password alone would buy lasting access without one.
+            answer = page.context.request.post(portal.url + "/apppasswords/create", form={
+                "csrf": token, "label": "sneaky", "from": "enroll"}, max_redirects=0)
+            assert answer.status == 303 and answer.headers["location"] == "/enroll"
+            page.goto(portal.url + "/enroll/apppasswords")
+            expect_path(page, "/enroll")
+        finally:
+            portal.stop()
+
+    async def made(store: Store) -> int:
+        return len(await store.list_app_passwords("alice"))
+
+    assert in_store(server, made) == 0

@@ -1,8 +1,8 @@
 """App passwords in the portal: the wizard's last step (seed 004, "Apps
 like Microsoft Office will need passwords") and the account page's list.
 
-Offered only when the administrator allows them ([mfa] app_passwords). A
-new one is shown once, on the page that made it (never stored in the
+Offered only when the administrator allows them ([mfa] app_passwords), and
+only to users who have a second factor. A new one is shown once, on the page that made it (never stored in the
 session, never in a URL); only its argon2 hash is kept, as with
 `radmfa apppass create`. Making one needs a fresh factor (it signs in
 without a second factor); deleting one does not.
@@ -16,7 +16,7 @@ from aiohttp import web
 
 from radmfa.apppasswords import hash_app_password
 from radmfa.core import exemptions
-from radmfa.core.model import AppPassword, User
+from radmfa.core.model import AppPassword, Token, User, WebSession
 from radmfa.errors import AlreadyExists, LimitReached
 from radmfa.web.i18n import N_
 from radmfa.web.user.portal import UserPortal
@@ -38,8 +38,7 @@ class AppPasswords:
         session, user, tokens = await self.p.signed_in(request)
         if not self.p.config.mfa.app_passwords:
             raise self.web.see_other("/enroll/done")
-        if not self.p.may_change(session, user, tokens, now=self.p.visit(request).now):
-            raise self.web.see_other("/verify?next=enroll")
+        self._guard(session, user, tokens, now=self.p.visit(request).now, origin="enroll")
         made = await self.p.store.list_app_passwords(user.name)
         return self.web.page(request, "enroll_apppass.html", step=4, made=made, error="", label="")
 
@@ -50,8 +49,7 @@ class AppPasswords:
         now = self.p.visit(request).now
         if not self.p.config.mfa.app_passwords:
             raise self.web.see_other("/account")
-        if not self.p.may_change(session, user, tokens, now=now):
-            raise self.web.see_other(f"/verify?next={origin}")
+        self._guard(session, user, tokens, now=now, origin=origin)
         label = " ".join(form.get("label", "").split())
         if not label or len(label) > 64 or not label.isprintable():
             return await self._again(request, user, origin, N_("Give the app password a name of 1 to 64 characters."))
@@ -66,6 +64,16 @@ class AppPasswords:
         await self.p.notify(user, N_("app password created"), language=self.p.visit(request).language)
         return self.web.page(request, "apppass_shown.html", made=made, password=password, origin=origin,
                              step=4)
+
+    def _guard(self, session: WebSession, user: User, tokens: list[Token], *, now: datetime, origin: str) -> None:
+        """An app password signs in without a second factor: only a user
+        who has a factor may make one, with it passed recently. Otherwise
+        whoever holds the password of a user who never enrolled could make
+        one and keep it after the user enrolls."""
+        if not self.p.has_factor(user, tokens):
+            raise self.web.see_other("/enroll")
+        if not self.p.fresh(session, now=now):
+            raise self.web.see_other(f"/verify?next={origin}")
 
     async def _again(self, request: web.Request, user: User, origin: str, error: str) -> web.Response:
         if origin == "account":
