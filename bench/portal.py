@@ -48,15 +48,16 @@ import pyotp
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.measure import percentile  # noqa: E402
-from radmfa.config import load  # noqa: E402
-from radmfa.core.model import NewToken, NewUser, UserState  # noqa: E402
-from radmfa.radius import crypto, wire  # noqa: E402
-from radmfa.store import open_store  # noqa: E402
 from tests.fakes.server import free_tcp_port  # noqa: E402
 from tests.integration.harness import NAS_SECRET, access_request  # noqa: E402
 from tests.peers.freeradius import FreeRadius  # noqa: E402
 from tests.peers.ports import free_udp_port  # noqa: E402
+
+from bench.measure import percentile  # noqa: E402
+from radmfa.config import load  # noqa: E402
+from radmfa.core.model import NewToken, NewUser, UserState  # noqa: E402
+from radmfa.radius import wire  # noqa: E402
+from radmfa.store import open_store  # noqa: E402
 
 UPSTREAM_SECRET = "bench-upstream-secret"
 RADIUS_USERS = 200  # password-only users the RADIUS load cycles through
@@ -272,7 +273,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="radmfa-bench-portal-"))
     result = asyncio.run(run(args, workdir))
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"| phase | what | n | p50 ms | p99 ms |\n|---|---|---:|---:|---:|")
+    print("| phase | what | n | p50 ms | p99 ms |\n|---|---|---:|---:|---:|")
     rows = [("RADIUS alone", "Access-Request", result["radius_alone"])]
     rows += [("portal alone", p, s) for p, s in result["portal_alone"].items()]
     rows += [("both", p, s) for p, s in result["portal_with_radius"].items()]

@@ -127,11 +127,13 @@ class Account:
         stored = await fraud.raise_alert(self.p.store, self.p.config.fraud, report, now=now, notify=self.p.notifier)
         await self.p.record(request, user, "fraud.report", f"request={row.request_id}")
         blocked = stored is not None and self.p.config.fraud.block_user
-        response = self.web.page(
-            request, "message.html", heading=N_("Thank you for telling us"),
-            text=N_("Your account is blocked to protect it. Your helpdesk has been told and will contact you.")
-            if blocked else N_("Your helpdesk has been told."),
-        )
+        if stored is None:  # [fraud] allow_reports = false: nothing was recorded
+            text = N_("If you think someone else knows your password, change it and tell your helpdesk.")
+        elif blocked:
+            text = N_("Your account is blocked to protect it. Your helpdesk has been told and will contact you.")
+        else:
+            text = N_("Your helpdesk has been told.")
+        response = self.web.page(request, "message.html", heading=N_("Thank you for telling us"), text=text)
         if blocked:
             await self.p.store.delete_web_sessions_of(user.name, portal=self.web.site.portal)
             await self.web.sessions.end(response, session)
