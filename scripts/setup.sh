@@ -9,12 +9,17 @@
 #   * PostgreSQL answering on 127.0.0.1:5432
 #   * .venv with Python >= 3.11 and `pip install -e '.[test,fast]'`, redone
 #     only when pyproject.toml changed
+#   * the portals' browser tests: Debian's chromium (driven by the pip
+#     package playwright; no browser download) and axe-core from npm in
+#     .web-test/ (the accessibility check injects its axe.min.js)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 STAMP="$VENV/.radmfa-pyproject.sha256"
-PEER_PACKAGES=(freeradius freeradius-utils slapd ldap-utils)
+PEER_PACKAGES=(freeradius freeradius-utils slapd ldap-utils chromium)
+WEB_TEST="$ROOT/.web-test"
+AXE_VERSION="4.10"
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -173,6 +178,18 @@ ensure_venv() {
     echo "$want" >"$STAMP"
 }
 
+ensure_axe() {
+    if [ -f "$WEB_TEST/node_modules/axe-core/axe.min.js" ]; then
+        say "axe-core present in $WEB_TEST"
+        return 0
+    fi
+    command -v npm >/dev/null || apt_install nodejs npm
+    say "npm install axe-core@$AXE_VERSION into $WEB_TEST"
+    mkdir -p "$WEB_TEST"
+    (cd "$WEB_TEST" && npm install --silent --no-audit --no-fund --prefix "$WEB_TEST" "axe-core@$AXE_VERSION") \
+        || die "npm install axe-core failed"
+}
+
 main() {
     # Two runs at once (say, `make test` in two shells) must not pip-install together.
     exec 9>"/tmp/radmfa-setup-$(printf '%s' "$ROOT" | sha1sum | cut -c1-12).lock"
@@ -192,6 +209,7 @@ main() {
     ensure_postgres
     say "PostgreSQL answers on 127.0.0.1:5432"
     ensure_venv
+    ensure_axe
     say "done"
 }
 

@@ -29,6 +29,7 @@ from radmfa.config_phone import (
     parse_providers,
     phone_warnings,
 )
+from radmfa.config_portal import PortalConfig, enroll_message, parse_portal
 from radmfa.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -285,6 +286,7 @@ class Config:
     warnings: tuple[str, ...] = ()  # deprecated keys and the like, logged at start-up
     limits: LimitsConfig = LimitsConfig()
     ldap_front: LdapFrontConfig | None = None  # [ldap_front]: applications bind over LDAP
+    portal: PortalConfig = PortalConfig()  # the user portal
 
     @property
     def base_dir(self) -> Path:
@@ -453,7 +455,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
     for name in doc:
         if name not in (
             "radius", "upstream", "upstreams", "mfa", "store", "log", "clients", "fraud", "limits", "sync",
-            "smtp", "audit", "http", "providers", "ldap_front",
+            "smtp", "audit", "http", "providers", "ldap_front", "portal",
         ):
             raise ConfigError(f"{path.name}: [{name}]: unknown section")
     r = _Section(doc, "radius", path)
@@ -537,6 +539,10 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         doc, path, _Section, host_port=parse_host_port, networks=_networks,
         ldap_upstreams={name: u.type == "ldap" for name, u in kinds.items()},
     )
+    portal = parse_portal(_Section(doc, "portal", path), frozenset(upstreams))
+    if portal.public_url and "no_factor_message" not in doc.get("mfa", {}):
+        # Users who must enroll are told where: the portal's address.
+        mfa = replace(mfa, no_factor_message=enroll_message(portal))
     return Config(
         path=path,
         radius=radius,
@@ -555,6 +561,7 @@ def _build(doc: dict[str, Any], path: Path) -> Config:
         audit=audit,
         warnings=warnings + tuple(phone_warnings(phone)),
         ldap_front=ldap_front,
+        portal=portal,
     )
 
 

@@ -180,6 +180,8 @@ async def _at_version_11(backend: Backend, names: list[str]) -> None:
     # Undo what the migrations after 12 added, so they apply again on open.
     await backend.raw("ALTER TABLE users DROP COLUMN push_enrolled")  # 0013
     await backend.raw("DROP TABLE ldap_rebinds")  # 0015
+    await backend.raw("DROP TABLE web_sessions")  # 0016
+    await backend.raw("DROP TABLE enrollment_links")  # 0016
 
 
 async def test_upgrade_to_nfkc_rekeys_users(backend: Backend) -> None:

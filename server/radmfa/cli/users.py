@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from radmfa.cli import adminlog
+from radmfa.cli import adminlog, portal
 from radmfa.cli.helpdesk import cmd_reset, cmd_unblock, state_text
 from radmfa.cli.output import add_format_option, write_rows
 from radmfa.cli.parsing import CommandError, UsageError
@@ -89,6 +89,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("name", metavar="NAME")
     p.set_defaults(func=cmd_reset)
+
+    portal.register_user(cmds)  # enroll-link
 
 
 _STATE_HELP = (

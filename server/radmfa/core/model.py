@@ -406,7 +406,7 @@ class ExemptionView:
 
 
 # Where a fraud report came from, and what the security team made of it.
-FRAUD_SOURCES = ("voice", "push", "admin")
+FRAUD_SOURCES = ("voice", "push", "admin", "portal")
 FRAUD_STATUSES = ("new", "reviewed", "false-alarm")
 
 
@@ -442,3 +442,40 @@ class AuditFilter:
     result: str | None = None
     client: str | None = None
     method: str | None = None  # the factor
+
+
+# -- the portals (web/) ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    """A portal session, kept in the store so that any portal process can
+    serve the next request. The cookie holds a random id; the store keeps
+    only its SHA-256 (``id_hash``) and seals ``data`` with the store key."""
+
+    id_hash: bytes
+    portal: str  # "user" (the user portal); other portals keep their own sessions apart
+    csrf: str  # the token every form of this session carries
+    created_at: datetime
+    seen_at: datetime  # the last request: the idle timeout counts from here
+    expires_at: datetime  # the absolute end, whatever the activity
+    username: str = ""  # the user as enrolled, once their password passed
+    stage: str = "anonymous"  # "anonymous" | "password" (factor next) | "signed-in"
+    verified_at: datetime | None = None  # the last second factor passed (step-up)
+    data: Mapping[str, str] = field(default_factory=dict)  # a flow in progress (pending number, seed, …)
+
+    def __repr__(self) -> str:  # the data may hold a pending seed
+        return f"WebSession(portal={self.portal!r}, user={self.username!r}, stage={self.stage!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentLink:
+    """An administrator's one-time link that lets a user enroll in the
+    portal; only the SHA-256 of its token is stored."""
+
+    id: int
+    username: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None

@@ -15,6 +15,7 @@ from radmfa.core.model import (
     Bypass,
     CodeCheck,
     CustomMessage,
+    EnrollmentLink,
     ExemptionView,
     FraudReport,
     HardwareToken,
@@ -27,6 +28,7 @@ from radmfa.core.model import (
     Session,
     Token,
     User,
+    WebSession,
 )
 
 
@@ -381,6 +383,40 @@ class ReportStore(Protocol):
         whole UTC days (``since``/``until`` widened to the days they fall in)."""
 
 
+class PortalStore(Protocol):
+    """The portals' sessions and the administrators' enrollment links."""
+
+    async def put_web_session(self, session: WebSession) -> None:
+        """Insert or replace (by id_hash); ``data`` is sealed with the store key."""
+
+    async def get_web_session(self, id_hash: bytes, *, portal: str, now: datetime) -> WebSession | None:
+        """None when absent, of another portal or past ``expires_at``."""
+
+    async def touch_web_session(self, id_hash: bytes, *, seen_at: datetime) -> None: ...
+
+    async def delete_web_session(self, id_hash: bytes) -> None: ...
+
+    async def delete_web_sessions_of(self, username: str, *, portal: str) -> int:
+        """End every session of the user (found by name_key) in ``portal``."""
+
+    async def purge_web_sessions(self, *, idle_before: datetime, now: datetime) -> int:
+        """Delete sessions unused since ``idle_before`` or past their end."""
+
+    async def create_enrollment_link(
+        self, username: str, *, token_hash: bytes, created_by: str, now: datetime, expires_at: datetime
+    ) -> EnrollmentLink:
+        """Raises NotFound when the user does not exist."""
+
+    async def peek_enrollment_link(self, token_hash: bytes, *, now: datetime) -> EnrollmentLink | None:
+        """The link when it is open (unused, unexpired), without using it."""
+
+    async def consume_enrollment_link(
+        self, token_hash: bytes, *, username: str, now: datetime
+    ) -> EnrollmentLink | None:
+        """Use the open link of ``username`` (by name_key) in one atomic
+        statement: of any number of racing uses, one gets it; None otherwise."""
+
+
 class Store(
     UserStore,
     SessionStore,
@@ -394,6 +430,7 @@ class Store(
     ReportStore,
     ExemptionStore,
     RebindStore,
+    PortalStore,
     Protocol,
 ):
     """Persistent state shared by every worker process and node: one
@@ -467,3 +504,4 @@ class PushSender(Protocol):
 
 class EmailSender(Protocol):
     async def send_email(self, to: str, *, subject: str, body: str) -> None: ...
+

@@ -178,45 +178,62 @@ class PhoneFactors:
 
     async def hold(self, user: User, option: Option, request: AuthRequest, *, now: datetime) -> Outcome:
         hold.allow(self.cfg.oob_timeout_s + 5)
+        held, refused = await self.begin(
+            user, option, client=request.client, waiter=request.request_id,
+            station=request.calling_station_id, now=now,
+        )
+        if refused is not None:
+            return refused
+        assert held is not None
+        outcome = await self._wait(held, request.request_id, (held.expires_at - now).total_seconds())
+        if not outcome.approved and outcome.message is None and outcome.reason != "superseded":
+            kind = "oob_timeout" if outcome.reason == "no answer" else "oob_denied"
+            return Outcome(False, outcome.reason, await self._text(kind, user, request.client))
+        return outcome
+
+    async def begin(
+        self, user: User, option: Option, *, client: str, waiter: str, station: str, now: datetime
+    ) -> tuple[OobSession | None, Outcome | None]:
+        """Open (or join) the call, push or two-way text ``option`` and start
+        it: (the session to wait for, None), or (None, why not). The decision
+        arrives in the store through the provider's callback; the RADIUS
+        side waits for it holding the request, the portal by polling."""
         code = self._code() if option.method == "sms" else None
         oob_id = secrets.token_urlsafe(16)
         key = await self.store.callback_key()
         pending = OobSession(
             id=oob_id,
             username=name_key(user.name),
-            client=request.client,
+            client=client,
             method=option.method,
             destination=option.destination,
-            waiter=request.request_id,
+            waiter=waiter,
             expires_at=now + timedelta(seconds=self.cfg.oob_timeout_s),
             code_hash=callbacks.code_hash(key, oob_id.encode(), code) if code else None,
-            calling_station_id=request.calling_station_id,
+            calling_station_id=station,
         )
         held, opened = await self.store.hold_oob(pending, now=now)
         if opened:
             refused = await self._refused(user, option.method, now=now)
             if refused is not None:
                 await self.store.decide_oob(held.id, Phase.DENIED, refused.reason, now=now)
-                return refused
+                return None, refused
             try:
                 await self._start(held, user, key, code)
             except DeliveryError as e:
                 log.warning("out-of-band start failed", user=user.name, method=option.method, error=str(e))
                 await self.store.decide_oob(held.id, Phase.DENIED, "delivery failed", now=now)
-                return Outcome(False, "delivery failed", await self._text("delivery_failed", user, request.client))
-        elif held.waiter != request.request_id:
+                return None, Outcome(False, "delivery failed", await self._text("delivery_failed", user, client))
+        elif held.waiter != waiter:
             # Running for a request from another Calling-Station-Id: joining
             # would let this request collect the approval the user gives to
             # the other one (a password holder racing the real user's push).
             log.warning("refused: another sign-in awaits approval", user=user.name, method=held.method)
-            return Outcome(False, "another sign-in pending", "Another sign-in is waiting for approval on your phone.")
+            message = "Another sign-in is waiting for approval on your phone."
+            return None, Outcome(False, "another sign-in pending", message)
         else:
             log.info("joined a call or push already running", user=user.name, method=held.method)
-        outcome = await self._wait(held, request.request_id, (held.expires_at - now).total_seconds())
-        if not outcome.approved and outcome.message is None and outcome.reason != "superseded":
-            kind = "oob_timeout" if outcome.reason == "no answer" else "oob_denied"
-            return Outcome(False, outcome.reason, await self._text(kind, user, request.client))
-        return outcome
+        return held, None
 
     def callback_url(self, held: OobSession, key: bytes, action: str) -> str:
         token = callbacks.sign(key, held.id, action, expires_at=held.expires_at + timedelta(seconds=60))

@@ -14,6 +14,7 @@ from aiohttp import web
 from radmfa import limits, messages
 from radmfa.audit import AuditSink, configure_logging, log
 from radmfa.config import Config, format_host_port
+from radmfa.config_portal import PORTAL_CLIENT
 from radmfa.core import exemptions
 from radmfa.core.phone_flow import PhoneFlow
 from radmfa.core.pipeline import Pipeline
@@ -53,6 +54,7 @@ class App:
     phone: PhoneFactors | None = None
     http_runner: web.AppRunner | None = None
     ldap_front: LdapFront | None = None
+    portal_runner: web.AppRunner | None = None  # [portal] embedded = true
 
     def reload(self) -> None:
         """SIGHUP: re-read clients.conf; on error keep the old table."""
@@ -77,8 +79,9 @@ class App:
             t.close()
         if self.ldap_front is not None:
             await self.ldap_front.close()
-        if self.http_runner is not None:
-            await self.http_runner.cleanup()
+        for runner in (self.http_runner, self.portal_runner):
+            if runner is not None:
+                await runner.cleanup()
         await self.senders.close()
         await self.audit.close()
         await self.notifier.close()
@@ -115,7 +118,9 @@ async def build(config: Config) -> App:
     flow = PhoneFlow(config.mfa, store, phone, factors["otp"]) if phone is not None else None
     pipeline = Pipeline(config.mfa, upstream, store, factors, clients=policies, phone=flow)
     if phone is not None:  # {app} follows [clients.<name>] app_name, also after SIGHUP
-        phone.app_name = lambda client: messages.app_name(pipeline.policy_for(client), client)
+        phone.app_name = lambda client: (
+            config.portal.title if client == PORTAL_CLIENT else messages.app_name(pipeline.policy_for(client), client)
+        )
     audit = AuditSink(store, settings=config.audit)
     service = RadiusService(config.radius, clients, pipeline, audit)
     service.node_ip = config.audit.server_ip or _node_ip()
@@ -150,6 +155,12 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
             app.http_runner = await start_http(callbacks.app(), app.config.http.listen, reuse_port=reuse_port)
         except CannotListen as e:
             raise ConfigError(f"{where}: [http] listen: {e}") from None
+    if app.config.portal.embedded:  # small sites: the user portal in this process
+        from radmfa.web.user.app import build_user_portal, portal_upstream, start_site
+
+        upstream = portal_upstream(app.upstream, app.config.portal.upstream)
+        portal = await build_user_portal(app.config, app.store, upstream, app.senders, app.notifier)
+        app.portal_runner = await start_site(portal, app.config, reuse_port=reuse_port)
     for host, port in app.config.radius.listen:
         listener = Listener(app.service)
         try:
@@ -175,6 +186,8 @@ async def purge_once(store: Store, config: Config, *, now: datetime) -> None:
     await limits.purge(store, now=now)
     await store.purge_oob(before=now - timedelta(seconds=PURGE_INTERVAL_S))  # issue 4: held calls/pushes, sent codes
     await store.purge_audit(before=now - timedelta(days=config.audit.keep_days))
+    if config.portal.public_url:  # portal sessions idle past their timeout
+        await store.purge_web_sessions(idle_before=now - timedelta(minutes=config.portal.session_idle_minutes), now=now)
     cache_for, devices_for = exemptions.retention(config.mfa.cache, config.clients.values())
     await store.purge_exemptions(cache_before=now - cache_for, devices_before=now - devices_for)
 

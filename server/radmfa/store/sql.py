@@ -19,6 +19,7 @@ from radmfa.store.sql_hardware import HardwareTokensSql
 from radmfa.store.sql_limits import LimitsSql
 from radmfa.store.sql_messages import MessagesSql
 from radmfa.store.sql_oob import OobSql
+from radmfa.store.sql_portal import PortalSql
 from radmfa.store.sql_rebinds import RebindsSql
 from radmfa.store.sql_reports import ReportsSql
 from radmfa.store.sql_sessions import SESSION_COLUMNS, SessionsSql
@@ -42,6 +43,7 @@ class SqlStore(
     ExemptionsSql,
     OobSql,
     RebindsSql,
+    PortalSql,
 ):
     """Implements core.ports.Store over the primitives a backend provides."""
 
