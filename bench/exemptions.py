@@ -19,10 +19,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from radmfa.apppasswords import hash_app_password, verify_app_password
 from radmfa.core import exemptions
 from radmfa.core.model import NewUser
 from radmfa.store import open_store
+from radmfa.upstream.passwords import hash_app_password, verify_app_password
 
 _PROBE = ipaddress.ip_address("192.0.2.1")  # in none of the networks: the worst case
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from radmfa.apppasswords import verify_app_password
 from radmfa.core import exemptions
 from radmfa.core.model import NewToken, UserState
 from radmfa.core.ports import Store
+from radmfa.upstream.passwords import verify_app_password
 from tests.cli.conftest import Radmfa, assert_one_line_error
 
 

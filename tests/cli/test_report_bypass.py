@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from radmfa import reports
 from radmfa.core.model import Bypass, NewUser
 from radmfa.core.ports import Store
+from radmfa.reports import rows as reports
 from tests.cli.conftest import Radmfa
 
 NOW = datetime.now(UTC).replace(microsecond=0)

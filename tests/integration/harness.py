@@ -30,7 +30,7 @@ from radmfa.config import load
 from radmfa.core.model import NewToken, NewUser
 from radmfa.radius import crypto, wire
 from radmfa.store import open_store
-from radmfa.upstream.local import hash_password
+from radmfa.upstream.passwords import hash_password
 from tests.peers.ports import free_udp_port
 
 REPO = Path(__file__).resolve().parents[2]

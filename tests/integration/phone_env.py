@@ -20,7 +20,7 @@ from radmfa.config import load
 from radmfa.core.model import NewUser, User
 from radmfa.core.ports import Store
 from radmfa.store import open_store
-from radmfa.upstream.local import hash_password
+from radmfa.upstream.passwords import hash_password
 from tests.fakes.ntfy import FakeNtfy
 from tests.fakes.server import free_tcp_port
 from tests.fakes.smtp import SmtpSink

@@ -15,7 +15,6 @@ import pytest
 import structlog
 
 from radmfa import fraud
-from radmfa.audit import configure_logging
 from radmfa.config import FraudConfig, LogConfig
 from radmfa.config_audit import SmtpConfig
 from radmfa.core.model import FraudReport, NewUser
@@ -24,6 +23,7 @@ from radmfa.delivery import smtp as smtp_delivery
 from radmfa.delivery.alerts import FraudNotifier
 from radmfa.delivery.webhook import SIGNATURE_HEADER
 from radmfa.errors import DeliveryError
+from radmfa.service.audit import configure_logging
 from radmfa.store import open_store
 from tests.peers.alerts import MailSink, WebhookReceiver, free_tcp_port
 

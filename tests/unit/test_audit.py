@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from radmfa.audit import AuditSink
 from radmfa.core.model import AuditRecord
+from radmfa.service.audit import AuditSink
 
 
 def row(n: int) -> AuditRecord:

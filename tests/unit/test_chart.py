@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from radmfa.chart import daily_decisions_svg, round_ticks
+from radmfa.reports.chart import daily_decisions_svg, round_ticks
 
 SVG = "{http://www.w3.org/2000/svg}"
 APRIL = date(2030, 4, 1)

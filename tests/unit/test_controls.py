@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from radmfa.apppasswords import hash_app_password
 from radmfa.config import CacheRule, ClientPolicy, MfaConfig
 from radmfa.core import exemptions
 from radmfa.core.model import AuthRequest, Decision, NewToken, NewUser, UserState, Verdict
@@ -15,6 +14,7 @@ from radmfa.core.pipeline import Pipeline
 from radmfa.factors import build_factors
 from radmfa.radius import wire
 from radmfa.store import open_store
+from radmfa.upstream.passwords import hash_app_password
 from tests.unit.test_pipeline import SEED, FakeUpstream, code_at, state_of
 
 NOW = datetime(2026, 11, 22, 8, 55, 0, tzinfo=UTC)

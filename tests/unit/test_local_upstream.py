@@ -11,8 +11,9 @@ from radmfa.core.model import AuthRequest, NewUser, Verdict
 from radmfa.core.pipeline import Pipeline
 from radmfa.factors import build_factors
 from radmfa.store import open_store
-from radmfa.upstream import local
-from radmfa.upstream.local import LocalUpstream, hash_password
+from radmfa.upstream import passwords
+from radmfa.upstream.local import LocalUpstream
+from radmfa.upstream.passwords import hash_password
 from tests.unit.test_pipeline import NOW
 
 
@@ -26,13 +27,13 @@ async def env(tmp_path, monkeypatch):
     await store.add_user(NewUser("alice", password_hash=hash_password("alice-pw")))
     await store.add_user(NewUser("carol"))  # in the store, no local password
     checked: list[str] = []
-    verify = local._verify
+    verify = passwords._verify
 
-    def counting(password_hash: str, password: bytes) -> bool:
+    def counting(hasher: object, password_hash: str, password: bytes) -> bool:
         checked.append(password_hash)
-        return verify(password_hash, password)
+        return verify(hasher, password_hash, password)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(local, "_verify", counting)
+    monkeypatch.setattr(passwords, "_verify", counting)
 
     def make(unknown_users: str) -> Pipeline:
         cfg = MfaConfig(unknown_users=unknown_users)  # type: ignore[arg-type]

@@ -12,7 +12,6 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from radmfa.apppasswords import hash_app_password
 from radmfa.cli import adminlog
 from radmfa.cli.output import add_format_option, write_rows
 from radmfa.cli.parsing import UsageError, add_user_filter, user_filter
@@ -22,7 +21,8 @@ from radmfa.core import exemptions
 from radmfa.core.model import AppPassword
 from radmfa.core.ports import Store
 from radmfa.errors import AlreadyExists, NotFound, no_such_user
-from radmfa.reports import format_time
+from radmfa.reports.rows import format_time
+from radmfa.upstream.passwords import hash_app_password
 
 COLUMNS = ("user", "name", "created", "last_used")
 _TRIES = 5  # a fresh lookup prefix if the random one is taken (1 in 26 000 at 40 passwords)

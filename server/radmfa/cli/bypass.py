@@ -20,7 +20,7 @@ from radmfa.config import Config
 from radmfa.core.model import Bypass
 from radmfa.core.ports import Store
 from radmfa.errors import NotFound, no_such_user
-from radmfa.reports import format_time
+from radmfa.reports.rows import format_time
 
 MAX_SECONDS = 7 * 86400  # a bypass is for today's emergency, not a standing exemption
 COLUMNS = ("id", "user", "status", "created", "expires", "created_by", "reason", "used", "client", "station")

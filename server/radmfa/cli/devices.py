@@ -18,7 +18,7 @@ from radmfa.config import Config
 from radmfa.core.model import RememberedDevice
 from radmfa.core.ports import Store
 from radmfa.errors import NotFound, no_such_user
-from radmfa.reports import format_time
+from radmfa.reports.rows import format_time
 
 COLUMNS = ("user", "station", "client", "remembered")
 

@@ -21,7 +21,7 @@ from radmfa.core.model import HardwareToken, Token
 from radmfa.core.ports import Store
 from radmfa.errors import NotFound, RadmfaError, no_such_user
 from radmfa.factors.hotp import RESYNC_WINDOW, resync_counter
-from radmfa.reports import format_time
+from radmfa.reports.rows import format_time
 from radmfa.tokens_import import ImportFileError
 from radmfa.tokens_import.csvfile import read_csv
 from radmfa.tokens_import.pskc import read_pskc

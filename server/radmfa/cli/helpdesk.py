@@ -14,7 +14,7 @@ from radmfa.core.methods import mask
 from radmfa.core.model import User, UserState
 from radmfa.core.ports import Store
 from radmfa.errors import no_such_user
-from radmfa.reports import format_time
+from radmfa.reports.rows import format_time
 
 
 def state_text(user: User) -> str:

@@ -17,7 +17,7 @@ from radmfa.core.model import MESSAGE_KINDS, VOICE_KINDS, CustomMessage
 from radmfa.core.ports import Store
 from radmfa.errors import NotFound, no_such_user
 from radmfa.radius.clients import load_clients
-from radmfa.reports import format_time
+from radmfa.reports.rows import format_time
 
 LIST_COLUMNS = ("id", "kind", "language", "client", "content", "added")
 # BCP 47 in the shape people write it: "en", "de-CH", "zh-Hant-TW".

@@ -23,7 +23,7 @@ from radmfa.config import Config
 from radmfa.core.model import EnrollmentLink
 from radmfa.core.ports import Store
 from radmfa.errors import ConfigError, NotFound
-from radmfa.reports import format_time
+from radmfa.reports.rows import format_time
 
 TOKEN_BYTES = 32  # 256 bits: the link is the only thing standing in for the second factor
 MAX_HOURS = 24 * 30

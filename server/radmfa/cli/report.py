@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from radmfa import chart, reports
 from radmfa.cli.output import Row, add_format_option, terminal_width, write_rows
 from radmfa.cli.parsing import CommandError, UsageError, e164_number
 from radmfa.cli.runner import run_with_store
@@ -22,9 +21,12 @@ from radmfa.core.model import (
     AdminEvent,
     AuditFilter,
     AuditRecord,
+    Bypass,
     FraudReport,
 )
 from radmfa.core.ports import Store
+from radmfa.reports import chart
+from radmfa.reports import rows as reports
 
 _TIMES = "Times without a zone are UTC. Ages count back from now: 30m, 24h, 7d, 2w."
 
@@ -234,7 +236,7 @@ def cmd_bypass(args: argparse.Namespace, cfg: Config) -> int:
     _check_range(args)
     now = datetime.now(UTC)
 
-    async def work(store: Store) -> list[reports.BypassLike]:
+    async def work(store: Store) -> list[Bypass]:
         return list(await store.list_bypasses(args.user))
 
     # Bypasses are few (one per helpdesk call): the range and state are
@@ -244,7 +246,7 @@ def cmd_bypass(args: argparse.Namespace, cfg: Config) -> int:
         for b in run_with_store(cfg, work)
         if (args.since is None or b.created_at >= args.since)
         and (args.until is None or b.created_at < args.until)
-        and (args.status is None or reports.bypass_status(b, now=now) == args.status)
+        and (args.status is None or b.status(now=now) == args.status)
     ]
     _show(reports.BYPASS_COLUMNS, list(reports.bypass_rows(found, now=now)), args.format, "no bypasses match")
     return 0

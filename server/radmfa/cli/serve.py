@@ -59,7 +59,7 @@ async def _ensure_demo_user(cfg: Config) -> str:
     from radmfa.core.model import NewToken, NewUser
     from radmfa.factors.totp import provisioning_uri
     from radmfa.store import open_store
-    from radmfa.upstream.local import hash_password
+    from radmfa.upstream.passwords import hash_password
 
     store = await open_store(cfg.store.url, key_file=cfg.store.key_file, base_dir=cfg.base_dir)
     try:

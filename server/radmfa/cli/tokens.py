@@ -19,7 +19,7 @@ from radmfa.core.model import NewToken, Token
 from radmfa.core.ports import Store
 from radmfa.errors import NotFound, RadmfaError, no_such_user
 from radmfa.factors.totp import provisioning_uri
-from radmfa.reports import format_time
+from radmfa.reports.rows import format_time
 
 SEED_BYTES = 20  # 160 bits, as RFC 4226 §4 R6 recommends
 MIN_SEED_BYTES = 16  # 128 bits, the least RFC 4226 §4 R6 allows (pyotp refuses < 112)

@@ -19,8 +19,8 @@ from radmfa.core.model import METHODS, NewUser, Token, User, UserState
 from radmfa.core.ports import Store
 from radmfa.errors import AlreadyExists, NotFound, no_such_user
 from radmfa.factors import callbacks
-from radmfa.reports import format_time
-from radmfa.upstream.local import hash_password
+from radmfa.reports.rows import format_time
+from radmfa.upstream.passwords import hash_password
 
 LIST_COLUMNS = (
     "name", "state", "first", "last", "email", "mobile", "office", "method", "language", "password", "tokens",

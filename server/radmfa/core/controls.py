@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from radmfa.apppasswords import verify_app_password, verify_decoy
 from radmfa.config import ClientPolicy, MfaConfig
 from radmfa.core import exemptions
 from radmfa.core.exemptions import Rule
 from radmfa.core.model import Attr, AuthRequest, Decision, User, UserState, Verdict
 from radmfa.core.ports import Store
 from radmfa.radius.packet import reply_messages
+from radmfa.upstream.passwords import verify_app_password, verify_decoy
 
 
 def _reject(reason: str, message: str | None = None) -> Decision:

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from ldap3 import SUBTREE, Connection
 from ldap3.core.exceptions import LDAPException
 
-from radmfa.audit import log
 from radmfa.config import Config, SyncConfig, UpstreamConfig
 from radmfa.core.model import AdminEvent, NewUser, User, UserState
 from radmfa.core.policy import e164, language_tag, name_key, name_problem
@@ -33,6 +33,8 @@ from radmfa.directory import ldapconn as lc
 from radmfa.errors import RadmfaError
 
 SOURCE = "directory"
+
+log = structlog.get_logger("radmfa.sync")
 LEFT_REASON = "left directory"
 PROFILE_FIELDS = ("first_name", "last_name", "email", "mobile", "office_phone", "language")
 _PAGED = "1.2.840.113556.1.4.319"  # RFC 2696 simple paged results control

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from radmfa import limits, messages
-from radmfa.audit import AuditSink, configure_logging, log
 from radmfa.config import Config, format_host_port
 from radmfa.config_portal import PORTAL_CLIENT
 from radmfa.core import exemptions
@@ -27,6 +26,7 @@ from radmfa.factors import build_factors
 from radmfa.factors.phone import PhoneFactors
 from radmfa.front.ldap.service import LdapFront, merged_policies
 from radmfa.radius.clients import load_clients
+from radmfa.service.audit import AuditSink, configure_logging, log
 from radmfa.service.binding import CannotListen, bind_failure
 from radmfa.service.http import CallbackApp, start_http
 from radmfa.service.notify import sd_notify

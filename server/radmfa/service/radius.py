@@ -17,7 +17,6 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from radmfa.audit import AuditSink, log, recorded_device, recorded_phone
 from radmfa.config import RadiusConfig
 from radmfa.core import hold, policy
 from radmfa.core.model import AuditRecord, AuthRequest, Decision, Verdict
@@ -26,6 +25,7 @@ from radmfa.errors import StoreError
 from radmfa.radius import crypto, packet, wire
 from radmfa.radius.clients import Client, ClientTable
 from radmfa.radius.dedup import DedupCache, Seen
+from radmfa.service.audit import AuditSink, log, recorded_device, recorded_phone
 from radmfa.service.fairness import Admission, FairShare
 
 ACCEPTED_CODES = frozenset((wire.ACCESS_REQUEST, wire.STATUS_SERVER))

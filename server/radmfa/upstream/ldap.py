@@ -30,9 +30,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import structlog
 from ldap3 import BASE, Connection
 
-from radmfa.audit import log
 from radmfa.config import LdapConfig, LdapServer, UpstreamConfig, plaintext, template_is_dn
 from radmfa.core import policy
 from radmfa.core.model import AuthRequest, PrimaryResult
@@ -41,6 +41,8 @@ from radmfa.errors import UpstreamUnavailable
 
 _SERVICE = "service"  # pooled connections bound as the service account
 _USER = "user"  # pooled connections for user binds (each use binds anew)
+
+log = structlog.get_logger("radmfa.upstream")
 
 
 def directory_name(username: str, *, strip_realm: bool) -> str:

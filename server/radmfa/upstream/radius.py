@@ -24,7 +24,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from radmfa.audit import log
+import structlog
+
 from radmfa.config import UpstreamConfig, format_host_port
 from radmfa.core.model import AuthRequest, PrimaryResult
 from radmfa.errors import ConfigError, UpstreamUnavailable
@@ -34,6 +35,8 @@ Addr = tuple[str, int]
 _REPLY_CODES = frozenset((wire.ACCESS_ACCEPT, wire.ACCESS_REJECT, wire.ACCESS_CHALLENGE))
 _NOT_FORWARDED = frozenset((wire.USER_PASSWORD, wire.MESSAGE_AUTHENTICATOR, wire.PROXY_STATE))
 MAX_SOCKETS = 64
+
+log = structlog.get_logger("radmfa.upstream")
 
 
 @dataclass(slots=True)

@@ -31,7 +31,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
-from radmfa.audit import AuditSink, log
 from radmfa.config import MfaConfig
 from radmfa.config_ldap_front import LdapFrontClient, LdapFrontConfig
 from radmfa.core import exemptions, policy
@@ -44,6 +43,7 @@ from radmfa.front.ldap.lookup import Resolver
 from radmfa.front.ldap.names import Identity
 from radmfa.front.ldap.protocol import Bind
 from radmfa.front.ldap.rebind import KeyedStore, Rebinds
+from radmfa.service.audit import AuditSink, log
 
 
 class Decider(Protocol):

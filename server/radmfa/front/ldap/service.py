@@ -24,7 +24,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import partial
 
-from radmfa.audit import AuditSink, log
 from radmfa.config import ClientPolicy, Config, UpstreamConfig
 from radmfa.config_ldap_front import LdapFrontClient, LdapFrontConfig, LdapListen
 from radmfa.core.exemptions import parse_ip
@@ -33,6 +32,7 @@ from radmfa.front.ldap.binds import Binder, BindStore, Decider, Peer
 from radmfa.front.ldap.connection import Connection, Shared
 from radmfa.front.ldap.directory import Directory, nodelay
 from radmfa.front.ldap.lookup import Resolver
+from radmfa.service.audit import AuditSink, log
 
 HOUSEKEEPING_S = 60.0
 

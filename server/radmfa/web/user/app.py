@@ -113,7 +113,7 @@ class PortalProcess:
 
 
 async def run_portal(config: Config, stop: asyncio.Event | None = None) -> None:
-    from radmfa.audit import configure_logging
+    from radmfa.service.audit import configure_logging
     from radmfa.store import open_store
 
     configure_logging(config.log)

@@ -14,10 +14,10 @@ from datetime import datetime
 
 from aiohttp import web
 
-from radmfa.apppasswords import hash_app_password
 from radmfa.core import exemptions
 from radmfa.core.model import AppPassword, Token, User, WebSession
 from radmfa.errors import AlreadyExists, LimitReached
+from radmfa.upstream.passwords import hash_app_password
 from radmfa.web.i18n import N_
 from radmfa.web.user.portal import UserPortal
 

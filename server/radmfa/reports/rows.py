@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
 
-from radmfa.core.model import AuditRecord, FraudReport
+from radmfa.core.model import AuditRecord, Bypass, FraudReport
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -70,41 +69,7 @@ BYPASS_COLUMNS = (
 BYPASS_STATUSES = ("open", "used", "expired", "cancelled")
 
 
-class BypassLike(Protocol):
-    """What the bypass report reads of a one-time bypass (the store's Bypass)."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def username(self) -> str: ...
-    @property
-    def reason(self) -> str: ...
-    @property
-    def created_by(self) -> str: ...
-    @property
-    def created_at(self) -> datetime: ...
-    @property
-    def expires_at(self) -> datetime: ...
-    @property
-    def cancelled_at(self) -> datetime | None: ...
-    @property
-    def used_at(self) -> datetime | None: ...
-    @property
-    def used_client(self) -> str | None: ...
-    @property
-    def used_station(self) -> str | None: ...
-
-
-def bypass_status(bypass: BypassLike, *, now: datetime) -> str:
-    """Used, cancelled, expired (unused at ``expires_at``) or still open."""
-    if bypass.used_at is not None:
-        return "used"
-    if bypass.cancelled_at is not None:
-        return "cancelled"
-    return "expired" if bypass.expires_at <= now else "open"
-
-
-def bypass_rows(found: Iterable[BypassLike], *, now: datetime) -> list[tuple[str | int, ...]]:
+def bypass_rows(found: Iterable[Bypass], *, now: datetime) -> list[tuple[str | int, ...]]:
     def when(t: datetime | None) -> str:
         return format_time(t) if t is not None else ""
 
@@ -116,7 +81,7 @@ def bypass_rows(found: Iterable[BypassLike], *, now: datetime) -> list[tuple[str
             b.reason,
             b.created_by,
             format_time(b.expires_at),
-            bypass_status(b, now=now),
+            b.status(now=now),
             when(b.used_at),
             b.used_client or "",
             b.used_station or "",
