@@ -21,6 +21,7 @@ from radmfa.core.model import FraudReport, NewUser
 from radmfa.core.ports import Store
 from radmfa.delivery import smtp as smtp_delivery
 from radmfa.delivery.alerts import FraudNotifier
+from radmfa.delivery.smtp import Relay
 from radmfa.delivery.webhook import SIGNATURE_HEADER
 from radmfa.errors import DeliveryError
 from radmfa.service.audit import configure_logging
@@ -134,16 +135,16 @@ async def test_unreachable_mail_server_is_logged_not_raised(store: Store, logs: 
 async def test_smtp_login_and_starttls_refusal(mail_sink: MailSink) -> None:
     cfg = SmtpConfig(host=mail_sink.host, port=mail_sink.port, starttls=False, sender="r@example.com",
                      username="radmfa", password=b"mail-pass-123")
-    await smtp_delivery.send_mail(cfg, ["soc@example.com"], "hi\r\nBcc: evil@example.com", "body\n")
+    await smtp_delivery.send_mail(Relay.of_alerts(cfg), ["soc@example.com"], "hi\r\nBcc: evil@example.com", "body\n")
     assert mail_sink.logins == [("radmfa", "mail-pass-123")]
     (mail,) = mail_sink.mails
     assert mail.recipients == ["soc@example.com"] and mail.message["Bcc"] is None
     wrong = SmtpConfig(host=mail_sink.host, port=mail_sink.port, starttls=False, sender="r@example.com",
                        username="radmfa", password=b"nope")
     with pytest.raises(DeliveryError, match="refused the login for 'radmfa'") as e:
-        await smtp_delivery.send_mail(wrong, ["soc@example.com"], "s", "b")
+        await smtp_delivery.send_mail(Relay.of_alerts(wrong), ["soc@example.com"], "s", "b")
     assert "nope" not in str(e.value)
     tls = SmtpConfig(host=mail_sink.host, port=mail_sink.port, starttls=True, sender="r@example.com")
     with pytest.raises(DeliveryError, match="does not offer STARTTLS"):
-        await smtp_delivery.send_mail(tls, ["soc@example.com"], "s", "b")
+        await smtp_delivery.send_mail(Relay.of_alerts(tls), ["soc@example.com"], "s", "b")
     assert len(mail_sink.mails) == 1

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from radmfa.config_phone import ProviderConfig
-from radmfa.delivery.others import WebhookSender
+from radmfa.delivery.webhook import WebhookSender
 from tests.fakes.server import free_tcp_port
 from tests.fakes.twilio import NUMBER, SID, TOKEN
 from tests.fakes.webhook import FakeWebhook

@@ -1,6 +1,7 @@
 """Sending things out of radmfa (ring 3): texts, calls, pushes and e-mails
-to users (twilio.py, others.py), and fraud alerts to the security team
-(alerts.py over smtp.py and webhook.py).
+to users (twilio.py, ntfy.py, webhook.py, smtp.py, console.py), and fraud
+alerts to the security team (alerts.py over smtp.py and webhook.py). One
+client per protocol: HTTP is aiohttp (http.py), SMTP is aiosmtplib (smtp.py).
 
 ``build_senders`` makes one sender per configured method; the factors only
 see the core.ports Protocols.
@@ -15,8 +16,11 @@ import aiohttp
 
 from radmfa.config_phone import PhoneConfig, ProviderConfig
 from radmfa.core.ports import EmailSender, PushSender, SmsSender, VoiceCaller
-from radmfa.delivery.others import ConsoleSender, NtfySender, SmtpSender, WebhookSender
+from radmfa.delivery.console import ConsoleSender
+from radmfa.delivery.ntfy import NtfySender
+from radmfa.delivery.smtp import SmtpSender
 from radmfa.delivery.twilio import TwilioSender
+from radmfa.delivery.webhook import WebhookSender
 
 
 @dataclass

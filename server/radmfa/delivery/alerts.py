@@ -14,6 +14,7 @@ import asyncio
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
 
+import aiohttp
 import structlog
 
 from radmfa.config import FraudConfig
@@ -95,17 +96,19 @@ class FraudNotifier:
             subject, body = mail_text(report, server=self.server)
             to = self.fraud.notify_email
 
+            relay = smtp.Relay.of_alerts(self.smtp)
+
             async def mail() -> None:
-                await smtp.send_mail(self.smtp, to, subject, body)
+                await smtp.send_mail(relay, to, subject, body)
 
             channels.append(("email", mail))
         if self.fraud.notify_webhook:
             payload = report_payload(report, server=self.server)
 
             async def hook() -> None:
-                await webhook.post_json(
-                    self.fraud.notify_webhook, payload, secret=self.fraud.webhook_secret, timeout_s=self.smtp.timeout_s
-                )
+                async with aiohttp.ClientSession() as http:  # alerts are rare: no session kept between them
+                    await webhook.post_json(http, self.fraud.notify_webhook, payload,
+                                            secret=self.fraud.webhook_secret, timeout_s=self.smtp.timeout_s)
 
             channels.append(("webhook", hook))
         return channels

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import aiohttp
 
 from radmfa.config_phone import ProviderConfig
-from radmfa.errors import DeliveryError
+from radmfa.delivery.http import send
 
 
 def twilio_signature(auth_token: str, url: str, params: Mapping[str, str]) -> str:
@@ -41,15 +41,8 @@ class TwilioSender:
         self._base = f"{cfg.base_url}/2010-04-01/Accounts/{cfg.account_sid}"
 
     async def _post(self, resource: str, form: dict[str, str]) -> None:
-        url = f"{self._base}/{resource}.json"
-        try:
-            async with self.http.post(
-                url, data=form, auth=self._auth, timeout=aiohttp.ClientTimeout(total=self.cfg.timeout_s)
-            ) as resp:
-                if resp.status >= 300:
-                    raise DeliveryError(f"provider {self.cfg.name}: {resource} answered HTTP {resp.status}")
-        except (aiohttp.ClientError, TimeoutError) as e:
-            raise DeliveryError(f"provider {self.cfg.name}: {resource} failed: {type(e).__name__}") from None
+        await send(self.http, "POST", f"{self._base}/{resource}.json", where=f"provider {self.cfg.name}: {resource}",
+                   timeout_s=self.cfg.timeout_s, data=form, auth=self._auth)
 
     async def send_sms(self, to: str, text: str) -> None:
         await self._post("Messages", {"To": to, "From": self.cfg.sender, "Body": text})

@@ -1,23 +1,25 @@
-"""POST a JSON body to a URL, signed with HMAC-SHA256 (RFC 2104) when a
-secret is configured, so the receiver can tell radmfa's alerts from forgeries.
+"""Webhooks over delivery/http.py: a configurable HTTP request as an SMS or
+push provider (``type = "webhook"``), and the fraud alert's signed JSON POST.
 
-The signature header is ``X-Radmfa-Signature-256: sha256=<hex>`` over the
-exact body bytes (the scheme GitHub's webhooks use, which receivers know how
-to check). urllib blocks, so the request runs in a worker thread.
+The alert is signed with HMAC-SHA256 (RFC 2104) when a secret is configured,
+so the receiver can tell radmfa's alerts from forgeries: the header
+``X-Radmfa-Signature-256: sha256=<hex>`` over the exact body bytes (the
+scheme GitHub's webhooks use, which receivers know how to check).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
-import urllib.error
-import urllib.parse
-import urllib.request
-from typing import Any
+import re
+from collections.abc import Callable, Sequence
+from urllib.parse import quote, quote_plus
 
-from radmfa.errors import DeliveryError
+import aiohttp
+
+from radmfa.config_phone import ProviderConfig
+from radmfa.delivery.http import send, shown
 
 SIGNATURE_HEADER = "X-Radmfa-Signature-256"
 
@@ -26,41 +28,64 @@ def signature(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # A redirect would turn the POST into a GET elsewhere: report it instead.
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
-
-
-async def post_json(url: str, payload: object, *, secret: bytes = b"", timeout_s: float = 10.0) -> None:
+async def post_json(
+    http: aiohttp.ClientSession, url: str, payload: object, *, secret: bytes = b"", timeout_s: float = 10.0
+) -> None:
     """Raises DeliveryError unless the receiver answers 2xx."""
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8")
     headers = {"Content-Type": "application/json", "User-Agent": "radmfa"}
     if secret:
         headers[SIGNATURE_HEADER] = signature(secret, body)
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 (http(s) only, config.py)
-    await asyncio.to_thread(_post, request, timeout_s)
+    await send(http, "POST", url, where=f"webhook {shown(url)}", timeout_s=timeout_s, data=body, headers=headers)
 
 
-def shown(url: str) -> str:
-    """The URL's scheme, host and port only: a webhook's path or query often
-    holds its access token, and errors are logged."""
-    parts = urllib.parse.urlsplit(url)
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.hostname or ''}{port}/…"
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
-def _post(request: urllib.request.Request, timeout_s: float) -> None:
-    where = f"webhook {shown(request.full_url)}"
-    try:
-        with _OPENER.open(request, timeout=timeout_s) as response:
-            status = response.status
-    except urllib.error.HTTPError as e:
-        raise DeliveryError(f"{where} answered HTTP {e.code}") from None
-    except (urllib.error.URLError, OSError) as e:
-        raise DeliveryError(f"{where}: {getattr(e, 'reason', e)}") from None
-    if not 200 <= status < 300:
-        raise DeliveryError(f"{where} answered HTTP {status}")
+def _json(value: str) -> str:
+    return json.dumps(value)[1:-1]
+
+
+def _url(value: str) -> str:
+    # Every reserved character encoded: "+1415…" must not arrive as " 1415…"
+    # (a "+" in a query is a space), nor a text's "&x=" add a parameter.
+    return quote(value, safe="")
+
+
+def _raw(value: str) -> str:
+    return value
+
+
+def _fill(template: str, values: dict[str, str], escape: Callable[[str], str]) -> str:
+    """``{name}`` placeholders, each value escaped for where it lands; one
+    pass, so a value holding "{text}" is never filled in again."""
+    return _PLACEHOLDER.sub(lambda m: escape(values[m[1]]) if m[1] in values else m[0], template)
+
+
+def _body_escape(content_type: str) -> Callable[[str], str]:
+    if "json" in content_type:
+        return _json
+    if "x-www-form-urlencoded" in content_type:
+        return quote_plus
+    return _raw
+
+
+class WebhookSender:
+    """SmsSender and PushSender as one configurable HTTP request."""
+
+    def __init__(self, cfg: ProviderConfig, http: aiohttp.ClientSession) -> None:
+        self.cfg, self.http = cfg, http
+
+    async def _send(self, values: dict[str, str]) -> None:
+        content_type = next((v for k, v in self.cfg.headers.items() if k.lower() == "content-type"), "").lower()
+        body = _fill(self.cfg.body, values, _body_escape(content_type)) if self.cfg.body else None
+        url = _fill(self.cfg.url, values, _url)
+        await send(self.http, self.cfg.method, url, where=f"provider {self.cfg.name}", timeout_s=self.cfg.timeout_s,
+                   data=body, headers=dict(self.cfg.headers))
+
+    async def send_sms(self, to: str, text: str) -> None:
+        await self._send({"to": to, "text": text})
+
+    async def push(self, topic: str, *, title: str, text: str, actions: Sequence[tuple[str, str]]) -> None:
+        urls = dict(zip(("approve_url", "deny_url", "fraud_url"), (u for _, u in actions), strict=False))
+        await self._send({"to": topic, "title": title, "text": text, **urls})
