@@ -225,7 +225,7 @@ async def test_drop_warnings_are_bounded_under_a_spoofed_source_flood(app, capsy
         app.service._warn("unknown_client", "", f"198.51.100.{i % 250}.{i}")
     lines = [line for line in capsys.readouterr().out.splitlines() if "packet dropped" in line]
     assert len(lines) == radius_service.WARN_PER_MINUTE
-    assert app.service._suppressed["unknown_client"] == 500 - radius_service.WARN_PER_MINUTE
+    assert app.service.warnings.suppressed("unknown_client") == 500 - radius_service.WARN_PER_MINUTE
 
 
 async def test_store_failure_in_drop_mode_silences_requests_and_status_server(app):

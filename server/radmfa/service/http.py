@@ -26,6 +26,7 @@ from radmfa.delivery.twilio import valid_signature
 from radmfa.factors import callbacks, voice
 from radmfa.factors.phone import PLAY, PhoneFactors
 from radmfa.service.binding import bind_failure
+from radmfa.service.warnings import Throttle
 
 log = structlog.get_logger("radmfa.http")
 
@@ -42,7 +43,7 @@ class CallbackApp:
         self, http: HttpConfig, phone_cfg: PhoneConfig, phone: PhoneFactors | None, healthy: Callable[[], bool]
     ) -> None:
         self.http, self.cfg, self.phone, self.healthy = http, phone_cfg, phone, healthy
-        self._budget: dict[str, list[float]] = {}  # reason -> [minute started, lines, suppressed]
+        self.warnings = Throttle(interval_s=60.0, per_interval=WARN_PER_MINUTE)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024)
@@ -79,16 +80,8 @@ class CallbackApp:
         """403, logged (path only: the query holds the token) at most
         WARN_PER_MINUTE times a minute per reason, so that anybody who can
         reach the port cannot fill the disk with forged callbacks."""
-        now = time.monotonic()
-        budget = self._budget.get(why)
-        if budget is None or now - budget[0] >= 60.0:
-            budget = self._budget[why] = [now, 0, 0]
-        if budget[1] < WARN_PER_MINUTE:
-            budget[1] += 1
-            suppressed, budget[2] = budget[2], 0
-            log.warning("callback refused", reason=why, path=request.path, peer=request.remote, suppressed=suppressed)
-        else:
-            budget[2] += 1
+        self.warnings.warning(log, "callback refused", reason=why, now=time.monotonic(), path=request.path,
+                              peer=request.remote)
         return web.Response(status=403, text="forbidden\n")
 
     # ---- handlers ----

@@ -27,6 +27,7 @@ from radmfa.radius.clients import Client, ClientTable
 from radmfa.radius.dedup import DedupCache, Seen
 from radmfa.service.audit import AuditSink, log, recorded_device, recorded_phone
 from radmfa.service.fairness import Admission, FairShare
+from radmfa.service.warnings import Throttle
 
 ACCEPTED_CODES = frozenset((wire.ACCESS_REQUEST, wire.STATUS_SERVER))
 MAX_PROXY_STATES = 10  # more than this is a proxy loop (PROXY-3)
@@ -87,9 +88,7 @@ class RadiusService:
         self._prefix = f"{os.getpid():x}"
         self.started = time.monotonic()
         self.stopping = False
-        self._warned: dict[tuple[str, str], float] = {}
-        self._budget: dict[str, list[float]] = {}  # reason -> [window start, lines]
-        self._suppressed: Counter[str] = Counter()
+        self.warnings = Throttle(interval_s=WARN_INTERVAL_S, per_interval=WARN_PER_MINUTE)
         self.node_ip = ""  # this host's address, for audit rows of wildcard listeners (app.py)
 
     def reload_clients(self, clients: ClientTable) -> None:
@@ -120,31 +119,10 @@ class RadiusService:
 
     def _warn(self, reason: str, client: str, ip: str) -> None:
         """Log a security-relevant drop (BLAST-7) without letting a flood fill
-        the disk: at most once a minute per source and reason, and at most
-        WARN_PER_MINUTE lines per reason whatever the sources (a spoofed-source
-        flood); the suppressed count rides on the next line."""
-        now = time.monotonic()
-        key = (reason, ip)
-        if now - self._warned.get(key, -WARN_INTERVAL_S) < WARN_INTERVAL_S:
-            return
-        budget = self._budget.get(reason)
-        if budget is None or now - budget[0] >= WARN_INTERVAL_S:
-            budget = self._budget[reason] = [now, 0]
-        if budget[1] >= WARN_PER_MINUTE:
-            self._suppressed[reason] += 1
-            return
-        budget[1] += 1
-        if len(self._warned) > 10_000:
-            self._warned.clear()
-        self._warned[key] = now
-        log.warning(
-            "packet dropped",
-            reason=reason,
-            client=client,
-            client_ip=ip,
-            count=self.dropped[reason] + 1,
-            suppressed=self._suppressed.pop(reason, 0),
-        )
+        the disk: once a minute per source and reason, WARN_PER_MINUTE lines
+        per reason whatever the sources (service/warnings.py)."""
+        self.warnings.warning(log, "packet dropped", reason=reason, source=ip, now=time.monotonic(),
+                              client=client, client_ip=ip, count=self.dropped[reason] + 1)
 
     def receive(self, data: bytes, addr: Addr, transport: Transport, dedup: DedupCache) -> None:
         if self.stopping:

@@ -30,6 +30,7 @@ from radmfa.config import UpstreamConfig, format_host_port
 from radmfa.core.model import AuthRequest, PrimaryResult
 from radmfa.errors import ConfigError, UpstreamUnavailable
 from radmfa.radius import crypto, packet, wire
+from radmfa.service.warnings import Throttle
 
 Addr = tuple[str, int]
 _REPLY_CODES = frozenset((wire.ACCESS_ACCEPT, wire.ACCESS_REJECT, wire.ACCESS_CHALLENGE))
@@ -135,16 +136,14 @@ class RadiusUpstream:
         self.family = socket.AF_INET
         self._sockets: dict[int, list[_Socket]] = {socket.AF_INET: [], socket.AF_INET6: []}
         self.dropped_replies = 0
-        self._warned_at: dict[str, float] = {}
+        self.warnings = Throttle(interval_s=60.0, per_interval=1)
 
     def drop_reply(self, reason: str, source: Addr) -> None:
         """Count an ignored reply; say why at most once a minute per reason,
         so a wrong secret does not just look like a dead server."""
         self.dropped_replies += 1
-        now = time.monotonic()
-        if now - self._warned_at.get(reason, -60.0) >= 60.0:
-            self._warned_at[reason] = now
-            log.warning("upstream reply ignored", reason=reason, server=format_host_port(source[0], source[1]))
+        self.warnings.warning(log, "upstream reply ignored", reason=reason, now=time.monotonic(),
+                              server=format_host_port(source[0], source[1]))
 
     async def start(self) -> None:
         """Resolve server names once, at start (like FreeRADIUS, CLI-5).
