@@ -25,6 +25,7 @@ from tests.fakes.ntfy import FakeNtfy
 from tests.fakes.server import free_tcp_port
 from tests.fakes.smtp import SmtpSink
 from tests.fakes.twilio import NUMBER, SID, TOKEN, FakeTwilio
+from tests.fakes.webhook import FakeWebhook
 from tests.integration.harness import NAS_SECRET, Radmfa
 
 T = TypeVar("T")
@@ -45,6 +46,25 @@ def peers() -> Iterator[Peers]:
     twilio.stop()
     ntfy.stop()
     smtp.stop()
+
+
+@pytest.fixture
+def hook() -> Iterator[FakeWebhook]:
+    """A generic HTTP receiver: a webhook provider's or the fraud alert's."""
+    fake = FakeWebhook().start()
+    yield fake
+    fake.stop()
+
+
+def login(radclient: Any, server: Radmfa, user: str, password: str | None, state: str | None = None, *,
+          timeout: float = 60, retries: int = 1) -> Any:
+    """One Access-Request through radclient; its reply."""
+    packet: dict[str, str] = {"User-Name": user}
+    if password is not None:
+        packet["User-Password"] = password
+    if state is not None:
+        packet["State"] = state
+    return radclient(server.address, NAS_SECRET, [packet], timeout=timeout, retries=retries)[0]
 
 
 def phone_config(peers: Peers, http_port: int, *, clients: str = "", extra_toml: str = "") -> str:

@@ -22,6 +22,7 @@ from tests.integration.phone_env import (  # noqa: F401  (peers is a fixture)
     cli,
     get_user,
     in_store,
+    login,
     make_server,
     peers,
     wait_for,
@@ -40,16 +41,6 @@ def fraud_reports(server) -> list[FraudReport]:
         return await store.list_fraud_reports()
 
     return in_store(server, work)
-
-
-def login(radclient, server, user: str, password: str | None, *, state: str | None = None, timeout: float = 60,
-          retries: int = 1):
-    packet: dict[str, str] = {"User-Name": user}
-    if password is not None:
-        packet["User-Password"] = password
-    if state is not None:
-        packet["State"] = state
-    return radclient(server.address, NAS_SECRET, [packet], timeout=timeout, retries=retries)[0]
 
 
 @pytest.fixture

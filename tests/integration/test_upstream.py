@@ -4,7 +4,9 @@ the misbehaviours FreeRADIUS will not produce (spoofed source, bad MA)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import time
 
 import pytest
 
@@ -145,3 +147,29 @@ async def test_mixed_families_and_unresolvable_names(freeradius_factory):
     bad = RadiusUpstream(UpstreamConfig("radius", (("no-such-host.invalid", 1812),), b"s"))
     with pytest.raises(ConfigError, match="cannot resolve"):
         await bad.start()
+
+
+async def test_a_server_that_timed_out_waits_behind_the_live_ones_for_its_dead_time(freeradius_factory):
+    # upstream/failover.py: the silent server is tried first once, then not
+    # while FreeRADIUS answers; the packets it received are counted.
+    fr = freeradius_factory(mode="ack", secret=UPSTREAM_SECRET)
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    silent.setblocking(False)
+    cfg = UpstreamConfig("radius", (silent.getsockname(), fr.address), UPSTREAM_SECRET.encode(), timeout_s=1,
+                         retries=2, dead_time_s=60)
+    up = RadiusUpstream(cfg)
+    await up.start()
+    try:
+        for user in (b"u1", b"u2", b"u3"):
+            assert (await up.authenticate(request(user), b"pw")).accepted
+        assert up.failover.dead(now=time.monotonic()) == [silent.getsockname()]
+        assert up.healthy()
+    finally:
+        await up.close()
+    received = 0
+    with contextlib.suppress(BlockingIOError):
+        while silent.recv(4096):
+            received += 1
+    silent.close()
+    assert received == 1  # the first login's first attempt only

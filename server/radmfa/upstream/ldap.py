@@ -16,10 +16,11 @@ back as PrimaryResult.canonical_name, because the directory matches names
 its own way (RFC 4518: full-width letters, soft hyphens) and the pipeline
 must look up the same user the directory accepted.
 
-Failover: servers are tried in order, each with one deadline of
-``timeout_s`` for everything done on it; one that fails (refused, timed out,
-TLS not verified) is skipped for ``dead_time_s`` (when all are, one is
-probed). When none answers the request fails closed with UpstreamUnavailable.
+Failover (failover.py): live servers in order, then one dead one as a last
+resort, each with one deadline of ``timeout_s`` for everything done on it;
+one that fails (refused, timed out, TLS not verified) is dead for
+``dead_time_s``. When none answers the request fails closed with
+UpstreamUnavailable.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from radmfa.core import policy
 from radmfa.core.model import AuthRequest, PrimaryResult
 from radmfa.directory import ldapconn as lc
 from radmfa.errors import UpstreamUnavailable
+from radmfa.upstream.failover import Failover
 
 _SERVICE = "service"  # pooled connections bound as the service account
 _USER = "user"  # pooled connections for user binds (each use binds anew)
@@ -72,12 +74,11 @@ class LdapUpstream:
         self.cfg: LdapConfig = cfg.ldap
         self.name = cfg.name
         self.timeout = cfg.timeout_s
-        self.dead_time = cfg.dead_time_s
+        self.failover = Failover(self.cfg.servers, cfg.dead_time_s)
         self._context = lc.tls_context(self.cfg)
         self._executor = ThreadPoolExecutor(max_workers=self.cfg.pool_size, thread_name_prefix="ldap")
         self._lock = threading.Lock()
         self._idle: dict[tuple[str, str], list[Connection]] = {}  # (server URL, _SERVICE | _USER) → idle
-        self._dead_until: dict[str, float] = {}
         for server in self.cfg.servers:
             if plaintext(self.cfg, server):  # config.py allowed it: loopback, or allow_plaintext
                 log.warning("ldap server without TLS: passwords travel in clear", server=server.url)
@@ -97,8 +98,7 @@ class LdapUpstream:
         return await loop.run_in_executor(self._executor, self._authenticate, user, password)
 
     def healthy(self) -> bool:
-        now = time.monotonic()
-        return any(self._dead_until.get(s.url, 0.0) <= now for s in self.cfg.servers)
+        return self.failover.healthy(now=time.monotonic())
 
     async def close(self) -> None:
         with self._lock:
@@ -110,31 +110,21 @@ class LdapUpstream:
 
     # -- in a pool thread from here on --------------------------------------------
 
-    def _order(self) -> list[LdapServer]:
-        """The live servers in order. A dead one is not tried while another is
-        alive; when all are dead, only the one whose dead time ends first is
-        probed, so a request fails fast instead of waiting on each again."""
-        now = time.monotonic()
-        alive = [s for s in self.cfg.servers if self._dead_until.get(s.url, 0.0) <= now]
-        if alive:
-            return alive
-        return [min(self.cfg.servers, key=lambda s: self._dead_until.get(s.url, 0.0))]
-
     def _authenticate(self, user: str, password: bytes) -> PrimaryResult:
         tried: list[str] = []
-        for server in self._order():
+        for server in self.failover.order(now=time.monotonic()):
             tried.append(server.url)
             # One deadline for everything done with this server (a pooled
             # connection, a fresh one, the bind, the searches): a hanging
             # directory costs at most timeout_s per server, not a multiple.
-            deadline = time.monotonic() + self.timeout
+            started = time.monotonic()
             try:
-                result = self._attempt(server, user, password, deadline)
+                result = self._attempt(server, user, password, started + self.timeout)
             except lc.ServerFailed as e:
-                self._dead_until[server.url] = time.monotonic() + self.dead_time
+                self.failover.failed(server, since=started, now=time.monotonic())
                 log.warning("ldap server failed", server=server.url, error=str(e))
                 continue
-            self._dead_until.pop(server.url, None)
+            self.failover.answered(server, now=time.monotonic())
             return result
         raise UpstreamUnavailable("no LDAP server answered", tried=tuple(tried))
 

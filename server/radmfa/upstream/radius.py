@@ -10,9 +10,10 @@
 * Identifiers: 256 per source port, never reused while in flight, allocated
   least-recently-used; more sockets are opened when one runs out (UP-1).
 * Retransmissions reuse the same bytes (same ID and authenticator, RFC 5080
-  §2.2.1) and cycle through the servers; a server that timed out is tried
-  last for ``dead_time_s``. Nobody answering raises UpstreamUnavailable:
-  primary authentication fails closed.
+  §2.2.1) and cycle through the servers failover.py orders (live ones, then
+  one dead one as a last resort); a server that times out is dead for
+  ``dead_time_s``. Nobody answering raises UpstreamUnavailable: primary
+  authentication fails closed.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from radmfa.core.model import AuthRequest, PrimaryResult
 from radmfa.errors import ConfigError, UpstreamUnavailable
 from radmfa.radius import crypto, packet, wire
 from radmfa.service.warnings import Throttle
+from radmfa.upstream.failover import Failover
 
 Addr = tuple[str, int]
 _REPLY_CODES = frozenset((wire.ACCESS_ACCEPT, wire.ACCESS_REJECT, wire.ACCESS_CHALLENGE))
@@ -132,7 +134,7 @@ class RadiusUpstream:
         self.names = [format_host_port(h, p) for h, p in cfg.servers]
         self._configured = cfg.servers
         self.servers: list[Addr] = []
-        self._dead_until: dict[Addr, float] = {}
+        self.failover: Failover[Addr] = Failover((), cfg.dead_time_s)
         self.family = socket.AF_INET
         self._sockets: dict[int, list[_Socket]] = {socket.AF_INET: [], socket.AF_INET6: []}
         self.dropped_replies = 0
@@ -165,6 +167,7 @@ class RadiusUpstream:
         self.family = socket.AF_INET6 if socket.AF_INET6 in families else socket.AF_INET
         mixed = len(families) > 1
         self.servers = [(f"::ffff:{h}" if mixed and f == socket.AF_INET else h, p) for f, (h, p) in resolved]
+        self.failover = Failover(self.servers, self.dead_time_s)
 
     async def close(self) -> None:
         for socks in self._sockets.values():
@@ -173,13 +176,7 @@ class RadiusUpstream:
             socks.clear()
 
     def healthy(self) -> bool:
-        now = time.monotonic()
-        return any(self._dead_until.get(s, 0.0) <= now for s in self.servers)
-
-    def _order(self) -> list[Addr]:
-        now = time.monotonic()
-        alive = [s for s in self.servers if self._dead_until.get(s, 0.0) <= now]
-        return alive + [s for s in self.servers if s not in alive]
+        return self.failover.healthy(now=time.monotonic())
 
     async def _socket_for(self, family: int) -> tuple[_Socket, int]:
         socks = self._sockets[family]
@@ -215,7 +212,7 @@ class RadiusUpstream:
         return crypto.sign_request(wire.ACCESS_REQUEST, ident, authenticator, wire.encode_attrs(attrs), self.secret)
 
     async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult:
-        order = self._order()
+        order = self.failover.order(now=time.monotonic())
         sock, ident = await self._socket_for(self.family)
         authenticator = crypto.new_authenticator()
         data = self.build(request, password, ident, authenticator)
@@ -227,12 +224,13 @@ class RadiusUpstream:
                 server = order[attempt % len(order)]
                 entry.sent_to.add(server)
                 assert sock.transport is not None
+                sent = time.monotonic()
                 sock.transport.sendto(data, server)
                 if not await _wait(entry.future, self.timeout_s):
-                    self._dead_until[server] = time.monotonic() + self.dead_time_s
+                    self.failover.failed(server, since=sent, now=time.monotonic())
                     continue
                 answered = entry.answered_by or server
-                self._dead_until.pop(answered, None)
+                self.failover.answered(answered, now=time.monotonic())
                 return self._result(entry.future.result(), authenticator, format_host_port(answered[0], answered[1]))
         finally:
             del sock.pending[ident]

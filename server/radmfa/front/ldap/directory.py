@@ -10,7 +10,9 @@ waiting on it. Links are opened with the upstream's TLS settings (ldaps://,
 or StartTLS before any bind, certificate and host name verified) and kept,
 idle, for the next bind, which always binds anew before the link is handed
 out (a failed bind closes it): a link never carries one client's identity
-to another.
+to another. A new link goes to the servers upstream/failover.py orders:
+live ones first, then one dead one as a last resort (the tracker is shared
+with lookup.py).
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
+import time
 
 from radmfa.config import LdapConfig, LdapServer
 from radmfa.directory import ldapconn as lc
 from radmfa.front.ldap import ber, protocol
+from radmfa.upstream.failover import Failover
 
 RESPONSE_LIMIT = 256 << 20  # one response from the directory (a search entry with photos); more is garbage
 IDLE_LINKS = 64  # idle links kept per process for the next bind
@@ -102,9 +106,10 @@ class Link:
 
 
 class Directory:
-    def __init__(self, cfg: LdapConfig, *, timeout_s: float) -> None:
+    def __init__(self, cfg: LdapConfig, *, timeout_s: float, failover: Failover[LdapServer]) -> None:
         self.cfg = cfg
         self.timeout = timeout_s
+        self.failover = failover
         self._context = lc.tls_context(cfg)
         self._idle: list[Link] = []
 
@@ -125,18 +130,22 @@ class Directory:
                 link.close()
                 raise
         tried = []
-        for server in self.cfg.servers:
+        for server in self.failover.order(now=time.monotonic()):
             tried.append(server.url)
+            started = time.monotonic()
             try:
                 async with asyncio.timeout(self.timeout):  # per server, as the upstream's timeout_s
                     link = await self._open(server)
                     try:
-                        return self._kept(await link.bind(dn, password), link)
+                        code = await link.bind(dn, password)
                     except BaseException:
                         link.close()
                         raise
             except (DirectoryError, OSError, TimeoutError):
+                self.failover.failed(server, since=started, now=time.monotonic())
                 continue
+            self.failover.answered(server, now=time.monotonic())
+            return self._kept(code, link)
         raise DirectoryError(f"no LDAP server answered ({', '.join(tried)})")
 
     @staticmethod

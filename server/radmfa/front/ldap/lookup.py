@@ -10,7 +10,8 @@ as the service account.
 
 ldap3 is synchronous, so lookups run in a thread pool of the upstream's
 ``pool_size``, on pooled service-account connections, each lookup bounded by
-the upstream's ``timeout_s`` per server, servers tried in order.
+the upstream's ``timeout_s`` per server, servers tried in the order
+upstream/failover.py gives (shared with directory.py).
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ from radmfa.config import LdapConfig, LdapServer
 from radmfa.directory import ldapconn as lc
 from radmfa.front.ldap import names
 from radmfa.front.ldap.names import Identity
+from radmfa.upstream.failover import Failover
 from radmfa.upstream.ldap import directory_name
 
 
 class Resolver:
-    def __init__(self, cfg: LdapConfig, *, timeout_s: float) -> None:
+    def __init__(self, cfg: LdapConfig, *, timeout_s: float, failover: Failover[LdapServer]) -> None:
         self.cfg = cfg
         self.timeout = timeout_s
+        self.failover = failover
         self._context = lc.tls_context(cfg)
         self._executor = ThreadPoolExecutor(max_workers=cfg.pool_size, thread_name_prefix="ldap-front")
         self._lock = threading.Lock()
@@ -87,12 +90,14 @@ class Resolver:
         return found[0][0] if len(found) == 1 else None
 
     def _search(self, base: str, ldap_filter: str, attributes: list[str], **kw: Any) -> list[tuple[str, Any]]:
-        for server in self.cfg.servers:
-            deadline = time.monotonic() + self.timeout
+        for server in self.failover.order(now=time.monotonic()):
+            started = time.monotonic()
             try:
-                code, entries = self._search_on(server, deadline, base, ldap_filter, attributes, **kw)
+                code, entries = self._search_on(server, started + self.timeout, base, ldap_filter, attributes, **kw)
             except lc.ServerFailed:
+                self.failover.failed(server, since=started, now=time.monotonic())
                 continue
+            self.failover.answered(server, now=time.monotonic())
             return entries if code in (lc.SUCCESS, lc.SIZE_LIMIT_EXCEEDED) else []
         return []
 

@@ -33,6 +33,7 @@ from radmfa.front.ldap.connection import Connection, Shared
 from radmfa.front.ldap.directory import Directory, nodelay
 from radmfa.front.ldap.lookup import Resolver
 from radmfa.service.audit import AuditSink, log
+from radmfa.upstream.failover import Failover
 
 HOUSEKEEPING_S = 60.0
 
@@ -101,8 +102,10 @@ class LdapFront:
         cfg = self.cfg = config.ldap_front
         upstream = _upstream(config, cfg)
         assert upstream.ldap is not None
-        self.resolver = Resolver(upstream.ldap, timeout_s=upstream.timeout_s)
-        self.directory = Directory(upstream.ldap, timeout_s=upstream.timeout_s)
+        # One dead-server memory for the lookups and the directory links: the same servers.
+        failover = Failover(upstream.ldap.servers, upstream.dead_time_s)
+        self.resolver = Resolver(upstream.ldap, timeout_s=upstream.timeout_s, failover=failover)
+        self.directory = Directory(upstream.ldap, timeout_s=upstream.timeout_s, failover=failover)
         binder = Binder(
             cfg, config.mfa, pipeline=pipeline, store=store, resolver=self.resolver, directory=self.directory,
             audit=audit,

@@ -1,0 +1,84 @@
+"""Which servers a request tries, and in what order: the one dead-server
+tracker of the RADIUS upstream, the LDAP upstream and the LDAP front end's
+directory connections.
+
+The model is FreeRADIUS's fail-over between home servers: a
+``home_server_pool`` of ``type = fail-over`` with ``status_check = none``
+(version 3, raddb/proxy.conf), a ``redundant`` section in version 4:
+
+* A request goes to the first *live* server in the configured order, then
+  the next live one if that one fails. Dead servers are not used while a
+  live one is left.
+* A server that does not answer (timed out, refused, TLS not verified) is
+  marked *dead* for ``dead_time_s``, unless it answered something else while
+  this request waited for it: then it is busy or slow with this request, not
+  dead (FreeRADIUS: "Received reply from home server … Might not be zombie").
+* Any answer marks a server live at once. A dead server comes back by
+  itself when its dead time ends (FreeRADIUS's ``revive_interval``: radmfa
+  sends no Status-Server probes, so real traffic is what finds it alive).
+* When no live server is left, one dead server is tried as a last resort
+  (FreeRADIUS uses a zombie this way): the one whose dead time ends first.
+  One, not every one, so a login fails fast while the whole directory is
+  down, yet the first server to come back is found by the next login.
+
+Time is an argument (monotonic seconds), so the rules are tested without
+waiting. The LDAP adapters call it from their thread pools, hence the lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Hashable, Sequence
+from typing import Generic, TypeVar
+
+S = TypeVar("S", bound=Hashable)
+
+
+class Failover(Generic[S]):
+    def __init__(self, servers: Sequence[S], dead_time_s: float) -> None:
+        self.servers: tuple[S, ...] = tuple(servers)
+        self.dead_time_s = dead_time_s
+        self._dead_until: dict[S, float] = {}
+        self._answered_at: dict[S, float] = {}
+        self._lock = threading.Lock()
+
+    def order(self, *, now: float) -> tuple[S, ...]:
+        """The servers one request may try, in order: every live one, then
+        the dead one whose dead time ends first."""
+        if not self._dead_until:  # the usual case, and the hot path
+            return self.servers
+        with self._lock:
+            self._revive(now)
+            live = tuple(s for s in self.servers if s not in self._dead_until)
+            if len(live) == len(self.servers):
+                return live
+            probe = min(self._dead_until, key=lambda s: (self._dead_until[s], self.servers.index(s)))
+            return (*live, probe)
+
+    def answered(self, server: S, *, now: float) -> None:
+        """``server`` answered (any answer, Access-Reject and wrong password included)."""
+        with self._lock:
+            self._answered_at[server] = now
+            self._dead_until.pop(server, None)
+
+    def failed(self, server: S, *, since: float, now: float) -> bool:
+        """``server`` gave no answer to a request sent at ``since``; True when
+        that marks it dead (it answered nothing else meanwhile)."""
+        with self._lock:
+            if self._answered_at.get(server, since - 1.0) >= since:
+                return False
+            self._dead_until[server] = now + self.dead_time_s
+            return True
+
+    def dead(self, *, now: float) -> list[S]:
+        with self._lock:
+            self._revive(now)
+            return [s for s in self.servers if s in self._dead_until]
+
+    def healthy(self, *, now: float) -> bool:
+        """Some server is live (Status-Server in ``drop`` mode asks this)."""
+        return len(self.dead(now=now)) < len(self.servers)
+
+    def _revive(self, now: float) -> None:
+        for server in [s for s, until in self._dead_until.items() if until <= now]:
+            del self._dead_until[server]
