@@ -1,4 +1,4 @@
-"""The scenarios of issue 3, each adding its keys to ``Bench.results``.
+"""The benchmark scenarios (docs/benchmarks.md), each adding its keys to ``Bench.results``.
 
 Comparisons (radmfa against the FreeRADIUS proxy, against the upstream
 directly, with against without retransmissions) run their two arms in

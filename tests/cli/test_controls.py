@@ -80,7 +80,7 @@ def test_apppass_delete_one_and_all(radmfa: Radmfa) -> None:
 
 
 def test_apppass_delete_all_also_forgets_devices_and_cached_logins(radmfa: Radmfa) -> None:
-    # `delete --all` is the lost-phone command (issue 5): a remembered phone
+    # `delete --all` is the lost-phone command: a remembered phone
     # must not keep skipping the second factor either.
     radmfa("user", "add", "alice")
     radmfa("apppass", "create", "alice", "--name", "Phone")

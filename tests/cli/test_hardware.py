@@ -51,7 +51,7 @@ def test_psk_from_stdin_and_password_files(radmfa, tmp_path):
 
 
 def test_keys_from_files(radmfa, tmp_path):
-    # Review 7, MEDIUM 3: a key on the command line shows in ps and the shell history.
+    # A key on the command line shows in ps and the shell history.
     f7 = Path(shutil.copy(PSKC / "rfc6030-figure7.xml", tmp_path / "f7.xml"))
     (tmp_path / "pw").write_text("qwerty\n")
     assert radmfa("token", "import", str(f7), "--password-file", str(tmp_path / "pw")).status == 0

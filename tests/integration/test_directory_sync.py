@@ -91,7 +91,7 @@ def test_sync_creates_updates_blocks_and_holds_back(config_path, directory, caps
     assert "more than [sync] max_removals = 5: none was blocked" in err and "--confirm-removals" in err
     assert all(users(config_path)[p.uid].state is UserState.ENABLED for p in TEAM)
     assert "--confirm-removals 6" in err
-    # Review 7, LOW 10: the count confirms the plan the admin saw, not whatever it is now.
+    # The count confirms the plan the admin saw, not whatever it is now.
     status, out, err = sync(config_path, capsys, "--confirm-removals", "5")
     assert status == 3 and "you confirmed 5 but 6 users left the directory now" in err
     assert all(users(config_path)[p.uid].state is UserState.ENABLED for p in TEAM)

@@ -1,4 +1,4 @@
-"""Issue 6, end to end: a fraud code on a (fake Twilio) voice call and a push
+"""Fraud reports end to end: a fraud code on a (fake Twilio) voice call and a push
 "Deny and report fraud" (fake ntfy) each create a fraud record and, with
 [fraud] block_user on, the next login is rejected with the audit reason
 ``blocked-fraud`` until ``radmfa user unblock`` (the real CLI) lifts it.

@@ -1,4 +1,4 @@
-"""Review 7, HIGH 1: the directory and the store must agree on who logs in.
+"""The directory and the store must agree on who logs in.
 
 slapd matches uid with caseIgnoreMatch (RFC 4518: width folded, insignificant
 spaces), AD ignores width; a name the directory takes for alice but the store

@@ -57,7 +57,7 @@ async def test_directory_changes_apply_together(store: Store) -> None:
 
 
 async def test_directory_changes_are_all_or_nothing(store: Store) -> None:
-    # Review 7, LOW 10: a failure half-way changes nothing.
+    # A failure half-way changes nothing.
     await store.add_user(NewUser("ann"))
     bad = [("ann", {"mobile": "+14155550103"}), ("ann", {"state": object()})]  # the second cannot be stored
     with pytest.raises(Exception):  # noqa: B017, PT011 - whichever error the backend raises for it

@@ -99,9 +99,9 @@ async def test_deleting_the_user_frees_nothing_twice(store: Store) -> None:
 
 
 async def test_assignment_is_one_transaction(store: Store, backend: Backend) -> None:
-    # Review 7, LOW 12: the tokens row and the removal of the unassigned row
-    # commit together. Make the removal fail: the token must not be assigned
-    # (before, it was assigned and still listed as unassigned).
+    # The tokens row and the removal of the unassigned row commit together.
+    # Make the removal fail: the token must not be assigned (half done, it
+    # would be assigned and still listed as unassigned).
     await store.add_user(NewUser("alice"))
     await store.import_hardware_tokens([hw("A1")])
     if backend.name == "sqlite":

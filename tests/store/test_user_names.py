@@ -157,7 +157,7 @@ async def test_upgrade_refuses_users_that_become_one(backend: Backend) -> None:
     assert (await store.get_user("ALICE")).name == "alice"
 
 
-# -- 0012: name_key became NFKC (review 7, HIGH 1) -------------------------------------
+# -- 0012: name_key became NFKC, so the store folds names as the directory does -----------
 
 
 async def test_fullwidth_and_plain_spellings_are_one_user(store: Store) -> None:

@@ -48,7 +48,7 @@ ATTACKER_SEED = b"attacker-chosen-seed-0123"
 
 @pytest.mark.parametrize(("n", "kwargs"), [(6, {"psk": PSK}), (7, {"password": "qwerty"})])
 def test_plainvalue_secret_in_an_encrypted_container_is_refused(n, kwargs):
-    # Review 7, MEDIUM 3: whoever alters the file in transit without the key
+    # Whoever alters the file in transit without the key
     # swaps the encrypted, MAC'd secret for a PlainValue of their own seed.
     data = re.sub(
         rb"<(pskc:)?Secret>.*?</(pskc:)?Secret>",

@@ -81,7 +81,7 @@ def test_plan():
 
 
 def test_removals_are_confirmed_by_their_count():
-    # Review 7, LOW 10: the admin confirms the plan they saw (3 leavers), not
+    # The admin confirms the plan they saw (3 leavers), not
     # whatever the count is when the command runs.
     users = [User(i, n) for i, n in enumerate(("ann", "ben", "dan", "eli"))]
     sources = dict.fromkeys(("ann", "ben", "dan", "eli"), "directory")
@@ -93,7 +93,7 @@ def test_removals_are_confirmed_by_their_count():
 
 
 def test_names_that_are_one_user_are_all_skipped_and_not_leavers():
-    # Review 7, LOW 9: alice@corp and alice@partner are both "alice"; which one
+    # alice@corp and alice@partner are both "alice"; which one
     # won depended on the directory's order and could flip between runs.
     users = [User(1, "alice", mobile=A)]
     sources = {"alice": "directory"}

@@ -222,7 +222,7 @@ def fraud_reports(args: argparse.Namespace, cfg: Config) -> list[FraudReport]:
 
     found = run_with_store(cfg, work)
     # The source filter is not a store query: fraud reports are few (one per
-    # attack on a person), and the contract stays as issue 4 uses it.
+    # attack on a person), and the store contract stays as the phone factors use it.
     return [r for r in found if args.source is None or r.source == args.source]
 
 

@@ -1,4 +1,4 @@
--- The admin's controls (issue 5): one-time bypasses, the MFA cache,
+-- The admin's controls: one-time bypasses, the MFA cache,
 -- remembered devices, app passwords and the second-factor failure count that
 -- drives the lockout. Everything here must be seen alike by every worker and
 -- node, hence in the store.

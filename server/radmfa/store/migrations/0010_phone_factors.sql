@@ -1,4 +1,4 @@
--- Phone, push and e-mail factors (issue 4).
+-- Phone, push and e-mail factors.
 --
 -- A call, push or two-way text the user answers on the phone while the NAS's
 -- Access-Request is held. The provider's callback may reach any process or
