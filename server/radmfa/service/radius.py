@@ -120,9 +120,12 @@ class RadiusService:
     def _warn(self, reason: str, client: str, ip: str) -> None:
         """Log a security-relevant drop (BLAST-7) without letting a flood fill
         the disk: once a minute per source and reason, WARN_PER_MINUTE lines
-        per reason whatever the sources (service/warnings.py)."""
-        self.warnings.warning(log, "packet dropped", reason=reason, source=ip, now=time.monotonic(),
-                              client=client, client_ip=ip, count=self.dropped[reason] + 1)
+        per reason whatever the sources (service/warnings.py). A flood's
+        packets mostly stop at ``admit``: nothing else is built for them."""
+        suppressed = self.warnings.admit(reason, ip, now=time.monotonic())
+        if suppressed is not None:
+            log.warning("packet dropped", reason=reason, client=client, client_ip=ip,
+                        count=self.dropped[reason] + 1, suppressed=suppressed)
 
     def receive(self, data: bytes, addr: Addr, transport: Transport, dedup: DedupCache) -> None:
         if self.stopping:
