@@ -13,7 +13,7 @@ import urllib.request
 import aiohttp
 import pytest
 
-from radmfa.config_phone import ProviderConfig
+from radmfa.config import ProviderConfig
 from radmfa.delivery.others import WebhookSender
 from tests.fakes.server import free_tcp_port
 from tests.fakes.twilio import NUMBER, SID, TOKEN

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from radmfa.config_phone import PhoneConfig, ProviderConfig
+from radmfa.config import PhoneConfig, ProviderConfig
 from radmfa.core.ports import EmailSender, PushSender, SmsSender, VoiceCaller
 from radmfa.delivery.others import ConsoleSender, NtfySender, SmtpSender, WebhookSender
 from radmfa.delivery.twilio import TwilioSender

@@ -15,7 +15,7 @@ import aiohttp
 import aiosmtplib
 import structlog
 
-from radmfa.config_phone import ProviderConfig
+from radmfa.config import ProviderConfig
 from radmfa.errors import DeliveryError
 
 log = structlog.get_logger("radmfa.delivery")

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from radmfa.config_audit import SmtpConfig
+from radmfa.config import SmtpConfig
 from radmfa.errors import DeliveryError
 
 
