@@ -4,8 +4,24 @@ Every error names the file and the key, e.g.
 ``radmfa.toml: [upstream] servers[1]: not host:port: 'nps1'``.
 Relative paths are relative to the directory of the config file.
 
-One module per section group; this one holds :class:`Config` and
-:func:`load`, and re-exports every name the rest of radmfa imports.
+One module per group of sections; this one holds :class:`Config` and
+:func:`load`, and re-exports every name the rest of radmfa imports:
+
+    reader      the one table reader: typed reads, host:port, networks,
+                secrets, the one loop over [x.<name>] tables
+    radius      [radius]
+    clients     [clients.<name>]
+    upstream    [upstream], [upstreams.<name>]
+    ldap        their LDAP keys (type = "ldap")
+    mfa         [mfa], [[mfa.cache]]
+    phone       [http], [providers.<name>], the out-of-band keys of [mfa]
+    fraud       [fraud], [limits]
+    sync        [sync]
+    audit       [audit], [log], [smtp]
+    store       [store]
+    portal      [portal]
+    ldap_front  [ldap_front], [ldap_front.clients.<name>]
+
 Importing it does no I/O and loads no I/O library: ``load`` reads the file
 (and this host's name, the default ``[audit] server_name``).
 """

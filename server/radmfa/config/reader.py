@@ -38,7 +38,7 @@ class Section:
     @classmethod
     def document(cls, doc: Mapping[str, Any], path: Path) -> Section:
         """The whole file: its keys are the top-level tables."""
-        return cls(dict(doc), "", path, label="[]")
+        return cls(dict(doc), "", path)
 
     def fail(self, key: str, msg: str) -> NoReturn:
         where = f"{self.label} {key}".rstrip()
