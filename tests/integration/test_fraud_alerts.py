@@ -15,8 +15,7 @@ import pytest
 import structlog
 
 from radmfa import fraud
-from radmfa.config import FraudConfig, LogConfig
-from radmfa.config_audit import SmtpConfig
+from radmfa.config import FraudConfig, LogConfig, SmtpConfig
 from radmfa.core.model import FraudReport, NewUser
 from radmfa.core.ports import Store
 from radmfa.delivery import smtp as smtp_delivery

@@ -12,7 +12,7 @@ import urllib.parse
 import aiohttp
 import pytest
 
-from radmfa.config_phone import ProviderConfig
+from radmfa.config import ProviderConfig
 from radmfa.delivery.webhook import WebhookSender
 from tests.fakes.server import free_tcp_port
 from tests.integration.phone_env import Background, add_user, hook, login, wait_for  # noqa: F401  (hook is a fixture)

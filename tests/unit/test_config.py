@@ -124,3 +124,51 @@ def test_fraud_section(tmp_path):
     assert (cfg.fraud.allow_reports, cfg.fraud.block_user, cfg.fraud.block_days) == (True, False, 0)
     with pytest.raises(ConfigError, match=r"\[fraud\] block_days: must be between 0 and 36500"):
         load(write(tmp_path, "[fraud]\nblock_days = -1\n"))
+
+
+def test_a_password_file_that_is_not_text_is_named(tmp_path):
+    (tmp_path / "twilio.token").write_bytes(b"\xff\xfe token")
+    text = ('[providers.sms]\ntype = "twilio"\naccount_sid = "AC1"\nsender = "+15550100"\n'
+            'auth_token_file = "twilio.token"\n')
+    with pytest.raises(ConfigError, match=r"radmfa.toml: \[providers.sms\] auth_token_file: must hold UTF-8 text"):
+        load(write(tmp_path, text))
+
+
+def test_closed_choices_are_the_literal_types_of_their_fields():
+    """A choice the parser accepts is a value the field's type allows, and back."""
+    import dataclasses
+    import typing
+
+    import radmfa.config as config
+
+    pairs = {
+        (config.ClientPolicy, "mode"): config.CLIENT_MODES,
+        (config.ClientPolicy, "primary"): config.CLIENT_PRIMARY,
+        (config.ClientPolicy, "user_ip_attribute"): config.USER_IP_ATTRIBUTES,
+        (config.ClientPolicy, "app_passwords"): config.APP_PASSWORD_CHOICES,
+        (config.MfaConfig, "new_user"): config.NEW_USER_CHOICES,
+        (config.CacheRule, "type"): config.CACHE_TYPES,
+        (config.AuditConfig, "destinations"): config.DESTINATIONS,
+        (config.ProviderConfig, "type"): config.PROVIDER_TYPES,
+    }
+    for (cls, name), choices in pairs.items():
+        hints = typing.get_type_hints(cls)
+        assert typing.get_origin(hints[name]) is typing.Literal, (cls.__name__, name)
+        assert typing.get_args(hints[name]) == choices, (cls.__name__, name)
+        assert name in {f.name for f in dataclasses.fields(cls)}
+    assert set(config.PROVIDER_METHODS) == set(config.PROVIDER_TYPES)
+
+
+def test_importing_the_configuration_loads_no_io_library():
+    """The core imports config dataclasses: importing them must not pull in
+    sockets, TLS, threads, event loops or directory clients."""
+    import subprocess
+    import sys
+
+    code = "import sys, radmfa.config; print(' '.join(sorted(sys.modules)))"
+    loaded = set(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+                 .stdout.split())
+    roots = {name.split(".")[0] for name in loaded}
+    io = {"socket", "ssl", "select", "selectors", "threading", "asyncio", "ldap3", "aiohttp", "aiosmtplib",
+          "sqlite3", "asyncpg", "argon2", "subprocess", "http", "smtplib", "structlog"}
+    assert "radmfa.config" in loaded and roots & io == set()

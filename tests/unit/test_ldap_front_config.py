@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from radmfa.config import load
-from radmfa.config_ldap_front import LdapListen
+from radmfa.config import LdapListen, load
 from radmfa.errors import ConfigError
 from radmfa.front.ldap.service import ClientTable, merged_policies, policies
 

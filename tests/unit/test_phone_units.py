@@ -150,7 +150,7 @@ def test_out_of_band_rows_of_the_session_table():
 
 
 async def test_console_provider_prints_codes_only_when_asked(capsys):
-    from radmfa.config_phone import ProviderConfig
+    from radmfa.config import ProviderConfig
     from radmfa.delivery.console import ConsoleSender
 
     await ConsoleSender(ProviderConfig("lab", "console")).send_sms("+14155550123", "Your vpn code is 123456")

@@ -10,8 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from radmfa.config import ClientPolicy, FraudConfig, MfaConfig
-from radmfa.config_phone import PhoneConfig, ProviderConfig
+from radmfa.config import ClientPolicy, FraudConfig, MfaConfig, PhoneConfig, ProviderConfig
 from radmfa.core.model import AuthRequest, NewToken, NewUser, PrimaryResult, Verdict
 from radmfa.core.phone_flow import PhoneFlow
 from radmfa.core.pipeline import Pipeline

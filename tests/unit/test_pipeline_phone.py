@@ -13,8 +13,7 @@ from typing import Any
 import pyotp
 import pytest
 
-from radmfa.config import ClientPolicy, FraudConfig, LimitsConfig, MethodLimit, MfaConfig
-from radmfa.config_phone import PhoneConfig, ProviderConfig
+from radmfa.config import ClientPolicy, FraudConfig, LimitsConfig, MethodLimit, MfaConfig, PhoneConfig, ProviderConfig
 from radmfa.core.model import AuthRequest, NewToken, NewUser, PrimaryResult, Verdict
 from radmfa.core.phone_flow import PhoneFlow
 from radmfa.core.pipeline import Pipeline

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from radmfa.config_phone import PhoneConfig, ProviderConfig
+from radmfa.config import PhoneConfig, ProviderConfig
 from radmfa.core.ports import EmailSender, PushSender, SmsSender, VoiceCaller
 from radmfa.delivery.console import ConsoleSender
 from radmfa.delivery.ntfy import NtfySender

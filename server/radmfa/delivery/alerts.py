@@ -17,8 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import aiohttp
 import structlog
 
-from radmfa.config import FraudConfig
-from radmfa.config_audit import SmtpConfig
+from radmfa.config import FraudConfig, SmtpConfig
 from radmfa.core.model import FraudReport
 from radmfa.delivery import smtp, webhook
 from radmfa.errors import DeliveryError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import structlog
 
-from radmfa.config_phone import ProviderConfig
+from radmfa.config import ProviderConfig
 
 log = structlog.get_logger("radmfa.delivery")
 

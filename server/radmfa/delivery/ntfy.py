@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import aiohttp
 
-from radmfa.config_phone import ProviderConfig
+from radmfa.config import ProviderConfig
 from radmfa.delivery.http import send
 
 

@@ -12,8 +12,7 @@ from email.utils import formatdate, make_msgid
 
 import aiosmtplib
 
-from radmfa.config_audit import SmtpConfig
-from radmfa.config_phone import ProviderConfig
+from radmfa.config import ProviderConfig, SmtpConfig
 from radmfa.errors import DeliveryError
 
 

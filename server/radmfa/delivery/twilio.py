@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import aiohttp
 
-from radmfa.config_phone import ProviderConfig
+from radmfa.config import ProviderConfig
 from radmfa.delivery.http import send
 
 

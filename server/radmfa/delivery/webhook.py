@@ -18,7 +18,7 @@ from urllib.parse import quote, quote_plus
 
 import aiohttp
 
-from radmfa.config_phone import ProviderConfig
+from radmfa.config import ProviderConfig
 from radmfa.delivery.http import send, shown
 
 SIGNATURE_HEADER = "X-Radmfa-Signature-256"

@@ -20,8 +20,7 @@ from urllib.parse import urlsplit
 import structlog
 
 from radmfa import fraud, limits, messages
-from radmfa.config import FraudConfig, LimitsConfig
-from radmfa.config_phone import PhoneConfig
+from radmfa.config import FraudConfig, LimitsConfig, PhoneConfig
 from radmfa.core import hold, methods, session
 from radmfa.core.methods import Option
 from radmfa.core.model import AuthRequest, FraudReport, OobSession, Phase, User

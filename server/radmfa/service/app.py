@@ -12,8 +12,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from radmfa import limits, messages
-from radmfa.config import Config, format_host_port
-from radmfa.config_portal import PORTAL_CLIENT
+from radmfa.config import PORTAL_CLIENT, Config, format_host_port
 from radmfa.core import exemptions
 from radmfa.core.phone_flow import PhoneFlow
 from radmfa.core.pipeline import Pipeline

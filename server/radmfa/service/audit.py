@@ -17,8 +17,7 @@ from typing import Any
 
 import structlog
 
-from radmfa.config import LogConfig
-from radmfa.config_audit import AuditConfig
+from radmfa.config import AuditConfig, LogConfig
 from radmfa.core import methods
 from radmfa.core.model import AuditRecord
 from radmfa.core.ports import Store

@@ -20,7 +20,7 @@ import structlog
 from aiohttp import web
 
 from radmfa import messages
-from radmfa.config_phone import HttpConfig, PhoneConfig
+from radmfa.config import HttpConfig, PhoneConfig
 from radmfa.core.session import Event
 from radmfa.delivery.twilio import valid_signature
 from radmfa.factors import callbacks, voice

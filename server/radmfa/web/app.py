@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import structlog
 from aiohttp import web
 
-from radmfa.config_portal import IpNetwork
+from radmfa.config import IpNetwork
 from radmfa.core.model import WebSession
 from radmfa.core.ports import PortalStore
 from radmfa.web import i18n, security

@@ -31,8 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
-from radmfa.config import MfaConfig
-from radmfa.config_ldap_front import LdapFrontClient, LdapFrontConfig
+from radmfa.config import LdapFrontClient, LdapFrontConfig, MfaConfig
 from radmfa.core import exemptions, policy
 from radmfa.core.exemptions import Rule
 from radmfa.core.model import AuditRecord, AuthRequest, Decision, Token, User, UserState, Verdict

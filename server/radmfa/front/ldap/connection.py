@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from radmfa.config_ldap_front import LdapFrontConfig
+from radmfa.config import LdapFrontConfig
 from radmfa.front.ldap import ber, protocol
 from radmfa.front.ldap.binds import Binder, Bound, Peer
 from radmfa.front.ldap.directory import Directory, DirectoryError, Link

@@ -24,8 +24,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import partial
 
-from radmfa.config import ClientPolicy, Config, UpstreamConfig
-from radmfa.config_ldap_front import LdapFrontClient, LdapFrontConfig, LdapListen
+from radmfa.config import ClientPolicy, Config, LdapFrontClient, LdapFrontConfig, LdapListen, UpstreamConfig
 from radmfa.core.exemptions import parse_ip
 from radmfa.errors import ConfigError
 from radmfa.front.ldap.binds import Binder, BindStore, Decider, Peer

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from radmfa.config_portal import PORTAL_CLIENT
+from radmfa.config import PORTAL_CLIENT
 from radmfa.core.methods import Option, mask, mask_email
 from radmfa.core.model import Phase, Token, User
 from radmfa.core.ports import Factor, Store

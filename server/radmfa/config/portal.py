@@ -1,20 +1,13 @@
-"""Configuration of the user portal: ``[portal]``.
-
-Part of the configuration (the only place it is validated), in its own
-module like config_phone.py; config.py calls ``parse_portal`` with its
-typed-section reader and ``enroll_message`` to fill the RADIUS side's
-Reply-Message for users who must enroll.
-"""
+"""``[portal]``: the user portal; ``enroll_message`` also fills the RADIUS
+side's Reply-Message for users who must enroll."""
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from radmfa.config_phone import HostPort, Section
+from radmfa.config.reader import HostPort, IpNetwork, Section
 
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 PORTAL_CLIENT = "portal"  # the client name of portal sign-ins: audit rows, limits, held calls and pushes
 DEFAULT_ENROLL_MESSAGE = "No second factor is set up for this account yet. Set one up at {url}"
 
@@ -58,7 +51,7 @@ def parse_portal(sec: Section, upstreams: frozenset[str]) -> PortalConfig:
         signin_window_s=sec.integer("signin_window_s", d.signin_window_s, minimum=60, maximum=86400),
         signin_per_user=sec.integer("signin_per_user", d.signin_per_user, minimum=0, maximum=10000),
         signin_per_address=sec.integer("signin_per_address", d.signin_per_address, minimum=0, maximum=1_000_000),
-        trusted_proxies=_networks(sec, "trusted_proxies"),
+        trusted_proxies=sec.networks("trusted_proxies"),
         default_country=str(sec.get("default_country", str, d.default_country)).upper(),
         enroll_message=sec.get("enroll_message", str, d.enroll_message),
     )
@@ -89,12 +82,3 @@ def enroll_message(portal: PortalConfig) -> str:
     """The Reply-Message for a user who must enroll, naming the portal."""
     return portal.enroll_message.replace("{url}", portal.public_url + "/")
 
-
-def _networks(sec: Section, key: str) -> tuple[IpNetwork, ...]:
-    out: list[IpNetwork] = []
-    for i, text in enumerate(sec.get(key, list, [])):
-        try:
-            out.append(ipaddress.ip_network(str(text), strict=True))
-        except ValueError as e:
-            sec.fail(f"{key}[{i}]", f"not a network: {e}")
-    return tuple(out)

@@ -1,34 +1,40 @@
-"""Configuration of phone, push and email factors: ``[http]``,
-``[providers.<name>]`` and the out-of-band keys of ``[mfa]``.
-
-Part of config.py (the only place configuration is validated), kept in its
-own module so the phone factors' settings stay in one block; config.py
-calls ``parse`` with its own typed-section reader.
-"""
+"""The phone, push and e-mail factors: ``[http]``, ``[providers.<name>]`` and
+the out-of-band keys of ``[mfa]``."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
+from radmfa.config.reader import HostPort, Section, one_of
 from radmfa.errors import ConfigError
 
-HostPort = tuple[str, int]
-
-PROVIDER_TYPES = ("twilio", "webhook", "console", "ntfy", "smtp")
+# Methods that cost money or reach a person: each is delivered by a provider,
+# and rate-limited ([limits]).
+SendMethod = Literal["sms", "voice", "push", "email"]
+SEND_METHODS: tuple[SendMethod, ...] = get_args(SendMethod)
+ProviderType = Literal["twilio", "webhook", "console", "ntfy", "smtp"]
+PROVIDER_TYPES: tuple[ProviderType, ...] = get_args(ProviderType)
 # Which factor each provider type can deliver.
-PROVIDER_METHODS: Mapping[str, tuple[str, ...]] = {
+PROVIDER_METHODS: Mapping[ProviderType, tuple[SendMethod, ...]] = {
     "twilio": ("sms", "voice"),
     "webhook": ("sms", "push"),
     "console": ("sms", "email"),
     "ntfy": ("push",),
     "smtp": ("email",),
 }
-CLIENT_MODES = ("challenge", "oob", "auto")
-CLIENT_PRIMARY = ("upstream", "none")
+WebhookMethod = Literal["POST", "PUT", "GET"]
+WEBHOOK_METHODS: tuple[WebhookMethod, ...] = get_args(WebhookMethod)
+_DEFAULT_BASE = {"twilio": "https://api.twilio.com", "ntfy": "https://ntfy.sh"}
+_REQUIRED: Mapping[str, tuple[str, ...]] = {
+    "twilio": ("base_url", "account_sid", "auth_token", "sender"),
+    "webhook": ("url",),
+    "ntfy": ("base_url",),
+    "smtp": ("sender",),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +51,13 @@ class ProviderConfig:
     keep their defaults."""
 
     name: str
-    type: str  # one of PROVIDER_TYPES
+    type: ProviderType
     base_url: str = ""  # twilio: https://api.twilio.com; ntfy: https://ntfy.sh
     account_sid: str = ""  # twilio
     auth_token: str = ""  # twilio auth token / ntfy bearer token; never logged
     sender: str = ""  # SMS sender / caller ID (E.164) / email From address
     url: str = ""  # webhook
-    method: str = "POST"  # webhook
+    method: WebhookMethod = "POST"  # webhook
     headers: Mapping[str, str] = field(default_factory=dict)  # webhook
     body: str = ""  # webhook body template: {to} {text} {title} {approve_url} {deny_url} {fraud_url}
     # push topic per user; {secret} = an unguessable per-user part (a reader of the topic can tap Approve)
@@ -88,23 +94,6 @@ class PhoneConfig:
         return self.providers.get(name) if name else None
 
 
-class Section(Protocol):
-    """What config._Section offers (typed reads that name file and key)."""
-
-    data: dict[str, Any]
-
-    def fail(self, key: str, msg: str) -> None: ...
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any: ...
-    def number(self, key: str, default: float, *, minimum: float, maximum: float) -> float: ...
-    def integer(self, key: str, default: int, *, minimum: int, maximum: int) -> int: ...
-    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str: ...
-    def host_ports(self, key: str, default: tuple[HostPort, ...], port: int) -> tuple[HostPort, ...]: ...
-    def done(self) -> None: ...
-
-
-SectionFactory = Any  # config._Section(doc, name, path)
-
-
 def parse_http(sec: Section) -> HttpConfig:
     http = HttpConfig(
         listen=sec.host_ports("listen", (), 8080),
@@ -123,7 +112,7 @@ def parse_http(sec: Section) -> HttpConfig:
 
 
 def parse_mfa_keys(sec: Section) -> dict[str, Any]:
-    """The out-of-band keys of [mfa] (read before config's own m.done())."""
+    """The out-of-band keys of [mfa] (read before the caller's ``done()``)."""
     d = PhoneConfig()
     keys: dict[str, Any] = {
         "otp_ttl_s": sec.integer("otp_ttl_s", d.otp_ttl_s, minimum=30, maximum=3600),
@@ -134,30 +123,25 @@ def parse_mfa_keys(sec: Section) -> dict[str, Any]:
     }
     if not keys["fraud_code"].rstrip("#").isdigit() or not keys["fraud_code"].endswith("#"):
         sec.fail("fraud_code", f'digits then "#", e.g. "0#", got {keys["fraud_code"]!r}')
-    for method in ("sms", "voice", "push", "email"):
+    for method in SEND_METHODS:
         keys[f"{method}_provider"] = sec.get(f"{method}_provider", str, "")
     return keys
 
 
-def parse_providers(doc: dict[str, Any], path: Path, section: SectionFactory) -> dict[str, ProviderConfig]:
-    tables = doc.get("providers", {})
-    if not isinstance(tables, dict):
-        raise ConfigError(f"{path.name}: [providers]: must be a table of [providers.<name>] tables")
+def parse_providers(root: Section) -> dict[str, ProviderConfig]:
+    """Every ``[providers.<name>]``."""
     found: dict[str, ProviderConfig] = {}
-    for name, table in tables.items():
-        if not isinstance(table, dict):
-            raise ConfigError(f"{path.name}: [providers.{name}]: must be a table")
-        sec = section(tables, name, path)
-        sec.name = f"providers.{name}"
+    for name, sec in root.tables("providers"):
         found[name] = _provider(sec, name)
         sec.done()
     return found
 
 
 def _provider(sec: Section, name: str) -> ProviderConfig:
-    kind = sec.get("type", str, "")
-    if kind not in PROVIDER_TYPES:
-        sec.fail("type", f"must be one of {', '.join(repr(t) for t in PROVIDER_TYPES)}, got {kind!r}")
+    given = sec.get("type", str, "")
+    kind = one_of(given, PROVIDER_TYPES)
+    if kind is None:
+        sec.fail("type", f"must be one of {', '.join(repr(t) for t in PROVIDER_TYPES)}, got {given!r}")
     d = ProviderConfig(name, kind)
     headers = sec.get("headers", dict, {})
     if not all(isinstance(v, str) for v in headers.values()):
@@ -167,10 +151,10 @@ def _provider(sec: Section, name: str) -> ProviderConfig:
         type=kind,
         base_url=str(sec.get("base_url", str, _DEFAULT_BASE.get(kind, ""))).rstrip("/"),
         account_sid=sec.get("account_sid", str, ""),
-        auth_token=_secret_value(sec, "auth_token"),
+        auth_token=sec.secret_text("auth_token"),
         sender=sec.get("sender", str, ""),
         url=sec.get("url", str, ""),
-        method=sec.choice("method", d.method, ("POST", "PUT", "GET")),
+        method=sec.choice("method", d.method, WEBHOOK_METHODS),
         headers=dict(headers),
         body=sec.get("body", str, ""),
         topic=sec.get("topic", str, d.topic),
@@ -178,14 +162,11 @@ def _provider(sec: Section, name: str) -> ProviderConfig:
         port=sec.integer("port", d.port, minimum=1, maximum=65535),
         starttls=sec.get("starttls", bool, d.starttls),
         username=sec.get("username", str, ""),
-        password=_secret_value(sec, "password"),
+        password=sec.secret_text("password"),
         show_codes=sec.get("console_show_codes", bool, False),
         timeout_s=sec.number("timeout_s", d.timeout_s, minimum=0.5, maximum=60),
     )
-    required = {"twilio": ("base_url", "account_sid", "auth_token", "sender"), "webhook": ("url",)}
-    required["ntfy"] = ("base_url",)
-    required["smtp"] = ("sender",)
-    for key in required.get(kind, ()):
+    for key in _REQUIRED.get(kind, ()):
         if not getattr(p, key):
             sec.fail(key, f'type = "{kind}" needs it')
     for key in ("base_url", "url"):
@@ -193,27 +174,6 @@ def _provider(sec: Section, name: str) -> ProviderConfig:
         if value and urlsplit(value).scheme not in ("http", "https"):
             sec.fail(key, f"must be an http(s) URL, got {value!r}")
     return p
-
-
-_DEFAULT_BASE = {"twilio": "https://api.twilio.com", "ntfy": "https://ntfy.sh"}
-
-
-def _secret_value(sec: Section, key: str) -> str:
-    """``key`` or ``key_file`` (one line, read now), never both."""
-    value = sec.get(key, str, None)
-    file = sec.get(f"{key}_file", str, None)
-    if value is not None and file is not None:
-        sec.fail(f"{key}_file", f"give either {key} or {key}_file, not both")
-    if file is None:
-        return str(value or "")
-    where = Path(file)
-    if not where.is_absolute():
-        where = Path(getattr(sec, "path", Path("."))).parent / where
-    try:
-        return where.read_text().rstrip("\r\n")
-    except OSError as e:
-        sec.fail(f"{key}_file", f"cannot read {where}: {e.strerror}")
-    return ""
 
 
 def phone_warnings(phone: PhoneConfig) -> list[str]:
@@ -233,7 +193,7 @@ def finish_phone(
     """Cross-checks: each *_provider names a provider that can deliver it,
     and callbacks have somewhere to arrive."""
     phone = PhoneConfig(**keys, providers=providers)
-    for method in ("sms", "voice", "push", "email"):
+    for method in SEND_METHODS:
         name = keys[f"{method}_provider"]
         if not name:
             continue

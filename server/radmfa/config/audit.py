@@ -1,31 +1,23 @@
-"""Configuration of what is recorded and sent out: ``[audit]`` and ``[smtp]``.
-
-Part of config.py (the only place configuration is validated), kept in its
-own module so that the sections of the audit and alert work stay in one
-block; config.py calls these parsers with its own typed-section reader.
-"""
+"""What is recorded and sent out: ``[audit]``, ``[log]`` and ``[smtp]``."""
 
 from __future__ import annotations
 
 import ipaddress
-import socket
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, NoReturn, Protocol
+from typing import Literal, get_args
 
+from radmfa.config.reader import Section
 
-class Section(Protocol):
-    """config._Section: typed reads from one TOML table, errors naming the key."""
-
-    path: Path
-    data: dict[str, Any]
-
-    def fail(self, key: str, msg: str) -> NoReturn: ...
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any: ...
-    def number(self, key: str, default: float, *, minimum: float, maximum: float) -> float: ...
-    def integer(self, key: str, default: int, *, minimum: int, maximum: int) -> int: ...
-    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str: ...
-    def done(self) -> None: ...
+# How audit rows record the number texted or called and the address a code
+# was mailed to: "full", or "masked" as the menu shows them (•••0123,
+# a•••@example.com).
+Destinations = Literal["full", "masked"]
+DESTINATIONS: tuple[Destinations, ...] = get_args(Destinations)
+LogLevel = Literal["debug", "info", "warning", "error"]
+LOG_LEVELS: tuple[LogLevel, ...] = get_args(LogLevel)
+# "auto": console on a terminal, else JSON.
+LogFormat = Literal["auto", "json", "console"]
+LOG_FORMATS: tuple[LogFormat, ...] = get_args(LogFormat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +36,6 @@ class SmtpConfig:
         return f"SmtpConfig(host={self.host!r}, port={self.port}, starttls={self.starttls}, password=<redacted>)"
 
 
-DESTINATIONS = ("full", "masked")
-
-
 @dataclass(frozen=True, slots=True)
 class AuditConfig:
     """``[audit]``: what each verification records (seed 002) and for how long."""
@@ -56,32 +45,13 @@ class AuditConfig:
     record_email: bool = False  # the user's email address in each row
     server_name: str = ""  # this node in each row; load() fills in the host name
     server_ip: str = ""  # empty: the address the request came in on (or this host's)
-    # How rows record the number texted or called and the address a code was
-    # mailed to: "full", or "masked" as the menu shows them (•••0123, a•••@example.com).
-    destinations: str = "full"
+    destinations: Destinations = "full"
 
 
-def file_secret(sec: Section, key: str) -> bytes:
-    """The contents of the file named by ``key`` (secrets stay out of radmfa.toml)."""
-    name = sec.get(key, str, None)
-    if name is None:
-        return b""
-    path = Path(name) if Path(name).is_absolute() else sec.path.parent / name
-    try:
-        secret = path.read_bytes().rstrip(b"\r\n")
-    except OSError as e:
-        sec.fail(key, f"cannot read {path}: {e.strerror}")
-    if not secret:
-        # An empty key would quietly mean no secret (an unsigned webhook).
-        sec.fail(key, f"{path} is empty")
-    return secret
-
-
-def mailbox(sec: Section, key: str, value: object) -> str:
-    # One plain address; a newline or comma would add headers or recipients.
-    if not isinstance(value, str) or "@" not in value or any(c.isspace() or c in ",;<>" for c in value):
-        sec.fail(key, f"not an email address: {value!r}")
-    return str(value)
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    level: LogLevel = "info"
+    format: LogFormat = "auto"
 
 
 def parse_smtp(sec: Section) -> SmtpConfig:
@@ -93,8 +63,8 @@ def parse_smtp(sec: Section) -> SmtpConfig:
         port=sec.integer("port", d.port, minimum=1, maximum=65535),
         starttls=sec.get("starttls", bool, d.starttls),
         username=sec.get("username", str, d.username),
-        password=file_secret(sec, "password_file"),
-        sender=mailbox(sec, "from", sender) if sender else "",
+        password=sec.secret_file("password_file"),
+        sender=sec.mailbox("from", sender) if sender else "",
         timeout_s=sec.number("timeout_s", d.timeout_s, minimum=0.5, maximum=120),
     )
     if host and not smtp.sender:
@@ -105,7 +75,9 @@ def parse_smtp(sec: Section) -> SmtpConfig:
     return smtp
 
 
-def parse_audit(a: Section, old_retention: int | None) -> tuple[AuditConfig, tuple[str, ...]]:
+def parse_audit(a: Section, old_retention: int | None, host: str) -> tuple[AuditConfig, tuple[str, ...]]:
+    """``old_retention``: the deprecated [store] audit_retention_days, if given;
+    ``host``: this host's name, the default server_name."""
     d = AuditConfig()
     warnings: list[str] = []
     keep_default = d.keep_days
@@ -118,7 +90,7 @@ def parse_audit(a: Section, old_retention: int | None) -> tuple[AuditConfig, tup
         keep_days=a.integer("keep_days", keep_default, minimum=1, maximum=36500),
         record_names=a.get("record_names", bool, d.record_names),
         record_email=a.get("record_email", bool, d.record_email),
-        server_name=a.get("server_name", str, "") or socket.gethostname(),
+        server_name=a.get("server_name", str, "") or host,
         server_ip=a.get("server_ip", str, d.server_ip),
         destinations=a.choice("destinations", d.destinations, DESTINATIONS),
     )
@@ -129,3 +101,13 @@ def parse_audit(a: Section, old_retention: int | None) -> tuple[AuditConfig, tup
             a.fail("server_ip", f"not an IP address: {audit.server_ip!r}")
     a.done()
     return audit, tuple(warnings)
+
+
+def parse_log(lg: Section) -> LogConfig:
+    d = LogConfig()
+    log = LogConfig(
+        level=lg.choice("level", d.level, LOG_LEVELS),
+        format=lg.choice("format", d.format, LOG_FORMATS),
+    )
+    lg.done()
+    return log

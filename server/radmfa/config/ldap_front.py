@@ -1,28 +1,19 @@
-"""Configuration of the LDAP front end: ``[ldap_front]`` and its
-``[ldap_front.clients.<name>]`` tables.
-
-Part of config.py (the only place configuration is validated), kept in its
-own module like config_phone.py; config.py calls ``parse_ldap_front`` with
-its own typed-section reader and the two readers it shares with other
-sections (host:port, networks).
-"""
+"""``[ldap_front]`` and its ``[ldap_front.clients.<name>]`` tables: the LDAP
+front end, where applications bind and get a second factor."""
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, Protocol
+from typing import Literal, get_args
 
-from ldap3.core.exceptions import LDAPInvalidDnError
-from ldap3.utils.dn import parse_dn
+from radmfa.config.reader import IpNetwork, Section, is_loopback, one_of, parse_host_port
 
-from radmfa.errors import ConfigError
-
-HostPort = tuple[str, int]
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-SCHEMES = {"ldaps": 636, "ldap": 389}
+# ldaps://: TLS from the first byte; ldap://: StartTLS before a bind (except from loopback).
+ListenScheme = Literal["ldaps", "ldap"]
+LISTEN_SCHEMES: tuple[ListenScheme, ...] = get_args(ListenScheme)
+DEFAULT_PORTS: Mapping[ListenScheme, int] = {"ldaps": 636, "ldap": 389}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +21,7 @@ class LdapListen:
     """One ``listen`` URL: ``ldaps://`` (TLS from the first byte) or
     ``ldap://`` (StartTLS required before a bind, except from loopback)."""
 
-    scheme: str  # "ldap" | "ldaps"
+    scheme: ListenScheme
     host: str
     port: int
 
@@ -73,44 +64,16 @@ class LdapFrontConfig:
     tls_handshake_timeout_s: float = 10.0
 
 
-class Section(Protocol):
-    """What config._Section offers (typed reads that name file and key)."""
-
-    name: str
-    data: dict[str, Any]
-
-    def fail(self, key: str, msg: str) -> NoReturn: ...
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any: ...
-    def number(self, key: str, default: float, *, minimum: float, maximum: float) -> float: ...
-    def integer(self, key: str, default: int, *, minimum: int, maximum: int) -> int: ...
-    def path_value(self, key: str, default: Path) -> Path: ...
-    def done(self) -> None: ...
-
-
-SectionFactory = Callable[[dict[str, Any], str, Path], Section]
-HostPortParser = Callable[[str, int], HostPort]
-NetworksReader = Callable[[Any, str], tuple[IpNetwork, ...]]
-
-
-def parse_ldap_front(
-    doc: dict[str, Any],
-    path: Path,
-    section: SectionFactory,
-    *,
-    host_port: HostPortParser,
-    networks: NetworksReader,
-    ldap_upstreams: Mapping[str, bool],
-) -> LdapFrontConfig | None:
+def parse_ldap_front(root: Section, *, ldap_upstreams: Mapping[str, bool]) -> LdapFrontConfig | None:
     """``ldap_upstreams``: every upstream name ("default" and each
     [upstreams.<name>]), True for those of type "ldap"."""
-    if "ldap_front" not in doc:
+    if "ldap_front" not in root.data:
         return None
-    sec = section(doc, "ldap_front", path)
-    tables = sec.data.pop("clients", {})
+    sec = root.table("ldap_front")
     d = LdapFrontConfig((), ())
     cfg = LdapFrontConfig(
-        listen=_listen(sec, host_port),
-        clients=_clients(tables, path, section, networks, sec),
+        listen=_listen(sec),
+        clients=_clients(sec),
         cert_file=sec.path_value("cert_file", Path()) if "cert_file" in sec.data else None,
         key_file=sec.path_value("key_file", Path()) if "key_file" in sec.data else None,
         upstream=sec.get("upstream", str, d.upstream),
@@ -131,39 +94,35 @@ def parse_ldap_front(
     return cfg
 
 
-def _listen(sec: Section, host_port: HostPortParser) -> tuple[LdapListen, ...]:
+def _listen(sec: Section) -> tuple[LdapListen, ...]:
     values = sec.get("listen", list, [])
     if not values:
         sec.fail("listen", 'needs at least one address, e.g. "ldaps://0.0.0.0:636"')
     out = []
     for i, value in enumerate(values):
-        scheme, sep, rest = value.partition("://") if isinstance(value, str) else ("", "", "")
-        if not sep or scheme not in SCHEMES or "/" in rest:
+        text, sep, rest = value.partition("://") if isinstance(value, str) else ("", "", "")
+        scheme = one_of(text, LISTEN_SCHEMES)
+        if not sep or scheme is None or "/" in rest:
             sec.fail(f"listen[{i}]", f'expected "ldaps://host[:port]" or "ldap://host[:port]", got {value!r}')
         try:
-            host, port = host_port(rest, SCHEMES[scheme])
+            host, port = parse_host_port(rest, DEFAULT_PORTS[scheme])
         except ValueError as e:
             sec.fail(f"listen[{i}]", str(e))
         out.append(LdapListen(scheme, host, port))
     return tuple(out)
 
 
-def _clients(
-    tables: Any, path: Path, section: SectionFactory, networks: NetworksReader, parent: Section
-) -> tuple[LdapFrontClient, ...]:
+def _clients(parent: Section) -> tuple[LdapFrontClient, ...]:
+    tables = parent.data.get("clients")
     if not isinstance(tables, dict) or not tables:
         parent.fail("clients", "needs at least one [ldap_front.clients.<name>] table with its networks")
     bind_timeout = parent.number("bind_timeout_s", 25.0, minimum=1, maximum=600)
     max_connections = parent.integer("max_connections_per_client", 100, minimum=1, maximum=100_000)
     out = []
-    for name, table in tables.items():
-        if not isinstance(table, dict):
-            raise ConfigError(f"{path.name}: [ldap_front.clients.{name}]: must be a table")
-        c = section(tables, name, path)
-        c.name = f"ldap_front.clients.{name}"
+    for name, c in parent.tables("clients"):
         client = LdapFrontClient(
             name=name,
-            networks=networks(c, "networks"),
+            networks=c.networks("networks"),
             app_name=c.get("app_name", str, ""),
             bind_timeout_s=c.number("bind_timeout_s", bind_timeout, minimum=1, maximum=600),
             max_connections=c.integer("max_connections", max_connections, minimum=1, maximum=100_000),
@@ -178,6 +137,11 @@ def _clients(
 
 
 def _service_binds(sec: Section) -> tuple[str, ...]:
+    # ldap3 loads sockets and TLS: imported only when a config names service
+    # binds, so importing the configuration stays free of I/O libraries.
+    from ldap3.core.exceptions import LDAPInvalidDnError
+    from ldap3.utils.dn import parse_dn
+
     values = sec.get("service_binds", list, [])
     for i, dn in enumerate(values):
         try:
@@ -200,15 +164,6 @@ def _check_tls(sec: Section, cfg: LdapFrontConfig) -> None:
             continue
         if where.scheme == "ldaps":
             sec.fail("cert_file", f"{where.url} needs a certificate (cert_file and key_file)")
-        if not loopback(where.host):
+        if not is_loopback(where.host):
             sec.fail("cert_file", f"listen[{i}] {where.url} is reachable from other hosts: binds there need "
                      "StartTLS, so give cert_file and key_file")
-
-
-def loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -1,0 +1,55 @@
+"""``[radius]``: the NAS-facing listener."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, get_args
+
+from radmfa.config.reader import HostPort, Section
+
+# What a request gets when a backend (upstream, store) fails: a reject, or no
+# answer at all so the NAS fails over to another server.
+OnBackendFailure = Literal["reject", "drop"]
+ON_BACKEND_FAILURE: tuple[OnBackendFailure, ...] = get_args(OnBackendFailure)
+
+
+@dataclass(frozen=True, slots=True)
+class RadiusConfig:
+    """The NAS-facing listener."""
+
+    listen: tuple[HostPort, ...] = (("127.0.0.1", 1812), ("::1", 1812))
+    clients_file: Path = Path("clients.conf")  # FreeRADIUS syntax
+    dictionary_file: Path = Path("dictionary")  # FreeRADIUS format
+    duplicate_window_s: float = 10.0  # RFC 5080 §2.2.2: resend the cached reply this long
+    reject_delay_s: float = 1.0  # delay for rejects radmfa originates (not proxied ones)
+    workers: int = 1  # processes sharing the port with SO_REUSEPORT
+    max_pending: int = 65536  # in-flight + cached requests per listening socket and process (DUP-6)
+    request_timeout_s: float = 30.0  # longest radmfa works on one request before rejecting it
+    on_backend_failure: OnBackendFailure = "reject"
+    # Fairness (service/fairness.py), per worker process: requests decided at
+    # once, and requests one clients.conf entry may have waiting or being
+    # decided at once; more from that client are dropped (client_busy).
+    max_active: int = 512
+    client_max_requests: int = 256
+
+
+def parse_radius(r: Section) -> RadiusConfig:
+    d = RadiusConfig()
+    radius = RadiusConfig(
+        listen=r.host_ports("listen", d.listen, 1812),
+        clients_file=r.path_value("clients_file", d.clients_file),
+        dictionary_file=r.path_value("dictionary", d.dictionary_file),
+        duplicate_window_s=r.number("duplicate_window_s", d.duplicate_window_s, minimum=1, maximum=30),
+        reject_delay_s=r.number("reject_delay_s", d.reject_delay_s, minimum=0, maximum=10),
+        workers=r.integer("workers", d.workers, minimum=1, maximum=64),
+        max_pending=r.integer("max_pending", d.max_pending, minimum=16, maximum=10_000_000),
+        request_timeout_s=r.number("request_timeout_s", d.request_timeout_s, minimum=1, maximum=600),
+        on_backend_failure=r.choice("on_backend_failure", d.on_backend_failure, ON_BACKEND_FAILURE),
+        max_active=r.integer("max_active", d.max_active, minimum=1, maximum=100_000),
+        client_max_requests=r.integer("client_max_requests", d.client_max_requests, minimum=1, maximum=1_000_000),
+    )
+    if not radius.listen:
+        r.fail("listen", "needs at least one address")
+    r.done()
+    return radius
