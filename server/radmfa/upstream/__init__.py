@@ -50,7 +50,7 @@ class ClientRouter:
         self.routes: dict[str, str] = {}  # clients.conf name → upstream name; absent = "default"
 
     def route(self, policies: Mapping[str, ClientPolicy]) -> None:
-        """(Re)read which client uses which upstream; config.py checked the names."""
+        """(Re)read which client uses which upstream; config/upstream.py checked the names."""
         self.routes = {client: p.upstream for client, p in policies.items() if p.upstream in self.named}
 
     def pick(self, client: str) -> Upstream:

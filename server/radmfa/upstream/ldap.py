@@ -80,7 +80,7 @@ class LdapUpstream:
         self._lock = threading.Lock()
         self._idle: dict[tuple[str, str], list[Connection]] = {}  # (server URL, _SERVICE | _USER) → idle
         for server in self.cfg.servers:
-            if plaintext(self.cfg, server):  # config.py allowed it: loopback, or allow_plaintext
+            if plaintext(self.cfg, server):  # the config allowed it: loopback, or allow_plaintext
                 log.warning("ldap server without TLS: passwords travel in clear", server=server.url)
 
     async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult:

@@ -65,7 +65,7 @@ def merged_policies(
 
 def _upstream(config: Config, cfg: LdapFrontConfig) -> UpstreamConfig:
     upstream = config.upstream if cfg.upstream == "default" else config.upstreams[cfg.upstream]
-    assert upstream.ldap is not None  # config_ldap_front checked it
+    assert upstream.ldap is not None  # config/ldap_front.py checked it
     return upstream
 
 
