@@ -47,9 +47,11 @@ async def open_store(url: str, *, key_file: Path, base_dir: Path, create_key: bo
             sealed = await store.sealed_seeds()
         finally:
             await store.close()
-        if sealed is not None:
+        # Another worker starting beside us may have created the key and sealed
+        # the key check with it meanwhile (it creates the file first).
+        if sealed is not None and not key_path.exists():
             raise StoreError(_missing_key(key_path, shown, sealed))
-        create_key_file(key_path)
+        create_key_file(key_path)  # exclusive: a key another worker made stays
     store = await _open_migrated(url, path, SeedCipher.from_file(key_path, create=False), shown)
     try:
         await store.check_key()
