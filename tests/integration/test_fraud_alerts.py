@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import structlog
 
-from radmfa import fraud
 from radmfa.audit import configure_logging
 from radmfa.config import FraudConfig, LogConfig
 from radmfa.config_audit import SmtpConfig
+from radmfa.core import fraud
 from radmfa.core.model import FraudReport, NewUser
 from radmfa.core.ports import Store
 from radmfa.delivery import smtp as smtp_delivery

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from radmfa import fraud
 from radmfa.config import FraudConfig
+from radmfa.core import fraud
 from radmfa.core.model import FraudReport, NewUser, UserState
 from radmfa.core.ports import Store
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from radmfa import limits
 from radmfa.config import LimitsConfig, MethodLimit, load
+from radmfa.core import limits
 from radmfa.core.ports import Store
 from radmfa.service.app import purge_once
 from tests.store.conftest import Backend

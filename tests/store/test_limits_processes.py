@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from radmfa import limits
 from radmfa.config import LimitsConfig, MethodLimit
+from radmfa.core import limits
 from radmfa.store import open_store
 
 WORKERS = 4

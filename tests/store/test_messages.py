@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from radmfa import messages
+from radmfa.core import messages
 from radmfa.core.model import CustomMessage
 from radmfa.core.ports import Store
 from radmfa.errors import AlreadyExists

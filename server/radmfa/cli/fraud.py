@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 
 import structlog
 
-from radmfa import fraud
 from radmfa.cli import adminlog, helpdesk
 from radmfa.cli.parsing import CommandError, UsageError
 from radmfa.cli.report import _when_parser, add_fraud_filters, cmd_fraud
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
+from radmfa.core import fraud
 from radmfa.core.model import FRAUD_STATUSES, FraudReport, User, UserState
 from radmfa.core.policy import e164
 from radmfa.core.ports import Store

@@ -7,12 +7,12 @@ import re
 import sys
 from pathlib import Path
 
-from radmfa import messages
 from radmfa.cli import adminlog
 from radmfa.cli.output import add_format_option, write_rows
 from radmfa.cli.parsing import CommandError, UsageError
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
+from radmfa.core import messages
 from radmfa.core.model import MESSAGE_KINDS, VOICE_KINDS, CustomMessage
 from radmfa.core.ports import Store
 from radmfa.errors import NotFound, no_such_user

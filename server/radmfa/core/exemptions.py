@@ -43,7 +43,7 @@ class Rule(enum.StrEnum):
 
 
 LOCKOUT_REASON = "lockout"  # users.blocked_reason of a block set by the lockout
-FRAUD_REASON = "fraud"  # … and of one set by a fraud report (radmfa.fraud.BLOCK_REASON)
+FRAUD_REASON = "fraud"  # … and of one set by a fraud report (radmfa.core.fraud.BLOCK_REASON)
 
 
 # -- user state ------------------------------------------------------------------
@@ -63,7 +63,7 @@ def effective_state(user: User, *, now: datetime) -> UserState:
 
 def block_rule(user: User) -> str:
     """The audit reason of a blocked user's reject: ``lockout``, ``blocked-fraud``
-    (radmfa.fraud.BLOCK_REASON) or ``blocked``."""
+    (radmfa.core.fraud.BLOCK_REASON) or ``blocked``."""
     if user.blocked_reason == LOCKOUT_REASON:
         return Rule.LOCKOUT.value
     if user.blocked_reason == FRAUD_REASON:

@@ -1,6 +1,6 @@
 """Which phone factors a user can use, the challenge menu, inline keywords.
 
-Pure: no I/O. The texts come in from factors.texts (rendered by the caller).
+Pure: no I/O. The texts come in from core.texts (rendered by the caller).
 """
 
 from __future__ import annotations

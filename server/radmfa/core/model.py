@@ -11,11 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-# One RADIUS attribute as it travels on the wire: (type, value). Vendor-Specific
-# attributes keep their whole value (vendor id + sub-attributes) as bytes.
-# Salt-encrypted values (Tunnel-Password, MS-MPPE-*-Key) are held in plaintext
-# form inside radmfa; radius/packet.py encrypts them on the way out.
-Attr = tuple[int, bytes]
+# One RADIUS attribute, (type, value), as the codec defines it; re-exported
+# because the values below carry attributes.
+from radmfa.radius.wire import Attr as Attr
 
 
 class UserState(enum.StrEnum):

@@ -2,7 +2,7 @@
 the phone rings and wait for the callback's decision in the store.
 
 Custom messages and abuse limits come in here and only here: every text is
-composed by ``text`` (factors.texts → radmfa.messages), and
+composed by ``text`` (core.texts → core.messages), and
 ``limits.check_send`` runs right before a code, call or push goes out.
 """
 
@@ -19,17 +19,16 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from radmfa import fraud, limits, messages
 from radmfa.config import FraudConfig, LimitsConfig
 from radmfa.config_phone import PhoneConfig
-from radmfa.core import hold, methods, session
+from radmfa.core import fraud, hold, limits, messages, methods, session, texts
 from radmfa.core.methods import Option
 from radmfa.core.model import AuthRequest, FraudReport, OobSession, Phase, User
 from radmfa.core.policy import name_key
 from radmfa.core.ports import Store
 from radmfa.delivery import Senders
 from radmfa.errors import DeliveryError
-from radmfa.factors import callbacks, texts
+from radmfa.factors import callbacks
 
 log = structlog.get_logger("radmfa.phone")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from radmfa.core.model import Attr
 from radmfa.radius import crypto
 from radmfa.radius.wire import (
     MESSAGE_AUTHENTICATOR,
@@ -19,6 +18,7 @@ from radmfa.radius.wire import (
     STATE,
     TUNNEL_PASSWORD,
     VENDOR_SPECIFIC,
+    Attr,
 )
 
 MICROSOFT = 311

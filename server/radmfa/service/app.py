@@ -11,11 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from radmfa import limits, messages
 from radmfa.audit import AuditSink, configure_logging, log
 from radmfa.config import Config, format_host_port
 from radmfa.config_portal import PORTAL_CLIENT
-from radmfa.core import exemptions
+from radmfa.core import exemptions, limits, messages
 from radmfa.core.phone_flow import PhoneFlow
 from radmfa.core.pipeline import Pipeline
 from radmfa.core.ports import Store, Upstream

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from radmfa import fraud
-from radmfa.core import policy
+from radmfa.core import fraud, policy
 from radmfa.core.methods import mask
 from radmfa.core.model import AuditRecord, FraudReport, Token, User, WebSession
 from radmfa.web.i18n import N_

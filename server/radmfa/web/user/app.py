@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from aiohttp import web
 
-from radmfa import fraud
 from radmfa.config import Config
+from radmfa.core import fraud
 from radmfa.core.ports import Store, Upstream
 from radmfa.delivery import Senders, build_senders
 from radmfa.delivery.alerts import FraudNotifier

@@ -16,9 +16,8 @@ from datetime import datetime, timedelta
 import structlog
 from aiohttp import web
 
-from radmfa import fraud
 from radmfa.config import Config
-from radmfa.core import exemptions
+from radmfa.core import exemptions, fraud
 from radmfa.core.controls import AdminControls
 from radmfa.core.model import AdminEvent, AuditRecord, Token, User, UserState, WebSession
 from radmfa.core.ports import Factor, Store, Upstream

@@ -1,6 +1,6 @@
 """Every text a user sees or hears from the phone factors goes through here.
 
-The kinds operators may customise (radmfa.messages.PLACEHOLDERS: sms, the
+The kinds operators may customise (radmfa.core.messages.PLACEHOLDERS: sms, the
 call's greeting and prompt, challenge menu and code prompt, push title and
 text, e-mail subject and body) come from ``messages.render``: per language
 and client, from the store. The few texts that are not customisable yet
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from radmfa import messages
+from radmfa.core import messages
 from radmfa.core.ports import Store
 
 DEFAULTS: Mapping[str, str] = {
