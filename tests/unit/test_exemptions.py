@@ -229,7 +229,7 @@ def test_app_password_mode(enabled, client, service_type, mode):
 
 
 def test_fraud_block_reason_matches_the_fraud_module():
-    from radmfa import fraud
+    from radmfa.core import fraud
 
     assert exemptions.FRAUD_REASON == fraud.BLOCK_REASON
 
