@@ -32,8 +32,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # for tests.peers (the throwaway PostgreSQL database)
 
 from radmfa import reports  # noqa: E402
+from radmfa.core.admin_ports import Store  # noqa: E402
 from radmfa.core.model import AuditFilter, AuditRecord  # noqa: E402
-from radmfa.core.ports import Store  # noqa: E402
 from radmfa.store import open_store  # noqa: E402
 
 END = datetime(2026, 11, 1, tzinfo=UTC)

@@ -21,7 +21,7 @@ from radmfa.config import LogConfig
 from radmfa.config_audit import AuditConfig
 from radmfa.core import methods
 from radmfa.core.model import AuditRecord
-from radmfa.core.ports import Store
+from radmfa.core.ports import AuditWriter
 
 _SENSITIVE = ("password", "secret", "code", "otp", "seed", "passcode", "key")
 
@@ -79,7 +79,7 @@ class AuditSink:
 
     def __init__(
         self,
-        store: Store,
+        store: AuditWriter,
         *,
         settings: AuditConfig | None = None,
         batch: int = 500,

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from radmfa.apppasswords import verify_app_password
 from radmfa.core import exemptions
+from radmfa.core.admin_ports import Store
 from radmfa.core.model import NewToken, UserState
-from radmfa.core.ports import Store
 from tests.cli.conftest import Radmfa, assert_one_line_error
 
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from radmfa import reports
+from radmfa.core.admin_ports import Store
 from radmfa.core.model import AuditRecord
-from radmfa.core.ports import Store
 from tests.cli.conftest import Radmfa, assert_one_line_error
 
 NOW = datetime.now(UTC).replace(microsecond=0)

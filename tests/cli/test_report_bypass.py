@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from radmfa import reports
+from radmfa.core.admin_ports import Store
 from radmfa.core.model import Bypass, NewUser
-from radmfa.core.ports import Store
 from tests.cli.conftest import Radmfa
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
+from radmfa.core.admin_ports import Store
 from radmfa.core.model import HardwareToken, NewUser
-from radmfa.core.ports import Store
 from radmfa.errors import AlreadyExists, NotFound, StoreError
 from tests.store.conftest import Backend
 

@@ -10,6 +10,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 # One RADIUS attribute, (type, value), as the codec defines it; re-exported
 # because the values below carry attributes.
@@ -25,8 +26,18 @@ class UserState(enum.StrEnum):
     BLOCKED = "blocked"  # always rejected (admin, lockout, fraud)
 
 
+# Closed choices. The settings ([mfa], [clients.<name>]) take these values
+# and nothing else (config validates them); the core compares against them.
+ClientMode = Literal["challenge", "oob", "auto"]  # [clients.<name>] mode: menu | hold a call/push | inline keyword
+Primary = Literal["upstream", "none"]  # [clients.<name>] primary: "none" = the NAS checked the password
+UnknownUsers = Literal["reject", "password-only"]  # [mfa] unknown_users
+NewUserPolicy = Literal["allow", "enroll", "deny"]  # [mfa] new_user: an enabled user with no factor yet
+AppPasswordMode = Literal["allow", "require", "deny"]  # [clients.<name>] app_passwords, per request
+Method = Literal["totp", "sms", "voice", "push", "email"]  # what a user may choose as default
+SendMethod = Literal["sms", "voice", "push", "email"]  # phone methods: something is sent, and counted
+
 # Methods a user may choose as default (`user set --default-method`).
-METHODS = ("totp", "sms", "voice", "push", "email")
+METHODS: tuple[Method, ...] = ("totp", "sms", "voice", "push", "email")
 # The method an audit row records (`factor`; `report … --method`): the second
 # factor as the docs and the config name it. A code is `totp` or `hotp` by
 # the token that produced it; `menu` is the challenge offering the phone
@@ -47,7 +58,7 @@ class User:
     created_at: datetime | None = None
     office_phone: str | None = None  # E.164, for calls
     language: str | None = None  # BCP 47 tag; picks the custom message set
-    default_method: str | None = None  # one of METHODS
+    default_method: str | None = None  # one of METHODS (as stored)
     state: UserState = UserState.ENABLED
     blocked_until: datetime | None = None  # a block with an end (lockout, fraud)
     blocked_reason: str | None = None
@@ -274,6 +285,16 @@ class Decision:
     phone: str = ""  # the number called or texted
     device: str = ""  # the push device
     user: User | None = None  # who the request named, when the store knows them
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneOutcome:
+    """How a phone factor's step ended: a held call or push, or why a code
+    was not sent (then never ``approved``)."""
+
+    approved: bool
+    reason: str  # audit reason: "approved", "denied", "fraud", "no answer", "superseded", …
+    message: str | None = None  # Reply-Message for a reject
 
 
 @dataclass(frozen=True, slots=True)

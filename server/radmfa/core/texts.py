@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from radmfa.core import messages
-from radmfa.core.ports import Store
+from radmfa.core.ports import MessageLookup
 
 DEFAULTS: Mapping[str, str] = {
     "sms_two_way": "Reply {code} to this message to sign in to {app}.",
@@ -43,7 +43,7 @@ def _fill(template: str, values: Mapping[str, str]) -> str:
 
 
 async def render(
-    store: Store, kind: str, *, language: str | None, client: str, app: str, values: Mapping[str, str]
+    store: MessageLookup, kind: str, *, language: str | None, client: str, app: str, values: Mapping[str, str]
 ) -> str:
     """The text of ``kind`` for a user of ``language`` on ``client``; ``app``
     is the client's app_name (``{app}``)."""

@@ -14,14 +14,15 @@ import itertools
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from radmfa.audit import AuditSink, log, recorded_device, recorded_phone
 from radmfa.config import RadiusConfig
-from radmfa.core import hold, policy
+from radmfa.core import policy
 from radmfa.core.model import AuditRecord, AuthRequest, Decision, Verdict
-from radmfa.core.pipeline import Pipeline
+from radmfa.core.ports import ClientPolicies, Decider
 from radmfa.errors import StoreError
 from radmfa.radius import crypto, packet, wire
 from radmfa.radius.clients import Client, ClientTable
@@ -64,14 +65,40 @@ class _Flight:
         self.in_share = True  # holds a max_active slot and a place in its client's budget
 
 
+class _TaskDeadline:
+    """The Deadline a request task passes down the pipeline: a request held
+    for a call or push moves its own watchdog deadline."""
+
+    __slots__ = ("service", "task")
+
+    def __init__(self, service: RadiusService, task: asyncio.Task[Any]) -> None:
+        self.service, self.task = service, task
+
+    def extend(self, seconds: float) -> None:
+        self.service._extend(self.task, seconds)
+
+
 class RadiusService:
     """Shared by every listening socket of one process."""
 
-    def __init__(self, cfg: RadiusConfig, clients: ClientTable, pipeline: Pipeline, audit: AuditSink) -> None:
+    def __init__(
+        self,
+        cfg: RadiusConfig,
+        clients: ClientTable,
+        pipeline: Decider,
+        audit: AuditSink,
+        *,
+        policies: ClientPolicies,
+        upstream_healthy: Callable[[], bool],
+    ) -> None:
+        """``policies``: [clients.<name>] (the audit's user address);
+        ``upstream_healthy``: False while every upstream server is marked dead."""
         self.cfg = cfg
         self.clients = clients
         self.pipeline = pipeline
         self.audit = audit
+        self.policies = policies
+        self.upstream_healthy = upstream_healthy
         self.dropped: Counter[str] = Counter()
         self.dropped_by_client: dict[str, Counter[str]] = {}  # client name -> reason -> count
         self.answered: Counter[str] = Counter()
@@ -289,10 +316,9 @@ class RadiusService:
             dedup.forget(key, frame.authenticator)
             return self.drop("bad_user_password", client.name)
         me = asyncio.current_task()
-        if me is not None:  # a request held for a call or push may move its own deadline
-            hold.extend_deadline.set(lambda seconds: self._extend(me, seconds))
+        assert me is not None  # _process runs as the task _start made
         try:
-            decision = await self.pipeline.handle(request, now=datetime.now(UTC))
+            decision = await self.pipeline.handle(request, now=datetime.now(UTC), deadline=_TaskDeadline(self, me))
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task not in self._overdue:
@@ -305,8 +331,7 @@ class RadiusService:
         else:
             if self._store_failures:
                 self._store_back()
-        if me is not None:
-            self._leave_share(me)  # a reject delay below is no work: give back the slot and the budget
+        self._leave_share(me)  # a reject delay below is no work: give back the slot and the budget
         if decision.backend_failure:
             self._backend_failed_at = time.monotonic()
         if decision.backend_failure and self.cfg.on_backend_failure == "drop":
@@ -376,9 +401,7 @@ class RadiusService:
                 email=(user.email or "") if user is not None and settings.record_email else "",
                 phone=recorded_phone(decision.phone, settings),
                 device=recorded_device(decision.device, settings),
-                user_ip=policy.user_ip(
-                    request.attrs, self.pipeline.policy_for(client.name).user_ip_attribute, addr[0]
-                ),
+                user_ip=policy.user_ip(request.attrs, self.policies.policy_for(client.name).user_ip_attribute, addr[0]),
                 server_name=settings.server_name,
                 server_ip=settings.server_ip or self._server_ip(transport),
             )
@@ -421,7 +444,7 @@ class RadiusService:
         """Can this node decide logins? Not while every upstream server is
         marked dead, nor for a while after the store or a request failed."""
         recent = time.monotonic() - self._backend_failed_at < UNHEALTHY_AFTER_FAILURE_S
-        return self.pipeline.upstream.healthy() and not recent
+        return self.upstream_healthy() and not recent
 
     def _extend(self, task: asyncio.Task[Any], seconds: float) -> None:
         """A held request waits for a phone or an app, not for the worker:

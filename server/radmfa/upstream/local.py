@@ -15,7 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from radmfa.core import policy
 from radmfa.core.model import AuthRequest, PrimaryResult
-from radmfa.core.ports import Store
+from radmfa.core.ports import UserLookup
 
 _hasher = PasswordHasher()
 
@@ -46,7 +46,7 @@ def _check(password_hash: str | None, password: bytes) -> bool:
 
 
 class LocalUpstream:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: UserLookup) -> None:
         self.store = store
 
     async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult:

@@ -38,18 +38,13 @@ from radmfa.core import exemptions, policy
 from radmfa.core.exemptions import Rule
 from radmfa.core.model import AuditRecord, AuthRequest, Decision, Token, User, UserState, Verdict
 from radmfa.core.policy import name_key
+from radmfa.core.ports import FIXED_DEADLINE, Decider
 from radmfa.front.ldap import names, protocol
 from radmfa.front.ldap.directory import Directory, DirectoryError, Link
 from radmfa.front.ldap.lookup import Resolver
 from radmfa.front.ldap.names import Identity
 from radmfa.front.ldap.protocol import Bind
 from radmfa.front.ldap.rebind import KeyedStore, Rebinds
-
-
-class Decider(Protocol):
-    """core.pipeline.Pipeline as the front end uses it."""
-
-    async def handle(self, request: AuthRequest, *, now: datetime) -> Decision: ...
 
 
 class BindStore(KeyedStore, Protocol):
@@ -201,7 +196,8 @@ class Binder:
             authenticator=bytes(16),
             attrs=(),
         )
-        decision = await self.pipeline.handle(request, now=now)
+        # bind_timeout_s bounds the whole bind (bind above): a held call or push cannot move it.
+        decision = await self.pipeline.handle(request, now=now, deadline=FIXED_DEADLINE)
         if decision.verdict is Verdict.CHALLENGE:  # LDAP has no challenge: a code comes inline or not at all
             decision = replace(decision, verdict=Verdict.REJECT, reason=f"{decision.reason} (no challenge in LDAP)")
         return who, decision, False

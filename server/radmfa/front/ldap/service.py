@@ -28,8 +28,9 @@ from radmfa.audit import AuditSink, log
 from radmfa.config import ClientPolicy, Config, UpstreamConfig
 from radmfa.config_ldap_front import LdapFrontClient, LdapFrontConfig, LdapListen
 from radmfa.core.exemptions import parse_ip
+from radmfa.core.ports import Decider
 from radmfa.errors import ConfigError
-from radmfa.front.ldap.binds import Binder, BindStore, Decider, Peer
+from radmfa.front.ldap.binds import Binder, BindStore, Peer
 from radmfa.front.ldap.connection import Connection, Shared
 from radmfa.front.ldap.directory import Directory, nodelay
 from radmfa.front.ldap.lookup import Resolver
