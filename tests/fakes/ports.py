@@ -369,10 +369,10 @@ class FakeLoginStore:
         if user is None:
             return 0
         gone = [k for k in self.remembered if k[0] == user.id and station in (None, k[1])]
-        for k in gone:
-            del self.remembered[k]
-        for k in [k for k in self.cache if k[0] == user.id]:
-            del self.cache[k]
+        for device in gone:
+            del self.remembered[device]
+        for entry in [c for c in self.cache if c[0] == user.id]:
+            del self.cache[entry]
         return len(gone)
 
     async def write_audit(self, rows: Sequence[AuditRecord]) -> None:
