@@ -329,7 +329,7 @@ class CustomMessage:
 
     ``language`` "" is the default set (any language); ``client`` "" applies
     to every client. Listings carry ``audio_type`` and ``audio_size`` but not
-    the recording itself (``audio`` is None); MessageStore.voice_file has it.
+    the recording itself (``audio`` is None); MessageLookup.voice_file has it.
     """
 
     kind: str  # one of MESSAGE_KINDS

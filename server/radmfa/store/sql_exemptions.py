@@ -1,4 +1,6 @@
-"""The admin's controls (core.ports.ExemptionStore), in the SQL both backends share.
+"""The admin's controls, in the SQL both backends share: the request path's
+side (core.ports.ExemptionCheckStore, LockoutStore) and the admin's
+(core.admin_ports.ControlAdmin).
 
 Bypasses are consumed by one UPDATE whose WHERE re-checks ``used_at IS NULL``:
 on PostgreSQL a racing UPDATE waits for the row lock and then re-evaluates

@@ -1,4 +1,4 @@
-"""The portals' sessions and the enrollment links (core.ports.PortalStore),
+"""The portals' sessions and the enrollment links (core.admin_ports.PortalStore),
 in the SQL both backends share."""
 
 # ruff: noqa: S608
