@@ -33,7 +33,8 @@ sys.path.insert(0, str(REPO))  # for tests.peers (the throwaway PostgreSQL datab
 
 from radmfa import reports  # noqa: E402
 from radmfa.core.admin_ports import Store  # noqa: E402
-from radmfa.core.model import AuditFilter, AuditRecord  # noqa: E402
+from radmfa.core.model import AuditRecord  # noqa: E402
+from radmfa.core.admin_model import AuditFilter  # noqa: E402
 from radmfa.store import open_store  # noqa: E402
 
 END = datetime(2026, 11, 1, tzinfo=UTC)

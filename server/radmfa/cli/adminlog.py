@@ -10,8 +10,8 @@ import getpass
 import os
 from datetime import UTC, datetime
 
+from radmfa.core.admin_model import AdminEvent
 from radmfa.core.admin_ports import AdminStore
-from radmfa.core.model import AdminEvent
 
 
 def actor() -> str:

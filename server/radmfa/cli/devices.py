@@ -15,8 +15,8 @@ from radmfa.cli.output import add_format_option, write_rows
 from radmfa.cli.parsing import add_user_filter, user_filter
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
+from radmfa.core.admin_model import RememberedDevice
 from radmfa.core.admin_ports import AdminStore
-from radmfa.core.model import RememberedDevice
 from radmfa.errors import NotFound, no_such_user
 from radmfa.reports import format_time
 

@@ -17,8 +17,9 @@ from radmfa.cli.output import add_format_option, write_rows
 from radmfa.cli.prompt import read_secret
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
+from radmfa.core.admin_model import HardwareToken
 from radmfa.core.admin_ports import AdminStore, Store
-from radmfa.core.model import HardwareToken, Token
+from radmfa.core.model import Token
 from radmfa.errors import NotFound, RadmfaError, no_such_user
 from radmfa.factors.hotp import RESYNC_WINDOW, resync_counter
 from radmfa.reports import format_time

@@ -20,8 +20,8 @@ from radmfa.cli import adminlog
 from radmfa.cli.parsing import UsageError
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
+from radmfa.core.admin_model import EnrollmentLink
 from radmfa.core.admin_ports import AdminStore
-from radmfa.core.model import EnrollmentLink
 from radmfa.errors import ConfigError, NotFound
 from radmfa.reports import format_time
 

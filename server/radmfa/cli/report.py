@@ -15,16 +15,9 @@ from radmfa.cli.parsing import CommandError, UsageError, e164_number
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
 from radmfa.core import methods
+from radmfa.core.admin_model import AdminEvent, AuditFilter
 from radmfa.core.admin_ports import AdminStore
-from radmfa.core.model import (
-    AUDIT_METHODS,
-    FRAUD_SOURCES,
-    FRAUD_STATUSES,
-    AdminEvent,
-    AuditFilter,
-    AuditRecord,
-    FraudReport,
-)
+from radmfa.core.model import AUDIT_METHODS, FRAUD_SOURCES, FRAUD_STATUSES, AuditRecord, FraudReport
 
 _TIMES = "Times without a zone are UTC. Ages count back from now: 30m, 24h, 7d, 2w."
 

@@ -11,22 +11,17 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from radmfa.core.admin_model import AdminEvent, AuditFilter, EnrollmentLink, HardwareToken, RememberedDevice, WebSession
 from radmfa.core.model import (
-    AdminEvent,
     AppPassword,
-    AuditFilter,
     AuditRecord,
     Bypass,
     CustomMessage,
-    EnrollmentLink,
     FraudReport,
-    HardwareToken,
     NewToken,
     NewUser,
-    RememberedDevice,
     Token,
     User,
-    WebSession,
 )
 from radmfa.core.ports import AuditWriter, BlockStore, LoginStore, MessageLookup, UserLookup
 
@@ -179,7 +174,7 @@ class ReportStore(Protocol):
         most_first: bool = False,
         limit: int | None = None,
     ) -> list[tuple[str | int, ...]]:
-        """One row per group: the values of ``by`` (model.AUDIT_GROUPS; "day" as
+        """One row per group: the values of ``by`` (admin_model.AUDIT_GROUPS; "day" as
         whole UTC days since 1970-01-01), then the count. Ordered by the groups,
         or with ``most_first`` by count, highest first; ``limit`` keeps the first N."""
 

@@ -26,8 +26,9 @@ from ldap3.core.exceptions import LDAPException
 
 from radmfa.audit import log
 from radmfa.config import Config, SyncConfig, UpstreamConfig
+from radmfa.core.admin_model import AdminEvent
 from radmfa.core.admin_ports import AdminStore
-from radmfa.core.model import AdminEvent, NewUser, User, UserState
+from radmfa.core.model import NewUser, User, UserState
 from radmfa.core.policy import e164, language_tag, name_key, name_problem
 from radmfa.directory import ldapconn as lc
 from radmfa.errors import RadmfaError

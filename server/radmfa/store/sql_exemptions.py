@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from radmfa.core.model import AppPassword, Bypass, ExemptionView, RememberedDevice
+from radmfa.core.admin_model import RememberedDevice
+from radmfa.core.model import AppPassword, Bypass, ExemptionView
 from radmfa.core.policy import name_key
 from radmfa.errors import AlreadyExists, LimitReached, no_such_user
 from radmfa.store.codec import from_epoch, to_epoch

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from radmfa.core.model import EnrollmentLink, WebSession
+from radmfa.core.admin_model import EnrollmentLink, WebSession
 from radmfa.core.policy import name_key
 from radmfa.errors import NotFound
 from radmfa.store.codec import from_epoch, to_epoch

@@ -16,8 +16,9 @@ import structlog
 from aiohttp import web
 
 from radmfa.core import fraud, policy
+from radmfa.core.admin_model import WebSession
 from radmfa.core.methods import mask
-from radmfa.core.model import AuditRecord, FraudReport, Token, User, WebSession
+from radmfa.core.model import AuditRecord, FraudReport, Token, User
 from radmfa.web.i18n import N_
 from radmfa.web.user.portal import UserPortal
 

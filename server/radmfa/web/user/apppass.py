@@ -16,7 +16,8 @@ from aiohttp import web
 
 from radmfa.apppasswords import hash_app_password
 from radmfa.core import exemptions
-from radmfa.core.model import AppPassword, Token, User, WebSession
+from radmfa.core.admin_model import WebSession
+from radmfa.core.model import AppPassword, Token, User
 from radmfa.errors import AlreadyExists, LimitReached
 from radmfa.web.i18n import N_
 from radmfa.web.user.portal import UserPortal

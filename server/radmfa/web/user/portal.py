@@ -19,9 +19,10 @@ from aiohttp import web
 
 from radmfa.config import Config
 from radmfa.core import exemptions, fraud
+from radmfa.core.admin_model import AdminEvent, WebSession
 from radmfa.core.admin_ports import AuditLog, ControlAdmin, PortalStore, UserAdmin
 from radmfa.core.controls import Lockout
-from radmfa.core.model import AdminEvent, AuditRecord, Token, User, UserState, WebSession
+from radmfa.core.model import AuditRecord, Token, User, UserState
 from radmfa.core.ports import Factor, LoginStore, Upstream
 from radmfa.delivery import Senders
 from radmfa.errors import DeliveryError
