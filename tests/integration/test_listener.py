@@ -201,7 +201,7 @@ async def test_a_hung_request_is_rejected_by_the_watchdog(app):
 
     app.service.cfg = dataclasses.replace(app.service.cfg, request_timeout_s=1.0)
 
-    async def hang(request, *, now):
+    async def hang(request, *, now, deadline):
         await asyncio.sleep(3600)  # a store or peer that never answers
 
     app.service.pipeline.handle = hang
@@ -234,7 +234,7 @@ async def test_store_failure_in_drop_mode_silences_requests_and_status_server(ap
     app.service.cfg = dataclasses.replace(app.service.cfg, on_backend_failure="drop")
     assert await status_ok(app)
 
-    async def broken(request, *, now):
+    async def broken(request, *, now, deadline):
         raise RuntimeError("database is locked")  # what a failing store looks like here
 
     app.service.pipeline.handle = broken

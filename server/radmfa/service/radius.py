@@ -25,12 +25,12 @@ from radmfa.core.model import AuditRecord, AuthRequest, Decision, Verdict
 from radmfa.core.ports import ClientPolicies, Decider
 from radmfa.errors import StoreError
 from radmfa.radius import crypto, packet, wire
+from radmfa.radius.blast import BlastGuard
 from radmfa.radius.clients import Client, ClientTable
 from radmfa.radius.dedup import DedupCache, Seen
 from radmfa.service.fairness import Admission, FairShare
 
 ACCEPTED_CODES = frozenset((wire.ACCESS_REQUEST, wire.STATUS_SERVER))
-MAX_PROXY_STATES = 10  # more than this is a proxy loop (PROXY-3)
 WARN_INTERVAL_S = 60.0
 WARN_PER_MINUTE = 20
 UNHEALTHY_AFTER_FAILURE_S = 10.0
@@ -108,8 +108,7 @@ class RadiusService:
         self._backend_failed_at = -UNHEALTHY_AFTER_FAILURE_S
         self._store_failures = 0  # requests failed by the store since it last worked
         self._store_logged_at = -STORE_LOG_INTERVAL_S
-        self._auto_ma: dict[str, bool] = {}  # "auto" decided by a client's first packet (BLAST-4)
-        self._auto_ps: dict[str, bool] = {}
+        self.blast = BlastGuard()  # what each client's first packet decided (BLAST-4)
         self._ids = itertools.count(1)
         self._prefix = f"{os.getpid():x}"
         self.started = time.monotonic()
@@ -122,8 +121,7 @@ class RadiusService:
     def reload_clients(self, clients: ClientTable) -> None:
         """In-flight requests keep the Client they started with."""
         self.clients = clients
-        self._auto_ma.clear()
-        self._auto_ps.clear()
+        self.blast = BlastGuard()
 
     # ---- receive path (synchronous, cheap) ----
 
@@ -195,7 +193,7 @@ class RadiusService:
             frame = wire.parse(data, ACCEPTED_CODES)
         except wire.Malformed as e:
             return self.drop(e.reason, client.name)
-        reason = self._screen(frame, client)
+        reason = self.blast.screen(frame, client)
         if reason:
             self._warn(reason, client.name, addr[0])
             return self.drop(reason, client.name)
@@ -237,58 +235,6 @@ class RadiusService:
             return self.drop("duplicate_pending", client.name)  # RFC 5080 §2.2.2 (DUP-2)
         self.answered["duplicate_resent"] += 1
         transport.sendto(seen[1], addr)  # the same bytes, never reprocessed (DUP-3)
-
-    def _screen(self, frame: wire.Frame, client: Client) -> str:
-        """BlastRADIUS flags (BLAST-2..5) and Message-Authenticator (AUTH-3)."""
-        has_ma = frame.ma_offset >= 0
-        proxy_states = sum(1 for t, _ in frame.attrs if t == wire.PROXY_STATE)
-        if proxy_states > MAX_PROXY_STATES:
-            return "proxy_loop"
-        # Verify first, so a forged packet can neither pass nor teach "auto".
-        if has_ma and not crypto.verify_request_ma(frame.data, frame.ma_offset, client.secret):
-            return "bad_message_authenticator"
-        if frame.code == wire.STATUS_SERVER:  # always carries MA; teaches "auto" nothing
-            return "" if has_ma else "status_server_without_ma"  # RFC 5997 §3 (SS-1)
-        require_ma = self._requires_ma(client, has_ma, frame)
-        limit_ps = self._limits_proxy_state(client, has_ma, proxy_states)
-        if has_ma:
-            return ""
-        if require_ma:
-            return "blastradius_missing_ma"
-        if proxy_states and limit_ps:
-            return "blastradius_proxy_state_without_ma"
-        return ""
-
-    def _requires_ma(self, client: Client, has_ma: bool, frame: wire.Frame) -> bool:
-        """"auto" is decided by the client's first packet, as FreeRADIUS does:
-        without MA → no; with MA and no EAP-Message → yes; MA with EAP → undecided.
-        It has no effect for network (CIDR) definitions (BLAST-4)."""
-        setting = client.require_message_authenticator
-        if setting != "auto":
-            return setting == "yes"
-        decided = self._auto_ma.get(client.name)
-        if decided is not None:
-            return decided
-        if client.network.prefixlen != client.network.max_prefixlen:
-            return False
-        if not has_ma:
-            self._auto_ma[client.name] = False
-        elif frame.get(wire.EAP_MESSAGE) is None:
-            self._auto_ma[client.name] = True
-        return self._auto_ma.get(client.name, False)
-
-    def _limits_proxy_state(self, client: Client, has_ma: bool, proxy_states: int) -> bool:
-        """"auto": the first packet with Proxy-State and no MA turns the limit
-        off for that client; any other first packet turns it on (BLAST-4)."""
-        setting = client.limit_proxy_state
-        if setting != "auto":
-            return setting == "yes"
-        decided = self._auto_ps.get(client.name)
-        if decided is None:
-            if client.network.prefixlen != client.network.max_prefixlen:
-                return False
-            decided = self._auto_ps[client.name] = not (proxy_states and not has_ma)
-        return decided
 
     def _status_reply(self, frame: wire.Frame, client: Client) -> bytes:
         """RFC 5997 §3: Access-Accept, never proxied, no side effects (SS-2, SS-3)."""
