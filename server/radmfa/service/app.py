@@ -245,7 +245,7 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
         sd_notify("READY=1\nSTATUS=serving")
         await stop.wait()
         sd_notify("STOPPING=1")
-        log.info("stopping: finishing requests in flight", in_flight=len(app.service._tasks))
+        log.info("stopping: finishing requests in flight", in_flight=len(app.service.flights))
     finally:
         for task in (purger, watchdog, syncer):
             if task is not None:

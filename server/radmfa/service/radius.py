@@ -29,6 +29,7 @@ from radmfa.radius.blast import BlastGuard
 from radmfa.radius.clients import Client, ClientTable
 from radmfa.radius.dedup import DedupCache, Seen
 from radmfa.service.fairness import Admission, FairShare
+from radmfa.service.flights import Flights
 
 ACCEPTED_CODES = frozenset((wire.ACCESS_REQUEST, wire.STATUS_SERVER))
 WARN_INTERVAL_S = 60.0
@@ -52,30 +53,6 @@ class Transport(Protocol):
 
 
 _Job = tuple[wire.Frame, Client, Addr, Transport, DedupCache]
-
-
-class _Flight:
-    """One request task: its client, its deadline, and whether it still holds its fair share."""
-
-    __slots__ = ("client", "deadline", "in_share")
-
-    def __init__(self, client: str, deadline: float) -> None:
-        self.client = client
-        self.deadline = deadline  # monotonic; the watchdog cancels the task after it
-        self.in_share = True  # holds a max_active slot and a place in its client's budget
-
-
-class _TaskDeadline:
-    """The Deadline a request task passes down the pipeline: a request held
-    for a call or push moves its own watchdog deadline."""
-
-    __slots__ = ("service", "task")
-
-    def __init__(self, service: RadiusService, task: asyncio.Task[Any]) -> None:
-        self.service, self.task = service, task
-
-    def extend(self, seconds: float) -> None:
-        self.service._extend(self.task, seconds)
 
 
 class RadiusService:
@@ -103,8 +80,9 @@ class RadiusService:
         self.dropped_by_client: dict[str, Counter[str]] = {}  # client name -> reason -> count
         self.answered: Counter[str] = Counter()
         self.share: FairShare[_Job] = FairShare(cfg.max_active, cfg.client_max_requests)
-        self._tasks: dict[asyncio.Task[None], _Flight] = {}
-        self._overdue: set[asyncio.Task[None]] = set()
+        self.flights = Flights(
+            self.share, lambda job: self._process(*job), lambda job: job[1].name, lambda: self.cfg.request_timeout_s
+        )
         self._backend_failed_at = -UNHEALTHY_AFTER_FAILURE_S
         self._store_failures = 0  # requests failed by the store since it last worked
         self._store_logged_at = -STORE_LOG_INTERVAL_S
@@ -139,7 +117,7 @@ class RadiusService:
             "answered": dict(self.answered),
             "dropped": dict(self.dropped),
             "dropped_by_client": {name: dict(reasons) for name, reasons in self.dropped_by_client.items()},
-            "in_flight": len(self._tasks),
+            "in_flight": len(self.flights),
             "waiting": self.share.waiting(),
         }
 
@@ -211,7 +189,7 @@ class RadiusService:
         job = (frame, client, addr, transport, dedup)
         admission = self.share.offer(client.name, job)
         if admission is Admission.RUN:
-            return self._start(job)
+            return self.flights.start(job)
         if admission is Admission.REFUSED:
             # Forgotten, so a retransmission is a new request once there is room.
             dedup.forget(key, frame.authenticator)
@@ -222,11 +200,6 @@ class RadiusService:
         work, not everyone's (fairness.py)."""
         self._warn("client_busy", client.name, addr[0])
         self.drop("client_busy", client.name)
-
-    def _start(self, job: _Job) -> None:
-        task = asyncio.get_running_loop().create_task(self._process(*job))
-        self._tasks[task] = _Flight(job[1].name, time.monotonic() + self.cfg.request_timeout_s)
-        task.add_done_callback(self._finished)
 
     def _duplicate(
         self, seen: tuple[Seen, bytes | None], addr: Addr, transport: Transport, client: Client
@@ -261,13 +234,11 @@ class RadiusService:
         if request is None:
             dedup.forget(key, frame.authenticator)
             return self.drop("bad_user_password", client.name)
-        me = asyncio.current_task()
-        assert me is not None  # _process runs as the task _start made
-        try:
-            decision = await self.pipeline.handle(request, now=datetime.now(UTC), deadline=_TaskDeadline(self, me))
+        try:  # a request held for a call or push moves its own deadline (flights.py)
+            decision = await self.pipeline.handle(request, now=datetime.now(UTC), deadline=self.flights.current())
         except asyncio.CancelledError:
             task = asyncio.current_task()
-            if task not in self._overdue:
+            if task is None or not self.flights.timed_out(task):
                 raise
             task.uncancel()  # cancelled by the watchdog, not by shutdown
             log.error("request timed out", request_id=request.request_id)
@@ -277,7 +248,7 @@ class RadiusService:
         else:
             if self._store_failures:
                 self._store_back()
-        self._leave_share(me)  # a reject delay below is no work: give back the slot and the budget
+        self.flights.leave_share()  # a reject delay below is no work: give back the slot and the budget
         if decision.backend_failure:
             self._backend_failed_at = time.monotonic()
         if decision.backend_failure and self.cfg.on_backend_failure == "drop":
@@ -392,55 +363,13 @@ class RadiusService:
         recent = time.monotonic() - self._backend_failed_at < UNHEALTHY_AFTER_FAILURE_S
         return self.upstream_healthy() and not recent
 
-    def _extend(self, task: asyncio.Task[Any], seconds: float) -> None:
-        """A held request waits for a phone or an app, not for the worker:
-        it gives back its slot and its place in its client's budget."""
-        flight = self._tasks.get(task)
-        if flight is None:
-            return
-        flight.deadline = max(flight.deadline, time.monotonic() + seconds)
-        self._leave_share(task)
-
-    def _leave_share(self, task: asyncio.Task[Any]) -> None:
-        flight = self._tasks.get(task)
-        if flight is None:
-            return
-        if flight.in_share:
-            flight.in_share = False
-            self.share.leave(flight.client)
-            self._next()
-
-    def _next(self) -> None:
-        """A slot was given back: start the next client's waiting request in it."""
-        job = self.share.free_slot()
-        if job is not None:
-            self._start(job)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._leave_share(task)  # a task that ended without a decision (dropped, shut down)
-        self._tasks.pop(task, None)
-        self._overdue.discard(task)
-
     async def watchdog(self, interval_s: float = 1.0) -> None:
-        """Cancel requests past request_timeout_s (a hung store or peer).
-
-        One sweep a second over the requests in flight: an asyncio.timeout()
-        around every request cost a timer per request, a tenth of a login.
-        """
-        while True:
-            await asyncio.sleep(interval_s)
-            now = time.monotonic()
-            for task, flight in list(self._tasks.items()):
-                if flight.deadline <= now and task not in self._overdue and not task.done():
-                    self._overdue.add(task)
-                    task.cancel()
+        """Cancel requests past request_timeout_s (a hung store or peer)."""
+        await self.flights.watchdog(interval_s)
 
     async def drain(self, timeout_s: float) -> None:
-        """Wait for requests in flight and those waiting their turn (SIGTERM
-        finishes them, then exits); a finished one starts the next waiting one."""
-        deadline = time.monotonic() + timeout_s
-        while self._tasks and (left := deadline - time.monotonic()) > 0:
-            await asyncio.wait(set(self._tasks), timeout=left, return_when=asyncio.FIRST_COMPLETED)
+        """Wait for requests in flight and those waiting their turn (SIGTERM)."""
+        await self.flights.drain(timeout_s)
 
 
 class Listener:
