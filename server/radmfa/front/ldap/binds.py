@@ -35,6 +35,7 @@ from radmfa.audit import AuditSink, log
 from radmfa.config import MfaConfig
 from radmfa.config_ldap_front import LdapFrontClient, LdapFrontConfig
 from radmfa.core import exemptions, policy
+from radmfa.core.challenge import reject
 from radmfa.core.exemptions import Rule
 from radmfa.core.model import AuditRecord, AuthRequest, Decision, Token, User, UserState, Verdict
 from radmfa.core.policy import name_key
@@ -76,10 +77,6 @@ class Bound:
     link: Link | None = None  # a directory connection bound as this identity
 
 
-def _reject(reason: str) -> Decision:
-    return Decision(Verdict.REJECT, reason)
-
-
 class Binder:
     def __init__(
         self,
@@ -105,45 +102,45 @@ class Binder:
     async def bind(self, peer: Peer, bind: Bind) -> Bound:
         started = time.perf_counter()
         request_id = f"{self._prefix}-{next(self._ids):x}"
-        name, bound, decision = bind.name, Bound(protocol.INVALID_CREDENTIALS), _reject("")
+        name, bound, decision = bind.name, Bound(protocol.INVALID_CREDENTIALS), reject("")
         if bind.version != 3:
-            bound, decision = Bound(protocol.PROTOCOL_ERROR), _reject(f"LDAP version {bind.version}")
+            bound, decision = Bound(protocol.PROTOCOL_ERROR), reject(f"LDAP version {bind.version}")
         elif bind.method != "simple":
-            bound, decision = Bound(protocol.AUTH_METHOD_NOT_SUPPORTED), _reject(f"{bind.method} bind not offered")
+            bound, decision = Bound(protocol.AUTH_METHOD_NOT_SUPPORTED), reject(f"{bind.method} bind not offered")
         elif not peer.tls and not peer.loopback:
-            bound, decision = Bound(protocol.CONFIDENTIALITY_REQUIRED), _reject("bind without TLS")
+            bound, decision = Bound(protocol.CONFIDENTIALITY_REQUIRED), reject("bind without TLS")
         elif not bind.name and not bind.password:
             bound, decision = self._anonymous()
         elif not bind.password:  # RFC 4513 §5.1.2: would be "unauthenticated", i.e. anonymous
-            bound, decision = Bound(protocol.UNWILLING_TO_PERFORM), _reject("unauthenticated bind (no password)")
+            bound, decision = Bound(protocol.UNWILLING_TO_PERFORM), reject("unauthenticated bind (no password)")
         elif names.key(bind.name) in self.service:
             bound, decision = await self._service(bind)
         else:
             try:
                 name, bound, decision = await self._user(peer, bind, request_id)
             except asyncio.CancelledError:  # the client left while its push or call was held
-                gone = _reject("client closed the connection before the decision")
+                gone = reject("client closed the connection before the decision")
                 self._audit(peer, request_id, name, gone, protocol.INVALID_CREDENTIALS, started)
                 raise
             except Exception as e:  # fail closed, keep serving
                 log.error("internal error", request_id=request_id, error=repr(e))
-                bound, decision = Bound(protocol.UNAVAILABLE), replace(_reject("internal error"), backend_failure=True)
+                bound, decision = Bound(protocol.UNAVAILABLE), reject("internal error", backend_failure=True)
         self._audit(peer, request_id, name, decision, bound.code, started)
         return bound
 
     def _anonymous(self) -> tuple[Bound, Decision]:
         if self.cfg.allow_anonymous:
             return Bound(protocol.SUCCESS, "anonymous"), Decision(Verdict.ACCEPT, "anonymous bind", "none")
-        return Bound(protocol.INAPPROPRIATE_AUTHENTICATION), _reject("anonymous bind not allowed")
+        return Bound(protocol.INAPPROPRIATE_AUTHENTICATION), reject("anonymous bind not allowed")
 
     async def _service(self, bind: Bind) -> tuple[Bound, Decision]:
         try:
             code, link = await self.directory.bind(bind.name, bind.password)
         except DirectoryError as e:
             log.warning("ldap front: directory unavailable", error=str(e))
-            return Bound(protocol.UNAVAILABLE), replace(_reject("directory unavailable"), backend_failure=True)
+            return Bound(protocol.UNAVAILABLE), reject("directory unavailable", backend_failure=True)
         if link is None:
-            return Bound(protocol.INVALID_CREDENTIALS), _reject(f"service bind refused (LDAP result {code})")
+            return Bound(protocol.INVALID_CREDENTIALS), reject(f"service bind refused (LDAP result {code})")
         return Bound(protocol.SUCCESS, "service", link), Decision(Verdict.ACCEPT, "service bind", "none")
 
     async def _user(self, peer: Peer, bind: Bind, request_id: str) -> tuple[str, Bound, Decision]:
@@ -155,7 +152,7 @@ class Binder:
             async with asyncio.timeout(peer.client.bind_timeout_s):
                 found = await self._decide(peer, bind, request_id)
         except TimeoutError:
-            return bind.name, refused, _reject(f"no decision within {peer.client.bind_timeout_s:g} s")
+            return bind.name, refused, reject(f"no decision within {peer.client.bind_timeout_s:g} s")
         if isinstance(found, Decision):
             return bind.name, refused, found
         who, decision, reused = found
@@ -181,7 +178,7 @@ class Binder:
         for a rebind, or the refusal of a bind name that names nobody."""
         who = await self.resolver.resolve(bind.name)
         if who is None:
-            return _reject("bind name names no user")
+            return reject("bind name names no user")
         user_key, client, now = name_key(who.name), peer.client.name, datetime.now(UTC)
         if await self.rebinds.completed(user_key, client, who.dn, bind.password, now=now):
             return who, Decision(Verdict.ACCEPT, f"rebind within {self.cfg.rebind_seconds} s", "none"), True
@@ -232,9 +229,9 @@ class Binder:
         user, _ = await self.store.login_view(who.name)
         refusal = None
         if user is None and self.mfa.unknown_users == "reject":  # deleted meanwhile
-            refusal = _reject("unknown user")
+            refusal = reject("unknown user")
         elif user is not None and exemptions.effective_state(user, now=now) is UserState.BLOCKED:
-            refusal = _reject(exemptions.block_rule(user))
+            refusal = reject(exemptions.block_rule(user))
         if refusal is not None:
             await self.rebinds.forget(user_key, client)
             return Bound(protocol.INVALID_CREDENTIALS), refusal
