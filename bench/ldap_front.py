@@ -37,11 +37,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.fakes.server import free_tcp_port
+from tests.peers.slapd import BASE_DN, PEOPLE, SERVICE_DN, SERVICE_PW, LdapPerson, Slapd
+
 from bench.stack import REPO, process_cpu_s, seed
 from bench.users import PASSWORD, seed_for, totp
 from radmfa.front.ldap import ber, protocol
-from tests.fakes.server import free_tcp_port
-from tests.peers.slapd import BASE_DN, PEOPLE, SERVICE_DN, SERVICE_PW, LdapPerson, Slapd
 
 RESULTS = REPO / "bench" / "results" / "ldap_front.json"
 

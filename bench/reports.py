@@ -31,8 +31,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # for tests.peers (the throwaway PostgreSQL database)
 
-from radmfa.core.model import AuditFilter, AuditRecord  # noqa: E402
-from radmfa.core.ports import Store  # noqa: E402
+from radmfa.core.admin_model import AuditFilter  # noqa: E402
+from radmfa.core.admin_ports import Store  # noqa: E402
+from radmfa.core.model import AuditRecord  # noqa: E402
 from radmfa.reports import rows as reports  # noqa: E402
 from radmfa.store import open_store  # noqa: E402
 

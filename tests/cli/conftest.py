@@ -13,7 +13,7 @@ import pytest
 from radmfa import config
 from radmfa.cli.main import main
 from radmfa.cli.runner import run_with_store
-from radmfa.core.ports import Store
+from radmfa.core.admin_ports import Store
 
 T = TypeVar("T")
 

@@ -11,8 +11,8 @@ from importlib.metadata import version
 import pytest
 
 from radmfa.cli.main import build_parser
+from radmfa.core.admin_ports import Store
 from radmfa.core.model import AuditRecord, FraudReport, UserState
-from radmfa.core.ports import Store
 from tests.cli.conftest import Radmfa, assert_one_line_error
 from tests.cli.test_main import leaf_commands
 

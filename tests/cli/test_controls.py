@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from radmfa.core import exemptions
+from radmfa.core.admin_ports import Store
 from radmfa.core.model import NewToken, UserState
-from radmfa.core.ports import Store
 from radmfa.upstream.passwords import verify_app_password
 from tests.cli.conftest import Radmfa, assert_one_line_error
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from radmfa.core.model import AdminEvent, FraudReport, User, UserState
-from radmfa.core.ports import Store
+from radmfa.core.admin_model import AdminEvent
+from radmfa.core.admin_ports import Store
+from radmfa.core.model import FraudReport, User, UserState
 from radmfa.delivery.webhook import SIGNATURE_HEADER
 from tests.cli.conftest import MINIMAL_CONFIG, Radmfa, assert_one_line_error
 from tests.peers.alerts import MailSink, WebhookReceiver, free_tcp_port

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from radmfa.core.model import AdminEvent, CustomMessage
-from radmfa.core.ports import Store
+from radmfa.core.admin_model import AdminEvent
+from radmfa.core.admin_ports import Store
+from radmfa.core.model import CustomMessage
 from tests.cli.conftest import Radmfa, assert_one_line_error
 
 CLIENTS = """\

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from radmfa.core.ports import Store
+from radmfa.core.admin_ports import Store
 from tests.cli.conftest import MINIMAL_CONFIG, Radmfa, assert_one_line_error
 
 SEED = base64.b32encode(bytes(range(20))).decode()

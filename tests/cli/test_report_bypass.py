@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from radmfa.core.admin_ports import Store
 from radmfa.core.model import Bypass, NewUser
-from radmfa.core.ports import Store
 from radmfa.reports import rows as reports
 from tests.cli.conftest import Radmfa
 

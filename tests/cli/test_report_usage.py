@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from radmfa.core.ports import Store
+from radmfa.core.admin_ports import Store
 from tests.cli.conftest import Radmfa, assert_one_line_error
 from tests.store.test_reports import SEED, row
 

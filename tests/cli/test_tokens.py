@@ -6,8 +6,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from radmfa.core.admin_ports import Store
 from radmfa.core.model import Token
-from radmfa.core.ports import Store
 from tests.cli.conftest import Radmfa, assert_one_line_error
 
 

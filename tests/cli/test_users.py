@@ -6,8 +6,9 @@ import io
 import pytest
 from argon2 import PasswordHasher
 
-from radmfa.core.model import AdminEvent, User, UserState
-from radmfa.core.ports import Store
+from radmfa.core.admin_model import AdminEvent
+from radmfa.core.admin_ports import Store
+from radmfa.core.model import User, UserState
 from tests.cli.conftest import Radmfa, assert_one_line_error
 
 

@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 import pytest
 
 from radmfa.config import load
+from radmfa.core.admin_ports import Store
 from radmfa.core.model import NewUser, User
-from radmfa.core.ports import Store
 from radmfa.store import open_store
 from radmfa.upstream.passwords import hash_password
 from tests.fakes.ntfy import FakeNtfy

@@ -83,7 +83,6 @@ async def test_a_held_request_gives_back_its_slot_and_waiting_requests_are_drain
     import socket
 
     from radmfa.config import load
-    from radmfa.core import hold
     from radmfa.core.model import Decision, Verdict
     from radmfa.service.app import build, listen
 
@@ -92,10 +91,10 @@ async def test_a_held_request_gives_back_its_slot_and_waiting_requests_are_drain
     await listen(app)
     gates = {b"held": asyncio.Event(), b"slow": asyncio.Event()}
 
-    async def handle(request, *, now):
+    async def handle(request, *, now, deadline):
         gate = gates.get(request.username)
         if request.username == b"held":
-            hold.allow(60)  # what a call or push does while it waits for the person
+            deadline.extend(60)  # what a call or push does while it waits for the person
         if gate is not None:
             await gate.wait()
         return Decision(Verdict.ACCEPT, "test")

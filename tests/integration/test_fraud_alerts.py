@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import structlog
 
-from radmfa import fraud
 from radmfa.config import FraudConfig, LogConfig, SmtpConfig
+from radmfa.core import fraud
+from radmfa.core.admin_ports import Store
 from radmfa.core.model import FraudReport, NewUser
-from radmfa.core.ports import Store
 from radmfa.delivery import smtp as smtp_delivery
 from radmfa.delivery.alerts import FraudNotifier
 from radmfa.delivery.smtp import Relay
@@ -25,8 +25,10 @@ from radmfa.delivery.webhook import SIGNATURE_HEADER
 from radmfa.errors import DeliveryError
 from radmfa.service.audit import configure_logging
 from radmfa.store import open_store
+from tests.fakes.ports import RecordingLog
 from tests.peers.alerts import MailSink, WebhookReceiver, free_tcp_port
 
+LOG = RecordingLog()  # the core's log lines (EventLog)
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2030, 6, 1, 9, 30, tzinfo=UTC)
@@ -65,7 +67,7 @@ async def test_alert_reaches_mail_and_webhook_signed(
 ) -> None:
     fraud_cfg, smtp_cfg = settings(mail_sink, webhook_receiver)
     notifier = FraudNotifier(fraud_cfg, smtp_cfg, server="mfa1", pauses_s=(0.01,))
-    stored = await fraud.raise_alert(store, fraud_cfg, REPORT, now=NOW, notify=notifier)
+    stored = await fraud.raise_alert(store, fraud_cfg, REPORT, now=NOW, notify=notifier, log=LOG)
     assert stored is not None
     assert await notifier.drain(30)
     assert (notifier.delivered, notifier.failed) == (2, 0)
@@ -97,7 +99,7 @@ async def test_webhook_failures_are_retried(store: Store, webhook_receiver: Webh
     webhook_receiver.fail_first = 2
     fraud_cfg, smtp_cfg = settings(None, webhook_receiver)
     notifier = FraudNotifier(fraud_cfg, smtp_cfg, server="mfa1", pauses_s=(0.01, 0.01, 0.01))
-    await fraud.raise_alert(store, fraud_cfg, REPORT, now=NOW, notify=notifier)
+    await fraud.raise_alert(store, fraud_cfg, REPORT, now=NOW, notify=notifier, log=LOG)
     assert await notifier.drain(30)
     assert len(webhook_receiver.hooks) == 1 and notifier.delivered == 1
     retries = [json.loads(line) for line in logs.getvalue().splitlines() if "will retry" in line]
@@ -109,7 +111,7 @@ async def test_raise_alert_does_not_wait_for_delivery(store: Store, webhook_rece
     webhook_receiver.hold = threading.Event()
     fraud_cfg, smtp_cfg = settings(None, webhook_receiver)
     notifier = FraudNotifier(fraud_cfg, smtp_cfg, server="mfa1")
-    stored = await fraud.raise_alert(store, fraud_cfg, REPORT, now=NOW, notify=notifier)
+    stored = await fraud.raise_alert(store, fraud_cfg, REPORT, now=NOW, notify=notifier, log=LOG)
     # raise_alert has returned while the receiver still holds the request.
     assert stored is not None and notifier.delivered == 0 and not webhook_receiver.hooks
     webhook_receiver.hold.set()
@@ -122,7 +124,7 @@ async def test_unreachable_mail_server_is_logged_not_raised(store: Store, logs: 
     smtp_cfg = SmtpConfig(host="127.0.0.1", port=free_tcp_port(), starttls=False, sender="r@example.com",
                           username="radmfa", password=b"mail-pass-123", timeout_s=2)
     notifier = FraudNotifier(fraud_cfg, smtp_cfg, server="mfa1", pauses_s=(0.01, 0.01))
-    assert await fraud.raise_alert(store, fraud_cfg, REPORT, now=NOW, notify=notifier) is not None
+    assert await fraud.raise_alert(store, fraud_cfg, REPORT, now=NOW, notify=notifier, log=LOG) is not None
     assert await notifier.drain(30)
     assert (notifier.delivered, notifier.failed) == (0, 1)
     text = logs.getvalue()

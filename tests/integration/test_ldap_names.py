@@ -15,11 +15,10 @@ import pytest
 
 from radmfa.config import MfaConfig
 from radmfa.core.model import AuthRequest, Decision, NewToken, NewUser, Verdict
-from radmfa.core.pipeline import Pipeline
 from radmfa.core.policy import name_key
-from radmfa.factors import build_factors
 from radmfa.store import open_store
 from radmfa.upstream.ldap import LdapUpstream
+from tests.fakes.ports import make_pipeline
 from tests.integration.test_ldap_upstream import make_upstream, request, search_cfg
 from tests.peers.slapd import PEOPLE, Slapd
 from tests.unit.test_pipeline import NOW, SEED
@@ -61,8 +60,8 @@ async def login(up: LdapUpstream, tmp_path: Path, name: str, password: bytes, **
     try:
         await store.add_user(NewUser("alice"))
         await store.add_token("alice", NewToken("totp", SEED))  # alice is enrolled
-        p = Pipeline(MfaConfig(unknown_users="password-only", **mfa), up, store,  # type: ignore[arg-type]
-                     build_factors(store, window=1, prompt="code"))
+        p = make_pipeline(MfaConfig(unknown_users="password-only", **mfa), up, store,  # type: ignore[arg-type]
+                          prompt="code")
         request = AuthRequest("r1", "nas", "10.0.0.1", name.encode(), password, None, "", bytes(16), ())
         return await p.handle(request, now=NOW)
     finally:

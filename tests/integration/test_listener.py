@@ -201,7 +201,7 @@ async def test_a_hung_request_is_rejected_by_the_watchdog(app):
 
     app.service.cfg = dataclasses.replace(app.service.cfg, request_timeout_s=1.0)
 
-    async def hang(request, *, now):
+    async def hang(request, *, now, deadline):
         await asyncio.sleep(3600)  # a store or peer that never answers
 
     app.service.pipeline.handle = hang
@@ -213,7 +213,7 @@ async def test_a_hung_request_is_rejected_by_the_watchdog(app):
         assert reply is not None and wire.parse(reply).code == wire.ACCESS_REJECT
         assert crypto.verify_response(reply, ra, NAS_SECRET.encode(), 22)
         assert time.monotonic() - started >= 1.0  # not before request_timeout_s
-        assert not app.service._tasks
+        assert not app.service.flights.tasks
     finally:
         watchdog.cancel()
 
@@ -234,7 +234,7 @@ async def test_store_failure_in_drop_mode_silences_requests_and_status_server(ap
     app.service.cfg = dataclasses.replace(app.service.cfg, on_backend_failure="drop")
     assert await status_ok(app)
 
-    async def broken(request, *, now):
+    async def broken(request, *, now, deadline):
         raise RuntimeError("database is locked")  # what a failing store looks like here
 
     app.service.pipeline.handle = broken

@@ -11,8 +11,8 @@ import urllib.request
 
 import pytest
 
+from radmfa.core.admin_ports import Store
 from radmfa.core.model import CustomMessage, FraudReport, UserState
-from radmfa.core.ports import Store
 from radmfa.radius import crypto, wire
 from tests.integration.harness import SILENCE_S, access_request
 from tests.integration.phone_env import (  # noqa: F401  (peers is a fixture)

@@ -14,8 +14,8 @@ from typing import Any
 import pyotp
 import pytest
 
+from radmfa.core.admin_ports import Store
 from radmfa.core.model import FraudReport, NewToken, UserState
-from radmfa.core.ports import Store
 from tests.integration.phone_env import add_user, get_user, in_store
 from tests.integration.test_foundation import upstream_cfg
 from tests.portal.browser import Shots, new_page

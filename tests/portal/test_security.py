@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from radmfa.core.admin_ports import Store
 from radmfa.core.model import NewToken, UserState
-from radmfa.core.ports import Store
 from tests.fakes.server import free_tcp_port
 from tests.integration.phone_env import add_user, cli, get_user, in_store
 from tests.integration.test_foundation import upstream_cfg

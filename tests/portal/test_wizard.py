@@ -14,7 +14,7 @@ from typing import Any
 import pyotp
 import pytest
 
-from radmfa.core.ports import Store
+from radmfa.core.admin_ports import Store
 from tests.integration.phone_env import add_user, get_user, in_store
 from tests.integration.test_foundation import upstream_cfg
 from tests.integration.test_ldap_radclient import ldap_body

@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from radmfa.core.ports import Store
+from radmfa.core.admin_ports import Store
 from radmfa.store import open_store
 
 

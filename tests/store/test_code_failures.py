@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from radmfa.core.admin_ports import Store
 from radmfa.core.model import NewToken, NewUser, Token
-from radmfa.core.ports import Store
 from tests.store.conftest import Backend
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)

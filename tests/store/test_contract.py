@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from radmfa.core.admin_ports import Store
 from radmfa.core.model import AuditRecord, NewToken, NewUser, Phase, Session
-from radmfa.core.ports import Store
 from radmfa.errors import AlreadyExists, NotFound, StoreError
 from radmfa.store import schema
 from radmfa.store.sql import AUDIT_PURGE_BATCH

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from radmfa.core.admin_ports import Store
 from radmfa.core.model import NewUser, UserState
-from radmfa.core.ports import Store
 from tests.store.conftest import Backend
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)

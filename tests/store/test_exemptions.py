@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from radmfa.config import load
+from radmfa.core.admin_ports import Store
 from radmfa.core.model import NewToken, NewUser, UserState
-from radmfa.core.ports import Store
 from radmfa.errors import AlreadyExists, LimitReached, NotFound
 from radmfa.service.app import purge_once
 from tests.store.conftest import Backend

@@ -6,11 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from radmfa import fraud
 from radmfa.config import FraudConfig
+from radmfa.core import fraud
+from radmfa.core.admin_ports import Store
 from radmfa.core.model import FraudReport, NewUser, UserState
-from radmfa.core.ports import Store
+from tests.fakes.ports import RecordingLog
 
+LOG = RecordingLog()  # the core's log lines (EventLog)
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
 
@@ -61,8 +63,10 @@ async def test_raise_alert_blocks_for_the_configured_days(store: Store) -> None:
     async def notify(r: FraudReport) -> None:
         notified.append(r)
 
-    stored = await fraud.raise_alert(store, FraudConfig(block_days=90), report(), now=NOW, notify=notify)
+    log = RecordingLog()
+    stored = await fraud.raise_alert(store, FraudConfig(block_days=90), report(), now=NOW, notify=notify, log=log)
     assert stored is not None and notified == [stored]
+    assert log.events() == ["fraud reported"]  # the operator guide's log line
     user = await store.get_user("alice")
     assert user is not None and user.state is UserState.BLOCKED
     assert user.blocked_until == NOW + timedelta(days=90) and user.blocked_reason == "fraud"
@@ -70,14 +74,16 @@ async def test_raise_alert_blocks_for_the_configured_days(store: Store) -> None:
 
 async def test_raise_alert_without_block_or_reports(store: Store) -> None:
     await store.add_user(NewUser("alice"))
-    assert await fraud.raise_alert(store, FraudConfig(block_user=False), report(), now=NOW) is not None
+    assert await fraud.raise_alert(store, FraudConfig(block_user=False), report(), now=NOW, log=LOG) is not None
     user = await store.get_user("alice")
     assert user is not None and user.state is UserState.ENABLED
 
-    assert await fraud.raise_alert(store, FraudConfig(allow_reports=False), report(1), now=NOW) is None
+    log = RecordingLog()
+    assert await fraud.raise_alert(store, FraudConfig(allow_reports=False), report(1), now=NOW, log=log) is None
+    assert log.events() == ["fraud report ignored (allow_reports = false)"]
     assert len(await store.list_fraud_reports()) == 1
 
-    await fraud.raise_alert(store, FraudConfig(block_days=0), report(2), now=NOW)
+    await fraud.raise_alert(store, FraudConfig(block_days=0), report(2), now=NOW, log=LOG)
     user = await store.get_user("alice")
     assert user is not None and user.state is UserState.BLOCKED and user.blocked_until is None
 
@@ -88,14 +94,14 @@ async def test_raise_alert_never_shortens_a_longer_block(store: Store) -> None:
     # passwords skip the upstream that would otherwise stop them.
     await store.add_user(NewUser("alice"))
     await store.update_user("alice", {"state": UserState.BLOCKED, "blocked_until": None, "blocked_reason": "left"})
-    await fraud.raise_alert(store, FraudConfig(block_days=90), report(), now=NOW)
+    await fraud.raise_alert(store, FraudConfig(block_days=90), report(), now=NOW, log=LOG)
     user = await store.get_user("alice")
     assert user is not None and user.state is UserState.BLOCKED
     assert (user.blocked_until, user.blocked_reason) == (None, "left")
     # A shorter block (a 15-minute lockout) is extended to the fraud block.
     lockout_end = NOW + timedelta(minutes=15)
     await store.update_user("alice", {"blocked_until": lockout_end, "blocked_reason": "lockout"})
-    await fraud.raise_alert(store, FraudConfig(block_days=90), report(1), now=NOW)
+    await fraud.raise_alert(store, FraudConfig(block_days=90), report(1), now=NOW, log=LOG)
     user = await store.get_user("alice")
     assert user is not None and (user.blocked_until, user.blocked_reason) == (NOW + timedelta(days=90), "fraud")
 
@@ -104,7 +110,7 @@ async def test_raise_alert_block_forgets_devices_and_cached_logins(store: Store)
     # Seed 000: restore MFA on remembered devices when the account is compromised.
     user = await store.add_user(NewUser("alice"))
     await store.record_mfa_success(user.id, scopes=["0:user"], station="198.51.100.7", client="vpn1", now=NOW)
-    await fraud.raise_alert(store, FraudConfig(block_days=90), report(), now=NOW)
+    await fraud.raise_alert(store, FraudConfig(block_days=90), report(), now=NOW, log=LOG)
     assert await store.list_devices("alice") == []
     view = await store.exemption_view(user.id, scopes=["0:user"], station="198.51.100.7", client="vpn1", now=NOW)
     assert view.cache == {} and view.remembered_at is None

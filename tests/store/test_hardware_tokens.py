@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
-from radmfa.core.model import HardwareToken, NewUser
-from radmfa.core.ports import Store
+from radmfa.core.admin_model import HardwareToken
+from radmfa.core.admin_ports import Store
+from radmfa.core.model import NewUser
 from radmfa.errors import AlreadyExists, NotFound, StoreError
 from tests.store.conftest import Backend
 

@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from radmfa import limits
 from radmfa.config import LimitsConfig, MethodLimit
+from radmfa.core import limits
 from radmfa.store import open_store
+from tests.fakes.ports import RecordingLog
 
+LOG = RecordingLog()  # the core's log lines (EventLog)
 WORKERS = 4
 TRIES = 10
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -23,7 +25,7 @@ async def _race(base_dir: Path) -> int:
     store = await open_store("sqlite:///w.db", key_file=Path("k"), base_dir=base_dir)
     try:
         results = await asyncio.gather(*(
-            limits.allow_send(store, SETTINGS, user="alice", method="voice", now=NOW) for _ in range(TRIES)
+            limits.allow_send(store, SETTINGS, user="alice", method="voice", now=NOW, log=LOG) for _ in range(TRIES)
         ))
     finally:
         await store.close()

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from radmfa import messages
+from radmfa.core import messages
+from radmfa.core.admin_ports import Store
 from radmfa.core.model import CustomMessage
-from radmfa.core.ports import Store
 from radmfa.errors import AlreadyExists
 
 WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(200)

@@ -6,8 +6,8 @@ import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from radmfa.core.admin_ports import Store
 from radmfa.core.model import OobSession, Phase
-from radmfa.core.ports import Store
 from tests.store.conftest import Backend
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)

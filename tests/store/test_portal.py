@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from radmfa.core.model import NewUser, WebSession
-from radmfa.core.ports import Store
+from radmfa.core.admin_model import WebSession
+from radmfa.core.admin_ports import Store
+from radmfa.core.model import NewUser
 from radmfa.errors import NotFound
 from tests.store.conftest import Backend
 

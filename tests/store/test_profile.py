@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from radmfa.core.model import AdminEvent, NewToken, NewUser, UserState
-from radmfa.core.ports import Store
+from radmfa.core.admin_model import AdminEvent
+from radmfa.core.admin_ports import Store
+from radmfa.core.model import NewToken, NewUser, UserState
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 

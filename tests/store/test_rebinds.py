@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from radmfa.core.ports import Store
+from radmfa.core.admin_ports import Store
 from tests.store.conftest import Backend
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)

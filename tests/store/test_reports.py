@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from radmfa.config import load
-from radmfa.core.model import AuditFilter, AuditRecord
-from radmfa.core.ports import Store
+from radmfa.core.admin_model import AuditFilter
+from radmfa.core.admin_ports import Store
+from radmfa.core.model import AuditRecord
 from radmfa.service.app import purge_once
 from radmfa.store import open_store, schema
 from tests.store.conftest import Backend

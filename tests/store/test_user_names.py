@@ -12,8 +12,8 @@ import unicodedata
 
 import pytest
 
+from radmfa.core.admin_ports import Store
 from radmfa.core.model import NewToken, NewUser
-from radmfa.core.ports import Store
 from radmfa.errors import AlreadyExists, NotFound, StoreError
 from radmfa.store import schema
 from tests.store.conftest import Backend

@@ -11,11 +11,11 @@ from radmfa.config import CacheRule, ClientPolicy, MfaConfig
 from radmfa.core import exemptions
 from radmfa.core.model import AuthRequest, Decision, NewToken, NewUser, UserState, Verdict
 from radmfa.core.pipeline import Pipeline
-from radmfa.factors import build_factors
 from radmfa.radius import wire
 from radmfa.store import open_store
 from radmfa.upstream.passwords import hash_app_password
-from tests.unit.test_pipeline import SEED, FakeUpstream, code_at, state_of
+from tests.fakes.ports import FakeUpstream, make_pipeline
+from tests.unit.test_pipeline import SEED, code_at, state_of
 
 NOW = datetime(2026, 11, 22, 8, 55, 0, tzinfo=UTC)
 TRUSTED = (ipaddress.ip_network("192.0.2.0/24"), ipaddress.ip_network("2001:db8::/32"))
@@ -44,10 +44,7 @@ async def env(tmp_path):
     def make(clients: dict[str, ClientPolicy] | None = None, **mfa: object) -> Pipeline:
         mfa.setdefault("trusted_networks", TRUSTED)
         cfg = MfaConfig(**mfa)  # type: ignore[arg-type]
-        factors = build_factors(store, window=1, prompt=cfg.prompt)
-        return Pipeline(
-            cfg, upstream, store, factors, clients=clients or {"vpn1": ClientPolicy("vpn1", remember_days=0)}
-        )
+        return make_pipeline(cfg, upstream, store, clients=clients or {"vpn1": ClientPolicy("vpn1", remember_days=0)})
 
     yield make, upstream, store
     await store.close()
@@ -269,7 +266,7 @@ async def test_forgetting_one_station_also_ends_its_cached_logins(env):
 async def test_lockout_after_n_failures_then_expiry(env):
     make, upstream, store = env
     p = make(lockout_failures=3, lockout_minutes=15, max_attempts=10)
-    p.factor.max_failures = 100  # type: ignore[attr-defined]  (the token lock is another test's)
+    p.otp.max_failures = 100  # type: ignore[attr-defined]  (the token lock is another test's)
     d = await p.handle(req(), now=NOW)
     for _ in range(2):
         d = await p.handle(req(password=b"000000", state=state_of(d)), now=NOW)

@@ -229,14 +229,17 @@ def test_app_password_mode(enabled, client, service_type, mode):
 
 
 def test_fraud_block_reason_matches_the_fraud_module():
-    from radmfa import fraud
+    from radmfa.core import fraud
 
     assert exemptions.FRAUD_REASON == fraud.BLOCK_REASON
 
 
 def test_retention_is_the_longest_window():
     rules = (CacheRule("user", 60), CacheRule("user+client", 7200))
-    assert exemptions.retention(rules, [ClientPolicy(remember_days=3)]) == (timedelta(hours=2), timedelta(days=14))
+    defaults = ClientPolicy()  # remember_days = 14, for clients without a table
+    assert exemptions.retention(rules, [defaults, ClientPolicy(remember_days=3)]) == (
+        timedelta(hours=2), timedelta(days=14)
+    )
     assert exemptions.retention((), [ClientPolicy(remember_days=30)]) == (timedelta(0), timedelta(days=30))
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from radmfa.core.model import HardwareToken, NewToken, NewUser, Token
+from radmfa.core.admin_model import HardwareToken
+from radmfa.core.model import NewToken, NewUser, Token
 from radmfa.factors import build_factors
 from radmfa.factors.hotp import matching_counter, resync_counter
 from radmfa.factors.totp import hotp

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from radmfa import limits
+from radmfa.core import limits
 
 NOON = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 START = int(NOON.timestamp())

@@ -9,11 +9,11 @@ import pytest
 from radmfa.config import MfaConfig
 from radmfa.core.model import AuthRequest, NewUser, Verdict
 from radmfa.core.pipeline import Pipeline
-from radmfa.factors import build_factors
 from radmfa.store import open_store
 from radmfa.upstream import passwords
 from radmfa.upstream.local import LocalUpstream
 from radmfa.upstream.passwords import hash_password
+from tests.fakes.ports import make_pipeline
 from tests.unit.test_pipeline import NOW
 
 
@@ -37,7 +37,7 @@ async def env(tmp_path, monkeypatch):
 
     def make(unknown_users: str) -> Pipeline:
         cfg = MfaConfig(unknown_users=unknown_users)  # type: ignore[arg-type]
-        return Pipeline(cfg, LocalUpstream(store), store, build_factors(store, window=1, prompt="code"))
+        return make_pipeline(cfg, LocalUpstream(store), store, prompt="code")
 
     yield make, checked
     await store.close()

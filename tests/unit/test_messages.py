@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from radmfa import messages
 from radmfa.config import ClientPolicy
+from radmfa.core import messages
+from radmfa.core.messages import MessageError, check_template, fill
 from radmfa.core.model import MESSAGE_KINDS
-from radmfa.messages import MessageError, check_template, fill
 
 VALUES = {"code": "12345678", "user": "alice", "app": "Corp VPN", "menu": "1 = text, 2 = call", "minutes": "5"}
 

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from radmfa.core import methods, session
+from radmfa.core import methods, session, texts
 from radmfa.core.methods import Option
 from radmfa.core.model import Phase, User
 from radmfa.core.session import TRANSITIONS, Event, InvalidTransition, oob_target
 from radmfa.delivery.twilio import twilio_signature, valid_signature
-from radmfa.factors import callbacks, texts, voice
+from radmfa.factors import callbacks, voice
 from tests.fakes.twilio import gathered
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)

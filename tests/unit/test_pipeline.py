@@ -1,21 +1,20 @@
-"""The pipeline under a fake upstream and a fake clock, with the real SQLite store."""
+"""The pipeline under a fake upstream and a fake clock, each scenario on the
+in-memory login store (tests/fakes/ports.py) and on the real SQLite store."""
 
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
 
 from radmfa.config import MfaConfig
-from radmfa.core.model import AuthRequest, NewToken, NewUser, PrimaryResult, Verdict
+from radmfa.core.model import AuthRequest, NewToken, NewUser, Verdict
 from radmfa.core.pipeline import Pipeline
-from radmfa.errors import UpstreamUnavailable
-from radmfa.factors import build_factors
 from radmfa.radius import wire
 from radmfa.store import open_store
+from tests.fakes.ports import FakeLoginStore, FakeUpstream, make_pipeline
 
 NOW = datetime(2026, 11, 22, 8, 55, 0, tzinfo=UTC)
 SEED = bytes(range(20))
@@ -25,42 +24,27 @@ def code_at(when: datetime, seed: bytes = SEED) -> bytes:
     return pyotp.TOTP(base64.b32encode(seed).decode()).at(when).encode()
 
 
-@dataclass
-class FakeUpstream:
-    passwords: dict[bytes, bytes] = field(default_factory=lambda: {b"alice": b"pw", b"bob": b"pw"})
-    down: bool = False
-    calls: list[bytes] = field(default_factory=list)
-
-    async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult:
-        self.calls.append(password)
-        if self.down:
-            raise UpstreamUnavailable("down")
-        if self.passwords.get(request.username or b"") == password:
-            return PrimaryResult(True, ((11, b"vpn"), (wire.STATE, b"upstream-state"), (25, b"cls")))
-        return PrimaryResult(False, reply_message=b"bad password")
-
-    async def close(self) -> None:
-        return None
-
-
 def req(user: bytes, password: bytes | None, state: bytes | None = None, client: str = "nas1") -> AuthRequest:
     return AuthRequest("r1", client, "10.0.0.1", user, password, state, "", bytes(16), ())
 
 
-@pytest.fixture
-async def env(tmp_path):
-    store = await open_store("sqlite:///p.db", key_file=tmp_path / "k", base_dir=tmp_path)
+@pytest.fixture(params=["memory", "sqlite"])
+async def env(request, tmp_path):
+    if request.param == "memory":
+        store = FakeLoginStore()
+    else:
+        store = await open_store("sqlite:///p.db", key_file=tmp_path / "k", base_dir=tmp_path)
     await store.add_user(NewUser("alice"))
     await store.add_token("alice", NewToken("totp", SEED))
     await store.add_user(NewUser("nofactor"))
     upstream = FakeUpstream(passwords={b"alice": b"pw", b"nofactor": b"pw", b"stranger": b"pw"})
 
     def make(**mfa: object) -> Pipeline:
-        cfg = MfaConfig(**mfa)  # type: ignore[arg-type]
-        return Pipeline(cfg, upstream, store, build_factors(store, window=1, prompt=cfg.prompt))
+        return make_pipeline(MfaConfig(**mfa), upstream, store)  # type: ignore[arg-type]
 
     yield make, upstream, store
-    await store.close()
+    if request.param == "sqlite":
+        await store.close()
 
 
 def state_of(decision) -> bytes:
@@ -170,7 +154,7 @@ async def test_no_password_rejected(env):
 async def test_wrong_codes_lock_the_token_across_challenges(env):
     make, _, store = env
     p = make(max_attempts=3, lockout_failures=0)  # the user lockout is tested in test_controls.py
-    p.factor.max_failures = 4  # type: ignore[attr-defined]
+    p.otp.max_failures = 4  # type: ignore[attr-defined]
     guesses = 0
     for _ in range(2):  # two challenges, attacker holding the password
         d = await p.handle(req(b"alice", b"pw"), now=NOW)

@@ -12,15 +12,13 @@ import pytest
 
 from radmfa.config import ClientPolicy, FraudConfig, MfaConfig, PhoneConfig, ProviderConfig
 from radmfa.core.model import AuthRequest, NewToken, NewUser, PrimaryResult, Verdict
-from radmfa.core.phone_flow import PhoneFlow
 from radmfa.core.pipeline import Pipeline
 from radmfa.delivery import Senders
-from radmfa.factors import build_factors
 from radmfa.factors.phone import PhoneFactors
 from radmfa.radius import wire
 from radmfa.store import open_store
+from tests.fakes.ports import FakeSenders, make_pipeline
 from tests.unit.test_pipeline import NOW, SEED, code_at
-from tests.unit.test_pipeline_phone import Phone
 
 
 @dataclass
@@ -58,16 +56,14 @@ async def env(tmp_path):
 
     def make(mode: str = "challenge", **mfa: object) -> Pipeline:
         cfg = MfaConfig(unknown_users="password-only", **mfa)  # type: ignore[arg-type]
-        factors = build_factors(store, window=1, prompt="code")
         if mode == "challenge":
-            return Pipeline(cfg, upstream, store, factors)
+            return make_pipeline(cfg, upstream, store, prompt="code")
         phone_cfg = PhoneConfig(push_provider="p", providers={"p": ProviderConfig("p", "console")})
-        phone = Phone()
+        phone = FakeSenders()
         senders = Senders(sms=phone, voice=phone, push=phone, email=phone)
         phone_factors = PhoneFactors(store, senders, phone_cfg, FraudConfig(), public_url="https://mfa.example")
-        flow = PhoneFlow(cfg, store, phone_factors, factors["otp"])
         clients = {"nas1": ClientPolicy("nas1", mode=mode)}
-        return Pipeline(cfg, upstream, store, factors, clients=clients, phone=flow)
+        return make_pipeline(cfg, upstream, store, clients=clients, phone=phone_factors, prompt="code")
 
     yield make, upstream, store
     await store.close()

@@ -15,15 +15,12 @@ import pytest
 
 from radmfa.config import ClientPolicy, FraudConfig, LimitsConfig, MethodLimit, MfaConfig, PhoneConfig, ProviderConfig
 from radmfa.core.model import AuthRequest, NewToken, NewUser, PrimaryResult, Verdict
-from radmfa.core.phone_flow import PhoneFlow
-from radmfa.core.pipeline import Pipeline
 from radmfa.core.session import Event
 from radmfa.delivery import Senders
-from radmfa.errors import DeliveryError
-from radmfa.factors import build_factors
 from radmfa.factors.phone import PhoneFactors
 from radmfa.radius import wire
 from radmfa.store import open_store
+from tests.fakes.ports import FakeSenders, make_pipeline
 
 # Held requests wait in real time, so each step takes the real clock (not a
 # time fixed at import: the suite may run minutes later).
@@ -47,34 +44,6 @@ class Upstream:
         return None
 
 
-@dataclass
-class Phone:
-    """SmsSender, VoiceCaller, PushSender and EmailSender in memory."""
-
-    sent: list[tuple[str, str, str]] = field(default_factory=list)
-    fail: bool = False
-    on_push: Any = None
-
-    async def send_sms(self, to: str, text: str) -> None:
-        self._send("sms", to, text)
-
-    async def place_call(self, to: str, *, answer_url: str, status_url: str) -> None:
-        self._send("voice", to, answer_url)
-
-    async def push(self, topic: str, *, title: str, text: str, actions: Any) -> None:
-        self._send("push", topic, text)
-        if self.on_push is not None:
-            asyncio.get_running_loop().create_task(self.on_push(actions))
-
-    async def send_email(self, to: str, *, subject: str, body: str) -> None:
-        self._send("email", to, body)
-
-    def _send(self, method: str, to: str, text: str) -> None:
-        if self.fail:
-            raise DeliveryError("provider x: answered HTTP 500")
-        self.sent.append((method, to, text))
-
-
 def req(user: bytes, password: bytes | None, state: bytes | None = None, rid: str = "r1") -> AuthRequest:
     return AuthRequest(rid, "nas1", "10.0.0.1", user, password, state, "", bytes(16), ())
 
@@ -84,7 +53,7 @@ async def env(tmp_path):
     store = await open_store("sqlite:///p.db", key_file=tmp_path / "k", base_dir=tmp_path)
     await store.add_user(NewUser("alice", mobile="+14155550123", email="a@example.com", push_enrolled=True))
     await store.add_user(NewUser("bob", mobile="+14155550111", default_method="push", push_enrolled=True))
-    phone, upstream = Phone(), Upstream()
+    phone, upstream = FakeSenders(), Upstream()
     providers = {"p": ProviderConfig("p", "console")}
 
     def make(mode: str = "challenge", primary: str = "upstream", oob_timeout_s: float = 5,
@@ -93,11 +62,8 @@ async def env(tmp_path):
                           oob_timeout_s=oob_timeout_s, providers=providers)
         senders = Senders(sms=phone, voice=phone, push=phone, email=phone)
         factors = PhoneFactors(store, senders, cfg, FraudConfig(), public_url="https://mfa.example", limits_cfg=limits)
-        mfa_cfg = MfaConfig(**mfa)
-        flow = PhoneFlow(mfa_cfg, store, factors, build_factors(store, window=1, prompt="p")["otp"])
         clients = {"nas1": ClientPolicy("nas1", mode=mode, primary=primary)}
-        pipe = Pipeline(mfa_cfg, upstream, store, build_factors(store, window=1, prompt="p"),
-                        clients=clients, phone=flow)
+        pipe = make_pipeline(MfaConfig(**mfa), upstream, store, clients=clients, phone=factors, prompt="p")
         return pipe, factors
 
     yield make, phone, upstream, store
@@ -316,3 +282,30 @@ async def test_a_call_that_is_not_answered_or_refused_still_names_the_number(env
     phone.fail = True
     undelivered = await pipe.handle(req(b"alice", b"pw,email"), now=now)
     assert undelivered.reason == "delivery failed" and undelivered.device == EMAIL
+
+
+@dataclass
+class Deadline:
+    """The listener's side of core.ports.Deadline: what a request asked for."""
+
+    extensions: list[float] = field(default_factory=list)
+
+    def extend(self, seconds: float) -> None:
+        self.extensions.append(seconds)
+
+
+async def test_a_held_request_moves_its_own_deadline_and_a_code_does_not(env):
+    """The listener cancels a request after request_timeout_s; a call or push
+    waits for a person, up to oob_timeout_s, and says so through the deadline
+    handed to the pipeline (never through a side channel)."""
+    make, phone, _, _ = env
+    pipe, factors = make(mode="auto", oob_timeout_s=0.3)
+    held, texted = Deadline(), Deadline()
+    await pipe.handle(req(b"alice", b"pw,call"), now=datetime.now(UTC), deadline=held)
+    await pipe.handle(req(b"alice", b"pw,sms"), now=datetime.now(UTC), deadline=texted)
+    assert held.extensions == [0.3 + 5] and texted.extensions == []
+    menu_pipe, _ = make(oob_timeout_s=0.3)
+    menu, chosen = Deadline(), Deadline()
+    asked = await menu_pipe.handle(req(b"alice", b"pw"), now=datetime.now(UTC), deadline=menu)
+    await menu_pipe.handle(req(b"alice", b"2", state_of(asked)), now=datetime.now(UTC), deadline=chosen)  # call
+    assert menu.extensions == [] and chosen.extensions == [0.3 + 5]

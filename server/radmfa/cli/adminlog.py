@@ -10,8 +10,8 @@ import getpass
 import os
 from datetime import UTC, datetime
 
-from radmfa.core.model import AdminEvent
-from radmfa.core.ports import Store
+from radmfa.core.admin_model import AdminEvent
+from radmfa.core.admin_ports import AdminStore
 
 
 def actor() -> str:
@@ -25,6 +25,6 @@ def actor() -> str:
         return f"uid:{os.getuid()}"
 
 
-async def record(store: Store, action: str, target: str, detail: str = "") -> None:
+async def record(store: AdminStore, action: str, target: str, detail: str = "") -> None:
     """Log ``action`` on ``target``; ``detail`` must never hold a secret."""
     await store.write_admin_event(AdminEvent(datetime.now(UTC), actor(), action, target, detail))

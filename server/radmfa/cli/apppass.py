@@ -18,8 +18,8 @@ from radmfa.cli.parsing import UsageError, add_user_filter, user_filter
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
 from radmfa.core import exemptions
+from radmfa.core.admin_ports import AdminStore
 from radmfa.core.model import AppPassword
-from radmfa.core.ports import Store
 from radmfa.errors import AlreadyExists, NotFound, no_such_user
 from radmfa.reports.rows import format_time
 from radmfa.upstream.passwords import hash_app_password
@@ -64,7 +64,7 @@ def _label(text: str) -> str:
 def cmd_create(args: argparse.Namespace, cfg: Config) -> int:
     label = _label(args.label)
 
-    async def work(store: Store) -> tuple[AppPassword, str]:
+    async def work(store: AdminStore) -> tuple[AppPassword, str]:
         if await store.get_user(args.name) is None:
             raise no_such_user(args.name)
         for attempt in range(_TRIES):
@@ -97,7 +97,7 @@ def cmd_create(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
     name = user_filter(args)
 
-    async def work(store: Store) -> list[AppPassword]:
+    async def work(store: AdminStore) -> list[AppPassword]:
         if name is not None and await store.get_user(name) is None:
             raise no_such_user(name)
         return await store.list_app_passwords(name)
@@ -115,7 +115,7 @@ def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_delete(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: Store) -> tuple[int, int]:
+    async def work(store: AdminStore) -> tuple[int, int]:
         if await store.get_user(args.name) is None:
             raise no_such_user(args.name)
         count = await store.delete_app_passwords(args.name, None if args.all else args.label)

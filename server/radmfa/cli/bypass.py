@@ -17,8 +17,8 @@ from radmfa.cli.output import add_format_option, write_rows
 from radmfa.cli.parsing import UsageError, add_user_filter, user_filter
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
+from radmfa.core.admin_ports import AdminStore
 from radmfa.core.model import Bypass
-from radmfa.core.ports import Store
 from radmfa.errors import NotFound, no_such_user
 from radmfa.reports.rows import format_time
 
@@ -57,7 +57,7 @@ def cmd_create(args: argparse.Namespace, cfg: Config) -> int:
     if not reason:
         raise UsageError("--reason must say why (it is kept in the bypass record)")
 
-    async def work(store: Store) -> Bypass:
+    async def work(store: AdminStore) -> Bypass:
         made = await store.create_bypass(
             args.name, seconds=args.seconds, reason=reason, created_by=adminlog.actor(), now=datetime.now(UTC)
         )
@@ -92,7 +92,7 @@ def bypass_rows(bypasses: list[Bypass], *, now: datetime) -> list[tuple[str | in
 def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
     name = user_filter(args)
 
-    async def work(store: Store) -> list[Bypass]:
+    async def work(store: AdminStore) -> list[Bypass]:
         # A deleted user's bypasses stay on record: only a name that never
         # had one and is no user is a mistake.
         found = await store.list_bypasses(name)
@@ -109,7 +109,7 @@ def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: Store) -> Bypass:
+    async def work(store: AdminStore) -> Bypass:
         cancelled = await store.cancel_bypass(args.bypass_id, now=datetime.now(UTC))
         if cancelled is None:
             raise NotFound(f"no open bypass with id {args.bypass_id} (see radmfa bypass list)")

@@ -15,8 +15,8 @@ from radmfa.cli.output import add_format_option, write_rows
 from radmfa.cli.parsing import add_user_filter, user_filter
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
-from radmfa.core.model import RememberedDevice
-from radmfa.core.ports import Store
+from radmfa.core.admin_model import RememberedDevice
+from radmfa.core.admin_ports import AdminStore
 from radmfa.errors import NotFound, no_such_user
 from radmfa.reports.rows import format_time
 
@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
     name = user_filter(args)
 
-    async def work(store: Store) -> list[RememberedDevice]:
+    async def work(store: AdminStore) -> list[RememberedDevice]:
         if name is not None and await store.get_user(name) is None:
             raise no_such_user(name)
         return await store.list_devices(name)
@@ -58,7 +58,7 @@ def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_forget(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: Store) -> int:
+    async def work(store: AdminStore) -> int:
         if await store.get_user(args.name) is None:
             raise no_such_user(args.name)
         count = await store.forget_devices(args.name, None if args.all else args.station)

@@ -12,17 +12,19 @@ from datetime import UTC, datetime
 
 import structlog
 
-from radmfa import fraud
 from radmfa.cli import adminlog, helpdesk
 from radmfa.cli.parsing import CommandError, UsageError
 from radmfa.cli.report import _when_parser, add_fraud_filters, cmd_fraud
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
+from radmfa.core import fraud
+from radmfa.core.admin_ports import AdminStore
 from radmfa.core.model import FRAUD_STATUSES, FraudReport, User, UserState
 from radmfa.core.policy import e164
-from radmfa.core.ports import Store
 from radmfa.delivery.alerts import FraudNotifier
 from radmfa.errors import no_such_user
+
+log = structlog.get_logger("radmfa.fraud")
 
 # A command waits this long for the alert to go out, retrying sooner than the
 # service does: someone is waiting at the terminal.
@@ -63,7 +65,7 @@ def cmd_set_status(args: argparse.Namespace, cfg: Config) -> int:
     if args.unblock and args.status != "false-alarm":
         raise UsageError("--unblock goes with false-alarm only: a report that was fraud keeps its block")
 
-    async def work(store: Store) -> tuple[User | None, User | None]:
+    async def work(store: AdminStore) -> tuple[User | None, User | None]:
         reports = [r for r in await store.list_fraud_reports() if r.id == args.id]
         if not reports or not await store.set_fraud_status(args.id, args.status):
             raise CommandError(f"no fraud report with id {args.id} (see radmfa fraud list)")
@@ -102,12 +104,12 @@ def cmd_record(args: argparse.Namespace, cfg: Config) -> int:
     notifier = FraudNotifier(cfg.fraud, cfg.smtp, server=cfg.audit.server_name, pauses_s=CLI_RETRY_PAUSES_S)
     now = datetime.now(UTC)
 
-    async def work(store: Store) -> FraudReport:
+    async def work(store: AdminStore) -> FraudReport:
         user = await store.get_user(args.name)
         if user is None:
             raise no_such_user(args.name)
         report = FraudReport(now, user.name, "admin", client_name=args.client, phone=phone, note=args.reason)
-        stored = await fraud.raise_alert(store, cfg.fraud, report, now=now, notify=notifier)
+        stored = await fraud.raise_alert(store, cfg.fraud, report, now=now, log=log, notify=notifier)
         assert stored is not None  # allow_reports checked above
         await adminlog.record(store, "fraud.record", user.name, f"report {stored.id}")
         await notifier.close(CLI_DELIVERY_TIMEOUT_S)

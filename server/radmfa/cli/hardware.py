@@ -17,8 +17,9 @@ from radmfa.cli.output import add_format_option, write_rows
 from radmfa.cli.prompt import read_secret
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
-from radmfa.core.model import HardwareToken, Token
-from radmfa.core.ports import Store
+from radmfa.core.admin_model import HardwareToken
+from radmfa.core.admin_ports import AdminStore, Store
+from radmfa.core.model import Token
 from radmfa.errors import NotFound, RadmfaError, no_such_user
 from radmfa.factors.hotp import RESYNC_WINDOW, resync_counter
 from radmfa.reports.rows import format_time
@@ -98,7 +99,7 @@ def _key_text(value: str | None, path: Path | None, prompt: str, what: str) -> s
 def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
     tokens = read_tokens(args)
 
-    async def work(store: Store) -> int:
+    async def work(store: AdminStore) -> int:
         count = await store.import_hardware_tokens(tokens)
         await adminlog.record(store, "token.import", args.file.name, f"{count} tokens")
         return count
@@ -127,7 +128,7 @@ def cmd_unassigned(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_assign(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: Store) -> Token:
+    async def work(store: AdminStore) -> Token:
         if await store.get_user(args.name) is None:
             raise no_such_user(args.name)
         waiting = [t for t in await store.list_hardware_tokens() if t.serial == args.serial]
@@ -142,7 +143,7 @@ def cmd_assign(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-async def refuse_same_secret(store: Store, username: str, seed: bytes) -> None:
+async def refuse_same_secret(store: AdminStore, username: str, seed: bytes) -> None:
     """A second token with a seed the user already has adds no factor (its
     codes are the first one's, whatever its digits): refused, naming the
     token that has it."""

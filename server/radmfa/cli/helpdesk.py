@@ -10,9 +10,9 @@ import shlex
 from radmfa.cli import adminlog
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
+from radmfa.core.admin_ports import AdminStore
 from radmfa.core.methods import mask
 from radmfa.core.model import User, UserState
-from radmfa.core.ports import Store
 from radmfa.errors import no_such_user
 from radmfa.reports.rows import format_time
 
@@ -24,7 +24,7 @@ def state_text(user: User) -> str:
     return f"blocked{until} ({user.blocked_reason or 'no reason given'})"
 
 
-async def unblock(store: Store, name: str) -> tuple[User, User]:
+async def unblock(store: AdminStore, name: str) -> tuple[User, User]:
     """Lift the user's block (user unblock, fraud set-status --unblock): back
     to the state before it, failure count cleared, admin log written. The
     same user twice when there was no block (nothing changes)."""
@@ -51,7 +51,7 @@ def unblocked_text(before: User, user: User) -> str:
 
 
 def cmd_unblock(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: Store) -> tuple[User, User]:
+    async def work(store: AdminStore) -> tuple[User, User]:
         return await unblock(store, args.name)
 
     print(unblocked_text(*run_with_store(cfg, work)))
@@ -59,7 +59,7 @@ def cmd_unblock(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_reset(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: Store) -> tuple[int, User]:
+    async def work(store: AdminStore) -> tuple[int, User]:
         user = await store.get_user(args.name)
         if user is None:
             raise no_such_user(args.name)

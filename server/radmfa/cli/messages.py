@@ -7,14 +7,14 @@ import re
 import sys
 from pathlib import Path
 
-from radmfa import messages
 from radmfa.cli import adminlog
 from radmfa.cli.output import add_format_option, write_rows
 from radmfa.cli.parsing import CommandError, UsageError
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
+from radmfa.core import messages
+from radmfa.core.admin_ports import AdminStore
 from radmfa.core.model import MESSAGE_KINDS, VOICE_KINDS, CustomMessage
-from radmfa.core.ports import Store
 from radmfa.errors import NotFound, no_such_user
 from radmfa.radius.clients import load_clients
 from radmfa.reports.rows import format_time
@@ -116,7 +116,7 @@ def cmd_add(args: argparse.Namespace, cfg: Config) -> int:
     client, _ = _client(cfg, args.client)
     message = _new_message(args, client)
 
-    async def work(store: Store) -> CustomMessage:
+    async def work(store: AdminStore) -> CustomMessage:
         stored = await store.add_message(message, replace=args.replace)
         detail = f"id={stored.id} " + (_content(stored) if stored.audio_type else f"text={message.text!r}")
         await adminlog.record(store, "message.replace" if args.replace else "message.add", _slot(stored), detail)
@@ -159,7 +159,7 @@ def _read_recording(path: Path) -> bytes:
 
 
 def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: Store) -> list[CustomMessage]:
+    async def work(store: AdminStore) -> list[CustomMessage]:
         return await store.list_messages(args.kind)
 
     found = run_with_store(cfg, work)
@@ -176,7 +176,7 @@ def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_show(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: Store) -> CustomMessage | None:
+    async def work(store: AdminStore) -> CustomMessage | None:
         return await store.get_message(args.id)
 
     m = run_with_store(cfg, work)
@@ -198,7 +198,7 @@ def cmd_show(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_delete(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: Store) -> CustomMessage:
+    async def work(store: AdminStore) -> CustomMessage:
         m = await store.get_message(args.id)
         if m is None or not await store.delete_message(args.id):
             raise NotFound(f"no custom message {args.id}")
@@ -216,7 +216,7 @@ def cmd_delete(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_preview(args: argparse.Namespace, cfg: Config) -> int:
     client, app = _client(cfg, args.client)
 
-    async def work(store: Store) -> tuple[str, str | None]:
+    async def work(store: AdminStore) -> tuple[str, str | None]:
         language = args.language
         if args.user:
             user = await store.get_user(args.user)

@@ -20,8 +20,8 @@ from radmfa.cli import adminlog
 from radmfa.cli.parsing import UsageError
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
-from radmfa.core.model import EnrollmentLink
-from radmfa.core.ports import Store
+from radmfa.core.admin_model import EnrollmentLink
+from radmfa.core.admin_ports import AdminStore
 from radmfa.errors import ConfigError, NotFound
 from radmfa.reports.rows import format_time
 
@@ -69,7 +69,7 @@ def cmd_enroll_link(args: argparse.Namespace, cfg: Config) -> int:
     token = secrets.token_urlsafe(TOKEN_BYTES)
     now = datetime.now(UTC)
 
-    async def work(store: Store) -> EnrollmentLink:
+    async def work(store: AdminStore) -> EnrollmentLink:
         if await store.get_user(args.name) is None:
             raise NotFound(f'user "{args.name}" does not exist')
         link = await store.create_enrollment_link(

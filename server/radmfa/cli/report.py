@@ -14,17 +14,9 @@ from radmfa.cli.parsing import CommandError, UsageError, e164_number
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
 from radmfa.core import methods
-from radmfa.core.model import (
-    AUDIT_METHODS,
-    FRAUD_SOURCES,
-    FRAUD_STATUSES,
-    AdminEvent,
-    AuditFilter,
-    AuditRecord,
-    Bypass,
-    FraudReport,
-)
-from radmfa.core.ports import Store
+from radmfa.core.admin_model import AdminEvent, AuditFilter
+from radmfa.core.admin_ports import AdminStore
+from radmfa.core.model import AUDIT_METHODS, FRAUD_SOURCES, FRAUD_STATUSES, AuditRecord, Bypass, FraudReport
 from radmfa.reports import chart
 from radmfa.reports import rows as reports
 
@@ -149,7 +141,7 @@ def _show(columns: tuple[str, ...], rows: list[Row], fmt: str, empty: str) -> No
 def cmd_auth(args: argparse.Namespace, cfg: Config) -> int:
     _check_range(args)
 
-    async def work(store: Store) -> list[AuditRecord]:
+    async def work(store: AdminStore) -> list[AuditRecord]:
         return await store.query_audit(
             since=args.since,
             until=args.until,
@@ -178,7 +170,7 @@ def cmd_usage(args: argparse.Namespace, cfg: Config) -> int:
     _check_range(args)
     if args.chart is not None and args.chart.suffix.lower() != ".svg":
         raise UsageError(f"--chart writes SVG: name the file *.svg, not {args.chart.name!r}")
-    async def work(store: Store) -> tuple[list[Row], list[tuple[str | int, ...]]]:
+    async def work(store: AdminStore) -> tuple[list[Row], list[tuple[str | int, ...]]]:
         def daily(*by: str) -> Awaitable[list[tuple[str | int, ...]]]:
             return store.count_daily(by, since=args.since, until=args.until, client=args.client, method=args.method)
 
@@ -215,7 +207,7 @@ def _write_chart(args: argparse.Namespace, daily: list[tuple[str | int, ...]], *
 def fraud_reports(args: argparse.Namespace, cfg: Config) -> list[FraudReport]:
     _check_range(args)
 
-    async def work(store: Store) -> list[FraudReport]:
+    async def work(store: AdminStore) -> list[FraudReport]:
         return await store.list_fraud_reports(
             since=args.since, until=args.until, username=args.user, phone=args.phone, status=args.status
         )
@@ -236,7 +228,7 @@ def cmd_bypass(args: argparse.Namespace, cfg: Config) -> int:
     _check_range(args)
     now = datetime.now(UTC)
 
-    async def work(store: Store) -> list[Bypass]:
+    async def work(store: AdminStore) -> list[Bypass]:
         return list(await store.list_bypasses(args.user))
 
     # Bypasses are few (one per helpdesk call): the range and state are
@@ -258,7 +250,7 @@ ADMIN_COLUMNS = ("time", "actor", "action", "target", "detail")
 def cmd_admin(args: argparse.Namespace, cfg: Config) -> int:
     _check_range(args)
 
-    async def work(store: Store) -> list[AdminEvent]:
+    async def work(store: AdminStore) -> list[AdminEvent]:
         return await store.query_admin_events(since=args.since, until=args.until, limit=args.limit)
 
     events = run_with_store(cfg, work)

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from radmfa.config import Config
-from radmfa.core.ports import Store
+from radmfa.core.admin_ports import Store
 from radmfa.store import open_store
 
 T = TypeVar("T")

@@ -13,7 +13,7 @@ from radmfa.cli import adminlog
 from radmfa.cli.parsing import EXIT_CONFIRM
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
-from radmfa.core.ports import Store
+from radmfa.core.admin_ports import AdminStore
 from radmfa.directory.sync import SyncPlan, run_sync
 
 HELD_BACK = EXIT_CONFIRM
@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def cmd_sync(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: Store) -> SyncPlan:
+    async def work(store: AdminStore) -> SyncPlan:
         return await run_sync(
             cfg, store, dry_run=args.dry_run, confirm_removals=args.confirm_removals, actor=adminlog.actor()
         )

@@ -15,8 +15,8 @@ from radmfa.cli.parsing import add_user_filter, user_filter
 from radmfa.cli.prompt import read_secret
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
+from radmfa.core.admin_ports import AdminStore
 from radmfa.core.model import NewToken, Token
-from radmfa.core.ports import Store
 from radmfa.errors import NotFound, RadmfaError, no_such_user
 from radmfa.factors.totp import provisioning_uri
 from radmfa.reports.rows import format_time
@@ -106,7 +106,7 @@ def cmd_add(args: argparse.Namespace, cfg: Config) -> int:
     # touched means a failure here leaves nothing half-written.
     uri = provisioning_uri(_unsaved(args.name, new), issuer=cfg.mfa.issuer)
 
-    async def work(store: Store) -> Token:
+    async def work(store: AdminStore) -> Token:
         if await store.get_user(args.name) is None:
             raise no_such_user(args.name)
         await hardware.refuse_same_secret(store, args.name, seed)
@@ -141,7 +141,7 @@ def _print_qr(uri: str) -> None:
 def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
     name = user_filter(args)
 
-    async def work(store: Store) -> list[Token]:
+    async def work(store: AdminStore) -> list[Token]:
         if name is not None and await store.get_user(name) is None:
             raise no_such_user(name)
         return await store.list_tokens(name)
@@ -155,7 +155,7 @@ def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_delete(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: Store) -> bool:
+    async def work(store: AdminStore) -> bool:
         owners = {t.id: t.username for t in await store.list_tokens()}
         if not await store.delete_token(args.token_id):
             return False

@@ -15,8 +15,8 @@ from radmfa.cli.runner import run_with_store
 from radmfa.cli.tokens import TOKEN_COLUMNS, token_rows
 from radmfa.config import Config
 from radmfa.core import policy
+from radmfa.core.admin_ports import AdminStore, Store
 from radmfa.core.model import METHODS, NewUser, Token, User, UserState
-from radmfa.core.ports import Store
 from radmfa.errors import AlreadyExists, NotFound, no_such_user
 from radmfa.factors import callbacks
 from radmfa.reports.rows import format_time
@@ -191,7 +191,7 @@ def cmd_add(args: argparse.Namespace, cfg: Config) -> int:
     if args.password:
         _check_local_upstream(cfg)
 
-    async def work(store: Store) -> User:
+    async def work(store: AdminStore) -> User:
         # Refuse a taken name before asking for a password nobody will use.
         if await store.get_user(args.name) is not None:
             raise AlreadyExists(f'user "{args.name}" already exists')
@@ -229,7 +229,7 @@ def cmd_set(args: argparse.Namespace, cfg: Config) -> int:
     if not changes:
         raise UsageError("nothing to change: give at least one option (see radmfa user set --help)")
 
-    async def work(store: Store) -> User:
+    async def work(store: AdminStore) -> User:
         if args.state is not None:
             before = await store.get_user(args.name)
             if before is None:
@@ -275,7 +275,7 @@ def _check_local_upstream(cfg: Config) -> None:
 
 
 def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: Store) -> tuple[list[User], list[Token]]:
+    async def work(store: AdminStore) -> tuple[list[User], list[Token]]:
         return await store.list_users(), await store.list_tokens()
 
     users, tokens = run_with_store(cfg, work)
@@ -350,7 +350,7 @@ def cmd_show(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_delete(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: Store) -> int:
+    async def work(store: AdminStore) -> int:
         tokens = await store.list_tokens(args.name)
         if not await store.delete_user(args.name):
             raise missing(args.name)
@@ -365,7 +365,7 @@ def cmd_delete(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_passwd(args: argparse.Namespace, cfg: Config) -> int:
     _check_local_upstream(cfg)
 
-    async def work(store: Store) -> None:
+    async def work(store: AdminStore) -> None:
         if await store.get_user(args.name) is None:
             raise missing(args.name)
         password_hash = await _new_password_hash()

@@ -1,4 +1,4 @@
-"""The pipeline's stages for the admin's controls (Pipeline inherits them).
+"""The pipeline's stages for the admin's controls (a component of Pipeline).
 
 The rules are pure functions in core/exemptions.py; these stages only fetch
 what the rules need from the store and turn the answer into a Decision. The
@@ -7,46 +7,75 @@ order they run in is Pipeline.handle's, documented in docs/operator-guide.md
 
   blocked → app_password → (primary) → exempt → (second factor)
 
-Every accept after a verified second factor must call ``mfa_succeeded`` and
-every wrong answer ``mfa_failed``: the cache, remembered devices and the
+Every accept after a verified second factor must call ``succeeded`` and
+every wrong answer ``failed``: the cache, remembered devices and the
 lockout hang on those two.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
 
-from radmfa.config import ClientPolicy, MfaConfig
 from radmfa.core import exemptions
+from radmfa.core.challenge import reject
 from radmfa.core.exemptions import Rule
 from radmfa.core.model import Attr, AuthRequest, Decision, User, UserState, Verdict
-from radmfa.core.ports import Store
-from radmfa.radius.packet import reply_messages
-from radmfa.upstream.passwords import verify_app_password, verify_decoy
+from radmfa.core.ports import AppPasswordCheck, ClientPolicies, ExemptionCheckStore, LockoutStore
+
+if TYPE_CHECKING:
+    from radmfa.config import ClientPolicy, MfaConfig
 
 
-def _reject(reason: str, message: str | None = None) -> Decision:
-    return Decision(Verdict.REJECT, reason, "", tuple(reply_messages(message)) if message else ())
+class ControlStore(ExemptionCheckStore, LockoutStore, Protocol):
+    """What the admin's controls keep in the store."""
+
+
+class Lockout:
+    """[mfa] lockout_failures second-factor failures in a row block the user
+    for lockout_minutes; counted in the store by every worker, node and
+    portal, whatever the front end."""
+
+    def __init__(self, mfa: MfaConfig, store: LockoutStore) -> None:
+        self.mfa, self.store = mfa, store
+
+    async def failed(self, user: User, *, now: datetime) -> bool:
+        """Count a second-factor failure; True when it blocks the user."""
+        if not self.mfa.lockout_failures:
+            return False
+        failures = await self.store.note_mfa_failure(user.id, now=now)
+        if not exemptions.locks_out(failures, self.mfa.lockout_failures):
+            return False
+        until = exemptions.lockout_until(self.mfa.lockout_minutes, now=now)
+        # Never shortens a block set meanwhile (an admin's, a fraud report's).
+        await self.store.block_user(user.name, until=until, reason=exemptions.LOCKOUT_REASON)
+        await self.store.clear_mfa_failures(user.id)
+        return True
 
 
 class AdminControls:
-    mfa: MfaConfig
-    store: Store
-    trusted: exemptions.TrustedNetworks
+    def __init__(
+        self, mfa: MfaConfig, store: ControlStore, policies: ClientPolicies, passwords: AppPasswordCheck
+    ) -> None:
+        self.mfa, self.store, self.policies, self.passwords = mfa, store, policies, passwords
+        self.trusted = exemptions.TrustedNetworks(mfa.trusted_networks)
+        self.lockout = Lockout(mfa, store)
 
-    def policy_for(self, client: str) -> ClientPolicy:
-        raise NotImplementedError
-
-    def blocked(self, user: User | None, *, now: datetime) -> Decision | None:
+    @staticmethod
+    def blocked(user: User | None, *, now: datetime, factor: str = "") -> Decision | None:
+        """A blocked user (an admin, the lockout, a fraud report) goes no
+        further, whatever they answer: same rule, same audit reason."""
         if user is not None and exemptions.effective_state(user, now=now) is UserState.BLOCKED:
-            return _reject(exemptions.block_rule(user))
+            return reject(exemptions.block_rule(user), factor=factor)
         return None
 
     async def app_password(self, request: AuthRequest, user: User | None, *, now: datetime) -> Decision | None:
         """An app password instead of the password: no upstream call, no second
         factor. Only one argon2 hash is checked: the password's first characters
         name its row."""
-        mode = exemptions.app_password_mode(self.mfa.app_passwords, self.policy_for(request.client), request)
+        mode = exemptions.app_password_mode(
+            self.mfa.app_passwords, self.policies.policy_for(request.client), request
+        )
         if mode == "deny":
             return None
         form = exemptions.app_password_form(request.password or b"")
@@ -57,10 +86,10 @@ class AdminControls:
             if mode != "require":
                 return None  # not an app password of this user: the password, upstream
             if form is not None:
-                await verify_decoy(form)
-            return _reject(f"{Rule.APP_PASSWORD} required")
-        if not await verify_app_password(found.password_hash, form):
-            return _reject(f"{Rule.APP_PASSWORD} wrong")
+                await self.passwords.verify_decoy(form)
+            return reject(f"{Rule.APP_PASSWORD} required")
+        if not await self.passwords.verify_app_password(found.password_hash, form):
+            return reject(f"{Rule.APP_PASSWORD} wrong")
         await self.store.touch_app_password(found.id, now=now)
         return Decision(Verdict.ACCEPT, Rule.APP_PASSWORD.value, "none")
 
@@ -84,7 +113,7 @@ class AdminControls:
         assert user is not None
         if not password_ok:
             return None if has_factor else self.new_user(UserState.ENFORCED, attrs)
-        client = self.policy_for(request.client)
+        client = self.policies.policy_for(request.client)
         station = exemptions.user_address(request, client.user_ip_attribute)
         state = exemptions.effective_state(user, now=now)
         rule = exemptions.exemption(
@@ -126,18 +155,18 @@ class AdminControls:
         """A user with no factor yet: [mfa] new_user for an enabled user;
         an enforced one (MFA always) is turned away."""
         if state is not UserState.ENABLED:
-            return _reject("no factor enrolled", self.mfa.no_factor_message)
+            return reject("no factor enrolled", self.mfa.no_factor_message)
         if self.mfa.new_user == "allow":
             return Decision(Verdict.ACCEPT, f"{Rule.NEW_USER}: password only until enrolled", "none", attrs)
         if self.mfa.new_user == "deny":
-            return _reject(f"{Rule.NEW_USER}: no factor enrolled")
-        return _reject(f"{Rule.NEW_USER}: no factor enrolled", self.mfa.no_factor_message)
+            return reject(f"{Rule.NEW_USER}: no factor enrolled")
+        return reject(f"{Rule.NEW_USER}: no factor enrolled", self.mfa.no_factor_message)
 
-    async def mfa_succeeded(self, request: AuthRequest, user: User, *, now: datetime) -> None:
+    async def succeeded(self, request: AuthRequest, user: User, *, now: datetime) -> None:
         """Every accept after a verified second factor calls this, and nothing
         else does: it feeds the cache and remembered devices, and clears the
         lockout count (an exemption never refreshes an exemption)."""
-        client = self.policy_for(request.client)
+        client = self.policies.policy_for(request.client)
         station = exemptions.user_address(request, client.user_ip_attribute)
         scopes = exemptions.cache_scopes(self.mfa.cache, client=request.client, station=station)
         await self.store.record_mfa_success(
@@ -148,16 +177,6 @@ class AdminControls:
             now=now,
         )
 
-    async def mfa_failed(self, user: User, *, now: datetime) -> bool:
-        """Count a second-factor failure; True when it blocks the user ([mfa]
-        lockout_failures in a row, counted in the store by every worker)."""
-        if not self.mfa.lockout_failures:
-            return False
-        failures = await self.store.note_mfa_failure(user.id, now=now)
-        if not exemptions.locks_out(failures, self.mfa.lockout_failures):
-            return False
-        until = exemptions.lockout_until(self.mfa.lockout_minutes, now=now)
-        # Never shortens a block set meanwhile (an admin's, a fraud report's).
-        await self.store.block_user(user.name, until=until, reason=exemptions.LOCKOUT_REASON)
-        await self.store.clear_mfa_failures(user.id)
-        return True
+    async def failed(self, user: User, *, now: datetime) -> bool:
+        """Count a second-factor failure; True when it blocks the user."""
+        return await self.lockout.failed(user, now=now)

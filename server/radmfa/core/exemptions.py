@@ -22,10 +22,13 @@ import ipaddress
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from radmfa.config import CacheRule, ClientPolicy, IpNetwork
 from radmfa.core.model import AuthRequest, User, UserState
 from radmfa.radius import wire
+
+if TYPE_CHECKING:  # the settings' types only: the core imports no config reader
+    from radmfa.config import CacheRule, ClientPolicy, IpNetwork
 
 
 class Rule(enum.StrEnum):
@@ -43,7 +46,7 @@ class Rule(enum.StrEnum):
 
 
 LOCKOUT_REASON = "lockout"  # users.blocked_reason of a block set by the lockout
-FRAUD_REASON = "fraud"  # … and of one set by a fraud report (radmfa.fraud.BLOCK_REASON)
+FRAUD_REASON = "fraud"  # … and of one set by a fraud report (radmfa.core.fraud.BLOCK_REASON)
 
 
 # -- user state ------------------------------------------------------------------
@@ -63,7 +66,7 @@ def effective_state(user: User, *, now: datetime) -> UserState:
 
 def block_rule(user: User) -> str:
     """The audit reason of a blocked user's reject: ``lockout``, ``blocked-fraud``
-    (radmfa.fraud.BLOCK_REASON) or ``blocked``."""
+    (radmfa.core.fraud.BLOCK_REASON) or ``blocked``."""
     if user.blocked_reason == LOCKOUT_REASON:
         return Rule.LOCKOUT.value
     if user.blocked_reason == FRAUD_REASON:
@@ -177,10 +180,10 @@ def remembered(policy: ClientPolicy, remembered_at: datetime | None, *, now: dat
 
 def retention(rules: Sequence[CacheRule], policies: Iterable[ClientPolicy]) -> tuple[timedelta, timedelta]:
     """How long a cache entry and a remembered device can still matter: the
-    longest cache window and the longest remember_days (the default included,
-    for clients without a table). Older rows are purged."""
+    longest cache window and the longest remember_days of ``policies`` (give
+    the defaults, for clients without a table, among them). Older rows are purged."""
     cache = max((rule.seconds for rule in rules), default=0)
-    days = max([ClientPolicy().remember_days, *(p.remember_days for p in policies)])
+    days = max((p.remember_days for p in policies), default=0)
     return timedelta(seconds=cache), timedelta(days=days)
 
 

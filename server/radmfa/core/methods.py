@@ -1,6 +1,6 @@
 """Which phone factors a user can use, the challenge menu, inline keywords.
 
-Pure: no I/O. The texts come in from factors.texts (rendered by the caller).
+Pure: no I/O. The texts come in from core.texts (rendered by the caller).
 """
 
 from __future__ import annotations
@@ -8,18 +8,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from radmfa.core.model import User
+from radmfa.core.model import SendMethod, User
 
-OOB_METHODS = ("voice", "push")  # answered on the phone while the request is held
-CODE_METHODS = ("sms", "email")  # a code is sent and typed into the next challenge
+OOB_METHODS: tuple[SendMethod, ...] = ("voice", "push")  # answered on the phone while the request is held
+CODE_METHODS: tuple[SendMethod, ...] = ("sms", "email")  # a code is sent and typed into the next challenge
 # `password,push` etc. in `auto` mode (RFC 2865 gives one User-Password; the
 # keyword rides in it after the inline delimiter).
-INLINE_KEYWORDS = {"push": "push", "sms": "sms", "text": "sms", "call": "voice", "phone": "voice", "email": "email"}
+INLINE_KEYWORDS: dict[str, SendMethod] = {
+    "push": "push", "sms": "sms", "text": "sms", "call": "voice", "phone": "voice", "email": "email",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Option:
-    method: str  # "sms" | "voice" | "push" | "email"
+    method: str  # a SendMethod: "sms" | "voice" | "push" | "email"
     destination: str  # E.164 number, push topic or e-mail address
     shown: str  # the destination as the menu shows it (masked)
 
@@ -92,7 +94,7 @@ def menu(
         shown.pop()
 
 
-def split_keyword(password: bytes, delimiter: bytes) -> tuple[bytes, str] | None:
+def split_keyword(password: bytes, delimiter: bytes) -> tuple[bytes, SendMethod] | None:
     """'secret,push' → (b'secret', 'push') for an inline method keyword."""
     head, sep, tail = password.rpartition(delimiter)
     method = INLINE_KEYWORDS.get(tail.decode("ascii", "ignore").strip().lower()) if sep else None

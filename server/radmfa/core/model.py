@@ -10,12 +10,11 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
-# One RADIUS attribute as it travels on the wire: (type, value). Vendor-Specific
-# attributes keep their whole value (vendor id + sub-attributes) as bytes.
-# Salt-encrypted values (Tunnel-Password, MS-MPPE-*-Key) are held in plaintext
-# form inside radmfa; radius/packet.py encrypts them on the way out.
-Attr = tuple[int, bytes]
+# One RADIUS attribute, (type, value), as the codec defines it; re-exported
+# because the values below carry attributes.
+from radmfa.radius.wire import Attr as Attr
 
 
 class UserState(enum.StrEnum):
@@ -27,8 +26,18 @@ class UserState(enum.StrEnum):
     BLOCKED = "blocked"  # always rejected (admin, lockout, fraud)
 
 
+# Closed choices. The settings ([mfa], [clients.<name>]) take these values
+# and nothing else (config validates them); the core compares against them.
+ClientMode = Literal["challenge", "oob", "auto"]  # [clients.<name>] mode: menu | hold a call/push | inline keyword
+Primary = Literal["upstream", "none"]  # [clients.<name>] primary: "none" = the NAS checked the password
+UnknownUsers = Literal["reject", "password-only"]  # [mfa] unknown_users
+NewUserPolicy = Literal["allow", "enroll", "deny"]  # [mfa] new_user: an enabled user with no factor yet
+AppPasswordMode = Literal["allow", "require", "deny"]  # [clients.<name>] app_passwords, per request
+Method = Literal["totp", "sms", "voice", "push", "email"]  # what a user may choose as default
+SendMethod = Literal["sms", "voice", "push", "email"]  # phone methods: something is sent, and counted
+
 # Methods a user may choose as default (`user set --default-method`).
-METHODS = ("totp", "sms", "voice", "push", "email")
+METHODS: tuple[Method, ...] = ("totp", "sms", "voice", "push", "email")
 # The method an audit row records (`factor`; `report … --method`): the second
 # factor as the docs and the config name it. A code is `totp` or `hotp` by
 # the token that produced it; `menu` is the challenge offering the phone
@@ -49,7 +58,7 @@ class User:
     created_at: datetime | None = None
     office_phone: str | None = None  # E.164, for calls
     language: str | None = None  # BCP 47 tag; picks the custom message set
-    default_method: str | None = None  # one of METHODS
+    default_method: str | None = None  # one of METHODS (as stored)
     state: UserState = UserState.ENABLED
     blocked_until: datetime | None = None  # a block with an end (lockout, fraud)
     blocked_reason: str | None = None
@@ -125,25 +134,6 @@ class NewToken:
 
     def __repr__(self) -> str:
         return f"NewToken(kind={self.kind!r}, digits={self.digits})"
-
-
-@dataclass(frozen=True, slots=True)
-class HardwareToken:
-    """A hardware OATH token imported from the vendor's seed file, not yet
-    assigned to a user. ``counter`` is the next HOTP counter (0 for TOTP)."""
-
-    serial: str
-    kind: str  # "totp" | "hotp"
-    secret: bytes  # raw seed; never logged
-    digits: int = 6
-    period: int = 30
-    algorithm: str = "sha1"
-    counter: int = 0
-    label: str | None = None  # e.g. the manufacturer
-    imported_at: datetime | None = None
-
-    def __repr__(self) -> str:
-        return f"HardwareToken(serial={self.serial!r}, kind={self.kind!r})"
 
 
 class Phase(enum.Enum):
@@ -279,6 +269,16 @@ class Decision:
 
 
 @dataclass(frozen=True, slots=True)
+class PhoneOutcome:
+    """How a phone factor's step ended: a held call or push, or why a code
+    was not sent (then never ``approved``)."""
+
+    approved: bool
+    reason: str  # audit reason: "approved", "denied", "fraud", "no answer", "superseded", …
+    message: str | None = None  # Reply-Message for a reject
+
+
+@dataclass(frozen=True, slots=True)
 class CodeCheck:
     """Outcome of checking a one-time code."""
 
@@ -310,7 +310,7 @@ class CustomMessage:
 
     ``language`` "" is the default set (any language); ``client`` "" applies
     to every client. Listings carry ``audio_type`` and ``audio_size`` but not
-    the recording itself (``audio`` is None); MessageStore.voice_file has it.
+    the recording itself (``audio`` is None); MessageLookup.voice_file has it.
     """
 
     kind: str  # one of MESSAGE_KINDS
@@ -328,17 +328,6 @@ class CustomMessage:
             f"CustomMessage(id={self.id}, kind={self.kind!r}, language={self.language!r}, "
             f"client={self.client!r})"
         )
-
-
-@dataclass(frozen=True, slots=True)
-class AdminEvent:
-    """One change an administrator made: who, when, what (never a secret)."""
-
-    time: datetime
-    actor: str  # the operating-system user who ran the command (SUDO_USER first)
-    action: str  # e.g. "user.add", "token.delete"
-    target: str  # the user name, token id, … acted on
-    detail: str = ""
 
 
 # -- the admin's controls (core/exemptions.py decides, store/sql_exemptions.py keeps) --
@@ -388,14 +377,6 @@ class AppPassword:
 
 
 @dataclass(frozen=True, slots=True)
-class RememberedDevice:
-    username: str
-    station: str  # the end user's address as the client's user_ip_attribute gives it
-    client: str  # the NAS the complete MFA success came through
-    remembered_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class ExemptionView:
     """What the store knows about one user's exemptions, read in one round
     trip on the hot path (bypasses are consumed separately, atomically)."""
@@ -424,58 +405,3 @@ class FraudReport:
     status: str = "new"  # one of FRAUD_STATUSES
     note: str = ""
     id: int | None = None  # set by the store
-
-
-# Columns a report may filter or group audit rows by.
-AUDIT_GROUPS = ("day", "method", "result", "client", "user")
-
-
-@dataclass(frozen=True, slots=True)
-class AuditFilter:
-    """Which audit rows a report covers: ``since`` inclusive, ``until``
-    exclusive; ``username`` matches the name as the request gave it."""
-
-    since: datetime | None = None
-    until: datetime | None = None
-    username: str | None = None
-    phone: str | tuple[str, ...] | None = None  # several: any of them (full and masked)
-    result: str | None = None
-    client: str | None = None
-    method: str | None = None  # the factor
-
-
-# -- the portals (web/) ----------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class WebSession:
-    """A portal session, kept in the store so that any portal process can
-    serve the next request. The cookie holds a random id; the store keeps
-    only its SHA-256 (``id_hash``) and seals ``data`` with the store key."""
-
-    id_hash: bytes
-    portal: str  # "user" (the user portal); other portals keep their own sessions apart
-    csrf: str  # the token every form of this session carries
-    created_at: datetime
-    seen_at: datetime  # the last request: the idle timeout counts from here
-    expires_at: datetime  # the absolute end, whatever the activity
-    username: str = ""  # the user as enrolled, once their password passed
-    stage: str = "anonymous"  # "anonymous" | "password" (factor next) | "signed-in"
-    verified_at: datetime | None = None  # the last second factor passed (step-up)
-    data: Mapping[str, str] = field(default_factory=dict)  # a flow in progress (pending number, seed, …)
-
-    def __repr__(self) -> str:  # the data may hold a pending seed
-        return f"WebSession(portal={self.portal!r}, user={self.username!r}, stage={self.stage!r})"
-
-
-@dataclass(frozen=True, slots=True)
-class EnrollmentLink:
-    """An administrator's one-time link that lets a user enroll in the
-    portal; only the SHA-256 of its token is stored."""
-
-    id: int
-    username: str
-    created_by: str
-    created_at: datetime
-    expires_at: datetime
-    used_at: datetime | None = None

@@ -16,43 +16,34 @@ so the whole thing runs deterministically under fakes and a fake clock.
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from radmfa.config import ClientPolicy, MfaConfig
-from radmfa.core import exemptions, methods, policy, session
+from radmfa.core import methods, policy
+from radmfa.core.challenge import Challenges, new_state, reject
 from radmfa.core.controls import AdminControls
 from radmfa.core.exemptions import Rule
-from radmfa.core.model import (
-    Attr,
-    AuthRequest,
-    Decision,
-    Phase,
-    PrimaryResult,
-    Session,
-    Token,
-    User,
-    Verdict,
+from radmfa.core.model import Attr, AuthRequest, Decision, PrimaryResult, SendMethod, Token, User, Verdict
+from radmfa.core.phone_flow import FACTORS as PHONE_FACTORS
+from radmfa.core.phone_flow import PhoneFlow
+from radmfa.core.ports import (
+    FIXED_DEADLINE,
+    AppPasswordCheck,
+    ClientPolicies,
+    Deadline,
+    Factor,
+    LoginStore,
+    Phone,
+    Upstream,
 )
-from radmfa.core.phone_flow import MENU, PhoneFlow
-from radmfa.core.ports import Factor, Store, Upstream
 from radmfa.errors import UpstreamUnavailable
-from radmfa.radius.packet import reply_messages
-from radmfa.radius.wire import PROMPT, REPLY_MESSAGE, STATE
 
-_PROMPT_ECHO = b"\x00\x00\x00\x01"  # RFC 2869 §5.10: Prompt = Echo
+if TYPE_CHECKING:
+    from radmfa.config import ClientPolicy, MfaConfig
+
 BAD_NAME = "bad user name"  # audit reasons (docs/operator-guide.md, "Reasons you will see")
 UNKNOWN_USER = "unknown user"
-_DEFAULT_POLICY = ClientPolicy()
-
-
-def reject(
-    reason: str, message: str | None = None, *, factor: str = "", local: bool = True, backend_failure: bool = False
-) -> Decision:
-    attrs = tuple(reply_messages(message)) if message else ()
-    return Decision(Verdict.REJECT, reason, factor, attrs, local, backend_failure)
 
 
 @dataclass(slots=True)
@@ -61,13 +52,14 @@ class _Login:
 
     request: AuthRequest
     name: str | None
+    rule: ClientPolicy  # [clients.<name>] of the NAS
+    deadline: Deadline
     user: User | None = None
     tokens: list[Token] | None = None
     password: bytes = b""
     code: bytes | None = None
     attrs: tuple[Attr, ...] = ()  # upstream's authorization attributes
-    rule: ClientPolicy = _DEFAULT_POLICY  # [clients.<name>] of the NAS
-    keyword: str | None = None  # `auto`: password,push | sms | call | email (issue 4)
+    keyword: SendMethod | None = None  # `auto`: password,push | sms | call | email
 
 
 def _same_user(canonical: str, name: str | None) -> bool:
@@ -80,41 +72,43 @@ def _same_user(canonical: str, name: str | None) -> bool:
     )
 
 
-class Pipeline(AdminControls):
+def _with_user(decision: Decision, user: User | None) -> Decision:
+    return replace(decision, user=user) if user is not None else decision
+
+
+class Pipeline:
     def __init__(
         self,
         mfa: MfaConfig,
         upstream: Upstream,
-        store: Store,
-        factors: dict[str, Factor],
+        store: LoginStore,
+        otp: Factor,
         *,
-        clients: Mapping[str, ClientPolicy] | None = None,
-        phone: PhoneFlow | None = None,
+        policies: ClientPolicies,
+        passwords: AppPasswordCheck,
+        phone: Phone | None = None,
     ) -> None:
-        self.mfa = mfa
-        self.clients = dict(clients or {})  # by clients.conf name; absent = ClientPolicy()
-        self.upstream = upstream
-        self.store = store
-        self.factor = factors["otp"]  # codes from any TOTP or HOTP token
+        """``otp`` checks codes from any TOTP or HOTP token; ``phone`` adds
+        SMS, voice, push and e-mail (None: codes only)."""
+        self.mfa, self.upstream, self.store, self.otp, self.policies = mfa, upstream, store, otp, policies
         self._delimiter = mfa.inline_delimiter.encode("utf-8")
-        self.trusted = exemptions.TrustedNetworks(mfa.trusted_networks)
-        self.phone = phone  # issue 4: SMS, voice, push and e-mail; None = TOTP only
-        if phone is not None:  # phone logins feed the cache, devices and lockout too
-            phone.succeeded, phone.failed = self.mfa_succeeded, self.mfa_failed
+        self.controls = AdminControls(mfa, store, policies, passwords)
+        self.challenges = Challenges(mfa, store, self.controls)
+        self.phone = PhoneFlow(mfa, phone, otp, self.controls, self.challenges) if phone is not None else None
 
-    def policy_for(self, client: str) -> ClientPolicy:
-        return self.clients.get(client) or _DEFAULT_POLICY
-
-    async def handle(self, request: AuthRequest, *, now: datetime) -> Decision:
+    async def handle(self, request: AuthRequest, *, now: datetime, deadline: Deadline = FIXED_DEADLINE) -> Decision:
         if request.state is not None:
-            return await self.answer_challenge(request, now=now)
-        login = _Login(request, policy.decode_name(request.username), rule=self.policy_for(request.client))
+            return await self.answer_challenge(request, now=now, deadline=deadline)
+        login = _Login(
+            request, policy.decode_name(request.username), self.policies.policy_for(request.client), deadline
+        )
+        controls = self.controls
         decision = (
             await self.screen(login)
-            or self.blocked(login.user, now=now)
-            or await self.app_password(login.request, login.user, now=now)
+            or controls.blocked(login.user, now=now)
+            or await controls.app_password(login.request, login.user, now=now)
             or await self.primary(login)
-            or await self.exempt(
+            or await controls.exempt(
                 login.request,
                 login.user,
                 # An empty PAP password never skips the factor; a request with
@@ -127,7 +121,7 @@ class Pipeline(AdminControls):
             )
             or await self.second_factor(login, now=now)
         )
-        return replace(decision, user=login.user) if login.user is not None else decision
+        return _with_user(decision, login.user)
 
     async def screen(self, login: _Login) -> Decision | None:
         # An `oob` client may authenticate with MS-CHAPv2 (relayed as is) and
@@ -140,15 +134,13 @@ class Pipeline(AdminControls):
         if login.request.password is None and not password_optional:
             return reject("no User-Password (PAP is required for a code)")
         login.user, tokens = await self.store.login_view(login.name)
-        login.tokens = self.factor.usable(tokens)
+        login.tokens = self.otp.usable(tokens)
         login.password = login.request.password or b""
-        # -- issue 4: `auto` mode's inline method keyword ----------------------
-        if login.rule.mode == "auto" and self.phone is not None:
+        if login.rule.mode == "auto" and self.phone is not None:  # an inline method keyword
             keyword = methods.split_keyword(login.password, self._delimiter)
             if keyword is not None:
                 login.password, login.keyword = keyword
                 return None
-        # ----------------------------------------------------------------------
         if login.tokens and self.mfa.inline:
             split = policy.split_inline(login.password, self._delimiter, (t.digits for t in login.tokens))
             if split is not None:
@@ -190,40 +182,33 @@ class Pipeline(AdminControls):
 
     async def second_factor(self, login: _Login, *, now: datetime) -> Decision:
         assert login.user is not None and login.tokens is not None
-        attrs = login.attrs
         if login.code is not None:
-            check = await self.factor.verify(login.tokens, login.code, now=now)
-            method = self.factor.method(login.tokens, check)
-            if check.ok:
-                await self.mfa_succeeded(login.request, login.user, now=now)
-                return Decision(Verdict.ACCEPT, "password and inline code", method, attrs)
-            if await self.mfa_failed(login.user, now=now):
-                return reject(Rule.LOCKOUT.value, factor=method)
-            return reject(f"inline {check.reason}", factor=method)
-        # -- issue 4: menu, codes by text or e-mail, held calls and pushes ------
-        if self.phone is not None:
+            return await self._inline_code(login, login.user, login.tokens, login.code, now=now)
+        if self.phone is not None:  # the menu, codes by text or e-mail, held calls and pushes
             decided = await self.phone.second_factor(
-                login.request, login.rule, login.user, login.tokens, attrs, login.keyword, now=now
+                login.request, login.rule, login.user, login.tokens, login.attrs, login.keyword,
+                now=now, deadline=login.deadline,
             )
             if decided is not None:
                 return decided
         if not login.tokens:  # only phone methods, none usable for this client
             return reject("no factor enrolled", self.mfa.no_factor_message)
-        # ----------------------------------------------------------------------
-        opened = session.open_session(
-            state=secrets.token_bytes(16),
-            client=login.request.client,
-            username=login.request.username or b"",
-            factor=self.factor.method(login.tokens),
-            reply_attrs=attrs,
-            ttl_s=self.mfa.challenge_ttl_s,
-            now=now,
-        )
-        await self.store.put_session(opened)
-        prompt = self.factor.start(login.user, login.tokens)
-        return self._challenge(opened.state, prompt, "challenge sent", opened.factor)
+        opened = self.challenges.open(login.request, self.otp.method(login.tokens), login.attrs, now=now)
+        return await self.challenges.ask(opened, self.otp.start(login.user, login.tokens), "challenge sent")
 
-    async def answer_challenge(self, request: AuthRequest, *, now: datetime) -> Decision:
+    async def _inline_code(
+        self, login: _Login, user: User, tokens: list[Token], code: bytes, *, now: datetime
+    ) -> Decision:
+        check = await self.otp.verify(tokens, code, now=now)
+        method = self.otp.method(tokens, check)
+        if check.ok:
+            await self.controls.succeeded(login.request, user, now=now)
+            return Decision(Verdict.ACCEPT, "password and inline code", method, login.attrs)
+        if await self.controls.failed(user, now=now):
+            return reject(Rule.LOCKOUT.value, factor=method)
+        return reject(f"inline {check.reason}", factor=method)
+
+    async def answer_challenge(self, request: AuthRequest, *, now: datetime, deadline: Deadline) -> Decision:
         assert request.state is not None
         if policy.decode_name(request.username) is None:
             return reject(BAD_NAME)  # a session is only ever opened for a valid name
@@ -233,40 +218,19 @@ class Pipeline(AdminControls):
             return reject("unknown or expired State")
         if found.client != request.client or found.username != (request.username or b""):
             return reject("State bound to another client or user", factor=found.factor)
-        if self.phone is not None and found.factor in (MENU, *methods.CODE_METHODS):  # issue 4
-            return await self.phone.answer(found, request, now=now)
+        if self.phone is not None and found.factor in PHONE_FACTORS:
+            return await self.phone.answer(found, request, user, tokens, now=now, deadline=deadline)
         # Blocked mid-challenge (lockout, fraud, an admin): the code cannot finish it.
-        decision = self.blocked(user, now=now) or await self._check_answer(found, request, user, tokens, now=now)
-        return replace(decision, user=user) if user is not None else decision
+        refused = self.controls.blocked(user, now=now)
+        if refused is not None:
+            return _with_user(refused, user)
+        check = await self.otp.verify(self.otp.usable(tokens), (request.password or b"").strip(), now=now)
 
-    async def _check_answer(
-        self, found: Session, request: AuthRequest, user: User | None, tokens: list[Token], *, now: datetime
-    ) -> Decision:
-        code = (request.password or b"").strip()
-        check = await self.factor.verify(self.factor.usable(tokens), code, now=now)
-        method = self.factor.method(tokens, check)
-        if check.ok:
-            done = session.advance(found, session.Event.CODE_OK, max_attempts=self.mfa.max_attempts, now=now)
-            if done.phase is Phase.ACCEPTED:
-                if user is not None:
-                    await self.mfa_succeeded(request, user, now=now)
-                return Decision(Verdict.ACCEPT, "password and code", method, found.reply_attrs)
-            return reject("challenge expired", factor=method)
-        if user is not None and await self.mfa_failed(user, now=now):
-            return reject(Rule.LOCKOUT.value, factor=method)
-        nxt = session.advance(
-            found,
-            session.Event.CODE_WRONG,
-            max_attempts=self.mfa.max_attempts,
-            new_state=secrets.token_bytes(16),
-            now=now,
+        async def retry() -> str:
+            return self.mfa.retry_prompt
+
+        decision = await self.challenges.answered(
+            found, request, user, ok=check.ok, reason=check.reason, method=self.otp.method(tokens, check),
+            next_state=new_state(), retry=retry, now=now,
         )
-        if nxt.phase is not Phase.AWAITING_CODE:
-            return reject(f"{check.reason}, no attempts left", factor=method)
-        await self.store.put_session(nxt)
-        return self._challenge(nxt.state, self.mfa.retry_prompt, check.reason, method)
-
-    @staticmethod
-    def _challenge(state: bytes, prompt: str, reason: str, method: str) -> Decision:
-        attrs = ((REPLY_MESSAGE, policy.fit_text(prompt)), (STATE, state), (PROMPT, _PROMPT_ECHO))
-        return Decision(Verdict.CHALLENGE, reason, method, attrs)
+        return _with_user(decision, user)

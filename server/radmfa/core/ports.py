@@ -1,69 +1,56 @@
-"""Ports: the only things the pipeline awaits. Adapters in ring 3 implement them."""
+"""Ports: the only things the core awaits. Adapters in ring 3 implement them.
+
+A login (RADIUS, an LDAP bind, the user portal's sign-in) needs the narrow
+``LoginStore`` below: one Protocol per thing a step of the request path
+keeps in the store. Administration (the CLI, the portals' self-service,
+housekeeping) uses ``AdminStore`` in core/admin_ports.py; ``Store`` there is
+both, what store/ implements.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from radmfa.core.methods import Option
 from radmfa.core.model import (
-    AdminEvent,
     AppPassword,
-    AuditFilter,
     AuditRecord,
     AuthRequest,
     Bypass,
     CodeCheck,
     CustomMessage,
-    EnrollmentLink,
+    Decision,
     ExemptionView,
     FraudReport,
-    HardwareToken,
-    NewToken,
-    NewUser,
     OobSession,
     Phase,
+    PhoneOutcome,
     PrimaryResult,
-    RememberedDevice,
     Session,
     Token,
     User,
-    WebSession,
 )
 
+if TYPE_CHECKING:  # the settings' types only: the core imports no config reader
+    from radmfa.config import ClientPolicy
 
-class UserStore(Protocol):
-    """Users and their tokens. Every method taking a name finds the user by
-    core.policy.name_key (case, DOMAIN\\ and @realm ignored); users keep
-    their name as added."""
+# ---- the login side of the store --------------------------------------------------
 
-    async def add_user(self, user: NewUser) -> User:
-        """Raises AlreadyExists when the name, or another with its name_key, is
-        taken, and StoreError when its name_key is empty."""
+
+class UserLookup(Protocol):
+    """Users and their tokens, found by core.policy.name_key (case, DOMAIN\\
+    and @realm ignored); users keep their name as added."""
 
     async def get_user(self, name: str) -> User | None: ...
 
-    async def list_users(self) -> list[User]: ...
-
-    async def delete_user(self, name: str) -> bool:
-        """Deletes the user and their tokens; False when there was no such user."""
-
-    async def set_password_hash(self, name: str, password_hash: str | None) -> bool: ...
-
-    async def update_user(self, name: str, changes: Mapping[str, object]) -> User | None:
-        """Set profile fields (model.USER_FIELDS; anything else raises
-        ValueError) in one statement; the user as it now is, or None."""
-
-    # tokens
-    async def add_token(self, username: str, token: NewToken) -> Token:
-        """Raises NotFound when the user does not exist."""
-
-    async def list_tokens(self, username: str | None = None) -> list[Token]: ...
-
-    async def delete_token(self, token_id: int) -> bool: ...
-
     async def login_view(self, username: str) -> tuple[User | None, list[Token]]:
         """The user and their tokens in one round trip (the hot path)."""
+
+
+class CodeStore(Protocol):
+    """What a one-time code's check keeps: the replay guard and the per-token lock."""
 
     async def consume_otp_step(self, token_id: int, step: int) -> bool:
         """Accept ``step`` once: True only if it is above the token's last
@@ -76,8 +63,7 @@ class UserStore(Protocol):
         any worker or node are all counted)."""
 
 
-
-class SessionStore(Protocol):
+class ChallengeStore(Protocol):
     """Open Access-Challenges, found by the State we sent."""
 
     async def put_session(self, session: Session) -> None: ...
@@ -85,71 +71,31 @@ class SessionStore(Protocol):
     async def take_session(self, state: bytes, *, now: datetime) -> Session | None:
         """Remove and return the session (single use); None when absent or expired."""
 
-    async def purge_expired(self, *, now: datetime) -> int: ...
+    async def take_session_view(
+        self, state: bytes, *, now: datetime
+    ) -> tuple[Session | None, User | None, list[Token]]:
+        """take_session, then login_view of the session's user, in one trip
+        to the store (answering a challenge needs both)."""
 
 
+class ExemptionCheckStore(Protocol):
+    """What the admin's controls read and use up on the request path
+    (store/sql_exemptions.py). Users are found by id (ids are never reused)."""
 
-class AuditStore(Protocol):
-    """One row per answered request, and one per administrator's change."""
+    async def find_app_password(self, user_id: int, lookup: str) -> AppPassword | None:
+        """The one candidate for a password starting with ``lookup`` (with its hash)."""
 
-    async def write_audit(self, rows: Sequence[AuditRecord]) -> None: ...
+    async def touch_app_password(self, password_id: int, *, now: datetime) -> None: ...
 
-    async def purge_audit(self, *, before: datetime) -> int:
-        """Delete audit rows older than ``before`` (retention), in batches that
-        never hold a write lock for long; returns how many went."""
-
-    async def query_audit(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        username: str | None = None,
-        limit: int | None = None,
-        phone: str | tuple[str, ...] | None = None,
-        result: str | None = None,
-        client: str | None = None,
-        method: str | None = None,
-    ) -> list[AuditRecord]:
-        """Oldest first; with ``limit``, the newest N rows. Each filter given
-        must match exactly (``client`` the client name, ``method`` the factor);
-        ``phone`` may list several spellings (the full and the masked number)."""
-
-    async def write_admin_event(self, event: AdminEvent) -> None: ...
-
-    async def query_admin_events(
-        self, *, since: datetime | None = None, until: datetime | None = None, limit: int | None = None
-    ) -> list[AdminEvent]:
-        """Oldest first; with ``limit``, the newest N rows."""
-
-
-class ExemptionStore(Protocol):
-    """The admin's controls: one-time bypasses, the MFA cache, remembered
-    devices, app passwords and the second-factor failure count behind the
-    lockout (store/sql_exemptions.py). Users are found by name_key, or by id
-    on the hot path (ids are never reused)."""
-
-    # bypasses: rows are kept after use, expiry and cancellation (the report)
-    async def create_bypass(
-        self, username: str, *, seconds: int, reason: str, created_by: str, now: datetime
-    ) -> Bypass:
-        """Raises NotFound when the user does not exist."""
-
-    async def list_bypasses(self, username: str | None = None) -> list[Bypass]:
-        """Oldest first; deleted users' bypasses too."""
-
-    async def cancel_bypass(self, bypass_id: int, *, now: datetime) -> Bypass | None:
-        """Cancel an open bypass; None when there is none open with that id."""
-
-    async def consume_bypass(self, user_id: int, *, client: str, station: str, now: datetime) -> Bypass | None:
-        """Use one open bypass of the user (created_at <= now < expires_at) in
-        one atomic statement: of any number of racing logins, one gets it."""
-
-    # the MFA cache and remembered devices (a complete MFA success writes both)
     async def exemption_view(
         self, user_id: int, *, scopes: Sequence[str], station: str, client: str, now: datetime
     ) -> ExemptionView:
         """Open bypass?, the cache times of ``scopes`` and when ``station`` was
         remembered through ``client`` (never through another NAS), in one round trip."""
+
+    async def consume_bypass(self, user_id: int, *, client: str, station: str, now: datetime) -> Bypass | None:
+        """Use one open bypass of the user (created_at <= now < expires_at) in
+        one atomic statement: of any number of racing logins, one gets it."""
 
     async def record_mfa_success(
         self, user_id: int, *, scopes: Sequence[str], station: str, client: str, now: datetime
@@ -157,76 +103,27 @@ class ExemptionStore(Protocol):
         """Set the cache time of ``scopes``, remember ``station`` (unless "")
         and clear the second-factor failure count."""
 
-    async def list_devices(self, username: str | None = None) -> list[RememberedDevice]:
-        """One user's remembered devices, or (None) everyone's."""
 
-    async def purge_exemptions(self, *, cache_before: datetime, devices_before: datetime) -> int:
-        """Delete cache entries and remembered devices too old to matter; how many went."""
-
-    async def forget_devices(self, username: str, station: str | None = None) -> int:
-        """Forget one station, or (None) all the user's devices; either way
-        the user's cache entries go too (a "user" rule would let that station
-        skip the code as well)."""
-
-    # app passwords
-    async def add_app_password(
-        self, username: str, *, name: str, lookup: str, password_hash: str, limit: int, now: datetime
-    ) -> AppPassword:
-        """Raises NotFound (no user), AlreadyExists (name or lookup taken) or
-        LimitReached (the user has ``limit`` already)."""
-
-    async def list_app_passwords(self, username: str | None = None) -> list[AppPassword]:
-        """One user's app passwords, or (None) everyone's; never the hashes' passwords."""
-
-    async def find_app_password(self, user_id: int, lookup: str) -> AppPassword | None:
-        """The one candidate for a password starting with ``lookup`` (with its hash)."""
-
-    async def touch_app_password(self, password_id: int, *, now: datetime) -> None: ...
-
-    async def delete_app_passwords(self, username: str, name: str | None = None) -> int:
-        """Delete the one named ``name``, or (None) all of the user's."""
-
-    # lockout
-    async def note_mfa_failure(self, user_id: int, *, now: datetime) -> int:
-        """Count one second-factor failure (atomic increment); the new count."""
-
-    async def clear_mfa_failures(self, user_id: int) -> None: ...
-
+class BlockStore(Protocol):
     async def block_user(self, username: str, *, until: datetime | None, reason: str) -> bool:
         """Block the user until ``until`` (None: until unblocked) with
         ``reason``, in one statement that never shortens a block already in
         place (an admin's or directory sync's block until unblocked stays so);
         True when this block was set."""
 
-    async def reset_user(self, username: str) -> int:
-        """Remove the user's tokens (they enroll again), cache entries,
-        remembered devices and failure count; how many tokens went."""
 
+class LockoutStore(BlockStore, Protocol):
+    """The second-factor failure count behind the lockout."""
 
-class FraudStore(Protocol):
-    """Fraud reports, kept for review (never deleted by retention)."""
+    async def note_mfa_failure(self, user_id: int, *, now: datetime) -> int:
+        """Count one second-factor failure (atomic increment); the new count."""
 
-    async def add_fraud_report(self, report: FraudReport) -> FraudReport:
-        """Store it; the report as stored, with its id."""
-
-    async def list_fraud_reports(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        username: str | None = None,
-        phone: str | None = None,
-        status: str | None = None,
-    ) -> list[FraudReport]:
-        """Oldest first; ``username`` matches by name_key."""
-
-    async def set_fraud_status(self, report_id: int, status: str) -> bool:
-        """False when there is no such report."""
+    async def clear_mfa_failures(self, user_id: int) -> None: ...
 
 
 class OobStore(Protocol):
-    """Phone factors (issue 4): held calls and pushes, texted codes, the
-    callback key. Shared by every worker and node."""
+    """Phone factors: held calls and pushes, texted codes, the callback key.
+    Shared by every worker and node."""
 
     async def hold_oob(self, oob: OobSession, *, now: datetime) -> tuple[OobSession, bool]:
         """Open ``oob``, or when an undecided one exists for the same user and
@@ -245,9 +142,6 @@ class OobStore(Protocol):
 
     async def pending_oob_for(self, destination: str, method: str, *, now: datetime) -> list[OobSession]: ...
 
-    async def purge_oob(self, *, before: datetime) -> int:
-        """Delete out-of-band sessions and sent codes that expired before ``before``."""
-
     async def put_code(self, state: bytes, code_hash: bytes, *, expires_at: datetime) -> None: ...
 
     async def take_code(self, state: bytes, *, now: datetime) -> tuple[bytes, datetime] | None:
@@ -258,72 +152,20 @@ class OobStore(Protocol):
         """32 random bytes, made once and shared through the store."""
 
 
-class RebindStore(Protocol):
-    """The LDAP front end's completed binds (front/ldap/rebind.py): one row
-    per user and client, holding a keyed hash, never a password."""
+class SendCounterStore(Protocol):
+    """Fixed-window counters of codes, calls and pushes sent (abuse limits)."""
 
-    async def remember_rebind(self, name_key: str, client: str, mac: bytes, *, now: datetime) -> None: ...
+    async def count_send(self, scope: str, method: str, window_start: int, *, expires_at: datetime) -> int:
+        """Add one to the (scope, method, window_start) counter, creating it
+        at 1, and return the new count, in one atomic statement: concurrent
+        calls from any worker or node each see a distinct count."""
 
-    async def recent_rebind(self, name_key: str, client: str, *, since: datetime, now: datetime) -> bytes | None:
-        """The hash of the bind completed after ``since`` (and not after ``now``), if any."""
-
-    async def forget_rebind(self, name_key: str, client: str) -> None: ...
-
-    async def purge_rebinds(self, *, before: datetime) -> int: ...
+    async def uncount_send(self, scope: str, method: str, window_start: int) -> None:
+        """Take back one count (a send refused by a later limit)."""
 
 
-class HardwareTokenStore(Protocol):
-    """Hardware OATH tokens imported from a vendor file, then assigned."""
-
-    async def import_hardware_tokens(self, tokens: Sequence[HardwareToken]) -> int:
-        """All or nothing, in one transaction. Raises AlreadyExists when a
-        serial is already imported or assigned (the message names it)."""
-
-    async def list_hardware_tokens(self) -> list[HardwareToken]:
-        """The unassigned ones, by serial."""
-
-    async def assign_hardware_token(self, serial: str, username: str) -> Token:
-        """Raises NotFound (no such serial or user) or AlreadyExists (assigned)."""
-
-    async def get_token_by_serial(self, serial: str) -> Token | None: ...
-
-
-class DirectorySyncStore(Protocol):
-    """Who owns each user (NULL: an admin; "directory": `radmfa sync`), and
-    the schedule that lets one worker of one node run a sync at a time."""
-
-    async def user_sources(self) -> dict[str, str | None]:
-        """Every user's stored name → source."""
-
-    async def set_user_source(self, name: str, source: str | None) -> bool: ...
-
-    async def apply_directory_changes(
-        self, create: Sequence[NewUser], updates: Sequence[tuple[str, Mapping[str, object]]],
-        block: Sequence[str], *, source: str, reason: str,
-    ) -> None:
-        """Create users (owned by ``source``; a name taken meanwhile is
-        skipped), apply profile changes and block ``block`` for good with
-        ``reason`` (as block_user(until=None)), all in one transaction."""
-
-    async def claim_sync_run(self, name: str, *, now: datetime, interval_s: float) -> bool:
-        """True for one caller per ``interval_s`` across all workers and nodes
-        (compare-and-set on the next run time)."""
-
-
-class MessageStore(Protocol):
-    """Operators' custom messages and voice recordings (seed 000)."""
-
-    async def add_message(self, message: CustomMessage, *, replace: bool = False) -> CustomMessage:
-        """Store it (text, or audio with audio_type); the message as stored,
-        with its id, without the audio. Raises AlreadyExists when (kind,
-        language, client) has a message and ``replace`` is False; with
-        ``replace`` the old one is replaced in the same statement."""
-
-    async def list_messages(self, kind: str | None = None) -> list[CustomMessage]:
-        """Ordered by kind, language, client; without the audio."""
-
-    async def get_message(self, message_id: int) -> CustomMessage | None:
-        """Without the audio."""
+class MessageLookup(Protocol):
+    """Operators' custom messages and recordings, as the send path reads them."""
 
     async def find_messages(
         self, kind: str, languages: Sequence[str], clients: Sequence[str]
@@ -335,121 +177,45 @@ class MessageStore(Protocol):
     async def voice_file(self, message_id: int) -> tuple[bytes, str] | None:
         """The recording and its content type; None for no such message or a text one."""
 
-    async def delete_message(self, message_id: int) -> bool: ...
+
+class FraudAlertStore(BlockStore, Protocol):
+    """What a fraud report does to the store (core/fraud.py)."""
+
+    async def add_fraud_report(self, report: FraudReport) -> FraudReport:
+        """Store it; the report as stored, with its id."""
+
+    async def forget_devices(self, username: str, station: str | None = None) -> int:
+        """Forget one station, or (None) all the user's devices; either way
+        the user's cache entries go too (a "user" rule would let that station
+        skip the code as well)."""
 
 
-class LimitStore(Protocol):
-    """Fixed-window counters of codes, calls and pushes sent (abuse limits)."""
-
-    async def count_send(self, scope: str, method: str, window_start: int, *, expires_at: datetime) -> int:
-        """Add one to the (scope, method, window_start) counter, creating it
-        at 1, and return the new count, in one atomic statement: concurrent
-        calls from any worker or node each see a distinct count."""
-
-    async def uncount_send(self, scope: str, method: str, window_start: int) -> None:
-        """Take back one count (a send refused by a later limit)."""
-
-    async def purge_send_counters(self, *, now: datetime) -> int:
-        """Delete counters whose window ended at or before ``now``."""
+class AuditWriter(Protocol):
+    async def write_audit(self, rows: Sequence[AuditRecord]) -> None:
+        """One row per answered request."""
 
 
-class ReportStore(Protocol):
-    """Counts over the audit log, aggregated by the database."""
-
-    async def count_audit(
-        self,
-        filters: AuditFilter,
-        by: Sequence[str],
-        *,
-        most_first: bool = False,
-        limit: int | None = None,
-    ) -> list[tuple[str | int, ...]]:
-        """One row per group: the values of ``by`` (model.AUDIT_GROUPS; "day" as
-        whole UTC days since 1970-01-01), then the count. Ordered by the groups,
-        or with ``most_first`` by count, highest first; ``limit`` keeps the first N."""
-
-    async def count_daily(
-        self,
-        by: Sequence[str],
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        client: str | None = None,
-        method: str | None = None,
-        result: str | None = None,
-    ) -> list[tuple[str | int, ...]]:
-        """Like ``count_audit`` grouped by some of day, method, result and
-        client, from the per-day counts write_audit keeps: fast over a year, in
-        whole UTC days (``since``/``until`` widened to the days they fall in)."""
-
-
-class PortalStore(Protocol):
-    """The portals' sessions and the administrators' enrollment links."""
-
-    async def put_web_session(self, session: WebSession) -> None:
-        """Insert or replace (by id_hash); ``data`` is sealed with the store key."""
-
-    async def get_web_session(self, id_hash: bytes, *, portal: str, now: datetime) -> WebSession | None:
-        """None when absent, of another portal or past ``expires_at``."""
-
-    async def touch_web_session(self, id_hash: bytes, *, seen_at: datetime) -> None: ...
-
-    async def delete_web_session(self, id_hash: bytes) -> None: ...
-
-    async def delete_web_sessions_of(self, username: str, *, portal: str) -> int:
-        """End every session of the user (found by name_key) in ``portal``."""
-
-    async def purge_web_sessions(self, *, idle_before: datetime, now: datetime) -> int:
-        """Delete sessions unused since ``idle_before`` or past their end."""
-
-    async def create_enrollment_link(
-        self, username: str, *, token_hash: bytes, created_by: str, now: datetime, expires_at: datetime
-    ) -> EnrollmentLink:
-        """Raises NotFound when the user does not exist."""
-
-    async def peek_enrollment_link(self, token_hash: bytes, *, now: datetime) -> EnrollmentLink | None:
-        """The link when it is open (unused, unexpired), without using it."""
-
-    async def consume_enrollment_link(
-        self, token_hash: bytes, *, username: str, now: datetime
-    ) -> EnrollmentLink | None:
-        """Use the open link of ``username`` (by name_key) in one atomic
-        statement: of any number of racing uses, one gets it; None otherwise."""
-
-
-class Store(
-    UserStore,
-    SessionStore,
-    AuditStore,
-    FraudStore,
-    MessageStore,
-    LimitStore,
-    HardwareTokenStore,
-    DirectorySyncStore,
+class LoginStore(
+    UserLookup,
+    CodeStore,
+    ChallengeStore,
+    ExemptionCheckStore,
+    LockoutStore,
     OobStore,
-    ReportStore,
-    ExemptionStore,
-    RebindStore,
-    PortalStore,
+    SendCounterStore,
+    MessageLookup,
+    FraudAlertStore,
+    AuditWriter,
     Protocol,
 ):
-    """Persistent state shared by every worker process and node: one
-    Protocol per domain above, one SQL mixin per domain in store/.
+    """Everything a login awaits from the store, and nothing else: a fake
+    of this (tests/fakes/ports.py) drives the pipeline in unit tests.
 
     Single-use things are consumed atomically in the database, so two
-    processes racing on the same State or TOTP step cannot both win.
-    """
+    processes racing on the same State or TOTP step cannot both win."""
 
-    async def take_session_view(
-        self, state: bytes, *, now: datetime
-    ) -> tuple[Session | None, User | None, list[Token]]:
-        """take_session, then login_view of the session's user, in one trip
-        to the store (answering a challenge needs both)."""
 
-    async def migrate(self) -> None:
-        """Create or upgrade the schema to the newest version (idempotent)."""
-
-    async def close(self) -> None: ...
+# ---- the other ports of a login ---------------------------------------------------
 
 
 class Upstream(Protocol):
@@ -481,7 +247,95 @@ class Factor(Protocol):
     async def verify(self, tokens: list[Token], code: bytes, *, now: datetime) -> CodeCheck: ...
 
 
-# -- issue 4: delivery of phone, push and e-mail factors ----------------------
+class AppPasswordCheck(Protocol):
+    """argon2 for app passwords, off the event loop (argon2 is slow by design)."""
+
+    async def verify_app_password(self, password_hash: str, canonical: str) -> bool: ...
+
+    async def verify_decoy(self, canonical: str) -> None:
+        """Spend one verification's time on a password that has no row, so that
+        how long a reject takes does not tell whether its lookup prefix exists."""
+
+
+class ClientPolicies(Protocol):
+    """``[clients.<name>]`` by client name (RADIUS clients and LDAP
+    applications); the defaults for a client without a table. Shared by the
+    pipeline and the listener, and replaced as a whole on SIGHUP."""
+
+    def policy_for(self, client: str) -> ClientPolicy: ...
+
+
+class Deadline(Protocol):
+    """When the caller gives up on this request. The RADIUS listener's
+    watchdog cancels a request after [radius] request_timeout_s; a request
+    held for a call or push legitimately waits longer and says so here."""
+
+    def extend(self, seconds: float) -> None:
+        """Let this request run ``seconds`` more from now."""
+
+
+class _FixedDeadline:
+    def extend(self, seconds: float) -> None:
+        return None
+
+
+# A deadline that does not move: the caller bounds the request itself (the
+# LDAP front's bind_timeout_s) or not at all (tests).
+FIXED_DEADLINE: Deadline = _FixedDeadline()
+
+
+class Decider(Protocol):
+    """core.pipeline.Pipeline as a front end (RADIUS, LDAP) uses it."""
+
+    async def handle(self, request: AuthRequest, *, now: datetime, deadline: Deadline = FIXED_DEADLINE) -> Decision: ...
+
+
+class EventLog(Protocol):
+    """Where the core's few log lines go: a structlog logger in the service."""
+
+    def info(self, event: str, **fields: object) -> object: ...
+
+    def warning(self, event: str, **fields: object) -> object: ...
+
+
+class Phone(Protocol):
+    """SMS, voice, push and e-mail as the pipeline's phone block uses them
+    (factors/phone.py): texts composed, codes sent and checked, calls and
+    pushes held until the person answers."""
+
+    @property
+    def two_way_sms(self) -> bool:
+        """A texted code is answered by texting it back (held), not typed in."""
+
+    @property
+    def code_ttl_s(self) -> int:
+        """How long a texted or e-mailed code stays valid."""
+
+    def options(self, user: User) -> list[Option]: ...
+
+    async def menu(self, user: User, client: str, *, has_code: bool) -> tuple[str, dict[str, Option]]:
+        """The challenge menu's text and what each key chooses."""
+
+    async def text(self, kind: str, client: str, *, user: str, language: str | None, **values: str) -> str: ...
+
+    async def send_code(
+        self, user: User, option: Option, *, client: str, state: bytes, now: datetime
+    ) -> PhoneOutcome | None:
+        """Send a fresh code for the challenge ``state``; None when sent, else why not."""
+
+    async def check_code(
+        self, state: bytes, code: bytes, *, now: datetime, carry_to: bytes | None = None
+    ) -> bool | None:
+        """True/False for the code sent for ``state``, taken (single use); None
+        when none is pending. A wrong guess stays valid under ``carry_to``."""
+
+    async def hold(
+        self, user: User, option: Option, request: AuthRequest, *, now: datetime, deadline: Deadline
+    ) -> PhoneOutcome:
+        """Ring or push (or text for a two-way reply) and wait for the answer."""
+
+
+# ---- delivery of phone, push and e-mail factors -----------------------------------
 # Each raises errors.DeliveryError when the provider does not take the message.
 
 
@@ -504,4 +358,3 @@ class PushSender(Protocol):
 
 class EmailSender(Protocol):
     async def send_email(self, to: str, *, subject: str, body: str) -> None: ...
-

@@ -26,9 +26,10 @@ from ldap3 import SUBTREE, Connection
 from ldap3.core.exceptions import LDAPException
 
 from radmfa.config import Config, SyncConfig, UpstreamConfig
-from radmfa.core.model import AdminEvent, NewUser, User, UserState
+from radmfa.core.admin_model import AdminEvent
+from radmfa.core.admin_ports import AdminStore
+from radmfa.core.model import NewUser, User, UserState
 from radmfa.core.policy import e164, language_tag, name_key, name_problem
-from radmfa.core.ports import Store
 from radmfa.directory import ldapconn as lc
 from radmfa.errors import RadmfaError
 
@@ -205,7 +206,7 @@ def _paged_entries(conn: Connection, sync: SyncConfig, base: str) -> list[Direct
             return out
 
 
-async def apply_plan(store: Store, plan: SyncPlan) -> None:
+async def apply_plan(store: AdminStore, plan: SyncPlan) -> None:
     """The plan in one store transaction: a failure changes nothing. A
     leaver's block keeps the state from before it, for a return."""
     await store.apply_directory_changes(
@@ -218,7 +219,7 @@ async def apply_plan(store: Store, plan: SyncPlan) -> None:
 
 
 async def run_sync(
-    config: Config, store: Store, *, dry_run: bool = False, confirm_removals: int | None = None,
+    config: Config, store: AdminStore, *, dry_run: bool = False, confirm_removals: int | None = None,
     actor: str = "radmfa sync",
 ) -> SyncPlan:
     sync = config.sync
@@ -238,7 +239,7 @@ async def run_sync(
     return plan
 
 
-async def scheduled_sync(config: Config, store: Store, *, now: datetime) -> SyncPlan | None:
+async def scheduled_sync(config: Config, store: AdminStore, *, now: datetime) -> SyncPlan | None:
     """Run the sync if it is due and this worker won the claim (one worker of
     one node per period); never raises: the service logs and goes on."""
     interval = config.sync.every_minutes * 60
@@ -261,7 +262,7 @@ async def scheduled_sync(config: Config, store: Store, *, now: datetime) -> Sync
     return plan
 
 
-async def sync_loop(config: Config, store: Store, *, poll_s: float = 30.0) -> None:
+async def sync_loop(config: Config, store: AdminStore, *, poll_s: float = 30.0) -> None:
     """The service's schedule: ask every ``poll_s`` whether a sync is due."""
     while True:
         with contextlib.suppress(Exception):

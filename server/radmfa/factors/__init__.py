@@ -6,13 +6,13 @@ has, TOTP or HOTP. "totp" and "hotp" check only their own kind.
 
 from __future__ import annotations
 
-from radmfa.core.ports import Factor, Store
+from radmfa.core.ports import CodeStore, Factor
 from radmfa.factors.hotp import LOOK_AHEAD
 from radmfa.factors.otp import OtpFactor
 
 
 def build_factors(
-    store: Store,
+    store: CodeStore,
     *,
     window: int,
     prompt: str,

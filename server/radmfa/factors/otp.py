@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from radmfa.core.model import CodeCheck, Token, User
-from radmfa.core.ports import Store
+from radmfa.core.ports import CodeStore
 from radmfa.factors import hotp
 from radmfa.factors.totp import matching_step
 
@@ -16,7 +16,7 @@ from radmfa.factors.totp import matching_step
 class OtpFactor:
     def __init__(
         self,
-        store: Store,
+        store: CodeStore,
         *,
         prompt: str,
         kinds: tuple[str, ...] = ("totp", "hotp"),

@@ -2,7 +2,7 @@
 the phone rings and wait for the callback's decision in the store.
 
 Custom messages and abuse limits come in here and only here: every text is
-composed by ``text`` (factors.texts → radmfa.messages), and
+composed by ``text`` (core.texts → core.messages), and
 ``limits.check_send`` runs right before a code, call or push goes out.
 """
 
@@ -13,22 +13,20 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import structlog
 
-from radmfa import fraud, limits, messages
 from radmfa.config import FraudConfig, LimitsConfig, PhoneConfig
-from radmfa.core import hold, methods, session
+from radmfa.core import fraud, limits, messages, methods, session, texts
 from radmfa.core.methods import Option
-from radmfa.core.model import AuthRequest, FraudReport, OobSession, Phase, User
+from radmfa.core.model import AuthRequest, FraudReport, OobSession, Phase, PhoneOutcome, User
 from radmfa.core.policy import name_key
-from radmfa.core.ports import Store
+from radmfa.core.ports import Deadline, LoginStore
 from radmfa.delivery import Senders
 from radmfa.errors import DeliveryError
-from radmfa.factors import callbacks, texts
+from radmfa.factors import callbacks
 
 log = structlog.get_logger("radmfa.phone")
 
@@ -38,19 +36,12 @@ PLAY = "play"  # the token action of a recording's URL (service/http.py checks i
 _REASONS = {session.Event.APPROVE: "approved", session.Event.DENY: "denied", session.Event.REPORT_FRAUD: "fraud"}
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """How a held request ended."""
-
-    approved: bool
-    reason: str  # audit reason: "approved", "denied", "fraud", "no answer", "superseded", …
-    message: str | None = None  # Reply-Message for a reject
-
-
 class PhoneFactors:
+    """The core's Phone port (core/ports.py), and the provider callbacks' side."""
+
     def __init__(
         self,
-        store: Store,
+        store: LoginStore,
         senders: Senders,
         cfg: PhoneConfig,
         fraud_cfg: FraudConfig,
@@ -58,13 +49,23 @@ class PhoneFactors:
         public_url: str,
         limits_cfg: LimitsConfig | None = None,
         app_name: Callable[[str], str] = str,
+        notify: fraud.Notifier | None = None,
     ) -> None:
+        """``app_name``: client name → {app} ([clients.<name>] app_name, as
+        reloaded on SIGHUP); ``notify`` tells the security team about a fraud report."""
         self.store, self.senders, self.cfg, self.fraud_cfg = store, senders, cfg, fraud_cfg
         self.limits = limits_cfg or LimitsConfig()
         self.public_url = public_url
         self.methods = senders.methods()
-        self.app_name = app_name  # client name → {app}: [clients.<name>] app_name (follows SIGHUP)
-        self.notify: fraud.Notifier | None = None  # tells the security team about a fraud report
+        self.app_name, self.notify = app_name, notify
+
+    @property
+    def two_way_sms(self) -> bool:
+        return self.cfg.two_way_sms
+
+    @property
+    def code_ttl_s(self) -> int:
+        return self.cfg.otp_ttl_s
 
     def topic(self, user: User, key: bytes | None = None) -> str:
         """The user's push topic; without ``key`` as shown and recorded
@@ -87,10 +88,10 @@ class PhoneFactors:
     async def _text(self, kind: str, user: User, client: str, **values: str) -> str:
         return await self.text(kind, client, user=user.name, language=user.language, **values)
 
-    async def _refused(self, user: User, method: str, *, now: datetime) -> Outcome | None:
+    async def _refused(self, user: User, method: str, *, now: datetime) -> PhoneOutcome | None:
         """The abuse limits ([limits]), right before anything goes out."""
-        refusal = await limits.check_send(self.store, self.limits, user=user.name, method=method, now=now)
-        return None if refusal is None else Outcome(False, refusal.reason, refusal.message)
+        refusal = await limits.check_send(self.store, self.limits, user=user.name, method=method, now=now, log=log)
+        return None if refusal is None else PhoneOutcome(False, refusal.reason, refusal.message)
 
     async def voice_texts(self, held: OobSession, *, language: str | None) -> list[tuple[str, bool]]:
         """The call's greeting and prompt: (recording URL, True) or (text, False)."""
@@ -132,7 +133,7 @@ class PhoneFactors:
 
     async def send_code(
         self, user: User, option: Option, *, client: str, state: bytes, now: datetime
-    ) -> Outcome | None:
+    ) -> PhoneOutcome | None:
         """Send a fresh code for the challenge ``state``; None when sent,
         else why not (audit reason and Reply-Message)."""
         refused = await self._refused(user, option.method, now=now)
@@ -154,7 +155,7 @@ class PhoneFactors:
                 await self.senders.sms.send_sms(option.destination, text)
         except DeliveryError as e:
             log.warning("code not delivered", user=user.name, method=option.method, error=str(e))
-            return Outcome(False, "delivery failed", await self._text("delivery_failed", user, client))
+            return PhoneOutcome(False, "delivery failed", await self._text("delivery_failed", user, client))
         return None
 
     async def check_code(
@@ -175,8 +176,10 @@ class PhoneFactors:
 
     # ---- out of band: hold the request while the phone rings ----
 
-    async def hold(self, user: User, option: Option, request: AuthRequest, *, now: datetime) -> Outcome:
-        hold.allow(self.cfg.oob_timeout_s + 5)
+    async def hold(
+        self, user: User, option: Option, request: AuthRequest, *, now: datetime, deadline: Deadline
+    ) -> PhoneOutcome:
+        deadline.extend(self.cfg.oob_timeout_s + 5)  # waits for a person, not for a hung peer
         held, refused = await self.begin(
             user, option, client=request.client, waiter=request.request_id,
             station=request.calling_station_id, now=now,
@@ -187,12 +190,12 @@ class PhoneFactors:
         outcome = await self._wait(held, request.request_id, (held.expires_at - now).total_seconds())
         if not outcome.approved and outcome.message is None and outcome.reason != "superseded":
             kind = "oob_timeout" if outcome.reason == "no answer" else "oob_denied"
-            return Outcome(False, outcome.reason, await self._text(kind, user, request.client))
+            return PhoneOutcome(False, outcome.reason, await self._text(kind, user, request.client))
         return outcome
 
     async def begin(
         self, user: User, option: Option, *, client: str, waiter: str, station: str, now: datetime
-    ) -> tuple[OobSession | None, Outcome | None]:
+    ) -> tuple[OobSession | None, PhoneOutcome | None]:
         """Open (or join) the call, push or two-way text ``option`` and start
         it: (the session to wait for, None), or (None, why not). The decision
         arrives in the store through the provider's callback; the RADIUS
@@ -222,14 +225,14 @@ class PhoneFactors:
             except DeliveryError as e:
                 log.warning("out-of-band start failed", user=user.name, method=option.method, error=str(e))
                 await self.store.decide_oob(held.id, Phase.DENIED, "delivery failed", now=now)
-                return None, Outcome(False, "delivery failed", await self._text("delivery_failed", user, client))
+                return None, PhoneOutcome(False, "delivery failed", await self._text("delivery_failed", user, client))
         elif held.waiter != waiter:
             # Running for a request from another Calling-Station-Id: joining
             # would let this request collect the approval the user gives to
             # the other one (a password holder racing the real user's push).
             log.warning("refused: another sign-in awaits approval", user=user.name, method=held.method)
             message = "Another sign-in is waiting for approval on your phone."
-            return None, Outcome(False, "another sign-in pending", message)
+            return None, PhoneOutcome(False, "another sign-in pending", message)
         else:
             log.info("joined a call or push already running", user=user.name, method=held.method)
         return held, None
@@ -256,23 +259,23 @@ class PhoneFactors:
         else:
             raise DeliveryError(f"no provider for {held.method}")
 
-    async def _wait(self, held: OobSession, waiter: str, seconds: float) -> Outcome:
+    async def _wait(self, held: OobSession, waiter: str, seconds: float) -> PhoneOutcome:
         """Poll the store until the session is decided, taken over or due.
         Polling (not LISTEN/NOTIFY) works the same on SQLite and PostgreSQL."""
         deadline = time.monotonic() + seconds
         while True:
             row = await self.store.get_oob(held.id)
             if row is None:
-                return Outcome(False, "no answer")
+                return PhoneOutcome(False, "no answer")
             if row.waiter != waiter:
                 # A newer Access-Request for this user and NAS took it over;
                 # checked first, so one approval never accepts two requests.
-                return Outcome(False, "superseded", "Replaced by a newer sign-in attempt.")
+                return PhoneOutcome(False, "superseded", "Replaced by a newer sign-in attempt.")
             if row.phase is not Phase.AWAITING_APPROVAL:
-                return Outcome(row.phase is Phase.APPROVED, row.reason)
+                return PhoneOutcome(row.phase is Phase.APPROVED, row.reason)
             if time.monotonic() >= deadline:
                 if await self.store.expire_oob(held.id) is not None:
-                    return Outcome(False, "no answer")
+                    return PhoneOutcome(False, "no answer")
                 continue  # decided just now: read the decision
             await asyncio.sleep(POLL_INTERVAL_S)
 
@@ -296,7 +299,7 @@ class PhoneFactors:
                 phone=decided.destination if voice else "",
                 device="" if voice else decided.destination,
             )
-            await fraud.raise_alert(self.store, self.fraud_cfg, report, now=now, notify=self.notify)
+            await fraud.raise_alert(self.store, self.fraud_cfg, report, now=now, log=log, notify=self.notify)
         return decided
 
     async def inbound_sms(self, sender: str, body: str, *, now: datetime) -> OobSession | None:

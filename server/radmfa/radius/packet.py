@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from radmfa.core.model import Attr
 from radmfa.radius import crypto
 from radmfa.radius.wire import (
     MESSAGE_AUTHENTICATOR,
@@ -19,6 +18,7 @@ from radmfa.radius.wire import (
     STATE,
     TUNNEL_PASSWORD,
     VENDOR_SPECIFIC,
+    Attr,
 )
 
 MICROSOFT = 311
@@ -26,8 +26,9 @@ _MS_SALTED = frozenset((16, 17))  # MS-MPPE-Send-Key, MS-MPPE-Recv-Key (RFC 2548
 _MS_PREFIX = MICROSOFT.to_bytes(4, "big")
 MAX_VALUE = 253
 
-# Never copied from an upstream reply into ours (issue: "never its State,
-# Proxy-State or Message-Authenticator").
+# Never copied from an upstream reply into ours: they belong to the upstream's
+# own exchange with us (its State, RFC 2865 §5.24; Proxy-State, §5.33;
+# Message-Authenticator, RFC 3579 §3.2, keyed to that packet).
 HOP_BY_HOP = frozenset((STATE, PROXY_STATE, MESSAGE_AUTHENTICATOR))
 
 

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from radmfa.core.model import Attr
+# One RADIUS attribute as it travels on the wire: (type, value). Vendor-Specific
+# attributes keep their whole value (vendor id + sub-attributes) as bytes.
+# Salt-encrypted values (Tunnel-Password, MS-MPPE-*-Key) are held in plaintext
+# form inside radmfa; packet.py encrypts them on the way out.
+Attr = tuple[int, bytes]
 
 ACCESS_REQUEST = 1
 ACCESS_ACCEPT = 2

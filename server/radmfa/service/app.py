@@ -11,12 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from radmfa import limits, messages
-from radmfa.config import PORTAL_CLIENT, Config, format_host_port
-from radmfa.core import exemptions
-from radmfa.core.phone_flow import PhoneFlow
+from radmfa.config import PORTAL_CLIENT, ClientPolicy, Config, format_host_port
+from radmfa.core import exemptions, limits, messages
+from radmfa.core.admin_ports import Store
 from radmfa.core.pipeline import Pipeline
-from radmfa.core.ports import Store, Upstream
+from radmfa.core.ports import Upstream
 from radmfa.delivery import Senders, build_senders
 from radmfa.delivery.alerts import FraudNotifier
 from radmfa.directory.sync import sync_loop
@@ -29,11 +28,13 @@ from radmfa.service.audit import AuditSink, configure_logging, log
 from radmfa.service.binding import CannotListen, bind_failure
 from radmfa.service.http import CallbackApp, start_http
 from radmfa.service.notify import sd_notify
+from radmfa.service.policies import PolicyTable
 from radmfa.service.radius import Listener, RadiusService
 from radmfa.service.reuseport import attach_identifier_steering
 from radmfa.service.udp import UdpEndpoint
 from radmfa.store import open_store
 from radmfa.upstream import ClientRouter, build_upstreams
+from radmfa.upstream import passwords as app_passwords
 
 PURGE_INTERVAL_S = 60.0
 DRAIN_TIMEOUT_S = 30.0
@@ -47,9 +48,10 @@ class App:
     audit: AuditSink
     service: RadiusService
     notifier: FraudNotifier  # the fraud.Notifier for raise_alert's call sites (voice, push)
+    policies: PolicyTable  # [clients.<name>], shared by the pipeline and the listener
     transports: list[UdpEndpoint] = field(default_factory=list)
     addresses: list[tuple[str, int]] = field(default_factory=list)
-    senders: Senders = field(default_factory=Senders)  # issue 4
+    senders: Senders = field(default_factory=Senders)
     phone: PhoneFactors | None = None
     http_runner: web.AppRunner | None = None
     ldap_front: LdapFront | None = None
@@ -66,7 +68,7 @@ class App:
         for warning in table.warnings:
             log.warning("clients.conf", warning=warning)
         self.service.reload_clients(table)
-        self.service.pipeline.clients = policies
+        self.policies.replace(policies)
         if isinstance(self.upstream, ClientRouter):
             self.upstream.route(policies)
         log.info("clients.conf reloaded", clients=len(table))
@@ -107,27 +109,32 @@ async def build(config: Config) -> App:
         lockout_s=config.mfa.code_lockout_s,
         hotp_window=config.mfa.hotp_window,
     )
-    # -- issue 4: phone, push and e-mail factors --
-    senders = build_senders(config.phone)
+    table = PolicyTable(policies)
+    notifier = FraudNotifier(config.fraud, config.smtp, server=config.audit.server_name)
+    senders = build_senders(config.phone)  # phone, push and e-mail factors
+
+    def app_name(client: str) -> str:  # {app}: [clients.<name>] app_name, also after SIGHUP
+        return config.portal.title if client == PORTAL_CLIENT else messages.app_name(table.policy_for(client), client)
+
     phone = None
     if senders.methods():
+        # The voice fraud code and push "Deny and report fraud" alert the security team.
         phone = PhoneFactors(
-            store, senders, config.phone, config.fraud, public_url=config.http.public_url, limits_cfg=config.limits
+            store, senders, config.phone, config.fraud, public_url=config.http.public_url, limits_cfg=config.limits,
+            app_name=app_name, notify=notifier,
         )
-    flow = PhoneFlow(config.mfa, store, phone, factors["otp"]) if phone is not None else None
-    pipeline = Pipeline(config.mfa, upstream, store, factors, clients=policies, phone=flow)
-    if phone is not None:  # {app} follows [clients.<name>] app_name, also after SIGHUP
-        phone.app_name = lambda client: (
-            config.portal.title if client == PORTAL_CLIENT else messages.app_name(pipeline.policy_for(client), client)
-        )
+    pipeline = Pipeline(
+        config.mfa, upstream, store, factors["otp"], policies=table, passwords=app_passwords, phone=phone
+    )
     audit = AuditSink(store, settings=config.audit)
-    service = RadiusService(config.radius, clients, pipeline, audit)
+    service = RadiusService(
+        config.radius, clients, pipeline, audit, policies=table, upstream_healthy=upstream.healthy
+    )
     service.node_ip = config.audit.server_ip or _node_ip()
-    notifier = FraudNotifier(config.fraud, config.smtp, server=config.audit.server_name)
-    if phone is not None:  # voice fraud code and push "Deny and report fraud" alert the security team
-        phone.notify = notifier
     front = LdapFront(config, pipeline=pipeline, store=store, audit=audit) if config.ldap_front else None
-    return App(config, store, upstream, audit, service, notifier, senders=senders, phone=phone, ldap_front=front)
+    return App(
+        config, store, upstream, audit, service, notifier, table, senders=senders, phone=phone, ldap_front=front
+    )
 
 
 def _node_ip() -> str:
@@ -148,7 +155,7 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
     where = app.config.path.name
     # HTTP first: once RADIUS answers, a call or push it starts can already be
     # called back (and /healthz answers), also while the UDP sockets open.
-    if app.config.http.listen:  # issue 4: callbacks and /healthz
+    if app.config.http.listen:  # provider callbacks and /healthz
         callbacks = CallbackApp(app.config.http, app.config.phone, app.phone, app.service.healthy)
         try:
             app.http_runner = await start_http(callbacks.app(), app.config.http.listen, reuse_port=reuse_port)
@@ -183,11 +190,11 @@ async def purge_once(store: Store, config: Config, *, now: datetime) -> None:
     past retention, cache entries and remembered devices past any window."""
     await store.purge_expired(now=now)
     await limits.purge(store, now=now)
-    await store.purge_oob(before=now - timedelta(seconds=PURGE_INTERVAL_S))  # issue 4: held calls/pushes, sent codes
+    await store.purge_oob(before=now - timedelta(seconds=PURGE_INTERVAL_S))  # held calls and pushes, sent codes
     await store.purge_audit(before=now - timedelta(days=config.audit.keep_days))
     if config.portal.public_url:  # portal sessions idle past their timeout
         await store.purge_web_sessions(idle_before=now - timedelta(minutes=config.portal.session_idle_minutes), now=now)
-    cache_for, devices_for = exemptions.retention(config.mfa.cache, config.clients.values())
+    cache_for, devices_for = exemptions.retention(config.mfa.cache, [ClientPolicy(), *config.clients.values()])
     await store.purge_exemptions(cache_before=now - cache_for, devices_before=now - devices_for)
 
 
@@ -237,7 +244,7 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
         sd_notify("READY=1\nSTATUS=serving")
         await stop.wait()
         sd_notify("STOPPING=1")
-        log.info("stopping: finishing requests in flight", in_flight=len(app.service._tasks))
+        log.info("stopping: finishing requests in flight", in_flight=len(app.service.flights))
     finally:
         for task in (purger, watchdog, syncer):
             if task is not None:

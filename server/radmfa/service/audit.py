@@ -20,7 +20,7 @@ import structlog
 from radmfa.config import AuditConfig, LogConfig
 from radmfa.core import methods
 from radmfa.core.model import AuditRecord
-from radmfa.core.ports import Store
+from radmfa.core.ports import AuditWriter
 
 _SENSITIVE = ("password", "secret", "code", "otp", "seed", "passcode", "key")
 
@@ -78,7 +78,7 @@ class AuditSink:
 
     def __init__(
         self,
-        store: Store,
+        store: AuditWriter,
         *,
         settings: AuditConfig | None = None,
         batch: int = 500,

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 import structlog
 from aiohttp import web
 
-from radmfa import messages
 from radmfa.config import HttpConfig, PhoneConfig
+from radmfa.core import messages
 from radmfa.core.session import Event
 from radmfa.delivery.twilio import valid_signature
 from radmfa.factors import callbacks, voice

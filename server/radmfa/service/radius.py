@@ -14,23 +14,25 @@ import itertools
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from radmfa.config import RadiusConfig
-from radmfa.core import hold, policy
+from radmfa.core import policy
 from radmfa.core.model import AuditRecord, AuthRequest, Decision, Verdict
-from radmfa.core.pipeline import Pipeline
+from radmfa.core.ports import ClientPolicies, Decider
 from radmfa.errors import StoreError
 from radmfa.radius import crypto, packet, wire
+from radmfa.radius.blast import BlastGuard
 from radmfa.radius.clients import Client, ClientTable
 from radmfa.radius.dedup import DedupCache, Seen
 from radmfa.service.audit import AuditSink, log, recorded_device, recorded_phone
 from radmfa.service.fairness import Admission, FairShare
+from radmfa.service.flights import Flights
 from radmfa.service.warnings import Throttle
 
 ACCEPTED_CODES = frozenset((wire.ACCESS_REQUEST, wire.STATUS_SERVER))
-MAX_PROXY_STATES = 10  # more than this is a proxy loop (PROXY-3)
 WARN_INTERVAL_S = 60.0
 WARN_PER_MINUTE = 20
 UNHEALTHY_AFTER_FAILURE_S = 10.0
@@ -54,36 +56,38 @@ class Transport(Protocol):
 _Job = tuple[wire.Frame, Client, Addr, Transport, DedupCache]
 
 
-class _Flight:
-    """One request task: its client, its deadline, and whether it still holds its fair share."""
-
-    __slots__ = ("client", "deadline", "in_share")
-
-    def __init__(self, client: str, deadline: float) -> None:
-        self.client = client
-        self.deadline = deadline  # monotonic; the watchdog cancels the task after it
-        self.in_share = True  # holds a max_active slot and a place in its client's budget
-
-
 class RadiusService:
     """Shared by every listening socket of one process."""
 
-    def __init__(self, cfg: RadiusConfig, clients: ClientTable, pipeline: Pipeline, audit: AuditSink) -> None:
+    def __init__(
+        self,
+        cfg: RadiusConfig,
+        clients: ClientTable,
+        pipeline: Decider,
+        audit: AuditSink,
+        *,
+        policies: ClientPolicies,
+        upstream_healthy: Callable[[], bool],
+    ) -> None:
+        """``policies``: [clients.<name>] (the audit's user address);
+        ``upstream_healthy``: False while every upstream server is marked dead."""
         self.cfg = cfg
         self.clients = clients
         self.pipeline = pipeline
         self.audit = audit
+        self.policies = policies
+        self.upstream_healthy = upstream_healthy
         self.dropped: Counter[str] = Counter()
         self.dropped_by_client: dict[str, Counter[str]] = {}  # client name -> reason -> count
         self.answered: Counter[str] = Counter()
         self.share: FairShare[_Job] = FairShare(cfg.max_active, cfg.client_max_requests)
-        self._tasks: dict[asyncio.Task[None], _Flight] = {}
-        self._overdue: set[asyncio.Task[None]] = set()
+        self.flights = Flights(
+            self.share, lambda job: self._process(*job), lambda job: job[1].name, lambda: self.cfg.request_timeout_s
+        )
         self._backend_failed_at = -UNHEALTHY_AFTER_FAILURE_S
         self._store_failures = 0  # requests failed by the store since it last worked
         self._store_logged_at = -STORE_LOG_INTERVAL_S
-        self._auto_ma: dict[str, bool] = {}  # "auto" decided by a client's first packet (BLAST-4)
-        self._auto_ps: dict[str, bool] = {}
+        self.blast = BlastGuard()  # what each client's first packet decided (BLAST-4)
         self._ids = itertools.count(1)
         self._prefix = f"{os.getpid():x}"
         self.started = time.monotonic()
@@ -94,8 +98,7 @@ class RadiusService:
     def reload_clients(self, clients: ClientTable) -> None:
         """In-flight requests keep the Client they started with."""
         self.clients = clients
-        self._auto_ma.clear()
-        self._auto_ps.clear()
+        self.blast = BlastGuard()
 
     # ---- receive path (synchronous, cheap) ----
 
@@ -113,7 +116,7 @@ class RadiusService:
             "answered": dict(self.answered),
             "dropped": dict(self.dropped),
             "dropped_by_client": {name: dict(reasons) for name, reasons in self.dropped_by_client.items()},
-            "in_flight": len(self._tasks),
+            "in_flight": len(self.flights),
             "waiting": self.share.waiting(),
         }
 
@@ -149,7 +152,7 @@ class RadiusService:
             frame = wire.parse(data, ACCEPTED_CODES)
         except wire.Malformed as e:
             return self.drop(e.reason, client.name)
-        reason = self._screen(frame, client)
+        reason = self.blast.screen(frame, client)
         if reason:
             self._warn(reason, client.name, addr[0])
             return self.drop(reason, client.name)
@@ -167,7 +170,7 @@ class RadiusService:
         job = (frame, client, addr, transport, dedup)
         admission = self.share.offer(client.name, job)
         if admission is Admission.RUN:
-            return self._start(job)
+            return self.flights.start(job)
         if admission is Admission.REFUSED:
             # Forgotten, so a retransmission is a new request once there is room.
             dedup.forget(key, frame.authenticator)
@@ -179,11 +182,6 @@ class RadiusService:
         self._warn("client_busy", client.name, addr[0])
         self.drop("client_busy", client.name)
 
-    def _start(self, job: _Job) -> None:
-        task = asyncio.get_running_loop().create_task(self._process(*job))
-        self._tasks[task] = _Flight(job[1].name, time.monotonic() + self.cfg.request_timeout_s)
-        task.add_done_callback(self._finished)
-
     def _duplicate(
         self, seen: tuple[Seen, bytes | None], addr: Addr, transport: Transport, client: Client
     ) -> None:
@@ -191,58 +189,6 @@ class RadiusService:
             return self.drop("duplicate_pending", client.name)  # RFC 5080 §2.2.2 (DUP-2)
         self.answered["duplicate_resent"] += 1
         transport.sendto(seen[1], addr)  # the same bytes, never reprocessed (DUP-3)
-
-    def _screen(self, frame: wire.Frame, client: Client) -> str:
-        """BlastRADIUS flags (BLAST-2..5) and Message-Authenticator (AUTH-3)."""
-        has_ma = frame.ma_offset >= 0
-        proxy_states = sum(1 for t, _ in frame.attrs if t == wire.PROXY_STATE)
-        if proxy_states > MAX_PROXY_STATES:
-            return "proxy_loop"
-        # Verify first, so a forged packet can neither pass nor teach "auto".
-        if has_ma and not crypto.verify_request_ma(frame.data, frame.ma_offset, client.secret):
-            return "bad_message_authenticator"
-        if frame.code == wire.STATUS_SERVER:  # always carries MA; teaches "auto" nothing
-            return "" if has_ma else "status_server_without_ma"  # RFC 5997 §3 (SS-1)
-        require_ma = self._requires_ma(client, has_ma, frame)
-        limit_ps = self._limits_proxy_state(client, has_ma, proxy_states)
-        if has_ma:
-            return ""
-        if require_ma:
-            return "blastradius_missing_ma"
-        if proxy_states and limit_ps:
-            return "blastradius_proxy_state_without_ma"
-        return ""
-
-    def _requires_ma(self, client: Client, has_ma: bool, frame: wire.Frame) -> bool:
-        """"auto" is decided by the client's first packet, as FreeRADIUS does:
-        without MA → no; with MA and no EAP-Message → yes; MA with EAP → undecided.
-        It has no effect for network (CIDR) definitions (BLAST-4)."""
-        setting = client.require_message_authenticator
-        if setting != "auto":
-            return setting == "yes"
-        decided = self._auto_ma.get(client.name)
-        if decided is not None:
-            return decided
-        if client.network.prefixlen != client.network.max_prefixlen:
-            return False
-        if not has_ma:
-            self._auto_ma[client.name] = False
-        elif frame.get(wire.EAP_MESSAGE) is None:
-            self._auto_ma[client.name] = True
-        return self._auto_ma.get(client.name, False)
-
-    def _limits_proxy_state(self, client: Client, has_ma: bool, proxy_states: int) -> bool:
-        """"auto": the first packet with Proxy-State and no MA turns the limit
-        off for that client; any other first packet turns it on (BLAST-4)."""
-        setting = client.limit_proxy_state
-        if setting != "auto":
-            return setting == "yes"
-        decided = self._auto_ps.get(client.name)
-        if decided is None:
-            if client.network.prefixlen != client.network.max_prefixlen:
-                return False
-            decided = self._auto_ps[client.name] = not (proxy_states and not has_ma)
-        return decided
 
     def _status_reply(self, frame: wire.Frame, client: Client) -> bytes:
         """RFC 5997 §3: Access-Accept, never proxied, no side effects (SS-2, SS-3)."""
@@ -269,14 +215,11 @@ class RadiusService:
         if request is None:
             dedup.forget(key, frame.authenticator)
             return self.drop("bad_user_password", client.name)
-        me = asyncio.current_task()
-        if me is not None:  # a request held for a call or push may move its own deadline
-            hold.extend_deadline.set(lambda seconds: self._extend(me, seconds))
-        try:
-            decision = await self.pipeline.handle(request, now=datetime.now(UTC))
+        try:  # a request held for a call or push moves its own deadline (flights.py)
+            decision = await self.pipeline.handle(request, now=datetime.now(UTC), deadline=self.flights.current())
         except asyncio.CancelledError:
             task = asyncio.current_task()
-            if task not in self._overdue:
+            if task is None or not self.flights.timed_out(task):
                 raise
             task.uncancel()  # cancelled by the watchdog, not by shutdown
             log.error("request timed out", request_id=request.request_id)
@@ -286,8 +229,7 @@ class RadiusService:
         else:
             if self._store_failures:
                 self._store_back()
-        if me is not None:
-            self._leave_share(me)  # a reject delay below is no work: give back the slot and the budget
+        self.flights.leave_share()  # a reject delay below is no work: give back the slot and the budget
         if decision.backend_failure:
             self._backend_failed_at = time.monotonic()
         if decision.backend_failure and self.cfg.on_backend_failure == "drop":
@@ -357,9 +299,7 @@ class RadiusService:
                 email=(user.email or "") if user is not None and settings.record_email else "",
                 phone=recorded_phone(decision.phone, settings),
                 device=recorded_device(decision.device, settings),
-                user_ip=policy.user_ip(
-                    request.attrs, self.pipeline.policy_for(client.name).user_ip_attribute, addr[0]
-                ),
+                user_ip=policy.user_ip(request.attrs, self.policies.policy_for(client.name).user_ip_attribute, addr[0]),
                 server_name=settings.server_name,
                 server_ip=settings.server_ip or self._server_ip(transport),
             )
@@ -402,57 +342,15 @@ class RadiusService:
         """Can this node decide logins? Not while every upstream server is
         marked dead, nor for a while after the store or a request failed."""
         recent = time.monotonic() - self._backend_failed_at < UNHEALTHY_AFTER_FAILURE_S
-        return self.pipeline.upstream.healthy() and not recent
-
-    def _extend(self, task: asyncio.Task[Any], seconds: float) -> None:
-        """A held request waits for a phone or an app, not for the worker:
-        it gives back its slot and its place in its client's budget."""
-        flight = self._tasks.get(task)
-        if flight is None:
-            return
-        flight.deadline = max(flight.deadline, time.monotonic() + seconds)
-        self._leave_share(task)
-
-    def _leave_share(self, task: asyncio.Task[Any]) -> None:
-        flight = self._tasks.get(task)
-        if flight is None:
-            return
-        if flight.in_share:
-            flight.in_share = False
-            self.share.leave(flight.client)
-            self._next()
-
-    def _next(self) -> None:
-        """A slot was given back: start the next client's waiting request in it."""
-        job = self.share.free_slot()
-        if job is not None:
-            self._start(job)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._leave_share(task)  # a task that ended without a decision (dropped, shut down)
-        self._tasks.pop(task, None)
-        self._overdue.discard(task)
+        return self.upstream_healthy() and not recent
 
     async def watchdog(self, interval_s: float = 1.0) -> None:
-        """Cancel requests past request_timeout_s (a hung store or peer).
-
-        One sweep a second over the requests in flight: an asyncio.timeout()
-        around every request cost a timer per request, a tenth of a login.
-        """
-        while True:
-            await asyncio.sleep(interval_s)
-            now = time.monotonic()
-            for task, flight in list(self._tasks.items()):
-                if flight.deadline <= now and task not in self._overdue and not task.done():
-                    self._overdue.add(task)
-                    task.cancel()
+        """Cancel requests past request_timeout_s (a hung store or peer)."""
+        await self.flights.watchdog(interval_s)
 
     async def drain(self, timeout_s: float) -> None:
-        """Wait for requests in flight and those waiting their turn (SIGTERM
-        finishes them, then exits); a finished one starts the next waiting one."""
-        deadline = time.monotonic() + timeout_s
-        while self._tasks and (left := deadline - time.monotonic()) > 0:
-            await asyncio.wait(set(self._tasks), timeout=left, return_when=asyncio.FIRST_COMPLETED)
+        """Wait for requests in flight and those waiting their turn (SIGTERM)."""
+        await self.flights.drain(timeout_s)
 
 
 class Listener:

@@ -12,7 +12,7 @@ import secrets
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from radmfa.core.ports import Store
+from radmfa.core.admin_ports import Store
 from radmfa.errors import ConfigError, StoreError
 from radmfa.store.seeds import KEY_BYTES, SeedCipher, create_key_file
 from radmfa.store.sql import SqlStore

@@ -45,7 +45,7 @@ class SqlStore(
     RebindsSql,
     PortalSql,
 ):
-    """Implements core.ports.Store over the primitives a backend provides."""
+    """Implements core.admin_ports.Store (both sides) over the primitives a backend provides."""
 
     async def take_session_view(
         self, state: bytes, *, now: datetime

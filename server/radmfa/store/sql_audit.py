@@ -9,7 +9,8 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
-from radmfa.core.model import AdminEvent, AuditFilter, AuditRecord
+from radmfa.core.admin_model import AdminEvent, AuditFilter
+from radmfa.core.model import AuditRecord
 from radmfa.store.codec import from_epoch, to_epoch
 from radmfa.store.sql_base import SqlBase
 

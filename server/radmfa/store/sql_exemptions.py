@@ -1,4 +1,6 @@
-"""The admin's controls (core.ports.ExemptionStore), in the SQL both backends share.
+"""The admin's controls, in the SQL both backends share: the request path's
+side (core.ports.ExemptionCheckStore, LockoutStore) and the admin's
+(core.admin_ports.ControlAdmin).
 
 Bypasses are consumed by one UPDATE whose WHERE re-checks ``used_at IS NULL``:
 on PostgreSQL a racing UPDATE waits for the row lock and then re-evaluates
@@ -13,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from radmfa.core.model import AppPassword, Bypass, ExemptionView, RememberedDevice
+from radmfa.core.admin_model import RememberedDevice
+from radmfa.core.model import AppPassword, Bypass, ExemptionView
 from radmfa.core.policy import name_key
 from radmfa.errors import AlreadyExists, LimitReached, no_such_user
 from radmfa.store.codec import from_epoch, to_epoch

@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from radmfa.core.model import HardwareToken, NewToken, Token
+from radmfa.core.admin_model import HardwareToken
+from radmfa.core.model import NewToken, Token
 from radmfa.errors import AlreadyExists, NotFound
 from radmfa.store.codec import from_epoch
 from radmfa.store.sql_base import Row

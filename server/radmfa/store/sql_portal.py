@@ -1,4 +1,4 @@
-"""The portals' sessions and the enrollment links (core.ports.PortalStore),
+"""The portals' sessions and the enrollment links (core.admin_ports.PortalStore),
 in the SQL both backends share."""
 
 # ruff: noqa: S608
@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from radmfa.core.model import EnrollmentLink, WebSession
+from radmfa.core.admin_model import EnrollmentLink, WebSession
 from radmfa.core.policy import name_key
 from radmfa.errors import NotFound
 from radmfa.store.codec import from_epoch, to_epoch

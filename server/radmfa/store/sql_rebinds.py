@@ -1,4 +1,4 @@
-"""The LDAP front end's completed binds, by user and client (core.ports.RebindStore)."""
+"""The LDAP front end's completed binds, by user and client (core.admin_ports.RebindStore)."""
 
 from __future__ import annotations
 

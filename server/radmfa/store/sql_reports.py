@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from radmfa.core.model import AUDIT_GROUPS, AuditFilter
+from radmfa.core.admin_model import AUDIT_GROUPS, AuditFilter
 from radmfa.store import schema
 from radmfa.store.sql_audit import audit_where, epoch_day
 from radmfa.store.sql_base import SqlBase

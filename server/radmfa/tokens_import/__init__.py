@@ -6,7 +6,7 @@ algorithm) before anything reaches the store, so a bad file changes nothing.
 
 from __future__ import annotations
 
-from radmfa.core.model import HardwareToken
+from radmfa.core.admin_model import HardwareToken
 from radmfa.errors import RadmfaError
 
 MIN_SEED_BYTES = 16  # RFC 4226 §4 R6: at least 128 bits

@@ -14,7 +14,7 @@ import binascii
 import csv
 import io
 
-from radmfa.core.model import HardwareToken
+from radmfa.core.admin_model import HardwareToken
 from radmfa.tokens_import import ImportFileError, checked
 
 COLUMNS = ("serial", "secret", "period", "digits", "algorithm", "type", "counter")

@@ -24,7 +24,7 @@ import defusedxml.ElementTree as SafeET
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from radmfa.core.model import HardwareToken
+from radmfa.core.admin_model import HardwareToken
 from radmfa.tokens_import import ImportFileError, checked
 
 _AES_CBC = {

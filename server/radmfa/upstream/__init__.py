@@ -6,13 +6,13 @@ from collections.abc import Mapping
 
 from radmfa.config import ClientPolicy, Config, UpstreamConfig
 from radmfa.core.model import AuthRequest, PrimaryResult
-from radmfa.core.ports import Store, Upstream
+from radmfa.core.ports import Upstream, UserLookup
 from radmfa.upstream.ldap import LdapUpstream
 from radmfa.upstream.local import LocalUpstream
 from radmfa.upstream.radius import RadiusUpstream
 
 
-async def build_upstream(cfg: UpstreamConfig, store: Store) -> Upstream:
+async def build_upstream(cfg: UpstreamConfig, store: UserLookup) -> Upstream:
     if cfg.type == "radius":
         upstream = RadiusUpstream(cfg)
         await upstream.start()
@@ -22,7 +22,7 @@ async def build_upstream(cfg: UpstreamConfig, store: Store) -> Upstream:
     return LocalUpstream(store)
 
 
-async def build_upstreams(config: Config, store: Store, policies: Mapping[str, ClientPolicy]) -> Upstream:
+async def build_upstreams(config: Config, store: UserLookup, policies: Mapping[str, ClientPolicy]) -> Upstream:
     """The default [upstream], or a ClientRouter when [upstreams.<name>] exist.
     ``policies`` are the clients' [clients.<name>] tables, by clients.conf name."""
     default = await build_upstream(config.upstream, store)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from radmfa.core import policy
 from radmfa.core.model import AuthRequest, PrimaryResult
-from radmfa.core.ports import Store
+from radmfa.core.ports import UserLookup
 from radmfa.upstream.passwords import check_local_password
 
 
 class LocalUpstream:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: UserLookup) -> None:
         self.store = store
 
     async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult:

@@ -27,8 +27,8 @@ import structlog
 from aiohttp import web
 
 from radmfa.config import IpNetwork
-from radmfa.core.model import WebSession
-from radmfa.core.ports import PortalStore
+from radmfa.core.admin_model import WebSession
+from radmfa.core.admin_ports import PortalStore
 from radmfa.web import i18n, security
 from radmfa.web.i18n import N_
 from radmfa.web.render import Renderer

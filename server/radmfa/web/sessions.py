@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from radmfa.core.model import WebSession
-from radmfa.core.ports import PortalStore
+from radmfa.core.admin_model import WebSession
+from radmfa.core.admin_ports import PortalStore
 
 TOUCH_EVERY = timedelta(seconds=30)  # seen_at is written at most this often (one write, not one per page)
 

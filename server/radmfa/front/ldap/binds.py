@@ -33,9 +33,11 @@ from typing import Literal, Protocol
 
 from radmfa.config import LdapFrontClient, LdapFrontConfig, MfaConfig
 from radmfa.core import exemptions, policy
+from radmfa.core.challenge import reject
 from radmfa.core.exemptions import Rule
 from radmfa.core.model import AuditRecord, AuthRequest, Decision, Token, User, UserState, Verdict
 from radmfa.core.policy import name_key
+from radmfa.core.ports import FIXED_DEADLINE, Decider
 from radmfa.front.ldap import names, protocol
 from radmfa.front.ldap.directory import Directory, DirectoryError, Link
 from radmfa.front.ldap.lookup import Resolver
@@ -43,12 +45,6 @@ from radmfa.front.ldap.names import Identity
 from radmfa.front.ldap.protocol import Bind
 from radmfa.front.ldap.rebind import KeyedStore, Rebinds
 from radmfa.service.audit import AuditSink, log
-
-
-class Decider(Protocol):
-    """core.pipeline.Pipeline as the front end uses it."""
-
-    async def handle(self, request: AuthRequest, *, now: datetime) -> Decision: ...
 
 
 class BindStore(KeyedStore, Protocol):
@@ -80,10 +76,6 @@ class Bound:
     link: Link | None = None  # a directory connection bound as this identity
 
 
-def _reject(reason: str) -> Decision:
-    return Decision(Verdict.REJECT, reason)
-
-
 class Binder:
     def __init__(
         self,
@@ -109,45 +101,45 @@ class Binder:
     async def bind(self, peer: Peer, bind: Bind) -> Bound:
         started = time.perf_counter()
         request_id = f"{self._prefix}-{next(self._ids):x}"
-        name, bound, decision = bind.name, Bound(protocol.INVALID_CREDENTIALS), _reject("")
+        name, bound, decision = bind.name, Bound(protocol.INVALID_CREDENTIALS), reject("")
         if bind.version != 3:
-            bound, decision = Bound(protocol.PROTOCOL_ERROR), _reject(f"LDAP version {bind.version}")
+            bound, decision = Bound(protocol.PROTOCOL_ERROR), reject(f"LDAP version {bind.version}")
         elif bind.method != "simple":
-            bound, decision = Bound(protocol.AUTH_METHOD_NOT_SUPPORTED), _reject(f"{bind.method} bind not offered")
+            bound, decision = Bound(protocol.AUTH_METHOD_NOT_SUPPORTED), reject(f"{bind.method} bind not offered")
         elif not peer.tls and not peer.loopback:
-            bound, decision = Bound(protocol.CONFIDENTIALITY_REQUIRED), _reject("bind without TLS")
+            bound, decision = Bound(protocol.CONFIDENTIALITY_REQUIRED), reject("bind without TLS")
         elif not bind.name and not bind.password:
             bound, decision = self._anonymous()
         elif not bind.password:  # RFC 4513 §5.1.2: would be "unauthenticated", i.e. anonymous
-            bound, decision = Bound(protocol.UNWILLING_TO_PERFORM), _reject("unauthenticated bind (no password)")
+            bound, decision = Bound(protocol.UNWILLING_TO_PERFORM), reject("unauthenticated bind (no password)")
         elif names.key(bind.name) in self.service:
             bound, decision = await self._service(bind)
         else:
             try:
                 name, bound, decision = await self._user(peer, bind, request_id)
             except asyncio.CancelledError:  # the client left while its push or call was held
-                gone = _reject("client closed the connection before the decision")
+                gone = reject("client closed the connection before the decision")
                 self._audit(peer, request_id, name, gone, protocol.INVALID_CREDENTIALS, started)
                 raise
             except Exception as e:  # fail closed, keep serving
                 log.error("internal error", request_id=request_id, error=repr(e))
-                bound, decision = Bound(protocol.UNAVAILABLE), replace(_reject("internal error"), backend_failure=True)
+                bound, decision = Bound(protocol.UNAVAILABLE), reject("internal error", backend_failure=True)
         self._audit(peer, request_id, name, decision, bound.code, started)
         return bound
 
     def _anonymous(self) -> tuple[Bound, Decision]:
         if self.cfg.allow_anonymous:
             return Bound(protocol.SUCCESS, "anonymous"), Decision(Verdict.ACCEPT, "anonymous bind", "none")
-        return Bound(protocol.INAPPROPRIATE_AUTHENTICATION), _reject("anonymous bind not allowed")
+        return Bound(protocol.INAPPROPRIATE_AUTHENTICATION), reject("anonymous bind not allowed")
 
     async def _service(self, bind: Bind) -> tuple[Bound, Decision]:
         try:
             code, link = await self.directory.bind(bind.name, bind.password)
         except DirectoryError as e:
             log.warning("ldap front: directory unavailable", error=str(e))
-            return Bound(protocol.UNAVAILABLE), replace(_reject("directory unavailable"), backend_failure=True)
+            return Bound(protocol.UNAVAILABLE), reject("directory unavailable", backend_failure=True)
         if link is None:
-            return Bound(protocol.INVALID_CREDENTIALS), _reject(f"service bind refused (LDAP result {code})")
+            return Bound(protocol.INVALID_CREDENTIALS), reject(f"service bind refused (LDAP result {code})")
         return Bound(protocol.SUCCESS, "service", link), Decision(Verdict.ACCEPT, "service bind", "none")
 
     async def _user(self, peer: Peer, bind: Bind, request_id: str) -> tuple[str, Bound, Decision]:
@@ -159,7 +151,7 @@ class Binder:
             async with asyncio.timeout(peer.client.bind_timeout_s):
                 found = await self._decide(peer, bind, request_id)
         except TimeoutError:
-            return bind.name, refused, _reject(f"no decision within {peer.client.bind_timeout_s:g} s")
+            return bind.name, refused, reject(f"no decision within {peer.client.bind_timeout_s:g} s")
         if isinstance(found, Decision):
             return bind.name, refused, found
         who, decision, reused = found
@@ -185,7 +177,7 @@ class Binder:
         for a rebind, or the refusal of a bind name that names nobody."""
         who = await self.resolver.resolve(bind.name)
         if who is None:
-            return _reject("bind name names no user")
+            return reject("bind name names no user")
         user_key, client, now = name_key(who.name), peer.client.name, datetime.now(UTC)
         if await self.rebinds.completed(user_key, client, who.dn, bind.password, now=now):
             return who, Decision(Verdict.ACCEPT, f"rebind within {self.cfg.rebind_seconds} s", "none"), True
@@ -200,7 +192,8 @@ class Binder:
             authenticator=bytes(16),
             attrs=(),
         )
-        decision = await self.pipeline.handle(request, now=now)
+        # bind_timeout_s bounds the whole bind (bind above): a held call or push cannot move it.
+        decision = await self.pipeline.handle(request, now=now, deadline=FIXED_DEADLINE)
         if decision.verdict is Verdict.CHALLENGE:  # LDAP has no challenge: a code comes inline or not at all
             decision = replace(decision, verdict=Verdict.REJECT, reason=f"{decision.reason} (no challenge in LDAP)")
         return who, decision, False
@@ -235,9 +228,9 @@ class Binder:
         user, _ = await self.store.login_view(who.name)
         refusal = None
         if user is None and self.mfa.unknown_users == "reject":  # deleted meanwhile
-            refusal = _reject("unknown user")
+            refusal = reject("unknown user")
         elif user is not None and exemptions.effective_state(user, now=now) is UserState.BLOCKED:
-            refusal = _reject(exemptions.block_rule(user))
+            refusal = reject(exemptions.block_rule(user))
         if refusal is not None:
             await self.rebinds.forget(user_key, client)
             return Bound(protocol.INVALID_CREDENTIALS), refusal

@@ -22,7 +22,7 @@ import hmac
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from radmfa.core.ports import RebindStore
+from radmfa.core.admin_ports import RebindStore
 
 _LABEL = b"radmfa ldap_front rebind v1"
 

@@ -26,8 +26,9 @@ from functools import partial
 
 from radmfa.config import ClientPolicy, Config, LdapFrontClient, LdapFrontConfig, LdapListen, UpstreamConfig
 from radmfa.core.exemptions import parse_ip
+from radmfa.core.ports import Decider
 from radmfa.errors import ConfigError
-from radmfa.front.ldap.binds import Binder, BindStore, Decider, Peer
+from radmfa.front.ldap.binds import Binder, BindStore, Peer
 from radmfa.front.ldap.connection import Connection, Shared
 from radmfa.front.ldap.directory import Directory, nodelay
 from radmfa.front.ldap.lookup import Resolver

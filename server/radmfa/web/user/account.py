@@ -12,14 +12,17 @@ app passwords and reporting fraud only take access away.
 
 from __future__ import annotations
 
+import structlog
 from aiohttp import web
 
-from radmfa import fraud
-from radmfa.core import policy
+from radmfa.core import fraud, policy
+from radmfa.core.admin_model import WebSession
 from radmfa.core.methods import mask
-from radmfa.core.model import AuditRecord, FraudReport, Token, User, WebSession
+from radmfa.core.model import AuditRecord, FraudReport, Token, User
 from radmfa.web.i18n import N_
 from radmfa.web.user.portal import UserPortal
+
+log = structlog.get_logger("radmfa.portal")
 
 RECENT = 20  # sign-ins listed
 
@@ -124,7 +127,9 @@ class Account:
             calling_station_id=row.calling_station_id, phone=row.phone, device=row.device,
             note=f"sign-in {row.request_id} at {row.time.isoformat(timespec='seconds')} reported from the portal",
         )
-        stored = await fraud.raise_alert(self.p.store, self.p.config.fraud, report, now=now, notify=self.p.notifier)
+        stored = await fraud.raise_alert(
+            self.p.store, self.p.config.fraud, report, now=now, log=log, notify=self.p.notifier
+        )
         await self.p.record(request, user, "fraud.report", f"request={row.request_id}")
         blocked = stored is not None and self.p.config.fraud.block_user
         if stored is None:  # [fraud] allow_reports = false: nothing was recorded

@@ -20,9 +20,10 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from aiohttp import web
 
-from radmfa import fraud
 from radmfa.config import Config
-from radmfa.core.ports import Store, Upstream
+from radmfa.core import fraud
+from radmfa.core.admin_ports import PortalStore, Store
+from radmfa.core.ports import Upstream
 from radmfa.delivery import Senders, build_senders
 from radmfa.delivery.alerts import FraudNotifier
 from radmfa.errors import ConfigError
@@ -34,7 +35,7 @@ from radmfa.web import i18n
 from radmfa.web.app import Foundation, Site
 from radmfa.web.render import Renderer
 from radmfa.web.user.account import Account
-from radmfa.web.user.portal import UserPortal
+from radmfa.web.user.portal import UserPortal, UserPortalStore
 from radmfa.web.user.signin import SignIn
 from radmfa.web.user.wizard import Wizard
 
@@ -43,7 +44,7 @@ PURGE_INTERVAL_S = 60.0
 
 
 async def build_user_portal(
-    config: Config, store: Store, upstream: Upstream, senders: Senders, notifier: fraud.Notifier | None
+    config: Config, store: UserPortalStore, upstream: Upstream, senders: Senders, notifier: fraud.Notifier | None
 ) -> web.Application:
     cfg = config.portal
     site = Site(
@@ -90,7 +91,7 @@ async def start_site(app: web.Application, config: Config, *, reuse_port: bool =
     return runner
 
 
-async def purge_sessions(store: Store, config: Config, *, now: datetime) -> int:
+async def purge_sessions(store: PortalStore, config: Config, *, now: datetime) -> int:
     idle = timedelta(minutes=config.portal.session_idle_minutes)
     return await store.purge_web_sessions(idle_before=now - idle, now=now)
 

@@ -15,7 +15,8 @@ from datetime import datetime
 from aiohttp import web
 
 from radmfa.core import exemptions
-from radmfa.core.model import AppPassword, Token, User, WebSession
+from radmfa.core.admin_model import WebSession
+from radmfa.core.model import AppPassword, Token, User
 from radmfa.errors import AlreadyExists, LimitReached
 from radmfa.upstream.passwords import hash_app_password
 from radmfa.web.i18n import N_

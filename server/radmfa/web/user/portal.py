@@ -12,16 +12,18 @@ from __future__ import annotations
 import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import structlog
 from aiohttp import web
 
-from radmfa import fraud
 from radmfa.config import Config
-from radmfa.core import exemptions
-from radmfa.core.controls import AdminControls
-from radmfa.core.model import AdminEvent, AuditRecord, Token, User, UserState, WebSession
-from radmfa.core.ports import Factor, Store, Upstream
+from radmfa.core import exemptions, fraud
+from radmfa.core.admin_model import AdminEvent, WebSession
+from radmfa.core.admin_ports import AuditLog, ControlAdmin, PortalStore, UserAdmin
+from radmfa.core.controls import Lockout
+from radmfa.core.model import AuditRecord, Token, User, UserState
+from radmfa.core.ports import Factor, LoginStore, Upstream
 from radmfa.delivery import Senders
 from radmfa.errors import DeliveryError
 from radmfa.factors.phone import PhoneFactors
@@ -34,19 +36,17 @@ SIGNED_IN = "signed-in"
 PASSWORD = "password"  # the password passed; the second factor is next  # noqa: S105 (a stage name)
 
 
-class _Lockout(AdminControls):
-    """The RADIUS side's lockout rule, on the same counters in the store."""
-
-    def __init__(self, config: Config, store: Store) -> None:
-        self.mfa, self.store = config.mfa, store
-        self.trusted = exemptions.TrustedNetworks(config.mfa.trusted_networks)
+class UserPortalStore(LoginStore, UserAdmin, ControlAdmin, AuditLog, PortalStore, Protocol):
+    """The user portal signs users in as any front end does (the login
+    side, with the phone factors and the lockout) and lets them change their
+    own factors, app passwords and devices (those domains of the admin side)."""
 
 
 class UserPortal:
     def __init__(
         self,
         config: Config,
-        store: Store,
+        store: UserPortalStore,
         upstream: Upstream,
         phone: PhoneFactors | None,
         otp: Factor,
@@ -59,7 +59,7 @@ class UserPortal:
         self.cfg = config.portal
         self.methods = senders.methods()
         self.verifier = Verifier(store, phone, otp, totp_window=config.mfa.totp_window)
-        self._lockout = _Lockout(config, store)
+        self._lockout = Lockout(config.mfa, store)  # the RADIUS side's rule, on the same counters
 
     # ---- who is here ----
 
@@ -124,7 +124,7 @@ class UserPortal:
 
     async def factor_failed(self, user: User, *, now: datetime) -> bool:
         """A wrong code or a denial at sign-in or step-up; True when it blocked the user."""
-        return await self._lockout.mfa_failed(user, now=now)
+        return await self._lockout.failed(user, now=now)
 
     async def audit(self, request: web.Request, name: str, result: str, reason: str, factor: str = "") -> None:
         visit = self.visit(request)

@@ -19,9 +19,10 @@ from datetime import datetime
 from aiohttp import web
 
 from radmfa.core import policy
-from radmfa.core.model import AuthRequest, Token, User, WebSession
+from radmfa.core.admin_model import WebSession
+from radmfa.core.limits import window
+from radmfa.core.model import AuthRequest, Token, User
 from radmfa.errors import UpstreamUnavailable
-from radmfa.limits import window
 from radmfa.radius import wire
 from radmfa.web.i18n import N_
 from radmfa.web.user import verify

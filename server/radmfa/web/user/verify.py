@@ -7,7 +7,7 @@ check_code; a call or push is opened by PhoneFactors.begin and decided by
 the provider's callback in the store, which the browser polls; an app
 code goes through the OtpFactor (replay guard, per-token lock). Wrong
 answers at sign-in and step-up count towards the user's lockout exactly
-like RADIUS ones (AdminControls.mfa_failed).
+like RADIUS ones (core.controls.Lockout).
 
 What is in progress lives in the session's data under ``v.*`` keys.
 """
@@ -22,7 +22,7 @@ from datetime import datetime
 from radmfa.config import PORTAL_CLIENT
 from radmfa.core.methods import Option, mask, mask_email
 from radmfa.core.model import Phase, Token, User
-from radmfa.core.ports import Factor, Store
+from radmfa.core.ports import Factor, OobStore
 from radmfa.factors.phone import PhoneFactors
 from radmfa.factors.totp import matching_step
 from radmfa.web.i18n import N_
@@ -68,7 +68,7 @@ class Started:
 
 
 class Verifier:
-    def __init__(self, store: Store, phone: PhoneFactors | None, otp: Factor, *, totp_window: int) -> None:
+    def __init__(self, store: OobStore, phone: PhoneFactors | None, otp: Factor, *, totp_window: int) -> None:
         self.store, self.phone, self.otp = store, phone, otp
         self.totp_window = totp_window
 

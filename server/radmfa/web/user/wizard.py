@@ -23,7 +23,8 @@ from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
-from radmfa.core.model import NewToken, Token, User, WebSession
+from radmfa.core.admin_model import WebSession
+from radmfa.core.model import NewToken, Token, User
 from radmfa.factors.totp import provisioning_uri
 from radmfa.web import phones, qr
 from radmfa.web.i18n import N_

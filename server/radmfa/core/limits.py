@@ -11,7 +11,7 @@ node shares them:
   premium numbers they are paid for) need volume; this caps the bill.
 
 Each check is one atomic increment that returns the new count (store
-LimitStore.count_send); a send is allowed when its count is within the
+SendCounterStore.count_send); a send is allowed when its count is within the
 limit, so N concurrent requests against a limit of L allow exactly
 min(N, L). Fixed windows let a user reach twice the limit across a window
 boundary; that is accepted for one store row per window and method.
@@ -22,14 +22,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import structlog
-
-from radmfa.config import SEND_METHODS, LimitsConfig
+from radmfa.core.admin_ports import Housekeeping
 from radmfa.core.policy import name_key
-from radmfa.core.ports import Store
+from radmfa.core.ports import EventLog, SendCounterStore
 
-log = structlog.get_logger("radmfa.limits")
+if TYPE_CHECKING:
+    from radmfa.config import LimitsConfig
 
 # Audit reasons for a refused send (AuditRecord.reason).
 RATE_LIMITED_USER = "rate-limited:user"
@@ -56,22 +56,23 @@ class Refusal:
     retry_after_s: int
 
 
-async def allow_send(store: Store, settings: LimitsConfig, *, user: str, method: str, now: datetime) -> str | None:
+async def allow_send(
+    store: SendCounterStore, settings: LimitsConfig, *, user: str, method: str, now: datetime, log: EventLog
+) -> str | None:
     """None when the send is allowed (and counted); otherwise the Reply-Message
     text. Use check_send for the audit reason too."""
-    refusal = await check_send(store, settings, user=user, method=method, now=now)
+    refusal = await check_send(store, settings, user=user, method=method, now=now, log=log)
     return None if refusal is None else refusal.message
 
 
 async def check_send(
-    store: Store, settings: LimitsConfig, *, user: str, method: str, now: datetime
+    store: SendCounterStore, settings: LimitsConfig, *, user: str, method: str, now: datetime, log: EventLog
 ) -> Refusal | None:
     """Count one ``method`` send to ``user`` at ``now`` against both limits;
     None when it is within them. A send refused by the global cap is taken
-    back from the user's count: the user did not get it."""
-    if method not in SEND_METHODS:
-        raise ValueError(f"not a send method: {method!r}")
-    limit = settings.for_method(method)
+    back from the user's count: the user did not get it. ``log`` gets the
+    "send refused" line (docs/configuration.md, [limits])."""
+    limit = settings.for_method(method)  # raises ValueError for anything but SEND_METHODS
     scope = "user:" + (name_key(user) or user)
     user_window = None
     if limit.per_user:
@@ -98,7 +99,7 @@ async def check_send(
     return None
 
 
-async def purge(store: Store, *, now: datetime) -> int:
+async def purge(store: Housekeeping, *, now: datetime) -> int:
     """Drop counters of windows that have ended (housekeeping)."""
     return await store.purge_send_counters(now=now)
 

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from radmfa.config import ClientPolicy
 from radmfa.core.model import MESSAGE_KINDS, VOICE_KINDS, CustomMessage
-from radmfa.core.ports import Store
+from radmfa.core.ports import MessageLookup
 from radmfa.errors import RadmfaError
+
+if TYPE_CHECKING:
+    from radmfa.config import ClientPolicy
 
 # The seed product's limit for custom voice messages.
 MAX_VOICE_BYTES: Final = 5 * 1024 * 1024
@@ -108,7 +110,9 @@ class MessageError(RadmfaError):
 # -- sending ---------------------------------------------------------------------
 
 
-async def render(store: Store, kind: str, *, language: str | None, client: str, values: Mapping[str, str]) -> str:
+async def render(
+    store: MessageLookup, kind: str, *, language: str | None, client: str, values: Mapping[str, str]
+) -> str:
     """The text of message ``kind`` for a user of ``language`` on ``client``,
     with ``values`` filled in (``app``: app_name(policy, client); ``code``,
     ``user``, ``minutes``, ``menu``, ``fraud_code`` (spoken_keys) as the kind
@@ -126,7 +130,7 @@ async def render(store: Store, kind: str, *, language: str | None, client: str, 
 
 
 async def voice_file_url(
-    store: Store, kind: str, *, language: str | None, client: str, public_url: str
+    store: MessageLookup, kind: str, *, language: str | None, client: str, public_url: str
 ) -> str | None:
     """The URL radmfa serves the recording at, when the most specific message
     for this user and client is a recording (TwiML ``<Play>``); None when it
@@ -140,7 +144,7 @@ async def voice_file_url(
     return public_url.rstrip("/") + VOICE_PATH.format(id=best.id)
 
 
-async def voice_file(store: Store, file_id: int) -> tuple[bytes, str] | None:
+async def voice_file(store: MessageLookup, file_id: int) -> tuple[bytes, str] | None:
     """The recording and its content type, for the HTTP handler of VOICE_PATH."""
     return await store.voice_file(file_id)
 

@@ -1,6 +1,6 @@
 """Every text a user sees or hears from the phone factors goes through here.
 
-The kinds operators may customise (radmfa.messages.PLACEHOLDERS: sms, the
+The kinds operators may customise (radmfa.core.messages.PLACEHOLDERS: sms, the
 call's greeting and prompt, challenge menu and code prompt, push title and
 text, e-mail subject and body) come from ``messages.render``: per language
 and client, from the store. The few texts that are not customisable yet
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from radmfa import messages
-from radmfa.core.ports import Store
+from radmfa.core import messages
+from radmfa.core.ports import MessageLookup
 
 DEFAULTS: Mapping[str, str] = {
     "sms_two_way": "Reply {code} to this message to sign in to {app}.",
@@ -43,7 +43,7 @@ def _fill(template: str, values: Mapping[str, str]) -> str:
 
 
 async def render(
-    store: Store, kind: str, *, language: str | None, client: str, app: str, values: Mapping[str, str]
+    store: MessageLookup, kind: str, *, language: str | None, client: str, app: str, values: Mapping[str, str]
 ) -> str:
     """The text of ``kind`` for a user of ``language`` on ``client``; ``app``
     is the client's app_name (``{app}``)."""

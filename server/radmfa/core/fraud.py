@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-import structlog
-
-from radmfa.config import FraudConfig
 from radmfa.core.model import FraudReport
-from radmfa.core.ports import Store
+from radmfa.core.ports import EventLog, FraudAlertStore
 
-log = structlog.get_logger("radmfa.fraud")
+if TYPE_CHECKING:
+    from radmfa.config import FraudConfig
 
 # Called with the stored report; must not raise for a delivery problem (it
 # logs it): the report and the block are already in the store.
@@ -24,10 +23,17 @@ BLOCK_REASON = "fraud"  # users.blocked_reason; the audit reason is "blocked-fra
 
 
 async def raise_alert(
-    store: Store, settings: FraudConfig, report: FraudReport, *, now: datetime, notify: Notifier | None = None
+    store: FraudAlertStore,
+    settings: FraudConfig,
+    report: FraudReport,
+    *,
+    now: datetime,
+    log: EventLog,
+    notify: Notifier | None = None,
 ) -> FraudReport | None:
     """Record ``report``; None when ``[fraud] allow_reports`` is off (the
-    verification is still denied by the caller, nothing is stored)."""
+    verification is still denied by the caller, nothing is stored).
+    ``log`` gets the "fraud reported" line (docs/operator-guide.md)."""
     if not settings.allow_reports:
         log.info("fraud report ignored (allow_reports = false)", user=report.username, source=report.source)
         return None

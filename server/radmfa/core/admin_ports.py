@@ -1,0 +1,325 @@
+"""The administration side of the store, one Protocol per domain, and
+``Store``: both sides, what store/ implements (one SQL mixin per domain).
+
+The CLI, the portals' self-service pages, directory sync and housekeeping
+depend on these; a login needs only core.ports.LoginStore.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from radmfa.core.admin_model import AdminEvent, AuditFilter, EnrollmentLink, HardwareToken, RememberedDevice, WebSession
+from radmfa.core.model import (
+    AppPassword,
+    AuditRecord,
+    Bypass,
+    CustomMessage,
+    FraudReport,
+    NewToken,
+    NewUser,
+    Token,
+    User,
+)
+from radmfa.core.ports import AuditWriter, BlockStore, LoginStore, MessageLookup, UserLookup
+
+
+class UserAdmin(UserLookup, Protocol):
+    """Users and their tokens. Every method taking a name finds the user by
+    core.policy.name_key (case, DOMAIN\\ and @realm ignored); users keep
+    their name as added."""
+
+    async def add_user(self, user: NewUser) -> User:
+        """Raises AlreadyExists when the name, or another with its name_key, is
+        taken, and StoreError when its name_key is empty."""
+
+    async def list_users(self) -> list[User]: ...
+
+    async def delete_user(self, name: str) -> bool:
+        """Deletes the user and their tokens; False when there was no such user."""
+
+    async def set_password_hash(self, name: str, password_hash: str | None) -> bool: ...
+
+    async def update_user(self, name: str, changes: Mapping[str, object]) -> User | None:
+        """Set profile fields (model.USER_FIELDS; anything else raises
+        ValueError) in one statement; the user as it now is, or None."""
+
+    async def add_token(self, username: str, token: NewToken) -> Token:
+        """Raises NotFound when the user does not exist."""
+
+    async def list_tokens(self, username: str | None = None) -> list[Token]: ...
+
+    async def delete_token(self, token_id: int) -> bool: ...
+
+
+class ControlAdmin(BlockStore, Protocol):
+    """The admin's controls: one-time bypasses, remembered devices, app
+    passwords, blocks and the lockout count (store/sql_exemptions.py)."""
+
+    # bypasses: rows are kept after use, expiry and cancellation (the report)
+    async def create_bypass(
+        self, username: str, *, seconds: int, reason: str, created_by: str, now: datetime
+    ) -> Bypass:
+        """Raises NotFound when the user does not exist."""
+
+    async def list_bypasses(self, username: str | None = None) -> list[Bypass]:
+        """Oldest first; deleted users' bypasses too."""
+
+    async def cancel_bypass(self, bypass_id: int, *, now: datetime) -> Bypass | None:
+        """Cancel an open bypass; None when there is none open with that id."""
+
+    async def list_devices(self, username: str | None = None) -> list[RememberedDevice]:
+        """One user's remembered devices, or (None) everyone's."""
+
+    async def forget_devices(self, username: str, station: str | None = None) -> int:
+        """Forget one station, or (None) all the user's devices; either way
+        the user's cache entries go too (a "user" rule would let that station
+        skip the code as well)."""
+
+    async def add_app_password(
+        self, username: str, *, name: str, lookup: str, password_hash: str, limit: int, now: datetime
+    ) -> AppPassword:
+        """Raises NotFound (no user), AlreadyExists (name or lookup taken) or
+        LimitReached (the user has ``limit`` already)."""
+
+    async def list_app_passwords(self, username: str | None = None) -> list[AppPassword]:
+        """One user's app passwords, or (None) everyone's; never the hashes' passwords."""
+
+    async def delete_app_passwords(self, username: str, name: str | None = None) -> int:
+        """Delete the one named ``name``, or (None) all of the user's."""
+
+    async def clear_mfa_failures(self, user_id: int) -> None: ...
+
+    async def reset_user(self, username: str) -> int:
+        """Remove the user's tokens (they enroll again), cache entries,
+        remembered devices and failure count; how many tokens went."""
+
+
+class FraudAdmin(Protocol):
+    """Fraud reports, kept for review (never deleted by retention)."""
+
+    async def add_fraud_report(self, report: FraudReport) -> FraudReport:
+        """Store it; the report as stored, with its id."""
+
+    async def list_fraud_reports(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        username: str | None = None,
+        phone: str | None = None,
+        status: str | None = None,
+    ) -> list[FraudReport]:
+        """Oldest first; ``username`` matches by name_key."""
+
+    async def set_fraud_status(self, report_id: int, status: str) -> bool:
+        """False when there is no such report."""
+
+
+class MessageAdmin(MessageLookup, Protocol):
+    """Operators' custom messages and voice recordings (seed 000)."""
+
+    async def add_message(self, message: CustomMessage, *, replace: bool = False) -> CustomMessage:
+        """Store it (text, or audio with audio_type); the message as stored,
+        with its id, without the audio. Raises AlreadyExists when (kind,
+        language, client) has a message and ``replace`` is False; with
+        ``replace`` the old one is replaced in the same statement."""
+
+    async def list_messages(self, kind: str | None = None) -> list[CustomMessage]:
+        """Ordered by kind, language, client; without the audio."""
+
+    async def get_message(self, message_id: int) -> CustomMessage | None:
+        """Without the audio."""
+
+    async def delete_message(self, message_id: int) -> bool: ...
+
+
+class AuditLog(AuditWriter, Protocol):
+    """One row per answered request, and one per administrator's change."""
+
+    async def query_audit(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        username: str | None = None,
+        limit: int | None = None,
+        phone: str | tuple[str, ...] | None = None,
+        result: str | None = None,
+        client: str | None = None,
+        method: str | None = None,
+    ) -> list[AuditRecord]:
+        """Oldest first; with ``limit``, the newest N rows. Each filter given
+        must match exactly (``client`` the client name, ``method`` the factor);
+        ``phone`` may list several spellings (the full and the masked number)."""
+
+    async def write_admin_event(self, event: AdminEvent) -> None: ...
+
+    async def query_admin_events(
+        self, *, since: datetime | None = None, until: datetime | None = None, limit: int | None = None
+    ) -> list[AdminEvent]:
+        """Oldest first; with ``limit``, the newest N rows."""
+
+
+class ReportStore(Protocol):
+    """Counts over the audit log, aggregated by the database."""
+
+    async def count_audit(
+        self,
+        filters: AuditFilter,
+        by: Sequence[str],
+        *,
+        most_first: bool = False,
+        limit: int | None = None,
+    ) -> list[tuple[str | int, ...]]:
+        """One row per group: the values of ``by`` (admin_model.AUDIT_GROUPS; "day" as
+        whole UTC days since 1970-01-01), then the count. Ordered by the groups,
+        or with ``most_first`` by count, highest first; ``limit`` keeps the first N."""
+
+    async def count_daily(
+        self,
+        by: Sequence[str],
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        client: str | None = None,
+        method: str | None = None,
+        result: str | None = None,
+    ) -> list[tuple[str | int, ...]]:
+        """Like ``count_audit`` grouped by some of day, method, result and
+        client, from the per-day counts write_audit keeps: fast over a year, in
+        whole UTC days (``since``/``until`` widened to the days they fall in)."""
+
+
+class HardwareTokenStore(Protocol):
+    """Hardware OATH tokens imported from a vendor file, then assigned."""
+
+    async def import_hardware_tokens(self, tokens: Sequence[HardwareToken]) -> int:
+        """All or nothing, in one transaction. Raises AlreadyExists when a
+        serial is already imported or assigned (the message names it)."""
+
+    async def list_hardware_tokens(self) -> list[HardwareToken]:
+        """The unassigned ones, by serial."""
+
+    async def assign_hardware_token(self, serial: str, username: str) -> Token:
+        """Raises NotFound (no such serial or user) or AlreadyExists (assigned)."""
+
+    async def get_token_by_serial(self, serial: str) -> Token | None: ...
+
+
+class DirectorySyncStore(Protocol):
+    """Who owns each user (NULL: an admin; "directory": `radmfa sync`), and
+    the schedule that lets one worker of one node run a sync at a time."""
+
+    async def user_sources(self) -> dict[str, str | None]:
+        """Every user's stored name → source."""
+
+    async def set_user_source(self, name: str, source: str | None) -> bool: ...
+
+    async def apply_directory_changes(
+        self, create: Sequence[NewUser], updates: Sequence[tuple[str, Mapping[str, object]]],
+        block: Sequence[str], *, source: str, reason: str,
+    ) -> None:
+        """Create users (owned by ``source``; a name taken meanwhile is
+        skipped), apply profile changes and block ``block`` for good with
+        ``reason`` (as block_user(until=None)), all in one transaction."""
+
+    async def claim_sync_run(self, name: str, *, now: datetime, interval_s: float) -> bool:
+        """True for one caller per ``interval_s`` across all workers and nodes
+        (compare-and-set on the next run time)."""
+
+
+class PortalStore(Protocol):
+    """The portals' sessions and the administrators' enrollment links."""
+
+    async def put_web_session(self, session: WebSession) -> None:
+        """Insert or replace (by id_hash); ``data`` is sealed with the store key."""
+
+    async def get_web_session(self, id_hash: bytes, *, portal: str, now: datetime) -> WebSession | None:
+        """None when absent, of another portal or past ``expires_at``."""
+
+    async def touch_web_session(self, id_hash: bytes, *, seen_at: datetime) -> None: ...
+
+    async def delete_web_session(self, id_hash: bytes) -> None: ...
+
+    async def delete_web_sessions_of(self, username: str, *, portal: str) -> int:
+        """End every session of the user (found by name_key) in ``portal``."""
+
+    async def purge_web_sessions(self, *, idle_before: datetime, now: datetime) -> int:
+        """Delete sessions unused since ``idle_before`` or past their end."""
+
+    async def create_enrollment_link(
+        self, username: str, *, token_hash: bytes, created_by: str, now: datetime, expires_at: datetime
+    ) -> EnrollmentLink:
+        """Raises NotFound when the user does not exist."""
+
+    async def peek_enrollment_link(self, token_hash: bytes, *, now: datetime) -> EnrollmentLink | None:
+        """The link when it is open (unused, unexpired), without using it."""
+
+    async def consume_enrollment_link(
+        self, token_hash: bytes, *, username: str, now: datetime
+    ) -> EnrollmentLink | None:
+        """Use the open link of ``username`` (by name_key) in one atomic
+        statement: of any number of racing uses, one gets it; None otherwise."""
+
+
+class RebindStore(Protocol):
+    """The LDAP front end's completed binds (front/ldap/rebind.py): one row
+    per user and client, holding a keyed hash, never a password."""
+
+    async def remember_rebind(self, name_key: str, client: str, mac: bytes, *, now: datetime) -> None: ...
+
+    async def recent_rebind(self, name_key: str, client: str, *, since: datetime, now: datetime) -> bytes | None:
+        """The hash of the bind completed after ``since`` (and not after ``now``), if any."""
+
+    async def forget_rebind(self, name_key: str, client: str) -> None: ...
+
+    async def purge_rebinds(self, *, before: datetime) -> int: ...
+
+
+class Housekeeping(Protocol):
+    """What expires, dropped once a minute (service/app.py purge_once)."""
+
+    async def purge_expired(self, *, now: datetime) -> int:
+        """Delete challenge sessions past their expiry."""
+
+    async def purge_oob(self, *, before: datetime) -> int:
+        """Delete out-of-band sessions and sent codes that expired before ``before``."""
+
+    async def purge_audit(self, *, before: datetime) -> int:
+        """Delete audit rows older than ``before`` (retention), in batches that
+        never hold a write lock for long; returns how many went."""
+
+    async def purge_exemptions(self, *, cache_before: datetime, devices_before: datetime) -> int:
+        """Delete cache entries and remembered devices too old to matter; how many went."""
+
+    async def purge_send_counters(self, *, now: datetime) -> int:
+        """Delete counters whose window ended at or before ``now``."""
+
+
+class AdminStore(  # bases in LoginStore's order where they share one (a consistent MRO for Store)
+    UserAdmin,
+    MessageAdmin,
+    ControlAdmin,
+    FraudAdmin,
+    AuditLog,
+    ReportStore,
+    HardwareTokenStore,
+    DirectorySyncStore,
+    PortalStore,
+    Housekeeping,
+    Protocol,
+):
+    """Everything administration does with the store."""
+
+
+class Store(LoginStore, AdminStore, RebindStore, Protocol):
+    """Persistent state shared by every worker process and node: both sides,
+    one SQL mixin per domain in store/."""
+
+    async def migrate(self) -> None:
+        """Create or upgrade the schema to the newest version (idempotent)."""
+
+    async def close(self) -> None: ...

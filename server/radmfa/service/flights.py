@@ -1,0 +1,109 @@
+"""The requests in flight in one worker: a task each, with a deadline and a
+place in the fair share (fairness.py: a worker slot and its client's budget).
+
+* The watchdog cancels a request past its deadline ([radius]
+  request_timeout_s: a hung store or peer). One sweep a second over the
+  requests in flight: an asyncio.timeout() around every request cost a timer
+  per request, a tenth of a login.
+* A request held for a call or push waits for a person, not for the worker:
+  it moves its own deadline through the ``Flight`` it was given (the core's
+  Deadline port) and gives back its slot and budget.
+* A slot given back starts the next client's waiting request in it.
+* ``drain`` waits for all of them at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, Generic, TypeVar
+
+from radmfa.service.fairness import FairShare
+
+J = TypeVar("J")
+
+
+class Flight:
+    """One request task: its client, its deadline, and whether it still holds
+    its fair share. Handed down the pipeline as the request's Deadline."""
+
+    __slots__ = ("client", "deadline", "in_share", "_release")
+
+    def __init__(self, client: str, deadline: float, release: Callable[[Flight], None]) -> None:
+        self.client = client
+        self.deadline = deadline  # monotonic; the watchdog cancels the task after it
+        self.in_share = True  # holds a max_active slot and a place in its client's budget
+        self._release = release
+
+    def extend(self, seconds: float) -> None:
+        self.deadline = max(self.deadline, time.monotonic() + seconds)
+        self._release(self)
+
+
+class Flights(Generic[J]):
+    def __init__(
+        self,
+        share: FairShare[J],
+        run: Callable[[J], Coroutine[Any, Any, None]],
+        client_of: Callable[[J], str],
+        timeout_s: Callable[[], float],
+    ) -> None:
+        """``run`` makes a job's coroutine; ``timeout_s`` is read at each start
+        (request_timeout_s as configured now)."""
+        self.share, self._run, self._client_of, self._timeout_s = share, run, client_of, timeout_s
+        self.tasks: dict[asyncio.Task[None], Flight] = {}
+        self._overdue: set[asyncio.Task[None]] = set()
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def start(self, job: J) -> None:
+        task = asyncio.get_running_loop().create_task(self._run(job))
+        self.tasks[task] = Flight(self._client_of(job), time.monotonic() + self._timeout_s(), self._leave)
+        task.add_done_callback(self._finished)
+
+    def current(self) -> Flight:
+        """The Flight of the running request task (inside ``run``)."""
+        task = asyncio.current_task()
+        assert task is not None and task in self.tasks  # run() runs as the task start() made
+        return self.tasks[task]
+
+    def timed_out(self, task: asyncio.Task[Any]) -> bool:
+        """Was ``task`` cancelled by the watchdog (not by shutdown)?"""
+        return task in self._overdue
+
+    def leave_share(self) -> None:
+        """The running request needs no slot any more (its answer is decided)."""
+        self._leave(self.current())
+
+    def _leave(self, flight: Flight) -> None:
+        if flight.in_share:
+            flight.in_share = False
+            self.share.leave(flight.client)
+            job = self.share.free_slot()
+            if job is not None:
+                self.start(job)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        flight = self.tasks.pop(task, None)
+        if flight is not None:
+            self._leave(flight)  # a task that ended without a decision (dropped, shut down)
+        self._overdue.discard(task)
+
+    async def watchdog(self, interval_s: float = 1.0) -> None:
+        """Cancel requests past their deadline, sweeping every ``interval_s``."""
+        while True:
+            await asyncio.sleep(interval_s)
+            now = time.monotonic()
+            for task, flight in list(self.tasks.items()):
+                if flight.deadline <= now and task not in self._overdue and not task.done():
+                    self._overdue.add(task)
+                    task.cancel()
+
+    async def drain(self, timeout_s: float) -> None:
+        """Wait for requests in flight and those waiting their turn (SIGTERM
+        finishes them, then exits); a finished one starts the next waiting one."""
+        deadline = time.monotonic() + timeout_s
+        while self.tasks and (left := deadline - time.monotonic()) > 0:
+            await asyncio.wait(set(self.tasks), timeout=left, return_when=asyncio.FIRST_COMPLETED)
