@@ -53,10 +53,7 @@ from radmfa.config.clients import (
     CLIENT_MODES,
     CLIENT_PRIMARY,
     USER_IP_ATTRIBUTES,
-    AppPasswords,
-    ClientMode,
     ClientPolicy,
-    ClientPrimary,
     UserIpAttribute,
     check_oob_clients,
     parse_clients,
@@ -71,8 +68,6 @@ from radmfa.config.mfa import (
     CacheRule,
     CacheType,
     MfaConfig,
-    NewUser,
-    UnknownUsers,
     parse_mfa,
 )
 from radmfa.config.phone import (
@@ -83,7 +78,6 @@ from radmfa.config.phone import (
     PhoneConfig,
     ProviderConfig,
     ProviderType,
-    SendMethod,
     finish_phone,
     parse_http,
     parse_mfa_keys,
@@ -104,12 +98,12 @@ if TYPE_CHECKING:
 __all__ = [
     "APP_PASSWORD_CHOICES", "CACHE_TYPES", "CLIENT_MODES", "CLIENT_PRIMARY", "DESTINATIONS", "MAX_HOTP_WINDOW",
     "NEW_USER_CHOICES", "PORTAL_CLIENT", "PROVIDER_METHODS", "PROVIDER_TYPES", "SEND_METHODS", "SYNC_ATTRIBUTES",
-    "USER_IP_ATTRIBUTES", "AppPasswords", "AuditConfig", "CacheRule", "CacheType", "ClientMode", "ClientPolicy",
-    "ClientPrimary", "Config", "Destinations", "FraudConfig", "HostPort", "HttpConfig", "IpNetwork", "LdapConfig",
+    "USER_IP_ATTRIBUTES", "AuditConfig", "CacheRule", "CacheType", "ClientPolicy",
+    "Config", "Destinations", "FraudConfig", "HostPort", "HttpConfig", "IpNetwork", "LdapConfig",
     "LdapFrontClient", "LdapFrontConfig", "LdapListen", "LdapServer", "LimitsConfig", "LogConfig", "LogFormat",
-    "LogLevel", "MethodLimit", "MfaConfig", "NewUser", "OnBackendFailure", "PhoneConfig", "PortalConfig",
-    "ProviderConfig", "ProviderType", "RadiusConfig", "SendMethod", "SmtpConfig", "StoreConfig", "SyncConfig",
-    "UnknownUsers", "UpstreamConfig", "UpstreamType", "UserIpAttribute", "default_path", "enroll_message",
+    "LogLevel", "MethodLimit", "MfaConfig", "OnBackendFailure", "PhoneConfig", "PortalConfig",
+    "ProviderConfig", "ProviderType", "RadiusConfig", "SmtpConfig", "StoreConfig", "SyncConfig",
+    "UpstreamConfig", "UpstreamType", "UserIpAttribute", "default_path", "enroll_message",
     "format_host_port", "load", "naming_attribute", "parse_host_port", "plaintext", "template_is_dn",
 ]
 

@@ -9,6 +9,7 @@ from typing import Literal, get_args
 
 from radmfa.config.phone import PhoneConfig
 from radmfa.config.reader import Section
+from radmfa.core.model import AppPasswordMode, ClientMode, Primary
 from radmfa.errors import ConfigError
 
 # Where a client's requests say the end user's address is (trusted networks,
@@ -18,15 +19,12 @@ UserIpAttribute = Literal["Calling-Station-Id", "Framed-IP-Address", "source"]
 USER_IP_ATTRIBUTES: tuple[UserIpAttribute, ...] = get_args(UserIpAttribute)
 # "challenge": a menu of factors; "oob": hold the request for a call or push;
 # "auto": an inline keyword if the password carries one, else the menu.
-ClientMode = Literal["challenge", "oob", "auto"]
 CLIENT_MODES: tuple[ClientMode, ...] = get_args(ClientMode)
 # "upstream": radmfa checks the password; "none": the NAS checked it and only
 # the User-Name comes.
-ClientPrimary = Literal["upstream", "none"]
-CLIENT_PRIMARY: tuple[ClientPrimary, ...] = get_args(ClientPrimary)
+CLIENT_PRIMARY: tuple[Primary, ...] = get_args(Primary)
 # App passwords through this client (only with [mfa] app_passwords = true).
-AppPasswords = Literal["allow", "require", "deny"]
-APP_PASSWORD_CHOICES: tuple[AppPasswords, ...] = get_args(AppPasswords)
+APP_PASSWORD_CHOICES: tuple[AppPasswordMode, ...] = get_args(AppPasswordMode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +38,9 @@ class ClientPolicy:
     name: str = ""
     user_ip_attribute: UserIpAttribute = "Calling-Station-Id"
     mode: ClientMode = "challenge"
-    primary: ClientPrimary = "upstream"
+    primary: Primary = "upstream"
     app_name: str = ""  # {app} in messages to users; "" = the client's name
-    app_passwords: AppPasswords = "allow"
+    app_passwords: AppPasswordMode = "allow"
     remember_days: int = 14  # remembered devices after a complete MFA success; 0 = off
     upstream: str = "default"  # "default" ([upstream]) or the <name> of an [upstreams.<name>]
 

@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from radmfa.config.reader import IpNetwork, Section
+from radmfa.core.model import NewUserPolicy, UnknownUsers
 
 # A user the store does not know: rejected, or let in on the password alone.
-UnknownUsers = Literal["reject", "password-only"]
 UNKNOWN_USERS: tuple[UnknownUsers, ...] = get_args(UnknownUsers)
 # An enabled user with no factor: let in, told to enroll, or refused.
-NewUser = Literal["allow", "enroll", "deny"]
-NEW_USER_CHOICES: tuple[NewUser, ...] = get_args(NewUser)
+NEW_USER_CHOICES: tuple[NewUserPolicy, ...] = get_args(NewUserPolicy)
 # What else must match, besides the user, for a cached MFA success to count.
 CacheType = Literal["user", "user+client", "user+station"]
 CACHE_TYPES: tuple[CacheType, ...] = get_args(CacheType)
@@ -56,7 +55,7 @@ class MfaConfig:
     code_lockout_s: int = 300  # … for this long (renewed by each further wrong code)
     # The admin's controls: see core/exemptions.py and the operator guide's
     # "Order of evaluation".
-    new_user: NewUser = "enroll"
+    new_user: NewUserPolicy = "enroll"
     trusted_networks: tuple[IpNetwork, ...] = ()  # matched against each client's user_ip_attribute
     app_passwords: bool = False  # the global switch; [clients.<name>] app_passwords narrows it
     lockout_failures: int = 5  # second-factor failures in a row before the user is blocked; 0 = never

@@ -10,11 +10,11 @@ from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from radmfa.config.reader import HostPort, Section, one_of
+from radmfa.core.model import SendMethod
 from radmfa.errors import ConfigError
 
 # Methods that cost money or reach a person: each is delivered by a provider,
 # and rate-limited ([limits]).
-SendMethod = Literal["sms", "voice", "push", "email"]
 SEND_METHODS: tuple[SendMethod, ...] = get_args(SendMethod)
 ProviderType = Literal["twilio", "webhook", "console", "ntfy", "smtp"]
 PROVIDER_TYPES: tuple[ProviderType, ...] = get_args(ProviderType)
