@@ -36,7 +36,7 @@ def test_defaults_and_relative_paths(tmp_path):
         ("[upstream]\ntype = \"radius\"\nservers = [\"10.0.0.1\"]\n", "[upstream] secret:"),
         ("[upstream]\nsecret_file = \"nope\"\n", "[upstream] secret_file: cannot read"),
         ("[mfa]\nunknown_users = \"allow\"\n", "[mfa] unknown_users: must be one of"),
-        # review 7, LOW 11: each HOTP counter looked ahead is one more code a guess can hit
+        # Each HOTP counter looked ahead is one more code a guess can hit
         ("[mfa]\nhotp_window = 21\n", "[mfa] hotp_window: must be between 1 and 20"),
         ("[mfa]\ninline_delimiter = \",,\"\n", "[mfa] inline_delimiter"),
         ("[mfa]\nprompt = \"" + "x" * 254 + "\"\n", "[mfa] prompt: must be 1..253 octets"),

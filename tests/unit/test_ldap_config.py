@@ -153,7 +153,7 @@ def test_user_attribute_errors(tmp_path, body, message):
 
 @pytest.mark.parametrize("server", ["ldap://10.0.0.2", "ldap://dc1.corp.example:389"])
 def test_plaintext_ldap_is_refused(tmp_path, server):
-    # Review 7, LOW 7: ldap:// without StartTLS sends every password in clear.
+    # ldap:// without StartTLS sends every password in clear.
     body = SEARCH.replace("allow_plaintext = true\n", "").replace('"ldap://10.0.0.2"', f'"{server}"')
     with pytest.raises(ConfigError) as e:
         load_text(tmp_path, "[upstream]\n" + body)
