@@ -257,6 +257,9 @@ class RadiusUpstream:
             return PrimaryResult(True, tuple(attrs), server=server, reason="upstream accept", canonical_name=canonical)
         message = b"".join(frame.all(wire.REPLY_MESSAGE)) or None
         if frame.code == wire.ACCESS_CHALLENGE:
-            # Relaying an upstream's own challenge (RSA new-PIN…) is not supported yet.
-            return PrimaryResult(False, reply_message=message, server=server, reason="upstream challenge not supported")
+            # Its own challenge (RSA next-token or new-PIN, an OTP): the
+            # pipeline relays it or refuses it (core/upstream_challenge.py).
+            challenge = tuple((t, v) for t, v in frame.attrs if t not in (wire.PROXY_STATE, wire.MESSAGE_AUTHENTICATOR))
+            return PrimaryResult(False, reply_message=message, server=server, reason="upstream challenge",
+                                 challenge=challenge)
         return PrimaryResult(False, reply_message=message, server=server, reason="upstream reject")
