@@ -13,7 +13,7 @@ import pytest
 
 from radmfa.config import ClientPolicy, MfaConfig
 from radmfa.core import upstream_challenge as relay
-from radmfa.core.model import AuthRequest, NewToken, NewUser, PrimaryResult, Verdict
+from radmfa.core.model import AUDIT_METHODS, AuthRequest, NewToken, NewUser, PrimaryResult, Verdict
 from radmfa.radius import wire
 from radmfa.store import open_store
 from tests.fakes.ports import FakeLoginStore, make_pipeline
@@ -164,6 +164,7 @@ def test_pure_rules():
                                               (wire.SESSION_TIMEOUT, bytes(4)))
     assert relay.ttl_s(challenge, 300) == 300  # 0 means no limit
     assert relay.ttl_s(((wire.SESSION_TIMEOUT, (30).to_bytes(4, "big")),), 300) == 30
+    assert relay.FACTOR in AUDIT_METHODS  # `report --method upstream`
     assert relay.relays("relay") and relay.relays("relay-only") and not relay.relays("reject")
     assert relay.skips_own_factor("relay-only") and not relay.skips_own_factor("relay")
     opened = relay.open_relay(req(b"alice", b"pw"), ((wire.REPLY_MESSAGE, b"m"),), state=bytes(16),

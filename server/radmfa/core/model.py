@@ -44,9 +44,10 @@ METHODS: tuple[Method, ...] = ("totp", "sms", "voice", "push", "email")
 # The method an audit row records (`factor`; `report … --method`): the second
 # factor as the docs and the config name it. A code is `totp` or `hotp` by
 # the token that produced it; `menu` is the challenge offering the phone
-# methods (none chosen yet); `none` means no second factor was used (an
-# exemption, password only, or a reject before one was asked).
-AUDIT_METHODS = ("totp", "hotp", "sms", "voice", "push", "email", "menu", "none")
+# methods (none chosen yet); `upstream` is the upstream's own challenge,
+# relayed (core/upstream_challenge.py); `none` means no second factor was
+# used (an exemption, password only, or a reject before one was asked).
+AUDIT_METHODS = ("totp", "hotp", "sms", "voice", "push", "email", "menu", "upstream", "none")
 
 
 @dataclass(frozen=True, slots=True)

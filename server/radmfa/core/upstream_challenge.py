@@ -20,7 +20,7 @@ from radmfa.core import session
 from radmfa.core.model import Attr, AuthRequest, Session, UpstreamChallenge
 from radmfa.radius.wire import IDLE_TIMEOUT, PROMPT, REPLY_MESSAGE, SESSION_TIMEOUT, STATE, VENDOR_SPECIFIC
 
-FACTOR = "upstream"  # the session's factor, and the audit's, while the upstream's challenge runs
+FACTOR = "upstream"  # the session's factor, and the audit's (model.AUDIT_METHODS), while the upstream's challenge runs
 
 # What an Access-Challenge may carry besides State and Proxy-State (RFC 2865
 # §5.44), plus Prompt (RFC 2869 §5.10): relayed in the upstream's order.

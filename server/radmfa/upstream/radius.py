@@ -311,7 +311,12 @@ class RadiusUpstream:
         if frame.code == wire.ACCESS_CHALLENGE:
             # Its own challenge (RSA next-token or new-PIN, an OTP): the
             # pipeline relays it or refuses it (core/upstream_challenge.py).
-            challenge = tuple((t, v) for t, v in frame.attrs if t not in (wire.PROXY_STATE, wire.MESSAGE_AUTHENTICATOR))
+            try:  # decrypted like an Accept's; the listener encrypts again for the NAS
+                challenge = tuple(packet.reveal(
+                    [(t, v) for t, v in frame.attrs if t not in (wire.PROXY_STATE, wire.MESSAGE_AUTHENTICATOR)],
+                    self.secret, authenticator))
+            except ValueError:
+                return PrimaryResult(False, server=server, reason="malformed encrypted attribute from upstream")
             return PrimaryResult(False, reply_message=message, server=server, reason="upstream challenge",
                                  challenge=challenge)
         return PrimaryResult(False, reply_message=message, server=server, reason="upstream reject")
