@@ -35,6 +35,7 @@ def test_defaults_and_relative_paths(tmp_path):
         ("[upstream]\ntype = \"radius\"\nsecret = \"s\"\n", "[upstream] servers: type = \"radius\" needs"),
         ("[upstream]\ntype = \"radius\"\nservers = [\"10.0.0.1\"]\n", "[upstream] secret:"),
         ("[upstream]\nsecret_file = \"nope\"\n", "[upstream] secret_file: cannot read"),
+        ("[upstream]\nstatus_check_interval_s = -1\n", "[upstream] status_check_interval_s: must be between 0"),
         ("[mfa]\nunknown_users = \"allow\"\n", "[mfa] unknown_users: must be one of"),
         # Each HOTP counter looked ahead is one more code a guess can hit
         ("[mfa]\nhotp_window = 21\n", "[mfa] hotp_window: must be between 1 and 20"),
@@ -96,6 +97,15 @@ def test_client_policies_by_name_or_shortname(tmp_path):
     policies = cfg.client_policies(_clients(tmp_path))
     assert policies["vpn1"].user_ip_attribute == "Framed-IP-Address"
     assert policies["rdgw"].user_ip_attribute == "Calling-Station-Id"
+    assert policies["rdgw"].upstream_challenge == "relay"
+
+
+def test_upstream_challenge_and_status_check_settings(tmp_path):
+    text = '[upstream]\nstatus_check_interval_s = 0\n[clients.asa]\nupstream_challenge = "relay-only"\n'
+    cfg = load(write(tmp_path, text))
+    assert cfg.upstream.status_check_interval_s == 0
+    assert cfg.client_policies(_clients(tmp_path))["vpn1"].upstream_challenge == "relay-only"
+    assert load(write(tmp_path, "")).upstream.status_check_interval_s == 10
 
 
 @pytest.mark.parametrize(
@@ -103,6 +113,7 @@ def test_client_policies_by_name_or_shortname(tmp_path):
     [
         ('[clients.asa]\nuser_ip_attribute = "NAS-Port"\n', "[clients.asa] user_ip_attribute: must be one of"),
         ("[clients.asa]\nmdoe = 1\n", "[clients.asa] mdoe: unknown setting"),
+        ('[clients.asa]\nupstream_challenge = "skip"\n', "[clients.asa] upstream_challenge: must be one of"),
         ("[clients]\nasa = 1\n", "[clients.asa]: must be a table"),
         ("clients = 3\n", "[clients]: must be a table"),
     ],
@@ -140,12 +151,14 @@ def test_closed_choices_are_the_literal_types_of_their_fields():
     import typing
 
     import radmfa.config as config
+    from radmfa.config.clients import UPSTREAM_CHALLENGE_CHOICES
 
     pairs = {
         (config.ClientPolicy, "mode"): config.CLIENT_MODES,
         (config.ClientPolicy, "primary"): config.CLIENT_PRIMARY,
         (config.ClientPolicy, "user_ip_attribute"): config.USER_IP_ATTRIBUTES,
         (config.ClientPolicy, "app_passwords"): config.APP_PASSWORD_CHOICES,
+        (config.ClientPolicy, "upstream_challenge"): UPSTREAM_CHALLENGE_CHOICES,
         (config.MfaConfig, "new_user"): config.NEW_USER_CHOICES,
         (config.CacheRule, "type"): config.CACHE_TYPES,
         (config.AuditConfig, "destinations"): config.DESTINATIONS,

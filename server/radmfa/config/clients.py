@@ -9,7 +9,7 @@ from typing import Literal, get_args
 
 from radmfa.config.phone import PhoneConfig
 from radmfa.config.reader import Section
-from radmfa.core.model import AppPasswordMode, ClientMode, Primary
+from radmfa.core.model import AppPasswordMode, ClientMode, Primary, UpstreamChallenge
 from radmfa.errors import ConfigError
 
 # Where a client's requests say the end user's address is (trusted networks,
@@ -25,6 +25,9 @@ CLIENT_MODES: tuple[ClientMode, ...] = get_args(ClientMode)
 CLIENT_PRIMARY: tuple[Primary, ...] = get_args(Primary)
 # App passwords through this client (only with [mfa] app_passwords = true).
 APP_PASSWORD_CHOICES: tuple[AppPasswordMode, ...] = get_args(AppPasswordMode)
+# The upstream's own Access-Challenge: "relay" it, then radmfa's factor;
+# "reject" the login; "relay-only": relay it, and it replaces radmfa's factor.
+UPSTREAM_CHALLENGE_CHOICES: tuple[UpstreamChallenge, ...] = get_args(UpstreamChallenge)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,7 @@ class ClientPolicy:
     app_passwords: AppPasswordMode = "allow"
     remember_days: int = 14  # remembered devices after a complete MFA success; 0 = off
     upstream: str = "default"  # "default" ([upstream]) or the <name> of an [upstreams.<name>]
+    upstream_challenge: UpstreamChallenge = "relay"
 
 
 def parse_clients(root: Section, upstreams: Mapping[str, object]) -> dict[str, ClientPolicy]:
@@ -61,6 +65,7 @@ def _client(c: Section, name: str, upstreams: Mapping[str, object]) -> ClientPol
         app_passwords=c.choice("app_passwords", d.app_passwords, APP_PASSWORD_CHOICES),
         remember_days=c.integer("remember_days", d.remember_days, minimum=0, maximum=365),
         upstream=c.get("upstream", str, d.upstream),
+        upstream_challenge=c.choice("upstream_challenge", d.upstream_challenge, UPSTREAM_CHALLENGE_CHOICES),
     )
     if len(policy.app_name) > 64 or not policy.app_name.isprintable():
         c.fail("app_name", "must be at most 64 printable characters (it goes into texts and prompts)")

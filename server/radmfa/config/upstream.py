@@ -24,6 +24,7 @@ class UpstreamConfig:
     retries: int = 3  # attempts per request, cycling through servers in order
     require_message_authenticator: bool = False  # FreeRADIUS < 3.2.5 / old NPS send none
     dead_time_s: float = 30.0  # a server that timed out is tried last for this long
+    status_check_interval_s: float = 10.0  # Status-Server to dead servers this often; 0 = never
     ldap: LdapConfig | None = None  # set when type = "ldap"
     name: str = "default"  # "default" for [upstream], else the <name> of [upstreams.<name>]
 
@@ -54,6 +55,8 @@ def parse_upstream(u: Section, name: str) -> UpstreamConfig:
         retries=u.integer("retries", du.retries, minimum=1, maximum=10),
         require_message_authenticator=u.get("require_message_authenticator", bool, False),
         dead_time_s=u.number("dead_time_s", du.dead_time_s, minimum=0, maximum=3600),
+        status_check_interval_s=u.number("status_check_interval_s", du.status_check_interval_s, minimum=0,
+                                         maximum=3600),
         ldap=parse_ldap(u) if kind == "ldap" else None,
         name=name,
     )
