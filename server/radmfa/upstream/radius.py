@@ -230,7 +230,7 @@ class RadiusUpstream:
                     self.failover.failed(server, since=sent, now=time.monotonic())
                     continue
                 answered = entry.answered_by or server
-                self.failover.answered(answered, now=time.monotonic())
+                self.failover.answered(answered, now=time.monotonic(), since=sent)
                 return self._result(entry.future.result(), authenticator, format_host_port(answered[0], answered[1]))
         finally:
             del sock.pending[ident]
