@@ -1,0 +1,80 @@
+"""The ``metrics`` scenario: what [metrics] listen costs, and whether /metrics
+counts every request of a load run.
+
+A second radmfa (same store, same workers) runs with ``[metrics] listen``;
+passthrough rounds alternate between it and the main one (metrics off). Then
+one more radclient run goes to it while a thread scrapes /metrics over HTTP
+the whole time, and ``radmfa_requests_total`` after the run, less before it,
+must equal the requests radclient saw answered.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.request
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+from tests.peers.ports import free_tcp_port, free_udp_port
+
+from bench.measure import median, radclient, write_packet_files
+from bench.scenarios import Bench, _radclient_rounds
+from bench.stack import NAS_SECRET, Radmfa
+
+
+def requests_total(port: int) -> tuple[int, float]:
+    """radmfa_requests_total summed over its labels, and how long the scrape took (ms)."""
+    started = time.perf_counter()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as resp:  # noqa: S310
+        text = resp.read().decode()
+    took = (time.perf_counter() - started) * 1000.0
+    total = 0
+    for family in text_string_to_metric_families(text):
+        total += sum(int(s.value) for s in family.samples if s.name == "radmfa_requests_total")
+    return total, took
+
+
+def metrics(b: Bench) -> None:
+    s = b.settings
+    port = free_tcp_port()
+    on = Radmfa(b.workdir, "radmfa-metrics", free_udp_port(), b.upstream.address, s.workers, metrics_port=port)
+    try:
+        on.start()
+        arms = {"off": (b.radmfa.address, b.radmfa.pid), "on": (on.address, on.pid)}
+        rates = _radclient_rounds(b, arms, "metrics_cost")
+        check = _counted_run(b, on, port)
+    finally:
+        on.stop()
+    off, with_metrics = median(rates["off"]), median(rates["on"])
+    b.results["passthrough_rps_metrics"] = round(with_metrics)
+    b.results["metrics_cost"] = round(1 - with_metrics / off, 3)
+    b.results["metrics_requests_match"] = check["match"]
+    b.details["metrics_cost"]["scraped_load_run"] = check
+
+
+def _counted_run(b: Bench, on: Radmfa, port: int) -> dict[str, Any]:
+    s = b.settings
+    files = write_packet_files(b.workdir, s.radclients, min(1000, s.pass_packets // s.radclients))
+    before, _ = requests_total(port)
+    scrape_ms: list[float] = []
+    done = threading.Event()
+
+    def scrape_during() -> None:
+        while not done.is_set():
+            scrape_ms.append(requests_total(port)[1])
+            done.wait(0.2)
+
+    scraper = threading.Thread(target=scrape_during, daemon=True)
+    scraper.start()
+    try:
+        run = radclient(on.address, NAS_SECRET, files, parallel=s.parallel, repeat=max(1, s.pass_packets // 1000))
+    finally:
+        done.set()
+        scraper.join(60)
+    after, _ = requests_total(port)
+    answered = run.accepted + run.rejected
+    return {"match": after - before == answered and answered > 0, "counted": after - before, "answered": answered,
+            "lost": run.lost, "scrapes_during_run": len(scrape_ms),
+            "scrape_ms_median": round(median(scrape_ms), 1) if scrape_ms else None,
+            "scrape_ms_max": round(max(scrape_ms), 1) if scrape_ms else None}
