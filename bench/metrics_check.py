@@ -5,7 +5,8 @@ A second radmfa (same store, same workers) runs with ``[metrics] listen``;
 passthrough rounds alternate between it and the main one (metrics off). Then
 one more radclient run goes to it while a thread scrapes /metrics over HTTP
 the whole time, and ``radmfa_requests_total`` after the run, less before it,
-must equal the requests radclient saw answered.
+must equal the requests radclient saw answered (once every worker has
+moved its counts to the shared files: they do once a second).
 """
 
 from __future__ import annotations
@@ -72,8 +73,13 @@ def _counted_run(b: Bench, on: Radmfa, port: int) -> dict[str, Any]:
     finally:
         done.set()
         scraper.join(60)
-    after, _ = requests_total(port)
     answered = run.accepted + run.rejected
+    deadline = time.monotonic() + 10.0  # each worker moves its counts to the shared files once a second
+    while True:
+        after, _ = requests_total(port)
+        if after - before >= answered or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     return {"match": after - before == answered and answered > 0, "counted": after - before, "answered": answered,
             "lost": run.lost, "scrapes_during_run": len(scrape_ms),
             "scrape_ms_median": round(median(scrape_ms), 1) if scrape_ms else None,

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 import urllib.request
 from collections import Counter
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.harness import NAS_SECRET, Radmfa, access_request
+from tests.integration.harness import NAS_SECRET, REPLY_WAIT_S, Radmfa, access_request
 from tests.integration.test_foundation import upstream_cfg
 from tests.peers.ports import free_tcp_port
 from tests.peers.rawnas import RawNas
@@ -30,20 +31,34 @@ CLIENTS = (
 USER_NAME, USER_PASSWORD = 1, 2
 
 
-def scrape(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
+Samples = dict[str, list[tuple[dict[str, str], float]]]
+
+
+def scrape(port: int) -> Samples:
     """Every sample of a /metrics scrape, by sample name."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as resp:  # noqa: S310
         assert resp.status == 200
         assert resp.headers["Content-Type"].startswith("text/plain; version=")
         text = resp.read().decode()
-    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+    samples: Samples = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             samples.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
     return samples
 
 
-def by(samples: dict[str, list[tuple[dict[str, str], float]]], name: str, *labels: str) -> Counter[tuple[str, ...]]:
+def settled(port: int, name: str, labels: tuple[str, ...], expected: dict[tuple[str, ...], int]) -> Samples:
+    """A scrape once ``name`` by ``labels`` shows ``expected``: each worker
+    moves its counts to the shared files once a second."""
+    deadline = time.monotonic() + REPLY_WAIT_S
+    while True:
+        samples = scrape(port)
+        if dict(by(samples, name, *labels)) == expected or time.monotonic() > deadline:
+            return samples
+        time.sleep(0.2)
+
+
+def by(samples: Samples, name: str, *labels: str) -> Counter[tuple[str, ...]]:
     """The samples of ``name`` summed over every label but ``labels``."""
     out: Counter[tuple[str, ...]] = Counter()
     for values, value in samples.get(name, []):
@@ -94,6 +109,7 @@ def test_counters_equal_the_requests_sent_per_code_and_client(radmfa_factory, fr
         ("access_challenge", "localhost"): 3, ("access_accept", "nas-b"): 2,
     }
     drops_expected = {("truncated", "localhost"): 1, ("unknown_client", ""): 1}
+    settled(port, "radmfa_requests_total", ("code", "client"), expected)
     for _ in range(4):  # SO_REUSEPORT: successive scrapes reach either worker; each shows both workers' counts
         samples = scrape(port)
         assert dict(by(samples, "radmfa_requests_total", "code", "client")) == expected
@@ -115,6 +131,6 @@ def test_counters_equal_the_requests_sent_per_code_and_client(radmfa_factory, fr
     assert server.stop() == 0
     server.start()
     from_nas_b(server, 1)
-    samples = scrape(port)
+    samples = settled(port, "radmfa_requests_total", ("code", "client"), {("access_accept", "nas-b"): 1})
     assert dict(by(samples, "radmfa_requests_total", "code", "client")) == {("access_accept", "nas-b"): 1}
     assert by(samples, "radmfa_packets_dropped_total") == {}

@@ -10,7 +10,9 @@
   must reach from outside): bind it to a management network.
 * The counting happens here and in the adapters (radmfa/metrics.py), never
   in core/: a decision is timed around the Decider, the store by wrapping
-  its methods, in-flight requests by a once-a-second sample.
+  its methods, in-flight requests by a once-a-second sample. Counts reach
+  the values a scrape reads once a second (and at every scrape for the
+  worker answering it): a scrape may miss the last second of another worker.
 * Challenges and held requests live in the store, shared by every worker
   and node: a scrape counts them there (``radmfa_pending_challenges``,
   ``radmfa_held_requests``).
@@ -204,6 +206,7 @@ class MetricsEndpoint:
         except Exception as e:  # the rest is still worth having; radmfa_store_failures tells why
             log.warning("metrics: cannot count pending challenges", error=str(e) or type(e).__name__)
             self.gauges.values = None
+        metrics.current.flush()  # this worker's counts to the second; the others flush every SAMPLE_INTERVAL_S
         body = await asyncio.to_thread(generate_latest, self.registry)  # reads every worker's files
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -213,6 +216,7 @@ class MetricsEndpoint:
     async def _sample(self) -> None:
         while True:
             metrics.current.in_flight(len(self.service.flights), self.service.share.waiting())
+            metrics.current.flush()
             await asyncio.sleep(SAMPLE_INTERVAL_S)
 
     async def close(self) -> None:
@@ -220,5 +224,6 @@ class MetricsEndpoint:
             self.sampler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.sampler
+        metrics.current.flush()  # a stopping worker's last counts stay in its files
         metrics.disable()
 
