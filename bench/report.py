@@ -31,7 +31,7 @@ METRICS: tuple[tuple[str, str, float | None, str], ...] = (
     ("log_info_cost", "", None, "throughput lost to level = info (1 - info/warning)"),
     ("passthrough_rps_metrics", "", None, "passthrough Access-Requests/s with [metrics] listen (GET /metrics)"),
     ("metrics_cost", "", None, "throughput lost to [metrics] (1 - with/without)"),
-    ("metrics_requests_match", "==", 1, "radmfa_requests_total + packets dropped of a scraped load run equal the requests sent"),
+    ("metrics_requests_match", "==", 1, "requests + drops counted by /metrics in a load run == requests sent"),
     ("fairness_quiet_answered", ">=", 0.99,
      "share of a quiet NAS's TOTP logins answered while another NAS floods 3,000 requests/s"),
     ("fairness_quiet_answered_overload", "", None,
