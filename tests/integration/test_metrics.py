@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 
@@ -134,3 +135,28 @@ def test_counters_equal_the_requests_sent_per_code_and_client(radmfa_factory, fr
     samples = settled(port, "radmfa_requests_total", ("code", "client"), {("access_accept", "nas-b"): 1})
     assert dict(by(samples, "radmfa_requests_total", "code", "client")) == {("access_accept", "nas-b"): 1}
     assert by(samples, "radmfa_packets_dropped_total") == {}
+
+
+def test_one_process_serves_only_metrics_and_a_taken_port_names_the_key(radmfa_factory, freeradius_upstream):
+    port = free_tcp_port()
+    server = radmfa_factory(
+        upstream=upstream_cfg(freeradius_upstream.address), mfa='new_user = "allow"', clients=CLIENTS,
+        extra=f'\n[metrics]\nlisten = ["127.0.0.1:{port}"]\n',
+    )
+    server.add_users(("bob", None, None))
+    server.start()
+    from_nas_b(server, 3)
+    samples = settled(port, "radmfa_requests_total", ("code", "client"), {("access_accept", "nas-b"): 3})
+    assert dict(by(samples, "radmfa_requests_total", "code", "client")) == {("access_accept", "nas-b"): 3}
+    assert by(samples, "radmfa_decision_seconds_count", "result", "factor") == {("accept", "none"): 3}
+    for path in ("/healthz", "/cb/push/1/approve", "/"):  # the callbacks live on [http], not here
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30)  # noqa: S310
+        refused.value.close()
+        assert refused.value.code in (404, 405)
+
+    second = radmfa_factory(  # the same metrics address: start-up stops, naming the setting
+        upstream=upstream_cfg(freeradius_upstream.address), extra=f'\n[metrics]\nlisten = ["127.0.0.1:{port}"]\n',
+    )
+    with pytest.raises(RuntimeError, match=r"\[metrics\] listen: .*127\.0\.0\.1.*"):
+        second.start()

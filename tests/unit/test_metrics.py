@@ -9,14 +9,17 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
+from aiohttp import web
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from radmfa import metrics
 from radmfa.config import load
 from radmfa.config.metrics import DEFAULT_PORT
-from radmfa.errors import ConfigError
+from radmfa.delivery.http import send
+from radmfa.errors import ConfigError, DeliveryError
 from radmfa.service.metrics import _private_directory, worker_exited
 from radmfa.upstream.failover import Failover
 
@@ -196,3 +199,36 @@ def test_dashboard_names_only_exported_metrics(counting) -> None:
         used = set(re.findall(r"\bradmfa_[a-z_]+", expr))
         assert used, expr
         assert used <= names, f"{expr}: {sorted(used - names)} not exported"
+
+
+async def test_provider_calls_are_timed_and_failures_counted(counting) -> None:
+    """Delivery's one HTTP client against a local HTTP server: 2xx is up, 500 a failure."""
+    instruments, registry = counting
+    app = web.Application()
+    app.router.add_post("/ok", _ok)
+    app.router.add_post("/broken", _broken)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with aiohttp.ClientSession() as http:
+            await send(http, "POST", f"http://127.0.0.1:{port}/ok", where="provider sms1: Messages", timeout_s=30)
+            assert registry.get_sample_value("radmfa_provider_up", {"provider": "sms1"}) == 1
+            with pytest.raises(DeliveryError):
+                await send(http, "POST", f"http://127.0.0.1:{port}/broken", where="provider sms1", timeout_s=30)
+    finally:
+        await runner.cleanup()
+    instruments.flush()
+    assert registry.get_sample_value("radmfa_provider_seconds_count", {"provider": "sms1"}) == 2
+    assert registry.get_sample_value("radmfa_provider_failures_total", {"provider": "sms1"}) == 1
+    assert registry.get_sample_value("radmfa_provider_up", {"provider": "sms1"}) == 0
+
+
+async def _ok(_request: web.Request) -> web.Response:
+    return web.Response(status=200)
+
+
+async def _broken(_request: web.Request) -> web.Response:
+    return web.Response(status=500)
