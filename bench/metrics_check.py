@@ -40,6 +40,19 @@ def requests_total(port: int) -> tuple[int, int, float]:
     return total, dropped, took
 
 
+def _settled(port: int) -> tuple[int, int]:
+    """The two totals once they stop moving: each worker moves its counts to
+    the shared files once a second, and late answers may still be going out."""
+    last = requests_total(port)[:2]
+    for _ in range(20):
+        time.sleep(1.5)
+        now = requests_total(port)[:2]
+        if now == last:
+            break
+        last = now
+    return last
+
+
 def metrics(b: Bench) -> None:
     s = b.settings
     port = free_tcp_port()
@@ -60,8 +73,9 @@ def metrics(b: Bench) -> None:
 
 def _counted_run(b: Bench, on: Radmfa, port: int) -> dict[str, Any]:
     s = b.settings
-    files = write_packet_files(b.workdir, s.radclients, min(1000, s.pass_packets // s.radclients))
-    before, dropped_before, _ = requests_total(port)
+    distinct, repeat = min(1000, s.pass_packets // s.radclients), max(1, s.pass_packets // 1000)
+    files = write_packet_files(b.workdir, s.radclients, distinct)
+    before, dropped_before = _settled(port)
     scrape_ms: list[float] = []
     done = threading.Event()
 
@@ -73,20 +87,15 @@ def _counted_run(b: Bench, on: Radmfa, port: int) -> dict[str, Any]:
     scraper = threading.Thread(target=scrape_during, daemon=True)
     scraper.start()
     try:
-        run = radclient(on.address, NAS_SECRET, files, parallel=s.parallel, repeat=max(1, s.pass_packets // 1000))
+        run = radclient(on.address, NAS_SECRET, files, parallel=s.parallel, repeat=repeat)
     finally:
         done.set()
         scraper.join(60)
-    sent = run.accepted + run.rejected + run.lost  # radclient -r 1: each packet once
-    deadline = time.monotonic() + 15.0  # each worker moves its counts to the shared files once a second
-    while True:
-        after, dropped_after, _ = requests_total(port)
-        counted, dropped = after - before, dropped_after - dropped_before
-        if counted + dropped >= sent or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+    sent = distinct * repeat * len(files)  # radclient -r 1: each packet once, -c repeat times
+    after, dropped_after = _settled(port)
+    counted, dropped = after - before, dropped_after - dropped_before
     # A request radclient gave up on was still answered (late) or dropped (counted by reason).
     return {"match": counted + dropped == sent and sent > 0, "sent": sent, "counted": counted, "dropped": dropped,
-            "answered_in_time": run.accepted + run.rejected, "scrapes_during_run": len(scrape_ms),
+            "answered_in_time": run.accepted + run.rejected, "lost": run.lost, "scrapes_during_run": len(scrape_ms),
             "scrape_ms_median": round(median(scrape_ms), 1) if scrape_ms else None,
             "scrape_ms_max": round(max(scrape_ms), 1) if scrape_ms else None}
