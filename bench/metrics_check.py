@@ -69,6 +69,13 @@ def metrics(b: Bench) -> None:
     b.results["metrics_cost"] = round(1 - with_metrics / off, 3)
     b.results["metrics_requests_match"] = check["match"]
     b.details["metrics_cost"]["scraped_load_run"] = check
+    # CPU per request is steadier than requests/s on a shared machine.
+    cpu: dict[str, list[float]] = {"off": [], "on": []}
+    for run in b.details["metrics_cost"]["runs"]:
+        answered = run["accepted"] + run["rejected"]
+        if answered:
+            cpu[run["arm"]].append(run[f"{run['arm']}_cpu_share"] * b.cores * run["wall_s"] / answered * 1e6)
+    b.details["metrics_cost"]["cpu_us_per_request"] = {arm: round(median(v), 1) for arm, v in cpu.items() if v}
 
 
 def _counted_run(b: Bench, on: Radmfa, port: int) -> dict[str, Any]:
