@@ -42,6 +42,7 @@ class Failover(Generic[S]):
         self.dead_time_s = dead_time_s
         self._dead_until: dict[S, float] = {}
         self._answered_at: dict[S, float] = {}
+        self._names = {s: server_name(s) for s in self.servers}  # the metrics' label, made once
         self._lock = threading.Lock()
 
     def order(self, *, now: float) -> tuple[S, ...]:
@@ -64,18 +65,18 @@ class Failover(Generic[S]):
             self._answered_at[server] = now
             self._dead_until.pop(server, None)
         if since is not None:
-            metrics.current.upstream(server_name(server), now - since, ok=True)
-        metrics.current.upstream_up(server_name(server), True)
+            metrics.current.upstream(self._name(server), now - since, ok=True)
+        metrics.current.upstream_up(self._name(server), True)
 
     def failed(self, server: S, *, since: float, now: float) -> bool:
         """``server`` gave no answer to a request sent at ``since``; True when
         that marks it dead (it answered nothing else meanwhile)."""
-        metrics.current.upstream(server_name(server), now - since, ok=False)
+        metrics.current.upstream(self._name(server), now - since, ok=False)
         with self._lock:
             if self._answered_at.get(server, since - 1.0) >= since:
                 return False
             self._dead_until[server] = now + self.dead_time_s
-        metrics.current.upstream_up(server_name(server), False)
+        metrics.current.upstream_up(self._name(server), False)
         return True
 
     def dead(self, *, now: float) -> list[S]:
@@ -90,7 +91,11 @@ class Failover(Generic[S]):
     def _revive(self, now: float) -> None:
         for server in [s for s, until in self._dead_until.items() if until <= now]:
             del self._dead_until[server]
-            metrics.current.upstream_up(server_name(server), True)
+            metrics.current.upstream_up(self._name(server), True)
+
+    def _name(self, server: S) -> str:
+        name = self._names.get(server)
+        return name if name is not None else server_name(server)
 
 
 def server_name(server: Hashable) -> str:
