@@ -28,6 +28,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -67,8 +68,9 @@ def prepare(cfg: Config) -> Path | None:
     earlier run's files, named in PROMETHEUS_MULTIPROC_DIR before
     prometheus_client is first imported. None when there is nothing to share."""
     if not cfg.metrics.listen or cfg.radius.workers <= 1:
+        os.environ.pop(ENV, None)  # one process counts in memory, whatever the environment says
         return None
-    if "prometheus_client" in __import__("sys").modules:  # too late to switch to multi-process values
+    if "prometheus_client" in sys.modules:  # too late to switch to multi-process values
         raise ConfigError(f"{cfg.path.name}: [metrics]: prometheus_client was loaded before the workers' directory")
     chosen = cfg.metrics.directory
     runtime = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]

@@ -52,9 +52,9 @@ def run_workers(cfg: Config) -> int:
     """Fork the workers; if one dies unexpectedly, stop the rest and exit
     non-zero so systemd's Restart= brings the whole service back."""
     n = cfg.radius.workers
+    shared = metrics.prepare(cfg)  # the workers' metric files, before any is forked
     if n <= 1:
         return run_single(cfg)
-    shared = metrics.prepare(cfg)  # the workers' metric files, before any is forked
     try:
         return _fork_workers(cfg, n, shared)
     finally:
