@@ -21,6 +21,7 @@ One module per group of sections; this one holds :class:`Config` and
     store       [store]
     portal      [portal]
     ldap_front  [ldap_front], [ldap_front.clients.<name>]
+    metrics     [metrics]
 
 Importing it does no I/O and loads no I/O library: ``load`` reads the file
 (and this host's name, the default ``[audit] server_name``).
@@ -61,6 +62,7 @@ from radmfa.config.clients import (
 from radmfa.config.fraud import FraudConfig, LimitsConfig, MethodLimit, parse_fraud, parse_limits
 from radmfa.config.ldap import LdapConfig, LdapServer, naming_attribute, plaintext, template_is_dn
 from radmfa.config.ldap_front import LdapFrontClient, LdapFrontConfig, LdapListen, parse_ldap_front
+from radmfa.config.metrics import MetricsConfig, parse_metrics
 from radmfa.config.mfa import (
     CACHE_TYPES,
     MAX_HOTP_WINDOW,
@@ -101,7 +103,7 @@ __all__ = [
     "USER_IP_ATTRIBUTES", "AuditConfig", "CacheRule", "CacheType", "ClientPolicy",
     "Config", "Destinations", "FraudConfig", "HostPort", "HttpConfig", "IpNetwork", "LdapConfig",
     "LdapFrontClient", "LdapFrontConfig", "LdapListen", "LdapServer", "LimitsConfig", "LogConfig", "LogFormat",
-    "LogLevel", "MethodLimit", "MfaConfig", "OnBackendFailure", "PhoneConfig", "PortalConfig",
+    "LogLevel", "MethodLimit", "MetricsConfig", "MfaConfig", "OnBackendFailure", "PhoneConfig", "PortalConfig",
     "ProviderConfig", "ProviderType", "RadiusConfig", "SmtpConfig", "StoreConfig", "SyncConfig",
     "UpstreamConfig", "UpstreamType", "UserIpAttribute", "default_path", "enroll_message",
     "format_host_port", "load", "naming_attribute", "parse_host_port", "plaintext", "template_is_dn",
@@ -109,7 +111,7 @@ __all__ = [
 
 SECTIONS = (
     "radius", "upstream", "upstreams", "mfa", "store", "log", "clients", "fraud", "limits", "sync",
-    "smtp", "audit", "http", "providers", "ldap_front", "portal",
+    "smtp", "audit", "http", "providers", "ldap_front", "portal", "metrics",
 )
 
 
@@ -133,6 +135,7 @@ class Config:
     limits: LimitsConfig = LimitsConfig()
     ldap_front: LdapFrontConfig | None = None  # [ldap_front]: applications bind over LDAP
     portal: PortalConfig = PortalConfig()  # the user portal
+    metrics: MetricsConfig = MetricsConfig()  # GET /metrics
 
     @property
     def base_dir(self) -> Path:
@@ -217,4 +220,5 @@ def _build(doc: dict[str, Any], path: Path, *, host: str) -> Config:
         fraud=fraud, limits=parse_limits(root.table("limits")), http=http, phone=phone, upstreams=upstreams,
         sync=parse_sync(root.table("sync"), upstream, upstreams), smtp=smtp, audit=audit,
         warnings=warnings + tuple(phone_warnings(phone)), ldap_front=ldap_front, portal=portal,
+        metrics=parse_metrics(root.table("metrics")),
     )

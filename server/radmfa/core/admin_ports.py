@@ -285,6 +285,10 @@ class Housekeeping(Protocol):
     async def purge_expired(self, *, now: datetime) -> int:
         """Delete challenge sessions past their expiry."""
 
+    async def count_pending(self, *, now: datetime) -> tuple[int, int]:
+        """Open challenge sessions, and requests held for a call or push
+        (out-of-band sessions awaiting approval), not expired at ``now``."""
+
     async def purge_oob(self, *, before: datetime) -> int:
         """Delete out-of-band sessions and sent codes that expired before ``before``."""
 

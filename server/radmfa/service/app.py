@@ -27,6 +27,7 @@ from radmfa.radius.clients import load_clients
 from radmfa.service.audit import AuditSink, configure_logging, log
 from radmfa.service.binding import CannotListen, bind_failure
 from radmfa.service.http import CallbackApp, start_http
+from radmfa.service.metrics import MetricsEndpoint, TimedDecider, time_store
 from radmfa.service.notify import sd_notify
 from radmfa.service.policies import PolicyTable
 from radmfa.service.radius import Listener, RadiusService
@@ -56,6 +57,8 @@ class App:
     http_runner: web.AppRunner | None = None
     ldap_front: LdapFront | None = None
     portal_runner: web.AppRunner | None = None  # [portal] embedded = true
+    metrics: MetricsEndpoint | None = None  # [metrics] listen
+    metrics_runner: web.AppRunner | None = None
 
     def reload(self) -> None:
         """SIGHUP: re-read clients.conf; on error keep the old table."""
@@ -80,9 +83,11 @@ class App:
             t.close()
         if self.ldap_front is not None:
             await self.ldap_front.close()
-        for runner in (self.http_runner, self.portal_runner):
+        for runner in (self.http_runner, self.portal_runner, self.metrics_runner):
             if runner is not None:
                 await runner.cleanup()
+        if self.metrics is not None:
+            await self.metrics.close()
         await self.senders.close()
         await self.audit.close()
         await self.notifier.close()
@@ -96,6 +101,8 @@ async def build(config: Config) -> App:
         log.warning("clients.conf", warning=warning)
     policies = merged_policies(config, config.client_policies(clients), {c.name for c in clients})
     store = await open_store(config.store.url, key_file=config.store.key_file, base_dir=config.base_dir)
+    if config.metrics.listen:
+        time_store(store)
     try:
         upstream = await build_upstreams(config, store, policies)
     except BaseException:
@@ -128,12 +135,15 @@ async def build(config: Config) -> App:
     )
     audit = AuditSink(store, settings=config.audit)
     service = RadiusService(
-        config.radius, clients, pipeline, audit, policies=table, upstream_healthy=upstream.healthy
+        config.radius, clients, TimedDecider(pipeline) if config.metrics.listen else pipeline, audit, policies=table,
+        upstream_healthy=upstream.healthy,
     )
+    endpoint = MetricsEndpoint(store, service) if config.metrics.listen else None
     service.node_ip = config.audit.server_ip or _node_ip()
     front = LdapFront(config, pipeline=pipeline, store=store, audit=audit) if config.ldap_front else None
     return App(
-        config, store, upstream, audit, service, notifier, table, senders=senders, phone=phone, ldap_front=front
+        config, store, upstream, audit, service, notifier, table, senders=senders, phone=phone, ldap_front=front,
+        metrics=endpoint,
     )
 
 
@@ -161,6 +171,12 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
             app.http_runner = await start_http(callbacks.app(), app.config.http.listen, reuse_port=reuse_port)
         except CannotListen as e:
             raise ConfigError(f"{where}: [http] listen: {e}") from None
+    if app.metrics is not None:  # GET /metrics, on its own (management) address
+        try:
+            app.metrics_runner = await start_http(app.metrics.app(), app.config.metrics.listen, reuse_port=reuse_port)
+        except CannotListen as e:
+            raise ConfigError(f"{where}: [metrics] listen: {e}") from None
+        app.metrics.start_sampling()
     if app.config.portal.embedded:  # small sites: the user portal in this process
         from radmfa.web.user.app import build_user_portal, portal_upstream, start_site
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from radmfa import metrics
 from radmfa.config import RadiusConfig
 from radmfa.core import policy
 from radmfa.core.model import AuditRecord, AuthRequest, Decision, Verdict
@@ -42,6 +43,7 @@ _VERDICT_CODE = {
     Verdict.REJECT: wire.ACCESS_REJECT,
     Verdict.CHALLENGE: wire.ACCESS_CHALLENGE,
 }
+_CODE_NAME = {"accept": "access_accept", "reject": "access_reject", "challenge": "access_challenge"}  # else "none"
 Addr = tuple[str, int]
 
 
@@ -104,6 +106,7 @@ class RadiusService:
 
     def drop(self, reason: str, client: str = "") -> None:
         self.dropped[reason] += 1
+        metrics.current.dropped(reason, client)
         if client:
             per_client = self.dropped_by_client.get(client)
             if per_client is None:
@@ -279,6 +282,7 @@ class RadiusService:
         *,
         result: str,
     ) -> None:
+        metrics.current.answered(client.name, _CODE_NAME.get(result, "none"), decision.reason)
         settings = self.audit.settings
         user = decision.user
         names = user is not None and settings.record_names

@@ -247,7 +247,7 @@ class RadiusUpstream:
                                     dead_time_s=self.dead_time_s)
                     continue
                 answered = entry.answered_by or server
-                self.failover.answered(answered, now=time.monotonic())
+                self.failover.answered(answered, now=time.monotonic(), since=sent)
                 return self._result(entry.future.result(), authenticator, format_host_port(answered[0], answered[1]))
         finally:
             del sock.pending[ident]
