@@ -19,6 +19,9 @@ class RadiusConfig:
     """The NAS-facing listener."""
 
     listen: tuple[HostPort, ...] = (("127.0.0.1", 1812), ("::1", 1812))
+    # Accounting-Requests (RFC 2866); by default each listen address with its
+    # port + 1 (1812 → 1813; port 0, "any free port", stays 0). [] = none.
+    accounting_listen: tuple[HostPort, ...] = (("127.0.0.1", 1813), ("::1", 1813))
     clients_file: Path = Path("clients.conf")  # FreeRADIUS syntax
     dictionary_file: Path = Path("dictionary")  # FreeRADIUS format
     duplicate_window_s: float = 10.0  # RFC 5080 §2.2.2: resend the cached reply this long
@@ -36,8 +39,10 @@ class RadiusConfig:
 
 def parse_radius(r: Section) -> RadiusConfig:
     d = RadiusConfig()
+    listen = r.host_ports("listen", d.listen, 1812)
     radius = RadiusConfig(
-        listen=r.host_ports("listen", d.listen, 1812),
+        listen=listen,
+        accounting_listen=r.host_ports("accounting_listen", tuple((h, p + 1 if p else 0) for h, p in listen), 1813),
         clients_file=r.path_value("clients_file", d.clients_file),
         dictionary_file=r.path_value("dictionary", d.dictionary_file),
         duplicate_window_s=r.number("duplicate_window_s", d.duplicate_window_s, minimum=1, maximum=30),
