@@ -25,7 +25,10 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.integration.harness import NAS_SECRET, REPLY_WAIT_S, SILENCE_S, Radmfa, udp_exchange
+from tests.integration.phone_env import add_user, login, peers  # noqa: F401  (peers is a fixture)
+from tests.integration.phone_env import make_server as make_phone_server
 from tests.integration.test_controls import cli
+from tests.integration.test_phone import MOBILE, OFFICE
 from tests.peers.accounting import AccountingFreeRadius
 from tests.peers.fixtures import require_freeradius
 from tests.peers.ports import free_udp_port
@@ -301,3 +304,46 @@ def test_wrong_coa_secret_is_refused_by_the_nas(radmfa_factory, radclient):
         assert "result=NO-ANSWER" in str(admin_events(server)[0]["detail"])
     finally:
         fake.close()
+
+
+def test_accounting_fails_over_and_stays_silent_when_no_server_answers(radmfa_factory, accounting_upstream, radclient):
+    fr = accounting_upstream
+    dead = f"127.0.0.1:{free_udp_port()}"  # nobody listens there
+    server = make_server(radmfa_factory, upstream_acct=fr)
+    toml = server.config_path.read_text().replace(
+        f'accounting_servers = ["{fr.acct_address}"]', f'accounting_servers = ["{dead}", "{fr.acct_address}"]')
+    server.config_path.write_text(toml)
+    with server:
+        replies = radclient(acct_address(server), NAS_SECRET, [session_packet("Start", "S-20")], code="acct")
+        assert replies[0].code == "Accounting-Response", replies.output
+        fr.pause()  # now no accounting server answers
+        try:
+            lost = radclient(acct_address(server), NAS_SECRET, [session_packet("Stop", "S-20")], code="acct",
+                             timeout=5)
+            assert lost[0].code is None  # RFC 2866 §2: no answer unless the upstream has it
+            server.wait_for_event("accounting not forwarded", client="localhost")
+        finally:
+            fr.resume()
+    assert upstream_count(fr, "S-20", "Start", at_least=1) == 1
+
+
+def test_a_users_own_fraud_report_disconnects_from_the_server(radmfa_factory, peers, radclient, nas):  # noqa: F811
+    """Push "Deny and report fraud": the server process sends the Disconnect-Request."""
+    acct_port = free_udp_port()
+    coa = f'[clients.localhost]\ncoa_port = {nas.port}\ncoa_secret = "{COA_SECRET}"\n'
+    server = make_phone_server(radmfa_factory, peers, extra_toml="[fraud]\nblock_user = true\n" + coa,
+                               accounting=f'accounting_listen = ["127.0.0.1:{acct_port}"]')
+    server.acct_port = acct_port  # type: ignore[attr-defined]
+    add_user(server, "alice", "alice-pw", mobile=MOBILE, office_phone=OFFICE, email="alice@example.com")
+    peers.ntfy.tap_label = "Deny and report fraud"
+    with server:
+        replies = radclient(acct_address(server), NAS_SECRET, [session_packet("Start", "S-30")], code="acct")
+        assert replies[0].code == "Accounting-Response"
+        menu = login(radclient, server, "alice", "alice-pw")
+        assert menu.code == "Access-Challenge"
+        assert login(radclient, server, "alice", "4", state=menu.get("State")).code == "Access-Reject"
+        event = server.wait_for_event("disconnect", session="S-30")
+        assert event["result"] == "ack" and event["reason"].startswith("fraud report ")
+    assert nas.rejected == [] and [r[44] for r in nas.received] == [b"S-30"]
+    [row] = admin_events(server)
+    assert row["actor"] == "radmfa" and "result=ACK" in str(row["detail"])
