@@ -185,3 +185,36 @@ def test_importing_the_configuration_loads_no_io_library():
     io = {"socket", "ssl", "select", "selectors", "threading", "asyncio", "ldap3", "aiohttp", "aiosmtplib",
           "sqlite3", "asyncpg", "argon2", "subprocess", "http", "smtplib", "structlog"}
     assert "radmfa.config" in loaded and roots & io == set()
+
+
+def test_accounting_and_coa_keys(tmp_path):
+    cfg = load(write(tmp_path, '[radius]\nlisten = ["127.0.0.1:1812", "10.0.0.1:11812"]\n'))
+    assert cfg.radius.accounting_listen == (("127.0.0.1", 1813), ("10.0.0.1", 11813))  # port + 1
+    assert cfg.upstream.accounting_servers == ()
+    cfg = load(write(tmp_path, '[radius]\naccounting_listen = []\n[upstream]\ntype = "radius"\n'
+                     'servers = ["10.0.0.5"]\nsecret = "sekrit-77"\n'
+                     'accounting_servers = ["10.0.0.5", "10.0.0.6:1646"]\n'
+                     '[clients.vpn]\ncoa_port = 1700\ncoa_secret = "coa-sekrit-88"\n'))
+    assert cfg.radius.accounting_listen == ()
+    assert cfg.upstream.accounting_servers == (("10.0.0.5", 1813), ("10.0.0.6", 1646))
+    assert cfg.upstream.accounting_secret == b"sekrit-77"  # the upstream's secret by default
+    assert "sekrit-77" not in repr(cfg.upstream)
+    assert (cfg.clients["vpn"].coa_port, cfg.clients["vpn"].coa_secret) == (1700, b"coa-sekrit-88")
+    assert "coa-sekrit-88" not in repr(cfg.clients["vpn"])
+    assert load(write(tmp_path, "")).clients == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[upstream]\naccounting_servers = ["10.0.0.5"]\n', "[upstream] accounting_secret: accounting_servers need"),
+        ('[upstream]\naccounting_servers = ["10.0.0.5:x"]\n', "[upstream] accounting_servers[0]"),
+        ('[radius]\naccounting_listen = "127.0.0.1"\n', "[radius] accounting_listen"),
+        ('[radius]\nlisten = ["127.0.0.1:65535"]\n', "[radius] accounting_listen: listen has port 65535"),
+        ('[clients.vpn]\ncoa_port = 0\n', "[clients.vpn] coa_port"),
+    ],
+)
+def test_accounting_errors_name_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError) as e:
+        load(write(tmp_path, text))
+    assert message in str(e.value)

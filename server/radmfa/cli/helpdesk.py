@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from radmfa.cli import adminlog
+from radmfa.cli import adminlog, session
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
 from radmfa.core.admin_ports import AdminStore
@@ -15,6 +15,7 @@ from radmfa.core.methods import mask
 from radmfa.core.model import User, UserState
 from radmfa.errors import no_such_user
 from radmfa.reports.rows import format_time
+from radmfa.service.disconnect import Outcome
 
 
 def state_text(user: User) -> str:
@@ -59,20 +60,22 @@ def cmd_unblock(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_reset(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: AdminStore) -> tuple[int, User]:
+    async def work(store: AdminStore) -> tuple[int, User, list[Outcome]]:
         user = await store.get_user(args.name)
         if user is None:
             raise no_such_user(args.name)
         count = await store.reset_user(args.name)
         await adminlog.record(store, "user.reset", args.name, f"tokens={count}")
-        return count, user
+        # A reset is for a lost or stolen phone: end the sessions it may hold.
+        return count, user, await session.end_for(cfg, store, user.name, "user reset")
 
-    count, user = run_with_store(cfg, work)
+    count, user, ended = run_with_store(cfg, work)
     print(f'reset user "{args.name}": removed {count} token{"" if count == 1 else "s"}, '
           "remembered devices and cached logins; the user enrolls again")
     kept = _phone_methods_kept(user)
     if kept:
         print(kept)
+    session.print_outcomes(ended)
     return 0
 
 

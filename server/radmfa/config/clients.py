@@ -47,6 +47,13 @@ class ClientPolicy:
     remember_days: int = 14  # remembered devices after a complete MFA success; 0 = off
     upstream: str = "default"  # "default" ([upstream]) or the <name> of an [upstreams.<name>]
     upstream_challenge: UpstreamChallenge = "relay"
+    # Disconnect-Requests (RFC 5176) to end a user's live sessions on this NAS:
+    # its Dynamic Authorization port, and the secret (b"" = the clients.conf secret).
+    coa_port: int = 3799
+    coa_secret: bytes = b""
+
+    def __repr__(self) -> str:
+        return f"ClientPolicy(name={self.name!r}, mode={self.mode!r}, coa_port={self.coa_port}, coa_secret=<redacted>)"
 
 
 def parse_clients(root: Section, upstreams: Mapping[str, object]) -> dict[str, ClientPolicy]:
@@ -66,6 +73,8 @@ def _client(c: Section, name: str, upstreams: Mapping[str, object]) -> ClientPol
         remember_days=c.integer("remember_days", d.remember_days, minimum=0, maximum=365),
         upstream=c.get("upstream", str, d.upstream),
         upstream_challenge=c.choice("upstream_challenge", d.upstream_challenge, UPSTREAM_CHALLENGE_CHOICES),
+        coa_port=c.integer("coa_port", d.coa_port, minimum=1, maximum=65535),
+        coa_secret=c.secret("coa_secret"),
     )
     if len(policy.app_name) > 64 or not policy.app_name.isprintable():
         c.fail("app_name", "must be at most 64 printable characters (it goes into texts and prompts)")

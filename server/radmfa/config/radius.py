@@ -19,6 +19,9 @@ class RadiusConfig:
     """The NAS-facing listener."""
 
     listen: tuple[HostPort, ...] = (("127.0.0.1", 1812), ("::1", 1812))
+    # Accounting-Requests (RFC 2866); by default each listen address with its
+    # port + 1 (1812 → 1813, as NASes expect). [] = no accounting listener.
+    accounting_listen: tuple[HostPort, ...] = (("127.0.0.1", 1813), ("::1", 1813))
     clients_file: Path = Path("clients.conf")  # FreeRADIUS syntax
     dictionary_file: Path = Path("dictionary")  # FreeRADIUS format
     duplicate_window_s: float = 10.0  # RFC 5080 §2.2.2: resend the cached reply this long
@@ -36,8 +39,10 @@ class RadiusConfig:
 
 def parse_radius(r: Section) -> RadiusConfig:
     d = RadiusConfig()
+    listen = r.host_ports("listen", d.listen, 1812)
     radius = RadiusConfig(
-        listen=r.host_ports("listen", d.listen, 1812),
+        listen=listen,
+        accounting_listen=r.host_ports("accounting_listen", tuple((h, p + 1) for h, p in listen), 1813),
         clients_file=r.path_value("clients_file", d.clients_file),
         dictionary_file=r.path_value("dictionary", d.dictionary_file),
         duplicate_window_s=r.number("duplicate_window_s", d.duplicate_window_s, minimum=1, maximum=30),
@@ -51,5 +56,7 @@ def parse_radius(r: Section) -> RadiusConfig:
     )
     if not radius.listen:
         r.fail("listen", "needs at least one address")
+    if any(p > 65535 for _, p in radius.accounting_listen):
+        r.fail("accounting_listen", "listen has port 65535, so port + 1 is no port: set accounting_listen")
     r.done()
     return radius

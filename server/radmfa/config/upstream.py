@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
 from radmfa.config.ldap import LdapConfig, parse_ldap
@@ -27,9 +27,16 @@ class UpstreamConfig:
     status_check_interval_s: float = 10.0  # Status-Server to dead servers this often; 0 = never
     ldap: LdapConfig | None = None  # set when type = "ldap"
     name: str = "default"  # "default" for [upstream], else the <name> of [upstreams.<name>]
+    # Accounting-Requests go here (RFC 2866), same failover as servers; none =
+    # radmfa records them and answers itself. The secret defaults to secret.
+    accounting_servers: tuple[HostPort, ...] = ()
+    accounting_secret: bytes = b""
 
     def __repr__(self) -> str:
-        return f"UpstreamConfig(type={self.type!r}, servers={self.servers!r}, secret=<redacted>)"
+        return (
+            f"UpstreamConfig(type={self.type!r}, servers={self.servers!r}, "
+            f"accounting_servers={self.accounting_servers!r}, secret=<redacted>)"
+        )
 
 
 def parse_upstreams(root: Section) -> tuple[UpstreamConfig, dict[str, UpstreamConfig]]:
@@ -60,6 +67,11 @@ def parse_upstream(u: Section, name: str) -> UpstreamConfig:
         ldap=parse_ldap(u) if kind == "ldap" else None,
         name=name,
     )
+    accounting = u.host_ports("accounting_servers", (), 1813)
+    accounting_secret = u.secret("accounting_secret") or upstream.secret
+    if accounting and not accounting_secret:
+        u.fail("accounting_secret", "accounting_servers need a shared secret (accounting_secret or secret)")
+    upstream = replace(upstream, accounting_servers=accounting, accounting_secret=accounting_secret)
     if upstream.type == "radius":
         if not upstream.servers:
             u.fail("servers", 'type = "radius" needs at least one server')

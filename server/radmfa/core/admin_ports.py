@@ -11,7 +11,15 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from radmfa.core.admin_model import AdminEvent, AuditFilter, EnrollmentLink, HardwareToken, RememberedDevice, WebSession
+from radmfa.core.admin_model import (
+    AdminEvent,
+    AuditFilter,
+    EnrollmentLink,
+    HardwareToken,
+    NasSession,
+    RememberedDevice,
+    WebSession,
+)
 from radmfa.core.model import (
     AppPassword,
     AuditRecord,
@@ -24,6 +32,7 @@ from radmfa.core.model import (
     User,
 )
 from radmfa.core.ports import AuditWriter, BlockStore, LoginStore, MessageLookup, UserLookup
+from radmfa.radius.accounting import AccountingEvent
 
 
 class UserAdmin(UserLookup, Protocol):
@@ -279,6 +288,25 @@ class RebindStore(Protocol):
     async def purge_rebinds(self, *, before: datetime) -> int: ...
 
 
+class NasSessionStore(Protocol):
+    """Who is connected where: sessions from the NASes' accounting."""
+
+    async def record_accounting(
+        self, client: str, nas_address: str, event: AccountingEvent, *, now: datetime
+    ) -> None:
+        """Start and Interim-Update make or refresh the (client, Acct-Session-Id)
+        row; Stop ends it; Accounting-On/Off end every live session of the client."""
+
+    async def list_nas_sessions(self, *, username: str | None = None, live: bool = True) -> list[NasSession]:
+        """Oldest first; ``username`` matches by name_key; ``live``: not ended."""
+
+    async def end_nas_session(self, session: int, reason: str, *, now: datetime) -> bool:
+        """Mark a live session ended (by id); False when it was not live."""
+
+    async def purge_nas_sessions(self, *, before: datetime) -> int:
+        """Delete sessions that ended, or were last heard of, before ``before``."""
+
+
 class Housekeeping(Protocol):
     """What expires, dropped once a minute (service/app.py purge_once)."""
 
@@ -313,6 +341,7 @@ class AdminStore(  # bases in LoginStore's order where they share one (a consist
     HardwareTokenStore,
     DirectorySyncStore,
     PortalStore,
+    NasSessionStore,
     Housekeeping,
     Protocol,
 ):

@@ -24,8 +24,10 @@ from radmfa.factors import build_factors
 from radmfa.factors.phone import PhoneFactors
 from radmfa.front.ldap.service import LdapFront, merged_policies
 from radmfa.radius.clients import load_clients
+from radmfa.service.accounting import AccountingListener, AccountingService, build_accounting
 from radmfa.service.audit import AuditSink, configure_logging, log
 from radmfa.service.binding import CannotListen, bind_failure
+from radmfa.service.disconnect import Disconnector, ending_sessions
 from radmfa.service.http import CallbackApp, start_http
 from radmfa.service.metrics import MetricsEndpoint, TimedDecider, time_store
 from radmfa.service.notify import sd_notify
@@ -52,6 +54,7 @@ class App:
     policies: PolicyTable  # [clients.<name>], shared by the pipeline and the listener
     transports: list[UdpEndpoint] = field(default_factory=list)
     addresses: list[tuple[str, int]] = field(default_factory=list)
+    accounting_addresses: list[tuple[str, int]] = field(default_factory=list)
     senders: Senders = field(default_factory=Senders)
     phone: PhoneFactors | None = None
     http_runner: web.AppRunner | None = None
@@ -59,6 +62,7 @@ class App:
     portal_runner: web.AppRunner | None = None  # [portal] embedded = true
     metrics: MetricsEndpoint | None = None  # [metrics] listen
     metrics_runner: web.AppRunner | None = None
+    accounting: AccountingService | None = None  # [radius] accounting_listen
 
     def reload(self) -> None:
         """SIGHUP: re-read clients.conf; on error keep the old table."""
@@ -79,6 +83,10 @@ class App:
     async def close(self) -> None:
         self.service.stopping = True  # new packets are dropped; replies still go out
         await self.service.drain(DRAIN_TIMEOUT_S)
+        if self.accounting is not None:
+            self.accounting.stopping = True
+            await self.accounting.drain(DRAIN_TIMEOUT_S)
+            await self.accounting.close()
         for t in self.transports:
             t.close()
         if self.ldap_front is not None:
@@ -123,12 +131,15 @@ async def build(config: Config) -> App:
     def app_name(client: str) -> str:  # {app}: [clients.<name>] app_name, also after SIGHUP
         return config.portal.title if client == PORTAL_CLIENT else messages.app_name(table.policy_for(client), client)
 
+    # Users' own fraud reports (push "Deny and report fraud", the voice fraud
+    # code) also end their live sessions on the NASes (service/disconnect.py).
+    disconnector = Disconnector(store, lambda: service.clients, table, actor="radmfa")
     phone = None
     if senders.methods():
         # The voice fraud code and push "Deny and report fraud" alert the security team.
         phone = PhoneFactors(
             store, senders, config.phone, config.fraud, public_url=config.http.public_url, limits_cfg=config.limits,
-            app_name=app_name, notify=notifier,
+            app_name=app_name, notify=ending_sessions(notifier, disconnector),
         )
     pipeline = Pipeline(
         config.mfa, upstream, store, factors["otp"], policies=table, passwords=app_passwords, phone=phone
@@ -141,9 +152,11 @@ async def build(config: Config) -> App:
     endpoint = MetricsEndpoint(store, service) if config.metrics.listen else None
     service.node_ip = config.audit.server_ip or _node_ip()
     front = LdapFront(config, pipeline=pipeline, store=store, audit=audit) if config.ldap_front else None
+    accounting = build_accounting(config, lambda: service.clients, store, table)
     return App(
         config, store, upstream, audit, service, notifier, table, senders=senders, phone=phone, ldap_front=front,
         metrics=endpoint,
+        accounting=accounting,
     )
 
 
@@ -197,8 +210,27 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
             log.warning("cannot steer packets by RADIUS Identifier; the kernel will hash by source port")
         sockname = transport.get_extra_info("sockname")
         app.addresses.append((sockname[0], sockname[1]))
+    if app.accounting is not None:
+        await _listen_accounting(app, app.accounting, reuse_port=reuse_port)
     if app.ldap_front is not None:  # applications binding over LDAP, on the same pipeline
         await app.ldap_front.start(reuse_port=reuse_port)
+
+
+async def _listen_accounting(app: App, service: AccountingService, *, reuse_port: bool) -> None:
+    """[radius] accounting_listen: Accounting-Requests (service/accounting.py)."""
+    await service.start()
+    for host, port in app.config.radius.accounting_listen:
+        listener = AccountingListener(service)
+        try:
+            transport = UdpEndpoint.bind(host, port, listener.datagram_received, reuse_port=reuse_port)
+        except OSError as e:
+            failure = bind_failure(e, host, port, kind=socket.SOCK_DGRAM, reuse_port=reuse_port)
+            raise ConfigError(f"{app.config.path.name}: [radius] accounting_listen: {failure}") from None
+        listener.transport = transport
+        transport.start(asyncio.get_running_loop())
+        app.transports.append(transport)
+        sockname = transport.get_extra_info("sockname")
+        app.accounting_addresses.append((sockname[0], sockname[1]))
 
 
 async def purge_once(store: Store, config: Config, *, now: datetime) -> None:
@@ -212,6 +244,7 @@ async def purge_once(store: Store, config: Config, *, now: datetime) -> None:
         await store.purge_web_sessions(idle_before=now - timedelta(minutes=config.portal.session_idle_minutes), now=now)
     cache_for, devices_for = exemptions.retention(config.mfa.cache, [ClientPolicy(), *config.clients.values()])
     await store.purge_exemptions(cache_before=now - cache_for, devices_before=now - devices_for)
+    await store.purge_nas_sessions(before=now - timedelta(days=config.audit.keep_days))  # ended, or long silent
 
 
 async def _housekeeping(app: App) -> None:
@@ -222,7 +255,9 @@ async def _housekeeping(app: App) -> None:
             await purge_once(app.store, app.config, now=datetime.now(UTC))
         except Exception as e:
             log.warning("housekeeping failed", error=str(e))
-        log.info("stats", **app.service.counters(), send_errors=sum(t.send_errors for t in app.transports))
+        accounting = app.accounting.counters() if app.accounting is not None else None
+        log.info("stats", **app.service.counters(), accounting=accounting,
+                 send_errors=sum(t.send_errors for t in app.transports))
 
 
 async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event | None = None) -> None:
@@ -253,6 +288,7 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
         log.info(
             "radmfa ready",
             listen=[format_host_port(h, p) for h, p in app.addresses],
+            accounting_listen=[format_host_port(h, p) for h, p in app.accounting_addresses],
             ldap_listen=app.ldap_front.addresses if app.ldap_front is not None else None,
             upstream=config.upstream.type,
             clients=len(app.service.clients),

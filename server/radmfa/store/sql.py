@@ -18,6 +18,7 @@ from radmfa.store.sql_fraud import FraudSql
 from radmfa.store.sql_hardware import HardwareTokensSql
 from radmfa.store.sql_limits import LimitsSql
 from radmfa.store.sql_messages import MessagesSql
+from radmfa.store.sql_nas_sessions import NasSessionsSql
 from radmfa.store.sql_oob import OobSql
 from radmfa.store.sql_portal import PortalSql
 from radmfa.store.sql_rebinds import RebindsSql
@@ -44,6 +45,7 @@ class SqlStore(
     OobSql,
     RebindsSql,
     PortalSql,
+    NasSessionsSql,
 ):
     """Implements core.admin_ports.Store (both sides) over the primitives a backend provides."""
 

@@ -28,6 +28,7 @@ import contextlib
 import socket
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,12 +115,12 @@ class _Socket(asyncio.DatagramProtocol):
         if addr not in entry.sent_to:
             return "wrong source"  # UP-5
         try:
-            frame = wire.parse(data, _REPLY_CODES)
+            frame = wire.parse(data, self.owner.reply_codes)
         except wire.Malformed:
             return "malformed"
         if frame.ma_offset < 0 and self.owner.require_ma:
             return "no Message-Authenticator"  # BLAST-6: before the Response Authenticator
-        if not crypto.verify_response(frame.data, entry.authenticator, self.owner.secret, frame.ma_offset):
+        if not self.owner.verify(frame, entry.authenticator):
             return "bad authenticator (wrong secret?)"
         entry.answered_by = addr
         entry.future.set_result(frame)
@@ -131,6 +132,8 @@ class _Socket(asyncio.DatagramProtocol):
 
 
 class RadiusUpstream:
+    reply_codes = _REPLY_CODES
+
     def __init__(self, cfg: UpstreamConfig) -> None:
         self.secret = cfg.secret
         self.timeout_s = cfg.timeout_s
@@ -147,6 +150,10 @@ class RadiusUpstream:
         self._sockets: dict[int, list[_Socket]] = {socket.AF_INET: [], socket.AF_INET6: []}
         self.dropped_replies = 0
         self.warnings = Throttle(interval_s=60.0, per_interval=1)
+
+    def verify(self, frame: wire.Frame, authenticator: bytes) -> bool:
+        """The reply's Response Authenticator and MA, keyed to our request's authenticator."""
+        return crypto.verify_response(frame.data, authenticator, self.secret, frame.ma_offset)
 
     def drop_reply(self, reason: str, source: Addr) -> None:
         """Count an ignored reply; say why at most once a minute per reason,
@@ -227,11 +234,25 @@ class RadiusUpstream:
         return crypto.sign_request(wire.ACCESS_REQUEST, ident, authenticator, wire.encode_attrs(attrs), self.secret)
 
     async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult:
+        def packet(ident: int) -> tuple[bytes, bytes]:
+            authenticator = crypto.new_authenticator()
+            return self.build(request, password, ident, authenticator), authenticator
+
+        frame, authenticator, answered = await self.exchange(packet)
+        return self._result(frame, authenticator, answered)
+
+    async def exchange(self, packet: Callable[[int], tuple[bytes, bytes]]) -> tuple[wire.Frame, bytes, str]:
+        """Send the request ``packet(ident)`` gives (its bytes and Request
+        Authenticator) through the failover order, retransmitting the same
+        bytes; the verified reply, that authenticator and who answered."""
         order = self.failover.order(now=time.monotonic())
         sock, ident = await self._socket_for(self.family)
-        authenticator = crypto.new_authenticator()
-        data = self.build(request, password, ident, authenticator)
         loop = asyncio.get_running_loop()
+        try:
+            data, authenticator = packet(ident)
+        except BaseException:
+            sock.free.append(ident)
+            raise
         entry = _Pending(loop.create_future(), authenticator)
         sock.pending[ident] = entry
         try:
@@ -248,7 +269,7 @@ class RadiusUpstream:
                     continue
                 answered = entry.answered_by or server
                 self.failover.answered(answered, now=time.monotonic(), since=sent)
-                return self._result(entry.future.result(), authenticator, format_host_port(answered[0], answered[1]))
+                return entry.future.result(), authenticator, format_host_port(answered[0], answered[1])
         finally:
             del sock.pending[ident]
             sock.free.append(ident)
