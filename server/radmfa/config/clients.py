@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
@@ -43,6 +43,10 @@ class ClientPolicy:
     app_passwords: AppPasswordMode = "allow"
     remember_days: int = 14  # remembered devices after a complete MFA success; 0 = off
     upstream: str = "default"  # "default" ([upstream]) or the <name> of an [upstreams.<name>]
+    # A push offers three numbers and the Access-Challenge shows the right
+    # one. Off when the key is absent: a NAS that cannot show a challenge
+    # (RD Gateway, oob) would fail every push (docs/configuration.md).
+    push_number_matching: bool = False
 
 
 def parse_clients(root: Section, upstreams: Mapping[str, object]) -> dict[str, ClientPolicy]:
@@ -61,6 +65,7 @@ def _client(c: Section, name: str, upstreams: Mapping[str, object]) -> ClientPol
         app_passwords=c.choice("app_passwords", d.app_passwords, APP_PASSWORD_CHOICES),
         remember_days=c.integer("remember_days", d.remember_days, minimum=0, maximum=365),
         upstream=c.get("upstream", str, d.upstream),
+        push_number_matching=c.get("push_number_matching", bool, d.push_number_matching),
     )
     if len(policy.app_name) > 64 or not policy.app_name.isprintable():
         c.fail("app_name", "must be at most 64 printable characters (it goes into texts and prompts)")
@@ -81,3 +86,18 @@ def check_oob_clients(clients: Mapping[str, ClientPolicy], phone: PhoneConfig, p
                 f'{path.name}: [clients.{name}] mode: "oob" holds the request while a call or push is '
                 "answered, but neither is configured: set [mfa] voice_provider or push_provider"
             )
+
+
+def number_matching_warning(
+    names: Iterable[str], policies: Mapping[str, ClientPolicy], phone: PhoneConfig
+) -> str | None:
+    """With a push provider, the start-up warning naming the clients.conf
+    clients whose pushes go out without number matching (a client without
+    a [clients.<name>] table has it off); None when every one has it."""
+    if phone.provider("push") is None:
+        return None
+    off = sorted(n for n in names if not (policies.get(n) or ClientPolicy()).push_number_matching)
+    if not off:
+        return None
+    return (f"push without number matching for {', '.join(off)}: a push can be approved without looking; "
+            "set [clients.<name>] push_number_matching = true where the NAS shows challenge text")

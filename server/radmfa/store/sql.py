@@ -20,6 +20,7 @@ from radmfa.store.sql_limits import LimitsSql
 from radmfa.store.sql_messages import MessagesSql
 from radmfa.store.sql_oob import OobSql
 from radmfa.store.sql_portal import PortalSql
+from radmfa.store.sql_push import PushStreakSql
 from radmfa.store.sql_rebinds import RebindsSql
 from radmfa.store.sql_reports import ReportsSql
 from radmfa.store.sql_sessions import SESSION_COLUMNS, SessionsSql
@@ -44,6 +45,7 @@ class SqlStore(
     OobSql,
     RebindsSql,
     PortalSql,
+    PushStreakSql,
 ):
     """Implements core.admin_ports.Store (both sides) over the primitives a backend provides."""
 
