@@ -14,7 +14,8 @@ PUSH = '[providers.push]\ntype = "ntfy"\n[mfa]\npush_provider = "push"\n'
 
 
 def test_number_matching_is_off_when_absent_and_set_per_client(tmp_path):
-    cfg = load(write(tmp_path, HTTP + PUSH + '[clients.vpn]\npush_number_matching = true\n[clients.rdg]\nmode = "oob"\n'))
+    clients = '[clients.vpn]\npush_number_matching = true\n[clients.rdg]\nmode = "oob"\n'
+    cfg = load(write(tmp_path, HTTP + PUSH + clients))
     assert cfg.clients["vpn"].push_number_matching is True
     assert cfg.clients["rdg"].push_number_matching is False and ClientPolicy().push_number_matching is False
     with pytest.raises(ConfigError, match=r"\[clients.vpn\] push_number_matching"):
