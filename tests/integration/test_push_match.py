@@ -3,18 +3,22 @@ the upstream, the fake ntfy as the phone tapping a number or Deny."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import pytest
 
-from tests.integration.phone_env import (  # noqa: F401  (peers is a fixture)
+from tests.fakes.server import free_tcp_port
+from tests.integration.phone_env import (  # noqa: F401  (peers and hook are fixtures)
     NAS_SECRET,
     Background,
     add_user,
     cli,
+    hook,
     make_server,
     peers,
+    wait_for,
 )
 from tests.integration.test_foundation import upstream_cfg
 
@@ -86,3 +90,32 @@ def test_a_deny_streak_blocks_pushes_and_reports_fraud(radmfa_factory, peers, fr
         assert cli(server, "user", "unblock", "alice").startswith('cleared the push deny streak of user "alice"')
         peers.ntfy.tap_label = "Approve"
         assert login(radclient, server, "alice-pw").code == "Access-Accept"
+
+
+def test_a_webhook_push_gets_the_three_numbers_and_where_from(radmfa_factory, hook, radclient):  # noqa: F811
+    http_port = free_tcp_port()
+    body = ('{"to": "{to}", "text": "{text}", "n1": "{number1}", "u1": "{number1_url}", '
+            '"n2": "{number2}", "u2": "{number2_url}", "n3": "{number3}", "u3": "{number3_url}", '
+            '"approve": "{approve_url}", "deny": "{deny_url}", "nas": "{nas}", "ip": "{ip}"}')
+    extra = f"""
+[http]
+listen = ["127.0.0.1:{http_port}"]
+public_url = "http://127.0.0.1:{http_port}"
+
+[providers.hook]
+type = "webhook"
+url = "{hook.url}/send"
+headers = {{ "Content-Type" = "application/json" }}
+body = '{body}'
+{MATCHING}"""
+    server = radmfa_factory(mfa='push_provider = "hook"\noob_timeout_s = 30\n', extra=extra)
+    add_user(server, "alice", "alice-pw", push_enrolled=True)
+    with server:
+        first = login(radclient, server, "alice-pw,push")
+        number = shown_number(first)
+        pushed = json.loads(wait_for(lambda: hook.hits and hook.hits[0]).body)
+        offered = {pushed[f"n{i}"]: pushed[f"u{i}"] for i in (1, 2, 3)}
+        assert len(offered) == 3 and number in offered and pushed["approve"] == ""
+        assert pushed["nas"] == "Corporate VPN" and pushed["ip"] == USER_IP and "/deny?" in pushed["deny"]
+        assert hook.request("POST", offered[number]) == 200
+        assert login(radclient, server, "", state=first.get("State")).code == "Access-Accept"

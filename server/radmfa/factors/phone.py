@@ -361,6 +361,12 @@ class PhoneFactors:
         settings = replace(self.fraud_cfg, block_user=False)
         await fraud.raise_alert(self.store, settings, report, now=now, log=log, notify=self.notify)
 
+    def close(self) -> None:
+        """Stop the expiry watchers (shutdown): an unanswered push then
+        expires unseen by this node and does not count."""
+        for task in self._watchers:
+            task.cancel()
+
     def _watch(self, held: OobSession) -> None:
         """A push offered with a number may have nobody waiting for it (the
         challenge left unanswered): expire it when due, so it counts."""

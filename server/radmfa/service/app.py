@@ -84,6 +84,8 @@ class App:
         for runner in (self.http_runner, self.portal_runner):
             if runner is not None:
                 await runner.cleanup()
+        if self.phone is not None:
+            self.phone.close()
         await self.senders.close()
         await self.audit.close()
         await self.notifier.close()
