@@ -183,6 +183,8 @@ async def _at_version_11(backend: Backend, names: list[str]) -> None:
     await backend.raw("DROP TABLE web_sessions")  # 0016
     await backend.raw("DROP TABLE enrollment_links")  # 0016
     await backend.raw("DROP TABLE nas_sessions")  # 0017
+    await backend.raw("DROP TABLE push_streaks")  # 0018
+    await backend.raw("DROP INDEX oob_sessions_waiter")  # 0018
 
 
 async def test_upgrade_to_nfkc_rekeys_users(backend: Backend) -> None:

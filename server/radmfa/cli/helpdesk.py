@@ -51,11 +51,25 @@ def unblocked_text(before: User, user: User) -> str:
     return f'unblocked user "{user.name}" (was {state_text(before)}); state is now {user.state.value}'
 
 
-def cmd_unblock(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: AdminStore) -> tuple[User, User]:
-        return await unblock(store, args.name)
+async def clear_push_block(store: AdminStore, name: str) -> bool:
+    """Forget the user's push deny streak (core/push_guard.py), so pushes go
+    out again; admin log written when there was one."""
+    cleared = await store.clear_push_streak(name)
+    if cleared:
+        await adminlog.record(store, "user.unblock", name, "push deny streak")
+    return cleared
 
-    print(unblocked_text(*run_with_store(cfg, work)))
+
+def cmd_unblock(args: argparse.Namespace, cfg: Config) -> int:
+    async def work(store: AdminStore) -> tuple[User, User, bool]:
+        before, after = await unblock(store, args.name)
+        return before, after, await clear_push_block(store, args.name)
+
+    before, after, cleared = run_with_store(cfg, work)
+    if cleared:
+        print(f'cleared the push deny streak of user "{after.name}": pushes go out again')
+    if not cleared or before is not after:
+        print(unblocked_text(before, after))
     return 0
 
 

@@ -212,6 +212,7 @@ def _build(doc: dict[str, Any], path: Path, *, host: str) -> Config:
         root, ldap_upstreams={name: u.type == "ldap" for name, u in {"default": upstream, **upstreams}.items()}
     )
     portal = parse_portal(root.table("portal"), frozenset(upstreams))
+    warnings += tuple(phone_warnings(phone))
     if portal.public_url and "no_factor_message" not in doc.get("mfa", {}):
         # Users who must enroll are told where: the portal's address.
         mfa = replace(mfa, no_factor_message=enroll_message(portal))
@@ -219,6 +220,6 @@ def _build(doc: dict[str, Any], path: Path, *, host: str) -> Config:
         path=path, radius=radius, upstream=upstream, mfa=mfa, store=store, log=log, clients=clients,
         fraud=fraud, limits=parse_limits(root.table("limits")), http=http, phone=phone, upstreams=upstreams,
         sync=parse_sync(root.table("sync"), upstream, upstreams), smtp=smtp, audit=audit,
-        warnings=warnings + tuple(phone_warnings(phone)), ldap_front=ldap_front, portal=portal,
+        warnings=warnings, ldap_front=ldap_front, portal=portal,
         metrics=parse_metrics(root.table("metrics")),
     )

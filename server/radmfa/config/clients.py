@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
@@ -52,6 +52,11 @@ class ClientPolicy:
     coa_port: int = 3799
     coa_secret: bytes = b""
 
+    # A push offers three numbers and the Access-Challenge shows the right
+    # one. Off when the key is absent: a NAS that cannot show a challenge
+    # (RD Gateway, oob) would fail every push (docs/configuration.md).
+    push_number_matching: bool = False
+
     def __repr__(self) -> str:
         return f"ClientPolicy(name={self.name!r}, mode={self.mode!r}, coa_port={self.coa_port}, coa_secret=<redacted>)"
 
@@ -75,6 +80,7 @@ def _client(c: Section, name: str, upstreams: Mapping[str, object]) -> ClientPol
         upstream_challenge=c.choice("upstream_challenge", d.upstream_challenge, UPSTREAM_CHALLENGE_CHOICES),
         coa_port=c.integer("coa_port", d.coa_port, minimum=1, maximum=65535),
         coa_secret=c.secret("coa_secret"),
+        push_number_matching=c.get("push_number_matching", bool, d.push_number_matching),
     )
     if len(policy.app_name) > 64 or not policy.app_name.isprintable():
         c.fail("app_name", "must be at most 64 printable characters (it goes into texts and prompts)")
@@ -95,3 +101,18 @@ def check_oob_clients(clients: Mapping[str, ClientPolicy], phone: PhoneConfig, p
                 f'{path.name}: [clients.{name}] mode: "oob" holds the request while a call or push is '
                 "answered, but neither is configured: set [mfa] voice_provider or push_provider"
             )
+
+
+def number_matching_warning(
+    names: Iterable[str], policies: Mapping[str, ClientPolicy], phone: PhoneConfig
+) -> str | None:
+    """With a push provider, the start-up warning naming the clients.conf
+    clients whose pushes go out without number matching (a client without
+    a [clients.<name>] table has it off); None when every one has it."""
+    if phone.provider("push") is None:
+        return None
+    off = sorted(n for n in names if not (policies.get(n) or ClientPolicy()).push_number_matching)
+    if not off:
+        return None
+    return (f"push without number matching for {', '.join(off)}: a push can be approved without looking; "
+            "set [clients.<name>] push_number_matching = true where the NAS shows challenge text")

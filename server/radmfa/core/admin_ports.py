@@ -67,6 +67,9 @@ class ControlAdmin(BlockStore, Protocol):
     """The admin's controls: one-time bypasses, remembered devices, app
     passwords, blocks and the lockout count (store/sql_exemptions.py)."""
 
+    async def clear_push_streak(self, username: str) -> bool:
+        """Forget the user's push deny streak (pushes go out again); True when there was one."""
+
     # bypasses: rows are kept after use, expiry and cancellation (the report)
     async def create_bypass(
         self, username: str, *, seconds: int, reason: str, created_by: str, now: datetime

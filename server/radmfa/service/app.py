@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from radmfa.config import PORTAL_CLIENT, ClientPolicy, Config, format_host_port
+from radmfa.config.clients import number_matching_warning
 from radmfa.core import exemptions, limits, messages
 from radmfa.core.admin_ports import Store
 from radmfa.core.pipeline import Pipeline
@@ -96,6 +97,8 @@ class App:
                 await runner.cleanup()
         if self.metrics is not None:
             await self.metrics.close()
+        if self.phone is not None:
+            self.phone.close()
         await self.senders.close()
         await self.audit.close()
         await self.notifier.close()
@@ -108,6 +111,9 @@ async def build(config: Config) -> App:
     for warning in clients.warnings:
         log.warning("clients.conf", warning=warning)
     policies = merged_policies(config, config.client_policies(clients), {c.name for c in clients})
+    unmatched = number_matching_warning([c.name for c in clients], policies, config.phone)
+    if unmatched is not None:
+        log.warning("configuration", warning=unmatched)
     store = await open_store(config.store.url, key_file=config.store.key_file, base_dir=config.base_dir)
     if config.metrics.listen:
         time_store(store)

@@ -21,6 +21,7 @@ from radmfa.store.sql_messages import MessagesSql
 from radmfa.store.sql_nas_sessions import NasSessionsSql
 from radmfa.store.sql_oob import OobSql
 from radmfa.store.sql_portal import PortalSql
+from radmfa.store.sql_push import PushStreakSql
 from radmfa.store.sql_rebinds import RebindsSql
 from radmfa.store.sql_reports import ReportsSql
 from radmfa.store.sql_sessions import SESSION_COLUMNS, SessionsSql
@@ -46,6 +47,7 @@ class SqlStore(
     RebindsSql,
     PortalSql,
     NasSessionsSql,
+    PushStreakSql,
 ):
     """Implements core.admin_ports.Store (both sides) over the primitives a backend provides."""
 
