@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
 from radmfa.config.phone import PhoneConfig
 from radmfa.config.reader import Section
+from radmfa.config.tls import RADSEC_SECRET, cert_name, tls_file
 from radmfa.core.model import AppPasswordMode, ClientMode, Primary
 from radmfa.errors import ConfigError
 
@@ -43,6 +44,11 @@ class ClientPolicy:
     app_passwords: AppPasswordMode = "allow"
     remember_days: int = 14  # remembered devices after a complete MFA success; 0 = off
     upstream: str = "default"  # "default" ([upstream]) or the <name> of an [upstreams.<name>]
+    # RadSec (service/radsec.py): the CA that signs this client's certificate
+    # and the name it must show; both or neither (neither: no RadSec).
+    radsec_ca: Path | None = None
+    radsec_name: str = ""
+    radsec_secret: bytes = field(default=RADSEC_SECRET, repr=False)  # RFC 6614 §2.3
 
 
 def parse_clients(root: Section, upstreams: Mapping[str, object]) -> dict[str, ClientPolicy]:
@@ -61,7 +67,13 @@ def _client(c: Section, name: str, upstreams: Mapping[str, object]) -> ClientPol
         app_passwords=c.choice("app_passwords", d.app_passwords, APP_PASSWORD_CHOICES),
         remember_days=c.integer("remember_days", d.remember_days, minimum=0, maximum=365),
         upstream=c.get("upstream", str, d.upstream),
+        radsec_ca=tls_file(c, "radsec_ca"),
+        radsec_name=cert_name(c, "radsec_name"),
+        radsec_secret=c.secret("radsec_secret") or d.radsec_secret,
     )
+    if (policy.radsec_ca is None) != (not policy.radsec_name):
+        c.fail("radsec_ca" if policy.radsec_ca is None else "radsec_name",
+               "RadSec needs both radsec_ca and radsec_name (the CA and the name the client's certificate shows)")
     if len(policy.app_name) > 64 or not policy.app_name.isprintable():
         c.fail("app_name", "must be at most 64 printable characters (it goes into texts and prompts)")
     if policy.upstream != "default" and policy.upstream not in upstreams:

@@ -30,6 +30,7 @@ from radmfa.service.http import CallbackApp, start_http
 from radmfa.service.notify import sd_notify
 from radmfa.service.policies import PolicyTable
 from radmfa.service.radius import Listener, RadiusService
+from radmfa.service.radsec import RadsecListener
 from radmfa.service.reuseport import attach_identifier_steering
 from radmfa.service.udp import UdpEndpoint
 from radmfa.store import open_store
@@ -56,6 +57,7 @@ class App:
     http_runner: web.AppRunner | None = None
     ldap_front: LdapFront | None = None
     portal_runner: web.AppRunner | None = None  # [portal] embedded = true
+    radsec: RadsecListener | None = None  # [radius] radsec_listen
 
     def reload(self) -> None:
         """SIGHUP: re-read clients.conf; on error keep the old table."""
@@ -69,6 +71,8 @@ class App:
             log.warning("clients.conf", warning=warning)
         self.service.reload_clients(table)
         self.policies.replace(policies)
+        if self.radsec is not None:
+            self.radsec.reload()
         if isinstance(self.upstream, ClientRouter):
             self.upstream.route(policies)
         log.info("clients.conf reloaded", clients=len(table))
@@ -78,6 +82,8 @@ class App:
         await self.service.drain(DRAIN_TIMEOUT_S)
         for t in self.transports:
             t.close()
+        if self.radsec is not None:
+            await self.radsec.close()
         if self.ldap_front is not None:
             await self.ldap_front.close()
         for runner in (self.http_runner, self.portal_runner):
@@ -181,6 +187,10 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
             log.warning("cannot steer packets by RADIUS Identifier; the kernel will hash by source port")
         sockname = transport.get_extra_info("sockname")
         app.addresses.append((sockname[0], sockname[1]))
+    if app.config.radius.radsec_listen:  # RADIUS over TLS (RFC 6614), the same service behind it
+        app.radsec = RadsecListener(app.config.radius, app.service, app.policies)
+        app.radsec.check(where, {n: p.radsec_ca for n, p in app.config.clients.items() if p.radsec_ca})
+        await app.radsec.start(where, reuse_port=reuse_port)
     if app.ldap_front is not None:  # applications binding over LDAP, on the same pipeline
         await app.ldap_front.start(reuse_port=reuse_port)
 
@@ -238,6 +248,7 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
             "radmfa ready",
             listen=[format_host_port(h, p) for h, p in app.addresses],
             ldap_listen=app.ldap_front.addresses if app.ldap_front is not None else None,
+            radsec_listen=[format_host_port(h, p) for h, p in app.radsec.addresses] if app.radsec else None,
             upstream=config.upstream.type,
             clients=len(app.service.clients),
         )
