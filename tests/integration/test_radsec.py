@@ -70,13 +70,13 @@ def tls_block(issued: Issued, ca: Path) -> str:
             f"    CertificateKeyFile {issued.key}\n}}\n")
 
 
-def radsec_radmfa(radmfa_factory, pki: Pki, upstream: str):
+def radsec_radmfa(radmfa_factory, pki: Pki, upstream: str, radius_more: str = ""):
     """radmfa with a RadSec listener; clients.conf's localhost may connect with nas1.test from the site CA."""
     port = free_tcp_port()
     server = radmfa_factory(
         upstream=upstream,
         radius_extra=(f'reject_delay_s = 0\nradsec_listen = ["127.0.0.1:{port}"]\n'
-                      f'radsec_cert = "{pki.radmfa.cert}"\nradsec_key = "{pki.radmfa.key}"'),
+                      f'radsec_cert = "{pki.radmfa.cert}"\nradsec_key = "{pki.radmfa.key}"\n{radius_more}'),
         extra=f'\n[clients.localhost]\nradsec_ca = "{pki.ca.path}"\nradsec_name = "nas1.test"\n',
     )
     server.radsec_port = port
@@ -186,18 +186,60 @@ def test_stream_framing_dedup_and_proxy_state(radmfa_factory, pki):
         assert len([e for e in server.events() if e.get("event") == "auth"]) == 1
 
 
-def test_radsec_upstream_through_radsecproxy_with_reconnect(
-    radmfa_factory, freeradius_upstream, radclient, radsecproxy_factory, pki
-):
-    tls_port = free_tcp_port()
-    fr_host, fr_port = freeradius_upstream.address
-    config = (
+def test_connection_limit_and_idle_timeout(radmfa_factory, pki):
+    server = radsec_radmfa(radmfa_factory, pki, 'type = "local"', (
+        "radsec_client_max_connections = 1\nradsec_idle_timeout_s = 5\nrequest_timeout_s = 2\n"))
+    with server:
+        with tls_connect(pki, server.radsec_port) as first:
+            server.wait_for_event("RadSec connection")
+            with pytest.raises(OSError):  # closed before TLS: the handshake fails (ssl.SSLError is an OSError)
+                tls_connect(pki, server.radsec_port).close()
+            server.wait_for_event("RadSec connection dropped", reason="radsec_client_too_many_connections")
+            server.wait_for_event("RadSec connection idle; closing")
+            first.settimeout(REPLY_WAIT_S)
+            assert first.recv(4096) == b""
+        with tls_connect(pki, server.radsec_port) as third:  # the client's slot is free again
+            data, _ = access_request(9, [(wire.USER_NAME, b"nobody")], secret="radsec", password=b"pw")
+            third.sendall(data)
+            assert read_packet(third)[:2] == bytes((wire.ACCESS_REJECT, 9))
+
+
+def upstream_proxy_config(tls_port: int, freeradius: tuple[str, int], pki: Pki) -> str:
+    """radsecproxy taking RadSec from radmfa and sending everything to FreeRADIUS over UDP."""
+    fr_host, fr_port = freeradius
+    return (
         f"ListenTLS 127.0.0.1:{tls_port}\n{tls_block(pki.proxy, pki.ca.path)}"
         "client radmfa {\n    host 127.0.0.1\n    type tls\n    tls default\n    secret radsec\n}\n"
         f'server freeradius {{\n    host {fr_host}\n    port {fr_port}\n    type udp\n    secret "{UPSTREAM_SECRET}"\n'
         "    StatusServer off\n}\n"
         "realm * {\n    server freeradius\n}\n"
     )
+
+
+def test_radsec_upstream_whose_certificate_shows_another_name_is_not_used(
+    radmfa_factory, freeradius_upstream, radclient, radsecproxy_factory, pki
+):
+    tls_port = free_tcp_port()
+    config = upstream_proxy_config(tls_port, freeradius_upstream.address, pki)
+    server = radmfa_factory(upstream=(
+        f'type = "radius"\ntransport = "radsec"\nservers = ["127.0.0.1:{tls_port}"]\ntimeout_s = 10\n'
+        f'tls_cert = "{pki.radmfa.cert}"\ntls_key = "{pki.radmfa.key}"\ntls_ca = "{pki.ca.path}"\n'
+        'tls_name = "other.test"\n'
+    ))
+    with server:
+        radsecproxy_factory(config, tcp_ports=(tls_port,))
+        reply = radclient(server.address, NAS_SECRET, [{"User-Name": "alice", "User-Password": "alice-pw"}])[0]
+        assert reply.code == "Access-Reject", reply.raw
+        warning = server.wait_for_event("cannot reach RadSec upstream")
+        assert "does not show the name 'other.test'" in str(warning["reason"])
+        server.wait_for_event("auth", reason="upstream unavailable")
+
+
+def test_radsec_upstream_through_radsecproxy_with_reconnect(
+    radmfa_factory, freeradius_upstream, radclient, radsecproxy_factory, pki
+):
+    tls_port = free_tcp_port()
+    config = upstream_proxy_config(tls_port, freeradius_upstream.address, pki)
     server = radmfa_factory(upstream=(
         f'type = "radius"\ntransport = "radsec"\nservers = ["127.0.0.1:{tls_port}"]\ntimeout_s = 10\n'
         f'tls_cert = "{pki.radmfa.cert}"\ntls_key = "{pki.radmfa.key}"\ntls_ca = "{pki.ca.path}"\n'
