@@ -7,7 +7,9 @@ upstream/radius.py; only the way there differs.
   certificate offered, the server's certificate verified against
   ``tls_ca`` and ``tls_name`` (or the host in ``servers``).
 * Identifiers: 256 per connection, never reused while in flight, allocated
-  least-recently-used; a request finding none free goes to the next server.
+  least-recently-used; when every connection to a server has 256 requests
+  in flight, another connection is opened (up to MAX_CONNECTIONS per
+  server; past that the request goes to the next server).
 * Packets are framed by the RADIUS Length; a reply with a bad Length, a TLS
   error or the server closing fails every request waiting on that
   connection, and each moves on to its next server.
@@ -32,6 +34,7 @@ from radmfa.service.tls import client_context, shows_name
 from radmfa.upstream.radius import _REPLY_CODES, Addr, RadiusUpstream, _Pending, _wait, log
 
 CONNECT_TIMEOUT_S = 10.0
+MAX_CONNECTIONS = 16  # per server: 4096 requests in flight
 _HEADER = 4
 
 
@@ -128,7 +131,7 @@ class RadsecUpstream(RadiusUpstream):
         self.context = client_context(cfg.tls_cert, cfg.tls_key, cfg.tls_ca)
         self.tls_name = cfg.tls_name
         self.attempts = cfg.retries
-        self._connections: dict[Addr, _Connection] = {}
+        self._connections: dict[Addr, list[_Connection]] = {}
         self._opening: dict[Addr, asyncio.Lock] = {}
 
     async def start(self) -> None:
@@ -137,23 +140,36 @@ class RadsecUpstream(RadiusUpstream):
         self.failover = type(self.failover)(self.servers, self.dead_time_s)
 
     async def close(self) -> None:
-        for conn in self._connections.values():
-            await conn.close()
+        for conns in self._connections.values():
+            for conn in conns:
+                await conn.close()
         self._connections.clear()
 
-    async def _connection(self, server: Addr) -> _Connection:
-        conn = self._connections.get(server)
-        if conn is not None and conn.up:
-            return conn
+    def _free_slot(self, server: Addr) -> tuple[_Connection, int] | None:
+        """An Identifier on a live connection to ``server``; lost connections are forgotten."""
+        conns = self._connections[server] = [c for c in self._connections.get(server, ()) if c.up]
+        for conn in conns:
+            if conn.free:
+                return conn, conn.free.popleft()
+        return None
+
+    async def _slot(self, server: Addr) -> tuple[_Connection, int] | None:
+        """A connection and an Identifier on it, connecting when none has one
+        free; None when MAX_CONNECTIONS are all full."""
+        slot = self._free_slot(server)
+        if slot is not None:
+            return slot
         lock = self._opening.setdefault(server, asyncio.Lock())
         async with lock:  # one connect at a time per server; the others wait for it
-            conn = self._connections.get(server)
-            if conn is not None and conn.up:
-                return conn
+            slot = self._free_slot(server)
+            if slot is not None:
+                return slot
+            if len(self._connections[server]) >= MAX_CONNECTIONS:
+                return None
             conn = _Connection(self, server)
             await conn.open(min(CONNECT_TIMEOUT_S, max(self.timeout_s, 1.0) * 2))
-            self._connections[server] = conn
-            return conn
+            self._connections[server].append(conn)
+            return conn, conn.free.popleft()
 
     async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult:
         order = self.failover.order(now=time.monotonic())
@@ -162,15 +178,15 @@ class RadsecUpstream(RadiusUpstream):
             name = format_host_port(*server)
             since = time.monotonic()
             try:
-                conn = await self._connection(server)
+                slot = await self._slot(server)
             except (OSError, ssl.SSLError, TimeoutError) as e:
                 self.warnings.warning(log, "cannot reach RadSec upstream", reason=str(e) or type(e).__name__,
                                       now=time.monotonic(), server=name)
                 self.failover.failed(server, since=since, now=time.monotonic())
                 continue
-            if not conn.free:
-                continue  # 256 requests in flight on it: the next server takes this one
-            ident = conn.free.popleft()
+            if slot is None:
+                continue  # every Identifier of every connection in use: the next server takes this one
+            conn, ident = slot
             authenticator = crypto.new_authenticator()
             entry = _Pending(loop.create_future(), authenticator, sent_to={server})
             conn.pending[ident] = entry
