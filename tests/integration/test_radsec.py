@@ -263,3 +263,15 @@ def test_radsec_upstream_through_radsecproxy_with_reconnect(
         except AssertionError:
             print("radsecproxy:", peer.log_text(), "\nradmfa:", server.log_text()[-8000:], sep="\n")
             raise
+
+
+@pytest.mark.parametrize(("broken", "message"), [
+    ("radmfa", "[radius] radsec_cert / radsec_key: cannot load"),
+    ("ca", "[clients.localhost] radsec_ca: cannot load"),
+])
+def test_unusable_certificate_or_ca_stops_start_up_naming_the_key(radmfa_factory, pki, broken, message):
+    server = radsec_radmfa(radmfa_factory, pki, 'type = "local"')
+    (pki.radmfa.cert if broken == "radmfa" else pki.ca.path).write_text("not a certificate\n")
+    with pytest.raises(RuntimeError, match="radmfa exited") as failed:
+        server.start()
+    assert message in str(failed.value)

@@ -28,6 +28,7 @@ import socket
 import ssl
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from radmfa.config import RadiusConfig, format_host_port
@@ -80,7 +81,7 @@ class RadsecListener:
         self._contexts: dict[str, ssl.SSLContext] = {}  # CA file -> context
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def context_for(self, ca: Any) -> ssl.SSLContext:
+    def context_for(self, ca: Path) -> ssl.SSLContext:
         key = str(ca)
         ctx = self._contexts.get(key)
         if ctx is None:
@@ -88,14 +89,20 @@ class RadsecListener:
             ctx = self._contexts[key] = server_context(self.cfg.radsec_cert, self.cfg.radsec_key, ca)
         return ctx
 
-    def check(self, where: str, client_cas: dict[str, Any]) -> None:
+    def check(self, where: str, client_cas: dict[str, Path]) -> None:
         """Load the certificate, key and each client's CA now: a bad file stops start-up."""
+        assert self.cfg.radsec_cert is not None and self.cfg.radsec_key is not None
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(self.cfg.radsec_cert, self.cfg.radsec_key)
+        except (ssl.SSLError, OSError) as e:
+            raise ConfigError(f"{where}: [radius] radsec_cert / radsec_key: cannot load: {e}") from None
+        if not client_cas:
+            log.warning("RadSec is on but no [clients.<name>] has radsec_ca and radsec_name: no NAS may connect")
         for name, ca in client_cas.items():
             try:
                 self.context_for(ca)
             except (ssl.SSLError, OSError, ValueError) as e:
-                raise ConfigError(f"{where}: [radius] radsec_cert / radsec_key or [clients.{name}] radsec_ca: "
-                                  f"cannot load: {e}") from None
+                raise ConfigError(f"{where}: [clients.{name}] radsec_ca: cannot load: {e}") from None
 
     def reload(self) -> None:
         """SIGHUP: CA files are read again at the next connection."""
@@ -150,7 +157,7 @@ class RadsecListener:
             log.warning("RadSec connection dropped", reason=reason, client=client, client_ip=ip,
                         suppressed=suppressed, **fields)
 
-    def _admit(self, client: Client | None, ca: Any) -> str:
+    def _admit(self, client: Client | None, ca: Path | None) -> str:
         """Why a new connection from ``client`` is refused before TLS; "" to go on."""
         if client is None:
             return "radsec_unknown_client"
@@ -182,7 +189,7 @@ class RadsecListener:
             if not self.open[client.name]:
                 del self.open[client.name]
 
-    async def _session(self, conn: socket.socket, addr: Addr, client: Client, ca: Any, name: str,
+    async def _session(self, conn: socket.socket, addr: Addr, client: Client, ca: Path, name: str,
                        secret: bytes) -> None:
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=wire.MAX_LEN * 4)
