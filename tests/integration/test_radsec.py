@@ -179,6 +179,9 @@ def test_stream_framing_dedup_and_proxy_state(radmfa_factory, pki):
             assert [v for t, v in frame.attrs if t == wire.PROXY_STATE] == [b"ps-1", b"ps-2"]
             sock.sendall(data)  # the same packet again: the same bytes back, not decided twice
             assert read_packet(sock) == reply
+            forged, _ = access_request(8, [(wire.USER_NAME, b"nobody")], secret="not-radsec", password=b"pw")
+            sock.sendall(forged)  # a Message-Authenticator made with another secret: dropped, counted
+            server.wait_for_event("packet dropped", reason="bad_message_authenticator", client="localhost")
             sock.sendall(bytes((wire.ACCESS_REQUEST, 8, 0, 19)))  # Length below 20
             sock.settimeout(REPLY_WAIT_S)
             assert sock.recv(4096) == b""  # closed
