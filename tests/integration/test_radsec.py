@@ -133,14 +133,18 @@ def test_client_certificate_from_another_ca_or_with_another_name_is_refused(
     server = radsec_radmfa(radmfa_factory, pki, 'type = "local"')
     with server:
         udp_port = free_udp_port()
-        radsecproxy_factory(nas_proxy_config(udp_port, server.radsec_port, getattr(pki, which), pki.ca.path),
-                            udp_ports=(udp_port,))
-        reply = radclient(f"127.0.0.1:{udp_port}", NAS_SECRET, [{"User-Name": "alice", "User-Password": "pw"}],
-                          timeout=2)[0]
-        assert reply.code is None  # nothing gets through
-        dropped = server.wait_for_event("RadSec connection dropped", reason=reason)
-        assert dropped["client"] == "localhost"
-        assert not [e for e in server.events() if e.get("event") == "RadSec connection"]
+        peer = radsecproxy_factory(
+            nas_proxy_config(udp_port, server.radsec_port, getattr(pki, which), pki.ca.path), udp_ports=(udp_port,))
+        try:
+            reply = radclient(f"127.0.0.1:{udp_port}", NAS_SECRET, [{"User-Name": "alice", "User-Password": "pw"}],
+                              timeout=2)[0]
+            assert reply.code is None  # nothing gets through
+            dropped = server.wait_for_event("RadSec connection dropped", reason=reason)
+            assert dropped["client"] == "localhost"
+            assert not [e for e in server.events() if e.get("event") == "RadSec connection"]
+        except AssertionError:
+            print("radsecproxy:", peer.log_text(), sep="\n")
+            raise
 
 
 # ---- a Python RadSec client, for what radsecproxy will not send ----
