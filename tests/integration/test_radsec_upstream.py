@@ -28,17 +28,18 @@ def request(user: bytes) -> AuthRequest:
 
 
 class Scripted:
-    """A RadSec server: Access-Accept to everyone after ``delay_s``; no answer
-    to the user "hold"; the user "cut" makes it close the connection."""
+    """A RadSec server: Access-Accept to everyone, held back until
+    ``answer_after`` requests have come in (all at once then); no answer to
+    the user "hold"; the user "cut" makes it close the connection."""
 
-    def __init__(self, delay_s: float) -> None:
-        self.delay_s = delay_s
+    def __init__(self) -> None:
+        self.answer_after = 1
         self.connections = 0
         self.requests = 0
+        self.held: list[tuple[asyncio.StreamWriter, bytes]] = []
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
-        loop = asyncio.get_running_loop()
         try:
             while True:
                 header = await reader.readexactly(4)
@@ -52,7 +53,11 @@ class Scripted:
                 if frame.get(wire.USER_NAME) == b"hold":
                     continue
                 reply = crypto.sign_response(wire.ACCESS_ACCEPT, frame.ident, frame.authenticator, b"", b"radsec")
-                loop.call_later(self.delay_s, writer.write, reply)
+                self.held.append((writer, reply))
+                if self.requests >= self.answer_after:
+                    for w, r in self.held:
+                        w.write(r)
+                    self.held.clear()
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
 
@@ -62,7 +67,7 @@ async def peer(tmp_path: Path):
     ca = TestCa(tmp_path, "ca")
     server_cert = ca.issue("rs.test", ips=("127.0.0.1",))
     client_cert = ca.issue("radmfa.test")
-    scripted = Scripted(delay_s=0.2)
+    scripted = Scripted()
     server = await asyncio.start_server(scripted.handle, "127.0.0.1", 0,
                                         ssl=server_context(server_cert.cert, server_cert.key, ca.path))
     port = server.sockets[0].getsockname()[1]
@@ -77,6 +82,7 @@ async def peer(tmp_path: Path):
 
 async def test_more_requests_than_identifiers_open_more_connections(peer) -> None:
     scripted, up, server = peer
+    scripted.answer_after = 600  # all 600 in flight at once
     results = await asyncio.wait_for(
         asyncio.gather(*(up.authenticate(request(f"u{i}".encode()), b"pw") for i in range(600))), DEADLINE_S)
     assert all(r.accepted for r in results)
