@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
 from radmfa.config.phone import PhoneConfig
 from radmfa.config.reader import Section
+from radmfa.config.tls import RADSEC_SECRET, cert_name, tls_file
 from radmfa.core.model import AppPasswordMode, ClientMode, Primary, UpstreamChallenge
 from radmfa.errors import ConfigError
 
@@ -56,6 +57,11 @@ class ClientPolicy:
     # one. Off when the key is absent: a NAS that cannot show a challenge
     # (RD Gateway, oob) would fail every push (docs/configuration.md).
     push_number_matching: bool = False
+    # RadSec (service/radsec.py): the CA that signs this client's certificate
+    # and the name it must show; both or neither (neither: no RadSec).
+    radsec_ca: Path | None = None
+    radsec_name: str = ""
+    radsec_secret: bytes = field(default=RADSEC_SECRET, repr=False)  # RFC 6614 §2.3
 
     def __repr__(self) -> str:
         return f"ClientPolicy(name={self.name!r}, mode={self.mode!r}, coa_port={self.coa_port}, coa_secret=<redacted>)"
@@ -81,7 +87,13 @@ def _client(c: Section, name: str, upstreams: Mapping[str, object]) -> ClientPol
         coa_port=c.integer("coa_port", d.coa_port, minimum=1, maximum=65535),
         coa_secret=c.secret("coa_secret"),
         push_number_matching=c.get("push_number_matching", bool, d.push_number_matching),
+        radsec_ca=tls_file(c, "radsec_ca"),
+        radsec_name=cert_name(c, "radsec_name"),
+        radsec_secret=c.secret("radsec_secret") or d.radsec_secret,
     )
+    if (policy.radsec_ca is None) != (not policy.radsec_name):
+        c.fail("radsec_ca" if policy.radsec_ca is None else "radsec_name",
+               "RadSec needs both radsec_ca and radsec_name (the CA and the name the client's certificate shows)")
     if len(policy.app_name) > 64 or not policy.app_name.isprintable():
         c.fail("app_name", "must be at most 64 printable characters (it goes into texts and prompts)")
     if policy.upstream != "default" and policy.upstream not in upstreams:

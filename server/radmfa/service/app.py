@@ -34,6 +34,7 @@ from radmfa.service.metrics import MetricsEndpoint, TimedDecider, time_store
 from radmfa.service.notify import sd_notify
 from radmfa.service.policies import PolicyTable
 from radmfa.service.radius import Listener, RadiusService
+from radmfa.service.radsec import RadsecListener
 from radmfa.service.reuseport import attach_identifier_steering
 from radmfa.service.udp import UdpEndpoint
 from radmfa.store import open_store
@@ -64,6 +65,7 @@ class App:
     metrics: MetricsEndpoint | None = None  # [metrics] listen
     metrics_runner: web.AppRunner | None = None
     accounting: AccountingService | None = None  # [radius] accounting_listen
+    radsec: RadsecListener | None = None  # [radius] radsec_listen
 
     def reload(self) -> None:
         """SIGHUP: re-read clients.conf; on error keep the old table."""
@@ -77,6 +79,8 @@ class App:
             log.warning("clients.conf", warning=warning)
         self.service.reload_clients(table)
         self.policies.replace(policies)
+        if self.radsec is not None:
+            self.radsec.reload()
         if isinstance(self.upstream, ClientRouter):
             self.upstream.route(policies)
         log.info("clients.conf reloaded", clients=len(table))
@@ -90,6 +94,8 @@ class App:
             await self.accounting.close()
         for t in self.transports:
             t.close()
+        if self.radsec is not None:
+            await self.radsec.close()
         if self.ldap_front is not None:
             await self.ldap_front.close()
         for runner in (self.http_runner, self.portal_runner, self.metrics_runner):
@@ -218,6 +224,10 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
         app.addresses.append((sockname[0], sockname[1]))
     if app.accounting is not None:
         await _listen_accounting(app, app.accounting, reuse_port=reuse_port)
+    if app.config.radius.radsec_listen:  # RADIUS over TLS (RFC 6614), the same service behind it
+        app.radsec = RadsecListener(app.config.radius, app.service, app.policies)
+        app.radsec.check(where, {n: p.radsec_ca for n, p in app.config.clients.items() if p.radsec_ca})
+        await app.radsec.start(where, reuse_port=reuse_port)
     if app.ldap_front is not None:  # applications binding over LDAP, on the same pipeline
         await app.ldap_front.start(reuse_port=reuse_port)
 
@@ -296,6 +306,7 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
             listen=[format_host_port(h, p) for h, p in app.addresses],
             accounting_listen=[format_host_port(h, p) for h, p in app.accounting_addresses],
             ldap_listen=app.ldap_front.addresses if app.ldap_front is not None else None,
+            radsec_listen=[format_host_port(h, p) for h, p in app.radsec.addresses] if app.radsec else None,
             upstream=config.upstream.type,
             clients=len(app.service.clients),
         )

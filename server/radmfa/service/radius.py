@@ -133,10 +133,14 @@ class RadiusService:
             log.warning("packet dropped", reason=reason, client=client, client_ip=ip,
                         count=self.dropped[reason] + 1, suppressed=suppressed)
 
-    def receive(self, data: bytes, addr: Addr, transport: Transport, dedup: DedupCache) -> None:
+    def receive(
+        self, data: bytes, addr: Addr, transport: Transport, dedup: DedupCache, client: Client | None = None
+    ) -> None:
+        """``client``: who sent it when the transport has said (RadSec's
+        certificate); else the clients.conf entry for the source address."""
         if self.stopping:
             return self.drop("shutting_down")
-        client = self.clients.match(addr[0])
+        client = client or self.clients.match(addr[0])
         if client is None:
             self._warn("unknown_client", "", addr[0])
             return self.drop("unknown_client")  # RFC 2865 §2 (CLI-1)
