@@ -182,6 +182,9 @@ async def _at_version_11(backend: Backend, names: list[str]) -> None:
     await backend.raw("DROP TABLE ldap_rebinds")  # 0015
     await backend.raw("DROP TABLE web_sessions")  # 0016
     await backend.raw("DROP TABLE enrollment_links")  # 0016
+    await backend.raw("DROP TABLE settings")  # 0017
+    await backend.raw("DROP TABLE settings_version")  # 0017
+    await backend.raw("DROP TABLE admins")  # 0017
 
 
 async def test_upgrade_to_nfkc_rekeys_users(backend: Backend) -> None:

@@ -88,6 +88,7 @@ from radmfa.config.portal import PORTAL_CLIENT, PortalConfig, enroll_message, pa
 from radmfa.config.radius import OnBackendFailure, RadiusConfig, parse_radius
 from radmfa.config.reader import HostPort, IpNetwork, Section, format_host_port, parse_host_port
 from radmfa.config.store import StoreConfig, parse_store
+from radmfa.config.stored import given_in_file
 from radmfa.config.sync import SYNC_ATTRIBUTES, SyncConfig, parse_sync
 from radmfa.config.upstream import UpstreamConfig, UpstreamType, parse_upstreams
 from radmfa.errors import ConfigError
@@ -133,6 +134,7 @@ class Config:
     limits: LimitsConfig = LimitsConfig()
     ldap_front: LdapFrontConfig | None = None  # [ldap_front]: applications bind over LDAP
     portal: PortalConfig = PortalConfig()  # the user portal
+    moved_keys: tuple[str, ...] = ()  # settings kept in the store that this file still gives (config/stored.py)
 
     @property
     def base_dir(self) -> Path:
@@ -217,4 +219,5 @@ def _build(doc: dict[str, Any], path: Path, *, host: str) -> Config:
         fraud=fraud, limits=parse_limits(root.table("limits")), http=http, phone=phone, upstreams=upstreams,
         sync=parse_sync(root.table("sync"), upstream, upstreams), smtp=smtp, audit=audit,
         warnings=warnings + tuple(phone_warnings(phone)), ldap_front=ldap_front, portal=portal,
+        moved_keys=given_in_file(doc),
     )

@@ -27,6 +27,7 @@ from radmfa.radius.clients import load_clients
 from radmfa.service.audit import AuditSink, configure_logging, log
 from radmfa.service.binding import CannotListen, bind_failure
 from radmfa.service.http import CallbackApp, start_http
+from radmfa.service.live_settings import LiveSettings, reconcile
 from radmfa.service.notify import sd_notify
 from radmfa.service.policies import PolicyTable
 from radmfa.service.radius import Listener, RadiusService
@@ -56,6 +57,7 @@ class App:
     http_runner: web.AppRunner | None = None
     ldap_front: LdapFront | None = None
     portal_runner: web.AppRunner | None = None  # [portal] embedded = true
+    settings: LiveSettings | None = None  # the store's settings, polled
 
     def reload(self) -> None:
         """SIGHUP: re-read clients.conf; on error keep the old table."""
@@ -97,6 +99,9 @@ async def build(config: Config) -> App:
     policies = merged_policies(config, config.client_policies(clients), {c.name for c in clients})
     store = await open_store(config.store.url, key_file=config.store.key_file, base_dir=config.base_dir)
     try:
+        await reconcile(store, config)
+        settings = LiveSettings(store, config)
+        await settings.refresh()
         upstream = await build_upstreams(config, store, policies)
     except BaseException:
         await store.close()
@@ -126,6 +131,7 @@ async def build(config: Config) -> App:
     pipeline = Pipeline(
         config.mfa, upstream, store, factors["otp"], policies=table, passwords=app_passwords, phone=phone
     )
+    settings.subscribe(pipeline.use_settings)
     audit = AuditSink(store, settings=config.audit)
     service = RadiusService(
         config.radius, clients, pipeline, audit, policies=table, upstream_healthy=upstream.healthy
@@ -133,7 +139,8 @@ async def build(config: Config) -> App:
     service.node_ip = config.audit.server_ip or _node_ip()
     front = LdapFront(config, pipeline=pipeline, store=store, audit=audit) if config.ldap_front else None
     return App(
-        config, store, upstream, audit, service, notifier, table, senders=senders, phone=phone, ldap_front=front
+        config, store, upstream, audit, service, notifier, table, senders=senders, phone=phone, ldap_front=front,
+        settings=settings,
     )
 
 
@@ -165,7 +172,8 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
         from radmfa.web.user.app import build_user_portal, portal_upstream, start_site
 
         upstream = portal_upstream(app.upstream, app.config.portal.upstream)
-        portal = await build_user_portal(app.config, app.store, upstream, app.senders, app.notifier)
+        portal = await build_user_portal(app.config, app.store, upstream, app.senders, app.notifier,
+                                         settings=app.settings)
         app.portal_runner = await start_site(portal, app.config, reuse_port=reuse_port)
     for host, port in app.config.radius.listen:
         listener = Listener(app.service)
@@ -220,6 +228,7 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
     purger: asyncio.Task[None] | None = None
     watchdog: asyncio.Task[None] | None = None
     syncer: asyncio.Task[None] | None = None
+    poller: asyncio.Task[None] | None = None
     try:
         await listen(app, reuse_port=reuse_port)
     except BaseException:
@@ -229,6 +238,8 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
         app.audit.start()
         purger = loop.create_task(_housekeeping(app))
         watchdog = loop.create_task(app.service.watchdog())
+        if app.settings is not None:
+            poller = loop.create_task(app.settings.run())
         if config.sync.every_minutes:
             syncer = loop.create_task(sync_loop(config, app.store))
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -246,7 +257,7 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
         sd_notify("STOPPING=1")
         log.info("stopping: finishing requests in flight", in_flight=len(app.service.flights))
     finally:
-        for task in (purger, watchdog, syncer):
+        for task in (purger, watchdog, syncer, poller):
             if task is not None:
                 task.cancel()
         # Handlers stay installed while draining: a second SIGTERM (systemd

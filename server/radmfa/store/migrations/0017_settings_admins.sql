@@ -1,0 +1,27 @@
+-- Settings kept in the store rather than radmfa.toml (`radmfa settings`,
+-- the management portal): shared by every process and node. value is the
+-- setting in JSON; who changed it, when and from what is in admin_events.
+CREATE TABLE settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    changed_at {time} NOT NULL,
+    changed_by TEXT NOT NULL
+);
+
+-- One row, bumped in the same transaction as every change: each process
+-- polls it and reloads the settings when it moved.
+CREATE TABLE settings_version (
+    id INTEGER PRIMARY KEY,
+    version {bigint} NOT NULL
+);
+
+INSERT INTO settings_version (id, version) VALUES (1, 0);
+
+-- The management portal's accounts: users of radmfa (their password and
+-- second factor sign them in) with a role.
+CREATE TABLE admins (
+    user_id {ref} PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    created_at {time} NOT NULL,
+    created_by TEXT NOT NULL
+);
