@@ -56,3 +56,23 @@ async def test_admin_accounts(store: Store) -> None:
     await store.add_admin("helen", "admin", created_by="root", now=NOW)
     await store.delete_user("helen")
     assert await store.list_admins() == []  # the account goes with the user
+
+
+async def test_user_search_by_the_start_of_name_mobile_or_email(store: Store) -> None:
+    await store.add_user(NewUser("Alice", email="Alice.Smith@example.com", mobile="+14155550123"))
+    await store.add_user(NewUser("alfred", email="fred@example.org", mobile="+4930123456"))
+    await store.add_user(NewUser("bob", email="bob@example.com"))
+    await store.add_user(NewUser("ünal"))
+
+    def names(found: list[tuple[str, str, str, str]]) -> list[str]:
+        return [f[0] for f in found]
+
+    assert names(await store.search_users("AL")) == ["alfred", "Alice"]  # by name key
+    assert names(await store.search_users("alice.s")) == ["Alice"]
+    assert names(await store.search_users("+1415")) == ["Alice"]
+    assert names(await store.search_users("49 30")) == ["alfred"]
+    assert names(await store.search_users("Ün")) == ["ünal"]
+    assert names(await store.search_users("fred@")) == ["alfred"]
+    assert names(await store.search_users("x%")) == []  # no pattern characters
+    assert names(await store.search_users("", limit=2)) == ["alfred", "Alice"]
+    assert (await store.search_users("bob"))[0] == ("bob", "", "bob@example.com", "enabled")

@@ -185,6 +185,8 @@ async def _at_version_11(backend: Backend, names: list[str]) -> None:
     await backend.raw("DROP TABLE settings")  # 0017
     await backend.raw("DROP TABLE settings_version")  # 0017
     await backend.raw("DROP TABLE admins")  # 0017
+    for index in ("users_name_key_prefix", "users_mobile_prefix", "users_email_prefix"):  # 0017
+        await backend.raw(f"DROP INDEX {index}")
 
 
 async def test_upgrade_to_nfkc_rekeys_users(backend: Backend) -> None:

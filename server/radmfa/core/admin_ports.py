@@ -325,6 +325,11 @@ class SettingsStore(Protocol):
         """Store a value only if the setting was never stored; the stored value after."""
 
 
+class UserSearch(Protocol):
+    async def search_users(self, query: str, *, limit: int = 50) -> list[tuple[str, str, str, str]]:
+        """(name, mobile, e-mail, state) of users whose name, mobile or e-mail starts with ``query``."""
+
+
 class AdminAccounts(Protocol):
     """The management portal's accounts and their roles."""
 
@@ -355,6 +360,7 @@ class AdminStore(  # bases in LoginStore's order where they share one (a consist
     Housekeeping,
     SettingsStore,
     AdminAccounts,
+    UserSearch,
     Protocol,
 ):
     """Everything administration does with the store."""

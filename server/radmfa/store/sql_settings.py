@@ -130,3 +130,45 @@ class SettingsSql(SqlBase):
             )
         return before
 
+
+
+_USER_SEARCH_LIMIT = 200
+
+
+class UserSearchSql(SqlBase):
+    _BYTEWISE = ""  # PostgreSQL: ' COLLATE "C"', as its prefix indexes are
+
+    async def search_users(self, query: str, *, limit: int = 50) -> list[tuple[str, str, str, str]]:
+        """(name, mobile, e-mail, state) of users whose name, mobile number or
+        e-mail address starts with ``query``, by name; each a range over an index."""
+        limit = max(1, min(limit, _USER_SEARCH_LIMIT))
+        text = query.strip()
+        if not text:
+            rows = await self._fetch(
+                f"SELECT name, mobile, email, state FROM users ORDER BY name_key{self._BYTEWISE} LIMIT ?", limit
+            )
+            return [_found(r) for r in rows]
+        c = self._BYTEWISE
+        key, mail = name_key(text), text.lower()
+        digits = "".join(ch for ch in text if ch.isdigit())
+        phone = "+" + digits if digits and all(ch.isdigit() or ch in "+ -()" for ch in text) else ""
+        parts = [
+            (f"SELECT id FROM users WHERE name_key{c} >= ? AND name_key{c} < ?", [key, key + _TOP]),
+            (f"SELECT id FROM users WHERE (lower(email)){c} >= ? AND (lower(email)){c} < ?", [mail, mail + _TOP]),
+        ]
+        if phone:
+            parts.append((f"SELECT id FROM users WHERE mobile{c} >= ? AND mobile{c} < ?", [phone, phone + _TOP]))
+        inner = " UNION ".join(f"SELECT id FROM ({sql} LIMIT {limit}) p{i}" for i, (sql, _) in enumerate(parts))
+        args = [a for _, part in parts for a in part]
+        rows = await self._fetch(
+            f"SELECT name, mobile, email, state FROM users WHERE id IN ({inner}) ORDER BY name_key{c} LIMIT ?",
+            *args, limit,
+        )
+        return [_found(r) for r in rows]
+
+
+_TOP = "\U0010ffff"  # above every character: [prefix, prefix + _TOP) holds every text starting with prefix
+
+
+def _found(row: Row) -> tuple[str, str, str, str]:
+    return (str(row[0]), row[1] or "", row[2] or "", str(row[3]))

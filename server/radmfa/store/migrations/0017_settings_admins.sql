@@ -25,3 +25,12 @@ CREATE TABLE admins (
     created_at {time} NOT NULL,
     created_by TEXT NOT NULL
 );
+
+-- The management portal finds users by the start of their name, mobile
+-- number or e-mail address: each a range over one of these indexes
+-- (compared byte by byte, so that a prefix is a range on PostgreSQL too).
+CREATE INDEX users_name_key_prefix ON users (name_key{bytewise});
+
+CREATE INDEX users_mobile_prefix ON users (mobile{bytewise});
+
+CREATE INDEX users_email_prefix ON users ((lower(email)){bytewise});
