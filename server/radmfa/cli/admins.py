@@ -11,6 +11,8 @@ portal: no one raises a role from a browser, their own least of all.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
 import sys
 from datetime import UTC, datetime
 
@@ -20,13 +22,16 @@ from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
 from radmfa.core.admin_model import ADMIN_ROLES, AdminAccount
 from radmfa.core.admin_ports import AdminStore
-from radmfa.errors import NotFound
+from radmfa.errors import ConfigError, NotFound
 from radmfa.reports.rows import format_time
 
 COLUMNS = ("name", "role", "created", "created_by")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("admin-portal", help="run the management portal ([admin_portal]; a management network only)")
+    p.set_defaults(func=cmd_admin_portal)
+
     group = sub.add_parser("admin", help="management portal accounts and their roles")
     cmds = group.add_subparsers(title="admin commands", metavar="COMMAND", required=True)
 
@@ -47,6 +52,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("name", metavar="NAME")
     p.add_argument("role", metavar="ROLE", choices=ADMIN_ROLES, help="admin, helpdesk or auditor")
     p.set_defaults(func=cmd_set_role)
+
+
+def cmd_admin_portal(args: argparse.Namespace, cfg: Config) -> int:
+    from radmfa.service.run import _loop_policy
+    from radmfa.web.admin.app import run_admin_portal
+
+    if not cfg.admin_portal.listen:
+        raise ConfigError(f"{cfg.path.name}: [admin_portal] listen: give the addresses to serve the management "
+                          "portal on (the management network's)")
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    _loop_policy()
+    asyncio.run(run_admin_portal(cfg))
+    return 0
 
 
 def _not_admin(name: str) -> NotFound:

@@ -24,7 +24,7 @@ def state_text(user: User) -> str:
     return f"blocked{until} ({user.blocked_reason or 'no reason given'})"
 
 
-async def unblock(store: AdminStore, name: str) -> tuple[User, User]:
+async def unblock(store: AdminStore, name: str, *, by: str | None = None) -> tuple[User, User]:
     """Lift the user's block (user unblock, fraud set-status --unblock): back
     to the state before it, failure count cleared, admin log written. The
     same user twice when there was no block (nothing changes)."""
@@ -40,7 +40,7 @@ async def unblock(store: AdminStore, name: str) -> tuple[User, User]:
     if user is None:
         raise no_such_user(name)
     await store.clear_mfa_failures(user.id)
-    await adminlog.record(store, "user.unblock", user.name, f"was={before.blocked_reason or ''}")
+    await adminlog.record(store, "user.unblock", user.name, f"was={before.blocked_reason or ''}", by=by)
     return before, user
 
 
@@ -48,6 +48,38 @@ def unblocked_text(before: User, user: User) -> str:
     if before is user:
         return f'user "{user.name}" is not blocked (state {user.state.value}); nothing to do'
     return f'unblocked user "{user.name}" (was {state_text(before)}); state is now {user.state.value}'
+
+
+async def reset(store: AdminStore, name: str, *, by: str | None = None) -> tuple[int, User]:
+    """Remove the user's tokens, remembered devices and cached logins (user
+    reset, the management portal): how many tokens, and the user."""
+    user = await store.get_user(name)
+    if user is None:
+        raise no_such_user(name)
+    count = await store.reset_user(name)
+    await adminlog.record(store, "user.reset", user.name, f"tokens={count}", by=by)
+    return count, user
+
+
+async def set_state(store: AdminStore, name: str, state: UserState, *, by: str | None = None,
+                    detail: str = "") -> User:
+    """The user's state (user set --state, the management portal): a block
+    set here lasts until lifted; any other state ends a block; what `user
+    unblock` restores is kept."""
+    before = await store.get_user(name)
+    if before is None:
+        raise no_such_user(name)
+    keep = before.state_before_block if before.state is UserState.BLOCKED else before.state
+    changes: dict[str, object] = {
+        "state": state, "blocked_until": None,
+        "blocked_reason": "set by an administrator" if state is UserState.BLOCKED else None,
+        "state_before_block": keep if state is UserState.BLOCKED else None,
+    }
+    user = await store.update_user(name, changes)
+    if user is None:
+        raise no_such_user(name)
+    await adminlog.record(store, "user.set", user.name, detail or f"state={state}", by=by)
+    return user
 
 
 def cmd_unblock(args: argparse.Namespace, cfg: Config) -> int:
@@ -59,15 +91,7 @@ def cmd_unblock(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_reset(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: AdminStore) -> tuple[int, User]:
-        user = await store.get_user(args.name)
-        if user is None:
-            raise no_such_user(args.name)
-        count = await store.reset_user(args.name)
-        await adminlog.record(store, "user.reset", args.name, f"tokens={count}")
-        return count, user
-
-    count, user = run_with_store(cfg, work)
+    count, user = run_with_store(cfg, lambda store: reset(store, args.name))
     print(f'reset user "{args.name}": removed {count} token{"" if count == 1 else "s"}, '
           "remembered devices and cached logins; the user enrolls again")
     kept = _phone_methods_kept(user)

@@ -20,6 +20,8 @@ One module per group of sections; this one holds :class:`Config` and
     audit       [audit], [log], [smtp]
     store       [store]
     portal      [portal]
+    admin_portal [admin_portal]
+    stored      the settings kept in the store, not here
     ldap_front  [ldap_front], [ldap_front.clients.<name>]
 
 Importing it does no I/O and loads no I/O library: ``load`` reads the file
@@ -36,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from radmfa.config.admin_portal import AdminPortalConfig, parse_admin_portal
 from radmfa.config.audit import (
     DESTINATIONS,
     AuditConfig,
@@ -99,7 +102,7 @@ if TYPE_CHECKING:
 __all__ = [
     "APP_PASSWORD_CHOICES", "CACHE_TYPES", "CLIENT_MODES", "CLIENT_PRIMARY", "DESTINATIONS", "MAX_HOTP_WINDOW",
     "NEW_USER_CHOICES", "PORTAL_CLIENT", "PROVIDER_METHODS", "PROVIDER_TYPES", "SEND_METHODS", "SYNC_ATTRIBUTES",
-    "USER_IP_ATTRIBUTES", "AuditConfig", "CacheRule", "CacheType", "ClientPolicy",
+    "USER_IP_ATTRIBUTES", "AdminPortalConfig", "AuditConfig", "CacheRule", "CacheType", "ClientPolicy",
     "Config", "Destinations", "FraudConfig", "HostPort", "HttpConfig", "IpNetwork", "LdapConfig",
     "LdapFrontClient", "LdapFrontConfig", "LdapListen", "LdapServer", "LimitsConfig", "LogConfig", "LogFormat",
     "LogLevel", "MethodLimit", "MfaConfig", "OnBackendFailure", "PhoneConfig", "PortalConfig",
@@ -110,7 +113,7 @@ __all__ = [
 
 SECTIONS = (
     "radius", "upstream", "upstreams", "mfa", "store", "log", "clients", "fraud", "limits", "sync",
-    "smtp", "audit", "http", "providers", "ldap_front", "portal",
+    "smtp", "audit", "http", "providers", "ldap_front", "portal", "admin_portal",
 )
 
 
@@ -134,6 +137,7 @@ class Config:
     limits: LimitsConfig = LimitsConfig()
     ldap_front: LdapFrontConfig | None = None  # [ldap_front]: applications bind over LDAP
     portal: PortalConfig = PortalConfig()  # the user portal
+    admin_portal: AdminPortalConfig = AdminPortalConfig()  # the management portal
     moved_keys: tuple[str, ...] = ()  # settings kept in the store that this file still gives (config/stored.py)
 
     @property
@@ -219,5 +223,5 @@ def _build(doc: dict[str, Any], path: Path, *, host: str) -> Config:
         fraud=fraud, limits=parse_limits(root.table("limits")), http=http, phone=phone, upstreams=upstreams,
         sync=parse_sync(root.table("sync"), upstream, upstreams), smtp=smtp, audit=audit,
         warnings=warnings + tuple(phone_warnings(phone)), ldap_front=ldap_front, portal=portal,
-        moved_keys=given_in_file(doc),
+        admin_portal=parse_admin_portal(root.table("admin_portal")), moved_keys=given_in_file(doc),
     )
