@@ -139,6 +139,12 @@ def test_helpdesk_cannot_reach_settings_and_a_bypass_works_once(  # noqa: ANN001
     assert post(page, portal, "/settings", {"csrf": csrf_of(page), "mfa.new_user": "allow"}) == 403
     assert "enroll" in cli(server, "settings", "get", "mfa.new_user")
     assert radius_login(radclient, server, "alice", "alice-pw").code == "Access-Challenge"  # a factor is due
+    page.goto(portal.url + "/bypass")
+    page.fill("#name", "<img src=x>")
+    page.fill("#reason", "test")
+    submit(page, "Create bypass")
+    assert "<img src=x>" in page.locator(".alert").inner_text()  # shown as text
+    assert page.locator(".alert img").count() == 0
     page.goto(portal.url + "/users/alice")
     page.get_by_role("link", name="One-time bypass…").click()
     expect_path(page, "/bypass")

@@ -168,9 +168,10 @@ class Pages:
             result = await work(me.account.username, name, form)
         except RadmfaError as e:
             return await self.user(request, text=str(e), error=True)
+        text = self.web.renderer.translate(request["visit"].language, done)
         if isinstance(result, str) and result.startswith("link:"):
-            return await self.user(request, text=N_(done), link=result[5:])
-        return await self.user(request, text=N_(done))
+            return await self.user(request, text=text, link=result[5:])
+        return await self.user(request, text=text)
 
     async def set_state(self, request: web.Request) -> web.StreamResponse:
         async def work(by: str, name: str, form: dict[str, str]) -> None:
@@ -178,19 +179,19 @@ class Pages:
                 raise RadmfaError("choose a state")
             await helpdesk.set_state(self.store, name, UserState(form["state"]), by=by)
 
-        return await self._act(request, work, "The state is changed.")
+        return await self._act(request, work, N_("The state is changed."))
 
     async def unblock(self, request: web.Request) -> web.StreamResponse:
         async def work(by: str, name: str, form: dict[str, str]) -> None:
             await helpdesk.unblock(self.store, name, by=by)
 
-        return await self._act(request, work, "The user is unblocked.")
+        return await self._act(request, work, N_("The user is unblocked."))
 
     async def reset(self, request: web.Request) -> web.StreamResponse:
         async def work(by: str, name: str, form: dict[str, str]) -> None:
             await helpdesk.reset(self.store, name, by=by)
 
-        return await self._act(request, work, "The user's tokens, remembered devices and cached logins are removed.")
+        return await self._act(request, work, N_("The user's tokens, remembered devices and cached logins are gone."))
 
     async def enroll_link(self, request: web.Request) -> web.StreamResponse:
         async def work(by: str, name: str, form: dict[str, str]) -> str:
@@ -201,7 +202,7 @@ class Pages:
                 self.store, name, int(hours) if hours.isdigit() else 0, self.p.config.portal.public_url, by=by)
             return "link:" + url
 
-        response = await self._act(request, work, "Enrollment link made. Hand it to the user; it works once.")
+        response = await self._act(request, work, N_("Enrollment link made. Hand it to the user; it works once."))
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
