@@ -202,3 +202,23 @@ def test_sign_in_needs_an_admin_account_and_the_second_factor(stack, chromium) -
     cli(server, "admin", "remove", "hal")
     sign_in(page, portal, None, "hal", "hal-pw")
     assert "not right" in page.locator(".alert").inner_text()
+
+
+def test_a_browser_outside_allow_from_gets_nothing(radmfa_factory) -> None:  # noqa: ANN001
+    import urllib.error
+    import urllib.request
+
+    port = free_tcp_port()
+    server = radmfa_factory(extra=admin_toml(port, 'allow_from = ["192.0.2.0/24", "::1/128"]'))
+    server.write_config()
+    portal = Portal(server.config_path, port, command="admin-portal").start()  # /healthz answers anyone
+    try:
+        for path in ("/signin", "/", "/static/portal.css"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(portal.url + path, timeout=10)  # noqa: S310 - the test's own portal
+            assert refused.value.code == 403
+            assert refused.value.headers["Content-Security-Policy"]
+            refused.value.close()
+        assert "outside allow_from" in portal.log_text()
+    finally:
+        portal.stop()

@@ -86,7 +86,8 @@ def _allow_from(config: Config) -> web.middlewares._Middleware:  # type: ignore[
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         address = security.client_address(request, cfg.trusted_proxies)
-        if cfg.allow_from and not security.within(address, cfg.allow_from):
+        # /healthz stays open to the load balancer's checks: it tells nothing.
+        if cfg.allow_from and request.path != "/healthz" and not security.within(address, cfg.allow_from):
             log.warning("refused: outside allow_from", peer=address, path=request.path)
             response = web.Response(status=403, text="403: not from the management network\n")
             security.set_headers(response, secure=cfg.public_url.startswith("https://"))
