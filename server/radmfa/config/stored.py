@@ -151,7 +151,7 @@ def decode(stored: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
         try:
             values[name] = from_json(setting, text)
         except (SettingError, ValueError) as e:
-            problems.append(f"{name}: unusable stored value ({e}); the default applies")
+            problems.append(f"{name}: unusable stored value ({e}); ignored")
     return values, problems
 
 
