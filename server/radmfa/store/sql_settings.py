@@ -160,8 +160,11 @@ class UserSearchSql(SqlBase):
             parts.append((f"SELECT id FROM users WHERE mobile{c} >= ? AND mobile{c} < ?", [phone, phone + _TOP]))
         inner = " UNION ".join(f"SELECT id FROM ({sql} LIMIT {limit}) p{i}" for i, (sql, _) in enumerate(parts))
         args = [a for _, part in parts for a in part]
+        # Driven from the (at most 3 × limit) ids found: a join, not IN, so
+        # that PostgreSQL does not scan users to test each row against them.
         rows = await self._fetch(
-            f"SELECT name, mobile, email, state FROM users WHERE id IN ({inner}) ORDER BY name_key{c} LIMIT ?",
+            f"SELECT u.name, u.mobile, u.email, u.state FROM ({inner}) f JOIN users u ON u.id = f.id "
+            f"ORDER BY u.name_key{c} LIMIT ?",
             *args, limit,
         )
         return [_found(r) for r in rows]
