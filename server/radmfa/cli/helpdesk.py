@@ -61,6 +61,18 @@ async def reset(store: AdminStore, name: str, *, by: str | None = None) -> tuple
     return count, user
 
 
+def state_changes(before: User, state: UserState) -> dict[str, object]:
+    """The columns that set ``state``: a block set by an administrator lasts
+    until lifted, any other state ends a block, and what `user unblock`
+    restores (the state before the first block) is kept."""
+    keep = before.state_before_block if before.state is UserState.BLOCKED else before.state
+    return {
+        "state": state, "blocked_until": None,
+        "blocked_reason": "set by an administrator" if state is UserState.BLOCKED else None,
+        "state_before_block": keep if state is UserState.BLOCKED else None,
+    }
+
+
 async def set_state(store: AdminStore, name: str, state: UserState, *, by: str | None = None,
                     detail: str = "") -> User:
     """The user's state (user set --state, the management portal): a block
@@ -69,13 +81,7 @@ async def set_state(store: AdminStore, name: str, state: UserState, *, by: str |
     before = await store.get_user(name)
     if before is None:
         raise no_such_user(name)
-    keep = before.state_before_block if before.state is UserState.BLOCKED else before.state
-    changes: dict[str, object] = {
-        "state": state, "blocked_until": None,
-        "blocked_reason": "set by an administrator" if state is UserState.BLOCKED else None,
-        "state_before_block": keep if state is UserState.BLOCKED else None,
-    }
-    user = await store.update_user(name, changes)
+    user = await store.update_user(name, state_changes(before, state))
     if user is None:
         raise no_such_user(name)
     await adminlog.record(store, "user.set", user.name, detail or f"state={state}", by=by)
