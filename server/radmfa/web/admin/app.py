@@ -30,7 +30,7 @@ from radmfa.delivery.alerts import FraudNotifier
 from radmfa.errors import ConfigError
 from radmfa.factors import build_factors
 from radmfa.factors.phone import PhoneFactors
-from radmfa.service.live_settings import LiveSettings
+from radmfa.service.live_settings import LiveSettings, reconcile
 from radmfa.service.notify import sd_notify
 from radmfa.upstream import build_upstream
 from radmfa.web import i18n, security
@@ -153,6 +153,7 @@ async def run_admin_portal(config: Config, stop: asyncio.Event | None = None) ->
     runner: web.AppRunner | None = None
     poller: asyncio.Task[None] | None = None
     try:
+        await reconcile(store, config)
         settings = LiveSettings(store, config)
         await settings.refresh()
         app = await build_admin_portal(config, store, upstream, senders, notifier, settings=settings)

@@ -29,7 +29,7 @@ from radmfa.delivery.alerts import FraudNotifier
 from radmfa.errors import ConfigError
 from radmfa.factors import build_factors
 from radmfa.factors.phone import PhoneFactors
-from radmfa.service.live_settings import LiveSettings
+from radmfa.service.live_settings import LiveSettings, reconcile
 from radmfa.service.notify import sd_notify
 from radmfa.upstream import ClientRouter, build_upstream
 from radmfa.web import i18n
@@ -138,6 +138,7 @@ async def run_portal(config: Config, stop: asyncio.Event | None = None) -> None:
     runner = None
     poller: asyncio.Task[None] | None = None
     try:
+        await reconcile(store, config)
         settings = LiveSettings(store, config)
         await settings.refresh()
         app = await build_user_portal(config, store, upstream, proc.senders, proc.notifier, settings=settings)
