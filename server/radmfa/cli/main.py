@@ -15,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from radmfa import config
 from radmfa.cli import (
+    admins,
     apppass,
     bypass,
     devices,
@@ -25,6 +26,7 @@ from radmfa.cli import (
     report,
     serve,
     session,
+    settings,
     sync,
     tokens,
     users,
@@ -32,7 +34,10 @@ from radmfa.cli import (
 from radmfa.cli.parsing import EXIT_REFUSED, CliParser, CommandError
 from radmfa.errors import RadmfaError
 
-GROUPS = (users, tokens, bypass, apppass, devices, messages, report, fraud, login, serve, sync, portal, session)
+GROUPS = (
+    users, tokens, bypass, apppass, devices, messages, report, fraud, login, serve, sync, portal, session, settings,
+    admins,
+)
 
 EXIT_STATUS_HELP = """\
 exit status:

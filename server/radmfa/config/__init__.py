@@ -20,6 +20,8 @@ One module per group of sections; this one holds :class:`Config` and
     audit       [audit], [log], [smtp]
     store       [store]
     portal      [portal]
+    admin_portal [admin_portal]
+    stored      the settings kept in the store, not here
     ldap_front  [ldap_front], [ldap_front.clients.<name>]
     metrics     [metrics]
 
@@ -37,6 +39,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from radmfa.config.admin_portal import AdminPortalConfig, parse_admin_portal
 from radmfa.config.audit import (
     DESTINATIONS,
     AuditConfig,
@@ -90,6 +93,7 @@ from radmfa.config.portal import PORTAL_CLIENT, PortalConfig, enroll_message, pa
 from radmfa.config.radius import OnBackendFailure, RadiusConfig, parse_radius
 from radmfa.config.reader import HostPort, IpNetwork, Section, format_host_port, parse_host_port
 from radmfa.config.store import StoreConfig, parse_store
+from radmfa.config.stored import given_in_file
 from radmfa.config.sync import SYNC_ATTRIBUTES, SyncConfig, parse_sync
 from radmfa.config.upstream import UpstreamConfig, UpstreamType, parse_upstreams
 from radmfa.errors import ConfigError
@@ -100,7 +104,7 @@ if TYPE_CHECKING:
 __all__ = [
     "APP_PASSWORD_CHOICES", "CACHE_TYPES", "CLIENT_MODES", "CLIENT_PRIMARY", "DESTINATIONS", "MAX_HOTP_WINDOW",
     "NEW_USER_CHOICES", "PORTAL_CLIENT", "PROVIDER_METHODS", "PROVIDER_TYPES", "SEND_METHODS", "SYNC_ATTRIBUTES",
-    "USER_IP_ATTRIBUTES", "AuditConfig", "CacheRule", "CacheType", "ClientPolicy",
+    "USER_IP_ATTRIBUTES", "AdminPortalConfig", "AuditConfig", "CacheRule", "CacheType", "ClientPolicy",
     "Config", "Destinations", "FraudConfig", "HostPort", "HttpConfig", "IpNetwork", "LdapConfig",
     "LdapFrontClient", "LdapFrontConfig", "LdapListen", "LdapServer", "LimitsConfig", "LogConfig", "LogFormat",
     "LogLevel", "MethodLimit", "MetricsConfig", "MfaConfig", "OnBackendFailure", "PhoneConfig", "PortalConfig",
@@ -111,7 +115,7 @@ __all__ = [
 
 SECTIONS = (
     "radius", "upstream", "upstreams", "mfa", "store", "log", "clients", "fraud", "limits", "sync",
-    "smtp", "audit", "http", "providers", "ldap_front", "portal", "metrics",
+    "smtp", "audit", "http", "providers", "ldap_front", "portal", "metrics", "admin_portal",
 )
 
 
@@ -136,6 +140,8 @@ class Config:
     ldap_front: LdapFrontConfig | None = None  # [ldap_front]: applications bind over LDAP
     portal: PortalConfig = PortalConfig()  # the user portal
     metrics: MetricsConfig = MetricsConfig()  # GET /metrics
+    admin_portal: AdminPortalConfig = AdminPortalConfig()  # the management portal
+    moved_keys: tuple[str, ...] = ()  # settings kept in the store that this file still gives (config/stored.py)
 
     @property
     def base_dir(self) -> Path:
@@ -222,4 +228,5 @@ def _build(doc: dict[str, Any], path: Path, *, host: str) -> Config:
         sync=parse_sync(root.table("sync"), upstream, upstreams), smtp=smtp, audit=audit,
         warnings=warnings, ldap_front=ldap_front, portal=portal,
         metrics=parse_metrics(root.table("metrics")),
+        admin_portal=parse_admin_portal(root.table("admin_portal")), moved_keys=given_in_file(doc),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal, get_args
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,20 @@ class WebSession:
 
     def __repr__(self) -> str:  # the data may hold a pending seed
         return f"WebSession(portal={self.portal!r}, user={self.username!r}, stage={self.stage!r})"
+
+
+AdminRole = Literal["admin", "helpdesk", "auditor"]
+ADMIN_ROLES: tuple[AdminRole, ...] = get_args(AdminRole)  # most rights first
+
+
+@dataclass(frozen=True, slots=True)
+class AdminAccount:
+    """A management portal account: a user of radmfa with a role."""
+
+    username: str
+    role: str  # one of ADMIN_ROLES
+    created_at: datetime
+    created_by: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from radmfa.core.admin_model import (
+    AdminAccount,
     AdminEvent,
     AuditFilter,
     EnrollmentLink,
@@ -334,6 +335,46 @@ class Housekeeping(Protocol):
         """Delete counters whose window ended at or before ``now``."""
 
 
+class SettingsStore(Protocol):
+    """Settings kept in the store (config/stored.py names them), shared by every node."""
+
+    async def settings_version(self) -> int:
+        """Bumped by every change: a process reloads when it moved."""
+
+    async def stored_settings(self) -> tuple[int, dict[str, str]]:
+        """The version and every stored setting (name → JSON value)."""
+
+    async def put_setting(self, name: str, value: str | None, *, actor: str, now: datetime) -> str | None:
+        """Store a value (None: back to the default), bump the version and log
+        who changed it from what to what (admin_events), in one transaction;
+        returns the value before."""
+
+    async def import_setting(self, name: str, value: str, *, actor: str, now: datetime) -> str:
+        """Store a value only if the setting was never stored; the stored value after."""
+
+
+class UserSearch(Protocol):
+    async def search_users(self, query: str, *, limit: int = 50) -> list[tuple[str, str, str, str]]:
+        """(name, mobile, e-mail, state) of users whose name, mobile or e-mail starts with ``query``."""
+
+
+class AdminAccounts(Protocol):
+    """The management portal's accounts and their roles."""
+
+    async def add_admin(self, username: str, role: str, *, created_by: str, now: datetime) -> AdminAccount:
+        """NotFound when the user does not exist or is an administrator already."""
+
+    async def get_admin(self, username: str) -> AdminAccount | None: ...
+
+    async def list_admins(self) -> list[AdminAccount]: ...
+
+    async def set_admin_role(self, username: str, role: str) -> AdminAccount | None:
+        """The account before the change; None when the user is no administrator."""
+
+    async def remove_admin(self, username: str) -> AdminAccount | None:
+        """The account removed; None when the user was no administrator."""
+
+
 class AdminStore(  # bases in LoginStore's order where they share one (a consistent MRO for Store)
     UserAdmin,
     MessageAdmin,
@@ -346,6 +387,9 @@ class AdminStore(  # bases in LoginStore's order where they share one (a consist
     PortalStore,
     NasSessionStore,
     Housekeeping,
+    SettingsStore,
+    AdminAccounts,
+    UserSearch,
     Protocol,
 ):
     """Everything administration does with the store."""

@@ -109,6 +109,11 @@ class Pipeline:
         self.challenges = Challenges(mfa, store, self.controls)
         self.phone = PhoneFlow(mfa, phone, otp, self.controls, self.challenges) if phone is not None else None
 
+    def use_settings(self, mfa: MfaConfig) -> None:
+        """The store's settings changed: the admin's controls follow them (the
+        keys config/stored.py moves are all read there)."""
+        self.controls.use_settings(mfa)
+
     async def handle(self, request: AuthRequest, *, now: datetime, deadline: Deadline = FIXED_DEADLINE) -> Decision:
         if request.state is not None:
             return await self.answer_challenge(request, now=now, deadline=deadline)

@@ -30,6 +30,7 @@ from radmfa.service.audit import AuditSink, configure_logging, log
 from radmfa.service.binding import CannotListen, bind_failure
 from radmfa.service.disconnect import Disconnector, ending_sessions
 from radmfa.service.http import CallbackApp, start_http
+from radmfa.service.live_settings import LiveSettings, reconcile
 from radmfa.service.metrics import MetricsEndpoint, TimedDecider, time_store
 from radmfa.service.notify import sd_notify
 from radmfa.service.policies import PolicyTable
@@ -66,6 +67,7 @@ class App:
     metrics_runner: web.AppRunner | None = None
     accounting: AccountingService | None = None  # [radius] accounting_listen
     radsec: RadsecListener | None = None  # [radius] radsec_listen
+    settings: LiveSettings | None = None  # the store's settings, polled
 
     def reload(self) -> None:
         """SIGHUP: re-read clients.conf; on error keep the old table."""
@@ -124,6 +126,9 @@ async def build(config: Config) -> App:
     if config.metrics.listen:
         time_store(store)
     try:
+        await reconcile(store, config)
+        settings = LiveSettings(store, config)
+        await settings.refresh()
         upstream = await build_upstreams(config, store, policies)
     except BaseException:
         await store.close()
@@ -156,6 +161,7 @@ async def build(config: Config) -> App:
     pipeline = Pipeline(
         config.mfa, upstream, store, factors["otp"], policies=table, passwords=app_passwords, phone=phone
     )
+    settings.subscribe(pipeline.use_settings)
     audit = AuditSink(store, settings=config.audit)
     service = RadiusService(
         config.radius, clients, TimedDecider(pipeline) if config.metrics.listen else pipeline, audit, policies=table,
@@ -169,6 +175,7 @@ async def build(config: Config) -> App:
         config, store, upstream, audit, service, notifier, table, senders=senders, phone=phone, ldap_front=front,
         metrics=endpoint,
         accounting=accounting,
+        settings=settings,
     )
 
 
@@ -206,7 +213,8 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
         from radmfa.web.user.app import build_user_portal, portal_upstream, start_site
 
         upstream = portal_upstream(app.upstream, app.config.portal.upstream)
-        portal = await build_user_portal(app.config, app.store, upstream, app.senders, app.notifier)
+        portal = await build_user_portal(app.config, app.store, upstream, app.senders, app.notifier,
+                                         settings=app.settings)
         app.portal_runner = await start_site(portal, app.config, reuse_port=reuse_port)
     for host, port in app.config.radius.listen:
         listener = Listener(app.service)
@@ -287,6 +295,7 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
     purger: asyncio.Task[None] | None = None
     watchdog: asyncio.Task[None] | None = None
     syncer: asyncio.Task[None] | None = None
+    poller: asyncio.Task[None] | None = None
     try:
         await listen(app, reuse_port=reuse_port)
     except BaseException:
@@ -296,6 +305,8 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
         app.audit.start()
         purger = loop.create_task(_housekeeping(app))
         watchdog = loop.create_task(app.service.watchdog())
+        if app.settings is not None:
+            poller = loop.create_task(app.settings.run())
         if config.sync.every_minutes:
             syncer = loop.create_task(sync_loop(config, app.store))
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -315,7 +326,7 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
         sd_notify("STOPPING=1")
         log.info("stopping: finishing requests in flight", in_flight=len(app.service.flights))
     finally:
-        for task in (purger, watchdog, syncer):
+        for task in (purger, watchdog, syncer, poller):
             if task is not None:
                 task.cancel()
         # Handlers stay installed while draining: a second SIGTERM (systemd

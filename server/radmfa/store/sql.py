@@ -25,6 +25,7 @@ from radmfa.store.sql_push import PushStreakSql
 from radmfa.store.sql_rebinds import RebindsSql
 from radmfa.store.sql_reports import ReportsSql
 from radmfa.store.sql_sessions import SESSION_COLUMNS, SessionsSql
+from radmfa.store.sql_settings import SettingsSql, UserSearchSql
 from radmfa.store.sql_users import LOGIN_VIEW_SQL, UsersSql
 
 # ruff: noqa: S608  (statements from column lists; every value is a parameter)
@@ -48,6 +49,8 @@ class SqlStore(
     PortalSql,
     NasSessionsSql,
     PushStreakSql,
+    SettingsSql,
+    UserSearchSql,
 ):
     """Implements core.admin_ports.Store (both sides) over the primitives a backend provides."""
 
