@@ -20,6 +20,7 @@ One module per group of sections; this one holds :class:`Config` and
     audit       [audit], [log], [smtp]
     store       [store]
     portal      [portal]
+    passwords   [passwords]
     ldap_front  [ldap_front], [ldap_front.clients.<name>]
 
 Importing it does no I/O and loads no I/O library: ``load`` reads the file
@@ -70,6 +71,7 @@ from radmfa.config.mfa import (
     MfaConfig,
     parse_mfa,
 )
+from radmfa.config.passwords import PasswordsConfig, parse_passwords
 from radmfa.config.phone import (
     PROVIDER_METHODS,
     PROVIDER_TYPES,
@@ -101,7 +103,7 @@ __all__ = [
     "USER_IP_ATTRIBUTES", "AuditConfig", "CacheRule", "CacheType", "ClientPolicy",
     "Config", "Destinations", "FraudConfig", "HostPort", "HttpConfig", "IpNetwork", "LdapConfig",
     "LdapFrontClient", "LdapFrontConfig", "LdapListen", "LdapServer", "LimitsConfig", "LogConfig", "LogFormat",
-    "LogLevel", "MethodLimit", "MfaConfig", "OnBackendFailure", "PhoneConfig", "PortalConfig",
+    "LogLevel", "MethodLimit", "MfaConfig", "OnBackendFailure", "PasswordsConfig", "PhoneConfig", "PortalConfig",
     "ProviderConfig", "ProviderType", "RadiusConfig", "SmtpConfig", "StoreConfig", "SyncConfig",
     "UpstreamConfig", "UpstreamType", "UserIpAttribute", "default_path", "enroll_message",
     "format_host_port", "load", "naming_attribute", "parse_host_port", "plaintext", "template_is_dn",
@@ -109,7 +111,7 @@ __all__ = [
 
 SECTIONS = (
     "radius", "upstream", "upstreams", "mfa", "store", "log", "clients", "fraud", "limits", "sync",
-    "smtp", "audit", "http", "providers", "ldap_front", "portal",
+    "smtp", "audit", "http", "providers", "ldap_front", "portal", "passwords",
 )
 
 
@@ -133,6 +135,7 @@ class Config:
     limits: LimitsConfig = LimitsConfig()
     ldap_front: LdapFrontConfig | None = None  # [ldap_front]: applications bind over LDAP
     portal: PortalConfig = PortalConfig()  # the user portal
+    passwords: PasswordsConfig = PasswordsConfig()  # argon2id, its pool, attempt budgets
 
     @property
     def base_dir(self) -> Path:
@@ -217,4 +220,5 @@ def _build(doc: dict[str, Any], path: Path, *, host: str) -> Config:
         fraud=fraud, limits=parse_limits(root.table("limits")), http=http, phone=phone, upstreams=upstreams,
         sync=parse_sync(root.table("sync"), upstream, upstreams), smtp=smtp, audit=audit,
         warnings=warnings + tuple(phone_warnings(phone)), ldap_front=ldap_front, portal=portal,
+        passwords=parse_passwords(root.table("passwords")),
     )

@@ -34,7 +34,7 @@ from radmfa.service.reuseport import attach_identifier_steering
 from radmfa.service.udp import UdpEndpoint
 from radmfa.store import open_store
 from radmfa.upstream import ClientRouter, build_upstreams
-from radmfa.upstream import passwords as app_passwords
+from radmfa.upstream.passwords import Passwords
 
 PURGE_INTERVAL_S = 60.0
 DRAIN_TIMEOUT_S = 30.0
@@ -56,6 +56,7 @@ class App:
     http_runner: web.AppRunner | None = None
     ldap_front: LdapFront | None = None
     portal_runner: web.AppRunner | None = None  # [portal] embedded = true
+    passwords: Passwords | None = None  # argon2 checks: their pool and counters
 
     def reload(self) -> None:
         """SIGHUP: re-read clients.conf; on error keep the old table."""
@@ -87,6 +88,9 @@ class App:
         await self.audit.close()
         await self.notifier.close()
         await self.upstream.close()
+        if self.passwords is not None:
+            self.passwords.close()
+            log.info("password checks", **self.passwords.stats())
         await self.store.close()
 
 
@@ -96,8 +100,9 @@ async def build(config: Config) -> App:
         log.warning("clients.conf", warning=warning)
     policies = merged_policies(config, config.client_policies(clients), {c.name for c in clients})
     store = await open_store(config.store.url, key_file=config.store.key_file, base_dir=config.base_dir)
+    passwords = Passwords(config.passwords, store)  # local and app passwords: one argon2 pool, one set of budgets
     try:
-        upstream = await build_upstreams(config, store, policies)
+        upstream = await build_upstreams(config, store, policies, passwords)
     except BaseException:
         await store.close()
         raise
@@ -124,7 +129,7 @@ async def build(config: Config) -> App:
             app_name=app_name, notify=notifier,
         )
     pipeline = Pipeline(
-        config.mfa, upstream, store, factors["otp"], policies=table, passwords=app_passwords, phone=phone
+        config.mfa, upstream, store, factors["otp"], policies=table, passwords=passwords, phone=phone
     )
     audit = AuditSink(store, settings=config.audit)
     service = RadiusService(
@@ -133,7 +138,8 @@ async def build(config: Config) -> App:
     service.node_ip = config.audit.server_ip or _node_ip()
     front = LdapFront(config, pipeline=pipeline, store=store, audit=audit) if config.ldap_front else None
     return App(
-        config, store, upstream, audit, service, notifier, table, senders=senders, phone=phone, ldap_front=front
+        config, store, upstream, audit, service, notifier, table, senders=senders, phone=phone, ldap_front=front,
+        passwords=passwords,
     )
 
 
