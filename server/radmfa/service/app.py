@@ -90,7 +90,6 @@ class App:
         await self.upstream.close()
         if self.passwords is not None:
             self.passwords.close()
-            log.info("password checks", **self.passwords.stats())
         await self.store.close()
 
 
@@ -267,4 +266,5 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
             answered=dict(app.service.answered),
             dropped=dict(app.service.dropped),
             dropped_by_client={k: dict(v) for k, v in app.service.dropped_by_client.items()},
+            hash_checks=app.passwords.stats() if app.passwords else {},  # argon2: local and app passwords
         )
