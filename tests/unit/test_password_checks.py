@@ -17,7 +17,7 @@ from radmfa.core.attempts import AttemptBudgets, Budget
 from radmfa.core.model import NewUser
 from radmfa.store import open_store
 from radmfa.upstream import passwords
-from radmfa.upstream.hashpool import BUSY, HashPool, PoolFull
+from radmfa.upstream.hashpool import BUSY, CLIENT_BUSY, HashPool, PoolFull
 from radmfa.upstream.passwords import Passwords
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -83,6 +83,24 @@ async def test_the_pool_bounds_threads_and_waiting_and_refuses_at_once_beyond() 
         gate.set()
         assert await asyncio.gather(*jobs) == [0, 1, 2]
         assert await pool.run(slow, 4) == 4  # places come back when the hashes are done
+    finally:
+        gate.set()
+        pool.close()
+
+
+async def test_one_client_holds_at_most_its_share_and_another_still_finds_a_place() -> None:
+    pool = HashPool(threads=1, queue=5, client_share=2)
+    gate = threading.Event()
+    try:
+        flood = [asyncio.ensure_future(pool.run(gate.wait, 30, client="flood")) for _ in range(2)]
+        await asyncio.sleep(0)
+        with pytest.raises(PoolFull, match=CLIENT_BUSY):
+            await pool.run(gate.wait, 30, client="flood")
+        quiet = asyncio.ensure_future(pool.run(lambda: "answered", client="quiet"))
+        gate.set()
+        assert await quiet == "answered"
+        assert await asyncio.gather(*flood) == [True, True]
+        assert pool.counts == {"hashed": 3, "refused_client_busy": 1}
     finally:
         gate.set()
         pool.close()

@@ -32,8 +32,9 @@ class PasswordsConfig:
     app_parallelism: int = 1
     threads: int = 0  # verifications at once per process; 0 = one per core
     queue: int = 32  # verifications waiting for a thread; beyond that a check is refused at once
+    client_share: int = 16  # places (hashing or waiting) one client may hold; 0 = all of them
     user_attempts: int = 10  # failed (or unfinished) checks per user per window; 0 = no budget
-    client_attempts: int = 300  # failed (or unfinished) checks per client per window; 0 = no budget
+    client_attempts: int = 60  # failed (or unfinished) checks per client per window; 0 = no budget
     window_s: int = 60
 
 
@@ -48,6 +49,7 @@ def parse_passwords(p: Section) -> PasswordsConfig:
         app_parallelism=p.integer("app_parallelism", d.app_parallelism, minimum=1, maximum=16),
         threads=p.integer("threads", d.threads, minimum=0, maximum=64),
         queue=p.integer("queue", d.queue, minimum=0, maximum=10_000),
+        client_share=p.integer("client_share", d.client_share, minimum=0, maximum=10_000),
         user_attempts=p.integer("user_attempts", d.user_attempts, minimum=0, maximum=1_000_000),
         client_attempts=p.integer("client_attempts", d.client_attempts, minimum=0, maximum=1_000_000),
         window_s=p.integer("window_s", d.window_s, minimum=1, maximum=86_400),

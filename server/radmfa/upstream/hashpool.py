@@ -1,9 +1,10 @@
 """The bounded pool argon2 runs in: a fixed number of threads (argon2-cffi
 releases the GIL while it hashes, so the event loop keeps answering) and a
 fixed number of places to wait for one. A check that finds every place
-taken is refused at once (:class:`PoolFull`) instead of queueing behind a
-flood: the NAS gets its answer, and the memory argon2 uses stays bounded
-at ``threads`` × the hash's memory cost."""
+taken, or its client holding its whole share of them, is refused at once
+(:class:`PoolFull`) instead of queueing behind a flood: the NAS gets its
+answer, another NAS still finds a place, and the memory argon2 uses stays
+bounded at ``threads`` × the hash's memory cost."""
 
 from __future__ import annotations
 
@@ -16,35 +17,56 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-BUSY = "password checks busy"  # the audit reason of a check the full pool refused
+BUSY = "password checks busy"  # audit reasons of checks the pool refused
+CLIENT_BUSY = "password checks busy for this client"
 
 
 class PoolFull(Exception):
-    """Every thread is hashing and every waiting place is taken."""
+    """Every place is taken, or the client holds its share of them."""
 
 
 class HashPool:
-    def __init__(self, threads: int, queue: int) -> None:
-        self.threads, self.queue = threads, queue
+    def __init__(self, threads: int, queue: int, client_share: int = 0) -> None:
+        self.threads = threads
+        self.places = threads + queue  # hashing or waiting
+        self.client_share = client_share or self.places  # one client's most places
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="argon2")
-        # Released by the worker thread when a job ends, also when its caller
-        # stopped waiting (a request past its deadline): a place is free only
-        # once its hash really is done.
-        self._places = threading.BoundedSemaphore(threads + queue)
-        self.counts: Counter[str] = Counter()  # "hashed", "refused_busy"
+        # Places are given back by the worker thread when a job ends, also when
+        # its caller stopped waiting (a request past its deadline): a place is
+        # free only once its hash really is done.
+        self._lock = threading.Lock()
+        self._taken = 0
+        self._held: Counter[str] = Counter()  # places by client
+        self.counts: Counter[str] = Counter()  # "hashed", "refused_busy", "refused_client_busy"
 
-    async def run(self, fn: Callable[..., T], *args: object) -> T:
-        if not self._places.acquire(blocking=False):
-            self.counts["refused_busy"] += 1
-            raise PoolFull(BUSY)
+    async def run(self, fn: Callable[..., T], *args: object, client: str = "") -> T:
+        with self._lock:
+            if self._taken >= self.places:
+                refused = BUSY
+            elif self._held[client] >= self.client_share:
+                refused = CLIENT_BUSY
+            else:
+                refused = ""
+                self._taken += 1
+                self._held[client] += 1
+        if refused:
+            self.counts["refused_busy" if refused == BUSY else "refused_client_busy"] += 1
+            raise PoolFull(refused)
         try:
             job: Future[T] = self._executor.submit(fn, *args)
         except BaseException:
-            self._places.release()
+            self._give_back(client)
             raise
-        job.add_done_callback(lambda _: self._places.release())
+        job.add_done_callback(lambda _: self._give_back(client))
         self.counts["hashed"] += 1
         return await asyncio.wrap_future(job)
+
+    def _give_back(self, client: str) -> None:
+        with self._lock:
+            self._taken -= 1
+            self._held[client] -= 1
+            if not self._held[client]:
+                del self._held[client]
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

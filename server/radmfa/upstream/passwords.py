@@ -97,7 +97,7 @@ class Passwords:
     ) -> None:
         self.cfg, self.store, self.clock = cfg, store, clock
         self.local, self.app = local_hasher(cfg), app_hasher(cfg)
-        self.pool = HashPool(cfg.threads or os.cpu_count() or 1, cfg.queue)
+        self.pool = HashPool(cfg.threads or os.cpu_count() or 1, cfg.queue, cfg.client_share)
         self.budgets = AttemptBudgets.of(
             user_attempts=cfg.user_attempts, client_attempts=cfg.client_attempts, window_s=cfg.window_s
         )
@@ -113,12 +113,12 @@ class Passwords:
     def close(self) -> None:
         self.pool.close()
 
-    async def _stand_in(self, hasher: PasswordHasher) -> str:
+    async def _stand_in(self, hasher: PasswordHasher, client: str) -> str:
         """What a password is checked against when there is no hash: the same
         argon2 work, so the reply's timing does not tell who is in the store."""
         made = self._stand_ins.get(id(hasher))
         if made is None:
-            made = self._stand_ins[id(hasher)] = await self.pool.run(hasher.hash, secrets.token_urlsafe(32))
+            made = self._stand_ins[id(hasher)] = await self.pool.run(hasher.hash, secrets.token_urlsafe(32), client=client)
         return made
 
     async def _check(
@@ -131,8 +131,8 @@ class Passwords:
             return PasswordCheck(False, refused=refused), None
         ok, renewed = False, None
         try:
-            against = password_hash or await self._stand_in(hasher)
-            ok, renewed = await self.pool.run(_verify_and_renew, hasher, against, password)
+            against = password_hash or await self._stand_in(hasher, client)
+            ok, renewed = await self.pool.run(_verify_and_renew, hasher, against, password, client=client)
             ok = ok and bool(password_hash)
         except PoolFull as e:
             self.budgets.cancel(key, client, now=self.clock())
