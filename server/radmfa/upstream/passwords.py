@@ -118,7 +118,8 @@ class Passwords:
         argon2 work, so the reply's timing does not tell who is in the store."""
         made = self._stand_ins.get(id(hasher))
         if made is None:
-            made = self._stand_ins[id(hasher)] = await self.pool.run(hasher.hash, secrets.token_urlsafe(32), client=client)
+            made = await self.pool.run(hasher.hash, secrets.token_urlsafe(32), client=client)
+            self._stand_ins[id(hasher)] = made
         return made
 
     async def _check(
