@@ -225,3 +225,12 @@ async def test_app_password_checks_and_decoys_spend_the_same_budgets(store, argo
 
 def _fields(cfg: PasswordsConfig) -> dict[str, object]:
     return {name: getattr(cfg, name) for name in cfg.__dataclass_fields__}
+
+
+def test_new_hashes_take_the_configured_parameters() -> None:
+    assert "m=19456,t=2,p=1" in passwords.hash_password("alice-pw")
+    assert "m=8192,t=1,p=1" in passwords.hash_password("alice-pw", CHEAP)
+
+
+async def test_new_app_password_hashes_take_the_configured_parameters() -> None:
+    assert "m=8192,t=1,p=1" in await passwords.hash_app_password("ABCD-secret", CHEAP)

@@ -67,17 +67,16 @@ def _verify_and_renew(hasher: PasswordHasher, password_hash: str, password: byte
     return True, hasher.hash(password) if hasher.check_needs_rehash(password_hash) else None
 
 
-# -- hashing new passwords (the CLI, the portal): the default parameters; a login
-# -- rehashes them when [passwords] says otherwise ---------------------------------
+# -- hashing new passwords (the CLI, the portal): [passwords]' parameters -----------
 
 
-def hash_password(password: str) -> str:
+def hash_password(password: str, cfg: PasswordsConfig = _DEFAULTS) -> str:
     """A local password's hash (blocking: the CLI calls it in a thread)."""
-    return _local.hash(password)
+    return (_local if cfg == _DEFAULTS else local_hasher(cfg)).hash(password)
 
 
-async def hash_app_password(canonical: str) -> str:
-    return await asyncio.to_thread(_app.hash, canonical)
+async def hash_app_password(canonical: str, cfg: PasswordsConfig = _DEFAULTS) -> str:
+    return await asyncio.to_thread((_app if cfg == _DEFAULTS else app_hasher(cfg)).hash, canonical)
 
 
 async def verify_app_password(password_hash: str, canonical: str) -> bool:
