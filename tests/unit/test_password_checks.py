@@ -106,6 +106,29 @@ async def test_one_client_holds_at_most_its_share_and_another_still_finds_a_plac
         pool.close()
 
 
+async def test_waiting_checks_are_served_client_by_client_in_turn() -> None:
+    pool = HashPool(threads=1, queue=10)
+    gate, order = threading.Event(), []
+
+    def job(name: str) -> None:
+        if name == "flood-0":
+            gate.wait(30)
+        order.append(name)
+
+    try:
+        jobs = [asyncio.ensure_future(pool.run(job, f"flood-{i}", client="flood")) for i in range(4)]
+        await asyncio.sleep(0)
+        jobs.append(asyncio.ensure_future(pool.run(job, "quiet-0", client="quiet")))
+        await asyncio.sleep(0)
+        gate.set()
+        await asyncio.gather(*jobs)
+        # Not first come, first served: the quiet NAS waits for one flood check, not three.
+        assert order == ["flood-0", "flood-1", "quiet-0", "flood-2", "flood-3"]
+    finally:
+        gate.set()
+        pool.close()
+
+
 async def test_a_place_is_free_only_when_its_hash_is_done_even_if_nobody_waits() -> None:
     pool = HashPool(threads=1, queue=0)
     gate, done = threading.Event(), threading.Event()
