@@ -127,7 +127,9 @@ def merged(path: Path, doc: dict[str, Any]) -> dict[str, Any]:
         {"scenarios": doc["scenarios"], "machine": doc["machine"], "warnings": doc.get("warnings", [])}
     )
     old["targets"] = targets(old["results"])
-    old["warnings"] = [*old.get("warnings", []), *doc.get("warnings", [])]
+    rerun = tuple(f"{key}." for key in doc.get("details", {}) if key != "scenario_s")
+    kept = [w for w in old.get("warnings", []) if not w.startswith(rerun)]  # those of the re-run scenarios go
+    old["warnings"] = [*kept, *doc.get("warnings", [])]
     return old
 
 
