@@ -10,6 +10,9 @@ attempts before any argon2 work.
 
 from __future__ import annotations
 
+import sqlite3
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -31,10 +34,10 @@ CLIENT_BUDGET_SPENT = "password attempts: client budget spent"
 USER_BUDGET_SPENT = "password attempts: user budget spent"
 
 
-def make(radmfa_factory, passwords: str) -> Radmfa:
+def make(radmfa_factory, passwords: str, mfa: str = "") -> Radmfa:
     server = radmfa_factory(
         clients=CLIENTS,
-        mfa='new_user = "allow"',  # no second factor here: the password decides
+        mfa=f'new_user = "allow"\n{mfa}',  # no second factor here: the password decides
         extra=f"[passwords]\nwindow_s = 3600\nthreads = 1\nqueue = 256\n{passwords}\n",
     )
     server.add_users(*USERS)
@@ -108,3 +111,53 @@ def test_a_flood_against_one_user_spends_that_user_budget_only(radmfa_factory, r
     assert counts["wrong"] == 3 and counts["refused_user_budget"] == FLOOD - 3 + 1, counts
     assert counts["right"] == QUIET_LOGINS and counts["hashed"] == 3 + QUIET_LOGINS, counts
     assert auth_reasons(server, "alice").count(USER_BUDGET_SPENT) == FLOOD - 3 + 1
+
+
+def cli(server: Radmfa, *args: str) -> str:
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "radmfa", *args, "--config", str(server.config_path)],
+        capture_output=True, text=True, check=False, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def stored_hash(server: Radmfa, sql: str) -> str:
+    db = sqlite3.connect(server.tmp / "radmfa.db")
+    try:
+        return str(db.execute(sql).fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_a_changed_cost_is_applied_to_a_local_password_at_its_next_right_login(radmfa_factory, radclient):
+    server = make(radmfa_factory, "time_cost = 3")  # the users were hashed with the default, 2 passes
+    before = stored_hash(server, "SELECT password_hash FROM users WHERE name = 'alice'")
+    assert "t=2," in before
+    with server:
+        wrong = radclient(server.address, NAS_SECRET, [{"User-Name": "alice", "User-Password": "nope"}])
+        assert wrong[0].code == "Access-Reject"
+        assert stored_hash(server, "SELECT password_hash FROM users WHERE name = 'alice'") == before
+        right = radclient(server.address, NAS_SECRET, [{"User-Name": "alice", "User-Password": "alice-pw"}] * 2)
+        assert [r.code for r in right] == ["Access-Accept"] * 2, server.log_text()
+        after = stored_hash(server, "SELECT password_hash FROM users WHERE name = 'alice'")
+        counts = stopped_counts(server)
+    assert "t=3," in after and after != before
+    assert counts["rehashed"] == 1 and counts["right"] == 2 and counts["wrong"] == 1, counts
+
+
+def test_app_password_guesses_spend_the_same_client_budget(radmfa_factory, radclient):
+    server = make(radmfa_factory, "client_attempts = 4\nuser_attempts = 0", mfa="app_passwords = true")
+    password = cli(server, "apppass", "create", "alice", "--name", "Mail").splitlines()[-1].strip()
+    # Same lookup prefix (the row is found), wrong secret part: an argon2 check each, until the budget is spent.
+    guesses = [password[:6] + ("ABCDE" if password[6:11] != "ABCDE" else "FGHIJ") + password[11:]] * 20
+    with server, RawNas(("127.0.0.1", server.port), bind=("127.0.0.2", 0), timeout=REPLY_WAIT_S) as nas:
+        replies = radclient(server.address, NAS_SECRET, [{"User-Name": "alice", "User-Password": g} for g in guesses],
+                            parallel=8)
+        assert [r.code for r in replies] == ["Access-Reject"] * 20, server.log_text()
+        assert quiet_login(nas, 1, b"alice", password.encode()) == wire.ACCESS_ACCEPT
+        counts = stopped_counts(server)
+    assert counts["wrong"] == 4 and counts["refused_client_budget"] == 16 and counts["right"] == 1, counts
+    reasons = auth_reasons(server, "alice")
+    assert reasons.count(f"app-password refused, {CLIENT_BUDGET_SPENT}") == 16, reasons
+    assert password not in server.log_text()
