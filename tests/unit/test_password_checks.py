@@ -11,14 +11,16 @@ from datetime import UTC, datetime
 import pytest
 from argon2 import PasswordHasher
 
-from radmfa.config import PasswordsConfig
+from radmfa.config import PasswordsConfig, load
 from radmfa.core import attempts
 from radmfa.core.attempts import AttemptBudgets, Budget
 from radmfa.core.model import NewUser
+from radmfa.errors import ConfigError
 from radmfa.store import open_store
 from radmfa.upstream import passwords
 from radmfa.upstream.hashpool import BUSY, CLIENT_BUSY, HashPool, PoolFull
 from radmfa.upstream.passwords import Passwords
+from tests.unit.test_config import write
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 CHEAP = PasswordsConfig(time_cost=1, memory_kib=8 * 1024, app_time_cost=1, app_memory_kib=8 * 1024, threads=2)
@@ -257,3 +259,28 @@ def test_new_hashes_take_the_configured_parameters() -> None:
 
 async def test_new_app_password_hashes_take_the_configured_parameters() -> None:
     assert "m=8192,t=1,p=1" in await passwords.hash_app_password("ABCD-secret", CHEAP)
+
+
+# -- [passwords] ----------------------------------------------------------------------
+
+
+def test_passwords_keys_are_read_and_default_to_the_documented_values(tmp_path) -> None:
+    assert load(write(tmp_path, "")).passwords == PasswordsConfig()
+    cfg = load(write(tmp_path, "[passwords]\ntime_cost = 3\nmemory_kib = 65536\nthreads = 4\nclient_share = 0\n"))
+    assert (cfg.passwords.time_cost, cfg.passwords.memory_kib, cfg.passwords.threads) == (3, 65536, 4)
+    assert cfg.passwords.client_share == 0 and cfg.passwords.user_attempts == 10
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[passwords]\nmemory_kib = 1024", "[passwords] memory_kib: must be between 8192"),
+        ("[passwords]\ntime_cost = 0", "[passwords] time_cost: must be between 1 and 20"),
+        ('[passwords]\nqueue = "lots"', "[passwords] queue: expected int"),
+        ("[passwords]\nthreds = 2", "[passwords] threds: unknown setting"),
+    ],
+)
+def test_passwords_errors_name_file_and_key(tmp_path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        load(write(tmp_path, text))
+    assert message in str(e.value) and "radmfa.toml" in str(e.value)
