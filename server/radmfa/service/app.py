@@ -99,7 +99,8 @@ async def build(config: Config) -> App:
         log.warning("clients.conf", warning=warning)
     policies = merged_policies(config, config.client_policies(clients), {c.name for c in clients})
     store = await open_store(config.store.url, key_file=config.store.key_file, base_dir=config.base_dir)
-    passwords = Passwords(config.passwords, store)  # local and app passwords: one argon2 pool, one set of budgets
+    # Local and app passwords: one argon2 pool and one set of budgets per process.
+    passwords = Passwords(config.passwords, store, workers=config.radius.workers)
     try:
         upstream = await build_upstreams(config, store, policies, passwords)
     except BaseException:

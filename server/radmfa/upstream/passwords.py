@@ -92,11 +92,19 @@ class Passwords:
     what the local upstream calls."""
 
     def __init__(
-        self, cfg: PasswordsConfig, store: PasswordRehashStore, *, clock: Callable[[], float] = time.monotonic
+        self,
+        cfg: PasswordsConfig,
+        store: PasswordRehashStore,
+        *,
+        workers: int = 1,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``workers``: the processes that share this machine's cores
+        (``[radius] workers``); ``threads = 0`` gives each its part of them."""
         self.cfg, self.store, self.clock = cfg, store, clock
         self.local, self.app = local_hasher(cfg), app_hasher(cfg)
-        self.pool = HashPool(cfg.threads or os.cpu_count() or 1, cfg.queue, cfg.client_share)
+        threads = cfg.threads or max(1, (os.cpu_count() or 1) // max(1, workers))
+        self.pool = HashPool(threads, cfg.queue, cfg.client_share)
         self.budgets = AttemptBudgets.of(
             user_attempts=cfg.user_attempts, client_attempts=cfg.client_attempts, window_s=cfg.window_s
         )
