@@ -36,6 +36,9 @@ METRICS: tuple[tuple[str, str, float | None, str], ...] = (
      "share of a quiet NAS's TOTP logins answered while another NAS floods 3,000 requests/s"),
     ("fairness_quiet_answered_overload", "", None,
      "the same while the other NAS floods 12,000 requests/s (beyond what radmfa answers here)"),
+    ("local_logins_per_s", ">=", 50, "password-only logins/s with the local upstream (one argon2id verify each)"),
+    ("quiet_nas_success_during_flood", ">=", 0.99,
+     "share of a quiet NAS's local-password logins accepted while another NAS floods wrong passwords"),
 )
 
 
@@ -110,6 +113,27 @@ def write(doc: dict[str, Any], directory: Path, stem: str) -> tuple[Path, Path]:
     json_path.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
     md_path.write_text(markdown(doc))
     return json_path, md_path
+
+
+def merged(path: Path, doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` (a run of some scenarios) laid over the results file at ``path``:
+    its keys replace those of the same name, every other key is kept."""
+    if not path.exists():
+        return doc
+    old = json.loads(path.read_text())
+    old.setdefault("results", {}).update(doc["results"])
+    details = old.setdefault("details", {})
+    timings = {**details.get("scenario_s", {}), **doc.get("details", {}).get("scenario_s", {})}
+    details.update(doc.get("details", {}))
+    details["scenario_s"] = timings
+    old.setdefault("merged_runs", []).append(
+        {"scenarios": doc["scenarios"], "machine": doc["machine"], "warnings": doc.get("warnings", [])}
+    )
+    old["targets"] = targets(old["results"])
+    rerun = tuple(f"{key}." for key in doc.get("details", {}) if key != "scenario_s")
+    kept = [w for w in old.get("warnings", []) if not w.startswith(rerun)]  # those of the re-run scenarios go
+    old["warnings"] = [*kept, *doc.get("warnings", [])]
+    return old
 
 
 def _shown(value: Any) -> str:

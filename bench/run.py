@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))  # for bench.* and tests.peers (the project's peer
 from tests.peers.freeradius import FreeRadius  # noqa: E402
 from tests.peers.ports import free_udp_port  # noqa: E402
 
-from bench import metrics_check, report, scenarios  # noqa: E402
+from bench import local_passwords, metrics_check, report, scenarios  # noqa: E402
 from bench.profile import Profiler  # noqa: E402
 from bench.scenarios import Bench, Settings  # noqa: E402
 from bench.stack import NAS_SECRET, UPSTREAM_SECRET, Radmfa, seed, write_clients  # noqa: E402
@@ -41,9 +41,11 @@ SCENARIOS = {
     "totp_login": scenarios.totp_login,
     "retransmit": scenarios.retransmit,
     "fairness": scenarios.fairness,
+    "local_passwords": local_passwords.scenario,  # a radmfa of its own, with the local upstream
     "pending": scenarios.pending,  # last: it leaves 100,000 challenges in the store
 }
 NEEDS_USERS = {"passthrough", "log_cost", "latency", "totp_login", "retransmit", "fairness", "pending"}
+ONLY = {"local": "local_passwords"}  # --only NAME: these scenarios, merged into the existing results
 TIME_LIMIT_S = {False: 1800, True: 300}
 OTHER_CPU_WARNING = 0.1  # share of the machine used by processes outside the benchmark
 
@@ -53,6 +55,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="short smoke run (under 2 minutes)")
     p.add_argument("--scenarios", default=",".join(SCENARIOS),
                    help=f"comma-separated subset of: {', '.join(SCENARIOS)}")
+    p.add_argument("--only", choices=sorted(ONLY),
+                   help="run only these scenarios and merge their keys into the existing results file")
     p.add_argument("--workers", type=int, default=RadiusConfig().workers,
                    help="radmfa [radius] workers (default: the config default, %(default)s)")
     p.add_argument("--users", type=int, help="enrolled TOTP users (default 100000; quick 60000)")
@@ -65,6 +69,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", action="store_true",
                    help="sample radmfa with py-spy into OUT/profile/ (slows radmfa: not for the table)")
     args = p.parse_args(argv)
+    if args.only:
+        args.scenarios = ONLY[args.only]
     unknown = set(args.scenarios.split(",")) - set(SCENARIOS)
     if unknown:
         p.error(f"unknown scenario(s) {', '.join(sorted(unknown))}; choose from {', '.join(SCENARIOS)}")
@@ -168,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         doc = run(args)
     finally:
         signal.alarm(0)
+    if args.only:
+        doc = report.merged(args.out / f"{'quick' if args.quick else 'latest'}.json", doc)
     json_path, md_path = report.write(doc, args.out, "quick" if args.quick else "latest")
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}", file=sys.stderr)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from radmfa.config import ClientPolicy, MfaConfig
+from radmfa.config import ClientPolicy, MfaConfig, PasswordsConfig
 from radmfa.core.model import (
     AppPassword,
     AuditRecord,
@@ -39,7 +39,7 @@ from radmfa.errors import AlreadyExists, DeliveryError, UpstreamUnavailable, no_
 from radmfa.factors import build_factors
 from radmfa.radius import wire
 from radmfa.service.policies import PolicyTable
-from radmfa.upstream import passwords as app_passwords
+from radmfa.upstream.passwords import Passwords
 
 
 @dataclass
@@ -225,6 +225,20 @@ class FakeLoginStore:
 
     async def touch_app_password(self, password_id: int, *, now: datetime) -> None:
         self.app_passwords[password_id] = replace(self.app_passwords[password_id], last_used_at=now)
+
+    async def rehash_app_password(self, password_id: int, old_hash: str, new_hash: str) -> bool:
+        row = self.app_passwords.get(password_id)
+        if row is None or row.password_hash != old_hash:
+            return False
+        self.app_passwords[password_id] = replace(row, password_hash=new_hash)
+        return True
+
+    async def rehash_password(self, name: str, old_hash: str, new_hash: str) -> bool:
+        user = self.users.get(name_key(name))
+        if user is None or user.password_hash != old_hash:
+            return False
+        self.users[name_key(name)] = replace(user, password_hash=new_hash)
+        return True
 
     async def create_bypass(
         self, username: str, *, seconds: int, reason: str, created_by: str, now: datetime
@@ -415,5 +429,6 @@ def make_pipeline(
     if otp is None:
         otp = build_factors(store, window=1, prompt=mfa.prompt if prompt is None else prompt)["otp"]
     return Pipeline(
-        mfa, upstream, store, otp, policies=PolicyTable(clients), passwords=app_passwords, phone=phone
+        mfa, upstream, store, otp, policies=PolicyTable(clients), passwords=Passwords(PasswordsConfig(), store),
+        phone=phone,
     )

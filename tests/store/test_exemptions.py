@@ -285,3 +285,21 @@ async def test_block_user_keeps_the_state_before_the_first_block(store: Store) -
     assert await store.block_user("alice", until=None, reason="fraud")  # a block on a block
     user = await store.get_user("alice")
     assert user is not None and user.state is UserState.BLOCKED and user.state_before_block is UserState.ENFORCED
+
+
+async def test_a_rehash_replaces_only_the_hash_that_was_checked(store: Store) -> None:
+    uid = await user_id(store)
+    made = await add(store, "Laptop", "ABCD")
+    assert await store.rehash_app_password(made.id, "h-ABCD", "h-new")  # type: ignore[attr-defined]
+    assert (await store.find_app_password(uid, "ABCD")).password_hash == "h-new"  # type: ignore[union-attr]
+    # A stale check (the hash changed meanwhile) writes nothing.
+    assert not await store.rehash_app_password(made.id, "h-ABCD", "h-stale")  # type: ignore[attr-defined]
+    assert (await store.find_app_password(uid, "ABCD")).password_hash == "h-new"  # type: ignore[union-attr]
+
+    await store.add_user(NewUser("bob", password_hash="p-old"))
+    assert await store.rehash_password("BOB", "p-old", "p-new")
+    assert (await store.get_user("bob")).password_hash == "p-new"  # type: ignore[union-attr]
+    await store.set_password_hash("bob", "p-set-by-admin")
+    assert not await store.rehash_password("bob", "p-new", "p-stale")
+    assert (await store.get_user("bob")).password_hash == "p-set-by-admin"  # type: ignore[union-attr]
+    assert not await store.rehash_password("nobody", "p-old", "p-new")

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from radmfa.config import MfaConfig
+from radmfa.config import MfaConfig, PasswordsConfig
 from radmfa.core.model import AuthRequest, NewUser, Verdict
 from radmfa.core.pipeline import Pipeline
 from radmfa.store import open_store
 from radmfa.upstream import passwords
 from radmfa.upstream.local import LocalUpstream
-from radmfa.upstream.passwords import hash_password
+from radmfa.upstream.passwords import Passwords, hash_password
 from tests.fakes.ports import make_pipeline
 from tests.unit.test_pipeline import NOW
 
@@ -37,7 +37,7 @@ async def env(tmp_path, monkeypatch):
 
     def make(unknown_users: str) -> Pipeline:
         cfg = MfaConfig(unknown_users=unknown_users)  # type: ignore[arg-type]
-        return make_pipeline(cfg, LocalUpstream(store), store, prompt="code")
+        return make_pipeline(cfg, LocalUpstream(store, Passwords(PasswordsConfig(), store)), store, prompt="code")
 
     yield make, checked
     await store.close()

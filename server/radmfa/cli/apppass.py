@@ -76,7 +76,7 @@ def cmd_create(args: argparse.Namespace, cfg: Config) -> int:
                     args.name,
                     name=label,
                     lookup=exemptions.lookup_of(password),
-                    password_hash=await hash_app_password(password),
+                    password_hash=await hash_app_password(password, cfg.passwords),
                     limit=exemptions.APP_PASSWORD_LIMIT,
                     now=datetime.now(UTC),
                 )

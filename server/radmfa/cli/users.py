@@ -196,7 +196,7 @@ def cmd_add(args: argparse.Namespace, cfg: Config) -> int:
         # Refuse a taken name before asking for a password nobody will use.
         if await store.get_user(args.name) is not None:
             raise AlreadyExists(f'user "{args.name}" already exists')
-        password_hash = await _new_password_hash() if args.password else None
+        password_hash = await _new_password_hash(cfg) if args.password else None
         profile = _profile_changes(args)
         user = await store.add_user(
             NewUser(args.name, password_hash=password_hash, state=args.state, **profile)  # type: ignore[arg-type]
@@ -245,14 +245,14 @@ def cmd_set(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-async def _new_password_hash() -> str:
+async def _new_password_hash(cfg: Config) -> str:
     # getpass and argon2 both block; keep them off the event loop.
     password = await asyncio.to_thread(read_new_password)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise CommandError(
             f"a local password needs at least {MIN_PASSWORD_LENGTH} characters; nothing was changed"
         )
-    return await asyncio.to_thread(hash_password, password)
+    return await asyncio.to_thread(hash_password, password, cfg.passwords)
 
 
 def _check_local_upstream(cfg: Config) -> None:
@@ -365,7 +365,7 @@ def cmd_passwd(args: argparse.Namespace, cfg: Config) -> int:
     async def work(store: AdminStore) -> None:
         if await store.get_user(args.name) is None:
             raise missing(args.name)
-        password_hash = await _new_password_hash()
+        password_hash = await _new_password_hash(cfg)
         if not await store.set_password_hash(args.name, password_hash):
             raise missing(args.name)  # deleted while we were asking
         await adminlog.record(store, "user.passwd", args.name)

@@ -22,6 +22,7 @@ One module per group of sections; this one holds :class:`Config` and
     portal      [portal]
     admin_portal [admin_portal]
     stored      the settings kept in the store, not here
+    passwords   [passwords]
     ldap_front  [ldap_front], [ldap_front.clients.<name>]
     metrics     [metrics]
 
@@ -75,6 +76,7 @@ from radmfa.config.mfa import (
     MfaConfig,
     parse_mfa,
 )
+from radmfa.config.passwords import PasswordsConfig, parse_passwords
 from radmfa.config.phone import (
     PROVIDER_METHODS,
     PROVIDER_TYPES,
@@ -107,7 +109,8 @@ __all__ = [
     "USER_IP_ATTRIBUTES", "AdminPortalConfig", "AuditConfig", "CacheRule", "CacheType", "ClientPolicy",
     "Config", "Destinations", "FraudConfig", "HostPort", "HttpConfig", "IpNetwork", "LdapConfig",
     "LdapFrontClient", "LdapFrontConfig", "LdapListen", "LdapServer", "LimitsConfig", "LogConfig", "LogFormat",
-    "LogLevel", "MethodLimit", "MetricsConfig", "MfaConfig", "OnBackendFailure", "PhoneConfig", "PortalConfig",
+    "LogLevel", "MethodLimit", "MetricsConfig", "MfaConfig", "OnBackendFailure", "PasswordsConfig", "PhoneConfig",
+    "PortalConfig",
     "ProviderConfig", "ProviderType", "RadiusConfig", "SmtpConfig", "StoreConfig", "SyncConfig",
     "UpstreamConfig", "UpstreamType", "UserIpAttribute", "default_path", "enroll_message",
     "format_host_port", "load", "naming_attribute", "parse_host_port", "plaintext", "template_is_dn",
@@ -115,7 +118,7 @@ __all__ = [
 
 SECTIONS = (
     "radius", "upstream", "upstreams", "mfa", "store", "log", "clients", "fraud", "limits", "sync",
-    "smtp", "audit", "http", "providers", "ldap_front", "portal", "metrics", "admin_portal",
+    "smtp", "audit", "http", "providers", "ldap_front", "portal", "metrics", "admin_portal", "passwords",
 )
 
 
@@ -142,6 +145,7 @@ class Config:
     metrics: MetricsConfig = MetricsConfig()  # GET /metrics
     admin_portal: AdminPortalConfig = AdminPortalConfig()  # the management portal
     moved_keys: tuple[str, ...] = ()  # settings kept in the store that this file still gives (config/stored.py)
+    passwords: PasswordsConfig = PasswordsConfig()  # argon2id, its pool, attempt budgets
 
     @property
     def base_dir(self) -> Path:
@@ -229,4 +233,5 @@ def _build(doc: dict[str, Any], path: Path, *, host: str) -> Config:
         warnings=warnings, ldap_front=ldap_front, portal=portal,
         metrics=parse_metrics(root.table("metrics")),
         admin_portal=parse_admin_portal(root.table("admin_portal")), moved_keys=given_in_file(doc),
+        passwords=parse_passwords(root.table("passwords")),
     )

@@ -92,9 +92,15 @@ class AdminControls:
             if mode != "require":
                 return None  # not an app password of this user: the password, upstream
             if form is not None:
-                await self.passwords.verify_decoy(form)
+                named = user.name if user else (request.username or b"").decode("utf-8", "replace")
+                decoy = await self.passwords.verify_decoy(form, user=named, client=request.client)
+                if decoy.refused:
+                    return reject(f"{Rule.APP_PASSWORD} refused, {decoy.refused}")
             return reject(f"{Rule.APP_PASSWORD} required")
-        if not await self.passwords.verify_app_password(found.password_hash, form):
+        check = await self.passwords.verify_app_password(found, form, client=request.client)
+        if check.refused:
+            return reject(f"{Rule.APP_PASSWORD} refused, {check.refused}")
+        if not check.ok:
             return reject(f"{Rule.APP_PASSWORD} wrong")
         await self.store.touch_app_password(found.id, now=now)
         return Decision(Verdict.ACCEPT, Rule.APP_PASSWORD.value, "none")

@@ -260,6 +260,14 @@ class PrimaryResult:
     challenge: tuple[Attr, ...] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PasswordCheck:
+    """An argon2 check of a password radmfa keeps itself (local, app)."""
+
+    ok: bool
+    refused: str = ""  # not checked at all (a spent attempt budget, a full pool): the audit reason
+
+
 class Verdict(enum.Enum):
     ACCEPT = "accept"
     REJECT = "reject"

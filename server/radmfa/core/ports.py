@@ -25,6 +25,7 @@ from radmfa.core.model import (
     ExemptionView,
     FraudReport,
     OobSession,
+    PasswordCheck,
     Phase,
     PhoneOutcome,
     PrimaryResult,
@@ -214,6 +215,16 @@ class PushStreakStore(Protocol):
         """Forget the streak (an approved push, an administrator); True when there was one."""
 
 
+class PasswordRehashStore(Protocol):
+    """A hash made again with the current argon2 parameters, written only if
+    the stored hash is still the one that was checked (a password changed
+    meanwhile is kept). True when it was written."""
+
+    async def rehash_password(self, name: str, old_hash: str, new_hash: str) -> bool: ...
+
+    async def rehash_app_password(self, password_id: int, old_hash: str, new_hash: str) -> bool: ...
+
+
 class LoginStore(
     UserLookup,
     CodeStore,
@@ -226,6 +237,7 @@ class LoginStore(
     FraudAlertStore,
     PushStreakStore,
     AuditWriter,
+    PasswordRehashStore,
     Protocol,
 ):
     """Everything a login awaits from the store, and nothing else: a fake
@@ -268,11 +280,13 @@ class Factor(Protocol):
 
 
 class AppPasswordCheck(Protocol):
-    """argon2 for app passwords, off the event loop (argon2 is slow by design)."""
+    """argon2 for app passwords, off the event loop (argon2 is slow by design),
+    within the per-user and per-client attempt budgets; a right password whose
+    hash has old parameters is hashed again and stored."""
 
-    async def verify_app_password(self, password_hash: str, canonical: str) -> bool: ...
+    async def verify_app_password(self, found: AppPassword, canonical: str, *, client: str) -> PasswordCheck: ...
 
-    async def verify_decoy(self, canonical: str) -> None:
+    async def verify_decoy(self, canonical: str, *, user: str, client: str) -> PasswordCheck:
         """Spend one verification's time on a password that has no row, so that
         how long a reject takes does not tell whether its lookup prefix exists."""
 

@@ -40,7 +40,7 @@ from radmfa.service.reuseport import attach_identifier_steering
 from radmfa.service.udp import UdpEndpoint
 from radmfa.store import open_store
 from radmfa.upstream import ClientRouter, build_upstreams
-from radmfa.upstream import passwords as app_passwords
+from radmfa.upstream.passwords import Passwords
 
 PURGE_INTERVAL_S = 60.0
 DRAIN_TIMEOUT_S = 30.0
@@ -68,6 +68,7 @@ class App:
     accounting: AccountingService | None = None  # [radius] accounting_listen
     radsec: RadsecListener | None = None  # [radius] radsec_listen
     settings: LiveSettings | None = None  # the store's settings, polled
+    passwords: Passwords | None = None  # argon2 checks: their pool and counters
 
     def reload(self) -> None:
         """SIGHUP: re-read clients.conf; on error keep the old table."""
@@ -111,6 +112,8 @@ class App:
         await self.audit.close()
         await self.notifier.close()
         await self.upstream.close()
+        if self.passwords is not None:
+            self.passwords.close()
         await self.store.close()
 
 
@@ -125,11 +128,13 @@ async def build(config: Config) -> App:
     store = await open_store(config.store.url, key_file=config.store.key_file, base_dir=config.base_dir)
     if config.metrics.listen:
         time_store(store)
+    # Local and app passwords: one argon2 pool and one set of budgets per process.
+    passwords = Passwords(config.passwords, store, workers=config.radius.workers)
     try:
         await reconcile(store, config)
         settings = LiveSettings(store, config)
         await settings.refresh()
-        upstream = await build_upstreams(config, store, policies)
+        upstream = await build_upstreams(config, store, policies, passwords)
     except BaseException:
         await store.close()
         raise
@@ -159,7 +164,7 @@ async def build(config: Config) -> App:
             app_name=app_name, notify=ending_sessions(notifier, disconnector),
         )
     pipeline = Pipeline(
-        config.mfa, upstream, store, factors["otp"], policies=table, passwords=app_passwords, phone=phone
+        config.mfa, upstream, store, factors["otp"], policies=table, passwords=passwords, phone=phone
     )
     settings.subscribe(pipeline.use_settings)
     audit = AuditSink(store, settings=config.audit)
@@ -176,6 +181,7 @@ async def build(config: Config) -> App:
         metrics=endpoint,
         accounting=accounting,
         settings=settings,
+        passwords=passwords,
     )
 
 
@@ -341,4 +347,5 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
             answered=dict(app.service.answered),
             dropped=dict(app.service.dropped),
             dropped_by_client={k: dict(v) for k, v in app.service.dropped_by_client.items()},
+            hash_checks=app.passwords.stats() if app.passwords else {},  # argon2: local and app passwords
         )

@@ -267,6 +267,14 @@ class ExemptionsSql(SqlBase):
     async def touch_app_password(self, password_id: int, *, now: datetime) -> None:
         await self._execute("UPDATE app_passwords SET last_used_at = ? WHERE id = ?", to_epoch(now), password_id)
 
+    async def rehash_app_password(self, password_id: int, old_hash: str, new_hash: str) -> bool:
+        # Only over the hash that was checked, in one statement.
+        changed = await self._execute(
+            "UPDATE app_passwords SET password_hash = ? WHERE id = ? AND password_hash = ?",
+            new_hash, password_id, old_hash,
+        )
+        return changed > 0
+
     async def delete_app_passwords(self, username: str, name: str | None = None) -> int:
         key = name_key(username)
         if name is None:

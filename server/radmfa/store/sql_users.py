@@ -112,6 +112,15 @@ class UsersSql(SqlBase):
         )
         return changed > 0
 
+    async def rehash_password(self, name: str, old_hash: str, new_hash: str) -> bool:
+        # One statement, and only over the hash that was checked: a password
+        # set meanwhile (`radmfa user passwd`) is never overwritten.
+        changed = await self._execute(
+            "UPDATE users SET password_hash = ? WHERE name_key = ? AND password_hash = ?",
+            new_hash, name_key(name), old_hash,
+        )
+        return changed > 0
+
     async def update_user(self, name: str, changes: Mapping[str, object]) -> User | None:
         """Set the given profile fields (model.USER_FIELDS) in one statement;
         None when there is no such user. An empty ``changes`` only reads."""

@@ -6,33 +6,39 @@ from collections.abc import Mapping
 
 from radmfa.config import ClientPolicy, Config, UpstreamConfig
 from radmfa.core.model import AuthRequest, PrimaryResult
-from radmfa.core.ports import Upstream, UserLookup
+from radmfa.core.ports import Upstream
 from radmfa.upstream.ldap import LdapUpstream
-from radmfa.upstream.local import LocalUpstream
+from radmfa.upstream.local import LocalPasswordStore, LocalUpstream
+from radmfa.upstream.passwords import Passwords
 from radmfa.upstream.radius import RadiusUpstream
 from radmfa.upstream.radsec import RadsecUpstream
 
 
-async def build_upstream(cfg: UpstreamConfig, store: UserLookup) -> Upstream:
+async def build_upstream(cfg: UpstreamConfig, store: LocalPasswordStore, passwords: Passwords) -> Upstream:
+    """``passwords``: the process's checker for a local upstream (one pool and
+    one set of budgets, shared with app passwords, made from ``[passwords]``)."""
     if cfg.type == "radius":
         upstream = RadsecUpstream(cfg) if cfg.transport == "radsec" else RadiusUpstream(cfg)
         await upstream.start()
         return upstream
     if cfg.type == "ldap":
         return LdapUpstream(cfg)
-    return LocalUpstream(store)
+    return LocalUpstream(store, passwords)
 
 
-async def build_upstreams(config: Config, store: UserLookup, policies: Mapping[str, ClientPolicy]) -> Upstream:
+async def build_upstreams(
+    config: Config, store: LocalPasswordStore, policies: Mapping[str, ClientPolicy], passwords: Passwords | None = None
+) -> Upstream:
     """The default [upstream], or a ClientRouter when [upstreams.<name>] exist.
     ``policies`` are the clients' [clients.<name>] tables, by clients.conf name."""
-    default = await build_upstream(config.upstream, store)
+    passwords = passwords or Passwords(config.passwords, store)
+    default = await build_upstream(config.upstream, store, passwords)
     if not config.upstreams:
         return default
     named: dict[str, Upstream] = {"default": default}
     try:
         for name, cfg in config.upstreams.items():
-            named[name] = await build_upstream(cfg, store)
+            named[name] = await build_upstream(cfg, store, passwords)
     except BaseException:
         for upstream in named.values():
             await upstream.close()

@@ -33,6 +33,7 @@ from radmfa.factors.phone import PhoneFactors
 from radmfa.service.live_settings import LiveSettings, reconcile
 from radmfa.service.notify import sd_notify
 from radmfa.upstream import build_upstream
+from radmfa.upstream.passwords import Passwords
 from radmfa.web import i18n, security
 from radmfa.web.admin.pages import ADMIN_PORTAL, Pages
 from radmfa.web.app import Foundation, Handler, Site
@@ -142,7 +143,7 @@ async def run_admin_portal(config: Config, stop: asyncio.Event | None = None) ->
                           "management portal on (the management network's)")
     store = await open_store(config.store.url, key_file=config.store.key_file, base_dir=config.base_dir)
     try:
-        upstream = await build_upstream(config.upstream, store)
+        upstream = await build_upstream(config.upstream, store, Passwords(config.passwords, store))
     except BaseException:
         await store.close()
         raise

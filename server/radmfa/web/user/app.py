@@ -32,6 +32,7 @@ from radmfa.factors.phone import PhoneFactors
 from radmfa.service.live_settings import LiveSettings, reconcile
 from radmfa.service.notify import sd_notify
 from radmfa.upstream import ClientRouter, build_upstream
+from radmfa.upstream.passwords import Passwords
 from radmfa.web import i18n
 from radmfa.web.app import Foundation, Site
 from radmfa.web.render import Renderer
@@ -127,7 +128,7 @@ async def run_portal(config: Config, stop: asyncio.Event | None = None) -> None:
     store = await open_store(config.store.url, key_file=config.store.key_file, base_dir=config.base_dir)
     chosen = config.upstream if config.portal.upstream == "default" else config.upstreams[config.portal.upstream]
     try:
-        upstream = await build_upstream(chosen, store)
+        upstream = await build_upstream(chosen, store, Passwords(config.passwords, store))
     except BaseException:
         await store.close()
         raise

@@ -88,7 +88,8 @@ class AppPasswords:
             try:
                 made = await self.p.store.add_app_password(
                     user.name, name=label, lookup=exemptions.lookup_of(password),
-                    password_hash=await hash_app_password(password), limit=exemptions.APP_PASSWORD_LIMIT, now=now,
+                    password_hash=await hash_app_password(password, self.p.config.passwords),
+                    limit=exemptions.APP_PASSWORD_LIMIT, now=now,
                 )
             except AlreadyExists as e:
                 if "lookup" not in str(e) or attempt == _TRIES - 1:
