@@ -240,6 +240,7 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
             ldap_listen=app.ldap_front.addresses if app.ldap_front is not None else None,
             upstream=config.upstream.type,
             clients=len(app.service.clients),
+            event_loop=type(loop).__module__.partition(".")[0],
         )
         sd_notify("READY=1\nSTATUS=serving")
         await stop.wait()
