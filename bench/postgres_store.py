@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from bench.scenarios import Bench
 
 ADMIN_URL = os.environ.get("RADMFA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-POSTGRES_USERS = 40_000  # quick: 10,000
+POSTGRES_USERS = 20_000  # quick: 10,000
 
 
 def _with_database(url: str, name: str) -> str:

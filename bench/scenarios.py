@@ -321,7 +321,8 @@ def _freeradius_storm(b: Bench, arms: dict[str, tuple[float, ...]], runs: list[d
     for r in range(max(1, s.rounds // 2 + 1)):
         for arm in list(arms) if r % 2 == 0 else list(arms)[::-1]:
             job = Job("pass", b.proxy.address, NAS_SECRET.encode(), processes=s.processes,
-                      duration_s=s.storm_s, window=s.window, copies=arms[arm], require_ma=False)
+                      duration_s=s.storm_s, window=s.window, copies=arms[arm], require_ma=False,
+                      sockets=64)  # a proxy answers fast: Identifiers stay held until the last copy
             out, shares = b.logins(job, pids)
             rates[arm].append(out.rate)
             runs.append({"round": r, "arm": f"freeradius_{arm}", **_summary(out, shares)})

@@ -393,8 +393,9 @@ def instructions(n: int) -> dict[str, Any]:
         counts = {}
         for path in dumps:
             text = path.read_text(errors="replace")
-            what = next((ln.split(None, 1)[1].strip() for ln in text.splitlines() if ln.startswith("trigger:")), "")
-            name = what.rpartition("Client Request: ")[2] if "Client Request" in what else what
+            # the dump's "desc: Trigger: Client Request: <name>" line names the flow
+            name = next((ln.rpartition("Client Request: ")[2].strip() for ln in text.splitlines()
+                         if "Client Request: " in ln), "")
             if name in (*FLOWS, "driver"):
                 counts[name] = _cg_totals(path)
     finally:
