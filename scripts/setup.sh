@@ -8,7 +8,7 @@
 #   * the system FreeRADIUS and slapd services stopped and disabled, so the
 #     tests' private instances own their ports (1812, 389)
 #   * PostgreSQL answering on 127.0.0.1:5432
-#   * .venv with Python >= 3.11 and `pip install -e '.[test,fast]'`, redone
+#   * .venv with Python >= 3.11 and `pip install -e '.[test]'`, redone
 #     only when pyproject.toml changed
 #   * the portals' browser tests: Debian's chromium (driven by the pip
 #     package playwright; no browser download) and axe-core from npm in
@@ -174,8 +174,8 @@ ensure_venv() {
         say "$VENV is current with pyproject.toml"
         return 0
     fi
-    say "pip install -e '.[test,fast]' into $VENV"
-    (cd "$ROOT" && "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test,fast]')
+    say "pip install -e '.[test]' into $VENV"
+    (cd "$ROOT" && "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]')
     echo "$want" >"$STAMP"
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -145,3 +146,50 @@ async def test_sqlite_runs_off_the_event_loop_thread(tmp_path: Path) -> None:
         await store.close()
     assert seen and seen[0].startswith("radmfa-sqlite")
     assert seen[0] != threading.current_thread().name
+
+
+async def test_sqlite_point_reads_run_on_the_event_loop_thread(tmp_path: Path) -> None:
+    store = await open_store("sqlite:///t.db", key_file=Path("k"), base_dir=tmp_path)
+    assert isinstance(store, SqliteStore)
+    await store.add_user(NewUser("alice"))
+    seen: list[str] = []
+    try:
+        assert store._reader is not None  # noqa: SLF001
+        store._reader.create_function(  # noqa: SLF001
+            "whoami", 0, lambda: seen.append(threading.current_thread().name) or 1
+        )
+        assert await store._read("SELECT whoami()") == [(1,)]  # noqa: SLF001
+        user, tokens = await store.login_view("ALICE")  # a write on the thread is seen at once
+        assert user is not None and user.name == "alice" and tokens == []
+    finally:
+        await store.close()
+    assert seen == [threading.current_thread().name]
+
+
+class _BusyReader:
+    """A read-only connection that meets another process's lock (SQLITE_BUSY)."""
+
+    def __init__(self) -> None:
+        self.tried = 0
+
+    def execute(self, *_args: object) -> None:
+        self.tried += 1
+        error = sqlite3.OperationalError("database is locked")
+        error.sqlite_errorcode = sqlite3.SQLITE_BUSY  # type: ignore[attr-defined]
+        raise error
+
+    def close(self) -> None:
+        pass
+
+
+async def test_sqlite_point_read_goes_to_the_store_thread_when_locked(tmp_path: Path) -> None:
+    store = await open_store("sqlite:///t.db", key_file=Path("k"), base_dir=tmp_path)
+    assert isinstance(store, SqliteStore)
+    await store.add_user(NewUser("alice"))
+    busy = _BusyReader()
+    store._reader = busy  # type: ignore[assignment]  # noqa: SLF001
+    try:
+        user, _ = await store.login_view("alice")  # not an error: the thread waits for the lock
+    finally:
+        await store.close()
+    assert busy.tried == 1 and user is not None and user.name == "alice"

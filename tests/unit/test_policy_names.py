@@ -178,3 +178,14 @@ def test_user_names_that_are_not_utf8_are_refused(raw: bytes | None) -> None:
 def test_printable_escapes_what_a_log_or_database_should_not_hold(raw: bytes | None, shown: str) -> None:
     assert policy.printable(raw) == shown
     assert shown.isprintable()
+
+
+def test_printable_ascii_names_skip_no_refused_character() -> None:
+    # name_problem checks names of printable ASCII without looking at each
+    # character: that is only right while none of them is refused.
+    from radmfa.core.policy import _refused_character
+
+    assert [c for c in map(chr, range(0x20, 0x7F)) if _refused_character(c)] == []
+    for c in map(chr, [*range(0x00, 0x20), 0x7F]):
+        problem = policy.name_problem(f"al{c}ice")
+        assert problem is not None and "control character" in problem

@@ -52,13 +52,13 @@ def _hours(text: str) -> int:
 
 
 def cmd_portal(args: argparse.Namespace, cfg: Config) -> int:
-    from radmfa.service.run import _loop_policy
+    from radmfa.service.run import loop_policy
     from radmfa.web.user.app import run_portal
 
     if not cfg.portal.listen:
         raise ConfigError(f"{cfg.path.name}: [portal] listen: give the addresses to serve the portal on")
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    _loop_policy()
+    loop_policy()
     asyncio.run(run_portal(cfg))
     return 0
 

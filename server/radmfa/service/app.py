@@ -326,6 +326,7 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
             radsec_listen=[format_host_port(h, p) for h, p in app.radsec.addresses] if app.radsec else None,
             upstream=config.upstream.type,
             clients=len(app.service.clients),
+            event_loop=type(loop).__module__.partition(".")[0],
         )
         sd_notify("READY=1\nSTATUS=serving")
         await stop.wait()

@@ -22,18 +22,22 @@ from radmfa.service import metrics
 from radmfa.service.app import serve
 
 
-def _loop_policy() -> None:
+def loop_policy() -> str:
+    """Use uvloop, a dependency of the package, when it imports; else asyncio's
+    own loop (no wheel for the platform). Returns the name of the loop chosen."""
     try:
         import uvloop
     except ImportError:
-        return
+        asyncio.set_event_loop_policy(None)
+        return "asyncio"
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return "uvloop"
 
 
 def run_single(cfg: Config, *, reuse_port: bool = False) -> int:
     # Until the event loop installs its handler, a reload must not kill us.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    _loop_policy()
+    loop_policy()
     asyncio.run(serve(cfg, reuse_port=reuse_port))
     return 0
 

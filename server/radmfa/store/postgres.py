@@ -132,6 +132,10 @@ class PostgresStore(SqlStore):
             await conn.executemany(_numbered(sql), rows)
 
     async def _execute_each(self, steps: Sequence[tuple[str, Sequence[Sequence[object]]]]) -> None:
+        if len(steps) == 1 and len(steps[0][1]) == 1:  # one statement: no BEGIN and COMMIT round trips
+            sql, (row,) = steps[0]
+            await self._execute(sql, *row)
+            return
         async with (
             self._errors(),
             self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn,
@@ -156,11 +160,7 @@ class PostgresStore(SqlStore):
     async def _fetch_pair(
         self, first: Statement, second: Callable[[Row], Statement | None]
     ) -> tuple[Row | None, list[Row]]:
-        async with (
-            self._errors(),
-            self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn,
-            conn.transaction(),
-        ):
+        async with self._errors(), self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
             sql, args = first
             row: Row | None = await conn.fetchrow(_numbered(sql), *args)
             statement = second(row) if row is not None else None

@@ -48,7 +48,8 @@ class SqlBase(abc.ABC):
 
     @abc.abstractmethod
     async def _execute_each(self, steps: Sequence[tuple[str, Sequence[Sequence[object]]]]) -> None:
-        """Like ``_execute_many`` for each (statement, rows) in turn, all in one transaction."""
+        """Like ``_execute_many`` for each (statement, rows) in turn, all in one
+        transaction (none is opened for a single statement: it is atomic alone)."""
 
     @abc.abstractmethod
     async def _fetch_then(self, first: Statement, then: Callable[[Row], Sequence[Statement]]) -> Row | None:
@@ -58,9 +59,17 @@ class SqlBase(abc.ABC):
     async def _fetch_pair(
         self, first: Statement, second: Callable[[Row], Statement | None]
     ) -> tuple[Row | None, list[Row]]:
-        """In one transaction and one trip to the store: run ``first``; if it
-        returned a row and ``second(row)`` gives a statement, run that too and
-        return its rows."""
+        """In one trip to the store: run ``first`` (atomic on its own); if it
+        returned a row and ``second(row)`` gives a statement, a read, run that
+        too and return its rows. No transaction spans the two: the read sees
+        what ``first`` did, and a transaction would only add its BEGIN and
+        COMMIT (two round trips on PostgreSQL) to every second leg of a login."""
+
+    async def _read(self, sql: str, *args: object) -> list[Row]:
+        """Run one read-only statement (a point read on the hot path) and
+        return its rows. A backend may answer it without a trip to its store
+        thread or pool; by default it is ``_fetch``."""
+        return await self._fetch(sql, *args)
 
     @abc.abstractmethod
     async def migrate(self) -> None: ...

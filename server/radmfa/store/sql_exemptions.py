@@ -142,7 +142,7 @@ class ExemptionsSql(SqlBase):
             # The NAS is part of the match: the same Calling-Station-Id
             # through another NAS may be a value the end user chose.
             args += [user_id, station, client]
-        rows = await self._fetch(sql, *args)
+        rows = await self._read(sql, *args)
         cache = {row[1]: from_epoch(row[2]) for row in rows if row[0] == "c"}
         device = next((from_epoch(row[2]) for row in rows if row[0] == "d"), None)
         return ExemptionView(any(row[0] == "b" for row in rows), cache, device)

@@ -200,7 +200,7 @@ class UsersSql(SqlBase):
 
     async def login_view(self, username: str) -> tuple[User | None, list[Token]]:
         # One round trip on the hot path: the user row repeats once per token.
-        rows = await self._fetch(LOGIN_VIEW_SQL, name_key(username))
+        rows = await self._read(LOGIN_VIEW_SQL, name_key(username))
         return self._view(rows)
 
     def _view(self, rows: Sequence[Row]) -> tuple[User | None, list[Token]]:
