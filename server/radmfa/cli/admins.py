@@ -55,14 +55,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def cmd_admin_portal(args: argparse.Namespace, cfg: Config) -> int:
-    from radmfa.service.run import _loop_policy
+    from radmfa.service.run import loop_policy
     from radmfa.web.admin.app import run_admin_portal
 
     if not cfg.admin_portal.listen:
         raise ConfigError(f"{cfg.path.name}: [admin_portal] listen: give the addresses to serve the management "
                           "portal on (the management network's)")
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    _loop_policy()
+    loop_policy()
     asyncio.run(run_admin_portal(cfg))
     return 0
 
