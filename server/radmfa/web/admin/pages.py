@@ -41,9 +41,9 @@ from radmfa.web.user.portal import SIGNED_IN, UserPortal
 
 ADMIN_PORTAL = "admin"  # the portal name: cookies radmfa-admin, sessions kept apart from the user portal's
 RIGHTS: dict[str, frozenset[str]] = {
-    "admin": frozenset({"view", "act", "settings"}),
+    "admin": frozenset({"view", "act", "settings", "reports"}),
     "helpdesk": frozenset({"view", "act"}),
-    "auditor": frozenset({"view"}),
+    "auditor": frozenset({"view", "reports"}),
 }
 SEARCH_LIMIT = 50
 CHART_DAYS = 30
@@ -75,6 +75,9 @@ class Pages:
         app.router.add_post("/bypass/{id}/cancel", self.cancel_bypass)
         app.router.add_get("/settings", self.settings_page)
         app.router.add_post("/settings", self.save_settings)
+        from radmfa.web.admin import hardware, policy, reports_page, sync_page
+        for more in (policy.PolicyPages, hardware.HardwarePages, sync_page.SyncPages, reports_page.ReportPages):
+            more(self).routes(app)
 
     # ---- who is here, and may they ----
 
