@@ -67,8 +67,9 @@ class SyncPages:
                     request, plan=preview, error=True,
                     text=f"Nothing was changed: {expected} users left the directory now; type {expected} to "
                          "block them with this run.")
-            plan = await run_sync(config, self.store, confirm_removals=expected if expected else None,
-                                  actor=me.account.username)
+            # Every leaver needs the count (max_removals 0): one more leaver since the check blocks none.
+            plan = await run_sync(config, self.store, confirm_removals=expected, actor=me.account.username,
+                                  max_removals=0)
         except RadmfaError as e:
             return await self.sync(request, text=f"Nothing was changed: {e}", error=True)
         if plan.held_back:
