@@ -175,6 +175,7 @@ def test_directory_sync_preview_and_confirmed_removals(stack, chromium, request,
     admin_sign_in(page, portal, None, "ann", seeds["ann"])
     page.get_by_role("link", name="Directory sync").click()
     assert "No run has changed anything yet" in page.locator("main").inner_text()
+    assert "has not run yet" in page.locator("#last-run").inner_text()
     submit(page, "Preview (change nothing)")
     plan = page.locator("ul.plan").inner_text()
     assert "create bob" in plan and "create temp0" in plan and "skipped 'alice'" in plan
@@ -183,7 +184,8 @@ def test_directory_sync_preview_and_confirmed_removals(stack, chromium, request,
     shots.step("sync-preview")
     submit(page, "Run the sync")
     assert "4 created" in page.locator(".notice").inner_text()
-    assert "ann" in page.locator("table").inner_text()  # the last run, by whom
+    assert "ann" in page.locator("table").inner_text()  # the runs that changed something, by whom
+    assert "ann · 4 created, 0 updated, 0 blocked" in page.locator("#last-run").inner_text()
     for person in LEAVERS[:2]:
         directory.delete(person.dn)
     submit(page, "Preview (change nothing)")
@@ -196,6 +198,7 @@ def test_directory_sync_preview_and_confirmed_removals(stack, chromium, request,
     page.fill("#removals", "2")
     submit(page, "Run the sync")
     assert "2 blocked" in page.locator(".notice").inner_text()
+    assert "2 blocked" in page.locator("#last-run").inner_text()
     assert "blocked" in cli(server, "user", "show", "temp0")
     shots.step("sync-done")
     assert sum(e[0] == "ann" and e[1] == "directory.sync" for e in events(server)) == 2

@@ -235,6 +235,7 @@ async def run_sync(
     )
     if not dry_run:
         await apply_plan(store, plan)
+        await store.record_sync_result("directory", at=datetime.now(UTC), actor=actor, result=plan.summary(done=True))
         if plan.create or plan.update or plan.block or plan.held_back:
             event = AdminEvent(datetime.now(UTC), actor, "directory.sync", sync.upstream, plan.summary(done=True))
             await store.write_admin_event(event)

@@ -1,5 +1,6 @@
 """The management portal's directory-sync page, admins only: the last
-runs (when, what they changed), a dry-run preview (the plan `radmfa sync
+run (when, by whom, its counts; scheduled or not), the runs that changed
+something (the admin log), a dry-run preview (the plan `radmfa sync
 --dry-run` prints, from directory/sync.py's plan_sync), and the run
 itself. A run that would block users who left the directory needs their
 count typed: a count that no longer matches the directory changes nothing.
@@ -43,6 +44,7 @@ class SyncPages:
             request, "sync.html", configured=bool(config.sync.upstream), upstream=config.sync.upstream,
             max_removals=config.sync.max_removals, every=config.sync.every_minutes,
             runs=list(reversed(runs))[:RUNS_SHOWN], format_time=reports.format_time, plan=plan,
+            last=await self.store.last_sync_result("directory"),
             lines=plan_lines(plan) if plan else [], summary=plan.summary(done=False) if plan else "",
             leavers=leavers(plan) if plan else 0, **self.pages._flashed(flash),
         )
