@@ -18,7 +18,6 @@ from radmfa.tokens_import import ImportFileError
 if TYPE_CHECKING:
     from radmfa.web.admin.pages import Pages
 
-MAX_FILE = 4 * 1024 * 1024
 
 
 class HardwarePages:
@@ -45,9 +44,7 @@ class HardwarePages:
         upload = data.get("file")
         if not isinstance(upload, web.FileField) or not upload.filename:
             return await self.tokens(request, text="Choose a PSKC or CSV file to import.", error=True)
-        content = upload.file.read(MAX_FILE + 1)
-        if len(content) > MAX_FILE:
-            return await self.tokens(request, text="The file is too large; nothing was imported.", error=True)
+        content = upload.file.read()  # at most the portal's MAX_UPLOAD_BYTES
         where = upload.filename.replace("/", "_")[-100:]
         fmt = str(data.get("format") or "") or ops.file_format(where)
         try:
