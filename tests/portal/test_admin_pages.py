@@ -121,6 +121,14 @@ def test_trusted_networks_and_app_passwords(stack, chromium, request) -> None:  
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(portal.url + "/trusted?page=51")
     shots.step("trusted-phone")
+    page.select_option("#lang", "de")
+    page.get_by_role("button", name="Change").click()
+    page.goto(portal.url + "/trusted")
+    page.fill("#networks", "10.0.0.1/8\n")
+    page.get_by_role("button", name="Hinzufügen").click()
+    assert page.get_by_role("heading", name="Vertrauenswürdige Netze").first.is_visible()
+    assert "Nichts wurde gespeichert: 1 Zeilen sind keine Netze." in page.locator(".alert").first.inner_text()
+    shots.step("trusted-german")
 
 
 def test_hardware_tokens_import_assign_resync(stack, chromium, request, tmp_path: Path) -> None:  # noqa: ANN001

@@ -102,6 +102,10 @@ class Pages:
         form = await self.web.form(request)
         return await self.me(request, need), dict(form)
 
+    def said(self, request: web.Request, message: str, **values: object) -> str:
+        """A fixed message (marked with N_) in the visitor's language, ``%(name)s`` filled in."""
+        return self.web.renderer.translate(request["visit"].language, message, **{k: str(v) for k, v in values.items()})
+
     @staticmethod
     def _flashed(flash: dict[str, Any]) -> dict[str, Any]:
         """What a re-rendered page says about the action just done."""

@@ -20,6 +20,7 @@ from radmfa.cli import settings as settings_ops
 from radmfa.config import stored
 from radmfa.config.reader import IpNetwork
 from radmfa.reports import rows as reports
+from radmfa.web.i18n import N_
 
 if TYPE_CHECKING:
     from radmfa.web.admin.pages import Pages
@@ -59,11 +60,19 @@ class PolicyPages:
         pages = max(1, -(-len(networks) // PAGE_SIZE))
         text = request.query.get("page", "1")
         number = min(max(int(text) if text.isdigit() else 1, 1), pages)
-        shown = networks[(number - 1) * PAGE_SIZE:number * PAGE_SIZE]
+        shown = networks[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
         return self.web.page(
-            request, "trusted.html", networks=[str(n) for n in shown], total=len(networks), number=number,
-            pages=pages, first=(number - 1) * PAGE_SIZE + 1, maximum=stored.MAX_NETWORKS,
-            problems=flash.pop("problems", []), pasted=flash.pop("pasted", ""), **self.pages._flashed(flash),
+            request,
+            "trusted.html",
+            networks=[str(n) for n in shown],
+            total=len(networks),
+            number=number,
+            pages=pages,
+            first=(number - 1) * PAGE_SIZE + 1,
+            maximum=stored.MAX_NETWORKS,
+            problems=flash.pop("problems", []),
+            pasted=flash.pop("pasted", ""),
+            **self.pages._flashed(flash),
         )
 
     async def add_networks(self, request: web.Request) -> web.StreamResponse:
@@ -71,29 +80,53 @@ class PolicyPages:
         pasted = form.get("networks", "")
         found, problems = stored.parse_network_lines(pasted)
         if problems:
-            return await self.trusted(request, text=f"Nothing was saved: {len(problems)} lines are not networks.",
-                                      error=True, problems=problems, pasted=pasted)
+            return await self.trusted(
+                request,
+                text=self.pages.said(request, N_("Nothing was saved: %(n)s lines are not networks."), n=len(problems)),
+                error=True,
+                problems=problems,
+                pasted=pasted,
+            )
         if not found:
-            return await self.trusted(request, text="Nothing was saved: no networks given.", error=True)
+            return await self.trusted(
+                request, text=self.pages.said(request, N_("Nothing was saved: no networks given.")), error=True
+            )
         current: tuple[IpNetwork, ...] = (await self._value(NETWORKS))[0]
         merged = tuple(dict.fromkeys((*current, *found)))
         try:
             await self._save(NETWORKS, "\n".join(str(n) for n in merged), me.account.username)
         except stored.SettingError as e:
-            return await self.trusted(request, text=f"Nothing was saved: {e}", error=True, pasted=pasted)
+            return await self.trusted(
+                request,
+                text=self.pages.said(request, N_("Nothing was saved: %(why)s"), why=e),
+                error=True,
+                pasted=pasted,
+            )
         added = len(merged) - len(current)
-        return await self.trusted(request, text=f"Added {added} networks ({len(found) - added} were there already); "
-                                                f"{len(merged)} in all.")
+        return await self.trusted(
+            request,
+            text=self.pages.said(
+                request,
+                N_("Added %(added)s networks (%(there)s were there already); %(all)s in all."),
+                added=added,
+                there=len(found) - added,
+                all=len(merged),
+            ),
+        )
 
     async def remove_network(self, request: web.Request) -> web.StreamResponse:
         me, form = await self.pages._form(request, "settings")
         try:
             gone = ipaddress.ip_network(form.get("network", ""), strict=True)
         except ValueError:
-            return await self.trusted(request, text="Choose a network to remove.", error=True)
+            return await self.trusted(
+                request, text=self.pages.said(request, N_("Choose a network to remove.")), error=True
+            )
         current: tuple[IpNetwork, ...] = (await self._value(NETWORKS))[0]
         if gone not in current:
-            return await self.trusted(request, text=f"{gone} is not a trusted network.", error=True)
+            return await self.trusted(
+                request, text=self.pages.said(request, N_("%(net)s is not a trusted network."), net=gone), error=True
+            )
         kept = [str(n) for n in current if n != gone]
         if kept:
             await self._save(NETWORKS, "\n".join(kept), me.account.username)
@@ -101,7 +134,9 @@ class PolicyPages:
             await settings_ops.change(self.store, NETWORKS, None, by=me.account.username)
             if self.pages.settings is not None:
                 await self.pages.settings.refresh()
-        return await self.trusted(request, text=f"Removed {gone}; {len(kept)} networks left.")
+        return await self.trusted(
+            request, text=self.pages.said(request, N_("Removed %(net)s; %(n)s networks left."), net=gone, n=len(kept))
+        )
 
     # ---- app passwords and remembered devices ----
 
@@ -111,8 +146,14 @@ class PolicyPages:
         clients = sorted(self.pages.p.config.clients.values(), key=lambda c: c.name)
         events = [e for e in await self.store.query_admin_events(limit=200) if e.target == APP_PASSWORDS]
         return self.web.page(
-            request, "app_passwords.html", enabled=enabled, source=source, clients=clients,
-            events=list(reversed(events))[:10], format_time=reports.format_time, **self.pages._flashed(flash),
+            request,
+            "app_passwords.html",
+            enabled=enabled,
+            source=source,
+            clients=clients,
+            events=list(reversed(events))[:10],
+            format_time=reports.format_time,
+            **self.pages._flashed(flash),
         )
 
     async def save_app_passwords(self, request: web.Request) -> web.StreamResponse:
@@ -120,7 +161,10 @@ class PolicyPages:
         wanted = "true" if form.get("enabled") else "false"
         enabled, _source = await self._value(APP_PASSWORDS)
         if (wanted == "true") == bool(enabled):
-            return await self.app_passwords(request, text="Nothing changed.")
+            return await self.app_passwords(request, text=self.pages.said(request, N_("Nothing changed.")))
         await self._save(APP_PASSWORDS, wanted, me.account.username)
-        text = "App passwords are allowed." if wanted == "true" else "App passwords are off for every client."
+        text = self.pages.said(
+            request,
+            N_("App passwords are allowed.") if wanted == "true" else N_("App passwords are off for every client."),
+        )
         return await self.app_passwords(request, text=text)

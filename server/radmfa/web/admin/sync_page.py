@@ -16,6 +16,7 @@ from radmfa.cli.sync import plan_lines
 from radmfa.directory.sync import SyncPlan, run_sync
 from radmfa.errors import RadmfaError
 from radmfa.reports import rows as reports
+from radmfa.web.i18n import N_
 
 if TYPE_CHECKING:
     from radmfa.web.admin.pages import Pages
@@ -41,12 +42,20 @@ class SyncPages:
         config = self.pages.p.config
         runs = [e for e in await self.store.query_admin_events(limit=1000) if e.action == "directory.sync"]
         return self.web.page(
-            request, "sync.html", configured=bool(config.sync.upstream), upstream=config.sync.upstream,
-            max_removals=config.sync.max_removals, every=config.sync.every_minutes,
-            runs=list(reversed(runs))[:RUNS_SHOWN], format_time=reports.format_time, plan=plan,
+            request,
+            "sync.html",
+            configured=bool(config.sync.upstream),
+            upstream=config.sync.upstream,
+            max_removals=config.sync.max_removals,
+            every=config.sync.every_minutes,
+            runs=list(reversed(runs))[:RUNS_SHOWN],
+            format_time=reports.format_time,
+            plan=plan,
             last=await self.store.last_sync_result("directory"),
-            lines=plan_lines(plan) if plan else [], summary=plan.summary(done=False) if plan else "",
-            leavers=leavers(plan) if plan else 0, **self.pages._flashed(flash),
+            lines=plan_lines(plan) if plan else [],
+            summary=plan.summary(done=False) if plan else "",
+            leavers=leavers(plan) if plan else 0,
+            **self.pages._flashed(flash),
         )
 
     async def preview(self, request: web.Request) -> web.StreamResponse:
@@ -54,7 +63,11 @@ class SyncPages:
         try:
             plan = await run_sync(self.pages.p.config, self.store, dry_run=True)
         except RadmfaError as e:
-            return await self.sync(request, text=f"The directory could not be read: {e}", error=True)
+            return await self.sync(
+                request,
+                text=self.pages.said(request, N_("The directory could not be read: %(why)s"), why=e),
+                error=True,
+            )
         return await self.sync(request, plan=plan)
 
     async def apply(self, request: web.Request) -> web.StreamResponse:
@@ -66,15 +79,35 @@ class SyncPages:
             expected = leavers(preview)
             if expected and typed != str(expected):
                 return await self.sync(
-                    request, plan=preview, error=True,
-                    text=f"Nothing was changed: {expected} users left the directory now; type {expected} to "
-                         "block them with this run.")
+                    request,
+                    plan=preview,
+                    error=True,
+                    text=self.pages.said(
+                        request,
+                        N_(
+                            "Nothing was changed: %(n)s users left the directory now; type %(n)s "
+                            "to block them with this run."
+                        ),
+                        n=expected,
+                    ),
+                )
             # Every leaver needs the count (max_removals 0): one more leaver since the check blocks none.
-            plan = await run_sync(config, self.store, confirm_removals=expected, actor=me.account.username,
-                                  max_removals=0)
+            plan = await run_sync(
+                config, self.store, confirm_removals=expected, actor=me.account.username, max_removals=0
+            )
         except RadmfaError as e:
-            return await self.sync(request, text=f"Nothing was changed: {e}", error=True)
+            return await self.sync(
+                request, text=self.pages.said(request, N_("Nothing was changed: %(why)s"), why=e), error=True
+            )
         if plan.held_back:
-            return await self.sync(request, plan=plan, error=True,
-                                   text=f"Leavers changed while you confirmed: {plan.summary(done=True)}.")
-        return await self.sync(request, text=f"Synchronised: {plan.summary(done=True)}.")
+            return await self.sync(
+                request,
+                plan=plan,
+                error=True,
+                text=self.pages.said(
+                    request, N_("Leavers changed while you confirmed: %(what)s."), what=plan.summary(done=True)
+                ),
+            )
+        return await self.sync(
+            request, text=self.pages.said(request, N_("Synchronised: %(what)s."), what=plan.summary(done=True))
+        )
