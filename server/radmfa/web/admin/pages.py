@@ -5,7 +5,9 @@ administrator's role in the store on every request, so `radmfa admin
 set-role` or `remove` takes effect at the next click. ``view``: the
 dashboard, users and their pages, bypasses; ``act``: the helpdesk's
 actions on users and bypasses; ``settings``: the settings kept in the
-store. Roles are changed only by `radmfa admin`, never here.
+store and the admin-only pages (trusted networks, app passwords, hardware
+tokens, directory sync); ``reports``: the reports and their CSV export
+(admins and auditors). Roles are changed only by `radmfa admin`, never here.
 
 Every change goes through the CLI's own operation (cli/helpdesk.py,
 cli/bypass.py, cli/portal.py, cli/settings.py) with the administrator's
@@ -35,6 +37,7 @@ from radmfa.errors import RadmfaError
 from radmfa.reports import chart
 from radmfa.reports import rows as reports
 from radmfa.service.live_settings import LiveSettings
+from radmfa.web.admin import hardware, policy, reports_page, sync_page
 from radmfa.web.app import Visit
 from radmfa.web.i18n import N_
 from radmfa.web.user.portal import SIGNED_IN, UserPortal
@@ -75,7 +78,6 @@ class Pages:
         app.router.add_post("/bypass/{id}/cancel", self.cancel_bypass)
         app.router.add_get("/settings", self.settings_page)
         app.router.add_post("/settings", self.save_settings)
-        from radmfa.web.admin import hardware, policy, reports_page, sync_page
         for more in (policy.PolicyPages, hardware.HardwarePages, sync_page.SyncPages, reports_page.ReportPages):
             more(self).routes(app)
 
