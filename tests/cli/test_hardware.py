@@ -25,7 +25,7 @@ def test_import_assign_and_admin_log(radmfa, figure6):
     r = radmfa("token", "import", str(figure6), "--psk", PSK_HEX)
     assert r.status == 0 and "imported 1 hardware tokens (1 hotp)" in r.out
     r = radmfa("token", "unassigned", "--format", "csv")
-    assert r.out.splitlines()[1].startswith("987654321,hotp,8,,0,sha1,Manufacturer,")
+    assert r.out.splitlines()[1].startswith("987654321,hotp,8,,sha1,0,Manufacturer,")
     assert radmfa("user", "add", "alice").status == 0
     r = radmfa("token", "assign", "987654321", "alice")
     assert r.status == 0 and "assigned hotp token 987654321 to alice" in r.out

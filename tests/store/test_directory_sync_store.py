@@ -34,6 +34,16 @@ async def test_one_claim_per_interval_across_stores(store: Store, backend: Backe
     assert await store.claim_sync_run("other", now=NOW, interval_s=600)  # names are independent
 
 
+async def test_the_last_sync_result_is_kept_per_name(store: Store, backend: Backend) -> None:
+    assert await store.last_sync_result("directory") is None
+    await store.record_sync_result("directory", at=NOW, actor="radmfa service", result="1 created")
+    later = NOW + timedelta(minutes=5)
+    await store.record_sync_result("directory", at=later, actor="ann", result="0 created")
+    await store.record_sync_result("other", at=NOW, actor="x", result="y")
+    other = await backend.open()
+    assert await other.last_sync_result("directory") == (later, "ann", "0 created")
+
+
 async def test_directory_changes_apply_together(store: Store) -> None:
     await store.add_user(NewUser("ann", mobile="+14155550101"))
     await store.add_user(NewUser("hand"))  # an admin's: a create of the same name is skipped

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from radmfa.cli import adminlog
-from radmfa.cli.output import add_format_option, write_rows
+from radmfa.cli.output import Row, add_format_option, write_rows
 from radmfa.cli.prompt import read_secret
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
@@ -59,25 +59,50 @@ def register(cmds: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
 
 def read_tokens(args: argparse.Namespace) -> list[HardwareToken]:
     """Parse and check the whole file; nothing is stored yet."""
-    where = args.file.name
     try:
         data = args.file.read_bytes()
     except OSError as e:
         raise ImportFileError(f"cannot read {args.file}: {e.strerror}") from None
-    fmt = args.format or ("csv" if args.file.suffix.lower() == ".csv" else "pskc")
+    fmt = args.format or file_format(args.file.name)
+    if fmt == "csv" and (args.psk or args.password or args.psk_file or args.password_file):
+        raise ImportFileError("--psk and --password are for PSKC files; a CSV file holds plain seeds")
+    psk = password = None
+    if fmt == "pskc":
+        psk = _key_text(args.psk, args.psk_file, "Pre-shared key (hex): ", "key")
+        if psk is not None and not _is_hex(psk):
+            raise ImportFileError("--psk must be hex digits, e.g. 12345678901234567890123456789012")
+        password = _key_text(args.password, args.password_file, "PSKC password: ", "password")
+    return parse_tokens(data, where=args.file.name, fmt=fmt, psk=psk, password=password)
+
+
+def _is_hex(text: str) -> bool:
+    try:
+        bytes.fromhex(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def file_format(name: str) -> str:
+    return "csv" if name.lower().endswith(".csv") else "pskc"
+
+
+def parse_tokens(data: bytes, *, where: str, fmt: str, psk: str | None = None,
+                 password: str | None = None) -> list[HardwareToken]:
+    """A seed file's tokens, all checked (ImportFileError names the problem);
+    ``psk`` is hex. The command and the management portal's upload both read here."""
     if fmt == "csv":
-        if args.psk or args.password or args.psk_file or args.password_file:
-            raise ImportFileError("--psk and --password are for PSKC files; a CSV file holds plain seeds")
+        if psk or password:
+            raise ImportFileError("a pre-shared key or password is for PSKC files; a CSV file holds plain seeds")
         return read_csv(data, where=where)
-    psk = None
-    text = _key_text(args.psk, args.psk_file, "Pre-shared key (hex): ", "key")
-    if text is not None:
+    key = None
+    if psk:
         try:
-            psk = bytes.fromhex(text.strip())
+            key = bytes.fromhex(psk.strip())
         except ValueError:
-            raise ImportFileError("--psk must be hex digits, e.g. 12345678901234567890123456789012") from None
-    password = _key_text(args.password, args.password_file, "PSKC password: ", "password")
-    return read_pskc(data, where=where, psk=psk, password=password)
+            raise ImportFileError("the pre-shared key must be hex digits, e.g. 12345678901234567890123456789012") \
+                from None
+    return read_pskc(data, where=where, psk=key, password=password or None)
 
 
 def _key_text(value: str | None, path: Path | None, prompt: str, what: str) -> str | None:
@@ -96,20 +121,29 @@ def _key_text(value: str | None, path: Path | None, prompt: str, what: str) -> s
     return value
 
 
-def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
-    tokens = read_tokens(args)
-
-    async def work(store: AdminStore) -> int:
-        count = await store.import_hardware_tokens(tokens)
-        await adminlog.record(store, "token.import", args.file.name, f"{count} tokens")
-        return count
-
-    count = run_with_store(cfg, work)
+async def import_tokens(store: AdminStore, tokens: list[HardwareToken], where: str, *, by: str | None = None) -> str:
+    """Store checked tokens in one transaction; what was imported, as said to the administrator."""
+    count = await store.import_hardware_tokens(tokens)
+    await adminlog.record(store, "token.import", where, f"{count} tokens", by=by)
     counts = {k: sum(t.kind == k for t in tokens) for k in ("totp", "hotp")}
     kinds = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
-    print(f"imported {count} hardware tokens ({kinds}) from {args.file.name}; "
-          "assign them with 'radmfa token assign SERIAL USER'")
+    return f"imported {count} hardware tokens ({kinds}) from {where}"
+
+
+def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
+    tokens = read_tokens(args)
+    done = run_with_store(cfg, lambda store: import_tokens(store, tokens, args.file.name))
+    print(f"{done}; assign them with 'radmfa token assign SERIAL USER'")
     return 0
+
+
+def unassigned_rows(tokens: list[HardwareToken]) -> list[Row]:
+    return [
+        (t.serial, t.kind, t.digits, t.period if t.kind == "totp" else None, t.algorithm,
+         t.counter if t.kind == "hotp" else None, t.label or "",
+         format_time(t.imported_at) if t.imported_at else "")
+        for t in tokens
+    ]
 
 
 def cmd_unassigned(args: argparse.Namespace, cfg: Config) -> int:
@@ -117,28 +151,23 @@ def cmd_unassigned(args: argparse.Namespace, cfg: Config) -> int:
     if not tokens and args.format == "table":
         print("no unassigned hardware tokens")
         return 0
-    rows = [
-        (t.serial, t.kind, t.digits, t.period if t.kind == "totp" else None,
-         t.counter if t.kind == "hotp" else None, t.algorithm, t.label or "",
-         format_time(t.imported_at) if t.imported_at else "")
-        for t in tokens
-    ]
-    write_rows(UNASSIGNED_COLUMNS, rows, args.format, sys.stdout)
+    write_rows(UNASSIGNED_COLUMNS, unassigned_rows(tokens), args.format, sys.stdout)
     return 0
 
 
-def cmd_assign(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: AdminStore) -> Token:
-        if await store.get_user(args.name) is None:
-            raise no_such_user(args.name)
-        waiting = [t for t in await store.list_hardware_tokens() if t.serial == args.serial]
-        if waiting:
-            await refuse_same_secret(store, args.name, waiting[0].secret)
-        token = await store.assign_hardware_token(args.serial, args.name)
-        await adminlog.record(store, "token.assign", token.username, f"serial {args.serial}, token {token.id}")
-        return token
+async def assign(store: AdminStore, serial: str, name: str, *, by: str | None = None) -> Token:
+    if await store.get_user(name) is None:
+        raise no_such_user(name)
+    waiting = [t for t in await store.list_hardware_tokens() if t.serial == serial]
+    if waiting:
+        await refuse_same_secret(store, name, waiting[0].secret)
+    token = await store.assign_hardware_token(serial, name)
+    await adminlog.record(store, "token.assign", token.username, f"serial {serial}, token {token.id}", by=by)
+    return token
 
-    token = run_with_store(cfg, work)
+
+def cmd_assign(args: argparse.Namespace, cfg: Config) -> int:
+    token = run_with_store(cfg, lambda store: assign(store, args.serial, args.name))
     print(f"assigned {token.kind} token {args.serial} to {token.username}: id {token.id}")
     return 0
 
@@ -155,27 +184,28 @@ async def refuse_same_secret(store: AdminStore, username: str, seed: bytes) -> N
             )
 
 
+async def resync(store: Store, serial: str, code1: str, code2: str, *, by: str | None = None) -> int:
+    """Find an assigned HOTP token's counter from two consecutive codes; the counter of the second."""
+    first, second = code1.strip().encode(), code2.strip().encode()
+    token = await store.get_token_by_serial(serial)
+    if token is None:
+        raise NotFound(f"no assigned token with serial {serial!r}")
+    if token.kind != "hotp":
+        raise RadmfaError(f"token {serial} is {token.kind}; only HOTP (counter) tokens are resynchronised")
+    counter = resync_counter(token, first, second)
+    if counter is None:
+        raise RadmfaError(
+            f"token {serial}: the two codes are not consecutive codes within {RESYNC_WINDOW} counters "
+            "of the last one used; press the button twice more and try again; nothing was changed"
+        )
+    # The counter of the second code is now used; the next press is accepted.
+    if not await store.consume_otp_step(token.id, counter):
+        raise RadmfaError(f"token {serial}: those codes were used already; nothing was changed")
+    await adminlog.record(store, "token.resync", token.username, f"serial {serial}", by=by)
+    return counter
+
+
 def cmd_resync(args: argparse.Namespace, cfg: Config) -> int:
-    code1, code2 = args.code1.strip().encode(), args.code2.strip().encode()
-
-    async def work(store: Store) -> int:
-        token = await store.get_token_by_serial(args.serial)
-        if token is None:
-            raise NotFound(f"no assigned token with serial {args.serial!r}")
-        if token.kind != "hotp":
-            raise RadmfaError(f"token {args.serial} is {token.kind}; only HOTP (counter) tokens are resynchronised")
-        counter = resync_counter(token, code1, code2)
-        if counter is None:
-            raise RadmfaError(
-                f"token {args.serial}: the two codes are not consecutive codes within {RESYNC_WINDOW} counters "
-                "of the last one used; press the button twice more and try again; nothing was changed"
-            )
-        # The counter of the second code is now used; the next press is accepted.
-        if not await store.consume_otp_step(token.id, counter):
-            raise RadmfaError(f"token {args.serial}: those codes were used already; nothing was changed")
-        await adminlog.record(store, "token.resync", token.username, f"serial {args.serial}")
-        return counter
-
-    counter = run_with_store(cfg, work)
+    counter = run_with_store(cfg, lambda store: resync(store, args.serial, args.code1, args.code2))
     print(f"token {args.serial} resynchronised: the next code is number {counter + 1}")
     return 0

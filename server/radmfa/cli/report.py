@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -126,11 +127,6 @@ def _positive(text: str) -> int:
     return int(text)
 
 
-def _check_range(args: argparse.Namespace) -> None:
-    if args.since and args.until and args.since >= args.until:
-        raise UsageError("--since must be before --until")
-
-
 def _show(columns: tuple[str, ...], rows: list[Row], fmt: str, empty: str) -> None:
     if not rows and fmt == "table":
         print(empty)
@@ -138,24 +134,115 @@ def _show(columns: tuple[str, ...], rows: list[Row], fmt: str, empty: str) -> No
     write_rows(columns, rows, fmt, sys.stdout)
 
 
+@dataclass(frozen=True, slots=True)
+class ReportQuery:
+    """One report's filters, as the command's options or the portal's form give them."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    user: str | None = None
+    phone: str | None = None
+    result: str | None = None
+    client: str | None = None
+    method: str | None = None
+    status: str | None = None
+    source: str | None = None
+    limit: int | None = None
+    by: str = "day"
+    top: int = 10
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> ReportQuery:
+        return cls(**{f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)})
+
+    def check(self) -> None:
+        if self.since and self.until and self.since >= self.until:
+            raise UsageError("--since must be before --until")
+
+
+async def auth_records(store: AdminStore, q: ReportQuery) -> list[AuditRecord]:
+    return await store.query_audit(
+        since=q.since,
+        until=q.until,
+        username=q.user,
+        limit=q.limit,
+        # Rows are recorded in full or masked ([audit] destinations, which
+        # may have changed over time): look for both.
+        phone=(q.phone, methods.mask(q.phone)) if q.phone else None,
+        result=q.result,
+        client=q.client,
+        method=q.method,
+    )
+
+
+def _daily(store: AdminStore, q: ReportQuery, *by: str) -> Awaitable[list[tuple[str | int, ...]]]:
+    return store.count_daily(by, since=q.since, until=q.until, client=q.client, method=q.method)
+
+
+async def usage_rows(store: AdminStore, q: ReportQuery) -> list[Row]:
+    if q.by == "day":
+        return list(reports.pivot_results(await _daily(store, q, "day", "method", "result"), day_first=True))
+    if q.by == "client":
+        return list(reports.pivot_results(await _daily(store, q, "client", "result"), day_first=False))
+    # exact times: from the audit rows themselves (index audit_result)
+    rejects = AuditFilter(q.since, q.until, result="reject", client=q.client, method=q.method)
+    return list(await store.count_audit(rejects, ("user",), most_first=True, limit=q.top))
+
+
+async def fraud_list(store: AdminStore, q: ReportQuery) -> list[FraudReport]:
+    found = await store.list_fraud_reports(
+        since=q.since, until=q.until, username=q.user, phone=q.phone, status=q.status
+    )
+    # The source filter is not a store query: fraud reports are few (one per
+    # attack on a person), and the store contract stays as the phone factors use it.
+    return [r for r in found if q.source is None or r.source == q.source]
+
+
+async def bypass_list(store: AdminStore, q: ReportQuery, *, now: datetime) -> list[Bypass]:
+    # Bypasses are few (one per helpdesk call): the range and state are
+    # filtered here rather than in a store query.
+    return [
+        b
+        for b in await store.list_bypasses(q.user)
+        if (q.since is None or b.created_at >= q.since)
+        and (q.until is None or b.created_at < q.until)
+        and (q.status is None or b.status(now=now) == q.status)
+    ]
+
+
+ADMIN_COLUMNS = ("time", "actor", "action", "target", "detail")
+
+
+async def admin_rows(store: AdminStore, q: ReportQuery) -> list[Row]:
+    events: list[AdminEvent] = await store.query_admin_events(since=q.since, until=q.until, limit=q.limit)
+    return [(reports.format_time(e.time), e.actor, e.action, e.target, e.detail) for e in events]
+
+
+REPORTS = ("auth", "usage", "bypass", "fraud", "admin")
+
+
+async def report_rows(
+    store: AdminStore, kind: str, q: ReportQuery, *, now: datetime
+) -> tuple[tuple[str, ...], list[Row]]:
+    """A report's every column and its rows, as `radmfa report KIND --format csv` writes them."""
+    q.check()
+    if kind == "auth":
+        return reports.AUTH_COLUMNS, list(reports.auth_rows(await auth_records(store, q)))
+    if kind == "usage":
+        return reports.USAGE_COLUMNS[q.by], await usage_rows(store, q)
+    if kind == "fraud":
+        return reports.FRAUD_COLUMNS, list(reports.fraud_rows(await fraud_list(store, q)))
+    if kind == "bypass":
+        return reports.BYPASS_COLUMNS, list(reports.bypass_rows(await bypass_list(store, q, now=now), now=now))
+    if kind == "admin":
+        return ADMIN_COLUMNS, await admin_rows(store, q)
+    raise UsageError(f"no report {kind!r}; the reports are: {', '.join(REPORTS)}")
+
+
 def cmd_auth(args: argparse.Namespace, cfg: Config) -> int:
-    _check_range(args)
-
-    async def work(store: AdminStore) -> list[AuditRecord]:
-        return await store.query_audit(
-            since=args.since,
-            until=args.until,
-            username=args.user,
-            limit=args.limit,
-            # Rows are recorded in full or masked ([audit] destinations, which
-            # may have changed over time): look for both.
-            phone=(args.phone, methods.mask(args.phone)) if args.phone else None,
-            result=args.result,
-            client=args.client,
-            method=args.method,
-        )
-
-    found = run_with_store(cfg, work)
+    q = ReportQuery.from_args(args)
+    q.check()
+    found = run_with_store(cfg, lambda store: auth_records(store, q))
     if not found and args.format == "table":
         print("no authentications match")
     elif args.format == "table" and not args.wide:
@@ -167,22 +254,14 @@ def cmd_auth(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_usage(args: argparse.Namespace, cfg: Config) -> int:
-    _check_range(args)
+    q = ReportQuery.from_args(args)
+    q.check()
     if args.chart is not None and args.chart.suffix.lower() != ".svg":
         raise UsageError(f"--chart writes SVG: name the file *.svg, not {args.chart.name!r}")
-    async def work(store: AdminStore) -> tuple[list[Row], list[tuple[str | int, ...]]]:
-        def daily(*by: str) -> Awaitable[list[tuple[str | int, ...]]]:
-            return store.count_daily(by, since=args.since, until=args.until, client=args.client, method=args.method)
 
-        if args.by == "day":
-            counted = reports.pivot_results(await daily("day", "method", "result"), day_first=True)
-        elif args.by == "client":
-            counted = reports.pivot_results(await daily("client", "result"), day_first=False)
-        else:  # exact times: from the audit rows themselves (index audit_result)
-            rejects = AuditFilter(args.since, args.until, result="reject", client=args.client, method=args.method)
-            counted = await store.count_audit(rejects, ("user",), most_first=True, limit=args.top)
-        volume = await daily("day", "result") if args.chart is not None else []
-        return list(counted), volume
+    async def work(store: AdminStore) -> tuple[list[Row], list[tuple[str | int, ...]]]:
+        volume = await _daily(store, q, "day", "result") if args.chart is not None else []
+        return await usage_rows(store, q), volume
 
     rows, daily = run_with_store(cfg, work)
     if args.chart is not None:
@@ -205,17 +284,9 @@ def _write_chart(args: argparse.Namespace, daily: list[tuple[str | int, ...]], *
 
 
 def fraud_reports(args: argparse.Namespace, cfg: Config) -> list[FraudReport]:
-    _check_range(args)
-
-    async def work(store: AdminStore) -> list[FraudReport]:
-        return await store.list_fraud_reports(
-            since=args.since, until=args.until, username=args.user, phone=args.phone, status=args.status
-        )
-
-    found = run_with_store(cfg, work)
-    # The source filter is not a store query: fraud reports are few (one per
-    # attack on a person), and the store contract stays as the phone factors use it.
-    return [r for r in found if args.source is None or r.source == args.source]
+    q = ReportQuery.from_args(args)
+    q.check()
+    return run_with_store(cfg, lambda store: fraud_list(store, q))
 
 
 def cmd_fraud(args: argparse.Namespace, cfg: Config) -> int:
@@ -225,35 +296,17 @@ def cmd_fraud(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_bypass(args: argparse.Namespace, cfg: Config) -> int:
-    _check_range(args)
+    q = ReportQuery.from_args(args)
+    q.check()
     now = datetime.now(UTC)
-
-    async def work(store: AdminStore) -> list[Bypass]:
-        return list(await store.list_bypasses(args.user))
-
-    # Bypasses are few (one per helpdesk call): the range and state are
-    # filtered here rather than in a store query.
-    found = [
-        b
-        for b in run_with_store(cfg, work)
-        if (args.since is None or b.created_at >= args.since)
-        and (args.until is None or b.created_at < args.until)
-        and (args.status is None or b.status(now=now) == args.status)
-    ]
+    found = run_with_store(cfg, lambda store: bypass_list(store, q, now=now))
     _show(reports.BYPASS_COLUMNS, list(reports.bypass_rows(found, now=now)), args.format, "no bypasses match")
     return 0
 
 
-ADMIN_COLUMNS = ("time", "actor", "action", "target", "detail")
-
-
 def cmd_admin(args: argparse.Namespace, cfg: Config) -> int:
-    _check_range(args)
-
-    async def work(store: AdminStore) -> list[AdminEvent]:
-        return await store.query_admin_events(since=args.since, until=args.until, limit=args.limit)
-
-    events = run_with_store(cfg, work)
-    rows: list[Row] = [(reports.format_time(e.time), e.actor, e.action, e.target, e.detail) for e in events]
+    q = ReportQuery.from_args(args)
+    q.check()
+    rows = run_with_store(cfg, lambda store: admin_rows(store, q))
     _show(ADMIN_COLUMNS, rows, args.format, "no administrator changes match")
     return 0

@@ -167,3 +167,20 @@ def given_in_file(doc: Mapping[str, Any]) -> tuple[str, ...]:
         name for name, s in SETTINGS.items()
         if isinstance(doc.get(s.section), Mapping) and s.key in doc[s.section]
     )
+
+
+def parse_network_lines(text: str) -> tuple[list[IpNetwork], list[str]]:
+    """Networks pasted one per line; ``#`` starts a comment, blank lines are
+    skipped. Every bad line is reported with its number (the caller saves
+    nothing if there is one); a network with host bits set is a bad line."""
+    found: list[IpNetwork] = []
+    problems: list[str] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        item = line.split("#", 1)[0].strip()
+        if not item:
+            continue
+        try:
+            found.append(ipaddress.ip_network(item, strict=True))
+        except ValueError as e:
+            problems.append(f"line {number}: {item[:60]!r}: {e}")
+    return found, problems

@@ -243,6 +243,12 @@ class DirectorySyncStore(Protocol):
         """True for one caller per ``interval_s`` across all workers and nodes
         (compare-and-set on the next run time)."""
 
+    async def record_sync_result(self, name: str, *, at: datetime, actor: str, result: str) -> None:
+        """Keep what the run of sync ``name`` just done did (replacing the last one's)."""
+
+    async def last_sync_result(self, name: str) -> tuple[datetime, str, str] | None:
+        """When the last run of sync ``name`` was, who ran it, what it did; None before the first."""
+
 
 class PortalStore(Protocol):
     """The portals' sessions and the administrators' enrollment links."""

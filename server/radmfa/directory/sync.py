@@ -220,8 +220,10 @@ async def apply_plan(store: AdminStore, plan: SyncPlan) -> None:
 
 async def run_sync(
     config: Config, store: AdminStore, *, dry_run: bool = False, confirm_removals: int | None = None,
-    actor: str = "radmfa sync",
+    actor: str = "radmfa sync", max_removals: int | None = None,
 ) -> SyncPlan:
+    """``max_removals`` (default: [sync] max_removals) below it: 0 makes every
+    leaver wait for ``confirm_removals`` to equal their count."""
     sync = config.sync
     if not sync.upstream:
         raise RadmfaError(f"{config.path.name}: [sync] upstream: no LDAP upstream to sync from")
@@ -229,10 +231,11 @@ async def run_sync(
     entries = await asyncio.to_thread(read_directory, sync, upstream)
     plan = plan_sync(
         entries, await store.list_users(), await store.user_sources(),
-        max_removals=sync.max_removals, confirm_removals=confirm_removals,
+        max_removals=sync.max_removals if max_removals is None else max_removals, confirm_removals=confirm_removals,
     )
     if not dry_run:
         await apply_plan(store, plan)
+        await store.record_sync_result("directory", at=datetime.now(UTC), actor=actor, result=plan.summary(done=True))
         if plan.create or plan.update or plan.block or plan.held_back:
             event = AdminEvent(datetime.now(UTC), actor, "directory.sync", sync.upstream, plan.summary(done=True))
             await store.write_admin_event(event)

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from radmfa.core.model import USER_FIELDS, NewUser
 from radmfa.core.policy import name_key
-from radmfa.store.codec import to_epoch
+from radmfa.store.codec import from_epoch, to_epoch
 from radmfa.store.sql_base import SqlBase
 from radmfa.store.sql_users import _column_value
 
@@ -74,3 +74,17 @@ class DirectorySql(SqlBase):
             to_epoch(now),
         )
         return bool(rows)
+
+    async def record_sync_result(self, name: str, *, at: datetime, actor: str, result: str) -> None:
+        await self._execute(
+            "INSERT INTO sync_results (name, ran_at, actor, result) VALUES (?, ?, ?, ?) ON CONFLICT (name) "
+            "DO UPDATE SET ran_at = excluded.ran_at, actor = excluded.actor, result = excluded.result",
+            name, to_epoch(at), actor, result,
+        )
+
+    async def last_sync_result(self, name: str) -> tuple[datetime, str, str] | None:
+        rows = await self._fetch("SELECT ran_at, actor, result FROM sync_results WHERE name = ?", name)
+        if not rows:
+            return None
+        ran_at, actor, result = rows[0]
+        return from_epoch(float(ran_at)), str(actor), str(result)

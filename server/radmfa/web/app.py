@@ -54,6 +54,7 @@ class Site:
     absolute: timedelta
     trusted_proxies: tuple[IpNetwork, ...] = ()
     template_packages: tuple[str, ...] = ("radmfa.web",)
+    max_body: int = MAX_FORM_BYTES  # the largest request body read
 
 
 @dataclass(slots=True)
@@ -90,7 +91,7 @@ class Foundation:
     # ---- the application ----
 
     def application(self, routes: Callable[[web.Application], None]) -> web.Application:
-        app = web.Application(middlewares=[self._middleware], client_max_size=MAX_FORM_BYTES)
+        app = web.Application(middlewares=[self._middleware], client_max_size=self.site.max_body)
         app.router.add_get("/static/{name}", self._serve_static)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_post("/language", self._language)

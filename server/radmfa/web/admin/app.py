@@ -44,6 +44,8 @@ from radmfa.web.user.signin import SignIn
 
 log = structlog.get_logger("radmfa.admin_portal")
 PURGE_INTERVAL_S = 60.0
+# A token seed file or 10,000 pasted networks fit; the user portal keeps its 64 KiB.
+MAX_UPLOAD_BYTES = 4 * 1024 * 1024
 
 
 class AdminSignIn(SignIn):
@@ -107,6 +109,7 @@ async def build_admin_portal(
         portal=ADMIN_PORTAL, public_url=cfg.public_url, title=cfg.title,
         idle=timedelta(minutes=cfg.session_idle_minutes), absolute=timedelta(hours=cfg.session_max_hours),
         trusted_proxies=cfg.trusted_proxies, template_packages=("radmfa.web.admin", "radmfa.web.user", "radmfa.web"),
+        max_body=MAX_UPLOAD_BYTES,
     )
     renderer = Renderer(site.template_packages, i18n.load_catalogs())
     key = hmac.new(await store.callback_key(), b"radmfa admin portal csrf", hashlib.sha256).digest()

@@ -5,7 +5,9 @@ administrator's role in the store on every request, so `radmfa admin
 set-role` or `remove` takes effect at the next click. ``view``: the
 dashboard, users and their pages, bypasses; ``act``: the helpdesk's
 actions on users and bypasses; ``settings``: the settings kept in the
-store. Roles are changed only by `radmfa admin`, never here.
+store and the admin-only pages (trusted networks, app passwords, hardware
+tokens, directory sync); ``reports``: the reports and their CSV export
+(admins and auditors). Roles are changed only by `radmfa admin`, never here.
 
 Every change goes through the CLI's own operation (cli/helpdesk.py,
 cli/bypass.py, cli/portal.py, cli/settings.py) with the administrator's
@@ -35,15 +37,16 @@ from radmfa.errors import RadmfaError
 from radmfa.reports import chart
 from radmfa.reports import rows as reports
 from radmfa.service.live_settings import LiveSettings
+from radmfa.web.admin import hardware, policy, reports_page, sync_page
 from radmfa.web.app import Visit
 from radmfa.web.i18n import N_
 from radmfa.web.user.portal import SIGNED_IN, UserPortal
 
 ADMIN_PORTAL = "admin"  # the portal name: cookies radmfa-admin, sessions kept apart from the user portal's
 RIGHTS: dict[str, frozenset[str]] = {
-    "admin": frozenset({"view", "act", "settings"}),
+    "admin": frozenset({"view", "act", "settings", "reports"}),
     "helpdesk": frozenset({"view", "act"}),
-    "auditor": frozenset({"view"}),
+    "auditor": frozenset({"view", "reports"}),
 }
 SEARCH_LIMIT = 50
 CHART_DAYS = 30
@@ -75,6 +78,8 @@ class Pages:
         app.router.add_post("/bypass/{id}/cancel", self.cancel_bypass)
         app.router.add_get("/settings", self.settings_page)
         app.router.add_post("/settings", self.save_settings)
+        for more in (policy.PolicyPages, hardware.HardwarePages, sync_page.SyncPages, reports_page.ReportPages):
+            more(self).routes(app)
 
     # ---- who is here, and may they ----
 
@@ -98,6 +103,10 @@ class Pages:
         """A POST: the CSRF token first (a forged form changes nothing), then the right."""
         form = await self.web.form(request)
         return await self.me(request, need), dict(form)
+
+    def said(self, request: web.Request, message: str, **values: object) -> str:
+        """A fixed message (marked with N_) in the visitor's language, ``%(name)s`` filled in."""
+        return self.web.renderer.translate(request["visit"].language, message, **{k: str(v) for k, v in values.items()})
 
     @staticmethod
     def _flashed(flash: dict[str, Any]) -> dict[str, Any]:
