@@ -61,21 +61,34 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=cmd_record)
 
 
+async def set_status(
+    store: AdminStore, report_id: int, status: str, *, unblock: bool = False, by: str | None = None
+) -> tuple[User | None, User | None]:
+    """Mark fraud report ``report_id`` (fraud set-status, the management
+    portal): the user before and after (None, None unless a false alarm).
+    ``unblock`` with false-alarm lifts the user's block too."""
+    if status not in FRAUD_STATUSES:
+        raise UsageError(f"status must be one of {', '.join(FRAUD_STATUSES)}, got {status!r}")
+    if unblock and status != "false-alarm":
+        raise UsageError("--unblock goes with false-alarm only: a report that was fraud keeps its block")
+    reports = [r for r in await store.list_fraud_reports() if r.id == report_id]
+    if not reports or not await store.set_fraud_status(report_id, status):
+        raise CommandError(f"no fraud report with id {report_id} (see radmfa fraud list)")
+    await adminlog.record(store, "fraud.set-status", str(report_id), status, by=by)
+    if status != "false-alarm":
+        return None, None
+    if unblock:
+        return await helpdesk.unblock(store, reports[0].username, by=by)
+    user = await store.get_user(reports[0].username)
+    return user, user
+
+
 def cmd_set_status(args: argparse.Namespace, cfg: Config) -> int:
     if args.unblock and args.status != "false-alarm":
         raise UsageError("--unblock goes with false-alarm only: a report that was fraud keeps its block")
 
     async def work(store: AdminStore) -> tuple[User | None, User | None]:
-        reports = [r for r in await store.list_fraud_reports() if r.id == args.id]
-        if not reports or not await store.set_fraud_status(args.id, args.status):
-            raise CommandError(f"no fraud report with id {args.id} (see radmfa fraud list)")
-        await adminlog.record(store, "fraud.set-status", str(args.id), args.status)
-        if args.status != "false-alarm":
-            return None, None
-        if args.unblock:
-            return await helpdesk.unblock(store, reports[0].username)
-        user = await store.get_user(reports[0].username)
-        return user, user
+        return await set_status(store, args.id, args.status, unblock=args.unblock)
 
     before, after = run_with_store(cfg, work)
     print(f"fraud report {args.id} is now {args.status}")

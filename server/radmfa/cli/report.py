@@ -204,18 +204,25 @@ def _write_chart(args: argparse.Namespace, daily: list[tuple[str | int, ...]], *
     print(f"chart written to {args.chart.absolute()}", file=sys.stderr)
 
 
+async def find_fraud(
+    store: AdminStore, *, since: datetime | None = None, until: datetime | None = None, user: str | None = None,
+    phone: str | None = None, status: str | None = None, source: str | None = None,
+) -> list[FraudReport]:
+    """Fraud reports, oldest first, as `radmfa report fraud` and the management portal filter them."""
+    found = await store.list_fraud_reports(since=since, until=until, username=user, phone=phone, status=status)
+    # The source filter is not a store query: fraud reports are few (one per
+    # attack on a person), and the store contract stays as the phone factors use it.
+    return [r for r in found if source is None or r.source == source]
+
+
 def fraud_reports(args: argparse.Namespace, cfg: Config) -> list[FraudReport]:
     _check_range(args)
 
     async def work(store: AdminStore) -> list[FraudReport]:
-        return await store.list_fraud_reports(
-            since=args.since, until=args.until, username=args.user, phone=args.phone, status=args.status
-        )
+        return await find_fraud(store, since=args.since, until=args.until, user=args.user, phone=args.phone,
+                                status=args.status, source=args.source)
 
-    found = run_with_store(cfg, work)
-    # The source filter is not a store query: fraud reports are few (one per
-    # attack on a person), and the store contract stays as the phone factors use it.
-    return [r for r in found if args.source is None or r.source == args.source]
+    return run_with_store(cfg, work)
 
 
 def cmd_fraud(args: argparse.Namespace, cfg: Config) -> int:

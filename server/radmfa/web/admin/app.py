@@ -34,6 +34,7 @@ from radmfa.service.live_settings import LiveSettings, reconcile
 from radmfa.service.notify import sd_notify
 from radmfa.upstream import build_upstream
 from radmfa.web import i18n, security
+from radmfa.web.admin.fraud import FraudPages
 from radmfa.web.admin.pages import ADMIN_PORTAL, Pages
 from radmfa.web.app import Foundation, Handler, Site
 from radmfa.web.i18n import N_
@@ -125,6 +126,7 @@ async def build_admin_portal(
     def routes(app: web.Application) -> None:
         AdminSignIn(portal).routes(app)
         pages.routes(app)
+        FraudPages(pages).routes(app)
 
     app = foundation.application(routes)
     app.middlewares.insert(0, _allow_from(config))
