@@ -24,7 +24,7 @@ from radmfa.core import messages
 from radmfa.core.session import Event
 from radmfa.delivery.twilio import valid_signature
 from radmfa.factors import callbacks, voice
-from radmfa.factors.phone import PLAY, PhoneFactors
+from radmfa.factors.phone import PLAY, TEST_CALL, TEST_TEXT, PhoneFactors
 from radmfa.service.binding import bind_failure
 from radmfa.service.warnings import Throttle
 
@@ -51,6 +51,7 @@ class CallbackApp:
         app.router.add_post("/cb/voice/{id}/{action}", self.voice)
         app.router.add_post("/cb/push/{id}/{action}", self.push)
         app.router.add_post("/cb/sms/inbound", self.inbound_sms)
+        app.router.add_post("/cb/test/{action}", self.test_call)
         app.router.add_get("/voice/{id:[0-9]{1,18}}", self.voice_file)  # messages.VOICE_PATH (fits a SQL BIGINT)
         return app
 
@@ -132,6 +133,21 @@ class CallbackApp:
         kind = "voice_approved" if verdict == "approve" else "voice_denied"
         said = await self.phone.text(kind, held.client, user=held.username, language=language)
         return web.Response(text=voice.goodbye(said), content_type=_TWIML)
+
+    async def test_call(self, request: web.Request) -> web.Response:
+        """A test call from the management portal (PhoneFactors.send_test):
+        says the test text and hangs up; nothing to decide."""
+        action = request.match_info["action"]
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        if action not in ("answer", "status") or not await self._token_ok(request, TEST_CALL, action):
+            return self._forbidden("bad test call token", request)
+        if not self._twilio_ok(request, form, "voice"):
+            return self._forbidden("bad X-Twilio-Signature (is [http] public_url what Twilio calls?)", request)
+        if action == "status":
+            return web.Response(status=204)
+        assert self.phone is not None
+        text = TEST_TEXT.format(app=self.phone.app_name(""))
+        return web.Response(text=voice.goodbye(text), content_type=_TWIML)
 
     async def voice_file(self, request: web.Request) -> web.Response:
         """A custom recording for <Play> (radmfa message add … --file), for

@@ -35,6 +35,7 @@ from radmfa.service.notify import sd_notify
 from radmfa.upstream import build_upstream
 from radmfa.web import i18n, security
 from radmfa.web.admin.fraud import FraudPages
+from radmfa.web.admin.messages import MessagePages
 from radmfa.web.admin.pages import ADMIN_PORTAL, Pages
 from radmfa.web.app import Foundation, Handler, Site
 from radmfa.web.i18n import N_
@@ -127,6 +128,7 @@ async def build_admin_portal(
         AdminSignIn(portal).routes(app)
         pages.routes(app)
         FraudPages(pages).routes(app)
+        MessagePages(pages).routes(app)
 
     app = foundation.application(routes)
     app.middlewares.insert(0, _allow_from(config))

@@ -70,6 +70,7 @@ class Pages:
         app.router.add_post("/users/{name}/unblock", self.unblock)
         app.router.add_post("/users/{name}/reset", self.reset)
         app.router.add_post("/users/{name}/enroll-link", self.enroll_link)
+        app.router.add_post("/users/{name}/test", self.test_send)
         app.router.add_get("/bypass", self.bypasses)
         app.router.add_post("/bypass", self.create_bypass)
         app.router.add_post("/bypass/{id}/cancel", self.cancel_bypass)
@@ -158,8 +159,11 @@ class Pages:
             apppasswords=await self.store.list_app_passwords(user.name),
             bypasses=[b for b in await self.store.list_bypasses(user.name) if b.status(now=now) == "open"],
             signins=list(reversed(signins)), format_time=reports.format_time, state_text=helpdesk.state_text(user),
-            link=flash.pop("link", ""), **self._flashed(flash),
+            link=flash.pop("link", ""), test_methods=self._test_methods(user), **self._flashed(flash),
         )
+
+    def _test_methods(self, user: Any) -> list[str]:
+        return list(dict.fromkeys(o.method for o in self.p.phone.options(user))) if self.p.phone else []
 
     async def _act(self, request: web.Request, work: Any, done: str) -> web.StreamResponse:
         me, form = await self._form(request, "act")
@@ -205,6 +209,18 @@ class Pages:
         response = await self._act(request, work, N_("Enrollment link made. Hand it to the user; it works once."))
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
+
+    async def test_send(self, request: web.Request) -> web.StreamResponse:
+        me, form = await self._form(request, "act")
+        name, method = request.match_info["name"], form.get("method", "")
+        try:
+            where = await helpdesk.test_send(self.store, self.p.phone, name, method, now=request["visit"].now,
+                                             by=me.account.username)
+        except RadmfaError as e:
+            return await self.user(request, text=str(e), error=True)
+        text = self.web.renderer.translate(request["visit"].language, N_("Test sent: %(method)s to %(where)s."),
+                                           method=method, where=where)
+        return await self.user(request, text=text)
 
     # ---- one-time bypass ----
 
