@@ -21,11 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from radmfa.config.mfa import NEW_USER_CHOICES, MfaConfig
+from radmfa.config.mfa import CACHE_TYPES, NEW_USER_CHOICES, CacheRule, MfaConfig
 from radmfa.config.reader import IpNetwork
 
-Kind = Literal["choice", "bool", "int", "networks"]
+Kind = Literal["choice", "bool", "int", "networks", "cache"]
 MAX_NETWORKS = 10_000
+MAX_CACHE_RULES = 100
+MAX_CACHE_SECONDS = 31 * 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,7 @@ class StoredSetting:
     choices: tuple[str, ...] = ()
     minimum: int = 0
     maximum: int = 0
+    page: str = "settings"  # the management portal's page that edits it
 
     @property
     def section(self) -> str:
@@ -58,6 +61,9 @@ SETTINGS: Mapping[str, StoredSetting] = {
                       minimum=0, maximum=1000),
         StoredSetting("mfa.lockout_minutes", "int", "how long a lockout lasts; 0 = until unblocked",
                       minimum=0, maximum=525600),
+        StoredSetting("mfa.cache", "cache", "caching rules: after a complete MFA success, logins matching a rule "
+                      "skip the second factor for its seconds (one per line: TYPE SECONDS [CLIENT,CLIENT])",
+                      page="cache"),
     )
 }
 
@@ -89,8 +95,40 @@ def parse_text(setting: StoredSetting, text: str) -> Any:
             raise SettingError(f"{setting.name}: must be a whole number from {setting.minimum} to "
                                f"{setting.maximum}, got {text!r}")
         return int(text)
+    if setting.kind == "cache":
+        lines = [t for t in text.replace(";", "\n").splitlines() if t.strip()]
+        return check_cache(setting, [_cache_line(setting, i, line) for i, line in enumerate(lines, 1)])
     items = [t for t in text.replace(",", "\n").split() if t]
     return check_networks(setting, items)
+
+
+def _cache_line(setting: StoredSetting, i: int, line: str) -> dict[str, Any]:
+    words = line.split()
+    if len(words) not in (2, 3):
+        raise SettingError(f"{setting.name}: rule {i} ({line.strip()[:60]!r}): give TYPE SECONDS [CLIENT,CLIENT]")
+    clients = [c for c in words[2].split(",") if c] if len(words) == 3 else []
+    return {"type": words[0], "seconds": words[1], "clients": clients}
+
+
+def check_cache(setting: StoredSetting, items: list[Any]) -> tuple[CacheRule, ...]:
+    """Caching rules, each checked as [[mfa.cache]] in radmfa.toml is."""
+    if len(items) > MAX_CACHE_RULES:
+        raise SettingError(f"{setting.name}: at most {MAX_CACHE_RULES} rules, got {len(items)}")
+    out: list[CacheRule] = []
+    for i, item in enumerate(items, 1):
+        where = f"{setting.name}: rule {i}"
+        if not isinstance(item, dict):
+            raise SettingError(f"{where}: not a rule")
+        kind, seconds, clients = item.get("type"), str(item.get("seconds", "")), item.get("clients", [])
+        if kind not in CACHE_TYPES:
+            raise SettingError(f"{where}: type must be one of {', '.join(CACHE_TYPES)}, got {str(kind)[:40]!r}")
+        if not seconds.isdigit() or not 1 <= int(seconds) <= MAX_CACHE_SECONDS:
+            raise SettingError(f"{where}: seconds must be a whole number from 1 to {MAX_CACHE_SECONDS}, "
+                               f"got {seconds[:20]!r}")
+        if not isinstance(clients, list) or not all(isinstance(c, str) and c.strip() for c in clients):
+            raise SettingError(f"{where}: clients must be a list of client names")
+        out.append(CacheRule(kind, int(seconds), tuple(c.strip() for c in clients)))
+    return tuple(out)
 
 
 def check_networks(setting: StoredSetting, items: list[Any]) -> tuple[IpNetwork, ...]:
@@ -106,6 +144,8 @@ def check_networks(setting: StoredSetting, items: list[Any]) -> tuple[IpNetwork,
 
 
 def to_json(setting: StoredSetting, value: Any) -> str:
+    if setting.kind == "cache":
+        return json.dumps([{"type": r.type, "seconds": r.seconds, "clients": list(r.clients)} for r in value])
     if setting.kind == "networks":
         return json.dumps([str(n) for n in value])
     return json.dumps(value)
@@ -114,6 +154,10 @@ def to_json(setting: StoredSetting, value: Any) -> str:
 def from_json(setting: StoredSetting, text: str) -> Any:
     """A stored value, checked as if typed: a row edited by hand cannot slip past the rules."""
     raw = json.loads(text)
+    if setting.kind == "cache":
+        if not isinstance(raw, list):
+            raise SettingError(f"{setting.name}: stored value is not a list")
+        return check_cache(setting, raw)
     if setting.kind == "networks":
         if not isinstance(raw, list):
             raise SettingError(f"{setting.name}: stored value is not a list")
@@ -129,6 +173,8 @@ def show(setting: StoredSetting, value: Any) -> str:
     """A value as the CLI and the portal show it (and as parse_text reads it back)."""
     if setting.kind == "networks":
         return "\n".join(str(n) for n in value)
+    if setting.kind == "cache":
+        return "\n".join(f"{r.type} {r.seconds}" + (f" {','.join(r.clients)}" if r.clients else "") for r in value)
     if setting.kind == "bool":
         return "true" if value else "false"
     return str(value)

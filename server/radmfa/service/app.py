@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from radmfa.config import PORTAL_CLIENT, ClientPolicy, Config, format_host_port
+from radmfa.config import PORTAL_CLIENT, ClientPolicy, Config, MfaConfig, format_host_port
 from radmfa.core import exemptions, limits, messages
 from radmfa.core.admin_ports import Store
 from radmfa.core.pipeline import Pipeline
@@ -193,16 +193,18 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
         await app.ldap_front.start(reuse_port=reuse_port)
 
 
-async def purge_once(store: Store, config: Config, *, now: datetime) -> None:
+async def purge_once(store: Store, config: Config, *, now: datetime, mfa: MfaConfig | None = None) -> None:
     """Drop what has expired: challenges, ended send-limit windows, audit rows
-    past retention, cache entries and remembered devices past any window."""
+    past retention, cache entries and remembered devices past any window
+    (``mfa``: the settings in force, with the store's caching rules)."""
     await store.purge_expired(now=now)
     await limits.purge(store, now=now)
     await store.purge_oob(before=now - timedelta(seconds=PURGE_INTERVAL_S))  # held calls and pushes, sent codes
     await store.purge_audit(before=now - timedelta(days=config.audit.keep_days))
     if config.portal.public_url:  # portal sessions idle past their timeout
         await store.purge_web_sessions(idle_before=now - timedelta(minutes=config.portal.session_idle_minutes), now=now)
-    cache_for, devices_for = exemptions.retention(config.mfa.cache, [ClientPolicy(), *config.clients.values()])
+    rules = (mfa or config.mfa).cache
+    cache_for, devices_for = exemptions.retention(rules, [ClientPolicy(), *config.clients.values()])
     await store.purge_exemptions(cache_before=now - cache_for, devices_before=now - devices_for)
 
 
@@ -211,7 +213,8 @@ async def _housekeeping(app: App) -> None:
     while True:
         await asyncio.sleep(PURGE_INTERVAL_S)
         try:
-            await purge_once(app.store, app.config, now=datetime.now(UTC))
+            await purge_once(app.store, app.config, now=datetime.now(UTC),
+                             mfa=app.settings.mfa if app.settings is not None else None)
         except Exception as e:
             log.warning("housekeeping failed", error=str(e))
         log.info("stats", **app.service.counters(), send_errors=sum(t.send_errors for t in app.transports))

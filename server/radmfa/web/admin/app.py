@@ -34,6 +34,7 @@ from radmfa.service.live_settings import LiveSettings, reconcile
 from radmfa.service.notify import sd_notify
 from radmfa.upstream import build_upstream
 from radmfa.web import i18n, security
+from radmfa.web.admin.cache import CachePages
 from radmfa.web.admin.fraud import FraudPages
 from radmfa.web.admin.messages import MessagePages
 from radmfa.web.admin.pages import ADMIN_PORTAL, Pages
@@ -129,6 +130,7 @@ async def build_admin_portal(
         pages.routes(app)
         FraudPages(pages).routes(app)
         MessagePages(pages).routes(app)
+        CachePages(pages).routes(app)
 
     app = foundation.application(routes)
     app.middlewares.insert(0, _allow_from(config))

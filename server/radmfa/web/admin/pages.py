@@ -260,7 +260,7 @@ class Pages:
     async def settings_page(self, request: web.Request, **flash: Any) -> web.Response:
         await self.me(request, "settings")
         current = await settings_ops.current(self.store, self.p.config)
-        shown = [(s, stored.show(s, v), source) for s, v, source in current]
+        shown = [(s, stored.show(s, v), source) for s, v, source in current if s.page == "settings"]
         events = [e for e in await self.store.query_admin_events(limit=200) if e.action.startswith("setting.")]
         return self.web.page(
             request, "settings.html", settings=shown, events=list(reversed(events))[:20],
@@ -276,6 +276,8 @@ class Pages:
             # Check every value before changing any: a bad one changes nothing.
             wanted = {}
             for name, setting in stored.SETTINGS.items():
+                if setting.page != "settings":
+                    continue  # edited on a page of its own
                 text = form.get(name, "") if setting.kind != "bool" else ("true" if form.get(name) else "false")
                 value = stored.show(setting, stored.parse_text(setting, text))
                 if value != current[name]:
