@@ -16,13 +16,14 @@ from radmfa.cli import adminlog, helpdesk
 from radmfa.cli.parsing import CommandError, UsageError
 from radmfa.cli.report import _when_parser, add_fraud_filters, cmd_fraud
 from radmfa.cli.runner import run_with_store
-from radmfa.config import Config
+from radmfa.config import Config, FraudConfig
 from radmfa.core import fraud
 from radmfa.core.admin_ports import AdminStore
 from radmfa.core.model import FRAUD_STATUSES, FraudReport, User, UserState
 from radmfa.core.policy import e164
 from radmfa.delivery.alerts import FraudNotifier
 from radmfa.errors import no_such_user
+from radmfa.service.live_settings import current_config
 
 log = structlog.get_logger("radmfa.fraud")
 
@@ -112,17 +113,23 @@ def cmd_record(args: argparse.Namespace, cfg: Config) -> int:
         phone = e164(args.phone) if args.phone else ""
     except ValueError as e:
         raise UsageError(f"--phone: {e}") from None
-    if not cfg.fraud.allow_reports:
-        raise CommandError("[fraud] allow_reports is false: no report is recorded")
-    notifier = FraudNotifier(cfg.fraud, cfg.smtp, server=cfg.audit.server_name, pauses_s=CLI_RETRY_PAUSES_S)
     now = datetime.now(UTC)
+    notifier: FraudNotifier | None = None
+    settings: list[FraudConfig] = []
 
     async def work(store: AdminStore) -> FraudReport:
+        nonlocal notifier
+        # [fraud]'s settings as the store holds them (config/stored.py)
+        fraud_cfg = (await current_config(store, cfg)).fraud
+        settings.append(fraud_cfg)
+        if not fraud_cfg.allow_reports:
+            raise CommandError("fraud.allow_reports is false: no report is recorded")
+        notifier = FraudNotifier(fraud_cfg, cfg.smtp, server=cfg.audit.server_name, pauses_s=CLI_RETRY_PAUSES_S)
         user = await store.get_user(args.name)
         if user is None:
             raise no_such_user(args.name)
         report = FraudReport(now, user.name, "admin", client_name=args.client, phone=phone, note=args.reason)
-        stored = await fraud.raise_alert(store, cfg.fraud, report, now=now, log=log, notify=notifier)
+        stored = await fraud.raise_alert(store, fraud_cfg, report, now=now, log=log, notify=notifier)
         assert stored is not None  # allow_reports checked above
         await adminlog.record(store, "fraud.record", user.name, f"report {stored.id}")
         await notifier.close(CLI_DELIVERY_TIMEOUT_S)
@@ -130,9 +137,9 @@ def cmd_record(args: argparse.Namespace, cfg: Config) -> int:
 
     with _logs_to_stderr():
         stored = run_with_store(cfg, work)
-    blocked = " and blocked the user" if cfg.fraud.block_user else ""
+    blocked = " and blocked the user" if settings[0].block_user else ""
     print(f"recorded fraud report {stored.id} for {stored.username}{blocked}")
-    if notifier.failed or notifier.abandoned:
+    if notifier is not None and (notifier.failed or notifier.abandoned):
         raise CommandError(f"fraud report {stored.id} is recorded, but the alert could not be delivered (see above)")
     return 0
 

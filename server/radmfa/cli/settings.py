@@ -56,18 +56,23 @@ async def current(store: SettingsStore, cfg: Config) -> list[tuple[st.StoredSett
     """Each setting, its value and where the value comes from (store or default)."""
     _version, raw = await store.stored_settings()
     values, _problems = st.decode(raw)
-    defaults = type(cfg.mfa)()
     return [
-        (s, values[name], "store") if name in values else (s, st.file_value(defaults, s), "default")
+        (s, values[name], "store") if name in values else (s, st.default_value(s), "default")
         for name, s in st.SETTINGS.items()
     ]
 
 
-async def change(store: SettingsStore, name: str, text: str | None, *, by: str) -> tuple[str, str]:
+async def change(
+    store: SettingsStore, name: str, text: str | None, *, by: str, cfg: Config | None = None
+) -> tuple[str, str]:
     """Set (None: unset) one setting as ``by``; (before, after) as shown.
-    Raises SettingError for a value the setting cannot take (nothing changes)."""
+    Raises SettingError for a value the setting cannot take (nothing changes);
+    with ``cfg``, also for one this radmfa.toml cannot use."""
     setting = st.lookup(name)
-    new = None if text is None else st.to_json(setting, st.parse_text(setting, text))
+    value = None if text is None else st.parse_text(setting, text)
+    if name == "fraud.notify_email" and value and cfg is not None and not cfg.smtp.host:
+        raise st.SettingError(f"{name}: needs [smtp] host (and from) in {cfg.path.name} to send the mail")
+    new = None if value is None else st.to_json(setting, value)
     old = await store.put_setting(name, new, actor=by, now=datetime.now(UTC))
     return _shown(setting, old), _shown(setting, new)
 
@@ -111,7 +116,7 @@ def cmd_get(args: argparse.Namespace, cfg: Config) -> int:
 
 def _set(cfg: Config, name: str, text: str | None) -> int:
     async def work(store: AdminStore) -> tuple[str, str]:
-        return await change(store, name, text, by=adminlog.actor())
+        return await change(store, name, text, by=adminlog.actor(), cfg=cfg)
 
     try:
         before, after = run_with_store(cfg, work)
@@ -141,7 +146,7 @@ def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
         done = []
         for name in cfg.moved_keys:
             setting = st.SETTINGS[name]
-            text = st.show(setting, st.file_value(cfg.mfa, setting))
+            text = st.show(setting, st.file_value(cfg, setting))
             before, after = await change(store, name, text, by=adminlog.actor())
             done.append((name, before, after))
         return done

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from radmfa.config import FraudConfig, LimitsConfig, PhoneConfig
+from radmfa.config import Config, FraudConfig, LimitsConfig, PhoneConfig
 from radmfa.core import fraud, limits, messages, methods, session, texts
 from radmfa.core.methods import Option
 from radmfa.core.model import AuthRequest, FraudReport, OobSession, Phase, PhoneOutcome, User
@@ -61,6 +61,10 @@ class PhoneFactors:
         self.public_url = public_url
         self.methods = senders.methods()
         self.app_name, self.notify = app_name, notify
+
+    def use_config(self, config: Config) -> None:
+        """The store's settings changed (service/live_settings.py): the fraud code and [fraud]."""
+        self.cfg, self.fraud_cfg = config.phone, config.fraud
 
     @property
     def two_way_sms(self) -> bool:

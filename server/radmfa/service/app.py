@@ -132,6 +132,9 @@ async def build(config: Config) -> App:
         config.mfa, upstream, store, factors["otp"], policies=table, passwords=app_passwords, phone=phone
     )
     settings.subscribe(pipeline.use_settings)
+    settings.subscribe_config(notifier.use_config)
+    if phone is not None:
+        settings.subscribe_config(phone.use_config)
     audit = AuditSink(store, settings=config.audit)
     service = RadiusService(
         config.radius, clients, pipeline, audit, policies=table, upstream_healthy=upstream.healthy
@@ -164,6 +167,8 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
     # called back (and /healthz answers), also while the UDP sockets open.
     if app.config.http.listen:  # provider callbacks and /healthz
         callbacks = CallbackApp(app.config.http, app.config.phone, app.phone, app.service.healthy)
+        if app.settings is not None:
+            app.settings.subscribe_config(callbacks.use_config)
         try:
             app.http_runner = await start_http(callbacks.app(), app.config.http.listen, reuse_port=reuse_port)
         except CannotListen as e:

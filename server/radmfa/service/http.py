@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import structlog
 from aiohttp import web
 
-from radmfa.config import HttpConfig, PhoneConfig
+from radmfa.config import Config, HttpConfig, PhoneConfig
 from radmfa.core import messages
 from radmfa.core.session import Event
 from radmfa.delivery.twilio import valid_signature
@@ -44,6 +44,10 @@ class CallbackApp:
     ) -> None:
         self.http, self.cfg, self.phone, self.healthy = http, phone_cfg, phone, healthy
         self.warnings = Throttle(interval_s=60.0, per_interval=WARN_PER_MINUTE)
+
+    def use_config(self, config: Config) -> None:
+        """The store's settings changed (service/live_settings.py): the fraud code."""
+        self.cfg = config.phone
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024)

@@ -122,7 +122,9 @@ async def build_admin_portal(
                             hotp_window=config.mfa.hotp_window)
     portal = UserPortal(config, store, upstream, phone, factors["otp"], senders, foundation, notifier)
     if settings is not None:
-        settings.subscribe(portal.use_settings)
+        settings.subscribe_config(portal.use_config)
+        if notifier is not None:
+            settings.subscribe_config(notifier.use_config)
     pages = Pages(portal, store, upstream, settings)
 
     def routes(app: web.Application) -> None:

@@ -283,7 +283,7 @@ class Pages:
                 if value != current[name]:
                     wanted[name] = value
             for name, value in wanted.items():
-                await settings_ops.change(self.store, name, value, by=me.account.username)
+                await settings_ops.change(self.store, name, value, by=me.account.username, cfg=self.p.config)
                 changed.append(name)
         except stored.SettingError as e:
             return await self.settings_page(request, text=str(e), error=True)
