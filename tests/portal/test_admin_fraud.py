@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.phone_env import cli
+from tests.integration.phone_env import cli, login
 from tests.portal.browser import Shots, new_page
 from tests.portal.flows import submit
 from tests.portal.test_admin import admin_sign_in, csrf_of, events, post, stack  # noqa: F401 (fixture)
+from tests.portal.test_admin_sends import phone_stack  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration
 
@@ -70,3 +71,34 @@ def test_helpdesk_and_auditor_read_fraud_reports_only(stack, chromium, request, 
     before = events(server)
     assert post(page, portal, f"/fraud/{ident}/status", {"csrf": csrf_of(page), "status": "reviewed"}) == 403
     assert events(server) == before
+
+
+def test_fraud_settings_saved_in_the_portal_apply_to_the_next_call(phone_stack, chromium, radclient,  # noqa: ANN001, F811
+                                                                   request) -> None:
+    server, portal, seeds, peers = phone_stack
+    page = new_page(chromium, phone=False)
+    shots = Shots(page, request.node.name)
+    admin_sign_in(page, portal, None, "ann", seeds["ann"])
+    page.get_by_role("link", name="Settings").click()
+    page.fill("textarea[name='fraud.notify_email']", "soc@example.com")
+    submit(page, "Save")
+    assert "needs [smtp] host" in page.locator(".alert").inner_text()  # this radmfa.toml cannot send mail
+    page.fill("textarea[name='fraud.notify_email']", "")
+    page.fill("input[name='mfa.fraud_code']", "7")
+    submit(page, "Save")
+    assert 'digits then "#"' in page.locator(".alert").inner_text()
+    page.fill("input[name='mfa.fraud_code']", "7#")
+    page.uncheck("input[name='fraud.block_user']")
+    submit(page, "Save")
+    assert "Saved: mfa.fraud_code, fraud.block_user" in page.locator(".notice").inner_text()
+    shots.step("fraud-settings")
+    assert cli(server, "settings", "get", "fraud.block_user") == "false\n"
+    server.wait_for_event("settings changed", fraud_block_user="false")  # radmfa serve, without a restart
+
+    peers.twilio.answer = "7#"
+    first = login(radclient, server, "alice", "alice-pw")
+    assert login(radclient, server, "alice", "2", state=first.get("State")).code == "Access-Reject"
+    assert "press seven, then pound to report fraud" in peers.twilio.calls[-1].steps[0][2]
+    assert "voice" in cli(server, "report", "fraud", "--user", "alice", "--format", "csv")  # the report is kept
+    assert login(radclient, server, "alice", "alice-pw").code == "Access-Challenge"  # reported, not blocked
+    assert any(e[:3] == ("ann", "setting.set", "fraud.block_user") for e in events(server))
