@@ -266,6 +266,9 @@ class PhoneFactors:
         else:
             raise DeliveryError(f"no provider for {held.method}")
 
+    def test_text(self) -> str:
+        return TEST_TEXT.format(app=self.app_name("") or "radmfa")
+
     async def send_test(self, user: User, method: str, *, now: datetime) -> str:
         """A test text, call, push or e-mail to ``user`` through the configured
         provider, under the same [limits] as a code (the management portal's
@@ -279,7 +282,7 @@ class PhoneFactors:
         if refused is not None:
             raise DeliveryError(refused.message or refused.reason)
         option, key = found[0], await self.store.callback_key()
-        text = TEST_TEXT.format(app=self.app_name(""))
+        text = self.test_text()
         if method == "voice" and self.senders.voice is not None:
             expires = now + timedelta(seconds=TEST_CALL_TTL_S)
             answer, status = (callbacks.url(self.public_url, f"/cb/test/{a}", callbacks.sign(key, TEST_CALL, a,
@@ -287,11 +290,12 @@ class PhoneFactors:
                               for a in ("answer", "status"))
             await self.senders.voice.place_call(option.destination, answer_url=answer, status_url=status)
         elif method == "push" and self.senders.push is not None:
-            await self.senders.push.push(self.topic(user, key), title=self.app_name(""), text=text, actions=())
+            await self.senders.push.push(self.topic(user, key), title=self.app_name("") or "radmfa", text=text,
+                                         actions=())
         elif method == "sms" and self.senders.sms is not None:
             await self.senders.sms.send_sms(option.destination, text)
         elif method == "email" and self.senders.email is not None:
-            await self.senders.email.send_email(option.destination, subject=self.app_name(""), body=text)
+            await self.senders.email.send_email(option.destination, subject=self.app_name("") or "radmfa", body=text)
         else:
             raise DeliveryError(f"no provider for {method}")
         return option.shown or "the push app"

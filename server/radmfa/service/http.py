@@ -24,7 +24,7 @@ from radmfa.core import messages
 from radmfa.core.session import Event
 from radmfa.delivery.twilio import valid_signature
 from radmfa.factors import callbacks, voice
-from radmfa.factors.phone import PLAY, TEST_CALL, TEST_TEXT, PhoneFactors
+from radmfa.factors.phone import PLAY, TEST_CALL, PhoneFactors
 from radmfa.service.binding import bind_failure
 from radmfa.service.warnings import Throttle
 
@@ -150,8 +150,7 @@ class CallbackApp:
         if action == "status":
             return web.Response(status=204)
         assert self.phone is not None
-        text = TEST_TEXT.format(app=self.phone.app_name(""))
-        return web.Response(text=voice.goodbye(text), content_type=_TWIML)
+        return web.Response(text=voice.goodbye(self.phone.test_text()), content_type=_TWIML)
 
     async def voice_file(self, request: web.Request) -> web.Response:
         """A custom recording for <Play> (radmfa message add … --file), for
