@@ -9,7 +9,7 @@ import shlex
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from radmfa.cli import adminlog
+from radmfa.cli import adminlog, session
 from radmfa.cli.runner import run_with_store
 from radmfa.config import Config
 from radmfa.core.admin_ports import AdminStore
@@ -17,6 +17,7 @@ from radmfa.core.methods import mask
 from radmfa.core.model import User, UserState
 from radmfa.errors import DeliveryError, no_such_user
 from radmfa.reports.rows import format_time
+from radmfa.service.disconnect import Outcome
 
 if TYPE_CHECKING:
     from radmfa.factors.phone import PhoneFactors
@@ -53,6 +54,15 @@ def unblocked_text(before: User, user: User) -> str:
     if before is user:
         return f'user "{user.name}" is not blocked (state {user.state.value}); nothing to do'
     return f'unblocked user "{user.name}" (was {state_text(before)}); state is now {user.state.value}'
+
+
+async def clear_push_block(store: AdminStore, name: str, *, by: str | None = None) -> bool:
+    """Forget the user's push deny streak (core/push_guard.py), so pushes go
+    out again; admin log written when there was one."""
+    cleared = await store.clear_push_streak(name)
+    if cleared:
+        await adminlog.record(store, "user.unblock", name, "push deny streak", by=by)
+    return cleared
 
 
 async def reset(store: AdminStore, name: str, *, by: str | None = None) -> tuple[int, User]:
@@ -94,20 +104,31 @@ async def set_state(store: AdminStore, name: str, state: UserState, *, by: str |
 
 
 def cmd_unblock(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: AdminStore) -> tuple[User, User]:
-        return await unblock(store, args.name)
+    async def work(store: AdminStore) -> tuple[User, User, bool]:
+        before, after = await unblock(store, args.name)
+        return before, after, await clear_push_block(store, args.name)
 
-    print(unblocked_text(*run_with_store(cfg, work)))
+    before, after, cleared = run_with_store(cfg, work)
+    if cleared:
+        print(f'cleared the push deny streak of user "{after.name}": pushes go out again')
+    if not cleared or before is not after:
+        print(unblocked_text(before, after))
     return 0
 
 
 def cmd_reset(args: argparse.Namespace, cfg: Config) -> int:
-    count, user = run_with_store(cfg, lambda store: reset(store, args.name))
+    async def work(store: AdminStore) -> tuple[int, User, list[Outcome]]:
+        count, user = await reset(store, args.name)
+        # A reset is for a lost or stolen phone: end the sessions it may hold.
+        return count, user, await session.end_for(cfg, store, user.name, "user reset")
+
+    count, user, ended = run_with_store(cfg, work)
     print(f'reset user "{args.name}": removed {count} token{"" if count == 1 else "s"}, '
           "remembered devices and cached logins; the user enrolls again")
     kept = _phone_methods_kept(user)
     if kept:
         print(kept)
+    session.print_outcomes(ended)
     return 0
 
 

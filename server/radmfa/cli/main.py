@@ -25,6 +25,7 @@ from radmfa.cli import (
     portal,
     report,
     serve,
+    session,
     settings,
     sync,
     tokens,
@@ -34,7 +35,8 @@ from radmfa.cli.parsing import EXIT_REFUSED, CliParser, CommandError
 from radmfa.errors import RadmfaError
 
 GROUPS = (
-    users, tokens, bypass, apppass, devices, messages, report, fraud, login, serve, sync, portal, settings, admins,
+    users, tokens, bypass, apppass, devices, messages, report, fraud, login, serve, sync, portal, session, settings,
+    admins,
 )
 
 EXIT_STATUS_HELP = """\

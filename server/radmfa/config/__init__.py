@@ -23,6 +23,7 @@ One module per group of sections; this one holds :class:`Config` and
     admin_portal [admin_portal]
     stored      the settings kept in the store, not here
     ldap_front  [ldap_front], [ldap_front.clients.<name>]
+    metrics     [metrics]
 
 Importing it does no I/O and loads no I/O library: ``load`` reads the file
 (and this host's name, the default ``[audit] server_name``).
@@ -64,6 +65,7 @@ from radmfa.config.clients import (
 from radmfa.config.fraud import FraudConfig, LimitsConfig, MethodLimit, parse_fraud, parse_limits
 from radmfa.config.ldap import LdapConfig, LdapServer, naming_attribute, plaintext, template_is_dn
 from radmfa.config.ldap_front import LdapFrontClient, LdapFrontConfig, LdapListen, parse_ldap_front
+from radmfa.config.metrics import MetricsConfig, parse_metrics
 from radmfa.config.mfa import (
     CACHE_TYPES,
     MAX_HOTP_WINDOW,
@@ -105,7 +107,7 @@ __all__ = [
     "USER_IP_ATTRIBUTES", "AdminPortalConfig", "AuditConfig", "CacheRule", "CacheType", "ClientPolicy",
     "Config", "Destinations", "FraudConfig", "HostPort", "HttpConfig", "IpNetwork", "LdapConfig",
     "LdapFrontClient", "LdapFrontConfig", "LdapListen", "LdapServer", "LimitsConfig", "LogConfig", "LogFormat",
-    "LogLevel", "MethodLimit", "MfaConfig", "OnBackendFailure", "PhoneConfig", "PortalConfig",
+    "LogLevel", "MethodLimit", "MetricsConfig", "MfaConfig", "OnBackendFailure", "PhoneConfig", "PortalConfig",
     "ProviderConfig", "ProviderType", "RadiusConfig", "SmtpConfig", "StoreConfig", "SyncConfig",
     "UpstreamConfig", "UpstreamType", "UserIpAttribute", "default_path", "enroll_message",
     "format_host_port", "load", "naming_attribute", "parse_host_port", "plaintext", "template_is_dn",
@@ -113,7 +115,7 @@ __all__ = [
 
 SECTIONS = (
     "radius", "upstream", "upstreams", "mfa", "store", "log", "clients", "fraud", "limits", "sync",
-    "smtp", "audit", "http", "providers", "ldap_front", "portal", "admin_portal",
+    "smtp", "audit", "http", "providers", "ldap_front", "portal", "metrics", "admin_portal",
 )
 
 
@@ -137,6 +139,7 @@ class Config:
     limits: LimitsConfig = LimitsConfig()
     ldap_front: LdapFrontConfig | None = None  # [ldap_front]: applications bind over LDAP
     portal: PortalConfig = PortalConfig()  # the user portal
+    metrics: MetricsConfig = MetricsConfig()  # GET /metrics
     admin_portal: AdminPortalConfig = AdminPortalConfig()  # the management portal
     moved_keys: tuple[str, ...] = ()  # settings kept in the store that this file still gives (config/stored.py)
 
@@ -215,6 +218,7 @@ def _build(doc: dict[str, Any], path: Path, *, host: str) -> Config:
         root, ldap_upstreams={name: u.type == "ldap" for name, u in {"default": upstream, **upstreams}.items()}
     )
     portal = parse_portal(root.table("portal"), frozenset(upstreams))
+    warnings += tuple(phone_warnings(phone))
     if portal.public_url and "no_factor_message" not in doc.get("mfa", {}):
         # Users who must enroll are told where: the portal's address.
         mfa = replace(mfa, no_factor_message=enroll_message(portal))
@@ -222,6 +226,7 @@ def _build(doc: dict[str, Any], path: Path, *, host: str) -> Config:
         path=path, radius=radius, upstream=upstream, mfa=mfa, store=store, log=log, clients=clients,
         fraud=fraud, limits=parse_limits(root.table("limits")), http=http, phone=phone, upstreams=upstreams,
         sync=parse_sync(root.table("sync"), upstream, upstreams), smtp=smtp, audit=audit,
-        warnings=warnings + tuple(phone_warnings(phone)), ldap_front=ldap_front, portal=portal,
+        warnings=warnings, ldap_front=ldap_front, portal=portal,
+        metrics=parse_metrics(root.table("metrics")),
         admin_portal=parse_admin_portal(root.table("admin_portal")), moved_keys=given_in_file(doc),
     )

@@ -114,3 +114,26 @@ class EnrollmentLink:
     created_at: datetime
     expires_at: datetime
     used_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NasSession:
+    """A user's session on a NAS, as its accounting told radmfa (RFC 2866).
+
+    ``nas_address`` is the source of the accounting packets: a
+    Disconnect-Request (RFC 5176) goes there. Live while ``stopped_at`` is None.
+    """
+
+    id: int
+    client: str  # the clients.conf client
+    session_id: str  # Acct-Session-Id
+    username: str
+    nas_address: str
+    nas_ip: str = ""  # NAS-IP-Address
+    nas_identifier: str = ""
+    framed_ip: str = ""  # Framed-IP-Address
+    calling_station_id: str = ""
+    started_at: datetime | None = None
+    seen_at: datetime | None = None
+    stopped_at: datetime | None = None
+    stop_reason: str = ""  # "stop", "accounting-on", "disconnected", …

@@ -17,6 +17,7 @@ from radmfa.core.admin_model import (
     AuditFilter,
     EnrollmentLink,
     HardwareToken,
+    NasSession,
     RememberedDevice,
     WebSession,
 )
@@ -32,6 +33,7 @@ from radmfa.core.model import (
     User,
 )
 from radmfa.core.ports import AuditWriter, BlockStore, LoginStore, MessageLookup, UserLookup
+from radmfa.radius.accounting import AccountingEvent
 
 
 class UserAdmin(UserLookup, Protocol):
@@ -65,6 +67,9 @@ class UserAdmin(UserLookup, Protocol):
 class ControlAdmin(BlockStore, Protocol):
     """The admin's controls: one-time bypasses, remembered devices, app
     passwords, blocks and the lockout count (store/sql_exemptions.py)."""
+
+    async def clear_push_streak(self, username: str) -> bool:
+        """Forget the user's push deny streak (pushes go out again); True when there was one."""
 
     # bypasses: rows are kept after use, expiry and cancellation (the report)
     async def create_bypass(
@@ -287,11 +292,34 @@ class RebindStore(Protocol):
     async def purge_rebinds(self, *, before: datetime) -> int: ...
 
 
+class NasSessionStore(Protocol):
+    """Who is connected where: sessions from the NASes' accounting."""
+
+    async def record_accounting(
+        self, client: str, nas_address: str, event: AccountingEvent, *, now: datetime
+    ) -> None:
+        """Start and Interim-Update make or refresh the (client, Acct-Session-Id)
+        row; Stop ends it; Accounting-On/Off end every live session of the client."""
+
+    async def list_nas_sessions(self, *, username: str | None = None, live: bool = True) -> list[NasSession]:
+        """Oldest first; ``username`` matches by name_key; ``live``: not ended."""
+
+    async def end_nas_session(self, session: int, reason: str, *, now: datetime) -> bool:
+        """Mark a live session ended (by id); False when it was not live."""
+
+    async def purge_nas_sessions(self, *, before: datetime) -> int:
+        """Delete sessions that ended, or were last heard of, before ``before``."""
+
+
 class Housekeeping(Protocol):
     """What expires, dropped once a minute (service/app.py purge_once)."""
 
     async def purge_expired(self, *, now: datetime) -> int:
         """Delete challenge sessions past their expiry."""
+
+    async def count_pending(self, *, now: datetime) -> tuple[int, int]:
+        """Open challenge sessions, and requests held for a call or push
+        (out-of-band sessions awaiting approval), not expired at ``now``."""
 
     async def purge_oob(self, *, before: datetime) -> int:
         """Delete out-of-band sessions and sent codes that expired before ``before``."""
@@ -357,6 +385,7 @@ class AdminStore(  # bases in LoginStore's order where they share one (a consist
     HardwareTokenStore,
     DirectorySyncStore,
     PortalStore,
+    NasSessionStore,
     Housekeeping,
     SettingsStore,
     AdminAccounts,

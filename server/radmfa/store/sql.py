@@ -18,8 +18,10 @@ from radmfa.store.sql_fraud import FraudSql
 from radmfa.store.sql_hardware import HardwareTokensSql
 from radmfa.store.sql_limits import LimitsSql
 from radmfa.store.sql_messages import MessagesSql
+from radmfa.store.sql_nas_sessions import NasSessionsSql
 from radmfa.store.sql_oob import OobSql
 from radmfa.store.sql_portal import PortalSql
+from radmfa.store.sql_push import PushStreakSql
 from radmfa.store.sql_rebinds import RebindsSql
 from radmfa.store.sql_reports import ReportsSql
 from radmfa.store.sql_sessions import SESSION_COLUMNS, SessionsSql
@@ -45,6 +47,8 @@ class SqlStore(
     OobSql,
     RebindsSql,
     PortalSql,
+    NasSessionsSql,
+    PushStreakSql,
     SettingsSql,
     UserSearchSql,
 ):

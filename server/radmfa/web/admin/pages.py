@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from radmfa.cli import bypass as bypass_ops
-from radmfa.cli import helpdesk
+from radmfa.cli import helpdesk, session
 from radmfa.cli import portal as portal_links
 from radmfa.cli import settings as settings_ops
 from radmfa.config import stored
@@ -181,19 +181,24 @@ class Pages:
         async def work(by: str, name: str, form: dict[str, str]) -> None:
             if form.get("state") not in STATES:
                 raise RadmfaError("choose a state")
-            await helpdesk.set_state(self.store, name, UserState(form["state"]), by=by)
+            user = await helpdesk.set_state(self.store, name, UserState(form["state"]), by=by)
+            if user.state is UserState.BLOCKED:  # the block applies now: end the user's live sessions
+                await session.end_for(self.p.config, self.store, user.name, "blocked by an administrator")
 
         return await self._act(request, work, N_("The state is changed."))
 
     async def unblock(self, request: web.Request) -> web.StreamResponse:
         async def work(by: str, name: str, form: dict[str, str]) -> None:
             await helpdesk.unblock(self.store, name, by=by)
+            await helpdesk.clear_push_block(self.store, name, by=by)
 
         return await self._act(request, work, N_("The user is unblocked."))
 
     async def reset(self, request: web.Request) -> web.StreamResponse:
         async def work(by: str, name: str, form: dict[str, str]) -> None:
-            await helpdesk.reset(self.store, name, by=by)
+            _, user = await helpdesk.reset(self.store, name, by=by)
+            # A reset is for a lost or stolen phone: end the sessions it may hold.
+            await session.end_for(self.p.config, self.store, user.name, "user reset")
 
         return await self._act(request, work, N_("The user's tokens, remembered devices and cached logins are gone."))
 
