@@ -2,7 +2,8 @@
 
 * POST /2010-04-01/Accounts/{Sid}/Messages.json and Calls.json, form-encoded,
   HTTP basic auth Sid:AuthToken (else 401), answered 201 with JSON.
-* A "call" fetches the Url radmfa gave (TwiML), finds the <Gather> action,
+* A "call" fetches the Url radmfa gave (TwiML) and each <Play> recording in
+  it (``played``); a TwiML without <Gather> ends the call; else it finds the <Gather> action,
   and posts the digits the test chose as <Gather> would collect them
   (``gathered``: finishOnKey, numDigits), signed with X-Twilio-Signature as
   Twilio does; silence, or only the finish key, follows the <Redirect>; "hangup" posts the status
@@ -62,6 +63,7 @@ class Call:
     url: str
     status_callback: str
     steps: list[tuple[str, int, str]] = field(default_factory=list)  # (what, HTTP status, body)
+    played: list[tuple[str, int, str, int]] = field(default_factory=list)  # <Play>: (URL, status, type, bytes)
 
 
 class FakeTwilio(ThreadedApp):
@@ -111,6 +113,11 @@ class FakeTwilio(ThreadedApp):
         call.steps.append((url, resp.status, body))
         return resp.status, body
 
+    async def fetch(self, call: Call, url: str) -> None:
+        async with aiohttp.ClientSession() as http, http.get(url) as resp:
+            body = await resp.read()
+        call.played.append((url, resp.status, resp.headers.get("Content-Type", ""), len(body)))
+
     async def play(self, call: Call, answer: str) -> None:
         if answer == "hangup":
             await self.post(call, call.status_callback, {"CallStatus": "completed"})
@@ -119,8 +126,14 @@ class FakeTwilio(ThreadedApp):
         if status != 200:
             return
         root = ET.fromstring(twiml)  # noqa: S314 - our own test server's TwiML
+        for play in root.iter("Play"):  # Twilio fetches each recording to play it
+            assert play.text, twiml
+            await self.fetch(call, play.text)
         gather = root.find("Gather")
-        assert gather is not None, twiml
+        if gather is None:  # a message, then <Hangup/>: the call ends
+            assert root.find("Hangup") is not None, twiml
+            await self.post(call, call.status_callback, {"CallStatus": "completed"})
+            return
         digits = None if answer == "silence" else gathered(gather.attrib, answer)
         if digits is None:  # nothing to submit: Twilio goes on with the verb after <Gather>
             redirect = root.find("Redirect")

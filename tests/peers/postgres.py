@@ -18,6 +18,7 @@ import asyncio
 import os
 import secrets
 from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -34,12 +35,10 @@ T = TypeVar("T")
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` on a private loop that never becomes the thread's current loop."""
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coro)
-    finally:
-        loop.close()
+    """Run ``coro`` on a private loop in a thread of its own: the caller's
+    thread may have a loop running (Playwright's sync API keeps one)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def with_database(url: str, name: str) -> str:

@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from radmfa.config import MfaConfig, load
+from radmfa.config import CacheRule, MfaConfig, load
 from radmfa.config import stored as st
 from radmfa.errors import ConfigError
 from tests.unit.test_config import write
@@ -43,9 +43,12 @@ def test_moved_keys_are_named_and_keys_that_stay_are_not(tmp_path):
     assert load(write(tmp_path, '[mfa]\nprompt = "Code:"\n')).moved_keys == ()
 
 
-def test_every_stored_setting_round_trips_and_applies():
+def test_every_stored_setting_round_trips_and_applies(tmp_path):
     values = {"mfa.new_user": "deny", "mfa.trusted_networks": "10.0.0.0/8, 2001:db8::/32", "mfa.app_passwords": "on",
-              "mfa.lockout_failures": "0", "mfa.lockout_minutes": "60"}
+              "mfa.lockout_failures": "0", "mfa.lockout_minutes": "60",
+              "mfa.cache": "user+client 3600 vpn,wifi; user 60", "mfa.fraud_code": "9#",
+              "fraud.allow_reports": "false", "fraud.block_user": "off", "fraud.block_days": "7",
+              "fraud.notify_email": "soc@example.com, it@example.com", "fraud.notify_webhook": "https://soc.example/h"}
     assert set(values) == set(st.SETTINGS)
     parsed = {name: st.parse_text(st.SETTINGS[name], text) for name, text in values.items()}
     stored = {name: st.to_json(st.SETTINGS[name], v) for name, v in parsed.items()}
@@ -59,3 +62,51 @@ def test_every_stored_setting_round_trips_and_applies():
     assert (mfa.new_user, mfa.app_passwords, mfa.lockout_failures, mfa.lockout_minutes) == ("deny", True, 0, 15)
     assert [str(n) for n in mfa.trusted_networks] == ["10.0.0.0/8", "2001:db8::/32"]
     assert st.show(st.SETTINGS["mfa.trusted_networks"], mfa.trusted_networks) == "10.0.0.0/8\n2001:db8::/32"
+    assert mfa.cache == (CacheRule("user+client", 3600, ("vpn", "wifi")), CacheRule("user", 60))
+    assert st.show(st.SETTINGS["mfa.cache"], mfa.cache) == "user+client 3600 vpn,wifi\nuser 60"
+    config = st.apply_config(load(write(tmp_path, "")), decoded)
+    assert config.mfa == mfa and config.phone.fraud_code == "9#"
+    assert (config.fraud.allow_reports, config.fraud.block_user, config.fraud.block_days) == (False, False, 7)
+    assert config.fraud.notify_email == ("soc@example.com", "it@example.com")
+    assert config.fraud.notify_webhook == "https://soc.example/h"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("mfa.fraud_code", "0", 'digits then "#"'),
+        ("fraud.notify_email", "soc@example.com\nnobody", "address 2 ('nobody') is not an e-mail address"),
+        ("fraud.notify_webhook", "ftp://x", "must be an http:// or https:// URL"),
+        ("fraud.block_days", "36501", "from 0 to 36500"),
+    ],
+)
+def test_a_bad_fraud_setting_is_refused(name, text, message):
+    with pytest.raises(st.SettingError) as e:
+        st.parse_text(st.SETTINGS[name], text)
+    assert message in str(e.value)
+
+
+def test_fraud_keys_in_the_file_are_moved_keys(tmp_path):
+    cfg = load(write(tmp_path, '[mfa]\nfraud_code = "5#"\n[fraud]\nblock_days = 3\nnotify_webhook = "https://x.example/"\n'))
+    assert set(cfg.moved_keys) == {"mfa.fraud_code", "fraud.block_days", "fraud.notify_webhook"}
+    assert [st.file_value(cfg, st.SETTINGS[n]) for n in sorted(cfg.moved_keys)] == [3, "https://x.example/", "5#"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("device 5", "rule 1: type must be one of user, user+client, user+station, got 'device'"),
+        ("user 60; user 0", "rule 2: seconds must be a whole number from 1 to 2678400, got '0'"),
+        ("user 60 a b", "rule 1 ('user 60 a b'): give TYPE SECONDS [CLIENT,CLIENT]"),
+    ],
+)
+def test_a_bad_caching_rule_is_refused_with_its_number(text, message):
+    with pytest.raises(st.SettingError) as e:
+        st.parse_text(st.SETTINGS["mfa.cache"], text)
+    assert message in str(e.value)
+
+
+def test_caching_rules_given_in_the_file_are_a_moved_key(tmp_path):
+    cfg = load(write(tmp_path, '[[mfa.cache]]\ntype = "user"\nseconds = 60\n'))
+    assert cfg.moved_keys == ("mfa.cache",)
+    assert st.to_json(st.SETTINGS["mfa.cache"], cfg.mfa.cache) == '[{"type": "user", "seconds": 60, "clients": []}]'

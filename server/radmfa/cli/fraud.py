@@ -16,7 +16,7 @@ from radmfa.cli import adminlog, helpdesk, session
 from radmfa.cli.parsing import CommandError, UsageError
 from radmfa.cli.report import _when_parser, add_fraud_filters, cmd_fraud
 from radmfa.cli.runner import run_with_store
-from radmfa.config import Config
+from radmfa.config import Config, FraudConfig
 from radmfa.core import fraud
 from radmfa.core.admin_ports import AdminStore
 from radmfa.core.model import FRAUD_STATUSES, FraudReport, User, UserState
@@ -24,6 +24,7 @@ from radmfa.core.policy import e164
 from radmfa.delivery.alerts import FraudNotifier
 from radmfa.errors import no_such_user
 from radmfa.service.disconnect import Outcome
+from radmfa.service.live_settings import current_config
 
 log = structlog.get_logger("radmfa.fraud")
 
@@ -62,21 +63,34 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=cmd_record)
 
 
+async def set_status(
+    store: AdminStore, report_id: int, status: str, *, unblock: bool = False, by: str | None = None
+) -> tuple[User | None, User | None]:
+    """Mark fraud report ``report_id`` (fraud set-status, the management
+    portal): the user before and after (None, None unless a false alarm).
+    ``unblock`` with false-alarm lifts the user's block too."""
+    if status not in FRAUD_STATUSES:
+        raise UsageError(f"status must be one of {', '.join(FRAUD_STATUSES)}, got {status!r}")
+    if unblock and status != "false-alarm":
+        raise UsageError("--unblock goes with false-alarm only: a report that was fraud keeps its block")
+    reports = [r for r in await store.list_fraud_reports() if r.id == report_id]
+    if not reports or not await store.set_fraud_status(report_id, status):
+        raise CommandError(f"no fraud report with id {report_id} (see radmfa fraud list)")
+    await adminlog.record(store, "fraud.set-status", str(report_id), status, by=by)
+    if status != "false-alarm":
+        return None, None
+    if unblock:
+        return await helpdesk.unblock(store, reports[0].username, by=by)
+    user = await store.get_user(reports[0].username)
+    return user, user
+
+
 def cmd_set_status(args: argparse.Namespace, cfg: Config) -> int:
     if args.unblock and args.status != "false-alarm":
         raise UsageError("--unblock goes with false-alarm only: a report that was fraud keeps its block")
 
     async def work(store: AdminStore) -> tuple[User | None, User | None]:
-        reports = [r for r in await store.list_fraud_reports() if r.id == args.id]
-        if not reports or not await store.set_fraud_status(args.id, args.status):
-            raise CommandError(f"no fraud report with id {args.id} (see radmfa fraud list)")
-        await adminlog.record(store, "fraud.set-status", str(args.id), args.status)
-        if args.status != "false-alarm":
-            return None, None
-        if args.unblock:
-            return await helpdesk.unblock(store, reports[0].username)
-        user = await store.get_user(reports[0].username)
-        return user, user
+        return await set_status(store, args.id, args.status, unblock=args.unblock)
 
     before, after = run_with_store(cfg, work)
     print(f"fraud report {args.id} is now {args.status}")
@@ -100,17 +114,23 @@ def cmd_record(args: argparse.Namespace, cfg: Config) -> int:
         phone = e164(args.phone) if args.phone else ""
     except ValueError as e:
         raise UsageError(f"--phone: {e}") from None
-    if not cfg.fraud.allow_reports:
-        raise CommandError("[fraud] allow_reports is false: no report is recorded")
-    notifier = FraudNotifier(cfg.fraud, cfg.smtp, server=cfg.audit.server_name, pauses_s=CLI_RETRY_PAUSES_S)
     now = datetime.now(UTC)
+    notifier: FraudNotifier | None = None
+    settings: list[FraudConfig] = []
 
     async def work(store: AdminStore) -> tuple[FraudReport, list[Outcome]]:
+        nonlocal notifier
+        # [fraud]'s settings as the store holds them (config/stored.py)
+        fraud_cfg = (await current_config(store, cfg)).fraud
+        settings.append(fraud_cfg)
+        if not fraud_cfg.allow_reports:
+            raise CommandError("fraud.allow_reports is false: no report is recorded")
+        notifier = FraudNotifier(fraud_cfg, cfg.smtp, server=cfg.audit.server_name, pauses_s=CLI_RETRY_PAUSES_S)
         user = await store.get_user(args.name)
         if user is None:
             raise no_such_user(args.name)
         report = FraudReport(now, user.name, "admin", client_name=args.client, phone=phone, note=args.reason)
-        stored = await fraud.raise_alert(store, cfg.fraud, report, now=now, log=log, notify=notifier)
+        stored = await fraud.raise_alert(store, fraud_cfg, report, now=now, log=log, notify=notifier)
         assert stored is not None  # allow_reports checked above
         await adminlog.record(store, "fraud.record", user.name, f"report {stored.id}")
         # Whoever is signed in as the user may be the fraudster: sign them out now.
@@ -120,10 +140,10 @@ def cmd_record(args: argparse.Namespace, cfg: Config) -> int:
 
     with _logs_to_stderr():
         stored, ended = run_with_store(cfg, work)
-    blocked = " and blocked the user" if cfg.fraud.block_user else ""
+    blocked = " and blocked the user" if settings[0].block_user else ""
     print(f"recorded fraud report {stored.id} for {stored.username}{blocked}")
     session.print_outcomes(ended)
-    if notifier.failed or notifier.abandoned:
+    if notifier is not None and (notifier.failed or notifier.abandoned):
         raise CommandError(f"fraud report {stored.id} is recorded, but the alert could not be delivered (see above)")
     return 0
 

@@ -1,4 +1,4 @@
-"""`radmfa user unblock|reset`: the helpdesk's controls (registered with the
+"""`radmfa user unblock|reset` and the test sends: the helpdesk's controls (registered with the
 other `user` commands by cli/users.py; `fraud set-status --unblock` uses
 ``unblock`` too)."""
 
@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from radmfa.cli import adminlog, session
 from radmfa.cli.runner import run_with_store
@@ -13,9 +15,12 @@ from radmfa.config import Config
 from radmfa.core.admin_ports import AdminStore
 from radmfa.core.methods import mask
 from radmfa.core.model import User, UserState
-from radmfa.errors import no_such_user
+from radmfa.errors import DeliveryError, no_such_user
 from radmfa.reports.rows import format_time
 from radmfa.service.disconnect import Outcome
+
+if TYPE_CHECKING:
+    from radmfa.factors.phone import PhoneFactors
 
 
 def state_text(user: User) -> str:
@@ -139,3 +144,18 @@ def _phone_methods_kept(user: User) -> str:
         f"lost, clear them: radmfa user set {shlex.quote(user.name)} --mobile '' --email '' "
         "(directory sync fills them again from the directory)"
     )
+
+
+async def test_send(store: AdminStore, phone: PhoneFactors | None, name: str, method: str, *,
+                    now: datetime, by: str | None = None) -> str:
+    """A test text, call, push or e-mail to user ``name`` through the
+    configured provider (the management portal's "send a test"): where it
+    went, masked; the admin log records it. Raises DeliveryError (nothing sent)."""
+    user = await store.get_user(name)
+    if user is None:
+        raise no_such_user(name)
+    if phone is None:
+        raise DeliveryError("no text, call, push or e-mail provider is configured ([mfa] *_provider)")
+    where = await phone.send_test(user, method, now=now)
+    await adminlog.record(store, "user.test-send", user.name, f"{method} to {where}", by=by)
+    return where

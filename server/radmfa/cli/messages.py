@@ -78,12 +78,20 @@ def _kind(text: str) -> str:
 
 
 def _language(text: str) -> str:
+    try:
+        return language_tag(text)
+    except UsageError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def language_tag(text: str) -> str:
+    """A BCP 47 tag as messages are kept under it ("" = the default set)."""
     if text and not _LANGUAGE.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a language tag such as en, de or pt-BR")
+        raise UsageError(f"{text!r} is not a language tag such as en, de or pt-BR")
     return messages.normal_language(text)
 
 
-def _client(cfg: Config, name: str) -> tuple[str, str]:
+def client_name(cfg: Config, name: str) -> tuple[str, str]:
     """(the client's clients.conf name, its {app}) for --client; ("", "") for none."""
     if not name:
         return "", ""
@@ -113,14 +121,11 @@ def _content(m: CustomMessage, *, whole: bool = False) -> str:
 
 
 def cmd_add(args: argparse.Namespace, cfg: Config) -> int:
-    client, _ = _client(cfg, args.client)
+    client, _ = client_name(cfg, args.client)
     message = _new_message(args, client)
 
     async def work(store: AdminStore) -> CustomMessage:
-        stored = await store.add_message(message, replace=args.replace)
-        detail = f"id={stored.id} " + (_content(stored) if stored.audio_type else f"text={message.text!r}")
-        await adminlog.record(store, "message.replace" if args.replace else "message.add", _slot(stored), detail)
-        return stored
+        return await add(store, message, replace=args.replace)
 
     stored = run_with_store(cfg, work)
     print(f"added message {stored.id}: {_slot(stored)} ({_content(stored)})")
@@ -133,17 +138,34 @@ def cmd_add(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+async def add(store: AdminStore, message: CustomMessage, *, replace: bool, by: str | None = None) -> CustomMessage:
+    """Store a checked message (message add, the management portal), in the admin log."""
+    stored = await store.add_message(message, replace=replace)
+    detail = f"id={stored.id} " + (_content(stored) if stored.audio_type else f"text={message.text!r}")
+    await adminlog.record(store, "message.replace" if replace else "message.add", _slot(stored), detail, by=by)
+    return stored
+
+
+def text_message(kind: str, language: str, client: str, text: str) -> CustomMessage:
+    """A text message, checked (MessageError says what is wrong)."""
+    messages.check_template(kind, text)
+    return CustomMessage(kind, language, client, text=text)
+
+
+def recording(kind: str, language: str, client: str, data: bytes, filename: str) -> CustomMessage:
+    """A recording, its type from its first bytes (MessageError: not WAV or MP3, too big)."""
+    if kind not in VOICE_KINDS:
+        raise UsageError(f"a recording is for {' and '.join(VOICE_KINDS)} only; {kind} takes a text")
+    return CustomMessage(kind, language, client, audio=data, audio_type=messages.audio_type(data, filename))
+
+
 def _new_message(args: argparse.Namespace, client: str) -> CustomMessage:
     if args.file is None:
         text = sys.stdin.read().rstrip("\n") if args.text == "-" else args.text
-        messages.check_template(args.kind, text)
-        return CustomMessage(args.kind, args.language, client, text=text)
+        return text_message(args.kind, args.language, client, text)
     if args.kind not in VOICE_KINDS:
         raise UsageError(f"--file is for {' and '.join(VOICE_KINDS)} only; {args.kind} takes --text")
-    data = _read_recording(args.file)
-    return CustomMessage(
-        args.kind, args.language, client, audio=data, audio_type=messages.audio_type(data, str(args.file))
-    )
+    return recording(args.kind, args.language, client, _read_recording(args.file), str(args.file))
 
 
 def _read_recording(path: Path) -> bytes:
@@ -198,43 +220,49 @@ def cmd_show(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_delete(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: AdminStore) -> CustomMessage:
-        m = await store.get_message(args.id)
-        if m is None or not await store.delete_message(args.id):
-            raise NotFound(f"no custom message {args.id}")
-        await adminlog.record(store, "message.delete", _slot(m), f"id={m.id}")
-        return m
-
-    m = run_with_store(cfg, work)
+    m = run_with_store(cfg, lambda store: delete(store, args.id))
     print(f"deleted message {m.id}: {_slot(m)}")
     return 0
+
+
+async def delete(store: AdminStore, message_id: int, *, by: str | None = None) -> CustomMessage:
+    """Delete a custom message (message delete, the management portal); the built-in text applies again."""
+    m = await store.get_message(message_id)
+    if m is None or not await store.delete_message(message_id):
+        raise NotFound(f"no custom message {message_id}")
+    await adminlog.record(store, "message.delete", _slot(m), f"id={m.id}", by=by)
+    return m
 
 
 # -- preview ---------------------------------------------------------------------
 
 
 def cmd_preview(args: argparse.Namespace, cfg: Config) -> int:
-    client, app = _client(cfg, args.client)
-
-    async def work(store: AdminStore) -> tuple[str, str | None]:
-        language = args.language
-        if args.user:
-            user = await store.get_user(args.user)
-            if user is None:
-                raise no_such_user(args.user)
-            language = language or user.language or ""
-        values = {**_SAMPLE, "user": args.user or "alice", "app": app or "radmfa"}
-        text = await messages.render(store, args.kind, language=language, client=client, values=values)
-        url = None
-        if args.kind in VOICE_KINDS:
-            url = await messages.voice_file_url(
-                store, args.kind, language=language, client=client, public_url="https://radmfa.example"
-            )
-        return text, url
-
-    text, url = run_with_store(cfg, work)
-    if url is not None:
-        print(f"plays the recording of message {url.rsplit('/', 1)[-1]}")
+    text, recorded = run_with_store(
+        cfg, lambda store: preview(store, cfg, args.kind, language=args.language, client=args.client, user=args.user))
+    if recorded is not None:
+        print(f"plays the recording of message {recorded}")
     else:
         print(text)
     return 0
+
+
+async def preview(
+    store: AdminStore, cfg: Config, kind: str, *, language: str, client: str, user: str | None
+) -> tuple[str, int | None]:
+    """The text a user would get, with sample values (message preview, the
+    management portal), and the id of the recording played instead, if any."""
+    client, app = client_name(cfg, client)
+    if user:
+        found = await store.get_user(user)
+        if found is None:
+            raise no_such_user(user)
+        language = language or found.language or ""
+    values = {**_SAMPLE, "user": user or "alice", "app": app or "radmfa"}
+    text = await messages.render(store, kind, language=language, client=client, values=values)
+    if kind in VOICE_KINDS:
+        url = await messages.voice_file_url(store, kind, language=language, client=client,
+                                            public_url="https://radmfa.example")
+        if url is not None:
+            return text, int(url.rsplit("/", 1)[-1])
+    return text, None

@@ -190,12 +190,8 @@ async def usage_rows(store: AdminStore, q: ReportQuery) -> list[Row]:
 
 
 async def fraud_list(store: AdminStore, q: ReportQuery) -> list[FraudReport]:
-    found = await store.list_fraud_reports(
-        since=q.since, until=q.until, username=q.user, phone=q.phone, status=q.status
-    )
-    # The source filter is not a store query: fraud reports are few (one per
-    # attack on a person), and the store contract stays as the phone factors use it.
-    return [r for r in found if q.source is None or r.source == q.source]
+    return await find_fraud(store, since=q.since, until=q.until, user=q.user, phone=q.phone, status=q.status,
+                            source=q.source)
 
 
 async def bypass_list(store: AdminStore, q: ReportQuery, *, now: datetime) -> list[Bypass]:
@@ -281,6 +277,17 @@ def _write_chart(args: argparse.Namespace, daily: list[tuple[str | int, ...]], *
         raise CommandError(f"cannot write the chart to {args.chart}: {e.strerror}") from None
     # stderr: stdout may be CSV or JSON for a program to read.
     print(f"chart written to {args.chart.absolute()}", file=sys.stderr)
+
+
+async def find_fraud(
+    store: AdminStore, *, since: datetime | None = None, until: datetime | None = None, user: str | None = None,
+    phone: str | None = None, status: str | None = None, source: str | None = None,
+) -> list[FraudReport]:
+    """Fraud reports, oldest first, as `radmfa report fraud` and the management portal filter them."""
+    found = await store.list_fraud_reports(since=since, until=until, username=user, phone=phone, status=status)
+    # The source filter is not a store query: fraud reports are few (one per
+    # attack on a person), and the store contract stays as the phone factors use it.
+    return [r for r in found if source is None or r.source == source]
 
 
 def fraud_reports(args: argparse.Namespace, cfg: Config) -> list[FraudReport]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,9 +17,10 @@ from radmfa.cli import adminlog
 from radmfa.cli.output import add_format_option, write_rows
 from radmfa.cli.parsing import UsageError
 from radmfa.cli.runner import run_with_store
-from radmfa.config import Config
+from radmfa.config import CacheRule, Config
 from radmfa.config import stored as st
 from radmfa.core.admin_ports import AdminStore, SettingsStore
+from radmfa.radius.clients import load_clients
 
 COLUMNS = ("setting", "value", "source", "meaning")
 
@@ -38,7 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = cmds.add_parser("set", help="change a setting on every node (within seconds, no restart)")
     p.add_argument("name", metavar="NAME", choices=list(st.SETTINGS), help=", ".join(st.SETTINGS))
     p.add_argument("value", metavar="VALUE", nargs="+",
-                   help="the value; networks: several, separated by spaces or commas")
+                   help="the value; networks: several, separated by spaces or commas; caching rules: "
+                        "TYPE SECONDS [CLIENT,CLIENT], separated by ';'")
     p.set_defaults(func=cmd_set)
 
     p = cmds.add_parser("unset", help="back to the default value")
@@ -53,31 +56,53 @@ async def current(store: SettingsStore, cfg: Config) -> list[tuple[st.StoredSett
     """Each setting, its value and where the value comes from (store or default)."""
     _version, raw = await store.stored_settings()
     values, _problems = st.decode(raw)
-    defaults = type(cfg.mfa)()
     return [
-        (s, values[name], "store") if name in values else (s, st.file_value(defaults, s), "default")
+        (s, values[name], "store") if name in values else (s, st.default_value(s), "default")
         for name, s in st.SETTINGS.items()
     ]
 
 
-async def change(store: SettingsStore, name: str, text: str | None, *, by: str) -> tuple[str, str]:
+async def change(
+    store: SettingsStore, name: str, text: str | None, *, by: str, cfg: Config | None = None
+) -> tuple[str, str]:
     """Set (None: unset) one setting as ``by``; (before, after) as shown.
-    Raises SettingError for a value the setting cannot take (nothing changes)."""
+    Raises SettingError for a value the setting cannot take (nothing changes);
+    with ``cfg``, also for one this radmfa.toml cannot use."""
     setting = st.lookup(name)
-    new = None if text is None else st.to_json(setting, st.parse_text(setting, text))
+    value = None if text is None else st.parse_text(setting, text)
+    if name == "fraud.notify_email" and value and cfg is not None and not cfg.smtp.host:
+        raise st.SettingError(f"{name}: needs [smtp] host (and from) in {cfg.path.name} to send the mail")
+    new = None if value is None else st.to_json(setting, value)
     old = await store.put_setting(name, new, actor=by, now=datetime.now(UTC))
     return _shown(setting, old), _shown(setting, new)
+
+
+async def change_cache(store: SettingsStore, cfg: Config, rules: Sequence[CacheRule], *, by: str) -> tuple[str, str]:
+    """Replace the caching rules (the management portal's caching page);
+    each client a rule names must be in clients.conf. SettingError otherwise."""
+    known = {client.name for client in load_clients(cfg.radius.clients_file)}
+    for i, rule in enumerate(rules, 1):
+        unknown = [c for c in rule.clients if c not in known]
+        if unknown:
+            raise st.SettingError(f"mfa.cache: rule {i}: no client named {unknown[0]!r} in clients.conf")
+    setting = st.SETTINGS["mfa.cache"]
+    return await change(store, setting.name, st.show(setting, tuple(rules)) if rules else None, by=by)
 
 
 def _shown(setting: st.StoredSetting, value: str | None) -> str:
     if value is None:
         return "(default)"
-    return st.show(setting, st.from_json(setting, value)).replace("\n", " ")
+    return _one_line(setting, st.show(setting, st.from_json(setting, value)))
+
+
+def _one_line(setting: st.StoredSetting, shown: str) -> str:
+    """A value on one line (caching rules: one per line, so "; " between them)."""
+    return shown.replace("\n", "; " if setting.kind == "cache" else " ")
 
 
 def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
     rows = run_with_store(cfg, lambda store: current(store, cfg))
-    out = [(s.name, st.show(s, v).replace("\n", " "), source, s.help) for s, v, source in rows]
+    out = [(s.name, _one_line(s, st.show(s, v)), source, s.help) for s, v, source in rows]
     write_rows(COLUMNS, out, args.format, sys.stdout)
     return 0
 
@@ -91,7 +116,7 @@ def cmd_get(args: argparse.Namespace, cfg: Config) -> int:
 
 def _set(cfg: Config, name: str, text: str | None) -> int:
     async def work(store: AdminStore) -> tuple[str, str]:
-        return await change(store, name, text, by=adminlog.actor())
+        return await change(store, name, text, by=adminlog.actor(), cfg=cfg)
 
     try:
         before, after = run_with_store(cfg, work)
@@ -121,7 +146,7 @@ def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
         done = []
         for name in cfg.moved_keys:
             setting = st.SETTINGS[name]
-            text = st.show(setting, st.file_value(cfg.mfa, setting))
+            text = st.show(setting, st.file_value(cfg, setting))
             before, after = await change(store, name, text, by=adminlog.actor())
             done.append((name, before, after))
         return done

@@ -21,11 +21,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from radmfa.config.mfa import NEW_USER_CHOICES, MfaConfig
+from radmfa.config.fraud import FraudConfig
+from radmfa.config.mfa import CACHE_TYPES, NEW_USER_CHOICES, CacheRule, MfaConfig
+from radmfa.config.phone import PhoneConfig
 from radmfa.config.reader import IpNetwork
 
-Kind = Literal["choice", "bool", "int", "networks"]
+Kind = Literal["choice", "bool", "int", "networks", "cache", "emails", "url", "fraud_code"]
 MAX_NETWORKS = 10_000
+MAX_CACHE_RULES = 100
+MAX_EMAILS = 50
+MAX_CACHE_SECONDS = 31 * 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,8 @@ class StoredSetting:
     choices: tuple[str, ...] = ()
     minimum: int = 0
     maximum: int = 0
+    page: str = "settings"  # the management portal's page that edits it
+    holder: str = ""  # the Config attribute holding it, when not its section's: "phone" for mfa.fraud_code
 
     @property
     def section(self) -> str:
@@ -58,6 +65,19 @@ SETTINGS: Mapping[str, StoredSetting] = {
                       minimum=0, maximum=1000),
         StoredSetting("mfa.lockout_minutes", "int", "how long a lockout lasts; 0 = until unblocked",
                       minimum=0, maximum=525600),
+        StoredSetting("mfa.fraud_code", "fraud_code", 'keys pressed on the call to report fraud: digits then "#"',
+                      holder="phone"),
+        StoredSetting("fraud.allow_reports", "bool", "a fraud code or \"report fraud\" button records a report"),
+        StoredSetting("fraud.block_user", "bool", "a fraud report blocks the user"),
+        StoredSetting("fraud.block_days", "int", "how long a fraud block lasts, in days; 0 = until unblocked",
+                      minimum=0, maximum=36500),
+        StoredSetting("fraud.notify_email", "emails", "addresses mailed each fraud report (needs [smtp]), "
+                      "one per line"),
+        StoredSetting("fraud.notify_webhook", "url", "a URL POSTed each fraud report as JSON (signed with "
+                      "[fraud] webhook_secret_file when given); empty = none"),
+        StoredSetting("mfa.cache", "cache", "caching rules: after a complete MFA success, logins matching a rule "
+                      "skip the second factor for its seconds (one per line: TYPE SECONDS [CLIENT,CLIENT])",
+                      page="cache"),
     )
 }
 
@@ -89,8 +109,65 @@ def parse_text(setting: StoredSetting, text: str) -> Any:
             raise SettingError(f"{setting.name}: must be a whole number from {setting.minimum} to "
                                f"{setting.maximum}, got {text!r}")
         return int(text)
+    if setting.kind == "emails":
+        return check_emails(setting, [t for t in text.replace(",", "\n").split() if t])
+    if setting.kind == "url":
+        return check_url(setting, text)
+    if setting.kind == "fraud_code":
+        if not text.rstrip("#").isdigit() or not text.endswith("#") or len(text) > 10:
+            raise SettingError(f'{setting.name}: digits then "#", e.g. "0#", got {text[:20]!r}')
+        return text
+    if setting.kind == "cache":
+        lines = [t for t in text.replace(";", "\n").splitlines() if t.strip()]
+        return check_cache(setting, [_cache_line(setting, i, line) for i, line in enumerate(lines, 1)])
     items = [t for t in text.replace(",", "\n").split() if t]
     return check_networks(setting, items)
+
+
+def _cache_line(setting: StoredSetting, i: int, line: str) -> dict[str, Any]:
+    words = line.split()
+    if len(words) not in (2, 3):
+        raise SettingError(f"{setting.name}: rule {i} ({line.strip()[:60]!r}): give TYPE SECONDS [CLIENT,CLIENT]")
+    clients = [c for c in words[2].split(",") if c] if len(words) == 3 else []
+    return {"type": words[0], "seconds": words[1], "clients": clients}
+
+
+def check_emails(setting: StoredSetting, items: list[Any]) -> tuple[str, ...]:
+    if len(items) > MAX_EMAILS:
+        raise SettingError(f"{setting.name}: at most {MAX_EMAILS} addresses, got {len(items)}")
+    for i, item in enumerate(items, 1):
+        # One plain address: a newline or comma would add headers or recipients.
+        if not isinstance(item, str) or "@" not in item or any(c.isspace() or c in ",;<>" for c in item):
+            raise SettingError(f"{setting.name}: address {i} ({str(item)[:60]!r}) is not an e-mail address")
+    return tuple(dict.fromkeys(items))
+
+
+def check_url(setting: StoredSetting, text: Any) -> str:
+    if not isinstance(text, str) or (text and not text.startswith(("https://", "http://"))) or len(text) > 2000 \
+            or any(c.isspace() for c in text):
+        raise SettingError(f"{setting.name}: must be an http:// or https:// URL (or empty), got {str(text)[:60]!r}")
+    return text
+
+
+def check_cache(setting: StoredSetting, items: list[Any]) -> tuple[CacheRule, ...]:
+    """Caching rules, each checked as [[mfa.cache]] in radmfa.toml is."""
+    if len(items) > MAX_CACHE_RULES:
+        raise SettingError(f"{setting.name}: at most {MAX_CACHE_RULES} rules, got {len(items)}")
+    out: list[CacheRule] = []
+    for i, item in enumerate(items, 1):
+        where = f"{setting.name}: rule {i}"
+        if not isinstance(item, dict):
+            raise SettingError(f"{where}: not a rule")
+        kind, seconds, clients = item.get("type"), str(item.get("seconds", "")), item.get("clients", [])
+        if kind not in CACHE_TYPES:
+            raise SettingError(f"{where}: type must be one of {', '.join(CACHE_TYPES)}, got {str(kind)[:40]!r}")
+        if not seconds.isdigit() or not 1 <= int(seconds) <= MAX_CACHE_SECONDS:
+            raise SettingError(f"{where}: seconds must be a whole number from 1 to {MAX_CACHE_SECONDS}, "
+                               f"got {seconds[:20]!r}")
+        if not isinstance(clients, list) or not all(isinstance(c, str) and c.strip() for c in clients):
+            raise SettingError(f"{where}: clients must be a list of client names")
+        out.append(CacheRule(kind, int(seconds), tuple(c.strip() for c in clients)))
+    return tuple(out)
 
 
 def check_networks(setting: StoredSetting, items: list[Any]) -> tuple[IpNetwork, ...]:
@@ -106,7 +183,9 @@ def check_networks(setting: StoredSetting, items: list[Any]) -> tuple[IpNetwork,
 
 
 def to_json(setting: StoredSetting, value: Any) -> str:
-    if setting.kind == "networks":
+    if setting.kind == "cache":
+        return json.dumps([{"type": r.type, "seconds": r.seconds, "clients": list(r.clients)} for r in value])
+    if setting.kind in ("networks", "emails"):
         return json.dumps([str(n) for n in value])
     return json.dumps(value)
 
@@ -114,6 +193,16 @@ def to_json(setting: StoredSetting, value: Any) -> str:
 def from_json(setting: StoredSetting, text: str) -> Any:
     """A stored value, checked as if typed: a row edited by hand cannot slip past the rules."""
     raw = json.loads(text)
+    if setting.kind == "emails":
+        if not isinstance(raw, list):
+            raise SettingError(f"{setting.name}: stored value is not a list")
+        return check_emails(setting, raw)
+    if setting.kind == "url":
+        return check_url(setting, raw)
+    if setting.kind == "cache":
+        if not isinstance(raw, list):
+            raise SettingError(f"{setting.name}: stored value is not a list")
+        return check_cache(setting, raw)
     if setting.kind == "networks":
         if not isinstance(raw, list):
             raise SettingError(f"{setting.name}: stored value is not a list")
@@ -127,15 +216,27 @@ def from_json(setting: StoredSetting, text: str) -> Any:
 
 def show(setting: StoredSetting, value: Any) -> str:
     """A value as the CLI and the portal show it (and as parse_text reads it back)."""
-    if setting.kind == "networks":
+    if setting.kind in ("networks", "emails"):
         return "\n".join(str(n) for n in value)
+    if setting.kind == "cache":
+        return "\n".join(f"{r.type} {r.seconds}" + (f" {','.join(r.clients)}" if r.clients else "") for r in value)
     if setting.kind == "bool":
         return "true" if value else "false"
     return str(value)
 
 
-def file_value(mfa: MfaConfig, setting: StoredSetting) -> Any:
-    return getattr(mfa, setting.key)
+def _holder_name(setting: StoredSetting) -> str:
+    return setting.holder or setting.section
+
+
+def file_value(config: Any, setting: StoredSetting) -> Any:
+    """The value ``config`` (a Config) gives: the file's, or the default."""
+    return getattr(getattr(config, _holder_name(setting)), setting.key)
+
+
+def default_value(setting: StoredSetting) -> Any:
+    defaults = {"mfa": MfaConfig(), "phone": PhoneConfig(), "fraud": FraudConfig()}
+    return getattr(defaults[_holder_name(setting)], setting.key)
 
 
 def decode(stored: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
@@ -157,8 +258,18 @@ def decode(stored: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
 
 def apply(mfa: MfaConfig, values: Mapping[str, Any]) -> MfaConfig:
     """``mfa`` with the stored values in place of the file's or the defaults."""
-    changes = {SETTINGS[name].key: value for name, value in values.items() if SETTINGS[name].section == "mfa"}
+    changes = {SETTINGS[name].key: value for name, value in values.items() if _holder_name(SETTINGS[name]) == "mfa"}
     return replace(mfa, **changes) if changes else mfa
+
+
+def apply_config(config: Any, values: Mapping[str, Any]) -> Any:
+    """``config`` (a Config) with the stored values in each section they belong to."""
+    sections: dict[str, Any] = {}
+    for holder in ("mfa", "phone", "fraud"):
+        changes = {SETTINGS[n].key: v for n, v in values.items() if _holder_name(SETTINGS[n]) == holder}
+        if changes:
+            sections[holder] = replace(getattr(config, holder), **changes)
+    return replace(config, **sections) if sections else config
 
 
 def given_in_file(doc: Mapping[str, Any]) -> tuple[str, ...]:

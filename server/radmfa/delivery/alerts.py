@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import aiohttp
 import structlog
 
-from radmfa.config import FraudConfig, SmtpConfig
+from radmfa.config import Config, FraudConfig, SmtpConfig
 from radmfa.core.model import FraudReport
 from radmfa.delivery import smtp, webhook
 from radmfa.errors import DeliveryError
@@ -80,6 +80,10 @@ class FraudNotifier:
     @property
     def enabled(self) -> bool:
         return bool(self.fraud.notify_email or self.fraud.notify_webhook)
+
+    def use_config(self, config: Config) -> None:
+        """The store's settings changed (service/live_settings.py): who is told."""
+        self.fraud = config.fraud
 
     async def __call__(self, report: FraudReport) -> None:
         """Schedule every configured delivery of ``report`` and return at once."""

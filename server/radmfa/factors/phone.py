@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from radmfa.config import FraudConfig, LimitsConfig, PhoneConfig
+from radmfa.config import Config, FraudConfig, LimitsConfig, PhoneConfig
 from radmfa.core import fraud, limits, messages, methods, push_guard, session, texts
 from radmfa.core.methods import Option
 from radmfa.core.model import AuthRequest, FraudReport, OobSession, Phase, PhoneOutcome, User
@@ -33,6 +33,9 @@ log = structlog.get_logger("radmfa.phone")
 
 POLL_INTERVAL_S = 0.2  # a decision reaches the held request within this (plus one store read)
 _SENT = b"sent"  # hash scope of codes sent for a challenge (the row is keyed by State)
+TEST_CALL = "test-call"  # the token's id for a test call's callbacks
+TEST_CALL_TTL_S = 300
+TEST_TEXT = "This is a test message from {app}. You do not need to do anything."
 PLAY = "play"  # the token action of a recording's URL (service/http.py checks it)
 _REASONS = {session.Event.APPROVE: "approved", session.Event.DENY: "denied", session.Event.REPORT_FRAUD: "fraud"}
 
@@ -60,6 +63,10 @@ class PhoneFactors:
         self.methods = senders.methods()
         self.app_name, self.notify = app_name, notify
         self._watchers: set[asyncio.Task[None]] = set()
+
+    def use_config(self, config: Config) -> None:
+        """The store's settings changed (service/live_settings.py): the fraud code and [fraud]."""
+        self.cfg, self.fraud_cfg = config.phone, config.fraud
 
     @property
     def two_way_sms(self) -> bool:
@@ -297,6 +304,40 @@ class PhoneFactors:
             await self.senders.sms.send_sms(held.destination, await self._text("sms_two_way", user, client, code=code))
         else:
             raise DeliveryError(f"no provider for {held.method}")
+
+    def test_text(self) -> str:
+        return TEST_TEXT.format(app=self.app_name("") or "radmfa")
+
+    async def send_test(self, user: User, method: str, *, now: datetime) -> str:
+        """A test text, call, push or e-mail to ``user`` through the configured
+        provider, under the same [limits] as a code (the management portal's
+        "send a test"): where it went, masked. The call says TEST_TEXT and
+        hangs up (service/http.py answers /cb/test/answer). Raises
+        DeliveryError when it cannot go out."""
+        found = [o for o in self.options(user) if o.method == method]
+        if not found:
+            raise DeliveryError(f"{user.name} has no {method} destination, or no {method} provider is configured")
+        refused = await self._refused(user, method, now=now)
+        if refused is not None:
+            raise DeliveryError(refused.message or refused.reason)
+        option, key = found[0], await self.store.callback_key()
+        text = self.test_text()
+        if method == "voice" and self.senders.voice is not None:
+            expires = now + timedelta(seconds=TEST_CALL_TTL_S)
+            answer, status = (callbacks.url(self.public_url, f"/cb/test/{a}", callbacks.sign(key, TEST_CALL, a,
+                                                                                            expires_at=expires))
+                              for a in ("answer", "status"))
+            await self.senders.voice.place_call(option.destination, answer_url=answer, status_url=status)
+        elif method == "push" and self.senders.push is not None:
+            await self.senders.push.push(self.topic(user, key), title=self.app_name("") or "radmfa", text=text,
+                                         actions=())
+        elif method == "sms" and self.senders.sms is not None:
+            await self.senders.sms.send_sms(option.destination, text)
+        elif method == "email" and self.senders.email is not None:
+            await self.senders.email.send_email(option.destination, subject=self.app_name("") or "radmfa", body=text)
+        else:
+            raise DeliveryError(f"no provider for {method}")
+        return option.shown or "the push app"
 
     async def _push(self, held: OobSession, user: User, key: bytes, *, ip: str, now: datetime, match: bool) -> None:
         """The push: the app's question, where and when the sign-in comes

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from radmfa.config import PORTAL_CLIENT, ClientPolicy, Config, format_host_port
+from radmfa.config import PORTAL_CLIENT, ClientPolicy, Config, MfaConfig, format_host_port
 from radmfa.config.clients import number_matching_warning
 from radmfa.core import exemptions, limits, messages
 from radmfa.core.admin_ports import Store
@@ -167,6 +167,9 @@ async def build(config: Config) -> App:
         config.mfa, upstream, store, factors["otp"], policies=table, passwords=passwords, phone=phone
     )
     settings.subscribe(pipeline.use_settings)
+    settings.subscribe_config(notifier.use_config)
+    if phone is not None:
+        settings.subscribe_config(phone.use_config)
     audit = AuditSink(store, settings=config.audit)
     service = RadiusService(
         config.radius, clients, TimedDecider(pipeline) if config.metrics.listen else pipeline, audit, policies=table,
@@ -205,6 +208,8 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
     # called back (and /healthz answers), also while the UDP sockets open.
     if app.config.http.listen:  # provider callbacks and /healthz
         callbacks = CallbackApp(app.config.http, app.config.phone, app.phone, app.service.healthy)
+        if app.settings is not None:
+            app.settings.subscribe_config(callbacks.use_config)
         try:
             app.http_runner = await start_http(callbacks.app(), app.config.http.listen, reuse_port=reuse_port)
         except CannotListen as e:
@@ -263,16 +268,18 @@ async def _listen_accounting(app: App, service: AccountingService, *, reuse_port
         app.accounting_addresses.append((sockname[0], sockname[1]))
 
 
-async def purge_once(store: Store, config: Config, *, now: datetime) -> None:
+async def purge_once(store: Store, config: Config, *, now: datetime, mfa: MfaConfig | None = None) -> None:
     """Drop what has expired: challenges, ended send-limit windows, audit rows
-    past retention, cache entries and remembered devices past any window."""
+    past retention, cache entries and remembered devices past any window
+    (``mfa``: the settings in force, with the store's caching rules)."""
     await store.purge_expired(now=now)
     await limits.purge(store, now=now)
     await store.purge_oob(before=now - timedelta(seconds=PURGE_INTERVAL_S))  # held calls and pushes, sent codes
     await store.purge_audit(before=now - timedelta(days=config.audit.keep_days))
     if config.portal.public_url:  # portal sessions idle past their timeout
         await store.purge_web_sessions(idle_before=now - timedelta(minutes=config.portal.session_idle_minutes), now=now)
-    cache_for, devices_for = exemptions.retention(config.mfa.cache, [ClientPolicy(), *config.clients.values()])
+    rules = (mfa or config.mfa).cache
+    cache_for, devices_for = exemptions.retention(rules, [ClientPolicy(), *config.clients.values()])
     await store.purge_exemptions(cache_before=now - cache_for, devices_before=now - devices_for)
     await store.purge_nas_sessions(before=now - timedelta(days=config.audit.keep_days))  # ended, or long silent
 
@@ -282,7 +289,8 @@ async def _housekeeping(app: App) -> None:
     while True:
         await asyncio.sleep(PURGE_INTERVAL_S)
         try:
-            await purge_once(app.store, app.config, now=datetime.now(UTC))
+            await purge_once(app.store, app.config, now=datetime.now(UTC),
+                             mfa=app.settings.mfa if app.settings is not None else None)
         except Exception as e:
             log.warning("housekeeping failed", error=str(e))
         accounting = app.accounting.counters() if app.accounting is not None else None

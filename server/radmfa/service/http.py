@@ -19,12 +19,12 @@ from datetime import UTC, datetime
 import structlog
 from aiohttp import web
 
-from radmfa.config import HttpConfig, PhoneConfig
+from radmfa.config import Config, HttpConfig, PhoneConfig
 from radmfa.core import messages, push_guard
 from radmfa.core.session import Event
 from radmfa.delivery.twilio import valid_signature
 from radmfa.factors import callbacks, voice
-from radmfa.factors.phone import PLAY, PhoneFactors
+from radmfa.factors.phone import PLAY, TEST_CALL, PhoneFactors
 from radmfa.service.binding import bind_failure
 from radmfa.service.warnings import Throttle
 
@@ -45,12 +45,17 @@ class CallbackApp:
         self.http, self.cfg, self.phone, self.healthy = http, phone_cfg, phone, healthy
         self.warnings = Throttle(interval_s=60.0, per_interval=WARN_PER_MINUTE)
 
+    def use_config(self, config: Config) -> None:
+        """The store's settings changed (service/live_settings.py): the fraud code."""
+        self.cfg = config.phone
+
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_post("/cb/voice/{id}/{action}", self.voice)
         app.router.add_post("/cb/push/{id}/{action}", self.push)
         app.router.add_post("/cb/sms/inbound", self.inbound_sms)
+        app.router.add_post("/cb/test/{action}", self.test_call)
         app.router.add_get("/voice/{id:[0-9]{1,18}}", self.voice_file)  # messages.VOICE_PATH (fits a SQL BIGINT)
         return app
 
@@ -137,6 +142,20 @@ class CallbackApp:
         kind = "voice_approved" if verdict == "approve" else "voice_denied"
         said = await self.phone.text(kind, held.client, user=held.username, language=language)
         return web.Response(text=voice.goodbye(said), content_type=_TWIML)
+
+    async def test_call(self, request: web.Request) -> web.Response:
+        """A test call from the management portal (PhoneFactors.send_test):
+        says the test text and hangs up; nothing to decide."""
+        action = request.match_info["action"]
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        if action not in ("answer", "status") or not await self._token_ok(request, TEST_CALL, action):
+            return self._forbidden("bad test call token", request)
+        if not self._twilio_ok(request, form, "voice"):
+            return self._forbidden("bad X-Twilio-Signature (is [http] public_url what Twilio calls?)", request)
+        if action == "status":
+            return web.Response(status=204)
+        assert self.phone is not None
+        return web.Response(text=voice.goodbye(self.phone.test_text()), content_type=_TWIML)
 
     async def voice_file(self, request: web.Request) -> web.Response:
         """A custom recording for <Play> (radmfa message add … --file), for

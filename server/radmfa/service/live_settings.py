@@ -32,7 +32,7 @@ async def reconcile(store: SettingsStore, config: Config) -> None:
     """Import the moved keys radmfa.toml still gives; refuse a file that disagrees with the store."""
     for name in config.moved_keys:
         setting = st.SETTINGS[name]
-        mine = st.to_json(setting, st.file_value(config.mfa, setting))
+        mine = st.to_json(setting, st.file_value(config, setting))
         held = await store.import_setting(name, mine, actor=FILE_ACTOR, now=datetime.now(UTC))
         where = f"{config.path.name}: [{setting.section}] {setting.key}"
         if held == mine:
@@ -53,23 +53,36 @@ async def reconcile(store: SettingsStore, config: Config) -> None:
 
 async def current_mfa(store: SettingsStore, config: Config) -> MfaConfig:
     """``config.mfa`` with the store's values (for one-shot commands)."""
+    return (await current_config(store, config)).mfa
+
+
+async def current_config(store: SettingsStore, config: Config) -> Config:
+    """``config`` with the store's values in every section (for one-shot commands)."""
     _version, raw = await store.stored_settings()
     values, _problems = st.decode(raw)
-    return st.apply(config.mfa, values)
+    config_now: Config = st.apply_config(config, values)
+    return config_now
 
 
 class LiveSettings:
     def __init__(self, store: SettingsStore, config: Config) -> None:
-        self.store, self.base = store, config.mfa
-        self.mfa = config.mfa
+        self.store, self.base, self.base_config = store, config.mfa, config
+        self.mfa, self.config = config.mfa, config
         self.version = -1
         self._users: list[Callable[[MfaConfig], None]] = []
+        self._config_users: list[Callable[[Config], None]] = []
         self._problems: frozenset[str] = frozenset()
 
     def subscribe(self, use: Callable[[MfaConfig], None]) -> None:
         """``use`` gets the settings now and after each change."""
         self._users.append(use)
         use(self.mfa)
+
+    def subscribe_config(self, use: Callable[[Config], None]) -> None:
+        """``use`` gets the whole configuration with the store's values (the
+        [fraud] and fraud code settings too), now and after each change."""
+        self._config_users.append(use)
+        use(self.config)
 
     async def refresh(self) -> bool:
         """Reload when the store's version moved; True when it did."""
@@ -81,10 +94,13 @@ class LiveSettings:
             log.warning("stored setting ignored", problem=problem)
         self._problems = frozenset(problems)
         mfa = st.apply(self.base, values)
-        changed = self.version >= 0 and mfa != self.mfa
-        self.version, self.mfa = version, mfa
+        config: Config = st.apply_config(self.base_config, values)
+        changed = self.version >= 0 and config != self.config
+        self.version, self.mfa, self.config = version, mfa, config
         for use in self._users:
             use(mfa)
+        for use_config in self._config_users:
+            use_config(config)
         if changed:
             log.info("settings changed", version=version, **_shown(values))
         return True

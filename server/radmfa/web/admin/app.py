@@ -35,6 +35,9 @@ from radmfa.service.notify import sd_notify
 from radmfa.upstream import build_upstream
 from radmfa.upstream.passwords import Passwords
 from radmfa.web import i18n, security
+from radmfa.web.admin.cache import CachePages
+from radmfa.web.admin.fraud import FraudPages
+from radmfa.web.admin.messages import MessagePages
 from radmfa.web.admin.pages import ADMIN_PORTAL, Pages
 from radmfa.web.app import Foundation, Handler, Site
 from radmfa.web.i18n import N_
@@ -123,12 +126,17 @@ async def build_admin_portal(
                             hotp_window=config.mfa.hotp_window)
     portal = UserPortal(config, store, upstream, phone, factors["otp"], senders, foundation, notifier)
     if settings is not None:
-        settings.subscribe(portal.use_settings)
+        settings.subscribe_config(portal.use_config)
+        if notifier is not None:
+            settings.subscribe_config(notifier.use_config)
     pages = Pages(portal, store, upstream, settings)
 
     def routes(app: web.Application) -> None:
         AdminSignIn(portal).routes(app)
         pages.routes(app)
+        FraudPages(pages).routes(app)
+        MessagePages(pages).routes(app)
+        CachePages(pages).routes(app)
 
     app = foundation.application(routes)
     app.middlewares.insert(0, _allow_from(config))

@@ -73,6 +73,7 @@ class Pages:
         app.router.add_post("/users/{name}/unblock", self.unblock)
         app.router.add_post("/users/{name}/reset", self.reset)
         app.router.add_post("/users/{name}/enroll-link", self.enroll_link)
+        app.router.add_post("/users/{name}/test", self.test_send)
         app.router.add_get("/bypass", self.bypasses)
         app.router.add_post("/bypass", self.create_bypass)
         app.router.add_post("/bypass/{id}/cancel", self.cancel_bypass)
@@ -167,8 +168,11 @@ class Pages:
             apppasswords=await self.store.list_app_passwords(user.name),
             bypasses=[b for b in await self.store.list_bypasses(user.name) if b.status(now=now) == "open"],
             signins=list(reversed(signins)), format_time=reports.format_time, state_text=helpdesk.state_text(user),
-            link=flash.pop("link", ""), **self._flashed(flash),
+            link=flash.pop("link", ""), test_methods=self._test_methods(user), **self._flashed(flash),
         )
+
+    def _test_methods(self, user: Any) -> list[str]:
+        return list(dict.fromkeys(o.method for o in self.p.phone.options(user))) if self.p.phone else []
 
     async def _act(self, request: web.Request, work: Any, done: str) -> web.StreamResponse:
         me, form = await self._form(request, "act")
@@ -220,6 +224,18 @@ class Pages:
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
+    async def test_send(self, request: web.Request) -> web.StreamResponse:
+        me, form = await self._form(request, "act")
+        name, method = request.match_info["name"], form.get("method", "")
+        try:
+            where = await helpdesk.test_send(self.store, self.p.phone, name, method, now=request["visit"].now,
+                                             by=me.account.username)
+        except RadmfaError as e:
+            return await self.user(request, text=str(e), error=True)
+        text = self.web.renderer.translate(request["visit"].language, N_("Test sent: %(method)s to %(where)s."),
+                                           method=method, where=where)
+        return await self.user(request, text=text)
+
     # ---- one-time bypass ----
 
     async def bypasses(self, request: web.Request, **flash: Any) -> web.Response:
@@ -258,7 +274,7 @@ class Pages:
     async def settings_page(self, request: web.Request, **flash: Any) -> web.Response:
         await self.me(request, "settings")
         current = await settings_ops.current(self.store, self.p.config)
-        shown = [(s, stored.show(s, v), source) for s, v, source in current]
+        shown = [(s, stored.show(s, v), source) for s, v, source in current if s.page == "settings"]
         events = [e for e in await self.store.query_admin_events(limit=200) if e.action.startswith("setting.")]
         return self.web.page(
             request, "settings.html", settings=shown, events=list(reversed(events))[:20],
@@ -274,12 +290,14 @@ class Pages:
             # Check every value before changing any: a bad one changes nothing.
             wanted = {}
             for name, setting in stored.SETTINGS.items():
+                if setting.page != "settings":
+                    continue  # edited on a page of its own
                 text = form.get(name, "") if setting.kind != "bool" else ("true" if form.get(name) else "false")
                 value = stored.show(setting, stored.parse_text(setting, text))
                 if value != current[name]:
                     wanted[name] = value
             for name, value in wanted.items():
-                await settings_ops.change(self.store, name, value, by=me.account.username)
+                await settings_ops.change(self.store, name, value, by=me.account.username, cfg=self.p.config)
                 changed.append(name)
         except stored.SettingError as e:
             return await self.settings_page(request, text=str(e), error=True)

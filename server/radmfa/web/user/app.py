@@ -67,7 +67,9 @@ async def build_user_portal(
                             hotp_window=config.mfa.hotp_window)
     portal = UserPortal(config, store, upstream, phone, factors["otp"], senders, foundation, notifier)
     if settings is not None:
-        settings.subscribe(portal.use_settings)
+        settings.subscribe_config(portal.use_config)
+        if isinstance(notifier, FraudNotifier):  # (a test may pass a plain function)
+            settings.subscribe_config(notifier.use_config)
 
     def routes(app: web.Application) -> None:
         SignIn(portal).routes(app)

@@ -17,7 +17,7 @@ from typing import Protocol
 import structlog
 from aiohttp import web
 
-from radmfa.config import Config, MfaConfig
+from radmfa.config import Config
 from radmfa.core import exemptions, fraud
 from radmfa.core.admin_model import AdminEvent, WebSession
 from radmfa.core.admin_ports import AuditLog, ControlAdmin, PortalStore, UserAdmin
@@ -61,10 +61,12 @@ class UserPortal:
         self.verifier = Verifier(store, phone, otp, totp_window=config.mfa.totp_window)
         self._lockout = Lockout(config.mfa, store)  # the RADIUS side's rule, on the same counters
 
-    def use_settings(self, mfa: MfaConfig) -> None:
-        """The store's settings changed (service/live_settings.py)."""
-        self.config = replace(self.config, mfa=mfa)
-        self._lockout = Lockout(mfa, self.store)
+    def use_config(self, config: Config) -> None:
+        """The store's settings changed (service/live_settings.py): [mfa]'s and [fraud]'s."""
+        self.config = config
+        self._lockout = Lockout(config.mfa, self.store)
+        if self.phone is not None:
+            self.phone.use_config(config)
 
     # ---- who is here ----
 
