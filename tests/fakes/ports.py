@@ -22,6 +22,7 @@ from radmfa.core.model import (
     CustomMessage,
     ExemptionView,
     FraudReport,
+    MfaSuccess,
     NewToken,
     NewUser,
     OobSession,
@@ -175,11 +176,16 @@ class FakeLoginStore:
 
     # ---- CodeStore ----
 
-    async def consume_otp_step(self, token_id: int, step: int) -> bool:
+    async def consume_otp_step(self, token_id: int, step: int, *, success: MfaSuccess | None = None) -> bool:
         token = self.tokens[token_id]
         if token.last_step is not None and step <= token.last_step:
             return False
         self.tokens[token_id] = replace(token, last_step=step, fail_count=0)
+        if success is not None:
+            await self.record_mfa_success(
+                success.user_id, scopes=success.scopes, station=success.station, client=success.client,
+                now=success.now,
+            )
         return True
 
     async def note_code_failure(self, token_ids: Sequence[int], *, now: datetime) -> None:

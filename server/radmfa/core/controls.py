@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 from radmfa.core import exemptions
 from radmfa.core.challenge import reject
 from radmfa.core.exemptions import Rule
-from radmfa.core.model import Attr, AuthRequest, Decision, User, UserState, Verdict
+from radmfa.core.model import Attr, AuthRequest, Decision, MfaSuccess, User, UserState, Verdict
 from radmfa.core.ports import AppPasswordCheck, ClientPolicies, ExemptionCheckStore, LockoutStore
 
 if TYPE_CHECKING:
@@ -162,19 +162,30 @@ class AdminControls:
             return reject(f"{Rule.NEW_USER}: no factor enrolled")
         return reject(f"{Rule.NEW_USER}: no factor enrolled", self.mfa.no_factor_message)
 
-    async def succeeded(self, request: AuthRequest, user: User, *, now: datetime) -> None:
+    async def succeeded(self, request: AuthRequest, user: User, *, now: datetime, recorded: bool = False) -> None:
         """Every accept after a verified second factor calls this, and nothing
         else does: it feeds the cache and remembered devices, and clears the
-        lockout count (an exemption never refreshes an exemption)."""
+        lockout count (an exemption never refreshes an exemption). ``recorded``:
+        the code's check already wrote success_record() with its step."""
+        if recorded:
+            return
+        success = self.success_record(request, user, now=now)
+        await self.store.record_mfa_success(
+            success.user_id,
+            scopes=success.scopes,
+            station=success.station,
+            client=success.client,
+            now=now,
+        )
+
+    def success_record(self, request: AuthRequest, user: User, *, now: datetime) -> MfaSuccess:
+        """What succeeded() writes for this login, for a code check to write
+        with the code's step (OtpFactor.verify's ``success``)."""
         client = self.policies.policy_for(request.client)
         station = exemptions.user_address(request, client.user_ip_attribute)
         scopes = exemptions.cache_scopes(self.mfa.cache, client=request.client, station=station)
-        await self.store.record_mfa_success(
-            user.id,
-            scopes=list(scopes),
-            station=station if client.remember_days else "",
-            client=request.client,
-            now=now,
+        return MfaSuccess(
+            user.id, tuple(scopes), station if client.remember_days else "", request.client, now
         )
 
     async def failed(self, user: User, *, now: datetime) -> bool:

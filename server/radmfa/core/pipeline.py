@@ -199,10 +199,12 @@ class Pipeline:
     async def _inline_code(
         self, login: _Login, user: User, tokens: list[Token], code: bytes, *, now: datetime
     ) -> Decision:
-        check = await self.otp.verify(tokens, code, now=now)
+        # A correct code is an accept: its MFA success goes with its step, one store trip.
+        success = self.controls.success_record(login.request, user, now=now)
+        check = await self.otp.verify(tokens, code, now=now, success=success)
         method = self.otp.method(tokens, check)
         if check.ok:
-            await self.controls.succeeded(login.request, user, now=now)
+            await self.controls.succeeded(login.request, user, now=now, recorded=check.recorded)
             return Decision(Verdict.ACCEPT, "password and inline code", method, login.attrs)
         if await self.controls.failed(user, now=now):
             return reject(Rule.LOCKOUT.value, factor=method)
@@ -224,13 +226,20 @@ class Pipeline:
         refused = self.controls.blocked(user, now=now)
         if refused is not None:
             return _with_user(refused, user)
-        check = await self.otp.verify(self.otp.usable(tokens), (request.password or b"").strip(), now=now)
+        # The MFA success is written with the code's step only when a correct
+        # code is sure to accept (the session's transition is pure).
+        success = None
+        if user is not None and self.challenges.accepts(found, now=now):
+            success = self.controls.success_record(request, user, now=now)
+        check = await self.otp.verify(
+            self.otp.usable(tokens), (request.password or b"").strip(), now=now, success=success
+        )
 
         async def retry() -> str:
             return self.mfa.retry_prompt
 
         decision = await self.challenges.answered(
             found, request, user, ok=check.ok, reason=check.reason, method=self.otp.method(tokens, check),
-            next_state=new_state(), retry=retry, now=now,
+            next_state=new_state(), retry=retry, now=now, recorded=check.recorded,
         )
         return _with_user(decision, user)

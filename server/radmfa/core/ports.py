@@ -24,6 +24,7 @@ from radmfa.core.model import (
     Decision,
     ExemptionView,
     FraudReport,
+    MfaSuccess,
     OobSession,
     Phase,
     PhoneOutcome,
@@ -52,10 +53,12 @@ class UserLookup(Protocol):
 class CodeStore(Protocol):
     """What a one-time code's check keeps: the replay guard and the per-token lock."""
 
-    async def consume_otp_step(self, token_id: int, step: int) -> bool:
+    async def consume_otp_step(self, token_id: int, step: int, *, success: MfaSuccess | None = None) -> bool:
         """Accept ``step`` once: True only if it is above the token's last
         accepted step, which it then becomes (atomic compare-and-set). The
-        same update resets the token's ``fail_count`` to 0."""
+        same update resets the token's ``fail_count`` to 0. With ``success``,
+        and only if the step was accepted, also record_mfa_success(success)
+        in the same transaction (one trip to the store for the decision)."""
 
     async def note_code_failure(self, token_ids: Sequence[int], *, now: datetime) -> None:
         """Count a wrong code against each of ``token_ids``: ``fail_count`` + 1
@@ -244,7 +247,11 @@ class Factor(Protocol):
         """The audit method (model.AUDIT_METHODS) of a code check: the kind of
         the token that matched, else the kind the user's tokens are."""
 
-    async def verify(self, tokens: list[Token], code: bytes, *, now: datetime) -> CodeCheck: ...
+    async def verify(
+        self, tokens: list[Token], code: bytes, *, now: datetime, success: MfaSuccess | None = None
+    ) -> CodeCheck:
+        """Check ``code``; with ``success``, a correct code also records it
+        in the same store trip (CodeCheck.recorded)."""
 
 
 class AppPasswordCheck(Protocol):

@@ -16,8 +16,10 @@ from typing import Any
 
 import asyncpg
 
+from radmfa.core.model import MfaSuccess
 from radmfa.errors import ConfigError, StoreError
 from radmfa.store import schema
+from radmfa.store.codec import to_epoch
 from radmfa.store.seeds import SeedCipher
 from radmfa.store.sql import Row, SqlStore, Statement
 
@@ -37,6 +39,32 @@ CLOSE_TIMEOUT = 5.0
 # pg_advisory_xact_lock key held while migrating ("radmfa" in ASCII), so nodes
 # starting together apply each migration once.
 _MIGRATION_LOCK = 0x7261646D6661
+
+# asyncpg prepares each statement once per connection and keeps it; the hot
+# path's few statements must never be pushed out by admin ones (asyncpg's
+# default keeps 100) nor dropped after asyncpg's default 300 s (0: kept).
+STATEMENT_CACHE_SIZE = 512
+STATEMENT_LIFETIME = 0
+
+# consume_otp_step with the login's MFA success, in one statement (one round
+# trip, atomic): the step's compare-and-set, and only if it matched (every
+# other part reads ``step``) the cache times, the remembered device and the
+# cleared failure count — record_mfa_success's writes (sql_exemptions.py).
+# Parameters: step, token id, user id, time, scopes (text[]), station ("" for
+# none), client.
+_CONSUME_STEP_AND_SUCCEED = (
+    "WITH step AS (UPDATE tokens SET last_step = $1, fail_count = 0 "
+    "WHERE id = $2 AND (last_step IS NULL OR last_step < $1) RETURNING id), "
+    "cache AS (INSERT INTO mfa_cache (user_id, scope, passed_at) "
+    "SELECT $3::bigint, scope, $4::double precision FROM step, unnest($5::text[]) AS scope "
+    "ON CONFLICT (user_id, scope) DO UPDATE SET passed_at = excluded.passed_at), "
+    "device AS (INSERT INTO remembered_devices (user_id, station, client, remembered_at) "
+    "SELECT $3::bigint, $6::text, $7::text, $4::double precision FROM step WHERE $6::text <> '' "
+    "ON CONFLICT (user_id, station) DO UPDATE SET client = excluded.client, "
+    "remembered_at = excluded.remembered_at), "
+    "cleared AS (DELETE FROM mfa_failures WHERE user_id = $3::bigint AND EXISTS (SELECT 1 FROM step)) "
+    "SELECT id FROM step"
+)
 
 # OSError covers refused connections and timeouts (TimeoutError is an OSError).
 _ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
@@ -62,6 +90,8 @@ class PostgresStore(SqlStore):
                 max_size=POOL_MAX,
                 timeout=CONNECT_TIMEOUT,
                 command_timeout=COMMAND_TIMEOUT,
+                statement_cache_size=STATEMENT_CACHE_SIZE,
+                max_cached_statement_lifetime=STATEMENT_LIFETIME,
             )
         except _ERRORS as exc:
             raise StoreError(f"cannot connect to PostgreSQL at {shown_url}: {_reason(exc)}") from exc
@@ -107,6 +137,21 @@ class PostgresStore(SqlStore):
                     migration.version,
                     time.time(),
                 )
+
+    async def consume_otp_step(self, token_id: int, step: int, *, success: MfaSuccess | None = None) -> bool:
+        if success is None:
+            return await super().consume_otp_step(token_id, step)
+        rows = await self._fetch(
+            _CONSUME_STEP_AND_SUCCEED,
+            step,
+            token_id,
+            success.user_id,
+            to_epoch(success.now),
+            list(success.scopes),
+            success.station,
+            success.client,
+        )
+        return bool(rows)
 
     # -- primitives (sql.SqlStore) --------------------------------------------------
     # Each acquires explicitly: pool.fetch() and pool.execute() would wait for a

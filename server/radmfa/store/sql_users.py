@@ -8,11 +8,12 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from radmfa.core.model import USER_FIELDS, NewToken, NewUser, Token, User, UserState
+from radmfa.core.model import USER_FIELDS, MfaSuccess, NewToken, NewUser, Token, User, UserState
 from radmfa.core.policy import name_key, name_problem
 from radmfa.errors import AlreadyExists, StoreError, no_such_user
 from radmfa.store.codec import from_epoch, to_epoch
 from radmfa.store.sql_base import Row, SqlBase, Statement
+from radmfa.store.sql_exemptions import success_steps
 
 # Column lists, in the order _user() and UsersSql._token() read them.
 _USERS = (
@@ -29,6 +30,12 @@ _TOKENS = (
 # The user and their tokens in one statement: the user row repeats once per token.
 LOGIN_VIEW_SQL = (
     f"SELECT {_USERS}, {_TOKENS} FROM users u LEFT JOIN tokens t ON t.user_id = u.id WHERE u.name_key = ? ORDER BY t.id"
+)
+
+
+# The replay guard's compare-and-set (parameters: step, token id, step).
+CONSUME_STEP_SQL = (
+    "UPDATE tokens SET last_step = ?, fail_count = 0 WHERE id = ? AND (last_step IS NULL OR last_step < ?) RETURNING id"
 )
 
 
@@ -201,18 +208,21 @@ class UsersSql(SqlBase):
         user = _user(rows[0])
         return user, [self._token(row, _USER_COLUMNS, user.name) for row in rows if row[_USER_COLUMNS] is not None]
 
-    async def consume_otp_step(self, token_id: int, step: int) -> bool:
+    async def consume_otp_step(self, token_id: int, step: int, *, success: MfaSuccess | None = None) -> bool:
         # Compare-and-set in one statement: of two racing workers only one
         # sees its UPDATE match (RFC 6238 §5.2: a code is accepted only once).
         # The same statement clears the wrong-code count: no second write on success.
-        rows = await self._fetch(
-            "UPDATE tokens SET last_step = ?, fail_count = 0 "
-            "WHERE id = ? AND (last_step IS NULL OR last_step < ?) RETURNING id",
-            step,
-            token_id,
-            step,
-        )
-        return bool(rows)
+        if success is None:
+            return bool(await self._fetch(CONSUME_STEP_SQL, step, token_id, step))
+
+        # The login's MFA success in the same transaction, only if the step was taken.
+        def then(_row: Row) -> list[Statement]:
+            steps = success_steps(
+                success.user_id, success.scopes, success.station, success.client, to_epoch(success.now)
+            )
+            return [(sql, row) for sql, rows in steps for row in rows]
+
+        return await self._fetch_then((CONSUME_STEP_SQL, (step, token_id, step)), then) is not None
 
     async def note_code_failure(self, token_ids: Sequence[int], *, now: datetime) -> None:
         if not token_ids:
