@@ -92,6 +92,7 @@ class PostgresStore(SqlStore):
                 command_timeout=COMMAND_TIMEOUT,
                 statement_cache_size=STATEMENT_CACHE_SIZE,
                 max_cached_statement_lifetime=STATEMENT_LIFETIME,
+                reset=_keep_session,
             )
         except _ERRORS as exc:
             raise StoreError(f"cannot connect to PostgreSQL at {shown_url}: {_reason(exc)}") from exc
@@ -222,6 +223,15 @@ class PostgresStore(SqlStore):
             yield
         except _ERRORS as exc:
             raise StoreError(f"PostgreSQL at {self._shown_url}: {_reason(exc)}") from exc
+
+
+async def _keep_session(_conn: Any) -> None:
+    """What a connection going back to the pool needs beyond asyncpg's own
+    step (it rolls back an open transaction first): nothing. asyncpg's default
+    sends "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL"
+    on every release, a round trip after every statement; radmfa leaves no
+    session state to undo (no SET, LISTEN, cursors or session advisory locks:
+    the migration lock is transaction-scoped)."""
 
 
 async def _migration_step(conn: Any, step: schema.Step, timeout: float) -> None:
