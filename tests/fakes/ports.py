@@ -262,6 +262,15 @@ class FakeLoginStore:
         self.bypasses[i] = replace(self.bypasses[i], used_at=now, used_client=client, used_station=station)
         return self.bypasses[i]
 
+    async def login_exemption_view(
+        self, username: str, *, scopes: Sequence[str], station: str, client: str, now: datetime
+    ) -> tuple[User | None, list[Token], ExemptionView]:
+        user, tokens = await self.login_view(username)
+        if user is None:
+            return None, [], ExemptionView()
+        view = await self.exemption_view(user.id, scopes=scopes, station=station, client=client, now=now)
+        return user, tokens, view
+
     async def record_mfa_success(
         self, user_id: int, *, scopes: Sequence[str], station: str, client: str, now: datetime
     ) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from radmfa.config import load
 from radmfa.core.admin_ports import Store
-from radmfa.core.model import MfaSuccess, NewToken, NewUser, UserState
+from radmfa.core.model import ExemptionView, MfaSuccess, NewToken, NewUser, UserState
 from radmfa.errors import AlreadyExists, LimitReached, NotFound
 from radmfa.service.app import purge_once
 from tests.store.conftest import Backend
@@ -165,6 +165,48 @@ async def test_racing_code_checks_take_a_step_and_write_its_success_once(backend
     [winner] = [i for i, won in enumerate(results) if won]
     view = await store.exemption_view(uid, scopes=[f"0:user{i}" for i in range(40)], station="", client="vpn1", now=NOW)
     assert view.cache == {f"0:user{winner}": NOW}
+
+
+async def test_login_exemption_view_reads_what_the_two_views_read(store: Store) -> None:
+    assert await store.login_exemption_view("nobody", scopes=["0:user"], station="s", client="c", now=NOW) == (
+        None,
+        [],
+        ExemptionView(),
+    )
+    uid = await user_id(store)
+    first = await store.add_token("alice", NewToken("totp", b"k" * 20))
+    await store.add_token("alice", NewToken("hotp", b"h" * 20))
+    await store.record_mfa_success(uid, scopes=["0:user"], station="192.0.2.7", client="vpn1", now=NOW)
+    await store.create_bypass("alice", seconds=60, reason="r", created_by="h", now=NOW)
+    bob = await user_id(store, "bob")
+    await store.record_mfa_success(bob, scopes=["1:client:vpn1"], station="192.0.2.8", client="vpn1", now=NOW)
+    asked = [
+        ([], ""),
+        (["0:user"], ""),
+        (["0:user", "1:client:vpn1"], "192.0.2.7"),
+        (["2:station:x"], "192.0.2.8"),
+    ]
+    for when in (NOW, NOW + timedelta(minutes=5)):  # the bypass open, then expired
+        for scopes, station in asked:
+            for client in ("vpn1", "vpn2"):
+                user, tokens, view = await store.login_exemption_view(
+                    "ALICE", scopes=scopes, station=station, client=client, now=when
+                )
+                assert (user, tokens) == await store.login_view("alice")
+                assert [t.id for t in tokens][0] == first.id and len(tokens) == 2
+                assert view == await store.exemption_view(uid, scopes=scopes, station=station, client=client, now=when)
+    _, _, view = await store.login_exemption_view(
+        "alice", scopes=["0:user"], station="192.0.2.7", client="vpn1", now=NOW
+    )
+    assert view == ExemptionView(True, {"0:user": NOW}, NOW)
+    # A user without tokens still gets their exemptions.
+    await store.delete_token(first.id)
+    for token in await store.list_tokens("alice"):
+        await store.delete_token(token.id)
+    user, tokens, view = await store.login_exemption_view(
+        "alice", scopes=["0:user"], station="", client="vpn1", now=NOW
+    )
+    assert user is not None and user.id == uid and tokens == [] and view == ExemptionView(True, {"0:user": NOW}, None)
 
 
 async def test_forget_one_device_or_all_with_the_cache(store: Store) -> None:

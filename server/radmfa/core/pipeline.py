@@ -24,7 +24,17 @@ from radmfa.core import methods, policy
 from radmfa.core.challenge import Challenges, new_state, reject
 from radmfa.core.controls import AdminControls
 from radmfa.core.exemptions import Rule
-from radmfa.core.model import Attr, AuthRequest, Decision, PrimaryResult, SendMethod, Token, User, Verdict
+from radmfa.core.model import (
+    Attr,
+    AuthRequest,
+    Decision,
+    ExemptionView,
+    PrimaryResult,
+    SendMethod,
+    Token,
+    User,
+    Verdict,
+)
 from radmfa.core.phone_flow import FACTORS as PHONE_FACTORS
 from radmfa.core.phone_flow import PhoneFlow
 from radmfa.core.ports import (
@@ -60,6 +70,7 @@ class _Login:
     code: bytes | None = None
     attrs: tuple[Attr, ...] = ()  # upstream's authorization attributes
     keyword: SendMethod | None = None  # `auto`: password,push | sms | call | email
+    exemptions: ExemptionView | None = None  # read with the user, for AdminControls.exempt
 
 
 def _same_user(canonical: str, name: str | None) -> bool:
@@ -104,7 +115,7 @@ class Pipeline:
         )
         controls = self.controls
         decision = (
-            await self.screen(login)
+            await self.screen(login, now=now)
             or controls.blocked(login.user, now=now)
             or await controls.app_password(login.request, login.user, now=now)
             or await self.primary(login)
@@ -118,12 +129,13 @@ class Pipeline:
                 has_factor=bool(login.tokens) or bool(self.phone and self.phone.options(login.user)),
                 attrs=login.attrs,
                 now=now,
+                view=login.exemptions,
             )
             or await self.second_factor(login, now=now)
         )
         return _with_user(decision, login.user)
 
-    async def screen(self, login: _Login) -> Decision | None:
+    async def screen(self, login: _Login, *, now: datetime) -> Decision | None:
         # An `oob` client may authenticate with MS-CHAPv2 (relayed as is) and
         # a `primary = "none"` client sends only User-Name: no PAP password.
         password_optional = login.rule.mode == "oob" or login.rule.primary == "none"
@@ -133,7 +145,8 @@ class Pipeline:
             return reject(BAD_NAME if login.request.username is not None else "no User-Name")
         if login.request.password is None and not password_optional:
             return reject("no User-Password (PAP is required for a code)")
-        login.user, tokens = await self.store.login_view(login.name)
+        # One read: the user, their tokens and their exemptions (cache, device, bypass).
+        login.user, tokens, login.exemptions = await self.controls.login_view(login.request, login.name, now=now)
         login.tokens = self.otp.usable(tokens)
         login.password = login.request.password or b""
         if login.rule.mode == "auto" and self.phone is not None:  # an inline method keyword

@@ -96,6 +96,12 @@ class ExemptionCheckStore(Protocol):
         """Open bypass?, the cache times of ``scopes`` and when ``station`` was
         remembered through ``client`` (never through another NAS), in one round trip."""
 
+    async def login_exemption_view(
+        self, username: str, *, scopes: Sequence[str], station: str, client: str, now: datetime
+    ) -> tuple[User | None, list[Token], ExemptionView]:
+        """login_view and that user's exemption_view, in one round trip: all
+        a login reads (an empty ExemptionView when there is no such user)."""
+
     async def consume_bypass(self, user_id: int, *, client: str, station: str, now: datetime) -> Bypass | None:
         """Use one open bypass of the user (created_at <= now < expires_at) in
         one atomic statement: of any number of racing logins, one gets it."""

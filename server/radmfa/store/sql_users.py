@@ -27,10 +27,22 @@ _TOKENS = (
     "t.created_at, t.fail_count, t.failed_at, t.serial"
 )
 
-# The user and their tokens in one statement: the user row repeats once per token.
-LOGIN_VIEW_SQL = (
-    f"SELECT {_USERS}, {_TOKENS} FROM users u LEFT JOIN tokens t ON t.user_id = u.id WHERE u.name_key = ? ORDER BY t.id"
-)
+_TOKEN_COLUMNS = len(_TOKENS.split(","))
+LOGIN_VIEW_COLUMNS = _USER_COLUMNS + _TOKEN_COLUMNS
+
+
+def login_view_sql(more: str = "") -> str:
+    """The user and their tokens in one statement (the user row repeats once
+    per token), with the columns ``more`` after theirs; one parameter, the
+    name_key, after those ``more`` takes."""
+    extra = f", {more}" if more else ""
+    return (
+        f"SELECT {_USERS}, {_TOKENS}{extra} FROM users u LEFT JOIN tokens t ON t.user_id = u.id "
+        "WHERE u.name_key = ? ORDER BY t.id"
+    )
+
+
+LOGIN_VIEW_SQL = login_view_sql()
 
 
 # The replay guard's compare-and-set (parameters: step, token id, step).
