@@ -202,7 +202,7 @@ class FakeLoginStore:
         return found if found is not None and found.expires_at > now else None
 
     async def take_session_view(
-        self, state: bytes, *, now: datetime
+        self, state: bytes, *, now: datetime, username: str | None = None
     ) -> tuple[Session | None, User | None, list[Token]]:
         found = await self.take_session(state, now=now)
         if found is None:

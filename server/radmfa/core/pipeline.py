@@ -225,10 +225,12 @@ class Pipeline:
 
     async def answer_challenge(self, request: AuthRequest, *, now: datetime, deadline: Deadline) -> Decision:
         assert request.state is not None
-        if policy.decode_name(request.username) is None:
+        name = policy.decode_name(request.username)
+        if name is None:
             return reject(BAD_NAME)  # a session is only ever opened for a valid name
-        # Single use, atomic; the user and tokens come in the same store trip.
-        found, user, tokens = await self.store.take_session_view(request.state, now=now)
+        # Single use, atomic; the user and tokens come in the same store trip
+        # (read by the request's name: a session of another name is refused below).
+        found, user, tokens = await self.store.take_session_view(request.state, now=now, username=name)
         if found is None:
             return reject("unknown or expired State")
         if found.client != request.client or found.username != (request.username or b""):

@@ -75,10 +75,13 @@ class ChallengeStore(Protocol):
         """Remove and return the session (single use); None when absent or expired."""
 
     async def take_session_view(
-        self, state: bytes, *, now: datetime
+        self, state: bytes, *, now: datetime, username: str | None = None
     ) -> tuple[Session | None, User | None, list[Token]]:
         """take_session, then login_view of the session's user, in one trip
-        to the store (answering a challenge needs both)."""
+        to the store (answering a challenge needs both). ``username``: the
+        answering request's name; the store may read that user's view with
+        the session, in one statement, instead of the session's user's: the
+        caller refuses a session whose User-Name is not the request's."""
 
 
 class ExemptionCheckStore(Protocol):

@@ -11,17 +11,21 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 import asyncpg
 
-from radmfa.core.model import MfaSuccess
+from radmfa.core.model import MfaSuccess, Session, Token, User
+from radmfa.core.policy import name_key
 from radmfa.errors import ConfigError, StoreError
 from radmfa.store import schema
 from radmfa.store.codec import to_epoch
 from radmfa.store.seeds import SeedCipher
 from radmfa.store.sql import Row, SqlStore, Statement
+from radmfa.store.sql_sessions import SESSION_COLUMNS
+from radmfa.store.sql_users import LOGIN_VIEW_SELECT
 
 POOL_MIN = 1
 POOL_MAX = 10
@@ -64,6 +68,16 @@ _CONSUME_STEP_AND_SUCCEED = (
     "remembered_at = excluded.remembered_at), "
     "cleared AS (DELETE FROM mfa_failures WHERE user_id = $3::bigint AND EXISTS (SELECT 1 FROM step)) "
     "SELECT id FROM step"
+)
+
+# take_session_view in one statement: the session taken, and the user named
+# by the answering request with their tokens (login_view's columns after the
+# session's). Parameters: state, name_key.
+_SESSION_WIDTH = len(SESSION_COLUMNS.split(","))
+_TAKE_SESSION_VIEW = (
+    f"WITH s AS (DELETE FROM sessions WHERE state = $1 RETURNING {SESSION_COLUMNS}) "  # noqa: S608 (column lists; values are parameters)
+    f"SELECT {', '.join('s.' + c.strip() for c in SESSION_COLUMNS.split(','))}, {LOGIN_VIEW_SELECT} "
+    "FROM s LEFT JOIN users u ON u.name_key = $2 LEFT JOIN tokens t ON t.user_id = u.id ORDER BY t.id"
 )
 
 # OSError covers refused connections and timeouts (TimeoutError is an OSError).
@@ -153,6 +167,25 @@ class PostgresStore(SqlStore):
             success.client,
         )
         return bool(rows)
+
+    async def take_session_view(
+        self, state: bytes, *, now: datetime, username: str | None = None
+    ) -> tuple[Session | None, User | None, list[Token]]:
+        if username is None:
+            return await super().take_session_view(state, now=now)
+        # One statement: the DELETE … RETURNING (single use) and the named
+        # user's view joined to what it returned; nothing when no session.
+        rows = await self._fetch(_TAKE_SESSION_VIEW, state, name_key(username))
+        if not rows:
+            return None, None, []
+        found = self._session(state, rows[0][:_SESSION_WIDTH], now=now)
+        if found is None:
+            return None, None, []
+        view = [row[_SESSION_WIDTH:] for row in rows]
+        if view[0][0] is None:  # no such user
+            return found, None, []
+        user, tokens = self._view(view)
+        return found, user, tokens
 
     # -- primitives (sql.SqlStore) --------------------------------------------------
     # Each acquires explicitly: pool.fetch() and pool.execute() would wait for a

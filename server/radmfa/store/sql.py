@@ -84,7 +84,7 @@ class SqlStore(
         return user, tokens, ExemptionView(bool(extra[0]), cache, device)
 
     async def take_session_view(
-        self, state: bytes, *, now: datetime
+        self, state: bytes, *, now: datetime, username: str | None = None
     ) -> tuple[Session | None, User | None, list[Token]]:
         # Answering a challenge needs the session and its user's tokens: one
         # trip to the store, not two (this is every second leg of a login).

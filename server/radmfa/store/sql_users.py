@@ -43,6 +43,8 @@ def login_view_sql(more: str = "") -> str:
 
 
 LOGIN_VIEW_SQL = login_view_sql()
+# login_view's columns, for a statement that joins users ``u`` and tokens ``t`` itself.
+LOGIN_VIEW_SELECT = f"{_USERS}, {_TOKENS}"
 
 
 # The replay guard's compare-and-set (parameters: step, token id, step).
