@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))  # for bench.* and tests.peers (the project's peer
 from tests.peers.freeradius import FreeRadius  # noqa: E402
 from tests.peers.ports import free_udp_port  # noqa: E402
 
-from bench import ldap_upstream, postgres_store, report, scenarios  # noqa: E402
+from bench import ldap_upstream, metrics_check, postgres_store, report, scenarios  # noqa: E402
 from bench.profile import Profiler  # noqa: E402
 from bench.scenarios import Bench, Settings  # noqa: E402
 from bench.stack import NAS_SECRET, UPSTREAM_SECRET, Radmfa, seed, write_clients  # noqa: E402
@@ -36,6 +36,7 @@ from radmfa.config import RadiusConfig  # noqa: E402
 SCENARIOS = {
     "passthrough": scenarios.passthrough,
     "log_cost": scenarios.log_cost,
+    "metrics": metrics_check.metrics,
     "latency": scenarios.latency,
     "totp_login": scenarios.totp_login,
     "retransmit": scenarios.retransmit,

@@ -65,6 +65,7 @@ class Radmfa:
     upstream: tuple[str, int]
     workers: int
     log_level: str = "warning"
+    metrics_port: int = 0  # [metrics] listen on 127.0.0.1 when set
     proc: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = field(default=None, repr=False)
 
@@ -108,6 +109,7 @@ key_file = "radmfa.key"
 level = "{self.log_level}"
 format = "json"
 """
+            + (f'\n[metrics]\nlisten = ["127.0.0.1:{self.metrics_port}"]\n' if self.metrics_port else "")
         )
 
     def command(self) -> list[str]:

@@ -2,7 +2,8 @@
 # Prepares this machine to build, test, demo and benchmark radmfa. Safe to re-run:
 # each step checks first and acts only when something is missing (a second run
 # takes well under 3 s).
-#   * Debian packages for the real test peers: FreeRADIUS, radclient, slapd, ldap-utils
+#   * Debian packages for the real test peers: FreeRADIUS, radclient, slapd, ldap-utils,
+#     radsecproxy (RadSec peer)
 #     (waiting up to 5 minutes when another apt or dpkg holds the package manager)
 #   * the system FreeRADIUS and slapd services stopped and disabled, so the
 #     tests' private instances own their ports (1812, 389)
@@ -17,7 +18,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 STAMP="$VENV/.radmfa-pyproject.sha256"
-PEER_PACKAGES=(freeradius freeradius-utils slapd ldap-utils chromium)
+PEER_PACKAGES=(freeradius freeradius-utils slapd ldap-utils chromium radsecproxy)
 WEB_TEST="$ROOT/.web-test"
 AXE_VERSION="4.10"
 

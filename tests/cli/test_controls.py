@@ -50,7 +50,7 @@ def test_apppass_create_prints_once_stores_only_a_hash(radmfa: Radmfa) -> None:
     assert made.status == 0
     password = made.out.splitlines()[-1]
     assert exemptions.app_password_form(password.encode()) == password
-    assert "[mfa] app_passwords = true" in made.err  # off by default: say so
+    assert "radmfa settings set mfa.app_passwords true" in made.err  # off by default: say so
 
     async def stored(store: Store) -> tuple[str, bool]:
         [row] = await store.list_app_passwords("alice")
@@ -63,6 +63,13 @@ def test_apppass_create_prints_once_stores_only_a_hash(radmfa: Radmfa) -> None:
     assert password not in str(admin_actions(radmfa))
     dup = assert_one_line_error(radmfa("apppass", "create", "alice", "--name", "Laptop"))
     assert "already has" in dup
+
+
+def test_apppass_create_says_nothing_when_the_store_turned_them_on(radmfa: Radmfa) -> None:
+    radmfa("user", "add", "alice")
+    assert radmfa("settings", "set", "mfa.app_passwords", "true").status == 0
+    made = radmfa("apppass", "create", "alice", "--name", "Phone")
+    assert made.status == 0 and "app passwords are off" not in made.err
 
 
 def test_apppass_delete_one_and_all(radmfa: Radmfa) -> None:

@@ -81,7 +81,7 @@ class FakeSenders:
     async def place_call(self, to: str, *, answer_url: str, status_url: str) -> None:
         self._send("voice", to, answer_url)
 
-    async def push(self, topic: str, *, title: str, text: str, actions: Any) -> None:
+    async def push(self, topic: str, *, title: str, text: str, actions: Any, fields: Any = None) -> None:
         self._send("push", topic, text)
         if self.on_push is not None:
             asyncio.get_running_loop().create_task(self.on_push(actions))
@@ -128,6 +128,7 @@ class FakeLoginStore:
         self.codes: dict[bytes, tuple[bytes, datetime]] = {}
         self.counters: dict[tuple[str, str, int], int] = {}
         self.fraud: list[FraudReport] = []
+        self.streaks: dict[str, tuple[datetime, int]] = {}  # name_key → (first refusal, count)
         self.audit: list[AuditRecord] = []
         self._key = secrets.token_bytes(32)
         self._ids = iter(range(1, 1 << 30))
@@ -322,6 +323,9 @@ class FakeLoginStore:
     async def get_oob(self, oob_id: str) -> OobSession | None:
         return self.oob.get(oob_id)
 
+    async def get_oob_for_waiter(self, waiter: str) -> OobSession | None:
+        return next((o for o in self.oob.values() if o.waiter == waiter), None)
+
     async def decide_oob(self, oob_id: str, phase: Phase, reason: str, *, now: datetime) -> OobSession | None:
         held = self.oob.get(oob_id)
         if held is None or held.phase is not Phase.AWAITING_APPROVAL or held.expires_at <= now:
@@ -352,6 +356,23 @@ class FakeLoginStore:
 
     async def callback_key(self) -> bytes:
         return self._key
+
+    # ---- PushStreakStore ----
+
+    async def note_push_refusal(self, username: str, *, now: datetime, window_s: int, limit: int) -> int:
+        key = name_key(username)
+        first, n = self.streaks.get(key, (now, 0))
+        if n < limit and first <= now - timedelta(seconds=window_s):
+            first, n = now, 0
+        self.streaks[key] = (first, n + 1)
+        return n + 1
+
+    async def push_streak(self, username: str, *, now: datetime, window_s: int, limit: int) -> int:
+        first, n = self.streaks.get(name_key(username), (now, 0))
+        return n if n >= limit or first > now - timedelta(seconds=window_s) else 0
+
+    async def clear_push_streak(self, username: str) -> bool:
+        return self.streaks.pop(name_key(username), None) is not None
 
     # ---- SendCounterStore ----
 

@@ -47,6 +47,7 @@ class Radmfa:
     upstream: str = 'type = "local"'
     mfa: str = ""
     radius_extra: str = "reject_delay_s = 0"
+    accounting: str = "accounting_listen = []"  # [radius]: none unless a test asks
     clients: str = ""
     store_url: str = "sqlite:///radmfa.db"
     key_file: str = "radmfa.key"
@@ -81,6 +82,7 @@ listen = ["127.0.0.1:{self.port}"]
 clients_file = "clients.conf"
 dictionary = "{REPO / "dictionary"}"
 {self.radius_extra}
+{self.accounting}
 
 [upstream]
 {self.upstream}

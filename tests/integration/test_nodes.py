@@ -108,3 +108,27 @@ def test_a_dying_worker_stops_the_service_for_systemd_to_restart(radmfa_factory)
     assert "stopping the others" in server.log_text()
     assert subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True, check=False).returncode == 1
     server.stop()
+
+
+def test_a_setting_changed_on_one_node_reaches_another_without_restart(
+    radmfa_factory, freeradius_upstream, radclient, fresh_postgres_url, tmp_path
+):
+    import subprocess
+    import sys
+
+    shared = {"store_url": fresh_postgres_url, "key_file": str(tmp_path / "seeds.key")}
+    a = radmfa_factory(upstream=upstream_cfg(freeradius_upstream.address), **shared)
+    b = radmfa_factory(upstream=upstream_cfg(freeradius_upstream.address), **shared)
+    a.add_users(("alice", None, None))  # no factor yet: [mfa] new_user decides
+    login = [{"User-Name": "alice", "User-Password": "alice-pw"}]
+    with a, b:
+        assert radclient(b.address, NAS_SECRET, login)[0].code == "Access-Reject"  # the default: enroll first
+        done = subprocess.run(  # noqa: S603 - on node A's config
+            [sys.executable, "-m", "radmfa", "settings", "set", "mfa.new_user", "allow", "--config",
+             str(a.config_path)], capture_output=True, text=True, check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        b.wait_for_event("settings changed", mfa_new_user="allow")  # node B polled the store
+        reply = radclient(b.address, NAS_SECRET, login)[0]
+        assert reply.code == "Access-Accept", b.log_text()
+        assert b.proc is not None and b.proc.poll() is None  # the same process: no restart

@@ -157,7 +157,7 @@ async def test_a_server_that_timed_out_waits_behind_the_live_ones_for_its_dead_t
     silent.bind(("127.0.0.1", 0))
     silent.setblocking(False)
     cfg = UpstreamConfig("radius", (silent.getsockname(), fr.address), UPSTREAM_SECRET.encode(), timeout_s=1,
-                         retries=2, dead_time_s=60)
+                         retries=2, dead_time_s=60, status_check_interval_s=0)
     up = RadiusUpstream(cfg)
     await up.start()
     try:

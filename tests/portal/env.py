@@ -28,10 +28,11 @@ class Portal:
     config_path: Path
     port: int
     proc: subprocess.Popen[bytes] | None = None
+    command: str = "portal"  # or "admin-portal"
     log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
-        self.log_path = self.config_path.parent / "portal.log"
+        self.log_path = self.config_path.parent / f"{self.command}.log"
 
     @property
     def url(self) -> str:
@@ -40,13 +41,13 @@ class Portal:
     def start(self, timeout: float = 20.0) -> Portal:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "radmfa", "portal", "--config", str(self.config_path)],
+            [sys.executable, "-m", "radmfa", self.command, "--config", str(self.config_path)],
             stdout=self._log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"),
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"radmfa portal exited {self.proc.returncode}:\n{self.log_text()}")
+                raise RuntimeError(f"radmfa {self.command} exited {self.proc.returncode}:\n{self.log_text()}")
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=1) as resp:  # noqa: S310
                     if resp.status == 200:

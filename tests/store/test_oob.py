@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from radmfa.core.admin_ports import Store
 from radmfa.core.model import OobSession, Phase
 from tests.store.conftest import Backend
+from tests.store.test_contract import session
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -99,3 +100,15 @@ async def test_callback_key_is_shared_by_every_instance(store: Store, backend: B
     assert len(key) == 32 and await other.callback_key() == key
     raw = await backend.raw("SELECT value FROM store_meta WHERE name = ?", "callback_key")
     assert key not in bytes(raw[0][0])  # sealed at rest
+
+
+async def test_count_pending_counts_open_challenges_and_held_requests(store: Store) -> None:
+    assert await store.count_pending(now=NOW) == (0, 0)
+    for n in range(3):
+        await store.put_session(session(bytes([n]) * 16, expires_at=NOW + timedelta(seconds=n)))
+    await store.hold_oob(oob("s1"), now=NOW)
+    await store.hold_oob(oob("s2", username="bob", waiter="r2", calling_station_id="198.51.100.8"), now=NOW)
+    await store.hold_oob(oob("s3", username="carol", waiter="r3", expires_at=NOW), now=NOW)  # expired
+    await store.decide_oob("s2", Phase.APPROVED, "approved", now=NOW)  # answered: no longer held
+    assert await store.count_pending(now=NOW) == (2, 1)  # the session expiring at NOW is not pending
+    assert await store.count_pending(now=NOW + timedelta(seconds=60)) == (0, 0)

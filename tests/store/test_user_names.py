@@ -182,6 +182,14 @@ async def _at_version_11(backend: Backend, names: list[str]) -> None:
     await backend.raw("DROP TABLE ldap_rebinds")  # 0015
     await backend.raw("DROP TABLE web_sessions")  # 0016
     await backend.raw("DROP TABLE enrollment_links")  # 0016
+    await backend.raw("DROP TABLE nas_sessions")  # 0017
+    await backend.raw("DROP TABLE push_streaks")  # 0018
+    await backend.raw("DROP INDEX oob_sessions_waiter")  # 0018
+    await backend.raw("DROP TABLE settings")  # 0019
+    await backend.raw("DROP TABLE settings_version")  # 0019
+    await backend.raw("DROP TABLE admins")  # 0019
+    for index in ("users_name_key_prefix", "users_mobile_prefix", "users_email_prefix"):  # 0019
+        await backend.raw(f"DROP INDEX {index}")
 
 
 async def test_upgrade_to_nfkc_rekeys_users(backend: Backend) -> None:

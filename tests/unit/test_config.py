@@ -35,6 +35,7 @@ def test_defaults_and_relative_paths(tmp_path):
         ("[upstream]\ntype = \"radius\"\nsecret = \"s\"\n", "[upstream] servers: type = \"radius\" needs"),
         ("[upstream]\ntype = \"radius\"\nservers = [\"10.0.0.1\"]\n", "[upstream] secret:"),
         ("[upstream]\nsecret_file = \"nope\"\n", "[upstream] secret_file: cannot read"),
+        ("[upstream]\nstatus_check_interval_s = -1\n", "[upstream] status_check_interval_s: must be between 0"),
         ("[mfa]\nunknown_users = \"allow\"\n", "[mfa] unknown_users: must be one of"),
         # Each HOTP counter looked ahead is one more code a guess can hit
         ("[mfa]\nhotp_window = 21\n", "[mfa] hotp_window: must be between 1 and 20"),
@@ -96,6 +97,15 @@ def test_client_policies_by_name_or_shortname(tmp_path):
     policies = cfg.client_policies(_clients(tmp_path))
     assert policies["vpn1"].user_ip_attribute == "Framed-IP-Address"
     assert policies["rdgw"].user_ip_attribute == "Calling-Station-Id"
+    assert policies["rdgw"].upstream_challenge == "relay"
+
+
+def test_upstream_challenge_and_status_check_settings(tmp_path):
+    text = '[upstream]\nstatus_check_interval_s = 0\n[clients.asa]\nupstream_challenge = "relay-only"\n'
+    cfg = load(write(tmp_path, text))
+    assert cfg.upstream.status_check_interval_s == 0
+    assert cfg.client_policies(_clients(tmp_path))["vpn1"].upstream_challenge == "relay-only"
+    assert load(write(tmp_path, "")).upstream.status_check_interval_s == 10
 
 
 @pytest.mark.parametrize(
@@ -103,6 +113,7 @@ def test_client_policies_by_name_or_shortname(tmp_path):
     [
         ('[clients.asa]\nuser_ip_attribute = "NAS-Port"\n', "[clients.asa] user_ip_attribute: must be one of"),
         ("[clients.asa]\nmdoe = 1\n", "[clients.asa] mdoe: unknown setting"),
+        ('[clients.asa]\nupstream_challenge = "skip"\n', "[clients.asa] upstream_challenge: must be one of"),
         ("[clients]\nasa = 1\n", "[clients.asa]: must be a table"),
         ("clients = 3\n", "[clients]: must be a table"),
     ],
@@ -140,12 +151,14 @@ def test_closed_choices_are_the_literal_types_of_their_fields():
     import typing
 
     import radmfa.config as config
+    from radmfa.config.clients import UPSTREAM_CHALLENGE_CHOICES
 
     pairs = {
         (config.ClientPolicy, "mode"): config.CLIENT_MODES,
         (config.ClientPolicy, "primary"): config.CLIENT_PRIMARY,
         (config.ClientPolicy, "user_ip_attribute"): config.USER_IP_ATTRIBUTES,
         (config.ClientPolicy, "app_passwords"): config.APP_PASSWORD_CHOICES,
+        (config.ClientPolicy, "upstream_challenge"): UPSTREAM_CHALLENGE_CHOICES,
         (config.MfaConfig, "new_user"): config.NEW_USER_CHOICES,
         (config.CacheRule, "type"): config.CACHE_TYPES,
         (config.AuditConfig, "destinations"): config.DESTINATIONS,
@@ -172,3 +185,36 @@ def test_importing_the_configuration_loads_no_io_library():
     io = {"socket", "ssl", "select", "selectors", "threading", "asyncio", "ldap3", "aiohttp", "aiosmtplib",
           "sqlite3", "asyncpg", "argon2", "subprocess", "http", "smtplib", "structlog"}
     assert "radmfa.config" in loaded and roots & io == set()
+
+
+def test_accounting_and_coa_keys(tmp_path):
+    cfg = load(write(tmp_path, '[radius]\nlisten = ["127.0.0.1:1812", "10.0.0.1:11812"]\n'))
+    assert cfg.radius.accounting_listen == (("127.0.0.1", 1813), ("10.0.0.1", 11813))  # port + 1
+    assert cfg.upstream.accounting_servers == ()
+    cfg = load(write(tmp_path, '[radius]\naccounting_listen = []\n[upstream]\ntype = "radius"\n'
+                     'servers = ["10.0.0.5"]\nsecret = "sekrit-77"\n'
+                     'accounting_servers = ["10.0.0.5", "10.0.0.6:1646"]\n'
+                     '[clients.vpn]\ncoa_port = 1700\ncoa_secret = "coa-sekrit-88"\n'))
+    assert cfg.radius.accounting_listen == ()
+    assert cfg.upstream.accounting_servers == (("10.0.0.5", 1813), ("10.0.0.6", 1646))
+    assert cfg.upstream.accounting_secret == b"sekrit-77"  # the upstream's secret by default
+    assert "sekrit-77" not in repr(cfg.upstream)
+    assert (cfg.clients["vpn"].coa_port, cfg.clients["vpn"].coa_secret) == (1700, b"coa-sekrit-88")
+    assert "coa-sekrit-88" not in repr(cfg.clients["vpn"])
+    assert load(write(tmp_path, "")).clients == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[upstream]\naccounting_servers = ["10.0.0.5"]\n', "[upstream] accounting_secret: accounting_servers need"),
+        ('[upstream]\naccounting_servers = ["10.0.0.5:x"]\n', "[upstream] accounting_servers[0]"),
+        ('[radius]\naccounting_listen = "127.0.0.1"\n', "[radius] accounting_listen"),
+        ('[radius]\nlisten = ["127.0.0.1:65535"]\n', "[radius] accounting_listen: listen has port 65535"),
+        ('[clients.vpn]\ncoa_port = 0\n', "[clients.vpn] coa_port"),
+    ],
+)
+def test_accounting_errors_name_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError) as e:
+        load(write(tmp_path, text))
+    assert message in str(e.value)

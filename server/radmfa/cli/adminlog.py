@@ -11,7 +11,7 @@ import os
 from datetime import UTC, datetime
 
 from radmfa.core.admin_model import AdminEvent
-from radmfa.core.admin_ports import AdminStore
+from radmfa.core.admin_ports import AuditLog
 
 
 def actor() -> str:
@@ -25,6 +25,8 @@ def actor() -> str:
         return f"uid:{os.getuid()}"
 
 
-async def record(store: AdminStore, action: str, target: str, detail: str = "") -> None:
-    """Log ``action`` on ``target``; ``detail`` must never hold a secret."""
-    await store.write_admin_event(AdminEvent(datetime.now(UTC), actor(), action, target, detail))
+async def record(store: AuditLog, action: str, target: str, detail: str = "", *, by: str | None = None) -> None:
+    """Log ``action`` on ``target`` as ``by`` (the management portal's
+    signed-in administrator; default: the person running the command);
+    ``detail`` must never hold a secret."""
+    await store.write_admin_event(AdminEvent(datetime.now(UTC), by or actor(), action, target, detail))

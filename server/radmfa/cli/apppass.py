@@ -22,6 +22,7 @@ from radmfa.core.admin_ports import AdminStore
 from radmfa.core.model import AppPassword
 from radmfa.errors import AlreadyExists, NotFound, no_such_user
 from radmfa.reports.rows import format_time
+from radmfa.service.live_settings import current_mfa
 from radmfa.upstream.passwords import hash_app_password
 
 COLUMNS = ("user", "name", "created", "last_used")
@@ -64,9 +65,10 @@ def _label(text: str) -> str:
 def cmd_create(args: argparse.Namespace, cfg: Config) -> int:
     label = _label(args.label)
 
-    async def work(store: AdminStore) -> tuple[AppPassword, str]:
+    async def work(store: AdminStore) -> tuple[AppPassword, str, bool]:
         if await store.get_user(args.name) is None:
             raise no_such_user(args.name)
+        enabled = (await current_mfa(store, cfg)).app_passwords
         for attempt in range(_TRIES):
             password = exemptions.new_app_password()
             try:
@@ -83,14 +85,15 @@ def cmd_create(args: argparse.Namespace, cfg: Config) -> int:
                     raise
                 continue
             await adminlog.record(store, "apppass.create", made.username, f"name={label}")
-            return made, password
+            return made, password, enabled
         raise AssertionError("unreachable")
 
-    made, password = run_with_store(cfg, work)
+    made, password, enabled = run_with_store(cfg, work)
     print(f'app password "{made.name}" for user "{made.username}" (shown only now; radmfa keeps only a hash):')
     print(password)
-    if not cfg.mfa.app_passwords:
-        print("note: app passwords are off: set [mfa] app_passwords = true to accept them", file=sys.stderr)
+    if not enabled:
+        print("note: app passwords are off: `radmfa settings set mfa.app_passwords true` accepts them",
+              file=sys.stderr)
     return 0
 
 

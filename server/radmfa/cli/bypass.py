@@ -52,20 +52,38 @@ def _seconds(text: str) -> int:
     return int(text)
 
 
-def cmd_create(args: argparse.Namespace, cfg: Config) -> int:
-    reason = " ".join(args.reason.split())
+def check_reason(text: str) -> str:
+    reason = " ".join(text.split())
     if not reason:
         raise UsageError("--reason must say why (it is kept in the bypass record)")
+    return reason[:200]
 
-    async def work(store: AdminStore) -> Bypass:
-        made = await store.create_bypass(
-            args.name, seconds=args.seconds, reason=reason, created_by=adminlog.actor(), now=datetime.now(UTC)
-        )
-        detail = f"id={made.id} seconds={args.seconds} reason={reason}"
-        await adminlog.record(store, "bypass.create", made.username, detail)
-        return made
 
-    made = run_with_store(cfg, work)
+async def create(store: AdminStore, name: str, seconds: int, reason: str, *, by: str | None = None) -> Bypass:
+    """A one-time bypass (bypass create, the management portal), logged as ``by``."""
+    if not 1 <= seconds <= MAX_SECONDS:
+        raise UsageError(f"seconds must be from 1 to {MAX_SECONDS}")
+    reason = check_reason(reason)
+    made = await store.create_bypass(
+        name, seconds=seconds, reason=reason, created_by=by or adminlog.actor(), now=datetime.now(UTC)
+    )
+    await adminlog.record(store, "bypass.create", made.username, f"id={made.id} seconds={seconds} reason={reason}",
+                          by=by)
+    return made
+
+
+async def cancel(store: AdminStore, bypass_id: int, *, by: str | None = None) -> Bypass:
+    cancelled = await store.cancel_bypass(bypass_id, now=datetime.now(UTC))
+    if cancelled is None:
+        raise NotFound(f"no open bypass with id {bypass_id} (see radmfa bypass list)")
+    await adminlog.record(store, "bypass.cancel", cancelled.username, f"id={cancelled.id}", by=by)
+    return cancelled
+
+
+def cmd_create(args: argparse.Namespace, cfg: Config) -> int:
+    reason = check_reason(args.reason)
+
+    made = run_with_store(cfg, lambda store: create(store, args.name, args.seconds, reason))
     print(f'bypass {made.id} for user "{made.username}": the next login until {format_time(made.expires_at)} '
           "skips the second factor, once")
     return 0
@@ -109,13 +127,6 @@ def cmd_list(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace, cfg: Config) -> int:
-    async def work(store: AdminStore) -> Bypass:
-        cancelled = await store.cancel_bypass(args.bypass_id, now=datetime.now(UTC))
-        if cancelled is None:
-            raise NotFound(f"no open bypass with id {args.bypass_id} (see radmfa bypass list)")
-        await adminlog.record(store, "bypass.cancel", cancelled.username, f"id={cancelled.id}")
-        return cancelled
-
-    cancelled = run_with_store(cfg, work)
+    cancelled = run_with_store(cfg, lambda store: cancel(store, args.bypass_id))
     print(f'cancelled bypass {cancelled.id} of user "{cancelled.username}"')
     return 0

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import structlog
 
-from radmfa.cli import adminlog, helpdesk
+from radmfa.cli import adminlog, helpdesk, session
 from radmfa.cli.parsing import CommandError, UsageError
 from radmfa.cli.report import _when_parser, add_fraud_filters, cmd_fraud
 from radmfa.cli.runner import run_with_store
@@ -23,6 +23,7 @@ from radmfa.core.model import FRAUD_STATUSES, FraudReport, User, UserState
 from radmfa.core.policy import e164
 from radmfa.delivery.alerts import FraudNotifier
 from radmfa.errors import no_such_user
+from radmfa.service.disconnect import Outcome
 
 log = structlog.get_logger("radmfa.fraud")
 
@@ -104,7 +105,7 @@ def cmd_record(args: argparse.Namespace, cfg: Config) -> int:
     notifier = FraudNotifier(cfg.fraud, cfg.smtp, server=cfg.audit.server_name, pauses_s=CLI_RETRY_PAUSES_S)
     now = datetime.now(UTC)
 
-    async def work(store: AdminStore) -> FraudReport:
+    async def work(store: AdminStore) -> tuple[FraudReport, list[Outcome]]:
         user = await store.get_user(args.name)
         if user is None:
             raise no_such_user(args.name)
@@ -112,13 +113,16 @@ def cmd_record(args: argparse.Namespace, cfg: Config) -> int:
         stored = await fraud.raise_alert(store, cfg.fraud, report, now=now, log=log, notify=notifier)
         assert stored is not None  # allow_reports checked above
         await adminlog.record(store, "fraud.record", user.name, f"report {stored.id}")
+        # Whoever is signed in as the user may be the fraudster: sign them out now.
+        ended = await session.end_for(cfg, store, user.name, f"fraud report {stored.id}")
         await notifier.close(CLI_DELIVERY_TIMEOUT_S)
-        return stored
+        return stored, ended
 
     with _logs_to_stderr():
-        stored = run_with_store(cfg, work)
+        stored, ended = run_with_store(cfg, work)
     blocked = " and blocked the user" if cfg.fraud.block_user else ""
     print(f"recorded fraud report {stored.id} for {stored.username}{blocked}")
+    session.print_outcomes(ended)
     if notifier.failed or notifier.abandoned:
         raise CommandError(f"fraud report {stored.id} is recorded, but the alert could not be delivered (see above)")
     return 0

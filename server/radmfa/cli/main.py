@@ -14,11 +14,30 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 
 from radmfa import config
-from radmfa.cli import apppass, bypass, devices, fraud, login, messages, portal, report, serve, sync, tokens, users
+from radmfa.cli import (
+    admins,
+    apppass,
+    bypass,
+    devices,
+    fraud,
+    login,
+    messages,
+    portal,
+    report,
+    serve,
+    session,
+    settings,
+    sync,
+    tokens,
+    users,
+)
 from radmfa.cli.parsing import EXIT_REFUSED, CliParser, CommandError
 from radmfa.errors import RadmfaError
 
-GROUPS = (users, tokens, bypass, apppass, devices, messages, report, fraud, login, serve, sync, portal)
+GROUPS = (
+    users, tokens, bypass, apppass, devices, messages, report, fraud, login, serve, sync, portal, session, settings,
+    admins,
+)
 
 EXIT_STATUS_HELP = """\
 exit status:

@@ -63,23 +63,29 @@ def cmd_portal(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+async def enroll_link(
+    store: AdminStore, name: str, hours: int, public_url: str, *, by: str | None = None
+) -> tuple[EnrollmentLink, str]:
+    """A one-time enrollment link (user enroll-link, the management portal)
+    and its URL; the store keeps only the token's hash."""
+    if not 1 <= hours <= MAX_HOURS:
+        raise UsageError(f"hours must be from 1 to {MAX_HOURS}")
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    now = datetime.now(UTC)
+    if await store.get_user(name) is None:
+        raise NotFound(f'user "{name}" does not exist')
+    link = await store.create_enrollment_link(
+        name, token_hash=hashlib.sha256(token.encode()).digest(), created_by=by or adminlog.actor(),
+        now=now, expires_at=now + timedelta(hours=hours),
+    )
+    await adminlog.record(store, "user.enroll-link", link.username, f"id={link.id} hours={hours}", by=by)
+    return link, f"{public_url}/enroll/{token}"
+
+
 def cmd_enroll_link(args: argparse.Namespace, cfg: Config) -> int:
     if not cfg.portal.public_url:
         raise UsageError("[portal] public_url is not set: there is no portal to link to")
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    now = datetime.now(UTC)
-
-    async def work(store: AdminStore) -> EnrollmentLink:
-        if await store.get_user(args.name) is None:
-            raise NotFound(f'user "{args.name}" does not exist')
-        link = await store.create_enrollment_link(
-            args.name, token_hash=hashlib.sha256(token.encode()).digest(), created_by=adminlog.actor(),
-            now=now, expires_at=now + timedelta(hours=args.hours),
-        )
-        await adminlog.record(store, "user.enroll-link", link.username, f"id={link.id} hours={args.hours}")
-        return link
-
-    link = run_with_store(cfg, work)
+    link, url = run_with_store(cfg, lambda store: enroll_link(store, args.name, args.hours, cfg.portal.public_url))
     print(f'enrollment link for user "{link.username}", valid until {format_time(link.expires_at)}, once:')
-    print(f"{cfg.portal.public_url}/enroll/{token}")
+    print(url)
     return 0

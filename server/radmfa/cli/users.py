@@ -6,8 +6,8 @@ import argparse
 import asyncio
 import sys
 
-from radmfa.cli import adminlog, portal
-from radmfa.cli.helpdesk import cmd_reset, cmd_unblock, state_text
+from radmfa.cli import adminlog, portal, session
+from radmfa.cli.helpdesk import cmd_reset, cmd_unblock, state_changes, state_text
 from radmfa.cli.output import add_format_option, write_rows
 from radmfa.cli.parsing import CommandError, UsageError
 from radmfa.cli.prompt import read_new_password
@@ -20,6 +20,7 @@ from radmfa.core.model import METHODS, NewUser, Token, User, UserState
 from radmfa.errors import AlreadyExists, NotFound, no_such_user
 from radmfa.factors import callbacks
 from radmfa.reports.rows import format_time
+from radmfa.service.disconnect import Outcome
 from radmfa.upstream.passwords import hash_password
 
 LIST_COLUMNS = (
@@ -221,30 +222,26 @@ def _describe(changes: dict[str, object], state: UserState | None) -> str:
 
 def cmd_set(args: argparse.Namespace, cfg: Config) -> int:
     changes = _profile_changes(args)
-    if args.state is not None:
-        changes["state"] = args.state
-        # A block set here lasts until lifted; any other state ends a block.
-        changes["blocked_until"] = None
-        changes["blocked_reason"] = "set by an administrator" if args.state is UserState.BLOCKED else None
-    if not changes:
+    if not changes and args.state is None:
         raise UsageError("nothing to change: give at least one option (see radmfa user set --help)")
 
-    async def work(store: AdminStore) -> User:
+    async def work(store: AdminStore) -> tuple[User, list[Outcome]]:
         if args.state is not None:
             before = await store.get_user(args.name)
             if before is None:
                 raise missing(args.name)
-            # What `user unblock` restores: the state before the first block.
-            keep = before.state_before_block if before.state is UserState.BLOCKED else before.state
-            changes["state_before_block"] = keep if args.state is UserState.BLOCKED else None
+            changes.update(state_changes(before, args.state))
         user = await store.update_user(args.name, changes)
         if user is None:
             raise missing(args.name)
         await adminlog.record(store, "user.set", user.name, _describe(_profile_changes(args), args.state))
-        return user
+        if args.state is UserState.BLOCKED:  # blocked now, not at the next login
+            return user, await session.end_for(cfg, store, user.name, "blocked by an administrator")
+        return user, []
 
-    user = run_with_store(cfg, work)
+    user, ended = run_with_store(cfg, work)
     print(f'updated user "{user.name}"')
+    session.print_outcomes(ended)
     return 0
 
 

@@ -20,7 +20,10 @@ One module per group of sections; this one holds :class:`Config` and
     audit       [audit], [log], [smtp]
     store       [store]
     portal      [portal]
+    admin_portal [admin_portal]
+    stored      the settings kept in the store, not here
     ldap_front  [ldap_front], [ldap_front.clients.<name>]
+    metrics     [metrics]
 
 Importing it does no I/O and loads no I/O library: ``load`` reads the file
 (and this host's name, the default ``[audit] server_name``).
@@ -36,6 +39,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from radmfa.config.admin_portal import AdminPortalConfig, parse_admin_portal
 from radmfa.config.audit import (
     DESTINATIONS,
     AuditConfig,
@@ -61,6 +65,7 @@ from radmfa.config.clients import (
 from radmfa.config.fraud import FraudConfig, LimitsConfig, MethodLimit, parse_fraud, parse_limits
 from radmfa.config.ldap import LdapConfig, LdapServer, naming_attribute, plaintext, template_is_dn
 from radmfa.config.ldap_front import LdapFrontClient, LdapFrontConfig, LdapListen, parse_ldap_front
+from radmfa.config.metrics import MetricsConfig, parse_metrics
 from radmfa.config.mfa import (
     CACHE_TYPES,
     MAX_HOTP_WINDOW,
@@ -88,6 +93,7 @@ from radmfa.config.portal import PORTAL_CLIENT, PortalConfig, enroll_message, pa
 from radmfa.config.radius import OnBackendFailure, RadiusConfig, parse_radius
 from radmfa.config.reader import HostPort, IpNetwork, Section, format_host_port, parse_host_port
 from radmfa.config.store import StoreConfig, parse_store
+from radmfa.config.stored import given_in_file
 from radmfa.config.sync import SYNC_ATTRIBUTES, SyncConfig, parse_sync
 from radmfa.config.upstream import UpstreamConfig, UpstreamType, parse_upstreams
 from radmfa.errors import ConfigError
@@ -98,10 +104,10 @@ if TYPE_CHECKING:
 __all__ = [
     "APP_PASSWORD_CHOICES", "CACHE_TYPES", "CLIENT_MODES", "CLIENT_PRIMARY", "DESTINATIONS", "MAX_HOTP_WINDOW",
     "NEW_USER_CHOICES", "PORTAL_CLIENT", "PROVIDER_METHODS", "PROVIDER_TYPES", "SEND_METHODS", "SYNC_ATTRIBUTES",
-    "USER_IP_ATTRIBUTES", "AuditConfig", "CacheRule", "CacheType", "ClientPolicy",
+    "USER_IP_ATTRIBUTES", "AdminPortalConfig", "AuditConfig", "CacheRule", "CacheType", "ClientPolicy",
     "Config", "Destinations", "FraudConfig", "HostPort", "HttpConfig", "IpNetwork", "LdapConfig",
     "LdapFrontClient", "LdapFrontConfig", "LdapListen", "LdapServer", "LimitsConfig", "LogConfig", "LogFormat",
-    "LogLevel", "MethodLimit", "MfaConfig", "OnBackendFailure", "PhoneConfig", "PortalConfig",
+    "LogLevel", "MethodLimit", "MetricsConfig", "MfaConfig", "OnBackendFailure", "PhoneConfig", "PortalConfig",
     "ProviderConfig", "ProviderType", "RadiusConfig", "SmtpConfig", "StoreConfig", "SyncConfig",
     "UpstreamConfig", "UpstreamType", "UserIpAttribute", "default_path", "enroll_message",
     "format_host_port", "load", "naming_attribute", "parse_host_port", "plaintext", "template_is_dn",
@@ -109,7 +115,7 @@ __all__ = [
 
 SECTIONS = (
     "radius", "upstream", "upstreams", "mfa", "store", "log", "clients", "fraud", "limits", "sync",
-    "smtp", "audit", "http", "providers", "ldap_front", "portal",
+    "smtp", "audit", "http", "providers", "ldap_front", "portal", "metrics", "admin_portal",
 )
 
 
@@ -133,6 +139,9 @@ class Config:
     limits: LimitsConfig = LimitsConfig()
     ldap_front: LdapFrontConfig | None = None  # [ldap_front]: applications bind over LDAP
     portal: PortalConfig = PortalConfig()  # the user portal
+    metrics: MetricsConfig = MetricsConfig()  # GET /metrics
+    admin_portal: AdminPortalConfig = AdminPortalConfig()  # the management portal
+    moved_keys: tuple[str, ...] = ()  # settings kept in the store that this file still gives (config/stored.py)
 
     @property
     def base_dir(self) -> Path:
@@ -209,6 +218,7 @@ def _build(doc: dict[str, Any], path: Path, *, host: str) -> Config:
         root, ldap_upstreams={name: u.type == "ldap" for name, u in {"default": upstream, **upstreams}.items()}
     )
     portal = parse_portal(root.table("portal"), frozenset(upstreams))
+    warnings += tuple(phone_warnings(phone))
     if portal.public_url and "no_factor_message" not in doc.get("mfa", {}):
         # Users who must enroll are told where: the portal's address.
         mfa = replace(mfa, no_factor_message=enroll_message(portal))
@@ -216,5 +226,7 @@ def _build(doc: dict[str, Any], path: Path, *, host: str) -> Config:
         path=path, radius=radius, upstream=upstream, mfa=mfa, store=store, log=log, clients=clients,
         fraud=fraud, limits=parse_limits(root.table("limits")), http=http, phone=phone, upstreams=upstreams,
         sync=parse_sync(root.table("sync"), upstream, upstreams), smtp=smtp, audit=audit,
-        warnings=warnings + tuple(phone_warnings(phone)), ldap_front=ldap_front, portal=portal,
+        warnings=warnings, ldap_front=ldap_front, portal=portal,
+        metrics=parse_metrics(root.table("metrics")),
+        admin_portal=parse_admin_portal(root.table("admin_portal")), moved_keys=given_in_file(doc),
     )

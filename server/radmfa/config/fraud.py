@@ -44,6 +44,11 @@ class LimitsConfig:
     voice: MethodLimit = MethodLimit(5, 200)
     push: MethodLimit = MethodLimit(5, 2000)
     email: MethodLimit = MethodLimit(5, 1000)
+    # The push deny streak: this many pushes denied, answered with a wrong
+    # number or left unanswered within push_deny_window_s block the user's
+    # pushes and raise a fraud report; 0 = off.
+    push_deny_streak: int = 5
+    push_deny_window_s: int = 3600
 
     def for_method(self, method: str) -> MethodLimit:
         if method not in SEND_METHODS:
@@ -85,6 +90,8 @@ def parse_limits(sec: Section) -> LimitsConfig:
         )
     limits = LimitsConfig(
         user_window_s=sec.integer("user_window_s", d.user_window_s, minimum=60, maximum=86400),
+        push_deny_streak=sec.integer("push_deny_streak", d.push_deny_streak, minimum=0, maximum=1000),
+        push_deny_window_s=sec.integer("push_deny_window_s", d.push_deny_window_s, minimum=60, maximum=30 * 86400),
         **methods,
     )
     sec.done()

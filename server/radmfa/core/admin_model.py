@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal, get_args
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,20 @@ class WebSession:
         return f"WebSession(portal={self.portal!r}, user={self.username!r}, stage={self.stage!r})"
 
 
+AdminRole = Literal["admin", "helpdesk", "auditor"]
+ADMIN_ROLES: tuple[AdminRole, ...] = get_args(AdminRole)  # most rights first
+
+
+@dataclass(frozen=True, slots=True)
+class AdminAccount:
+    """A management portal account: a user of radmfa with a role."""
+
+    username: str
+    role: str  # one of ADMIN_ROLES
+    created_at: datetime
+    created_by: str
+
+
 @dataclass(frozen=True, slots=True)
 class EnrollmentLink:
     """An administrator's one-time link that lets a user enroll in the
@@ -99,3 +114,26 @@ class EnrollmentLink:
     created_at: datetime
     expires_at: datetime
     used_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NasSession:
+    """A user's session on a NAS, as its accounting told radmfa (RFC 2866).
+
+    ``nas_address`` is the source of the accounting packets: a
+    Disconnect-Request (RFC 5176) goes there. Live while ``stopped_at`` is None.
+    """
+
+    id: int
+    client: str  # the clients.conf client
+    session_id: str  # Acct-Session-Id
+    username: str
+    nas_address: str
+    nas_ip: str = ""  # NAS-IP-Address
+    nas_identifier: str = ""
+    framed_ip: str = ""  # Framed-IP-Address
+    calling_station_id: str = ""
+    started_at: datetime | None = None
+    seen_at: datetime | None = None
+    stopped_at: datetime | None = None
+    stop_reason: str = ""  # "stop", "accounting-on", "disconnected", …

@@ -11,7 +11,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from radmfa.core.admin_model import AdminEvent, AuditFilter, EnrollmentLink, HardwareToken, RememberedDevice, WebSession
+from radmfa.core.admin_model import (
+    AdminAccount,
+    AdminEvent,
+    AuditFilter,
+    EnrollmentLink,
+    HardwareToken,
+    NasSession,
+    RememberedDevice,
+    WebSession,
+)
 from radmfa.core.model import (
     AppPassword,
     AuditRecord,
@@ -24,6 +33,7 @@ from radmfa.core.model import (
     User,
 )
 from radmfa.core.ports import AuditWriter, BlockStore, LoginStore, MessageLookup, UserLookup
+from radmfa.radius.accounting import AccountingEvent
 
 
 class UserAdmin(UserLookup, Protocol):
@@ -57,6 +67,9 @@ class UserAdmin(UserLookup, Protocol):
 class ControlAdmin(BlockStore, Protocol):
     """The admin's controls: one-time bypasses, remembered devices, app
     passwords, blocks and the lockout count (store/sql_exemptions.py)."""
+
+    async def clear_push_streak(self, username: str) -> bool:
+        """Forget the user's push deny streak (pushes go out again); True when there was one."""
 
     # bypasses: rows are kept after use, expiry and cancellation (the report)
     async def create_bypass(
@@ -279,11 +292,34 @@ class RebindStore(Protocol):
     async def purge_rebinds(self, *, before: datetime) -> int: ...
 
 
+class NasSessionStore(Protocol):
+    """Who is connected where: sessions from the NASes' accounting."""
+
+    async def record_accounting(
+        self, client: str, nas_address: str, event: AccountingEvent, *, now: datetime
+    ) -> None:
+        """Start and Interim-Update make or refresh the (client, Acct-Session-Id)
+        row; Stop ends it; Accounting-On/Off end every live session of the client."""
+
+    async def list_nas_sessions(self, *, username: str | None = None, live: bool = True) -> list[NasSession]:
+        """Oldest first; ``username`` matches by name_key; ``live``: not ended."""
+
+    async def end_nas_session(self, session: int, reason: str, *, now: datetime) -> bool:
+        """Mark a live session ended (by id); False when it was not live."""
+
+    async def purge_nas_sessions(self, *, before: datetime) -> int:
+        """Delete sessions that ended, or were last heard of, before ``before``."""
+
+
 class Housekeeping(Protocol):
     """What expires, dropped once a minute (service/app.py purge_once)."""
 
     async def purge_expired(self, *, now: datetime) -> int:
         """Delete challenge sessions past their expiry."""
+
+    async def count_pending(self, *, now: datetime) -> tuple[int, int]:
+        """Open challenge sessions, and requests held for a call or push
+        (out-of-band sessions awaiting approval), not expired at ``now``."""
 
     async def purge_oob(self, *, before: datetime) -> int:
         """Delete out-of-band sessions and sent codes that expired before ``before``."""
@@ -299,6 +335,46 @@ class Housekeeping(Protocol):
         """Delete counters whose window ended at or before ``now``."""
 
 
+class SettingsStore(Protocol):
+    """Settings kept in the store (config/stored.py names them), shared by every node."""
+
+    async def settings_version(self) -> int:
+        """Bumped by every change: a process reloads when it moved."""
+
+    async def stored_settings(self) -> tuple[int, dict[str, str]]:
+        """The version and every stored setting (name → JSON value)."""
+
+    async def put_setting(self, name: str, value: str | None, *, actor: str, now: datetime) -> str | None:
+        """Store a value (None: back to the default), bump the version and log
+        who changed it from what to what (admin_events), in one transaction;
+        returns the value before."""
+
+    async def import_setting(self, name: str, value: str, *, actor: str, now: datetime) -> str:
+        """Store a value only if the setting was never stored; the stored value after."""
+
+
+class UserSearch(Protocol):
+    async def search_users(self, query: str, *, limit: int = 50) -> list[tuple[str, str, str, str]]:
+        """(name, mobile, e-mail, state) of users whose name, mobile or e-mail starts with ``query``."""
+
+
+class AdminAccounts(Protocol):
+    """The management portal's accounts and their roles."""
+
+    async def add_admin(self, username: str, role: str, *, created_by: str, now: datetime) -> AdminAccount:
+        """NotFound when the user does not exist or is an administrator already."""
+
+    async def get_admin(self, username: str) -> AdminAccount | None: ...
+
+    async def list_admins(self) -> list[AdminAccount]: ...
+
+    async def set_admin_role(self, username: str, role: str) -> AdminAccount | None:
+        """The account before the change; None when the user is no administrator."""
+
+    async def remove_admin(self, username: str) -> AdminAccount | None:
+        """The account removed; None when the user was no administrator."""
+
+
 class AdminStore(  # bases in LoginStore's order where they share one (a consistent MRO for Store)
     UserAdmin,
     MessageAdmin,
@@ -309,7 +385,11 @@ class AdminStore(  # bases in LoginStore's order where they share one (a consist
     HardwareTokenStore,
     DirectorySyncStore,
     PortalStore,
+    NasSessionStore,
     Housekeeping,
+    SettingsStore,
+    AdminAccounts,
+    UserSearch,
     Protocol,
 ):
     """Everything administration does with the store."""

@@ -71,6 +71,12 @@ class AdminControls:
         self.trusted = exemptions.TrustedNetworks(mfa.trusted_networks)
         self.lockout = Lockout(mfa, store)
 
+    def use_settings(self, mfa: MfaConfig) -> None:
+        """The store's settings changed (service/live_settings.py): later logins follow them."""
+        self.trusted = exemptions.TrustedNetworks(mfa.trusted_networks)
+        self.lockout = Lockout(mfa, self.store)
+        self.mfa = mfa
+
     @staticmethod
     def blocked(user: User | None, *, now: datetime, factor: str = "") -> Decision | None:
         """A blocked user (an admin, the lockout, a fraud report) goes no

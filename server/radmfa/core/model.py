@@ -33,6 +33,9 @@ Primary = Literal["upstream", "none"]  # [clients.<name>] primary: "none" = the 
 UnknownUsers = Literal["reject", "password-only"]  # [mfa] unknown_users
 NewUserPolicy = Literal["allow", "enroll", "deny"]  # [mfa] new_user: an enabled user with no factor yet
 AppPasswordMode = Literal["allow", "require", "deny"]  # [clients.<name>] app_passwords, per request
+# [clients.<name>] upstream_challenge: the upstream's own Access-Challenge is
+# relayed, then radmfa's factor | refused | relayed, and it is the only factor
+UpstreamChallenge = Literal["relay", "reject", "relay-only"]
 Method = Literal["totp", "sms", "voice", "push", "email"]  # what a user may choose as default
 SendMethod = Literal["sms", "voice", "push", "email"]  # phone methods: something is sent, and counted
 
@@ -41,9 +44,10 @@ METHODS: tuple[Method, ...] = ("totp", "sms", "voice", "push", "email")
 # The method an audit row records (`factor`; `report … --method`): the second
 # factor as the docs and the config name it. A code is `totp` or `hotp` by
 # the token that produced it; `menu` is the challenge offering the phone
-# methods (none chosen yet); `none` means no second factor was used (an
-# exemption, password only, or a reject before one was asked).
-AUDIT_METHODS = ("totp", "hotp", "sms", "voice", "push", "email", "menu", "none")
+# methods (none chosen yet); `upstream` is the upstream's own challenge,
+# relayed (core/upstream_challenge.py); `none` means no second factor was
+# used (an exemption, password only, or a reject before one was asked).
+AUDIT_METHODS = ("totp", "hotp", "sms", "voice", "push", "email", "menu", "upstream", "none")
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +155,12 @@ class Phase(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    """An open Access-Challenge. ``state`` is the State attribute we sent."""
+    """An open Access-Challenge. ``state`` is the State attribute we sent.
+
+    A relayed upstream challenge (factor ``upstream``) keeps in
+    ``reply_attrs`` the upstream's State, which goes back with the answer
+    (core/upstream_challenge.py).
+    """
 
     state: bytes
     client: str  # client name from clients.conf
@@ -245,6 +254,10 @@ class PrimaryResult:
     # spaces); the pipeline rejects unless it is a valid name with the same
     # name_key.
     canonical_name: str | None = None
+    # The upstream's own Access-Challenge (RSA SecurID next-token or new-PIN,
+    # an upstream OTP): its attributes, its State included; ``accepted`` is
+    # False. core/upstream_challenge.py decides what is relayed.
+    challenge: tuple[Attr, ...] | None = None
 
 
 class Verdict(enum.Enum):

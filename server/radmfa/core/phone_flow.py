@@ -15,18 +15,19 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from radmfa.core import exemptions, methods
+from radmfa.core import exemptions, methods, push_guard
 from radmfa.core.challenge import Challenges, new_state, reject
 from radmfa.core.controls import AdminControls
 from radmfa.core.methods import Option
-from radmfa.core.model import Attr, AuthRequest, Decision, SendMethod, Session, Token, User, Verdict
+from radmfa.core.model import Attr, AuthRequest, Decision, PhoneOutcome, SendMethod, Session, Token, User, Verdict
 from radmfa.core.ports import Deadline, Factor, Phone
 
 if TYPE_CHECKING:
     from radmfa.config import ClientPolicy, MfaConfig
 
 MENU = "menu"
-FACTORS = (MENU, *methods.CODE_METHODS)  # the sessions this module opens, by their factor
+PUSH = "push"  # a push with number matching: the challenge shows the number, its answer waits
+FACTORS = (MENU, *methods.CODE_METHODS, PUSH)  # the sessions this module opens, by their factor
 
 
 class PhoneFlow:
@@ -103,16 +104,43 @@ class PhoneFlow:
         self, chosen: Option, request: AuthRequest, user: User, attrs: tuple[Attr, ...], *, now: datetime,
         deadline: Deadline,
     ) -> Decision:
+        rule = self.controls.policies.policy_for(request.client)
+        ip = exemptions.user_address(request, rule.user_ip_attribute)
+        if chosen.method == PUSH and rule.push_number_matching:
+            return await self._offer_number(chosen, request, user, attrs, ip=ip, now=now)
         if chosen.method in methods.OOB_METHODS or (chosen.method == "sms" and self.phone.two_way_sms):
-            outcome = await self.phone.hold(user, chosen, request, now=now, deadline=deadline)
-            if outcome.approved:
-                await self.controls.succeeded(request, user, now=now)
-                return Decision(Verdict.ACCEPT, f"{chosen.method} approved", chosen.method, attrs)
-            if outcome.reason == "denied" and await self.controls.failed(user, now=now):
-                return reject(exemptions.Rule.LOCKOUT.value, factor=chosen.method)
-            return reject(outcome.reason, outcome.message, factor=chosen.method)
+            outcome = await self.phone.hold(user, chosen, request, now=now, deadline=deadline, ip=ip)
+            return await self._held(outcome, chosen.method, request, user, attrs, now=now)
         opened = self.challenges.open(request, chosen.method, attrs, now=now)
         return await self._send_code(opened, chosen, user, now=now)
+
+    async def _held(
+        self, outcome: PhoneOutcome, method: str, request: AuthRequest, user: User, attrs: tuple[Attr, ...], *,
+        now: datetime,
+    ) -> Decision:
+        if outcome.approved:
+            await self.controls.succeeded(request, user, now=now)
+            return Decision(Verdict.ACCEPT, f"{method} approved", method, attrs)
+        denied = outcome.reason in ("denied", push_guard.WRONG_NUMBER)
+        if denied and await self.controls.failed(user, now=now):
+            return reject(exemptions.Rule.LOCKOUT.value, factor=method)
+        return reject(outcome.reason, outcome.message, factor=method)
+
+    async def _offer_number(
+        self, chosen: Option, request: AuthRequest, user: User, attrs: tuple[Attr, ...], *, ip: str, now: datetime
+    ) -> Decision:
+        """Number matching: push three numbers, then challenge with the right
+        one; the challenge's answer waits for the tap (``answer``)."""
+        opened = self.challenges.open(request, PUSH, attrs, now=now)
+        number, refused = await self.phone.offer_number(
+            user, chosen, request, waiter=opened.state.hex(), now=now, ip=ip
+        )
+        if refused is not None:
+            return reject(refused.reason, refused.message, factor=PUSH)
+        prompt = await self.phone.text(
+            "push_number_prompt", request.client, user=user.name, language=user.language, number=f"{number:02d}"
+        )
+        return await self.challenges.ask(opened, prompt, "push number shown")
 
     async def _send_code(self, opened: Session, chosen: Option, user: User, *, now: datetime) -> Decision:
         refused = await self.phone.send_code(user, chosen, client=opened.client, state=opened.state, now=now)
@@ -141,6 +169,11 @@ class PhoneFlow:
         self, found: Session, request: AuthRequest, user: User, tokens: list[Token], *, now: datetime,
         deadline: Deadline,
     ) -> Decision:
+        if found.factor == PUSH:  # whatever was typed: the tap on the phone decides
+            outcome = await self.phone.wait_number(
+                user, found.client, waiter=found.state.hex(), now=now, deadline=deadline
+            )
+            return await self._held(outcome, PUSH, request, user, found.reply_attrs, now=now)
         answer = (request.password or b"").strip()
         next_state = new_state()
         if found.factor != MENU:

@@ -4,7 +4,8 @@
   screen             who is this user, is there a usable factor
   blocked            a blocked user (admin, lockout, fraud) goes no further
   app_password       a valid app password: no upstream call, no second factor
-  primary            the password, checked by the upstream (fails closed)
+  primary            the password, checked by the upstream (fails closed); the
+                     upstream's own challenge is relayed (core/upstream_challenge.py)
   exempt             the admin's controls that skip the second factor (core/exemptions.py)
   factor             inline code, or open a challenge
 
@@ -21,6 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from radmfa.core import methods, policy
+from radmfa.core import upstream_challenge as relay
 from radmfa.core.challenge import Challenges, new_state, reject
 from radmfa.core.controls import AdminControls
 from radmfa.core.exemptions import Rule
@@ -31,6 +33,7 @@ from radmfa.core.model import (
     ExemptionView,
     PrimaryResult,
     SendMethod,
+    Session,
     Token,
     User,
     Verdict,
@@ -48,6 +51,7 @@ from radmfa.core.ports import (
     Upstream,
 )
 from radmfa.errors import UpstreamUnavailable
+from radmfa.radius.wire import STATE
 
 if TYPE_CHECKING:
     from radmfa.config import ClientPolicy, MfaConfig
@@ -107,6 +111,11 @@ class Pipeline:
         self.challenges = Challenges(mfa, store, self.controls)
         self.phone = PhoneFlow(mfa, phone, otp, self.controls, self.challenges) if phone is not None else None
 
+    def use_settings(self, mfa: MfaConfig) -> None:
+        """The store's settings changed: the admin's controls follow them (the
+        keys config/stored.py moves are all read there)."""
+        self.controls.use_settings(mfa)
+
     async def handle(self, request: AuthRequest, *, now: datetime, deadline: Deadline = FIXED_DEADLINE) -> Decision:
         if request.state is not None:
             return await self.answer_challenge(request, now=now, deadline=deadline)
@@ -118,22 +127,25 @@ class Pipeline:
             await self.screen(login, now=now)
             or controls.blocked(login.user, now=now)
             or await controls.app_password(login.request, login.user, now=now)
-            or await self.primary(login)
-            or await controls.exempt(
-                login.request,
-                login.user,
-                # An empty PAP password never skips the factor; a request with
-                # none (MS-CHAPv2 relayed, or primary = "none") was verified
-                # by the upstream or the NAS itself.
-                password_ok=bool(login.password) or login.request.password is None,
-                has_factor=bool(login.tokens) or bool(self.phone and self.phone.options(login.user)),
-                attrs=login.attrs,
-                now=now,
-                view=login.exemptions,
-            )
-            or await self.second_factor(login, now=now)
+            or await self.primary(login, now=now)
+            or await self.after_primary(login, now=now)
         )
         return _with_user(decision, login.user)
+
+    async def after_primary(self, login: _Login, *, now: datetime) -> Decision:
+        """The admin's exemptions, then radmfa's factor."""
+        return await self.controls.exempt(
+            login.request,
+            login.user,
+            # An empty PAP password never skips the factor; a request with
+            # none (MS-CHAPv2 relayed, or primary = "none") was verified
+            # by the upstream or the NAS itself.
+            password_ok=bool(login.password) or login.request.password is None,
+            has_factor=bool(login.tokens) or bool(self.phone and self.phone.options(login.user)),
+            attrs=login.attrs,
+            now=now,
+            view=login.exemptions,
+        ) or await self.second_factor(login, now=now)
 
     async def screen(self, login: _Login, *, now: datetime) -> Decision | None:
         # An `oob` client may authenticate with MS-CHAPv2 (relayed as is) and
@@ -160,11 +172,22 @@ class Pipeline:
                 login.password, login.code = split
         return None
 
-    async def primary(self, login: _Login) -> Decision | None:
+    async def primary(self, login: _Login, *, now: datetime) -> Decision | None:
         try:
             result: PrimaryResult = await self._authenticate(login)
         except UpstreamUnavailable:
             return reject("upstream unavailable", backend_failure=True)
+        return await self._primary_result(login, result, now=now)
+
+    async def _primary_result(self, login: _Login, result: PrimaryResult, *, now: datetime) -> Decision | None:
+        if result.challenge is not None and relay.relays(login.rule.upstream_challenge):
+            opened = relay.open_relay(login.request, result.challenge, state=new_state(),
+                                      challenge_ttl_s=self.mfa.challenge_ttl_s, now=now)
+            await self.store.put_session(opened)
+            attrs = (*relay.relayed_attrs(result.challenge), (STATE, opened.state))
+            return Decision(Verdict.CHALLENGE, "upstream challenge relayed", relay.FACTOR, attrs)
+        if result.challenge is not None:  # upstream_challenge = "reject"
+            result = replace(result, reason="upstream challenge refused")
         if not result.accepted:
             message = result.reply_message.decode("utf-8", "replace") if result.reply_message else None
             reason = result.reason or "upstream reject"
@@ -235,6 +258,9 @@ class Pipeline:
             return reject("unknown or expired State")
         if found.client != request.client or found.username != (request.username or b""):
             return reject("State bound to another client or user", factor=found.factor)
+        if found.factor == relay.FACTOR:
+            return _with_user(await self._answer_upstream(found, request, user, tokens, now=now, deadline=deadline),
+                              user)
         if self.phone is not None and found.factor in PHONE_FACTORS:
             return await self.phone.answer(found, request, user, tokens, now=now, deadline=deadline)
         # Blocked mid-challenge (lockout, fraud, an admin): the code cannot finish it.
@@ -258,3 +284,25 @@ class Pipeline:
             next_state=new_state(), retry=retry, now=now, recorded=check.recorded,
         )
         return _with_user(decision, user)
+
+    async def _answer_upstream(
+        self, found: Session, request: AuthRequest, user: User | None, tokens: list[Token], *,
+        now: datetime, deadline: Deadline,
+    ) -> Decision:
+        """The answer to a relayed upstream challenge goes upstream under the
+        upstream's State; its Accept continues the login as after a password."""
+        refused = self.controls.blocked(user, now=now)
+        if refused is not None:
+            return refused
+        login = _Login(request, policy.decode_name(request.username), self.policies.policy_for(request.client),
+                       deadline, user=user, tokens=self.otp.usable(tokens), password=request.password or b"")
+        try:
+            result = await self.upstream.authenticate(relay.forwarded(request, found), login.password)
+        except UpstreamUnavailable:
+            return reject("upstream unavailable", backend_failure=True, factor=relay.FACTOR)
+        decided = await self._primary_result(login, result, now=now)
+        if decided is not None:
+            return decided
+        if relay.skips_own_factor(login.rule.upstream_challenge):
+            return Decision(Verdict.ACCEPT, "upstream challenge answered", relay.FACTOR, login.attrs)
+        return await self.after_primary(login, now=now)

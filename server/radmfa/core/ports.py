@@ -9,7 +9,7 @@ both, what store/ implements.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -145,6 +145,10 @@ class OobStore(Protocol):
 
     async def get_oob(self, oob_id: str) -> OobSession | None: ...
 
+    async def get_oob_for_waiter(self, waiter: str) -> OobSession | None:
+        """The session ``waiter`` waits for (decided or not); None when there
+        is none, or a newer request has taken it over."""
+
     async def decide_oob(self, oob_id: str, phase: Phase, reason: str, *, now: datetime) -> OobSession | None:
         """Set the phase of an undecided, unexpired session, atomically; None
         when it is unknown, already decided or expired (nothing changes)."""
@@ -207,6 +211,21 @@ class AuditWriter(Protocol):
         """One row per answered request."""
 
 
+class PushStreakStore(Protocol):
+    """The push deny streak (core/push_guard.py): denied, wrongly matched and
+    unanswered pushes in a row, per user, shared by every worker and node."""
+
+    async def note_push_refusal(self, username: str, *, now: datetime, window_s: int, limit: int) -> int:
+        """Count one refused push (atomic upsert); the streak's new length. A
+        streak below ``limit`` older than ``window_s`` starts again at 1."""
+
+    async def push_streak(self, username: str, *, now: datetime, window_s: int, limit: int) -> int:
+        """The streak's length now (0 when its window passed below ``limit``)."""
+
+    async def clear_push_streak(self, username: str) -> bool:
+        """Forget the streak (an approved push, an administrator); True when there was one."""
+
+
 class LoginStore(
     UserLookup,
     CodeStore,
@@ -217,6 +236,7 @@ class LoginStore(
     SendCounterStore,
     MessageLookup,
     FraudAlertStore,
+    PushStreakStore,
     AuditWriter,
     Protocol,
 ):
@@ -346,9 +366,21 @@ class Phone(Protocol):
         when none is pending. A wrong guess stays valid under ``carry_to``."""
 
     async def hold(
-        self, user: User, option: Option, request: AuthRequest, *, now: datetime, deadline: Deadline
+        self, user: User, option: Option, request: AuthRequest, *, now: datetime, deadline: Deadline, ip: str = ""
     ) -> PhoneOutcome:
-        """Ring or push (or text for a two-way reply) and wait for the answer."""
+        """Ring or push (or text for a two-way reply) and wait for the answer;
+        ``ip`` is the end user's address, shown in the push."""
+
+    async def offer_number(
+        self, user: User, option: Option, request: AuthRequest, *, waiter: str, now: datetime, ip: str = ""
+    ) -> tuple[int | None, PhoneOutcome | None]:
+        """Push three numbers for the challenge whose State (hex) is
+        ``waiter``: (the number to show, None) or (None, why not)."""
+
+    async def wait_number(
+        self, user: User, client: str, *, waiter: str, now: datetime, deadline: Deadline
+    ) -> PhoneOutcome:
+        """The challenge's answer: wait for the push offered for ``waiter``."""
 
 
 # ---- delivery of phone, push and e-mail factors -----------------------------------
@@ -367,9 +399,13 @@ class VoiceCaller(Protocol):
 
 class PushSender(Protocol):
     async def push(
-        self, topic: str, *, title: str, text: str, actions: Sequence[tuple[str, str]]
+        self, topic: str, *, title: str, text: str, actions: Sequence[tuple[str, str]],
+        fields: Mapping[str, str] | None = None,
     ) -> None:
-        """Notify ``topic``; ``actions`` are (label, callback URL) buttons."""
+        """Notify ``topic``; ``actions`` are (label, callback URL) buttons (at
+        most three: ntfy's limit). ``fields`` name every URL and detail for a
+        provider that fills a template (approve_url, deny_url, fraud_url,
+        number1..3 and number1_url..number3_url, nas, ip, time)."""
 
 
 class EmailSender(Protocol):

@@ -28,6 +28,12 @@ DEFAULTS: Mapping[str, str] = {
     "push_approve": "Approve",
     "push_deny": "Deny",
     "push_fraud": "Deny and report fraud",
+    "push_details": "{nas}, from {ip}, at {time}",
+    "push_match_text": "Tap the number shown where you are signing in. Not you? Ignore this request.",
+    "push_number_prompt": "Your sign-in number is {number}. Tap {number} in the push on your phone, then press OK.",
+    "push_wrong_number": "The wrong number was chosen on the phone.",
+    "push_blocked": "Push sign-in is blocked after repeated denied or unanswered requests. "
+    "Use another method or contact your helpdesk.",
     "oob_denied": "The sign-in was denied on the phone.",
     "oob_timeout": "No answer on the phone in time.",
     "delivery_failed": "We could not reach your phone. Try another method or contact your helpdesk.",

@@ -8,11 +8,13 @@ URL's path or query often holds an access token, and errors are logged.
 
 from __future__ import annotations
 
+import time
 import urllib.parse
 from typing import Any
 
 import aiohttp
 
+from radmfa import metrics
 from radmfa.errors import DeliveryError
 
 
@@ -36,11 +38,21 @@ async def send(
 ) -> None:
     """One request; DeliveryError unless the receiver answers 2xx. Redirects
     are not followed: one would turn a POST into a GET elsewhere."""
+    started = time.perf_counter()
+    ok = False
     try:
         async with http.request(
             method, url, timeout=aiohttp.ClientTimeout(total=timeout_s), allow_redirects=False, **kw
         ) as resp:
             if not 200 <= resp.status < 300:
                 raise DeliveryError(f"{where} answered HTTP {resp.status}")
+            ok = True
     except (aiohttp.ClientError, TimeoutError) as e:
         raise DeliveryError(f"{where}: request failed: {_why(e)}") from None
+    finally:
+        metrics.current.provider(provider_name(where), time.perf_counter() - started, ok=ok)
+
+
+def provider_name(where: str) -> str:
+    """"provider twilio: Messages" → "twilio"; a webhook stays "webhook https://host/…"."""
+    return where.split(": ", 1)[0].removeprefix("provider ")

@@ -3,7 +3,7 @@ http action buttons that call radmfa's signed callback URLs."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import aiohttp
 
@@ -18,7 +18,10 @@ class NtfySender:
     def __init__(self, cfg: ProviderConfig, http: aiohttp.ClientSession) -> None:
         self.cfg, self.http = cfg, http
 
-    async def push(self, topic: str, *, title: str, text: str, actions: Sequence[tuple[str, str]]) -> None:
+    async def push(
+        self, topic: str, *, title: str, text: str, actions: Sequence[tuple[str, str]],
+        fields: Mapping[str, str] | None = None,
+    ) -> None:
         body = {
             "topic": topic,
             "title": title,

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import quote, quote_plus
 
 import aiohttp
@@ -86,6 +86,10 @@ class WebhookSender:
     async def send_sms(self, to: str, text: str) -> None:
         await self._send({"to": to, "text": text})
 
-    async def push(self, topic: str, *, title: str, text: str, actions: Sequence[tuple[str, str]]) -> None:
-        urls = dict(zip(("approve_url", "deny_url", "fraud_url"), (u for _, u in actions), strict=False))
-        await self._send({"to": topic, "title": title, "text": text, **urls})
+    async def push(
+        self, topic: str, *, title: str, text: str, actions: Sequence[tuple[str, str]],
+        fields: Mapping[str, str] | None = None,
+    ) -> None:
+        if fields is None:
+            fields = dict(zip(("approve_url", "deny_url", "fraud_url"), (u for _, u in actions), strict=False))
+        await self._send({"to": topic, "title": title, "text": text, **fields})

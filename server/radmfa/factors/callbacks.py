@@ -15,6 +15,8 @@ import hmac
 import re
 from datetime import datetime
 
+from radmfa.core import push_guard
+
 # ntfy topic names are [-_A-Za-z0-9]{1,64} (anything else is refused with 400).
 _NOT_IN_TOPIC = re.compile(r"[^-_A-Za-z0-9]")
 SECRET_SHOWN = "…"  # noqa: S105 (a mask, not a secret); {secret} where a topic is shown or recorded (audit, fraud reports)
@@ -46,6 +48,14 @@ def code_hash(key: bytes, scope: bytes, code: str) -> bytes:
     """Only this keyed hash of a texted code is stored: a copy of the
     database without the key does not give 6-digit codes away."""
     return hmac.new(key, b"code|" + scope + b"|" + code.encode(), hashlib.sha256).digest()
+
+
+def match_number(key: bytes, oob_id: str) -> int:
+    """The number a push with number matching asks for: derived from the
+    push's random id (128 bits from a CSPRNG) under the callback key, so
+    the worker that answers the challenge and the one that takes the tap
+    agree without storing it, and a copy of the database does not tell it."""
+    return push_guard.right_number(hmac.new(key, b"push-number|" + oob_id.encode(), hashlib.sha256).digest())
 
 
 def topic_secret(key: bytes, user_key: str) -> str:

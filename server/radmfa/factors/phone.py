@@ -13,13 +13,14 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import structlog
 
 from radmfa.config import FraudConfig, LimitsConfig, PhoneConfig
-from radmfa.core import fraud, limits, messages, methods, session, texts
+from radmfa.core import fraud, limits, messages, methods, push_guard, session, texts
 from radmfa.core.methods import Option
 from radmfa.core.model import AuthRequest, FraudReport, OobSession, Phase, PhoneOutcome, User
 from radmfa.core.policy import name_key
@@ -58,6 +59,7 @@ class PhoneFactors:
         self.public_url = public_url
         self.methods = senders.methods()
         self.app_name, self.notify = app_name, notify
+        self._watchers: set[asyncio.Task[None]] = set()
 
     @property
     def two_way_sms(self) -> bool:
@@ -177,29 +179,68 @@ class PhoneFactors:
     # ---- out of band: hold the request while the phone rings ----
 
     async def hold(
-        self, user: User, option: Option, request: AuthRequest, *, now: datetime, deadline: Deadline
+        self, user: User, option: Option, request: AuthRequest, *, now: datetime, deadline: Deadline, ip: str = ""
     ) -> PhoneOutcome:
         deadline.extend(self.cfg.oob_timeout_s + 5)  # waits for a person, not for a hung peer
         held, refused = await self.begin(
             user, option, client=request.client, waiter=request.request_id,
-            station=request.calling_station_id, now=now,
+            station=request.calling_station_id, now=now, ip=ip,
         )
         if refused is not None:
             return refused
         assert held is not None
         outcome = await self._wait(held, request.request_id, (held.expires_at - now).total_seconds())
+        return await self._told(outcome, user, request.client)
+
+    async def _told(self, outcome: PhoneOutcome, user: User, client: str) -> PhoneOutcome:
+        """A refused outcome with the Reply-Message that says why."""
         if not outcome.approved and outcome.message is None and outcome.reason != "superseded":
-            kind = "oob_timeout" if outcome.reason == "no answer" else "oob_denied"
-            return PhoneOutcome(False, outcome.reason, await self._text(kind, user, request.client))
+            kind = {"no answer": "oob_timeout", push_guard.WRONG_NUMBER: "push_wrong_number"}.get(
+                outcome.reason, "oob_denied"
+            )
+            return PhoneOutcome(False, outcome.reason, await self._text(kind, user, client))
         return outcome
 
+    # ---- push with number matching: the number in an Access-Challenge first ----
+
+    async def offer_number(
+        self, user: User, option: Option, request: AuthRequest, *, waiter: str, now: datetime, ip: str = ""
+    ) -> tuple[int | None, PhoneOutcome | None]:
+        """Send a push offering three numbers, for the challenge whose State
+        is ``waiter``: (the number to show, None), or (None, why not)."""
+        held, refused = await self.begin(
+            user, option, client=request.client, waiter=waiter, station=request.calling_station_id,
+            now=now, ip=ip, match=True,
+        )
+        if refused is not None:
+            return None, refused
+        assert held is not None
+        return callbacks.match_number(await self.store.callback_key(), held.id), None
+
+    async def wait_number(
+        self, user: User, client: str, *, waiter: str, now: datetime, deadline: Deadline
+    ) -> PhoneOutcome:
+        """The challenge's answer: wait for the push offered for ``waiter``."""
+        held = await self.store.get_oob_for_waiter(waiter)
+        if held is None:
+            return PhoneOutcome(False, "superseded", "Replaced by a newer sign-in attempt.")
+        deadline.extend(max(0.0, (held.expires_at - now).total_seconds()) + 5)
+        outcome = await self._wait(held, waiter, (held.expires_at - now).total_seconds())
+        return await self._told(outcome, user, client)
+
     async def begin(
-        self, user: User, option: Option, *, client: str, waiter: str, station: str, now: datetime
+        self, user: User, option: Option, *, client: str, waiter: str, station: str, now: datetime,
+        ip: str = "", match: bool = False,
     ) -> tuple[OobSession | None, PhoneOutcome | None]:
         """Open (or join) the call, push or two-way text ``option`` and start
         it: (the session to wait for, None), or (None, why not). The decision
         arrives in the store through the provider's callback; the RADIUS
-        side waits for it holding the request, the portal by polling."""
+        side waits for it holding the request, the portal by polling.
+        ``match``: a push offers three numbers (push_guard); ``ip`` is the
+        end user's address the push shows."""
+        if option.method == "push" and await self._streak_blocked(user, now=now):
+            log.warning("push refused: deny streak", user=user.name)
+            return None, PhoneOutcome(False, push_guard.STREAK_BLOCKED, await self._text("push_blocked", user, client))
         code = self._code() if option.method == "sms" else None
         oob_id = secrets.token_urlsafe(16)
         key = await self.store.callback_key()
@@ -221,7 +262,7 @@ class PhoneFactors:
                 await self.store.decide_oob(held.id, Phase.DENIED, refused.reason, now=now)
                 return None, refused
             try:
-                await self._start(held, user, key, code)
+                await self._start(held, user, key, code, ip=ip, now=now, match=match)
             except DeliveryError as e:
                 log.warning("out-of-band start failed", user=user.name, method=option.method, error=str(e))
                 await self.store.decide_oob(held.id, Phase.DENIED, "delivery failed", now=now)
@@ -235,29 +276,112 @@ class PhoneFactors:
             return None, PhoneOutcome(False, "another sign-in pending", message)
         else:
             log.info("joined a call or push already running", user=user.name, method=held.method)
+        if match and opened:
+            self._watch(held)
         return held, None
 
     def callback_url(self, held: OobSession, key: bytes, action: str) -> str:
         token = callbacks.sign(key, held.id, action, expires_at=held.expires_at + timedelta(seconds=60))
         return callbacks.url(self.public_url, f"/cb/{held.method}/{held.id}/{action}", token)
 
-    async def _start(self, held: OobSession, user: User, key: bytes, code: str | None) -> None:
+    async def _start(
+        self, held: OobSession, user: User, key: bytes, code: str | None, *, ip: str, now: datetime, match: bool
+    ) -> None:
         client = held.client
         if held.method == "voice" and self.senders.voice is not None:
             answer, status = self.callback_url(held, key, "answer"), self.callback_url(held, key, "status")
             await self.senders.voice.place_call(held.destination, answer_url=answer, status_url=status)
         elif held.method == "push" and self.senders.push is not None:
-            actions = [
-                (await self._text(f"push_{a}", user, client), self.callback_url(held, key, a))
-                for a in ("approve", "deny", "fraud")
-            ]
-            title = await self._text("push_title", user, client)
-            text = await self._text("push_text", user, client)
-            await self.senders.push.push(self.topic(user, key), title=title, text=text, actions=actions)
+            await self._push(held, user, key, ip=ip, now=now, match=match)
         elif held.method == "sms" and code is not None and self.senders.sms is not None:
             await self.senders.sms.send_sms(held.destination, await self._text("sms_two_way", user, client, code=code))
         else:
             raise DeliveryError(f"no provider for {held.method}")
+
+    async def _push(self, held: OobSession, user: User, key: bytes, *, ip: str, now: datetime, match: bool) -> None:
+        """The push: the app's question, where and when the sign-in comes
+        from, and the buttons: approve / deny / fraud, or with number
+        matching three numbers (push_guard). A webhook gets every URL by name."""
+        assert self.senders.push is not None
+        client = held.client
+        shown = push_guard.details(self.app_name(client), ip, now)
+        title = await self._text("push_title", user, client)
+        lines = [await self._text("push_text", user, client), await self._text("push_details", user, client, **shown)]
+        fields = dict(shown)
+        fraud_pair = (await self._text("push_fraud", user, client), self.callback_url(held, key, "fraud"))
+        deny_pair = (await self._text("push_deny", user, client), self.callback_url(held, key, "deny"))
+        if match:
+            lines.append(await self._text("push_match_text", user, client))
+            numbers = push_guard.offered(callbacks.match_number(key, held.id), secrets.randbelow)
+            actions = [(f"{n:02d}", self.callback_url(held, key, push_guard.action(n))) for n in numbers]
+            for i, (label, url) in enumerate(actions, 1):
+                fields[f"number{i}"], fields[f"number{i}_url"] = label, url
+            fields["approve_url"] = ""
+        else:
+            approve_pair = (await self._text("push_approve", user, client), self.callback_url(held, key, "approve"))
+            actions = [approve_pair, deny_pair, fraud_pair]
+            fields["approve_url"] = approve_pair[1]
+        fields["deny_url"], fields["fraud_url"] = deny_pair[1], fraud_pair[1]
+        await self.senders.push.push(
+            self.topic(user, key), title=title, text="\n".join(lines), actions=actions, fields=fields
+        )
+
+    # ---- the deny streak (push_guard) ----
+
+    async def _streak_blocked(self, user: User, *, now: datetime) -> bool:
+        limit = self.limits.push_deny_streak
+        if not limit:
+            return False
+        n = await self.store.push_streak(user.name, now=now, window_s=self.limits.push_deny_window_s, limit=limit)
+        return push_guard.blocks(n, limit)
+
+    async def _ended(self, ended: OobSession, *, now: datetime) -> None:
+        """Book a push's end on the streak: approved clears it; denied, a
+        wrong number or no answer counts, and the refusal that makes the
+        streak raises one fraud report (pushes are refused from then on)."""
+        limit = self.limits.push_deny_streak
+        if ended.method != "push" or not limit:
+            return
+        if ended.phase is Phase.APPROVED:
+            await self.store.clear_push_streak(ended.username)
+            return
+        if not push_guard.counts(ended.method, ended.reason):
+            return
+        window = self.limits.push_deny_window_s
+        n = await self.store.note_push_refusal(ended.username, now=now, window_s=window, limit=limit)
+        if not push_guard.reached(n, limit):
+            return
+        log.warning("push deny streak: pushes blocked", user=ended.username, count=n)
+        report = FraudReport(
+            time=now, username=ended.username, source="push", client_name=ended.client,
+            calling_station_id=ended.calling_station_id, device=ended.destination,
+            note=f"deny streak: {n} pushes denied or unanswered within {window} s; pushes blocked",
+        )
+        # The report does not block the user: other factors still work.
+        settings = replace(self.fraud_cfg, block_user=False)
+        await fraud.raise_alert(self.store, settings, report, now=now, log=log, notify=self.notify)
+
+    def close(self) -> None:
+        """Stop the expiry watchers (shutdown): an unanswered push then
+        expires unseen by this node and does not count."""
+        for task in self._watchers:
+            task.cancel()
+
+    def _watch(self, held: OobSession) -> None:
+        """A push offered with a number may have nobody waiting for it (the
+        challenge left unanswered): expire it when due, so it counts."""
+        task = asyncio.get_running_loop().create_task(self._expire_when_due(held))
+        self._watchers.add(task)
+        task.add_done_callback(self._watchers.discard)
+
+    async def _expire_when_due(self, held: OobSession) -> None:
+        await asyncio.sleep(max(0.0, (held.expires_at - datetime.now(held.expires_at.tzinfo)).total_seconds()))
+        try:
+            expired = await self.store.expire_oob(held.id)
+            if expired is not None:
+                await self._ended(expired, now=datetime.now(held.expires_at.tzinfo))
+        except Exception as e:  # noqa: BLE001 (a store outage: the next push counts again)
+            log.warning("push expiry not recorded", user=held.username, error=str(e))
 
     async def _wait(self, held: OobSession, waiter: str, seconds: float) -> PhoneOutcome:
         """Poll the store until the session is decided, taken over or due.
@@ -274,7 +398,9 @@ class PhoneFactors:
             if row.phase is not Phase.AWAITING_APPROVAL:
                 return PhoneOutcome(row.phase is Phase.APPROVED, row.reason)
             if time.monotonic() >= deadline:
-                if await self.store.expire_oob(held.id) is not None:
+                expired = await self.store.expire_oob(held.id)
+                if expired is not None:
+                    await self._ended(expired, now=datetime.now(held.expires_at.tzinfo))
                     return PhoneOutcome(False, "no answer")
                 continue  # decided just now: read the decision
             await asyncio.sleep(POLL_INTERVAL_S)
@@ -288,6 +414,7 @@ class PhoneFactors:
         decided = await self.store.decide_oob(oob_id, target, detail or _REASONS[event], now=now)
         if decided is not None:
             log.info("out-of-band answer", user=decided.username, method=decided.method, result=decided.reason)
+            await self._ended(decided, now=now)
         if decided is not None and event is session.Event.REPORT_FRAUD:
             voice = decided.method == "voice"
             report = FraudReport(
@@ -301,6 +428,15 @@ class PhoneFactors:
             )
             await fraud.raise_alert(self.store, self.fraud_cfg, report, now=now, log=log, notify=self.notify)
         return decided
+
+    async def decide_number(self, oob_id: str, number: int, *, now: datetime) -> OobSession | None:
+        """A number tapped on a push with number matching (its signed URL
+        verified): the right one approves, any other denies."""
+        key = await self.store.callback_key()
+        right = callbacks.match_number(key, oob_id)
+        if hmac.compare_digest(f"{number:02d}".encode(), f"{right:02d}".encode()):
+            return await self.decide(oob_id, session.Event.APPROVE, now=now)
+        return await self.decide(oob_id, session.Event.DENY, now=now, detail=push_guard.WRONG_NUMBER)
 
     async def inbound_sms(self, sender: str, body: str, *, now: datetime) -> OobSession | None:
         """Two-way SMS: the user texted the code back. A reply that matches

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from radmfa.config import PORTAL_CLIENT, ClientPolicy, Config, format_host_port
+from radmfa.config.clients import number_matching_warning
 from radmfa.core import exemptions, limits, messages
 from radmfa.core.admin_ports import Store
 from radmfa.core.pipeline import Pipeline
@@ -24,12 +25,17 @@ from radmfa.factors import build_factors
 from radmfa.factors.phone import PhoneFactors
 from radmfa.front.ldap.service import LdapFront, merged_policies
 from radmfa.radius.clients import load_clients
+from radmfa.service.accounting import AccountingListener, AccountingService, build_accounting
 from radmfa.service.audit import AuditSink, configure_logging, log
 from radmfa.service.binding import CannotListen, bind_failure
+from radmfa.service.disconnect import Disconnector, ending_sessions
 from radmfa.service.http import CallbackApp, start_http
+from radmfa.service.live_settings import LiveSettings, reconcile
+from radmfa.service.metrics import MetricsEndpoint, TimedDecider, time_store
 from radmfa.service.notify import sd_notify
 from radmfa.service.policies import PolicyTable
 from radmfa.service.radius import Listener, RadiusService
+from radmfa.service.radsec import RadsecListener
 from radmfa.service.reuseport import attach_identifier_steering
 from radmfa.service.udp import UdpEndpoint
 from radmfa.store import open_store
@@ -51,11 +57,17 @@ class App:
     policies: PolicyTable  # [clients.<name>], shared by the pipeline and the listener
     transports: list[UdpEndpoint] = field(default_factory=list)
     addresses: list[tuple[str, int]] = field(default_factory=list)
+    accounting_addresses: list[tuple[str, int]] = field(default_factory=list)
     senders: Senders = field(default_factory=Senders)
     phone: PhoneFactors | None = None
     http_runner: web.AppRunner | None = None
     ldap_front: LdapFront | None = None
     portal_runner: web.AppRunner | None = None  # [portal] embedded = true
+    metrics: MetricsEndpoint | None = None  # [metrics] listen
+    metrics_runner: web.AppRunner | None = None
+    accounting: AccountingService | None = None  # [radius] accounting_listen
+    radsec: RadsecListener | None = None  # [radius] radsec_listen
+    settings: LiveSettings | None = None  # the store's settings, polled
 
     def reload(self) -> None:
         """SIGHUP: re-read clients.conf; on error keep the old table."""
@@ -69,6 +81,8 @@ class App:
             log.warning("clients.conf", warning=warning)
         self.service.reload_clients(table)
         self.policies.replace(policies)
+        if self.radsec is not None:
+            self.radsec.reload()
         if isinstance(self.upstream, ClientRouter):
             self.upstream.route(policies)
         log.info("clients.conf reloaded", clients=len(table))
@@ -76,13 +90,23 @@ class App:
     async def close(self) -> None:
         self.service.stopping = True  # new packets are dropped; replies still go out
         await self.service.drain(DRAIN_TIMEOUT_S)
+        if self.accounting is not None:
+            self.accounting.stopping = True
+            await self.accounting.drain(DRAIN_TIMEOUT_S)
+            await self.accounting.close()
         for t in self.transports:
             t.close()
+        if self.radsec is not None:
+            await self.radsec.close()
         if self.ldap_front is not None:
             await self.ldap_front.close()
-        for runner in (self.http_runner, self.portal_runner):
+        for runner in (self.http_runner, self.portal_runner, self.metrics_runner):
             if runner is not None:
                 await runner.cleanup()
+        if self.metrics is not None:
+            await self.metrics.close()
+        if self.phone is not None:
+            self.phone.close()
         await self.senders.close()
         await self.audit.close()
         await self.notifier.close()
@@ -95,8 +119,16 @@ async def build(config: Config) -> App:
     for warning in clients.warnings:
         log.warning("clients.conf", warning=warning)
     policies = merged_policies(config, config.client_policies(clients), {c.name for c in clients})
+    unmatched = number_matching_warning([c.name for c in clients], policies, config.phone)
+    if unmatched is not None:
+        log.warning("configuration", warning=unmatched)
     store = await open_store(config.store.url, key_file=config.store.key_file, base_dir=config.base_dir)
+    if config.metrics.listen:
+        time_store(store)
     try:
+        await reconcile(store, config)
+        settings = LiveSettings(store, config)
+        await settings.refresh()
         upstream = await build_upstreams(config, store, policies)
     except BaseException:
         await store.close()
@@ -116,24 +148,34 @@ async def build(config: Config) -> App:
     def app_name(client: str) -> str:  # {app}: [clients.<name>] app_name, also after SIGHUP
         return config.portal.title if client == PORTAL_CLIENT else messages.app_name(table.policy_for(client), client)
 
+    # Users' own fraud reports (push "Deny and report fraud", the voice fraud
+    # code) also end their live sessions on the NASes (service/disconnect.py).
+    disconnector = Disconnector(store, lambda: service.clients, table, actor="radmfa")
     phone = None
     if senders.methods():
         # The voice fraud code and push "Deny and report fraud" alert the security team.
         phone = PhoneFactors(
             store, senders, config.phone, config.fraud, public_url=config.http.public_url, limits_cfg=config.limits,
-            app_name=app_name, notify=notifier,
+            app_name=app_name, notify=ending_sessions(notifier, disconnector),
         )
     pipeline = Pipeline(
         config.mfa, upstream, store, factors["otp"], policies=table, passwords=app_passwords, phone=phone
     )
+    settings.subscribe(pipeline.use_settings)
     audit = AuditSink(store, settings=config.audit)
     service = RadiusService(
-        config.radius, clients, pipeline, audit, policies=table, upstream_healthy=upstream.healthy
+        config.radius, clients, TimedDecider(pipeline) if config.metrics.listen else pipeline, audit, policies=table,
+        upstream_healthy=upstream.healthy,
     )
+    endpoint = MetricsEndpoint(store, service) if config.metrics.listen else None
     service.node_ip = config.audit.server_ip or _node_ip()
     front = LdapFront(config, pipeline=pipeline, store=store, audit=audit) if config.ldap_front else None
+    accounting = build_accounting(config, lambda: service.clients, store, table)
     return App(
-        config, store, upstream, audit, service, notifier, table, senders=senders, phone=phone, ldap_front=front
+        config, store, upstream, audit, service, notifier, table, senders=senders, phone=phone, ldap_front=front,
+        metrics=endpoint,
+        accounting=accounting,
+        settings=settings,
     )
 
 
@@ -161,11 +203,18 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
             app.http_runner = await start_http(callbacks.app(), app.config.http.listen, reuse_port=reuse_port)
         except CannotListen as e:
             raise ConfigError(f"{where}: [http] listen: {e}") from None
+    if app.metrics is not None:  # GET /metrics, on its own (management) address
+        try:
+            app.metrics_runner = await start_http(app.metrics.app(), app.config.metrics.listen, reuse_port=reuse_port)
+        except CannotListen as e:
+            raise ConfigError(f"{where}: [metrics] listen: {e}") from None
+        app.metrics.start_sampling()
     if app.config.portal.embedded:  # small sites: the user portal in this process
         from radmfa.web.user.app import build_user_portal, portal_upstream, start_site
 
         upstream = portal_upstream(app.upstream, app.config.portal.upstream)
-        portal = await build_user_portal(app.config, app.store, upstream, app.senders, app.notifier)
+        portal = await build_user_portal(app.config, app.store, upstream, app.senders, app.notifier,
+                                         settings=app.settings)
         app.portal_runner = await start_site(portal, app.config, reuse_port=reuse_port)
     for host, port in app.config.radius.listen:
         listener = Listener(app.service)
@@ -181,8 +230,31 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
             log.warning("cannot steer packets by RADIUS Identifier; the kernel will hash by source port")
         sockname = transport.get_extra_info("sockname")
         app.addresses.append((sockname[0], sockname[1]))
+    if app.accounting is not None:
+        await _listen_accounting(app, app.accounting, reuse_port=reuse_port)
+    if app.config.radius.radsec_listen:  # RADIUS over TLS (RFC 6614), the same service behind it
+        app.radsec = RadsecListener(app.config.radius, app.service, app.policies)
+        app.radsec.check(where, {n: p.radsec_ca for n, p in app.config.clients.items() if p.radsec_ca})
+        await app.radsec.start(where, reuse_port=reuse_port)
     if app.ldap_front is not None:  # applications binding over LDAP, on the same pipeline
         await app.ldap_front.start(reuse_port=reuse_port)
+
+
+async def _listen_accounting(app: App, service: AccountingService, *, reuse_port: bool) -> None:
+    """[radius] accounting_listen: Accounting-Requests (service/accounting.py)."""
+    await service.start()
+    for host, port in app.config.radius.accounting_listen:
+        listener = AccountingListener(service)
+        try:
+            transport = UdpEndpoint.bind(host, port, listener.datagram_received, reuse_port=reuse_port)
+        except OSError as e:
+            failure = bind_failure(e, host, port, kind=socket.SOCK_DGRAM, reuse_port=reuse_port)
+            raise ConfigError(f"{app.config.path.name}: [radius] accounting_listen: {failure}") from None
+        listener.transport = transport
+        transport.start(asyncio.get_running_loop())
+        app.transports.append(transport)
+        sockname = transport.get_extra_info("sockname")
+        app.accounting_addresses.append((sockname[0], sockname[1]))
 
 
 async def purge_once(store: Store, config: Config, *, now: datetime) -> None:
@@ -196,6 +268,7 @@ async def purge_once(store: Store, config: Config, *, now: datetime) -> None:
         await store.purge_web_sessions(idle_before=now - timedelta(minutes=config.portal.session_idle_minutes), now=now)
     cache_for, devices_for = exemptions.retention(config.mfa.cache, [ClientPolicy(), *config.clients.values()])
     await store.purge_exemptions(cache_before=now - cache_for, devices_before=now - devices_for)
+    await store.purge_nas_sessions(before=now - timedelta(days=config.audit.keep_days))  # ended, or long silent
 
 
 async def _housekeeping(app: App) -> None:
@@ -206,7 +279,9 @@ async def _housekeeping(app: App) -> None:
             await purge_once(app.store, app.config, now=datetime.now(UTC))
         except Exception as e:
             log.warning("housekeeping failed", error=str(e))
-        log.info("stats", **app.service.counters(), send_errors=sum(t.send_errors for t in app.transports))
+        accounting = app.accounting.counters() if app.accounting is not None else None
+        log.info("stats", **app.service.counters(), accounting=accounting,
+                 send_errors=sum(t.send_errors for t in app.transports))
 
 
 async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event | None = None) -> None:
@@ -220,6 +295,7 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
     purger: asyncio.Task[None] | None = None
     watchdog: asyncio.Task[None] | None = None
     syncer: asyncio.Task[None] | None = None
+    poller: asyncio.Task[None] | None = None
     try:
         await listen(app, reuse_port=reuse_port)
     except BaseException:
@@ -229,6 +305,8 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
         app.audit.start()
         purger = loop.create_task(_housekeeping(app))
         watchdog = loop.create_task(app.service.watchdog())
+        if app.settings is not None:
+            poller = loop.create_task(app.settings.run())
         if config.sync.every_minutes:
             syncer = loop.create_task(sync_loop(config, app.store))
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -237,7 +315,9 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
         log.info(
             "radmfa ready",
             listen=[format_host_port(h, p) for h, p in app.addresses],
+            accounting_listen=[format_host_port(h, p) for h, p in app.accounting_addresses],
             ldap_listen=app.ldap_front.addresses if app.ldap_front is not None else None,
+            radsec_listen=[format_host_port(h, p) for h, p in app.radsec.addresses] if app.radsec else None,
             upstream=config.upstream.type,
             clients=len(app.service.clients),
             event_loop=type(loop).__module__.partition(".")[0],
@@ -247,7 +327,7 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
         sd_notify("STOPPING=1")
         log.info("stopping: finishing requests in flight", in_flight=len(app.service.flights))
     finally:
-        for task in (purger, watchdog, syncer):
+        for task in (purger, watchdog, syncer, poller):
             if task is not None:
                 task.cancel()
         # Handlers stay installed while draining: a second SIGTERM (systemd

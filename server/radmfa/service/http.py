@@ -20,7 +20,7 @@ import structlog
 from aiohttp import web
 
 from radmfa.config import HttpConfig, PhoneConfig
-from radmfa.core import messages
+from radmfa.core import messages, push_guard
 from radmfa.core.session import Event
 from radmfa.delivery.twilio import valid_signature
 from radmfa.factors import callbacks, voice
@@ -88,10 +88,15 @@ class CallbackApp:
 
     async def push(self, request: web.Request) -> web.Response:
         oob_id, action = request.match_info["id"], request.match_info["action"]
-        if action not in _PUSH_EVENTS or not await self._token_ok(request, oob_id, action):
+        number = push_guard.picked(action)  # a number's button (number matching)
+        if (action not in _PUSH_EVENTS and number is None) or not await self._token_ok(request, oob_id, action):
             return self._forbidden("bad push token", request)
         assert self.phone is not None
-        decided = await self.phone.decide(oob_id, _PUSH_EVENTS[action], now=datetime.now(UTC))
+        now = datetime.now(UTC)
+        if number is not None:
+            decided = await self.phone.decide_number(oob_id, number, now=now)
+        else:
+            decided = await self.phone.decide(oob_id, _PUSH_EVENTS[action], now=now)
         if decided is None:
             return self._forbidden("push already answered or expired", request)
         return web.Response(text="thank you\n")

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from radmfa import metrics
 from radmfa.config import RadiusConfig
 from radmfa.core import policy
 from radmfa.core.model import AuditRecord, AuthRequest, Decision, Verdict
@@ -42,6 +43,7 @@ _VERDICT_CODE = {
     Verdict.REJECT: wire.ACCESS_REJECT,
     Verdict.CHALLENGE: wire.ACCESS_CHALLENGE,
 }
+_CODE_NAME = {"accept": "access_accept", "reject": "access_reject", "challenge": "access_challenge"}  # else "none"
 Addr = tuple[str, int]
 
 
@@ -104,6 +106,7 @@ class RadiusService:
 
     def drop(self, reason: str, client: str = "") -> None:
         self.dropped[reason] += 1
+        metrics.current.dropped(reason, client)
         if client:
             per_client = self.dropped_by_client.get(client)
             if per_client is None:
@@ -130,10 +133,14 @@ class RadiusService:
             log.warning("packet dropped", reason=reason, client=client, client_ip=ip,
                         count=self.dropped[reason] + 1, suppressed=suppressed)
 
-    def receive(self, data: bytes, addr: Addr, transport: Transport, dedup: DedupCache) -> None:
+    def receive(
+        self, data: bytes, addr: Addr, transport: Transport, dedup: DedupCache, client: Client | None = None
+    ) -> None:
+        """``client``: who sent it when the transport has said (RadSec's
+        certificate); else the clients.conf entry for the source address."""
         if self.stopping:
             return self.drop("shutting_down")
-        client = self.clients.match(addr[0])
+        client = client or self.clients.match(addr[0])
         if client is None:
             self._warn("unknown_client", "", addr[0])
             return self.drop("unknown_client")  # RFC 2865 §2 (CLI-1)
@@ -279,6 +286,7 @@ class RadiusService:
         *,
         result: str,
     ) -> None:
+        metrics.current.answered(client.name, _CODE_NAME.get(result, "none"), decision.reason)
         settings = self.audit.settings
         user = decision.user
         names = user is not None and settings.record_names

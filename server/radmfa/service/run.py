@@ -14,9 +14,11 @@ import os
 import signal
 import sys
 import traceback
+from pathlib import Path
 
 from radmfa.config import Config
 from radmfa.errors import RadmfaError
+from radmfa.service import metrics
 from radmfa.service.app import serve
 
 
@@ -54,8 +56,16 @@ def run_workers(cfg: Config) -> int:
     """Fork the workers; if one dies unexpectedly, stop the rest and exit
     non-zero so systemd's Restart= brings the whole service back."""
     n = cfg.radius.workers
+    shared = metrics.prepare(cfg)  # the workers' metric files, before any is forked
     if n <= 1:
         return run_single(cfg)
+    try:
+        return _fork_workers(cfg, n, shared)
+    finally:
+        metrics.finished(shared, cfg)
+
+
+def _fork_workers(cfg: Config, n: int, shared: Path | None) -> int:
     children: set[int] = set()
     stopping = False
     for _ in range(n):
@@ -84,6 +94,7 @@ def run_workers(cfg: Config) -> int:
     while children:
         pid, code = os.wait()
         children.discard(pid)
+        metrics.worker_exited(shared, pid)
         exit_code = os.waitstatus_to_exitcode(code)
         if exit_code not in (0, -signal.SIGTERM, -signal.SIGINT) or not stopping:
             status = status or 1

@@ -88,6 +88,7 @@ class PostgresStore(SqlStore):
     """Store over a PostgreSQL database. Create with ``await PostgresStore.open(...)``."""
 
     _DAY_SQL = schema.POSTGRES["day"]
+    _BYTEWISE = schema.POSTGRES["bytewise"]
 
     def __init__(self, pool: Any, cipher: SeedCipher, *, shown_url: str) -> None:
         super().__init__(cipher)

@@ -36,6 +36,8 @@ SQLITE: Mapping[str, str] = {
     # The UTC day of a ``time`` column, as whole days since 1970-01-01: a
     # CAST truncates, which is floor for times after 1970.
     "day": "CAST(time / 86400 AS INTEGER)",
+    # Text compared byte by byte, so that a prefix is a range an index serves.
+    "bytewise": "",
 }
 
 POSTGRES: Mapping[str, str] = {
@@ -46,6 +48,7 @@ POSTGRES: Mapping[str, str] = {
     "time": "DOUBLE PRECISION",
     "real": "DOUBLE PRECISION",
     "day": "CAST(FLOOR(time / 86400) AS BIGINT)",  # a CAST alone rounds
+    "bytewise": ' COLLATE "C"',
 }
 
 # Created by the migration runner itself, before any numbered migration.

@@ -20,11 +20,14 @@ from radmfa.store.sql_fraud import FraudSql
 from radmfa.store.sql_hardware import HardwareTokensSql
 from radmfa.store.sql_limits import LimitsSql
 from radmfa.store.sql_messages import MessagesSql
+from radmfa.store.sql_nas_sessions import NasSessionsSql
 from radmfa.store.sql_oob import OobSql
 from radmfa.store.sql_portal import PortalSql
+from radmfa.store.sql_push import PushStreakSql
 from radmfa.store.sql_rebinds import RebindsSql
 from radmfa.store.sql_reports import ReportsSql
 from radmfa.store.sql_sessions import SESSION_COLUMNS, SessionsSql
+from radmfa.store.sql_settings import SettingsSql, UserSearchSql
 from radmfa.store.sql_users import LOGIN_VIEW_COLUMNS, LOGIN_VIEW_SQL, UsersSql, login_view_sql
 
 # ruff: noqa: S608  (statements from column lists; every value is a parameter)
@@ -46,6 +49,10 @@ class SqlStore(
     OobSql,
     RebindsSql,
     PortalSql,
+    NasSessionsSql,
+    PushStreakSql,
+    SettingsSql,
+    UserSearchSql,
 ):
     """Implements core.admin_ports.Store (both sides) over the primitives a backend provides."""
 

@@ -73,6 +73,10 @@ class OobSql(SqlBase):
         rows = await self._fetch(f"SELECT {_OOB} FROM oob_sessions WHERE id = ?", oob_id)
         return _oob(rows[0]) if rows else None
 
+    async def get_oob_for_waiter(self, waiter: str) -> OobSession | None:
+        rows = await self._fetch(f"SELECT {_OOB} FROM oob_sessions WHERE waiter = ?", waiter)
+        return _oob(rows[0]) if rows else None
+
     async def decide_oob(self, oob_id: str, phase: Phase, reason: str, *, now: datetime) -> OobSession | None:
         # Atomic: of all the callbacks, retries and timeouts racing on one
         # session, exactly one finds it undecided.

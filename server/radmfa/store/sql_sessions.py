@@ -41,6 +41,15 @@ class SessionsSql(SqlBase):
             session.phase.value,
         )
 
+    async def count_pending(self, *, now: datetime) -> tuple[int, int]:
+        """Open challenges, and requests held for a call or push, not expired."""
+        rows = await self._fetch(
+            "SELECT (SELECT COUNT(*) FROM sessions WHERE expires_at > ?), "
+            "(SELECT COUNT(*) FROM oob_sessions WHERE phase = ? AND expires_at > ?)",
+            to_epoch(now), Phase.AWAITING_APPROVAL.value, to_epoch(now),
+        )
+        return int(rows[0][0]), int(rows[0][1])
+
     async def take_session(self, state: bytes, *, now: datetime) -> Session | None:
         # DELETE … RETURNING: whichever worker deletes the row owns the answer.
         rows = await self._fetch(

@@ -10,11 +10,12 @@ from radmfa.core.ports import Upstream, UserLookup
 from radmfa.upstream.ldap import LdapUpstream
 from radmfa.upstream.local import LocalUpstream
 from radmfa.upstream.radius import RadiusUpstream
+from radmfa.upstream.radsec import RadsecUpstream
 
 
 async def build_upstream(cfg: UpstreamConfig, store: UserLookup) -> Upstream:
     if cfg.type == "radius":
-        upstream = RadiusUpstream(cfg)
+        upstream = RadsecUpstream(cfg) if cfg.transport == "radsec" else RadiusUpstream(cfg)
         await upstream.start()
         return upstream
     if cfg.type == "ldap":

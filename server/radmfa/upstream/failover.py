@@ -13,9 +13,11 @@ The model is FreeRADIUS's fail-over between home servers: a
   marked *dead* for ``dead_time_s``, unless it answered something else while
   this request waited for it: then it is busy or slow with this request, not
   dead (FreeRADIUS: "Received reply from home server … Might not be zombie").
-* Any answer marks a server live at once. A dead server comes back by
-  itself when its dead time ends (FreeRADIUS's ``revive_interval``: radmfa
-  sends no Status-Server probes, so real traffic is what finds it alive).
+* Any answer marks a server live at once, a Status-Server probe's
+  included (upstream/radius.py probes dead RADIUS servers, FreeRADIUS's
+  ``status_check = status-server``). A dead server also comes back by itself
+  when its dead time ends (FreeRADIUS's ``revive_interval``): servers that
+  ignore Status-Server, and the LDAP directories, are found alive that way.
 * When no live server is left, one dead server is tried as a last resort
   (FreeRADIUS uses a zombie this way): the one whose dead time ends first.
   One, not every one, so a login fails fast while the whole directory is
@@ -31,6 +33,8 @@ import threading
 from collections.abc import Hashable, Sequence
 from typing import Generic, TypeVar
 
+from radmfa import metrics
+
 S = TypeVar("S", bound=Hashable)
 
 
@@ -40,6 +44,7 @@ class Failover(Generic[S]):
         self.dead_time_s = dead_time_s
         self._dead_until: dict[S, float] = {}
         self._answered_at: dict[S, float] = {}
+        self._names = {s: server_name(s) for s in self.servers}  # the metrics' label, made once
         self._lock = threading.Lock()
 
     def order(self, *, now: float) -> tuple[S, ...]:
@@ -55,20 +60,26 @@ class Failover(Generic[S]):
             probe = min(self._dead_until, key=lambda s: (self._dead_until[s], self.servers.index(s)))
             return (*live, probe)
 
-    def answered(self, server: S, *, now: float) -> None:
-        """``server`` answered (any answer, Access-Reject and wrong password included)."""
+    def answered(self, server: S, *, now: float, since: float | None = None) -> None:
+        """``server`` answered (any answer, Access-Reject and wrong password
+        included) a request sent at ``since``."""
         with self._lock:
             self._answered_at[server] = now
             self._dead_until.pop(server, None)
+        if since is not None:
+            metrics.current.upstream(self._name(server), now - since, ok=True)
+        metrics.current.upstream_up(self._name(server), True)
 
     def failed(self, server: S, *, since: float, now: float) -> bool:
         """``server`` gave no answer to a request sent at ``since``; True when
         that marks it dead (it answered nothing else meanwhile)."""
+        metrics.current.upstream(self._name(server), now - since, ok=False)
         with self._lock:
             if self._answered_at.get(server, since - 1.0) >= since:
                 return False
             self._dead_until[server] = now + self.dead_time_s
-            return True
+        metrics.current.upstream_up(self._name(server), False)
+        return True
 
     def dead(self, *, now: float) -> list[S]:
         with self._lock:
@@ -82,3 +93,19 @@ class Failover(Generic[S]):
     def _revive(self, now: float) -> None:
         for server in [s for s, until in self._dead_until.items() if until <= now]:
             del self._dead_until[server]
+            metrics.current.upstream_up(self._name(server), True)
+
+    def _name(self, server: S) -> str:
+        name = self._names.get(server)
+        return name if name is not None else server_name(server)
+
+
+def server_name(server: Hashable) -> str:
+    """How metrics name a server: host:port, or an LDAP server's URL."""
+    url = getattr(server, "url", None)
+    if isinstance(url, str):
+        return url
+    if isinstance(server, tuple) and len(server) == 2:
+        host, port = server
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return str(server)

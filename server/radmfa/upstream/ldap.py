@@ -124,7 +124,7 @@ class LdapUpstream:
                 self.failover.failed(server, since=started, now=time.monotonic())
                 log.warning("ldap server failed", server=server.url, error=str(e))
                 continue
-            self.failover.answered(server, now=time.monotonic())
+            self.failover.answered(server, now=time.monotonic(), since=started)
             return result
         raise UpstreamUnavailable("no LDAP server answered", tried=tuple(tried))
 

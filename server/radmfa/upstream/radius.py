@@ -14,14 +14,21 @@
   one dead one as a last resort); a server that times out is dead for
   ``dead_time_s``. Nobody answering raises UpstreamUnavailable: primary
   authentication fails closed.
+* Dead servers are probed with Status-Server (RFC 5997 §4.2, with
+  Message-Authenticator) every ``status_check_interval_s``; one that answers
+  is live again at once, without waiting for a login or its dead time. A
+  server that ignores Status-Server (FreeRADIUS without ``status_server =
+  yes``, NPS) comes back when its dead time ends, as before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,12 +115,12 @@ class _Socket(asyncio.DatagramProtocol):
         if addr not in entry.sent_to:
             return "wrong source"  # UP-5
         try:
-            frame = wire.parse(data, _REPLY_CODES)
+            frame = wire.parse(data, self.owner.reply_codes)
         except wire.Malformed:
             return "malformed"
         if frame.ma_offset < 0 and self.owner.require_ma:
             return "no Message-Authenticator"  # BLAST-6: before the Response Authenticator
-        if not crypto.verify_response(frame.data, entry.authenticator, self.owner.secret, frame.ma_offset):
+        if not self.owner.verify(frame, entry.authenticator):
             return "bad authenticator (wrong secret?)"
         entry.answered_by = addr
         entry.future.set_result(frame)
@@ -125,12 +132,16 @@ class _Socket(asyncio.DatagramProtocol):
 
 
 class RadiusUpstream:
+    reply_codes = _REPLY_CODES
+
     def __init__(self, cfg: UpstreamConfig) -> None:
         self.secret = cfg.secret
         self.timeout_s = cfg.timeout_s
         self.attempts = max(cfg.retries, len(cfg.servers))
         self.require_ma = cfg.require_message_authenticator
         self.dead_time_s = cfg.dead_time_s
+        self.check_interval_s = cfg.status_check_interval_s
+        self._prober: asyncio.Task[None] | None = None
         self.names = [format_host_port(h, p) for h, p in cfg.servers]
         self._configured = cfg.servers
         self.servers: list[Addr] = []
@@ -139,6 +150,10 @@ class RadiusUpstream:
         self._sockets: dict[int, list[_Socket]] = {socket.AF_INET: [], socket.AF_INET6: []}
         self.dropped_replies = 0
         self.warnings = Throttle(interval_s=60.0, per_interval=1)
+
+    def verify(self, frame: wire.Frame, authenticator: bytes) -> bool:
+        """The reply's Response Authenticator and MA, keyed to our request's authenticator."""
+        return crypto.verify_response(frame.data, authenticator, self.secret, frame.ma_offset)
 
     def drop_reply(self, reason: str, source: Addr) -> None:
         """Count an ignored reply; say why at most once a minute per reason,
@@ -168,8 +183,15 @@ class RadiusUpstream:
         mixed = len(families) > 1
         self.servers = [(f"::ffff:{h}" if mixed and f == socket.AF_INET else h, p) for f, (h, p) in resolved]
         self.failover = Failover(self.servers, self.dead_time_s)
+        if self.check_interval_s > 0:
+            self._prober = asyncio.get_running_loop().create_task(self._probe_dead())
 
     async def close(self) -> None:
+        if self._prober is not None:
+            self._prober.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._prober
+            self._prober = None
         for socks in self._sockets.values():
             for s in socks:
                 s.close()
@@ -212,11 +234,25 @@ class RadiusUpstream:
         return crypto.sign_request(wire.ACCESS_REQUEST, ident, authenticator, wire.encode_attrs(attrs), self.secret)
 
     async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult:
+        def packet(ident: int) -> tuple[bytes, bytes]:
+            authenticator = crypto.new_authenticator()
+            return self.build(request, password, ident, authenticator), authenticator
+
+        frame, authenticator, answered = await self.exchange(packet)
+        return self._result(frame, authenticator, answered)
+
+    async def exchange(self, packet: Callable[[int], tuple[bytes, bytes]]) -> tuple[wire.Frame, bytes, str]:
+        """Send the request ``packet(ident)`` gives (its bytes and Request
+        Authenticator) through the failover order, retransmitting the same
+        bytes; the verified reply, that authenticator and who answered."""
         order = self.failover.order(now=time.monotonic())
         sock, ident = await self._socket_for(self.family)
-        authenticator = crypto.new_authenticator()
-        data = self.build(request, password, ident, authenticator)
         loop = asyncio.get_running_loop()
+        try:
+            data, authenticator = packet(ident)
+        except BaseException:
+            sock.free.append(ident)
+            raise
         entry = _Pending(loop.create_future(), authenticator)
         sock.pending[ident] = entry
         try:
@@ -227,17 +263,54 @@ class RadiusUpstream:
                 sent = time.monotonic()
                 sock.transport.sendto(data, server)
                 if not await _wait(entry.future, self.timeout_s):
-                    self.failover.failed(server, since=sent, now=time.monotonic())
+                    if self.failover.failed(server, since=sent, now=time.monotonic()):
+                        log.warning("upstream server dead", server=format_host_port(server[0], server[1]),
+                                    dead_time_s=self.dead_time_s)
                     continue
                 answered = entry.answered_by or server
-                self.failover.answered(answered, now=time.monotonic())
-                return self._result(entry.future.result(), authenticator, format_host_port(answered[0], answered[1]))
+                self.failover.answered(answered, now=time.monotonic(), since=sent)
+                return entry.future.result(), authenticator, format_host_port(answered[0], answered[1])
         finally:
             del sock.pending[ident]
             sock.free.append(ident)
             if not entry.future.done():
                 entry.future.cancel()
         raise UpstreamUnavailable("no upstream server answered", tried=tuple(self.names))
+
+    async def _probe_dead(self) -> None:
+        """Every ``check_interval_s``, a Status-Server to each dead server."""
+        while True:
+            await asyncio.sleep(self.check_interval_s)
+            dead = self.failover.dead(now=time.monotonic())
+            try:
+                await asyncio.gather(*(self.probe(server) for server in dead))
+            except Exception:  # never let one bad probe end the probing
+                log.exception("upstream Status-Server probe failed")
+
+    async def probe(self, server: Addr) -> bool:
+        """One Status-Server to ``server`` (RFC 5997 §4.2); an answer makes it
+        live. False when nothing verifiable came back within ``timeout_s``."""
+        try:
+            sock, ident = await self._socket_for(self.family)
+        except (UpstreamUnavailable, OSError):
+            return False  # every Identifier busy with real logins: try at the next interval
+        authenticator = crypto.new_authenticator()
+        data = crypto.sign_request(wire.STATUS_SERVER, ident, authenticator, b"", self.secret)
+        entry = _Pending(asyncio.get_running_loop().create_future(), authenticator, {server})
+        sock.pending[ident] = entry
+        try:
+            assert sock.transport is not None
+            sock.transport.sendto(data, server)
+            if not await _wait(entry.future, self.timeout_s):
+                return False
+        finally:
+            del sock.pending[ident]
+            sock.free.append(ident)
+            if not entry.future.done():
+                entry.future.cancel()
+        self.failover.answered(server, now=time.monotonic())
+        log.info("upstream server alive", server=format_host_port(server[0], server[1]), by="Status-Server")
+        return True
 
     def _result(self, frame: wire.Frame, authenticator: bytes, server: str) -> PrimaryResult:
         if frame.code == wire.ACCESS_ACCEPT:
@@ -257,6 +330,14 @@ class RadiusUpstream:
             return PrimaryResult(True, tuple(attrs), server=server, reason="upstream accept", canonical_name=canonical)
         message = b"".join(frame.all(wire.REPLY_MESSAGE)) or None
         if frame.code == wire.ACCESS_CHALLENGE:
-            # Relaying an upstream's own challenge (RSA new-PIN…) is not supported yet.
-            return PrimaryResult(False, reply_message=message, server=server, reason="upstream challenge not supported")
+            # Its own challenge (RSA next-token or new-PIN, an OTP): the
+            # pipeline relays it or refuses it (core/upstream_challenge.py).
+            try:  # decrypted like an Accept's; the listener encrypts again for the NAS
+                challenge = tuple(packet.reveal(
+                    [(t, v) for t, v in frame.attrs if t not in (wire.PROXY_STATE, wire.MESSAGE_AUTHENTICATOR)],
+                    self.secret, authenticator))
+            except ValueError:
+                return PrimaryResult(False, server=server, reason="malformed encrypted attribute from upstream")
+            return PrimaryResult(False, reply_message=message, server=server, reason="upstream challenge",
+                                 challenge=challenge)
         return PrimaryResult(False, reply_message=message, server=server, reason="upstream reject")

@@ -84,16 +84,16 @@ def client_address(request: web.Request, trusted_proxies: Sequence[IpNetwork]) -
     """The browser's address: the peer, or behind a trusted reverse proxy
     the nearest X-Forwarded-For entry that is not one of those proxies."""
     peer = request.remote or ""
-    if not trusted_proxies or not _within(peer, trusted_proxies):
+    if not trusted_proxies or not within(peer, trusted_proxies):
         return peer
     hops = [h.strip() for h in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",") if h.strip()]
     for hop in reversed(hops):
-        if not _within(hop, trusted_proxies):
+        if not within(hop, trusted_proxies):
             return hop
     return peer
 
 
-def _within(address: str, networks: Sequence[IpNetwork]) -> bool:
+def within(address: str, networks: Sequence[IpNetwork]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

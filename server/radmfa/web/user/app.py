@@ -29,6 +29,7 @@ from radmfa.delivery.alerts import FraudNotifier
 from radmfa.errors import ConfigError
 from radmfa.factors import build_factors
 from radmfa.factors.phone import PhoneFactors
+from radmfa.service.live_settings import LiveSettings, reconcile
 from radmfa.service.notify import sd_notify
 from radmfa.upstream import ClientRouter, build_upstream
 from radmfa.web import i18n
@@ -44,7 +45,8 @@ PURGE_INTERVAL_S = 60.0
 
 
 async def build_user_portal(
-    config: Config, store: UserPortalStore, upstream: Upstream, senders: Senders, notifier: fraud.Notifier | None
+    config: Config, store: UserPortalStore, upstream: Upstream, senders: Senders, notifier: fraud.Notifier | None,
+    *, settings: LiveSettings | None = None,
 ) -> web.Application:
     cfg = config.portal
     site = Site(
@@ -63,6 +65,8 @@ async def build_user_portal(
                             max_failures=config.mfa.max_code_failures, lockout_s=config.mfa.code_lockout_s,
                             hotp_window=config.mfa.hotp_window)
     portal = UserPortal(config, store, upstream, phone, factors["otp"], senders, foundation, notifier)
+    if settings is not None:
+        settings.subscribe(portal.use_settings)
 
     def routes(app: web.Application) -> None:
         SignIn(portal).routes(app)
@@ -132,9 +136,14 @@ async def run_portal(config: Config, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     runner = None
+    poller: asyncio.Task[None] | None = None
     try:
-        app = await build_user_portal(config, store, upstream, proc.senders, proc.notifier)
+        await reconcile(store, config)
+        settings = LiveSettings(store, config)
+        await settings.refresh()
+        app = await build_user_portal(config, store, upstream, proc.senders, proc.notifier, settings=settings)
         runner = await start_site(app, config)
+        poller = loop.create_task(settings.run())
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         log.info("radmfa portal ready", listen=[f"{h}:{p}" for h, p in config.portal.listen],
@@ -149,6 +158,8 @@ async def run_portal(config: Config, stop: asyncio.Event | None = None) -> None:
                 log.warning("housekeeping failed", error=str(e))
         sd_notify("STOPPING=1")
     finally:
+        if poller is not None:
+            poller.cancel()
         if runner is not None:
             await runner.cleanup()
         await proc.close()

@@ -17,7 +17,7 @@ from typing import Protocol
 import structlog
 from aiohttp import web
 
-from radmfa.config import Config
+from radmfa.config import Config, MfaConfig
 from radmfa.core import exemptions, fraud
 from radmfa.core.admin_model import AdminEvent, WebSession
 from radmfa.core.admin_ports import AuditLog, ControlAdmin, PortalStore, UserAdmin
@@ -60,6 +60,11 @@ class UserPortal:
         self.methods = senders.methods()
         self.verifier = Verifier(store, phone, otp, totp_window=config.mfa.totp_window)
         self._lockout = Lockout(config.mfa, store)  # the RADIUS side's rule, on the same counters
+
+    def use_settings(self, mfa: MfaConfig) -> None:
+        """The store's settings changed (service/live_settings.py)."""
+        self.config = replace(self.config, mfa=mfa)
+        self._lockout = Lockout(mfa, self.store)
 
     # ---- who is here ----
 

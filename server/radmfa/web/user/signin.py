@@ -39,6 +39,8 @@ def link_hash(token: str) -> bytes:
 
 
 class SignIn:
+    landing = "/account"  # where a completed sign-in lands
+
     def __init__(self, portal: UserPortal) -> None:
         self.p = portal
         self.web = portal.web
@@ -257,7 +259,7 @@ class SignIn:
     async def _passed(self, request: web.Request, session: WebSession, user: User, method: str) -> web.Response:
         visit = self.p.visit(request)
         await self.p.store.clear_mfa_failures(user.id)
-        nxt = _NEXT.get(session.data.get("v.next", ""), "/account")
+        nxt = _NEXT.get(session.data.get("v.next", ""), self.landing)
         data = verify.clear(session.data)
         response = self.web.see_other(nxt)
         if session.stage == PASSWORD:
