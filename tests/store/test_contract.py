@@ -413,3 +413,18 @@ async def test_take_session_view_expired_unknown_user_and_not_utf8(store: Store)
     await store.put_session(session(b"B" * 16, username=b"\xff\xfe"))
     found, user, tokens = await store.take_session_view(b"B" * 16, now=NOW)
     assert found is not None and found.username == b"\xff\xfe" and user is None and tokens == []
+
+
+async def test_a_batch_of_rows_is_written_whole_or_not_at_all(backend: Backend, store: Store) -> None:
+    # _execute_many (audit flushes, imports) and _execute_each with one
+    # statement for many rows: atomic without a transaction of their own on
+    # PostgreSQL, in one on SQLite. The third row repeats the first's key.
+    rows = [("batch-a", b"1"), ("batch-b", b"2"), ("batch-a", b"3")]
+    sql = "INSERT INTO store_meta (name, value) VALUES (?, ?)"
+    with pytest.raises(StoreError):
+        await store._execute_many(sql, rows)  # type: ignore[attr-defined]  # noqa: SLF001
+    with pytest.raises(StoreError):
+        await store._execute_each([(sql, rows)])  # type: ignore[attr-defined]  # noqa: SLF001
+    assert await backend.raw("SELECT COUNT(*) FROM store_meta WHERE name LIKE 'batch-%'") == [(0,)]
+    await store._execute_many(sql, rows[:2])  # type: ignore[attr-defined]  # noqa: SLF001
+    assert await backend.raw("SELECT COUNT(*) FROM store_meta WHERE name LIKE 'batch-%'") == [(2,)]

@@ -203,17 +203,19 @@ class PostgresStore(SqlStore):
         return _rowcount(status)
 
     async def _execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
-        async with (
-            self._errors(),
-            self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn,
-            conn.transaction(),
-        ):
+        # executemany is atomic by itself (asyncpg 0.22+: the rows are sent in
+        # one pipelined batch ending in one Sync, one implicit transaction), so
+        # no BEGIN and COMMIT round trips around it: every audit flush is one.
+        async with self._errors(), self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
             await conn.executemany(_numbered(sql), rows)
 
     async def _execute_each(self, steps: Sequence[tuple[str, Sequence[Sequence[object]]]]) -> None:
-        if len(steps) == 1 and len(steps[0][1]) == 1:  # one statement: no BEGIN and COMMIT round trips
-            sql, (row,) = steps[0]
-            await self._execute(sql, *row)
+        if len(steps) == 1:  # one statement, once or for many rows: atomic alone, no BEGIN and COMMIT
+            sql, rows = steps[0]
+            if len(rows) == 1:
+                await self._execute(sql, *rows[0])
+            else:
+                await self._execute_many(sql, rows)
             return
         async with (
             self._errors(),
