@@ -22,6 +22,7 @@ from radmfa.core.model import (
     CustomMessage,
     ExemptionView,
     FraudReport,
+    MfaSuccess,
     NewToken,
     NewUser,
     OobSession,
@@ -176,11 +177,16 @@ class FakeLoginStore:
 
     # ---- CodeStore ----
 
-    async def consume_otp_step(self, token_id: int, step: int) -> bool:
+    async def consume_otp_step(self, token_id: int, step: int, *, success: MfaSuccess | None = None) -> bool:
         token = self.tokens[token_id]
         if token.last_step is not None and step <= token.last_step:
             return False
         self.tokens[token_id] = replace(token, last_step=step, fail_count=0)
+        if success is not None:
+            await self.record_mfa_success(
+                success.user_id, scopes=success.scopes, station=success.station, client=success.client,
+                now=success.now,
+            )
         return True
 
     async def note_code_failure(self, token_ids: Sequence[int], *, now: datetime) -> None:
@@ -197,7 +203,7 @@ class FakeLoginStore:
         return found if found is not None and found.expires_at > now else None
 
     async def take_session_view(
-        self, state: bytes, *, now: datetime
+        self, state: bytes, *, now: datetime, username: str | None = None
     ) -> tuple[Session | None, User | None, list[Token]]:
         found = await self.take_session(state, now=now)
         if found is None:
@@ -270,6 +276,15 @@ class FakeLoginStore:
             return None
         self.bypasses[i] = replace(self.bypasses[i], used_at=now, used_client=client, used_station=station)
         return self.bypasses[i]
+
+    async def login_exemption_view(
+        self, username: str, *, scopes: Sequence[str], station: str, client: str, now: datetime
+    ) -> tuple[User | None, list[Token], ExemptionView]:
+        user, tokens = await self.login_view(username)
+        if user is None:
+            return None, [], ExemptionView()
+        view = await self.exemption_view(user.id, scopes=scopes, station=station, client=client, now=now)
+        return user, tokens, view
 
     async def record_mfa_success(
         self, user_id: int, *, scopes: Sequence[str], station: str, client: str, now: datetime

@@ -382,6 +382,28 @@ async def test_take_session_view_is_single_use_with_the_users_tokens(store: Stor
     assert await store.take_session_view(b"V" * 16, now=NOW) == (None, None, [])  # used up
 
 
+async def test_take_session_view_by_the_requests_name(store: Store) -> None:
+    # The answering request's name given: the same answers, in one statement on PostgreSQL.
+    token_id = await add_alice_token(store)
+    second = await store.add_token("alice", NewToken("hotp", b"h" * 20))
+    await store.put_session(session(b"V" * 16, username=b"ALICE"))
+    found, user, tokens = await store.take_session_view(b"V" * 16, now=NOW, username="ALICE")
+    assert found is not None and found.username == b"ALICE" and found.client == "vpn1"
+    assert user is not None and user.name == "alice" and [t.id for t in tokens] == [token_id, second.id]
+    assert tokens[0].secret == SEED
+    assert await store.take_session_view(b"V" * 16, now=NOW, username="alice") == (None, None, [])  # used up
+    await store.put_session(session(b"E" * 16, expires_at=NOW))
+    assert await store.take_session_view(b"E" * 16, now=NOW, username="alice") == (None, None, [])
+    assert await store.take_session(b"E" * 16, now=NOW - timedelta(hours=1)) is None  # taken, though expired
+    await store.put_session(session(b"U" * 16, username=b"nobody"))
+    found, user, tokens = await store.take_session_view(b"U" * 16, now=NOW, username="nobody")
+    assert found is not None and found.username == b"nobody" and user is None and tokens == []
+    await store.add_user(NewUser("carol"))
+    await store.put_session(session(b"C" * 16, username=b"carol"))
+    found, user, tokens = await store.take_session_view(b"C" * 16, now=NOW, username="carol")
+    assert found is not None and user is not None and user.name == "carol" and tokens == []
+
+
 async def test_take_session_view_expired_unknown_user_and_not_utf8(store: Store) -> None:
     await store.put_session(session(b"E" * 16, expires_at=NOW))
     assert await store.take_session_view(b"E" * 16, now=NOW) == (None, None, [])
@@ -391,3 +413,18 @@ async def test_take_session_view_expired_unknown_user_and_not_utf8(store: Store)
     await store.put_session(session(b"B" * 16, username=b"\xff\xfe"))
     found, user, tokens = await store.take_session_view(b"B" * 16, now=NOW)
     assert found is not None and found.username == b"\xff\xfe" and user is None and tokens == []
+
+
+async def test_a_batch_of_rows_is_written_whole_or_not_at_all(backend: Backend, store: Store) -> None:
+    # _execute_many (audit flushes, imports) and _execute_each with one
+    # statement for many rows: atomic without a transaction of their own on
+    # PostgreSQL, in one on SQLite. The third row repeats the first's key.
+    rows = [("batch-a", b"1"), ("batch-b", b"2"), ("batch-a", b"3")]
+    sql = "INSERT INTO store_meta (name, value) VALUES (?, ?)"
+    with pytest.raises(StoreError):
+        await store._execute_many(sql, rows)  # type: ignore[attr-defined]  # noqa: SLF001
+    with pytest.raises(StoreError):
+        await store._execute_each([(sql, rows)])  # type: ignore[attr-defined]  # noqa: SLF001
+    assert await backend.raw("SELECT COUNT(*) FROM store_meta WHERE name LIKE 'batch-%'") == [(0,)]
+    await store._execute_many(sql, rows[:2])  # type: ignore[attr-defined]  # noqa: SLF001
+    assert await backend.raw("SELECT COUNT(*) FROM store_meta WHERE name LIKE 'batch-%'") == [(2,)]

@@ -10,7 +10,7 @@ import pytest
 
 from radmfa.config import load
 from radmfa.core.admin_ports import Store
-from radmfa.core.model import NewToken, NewUser, UserState
+from radmfa.core.model import ExemptionView, MfaSuccess, NewToken, NewUser, UserState
 from radmfa.errors import AlreadyExists, LimitReached, NotFound
 from radmfa.service.app import purge_once
 from tests.store.conftest import Backend
@@ -121,6 +121,92 @@ async def test_mfa_success_sets_cache_devices_and_clears_failures(store: Store) 
         "vpn2",
         later,
     )
+
+
+async def test_mfa_success_written_with_the_code_step_only_when_the_step_is_taken(store: Store) -> None:
+    uid = await user_id(store)
+    token = await store.add_token("alice", NewToken("totp", b"k" * 20))
+    assert await store.note_mfa_failure(uid, now=NOW) == 1
+    success = MfaSuccess(uid, ("0:user", "1:client:vpn1"), "192.0.2.7", "vpn1", NOW)
+    assert await store.consume_otp_step(token.id, 100, success=success)
+    assert await store.note_mfa_failure(uid, now=NOW) == 1  # the earlier failure was cleared
+    view = await store.exemption_view(
+        uid, scopes=["0:user", "1:client:vpn1"], station="192.0.2.7", client="vpn1", now=NOW
+    )
+    assert view.cache == {"0:user": NOW, "1:client:vpn1": NOW} and view.remembered_at == NOW
+    # A replayed step writes nothing: not the cache, not the device, not the count.
+    later = NOW + timedelta(hours=1)
+    replay = MfaSuccess(uid, ("0:user", "2:station:x"), "198.51.100.1", "vpn1", later)
+    assert not await store.consume_otp_step(token.id, 100, success=replay)
+    assert not await store.consume_otp_step(token.id, 99, success=replay)
+    assert await store.note_mfa_failure(uid, now=NOW) == 2
+    view = await store.exemption_view(
+        uid, scopes=["0:user", "2:station:x"], station="198.51.100.1", client="vpn1", now=later
+    )
+    assert view.cache == {"0:user": NOW} and view.remembered_at is None
+    # No scopes and no station: the step and the cleared count only.
+    assert await store.consume_otp_step(token.id, 101, success=MfaSuccess(uid, (), "", "vpn1", later))
+    assert await store.note_mfa_failure(uid, now=NOW) == 1
+    [kept] = await store.list_tokens("alice")
+    assert kept.last_step == 101 and kept.fail_count == 0
+
+
+async def test_racing_code_checks_take_a_step_and_write_its_success_once(backend: Backend, store: Store) -> None:
+    uid = await user_id(store)
+    token = await store.add_token("alice", NewToken("totp", b"k" * 20))
+    workers = [store, *[await backend.open() for _ in range(3)]]
+
+    async def check(i: int) -> bool:
+        success = MfaSuccess(uid, (f"0:user{i}",), "", "vpn1", NOW)
+        return await workers[i % 4].consume_otp_step(token.id, 500, success=success)
+
+    results = await asyncio.gather(*(check(i) for i in range(40)))
+    assert sum(results) == 1
+    [winner] = [i for i, won in enumerate(results) if won]
+    view = await store.exemption_view(uid, scopes=[f"0:user{i}" for i in range(40)], station="", client="vpn1", now=NOW)
+    assert view.cache == {f"0:user{winner}": NOW}
+
+
+async def test_login_exemption_view_reads_what_the_two_views_read(store: Store) -> None:
+    assert await store.login_exemption_view("nobody", scopes=["0:user"], station="s", client="c", now=NOW) == (
+        None,
+        [],
+        ExemptionView(),
+    )
+    uid = await user_id(store)
+    first = await store.add_token("alice", NewToken("totp", b"k" * 20))
+    await store.add_token("alice", NewToken("hotp", b"h" * 20))
+    await store.record_mfa_success(uid, scopes=["0:user"], station="192.0.2.7", client="vpn1", now=NOW)
+    await store.create_bypass("alice", seconds=60, reason="r", created_by="h", now=NOW)
+    bob = await user_id(store, "bob")
+    await store.record_mfa_success(bob, scopes=["1:client:vpn1"], station="192.0.2.8", client="vpn1", now=NOW)
+    asked = [
+        ([], ""),
+        (["0:user"], ""),
+        (["0:user", "1:client:vpn1"], "192.0.2.7"),
+        (["2:station:x"], "192.0.2.8"),
+    ]
+    for when in (NOW, NOW + timedelta(minutes=5)):  # the bypass open, then expired
+        for scopes, station in asked:
+            for client in ("vpn1", "vpn2"):
+                user, tokens, view = await store.login_exemption_view(
+                    "ALICE", scopes=scopes, station=station, client=client, now=when
+                )
+                assert (user, tokens) == await store.login_view("alice")
+                assert [t.id for t in tokens][0] == first.id and len(tokens) == 2
+                assert view == await store.exemption_view(uid, scopes=scopes, station=station, client=client, now=when)
+    _, _, view = await store.login_exemption_view(
+        "alice", scopes=["0:user"], station="192.0.2.7", client="vpn1", now=NOW
+    )
+    assert view == ExemptionView(True, {"0:user": NOW}, NOW)
+    # A user without tokens still gets their exemptions.
+    await store.delete_token(first.id)
+    for token in await store.list_tokens("alice"):
+        await store.delete_token(token.id)
+    user, tokens, view = await store.login_exemption_view(
+        "alice", scopes=["0:user"], station="", client="vpn1", now=NOW
+    )
+    assert user is not None and user.id == uid and tokens == [] and view == ExemptionView(True, {"0:user": NOW}, None)
 
 
 async def test_forget_one_device_or_all_with_the_cache(store: Store) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from radmfa.config import CacheRule, ClientPolicy, MfaConfig
 from radmfa.core import exemptions
-from radmfa.core.model import AuthRequest, Decision, NewToken, NewUser, UserState, Verdict
+from radmfa.core.model import AuthRequest, Decision, NewToken, NewUser, Phase, Session, UserState, Verdict
 from radmfa.core.pipeline import Pipeline
 from radmfa.radius import wire
 from radmfa.store import open_store
@@ -365,3 +366,31 @@ async def test_blocked_user_cannot_use_an_app_password(env):
     await store.update_user("alice", {"state": UserState.BLOCKED})
     d = await make(app_passwords=True).handle(req(password=password), now=NOW)
     assert d.verdict is Verdict.REJECT and d.reason == "blocked"
+
+
+async def test_inline_code_feeds_the_cache_and_clears_failures_with_its_step(env):
+    make, _, store = env
+    p = make(cache=(CacheRule("user", 300),), lockout_failures=3)
+    wrong = await p.handle(req(password=b"pw,000000"), now=NOW)
+    assert wrong.verdict is Verdict.REJECT
+    ok = await p.handle(req(password=b"pw," + code_at(NOW)), now=NOW)
+    assert ok.verdict is Verdict.ACCEPT and ok.reason == "password and inline code"
+    user = await store.get_user("alice")
+    assert await store.note_mfa_failure(user.id, now=NOW) == 1  # the wrong code's count was cleared
+    hit = await p.handle(req(), now=NOW + timedelta(seconds=60))
+    assert hit.verdict is Verdict.ACCEPT and hit.reason == "cache"
+    assert (await p.handle(req(), now=NOW + timedelta(seconds=301))).verdict is Verdict.CHALLENGE
+
+
+async def test_a_code_that_cannot_accept_its_challenge_writes_no_success(env):
+    make, _, _ = env
+    p = make(cache=(CacheRule("user", 300),))
+    d = await p.handle(req(), now=NOW)
+    assert d.verdict is Verdict.CHALLENGE
+    found = Session(
+        state=state_of(d), client="vpn1", username=b"alice", factor="totp", attempts=0,
+        expires_at=NOW, reply_attrs=(), phase=Phase.AWAITING_CODE,
+    )
+    assert p.challenges.accepts(found, now=NOW - timedelta(seconds=1))
+    assert not p.challenges.accepts(found, now=NOW)  # expired: a right code would not accept it
+    assert not p.challenges.accepts(replace(found, phase=Phase.ACCEPTED), now=NOW - timedelta(seconds=1))

@@ -84,6 +84,15 @@ class Challenges:
         await self.store.put_session(opened)
         return challenge(opened.state, prompt, reason, opened.factor)
 
+    def accepts(self, found: Session, *, now: datetime) -> bool:
+        """Whether a correct code would accept ``found`` now (answered()'s
+        first test, pure): only then may its check write the MFA success."""
+        try:
+            done = session.advance(found, session.Event.CODE_OK, max_attempts=self.mfa.max_attempts, now=now)
+        except session.InvalidTransition:
+            return False
+        return done.phase is Phase.ACCEPTED
+
     async def answered(
         self,
         found: Session,
@@ -96,16 +105,18 @@ class Challenges:
         next_state: bytes,
         retry: Callable[[], Awaitable[str]],
         now: datetime,
+        recorded: bool = False,
     ) -> Decision:
         """End a challenge answered with a code: ``ok`` accepts (while the
         session is still valid); a wrong one counts towards the lockout, then
         asks again under ``next_state`` with the text ``retry`` makes, while
-        attempts are left."""
+        attempts are left. ``recorded``: the MFA success was already written
+        with the code (only ever when accepts() said so)."""
         if ok:
             done = session.advance(found, session.Event.CODE_OK, max_attempts=self.mfa.max_attempts, now=now)
             if done.phase is Phase.ACCEPTED:
                 if user is not None:
-                    await self.controls.succeeded(request, user, now=now)
+                    await self.controls.succeeded(request, user, now=now, recorded=recorded)
                 return Decision(Verdict.ACCEPT, "password and code", method, found.reply_attrs)
             return reject("challenge expired", factor=method)
         if user is not None and await self.controls.failed(user, now=now):

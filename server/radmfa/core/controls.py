@@ -20,7 +20,17 @@ from typing import TYPE_CHECKING, Protocol
 from radmfa.core import exemptions
 from radmfa.core.challenge import reject
 from radmfa.core.exemptions import Rule
-from radmfa.core.model import Attr, AuthRequest, Decision, User, UserState, Verdict
+from radmfa.core.model import (
+    Attr,
+    AuthRequest,
+    Decision,
+    ExemptionView,
+    MfaSuccess,
+    Token,
+    User,
+    UserState,
+    Verdict,
+)
 from radmfa.core.ports import AppPasswordCheck, ClientPolicies, ExemptionCheckStore, LockoutStore
 
 if TYPE_CHECKING:
@@ -114,6 +124,7 @@ class AdminControls:
         has_factor: bool,
         attrs: tuple[Attr, ...],
         now: datetime,
+        view: ExemptionView | None = None,
     ) -> Decision | None:
         """After the password: the first of the admin's controls that lets
         this login skip the second factor, else [mfa] new_user for a user with
@@ -132,22 +143,50 @@ class AdminControls:
             state=state, trusted=station in self.trusted, bypass_open=False, cached=False, device_remembered=False
         )
         if rule is None:
-            rule = await self._stored_exemption(request, user, client, station, state, now=now)
+            rule = await self._stored_exemption(request, user, client, station, state, now=now, view=view)
         if rule is not None:
             return Decision(Verdict.ACCEPT, rule.value, "none", attrs)
         return None if has_factor else self.new_user(state, attrs)
 
+    async def login_view(
+        self, request: AuthRequest, name: str, *, now: datetime
+    ) -> tuple[User | None, list[Token], ExemptionView]:
+        """The user, their tokens and what exempt() will ask the store about
+        them, in one read (the exemptions are as they were before the
+        password check: a bypass is still consumed atomically, and an admin's
+        change lands on the next login)."""
+        scopes, station = self._asked(request)
+        return await self.store.login_exemption_view(
+            name, scopes=scopes, station=station, client=request.client, now=now
+        )
+
+    def _asked(self, request: AuthRequest) -> tuple[list[str], str]:
+        """The cache scopes and the station (or "") exemption_view is asked about."""
+        client = self.policies.policy_for(request.client)
+        station = exemptions.user_address(request, client.user_ip_attribute)
+        scopes = exemptions.cache_scopes(self.mfa.cache, client=request.client, station=station)
+        return list(scopes), station if client.remember_days else ""
+
     async def _stored_exemption(
-        self, request: AuthRequest, user: User, client: ClientPolicy, station: str, state: UserState, *, now: datetime
+        self,
+        request: AuthRequest,
+        user: User,
+        client: ClientPolicy,
+        station: str,
+        state: UserState,
+        *,
+        now: datetime,
+        view: ExemptionView | None = None,
     ) -> Rule | None:
         scopes = exemptions.cache_scopes(self.mfa.cache, client=request.client, station=station)
-        view = await self.store.exemption_view(
-            user.id,
-            scopes=list(scopes),
-            station=station if client.remember_days else "",
-            client=request.client,
-            now=now,
-        )
+        if view is None:
+            view = await self.store.exemption_view(
+                user.id,
+                scopes=list(scopes),
+                station=station if client.remember_days else "",
+                client=request.client,
+                now=now,
+            )
         cached = exemptions.cache_hit(scopes, view.cache, now=now)
         device = exemptions.remembered(client, view.remembered_at, now=now)
 
@@ -174,19 +213,30 @@ class AdminControls:
             return reject(f"{Rule.NEW_USER}: no factor enrolled")
         return reject(f"{Rule.NEW_USER}: no factor enrolled", self.mfa.no_factor_message)
 
-    async def succeeded(self, request: AuthRequest, user: User, *, now: datetime) -> None:
+    async def succeeded(self, request: AuthRequest, user: User, *, now: datetime, recorded: bool = False) -> None:
         """Every accept after a verified second factor calls this, and nothing
         else does: it feeds the cache and remembered devices, and clears the
-        lockout count (an exemption never refreshes an exemption)."""
+        lockout count (an exemption never refreshes an exemption). ``recorded``:
+        the code's check already wrote success_record() with its step."""
+        if recorded:
+            return
+        success = self.success_record(request, user, now=now)
+        await self.store.record_mfa_success(
+            success.user_id,
+            scopes=success.scopes,
+            station=success.station,
+            client=success.client,
+            now=now,
+        )
+
+    def success_record(self, request: AuthRequest, user: User, *, now: datetime) -> MfaSuccess:
+        """What succeeded() writes for this login, for a code check to write
+        with the code's step (OtpFactor.verify's ``success``)."""
         client = self.policies.policy_for(request.client)
         station = exemptions.user_address(request, client.user_ip_attribute)
         scopes = exemptions.cache_scopes(self.mfa.cache, client=request.client, station=station)
-        await self.store.record_mfa_success(
-            user.id,
-            scopes=list(scopes),
-            station=station if client.remember_days else "",
-            client=request.client,
-            now=now,
+        return MfaSuccess(
+            user.id, tuple(scopes), station if client.remember_days else "", request.client, now
         )
 
     async def failed(self, user: User, *, now: datetime) -> bool:

@@ -307,6 +307,7 @@ class CodeCheck:
     reason: str
     token_id: int | None = None
     kind: str = ""  # the matching token's kind ("totp" | "hotp"), when one matched
+    recorded: bool = False  # the MFA success was written with the step (CodeStore.consume_otp_step)
 
 
 # Messages an operator may replace with their own text (or, for the voice
@@ -395,6 +396,18 @@ class AppPassword:
 
     def __repr__(self) -> str:
         return f"AppPassword(id={self.id}, username={self.username!r}, name={self.name!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class MfaSuccess:
+    """What a complete MFA login writes (ExemptionCheckStore.record_mfa_success's
+    arguments), so the store can write it with the code's step, in one trip."""
+
+    user_id: int
+    scopes: tuple[str, ...]
+    station: str  # "" when this client remembers no devices
+    client: str
+    now: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from radmfa.core.model import (
     Attr,
     AuthRequest,
     Decision,
+    ExemptionView,
     PrimaryResult,
     SendMethod,
     Session,
@@ -73,6 +74,7 @@ class _Login:
     code: bytes | None = None
     attrs: tuple[Attr, ...] = ()  # upstream's authorization attributes
     keyword: SendMethod | None = None  # `auto`: password,push | sms | call | email
+    exemptions: ExemptionView | None = None  # read with the user, for AdminControls.exempt
 
 
 def _same_user(canonical: str, name: str | None) -> bool:
@@ -122,7 +124,7 @@ class Pipeline:
         )
         controls = self.controls
         decision = (
-            await self.screen(login)
+            await self.screen(login, now=now)
             or controls.blocked(login.user, now=now)
             or await controls.app_password(login.request, login.user, now=now)
             or await self.primary(login, now=now)
@@ -142,9 +144,10 @@ class Pipeline:
             has_factor=bool(login.tokens) or bool(self.phone and self.phone.options(login.user)),
             attrs=login.attrs,
             now=now,
+            view=login.exemptions,
         ) or await self.second_factor(login, now=now)
 
-    async def screen(self, login: _Login) -> Decision | None:
+    async def screen(self, login: _Login, *, now: datetime) -> Decision | None:
         # An `oob` client may authenticate with MS-CHAPv2 (relayed as is) and
         # a `primary = "none"` client sends only User-Name: no PAP password.
         password_optional = login.rule.mode == "oob" or login.rule.primary == "none"
@@ -154,7 +157,8 @@ class Pipeline:
             return reject(BAD_NAME if login.request.username is not None else "no User-Name")
         if login.request.password is None and not password_optional:
             return reject("no User-Password (PAP is required for a code)")
-        login.user, tokens = await self.store.login_view(login.name)
+        # One read: the user, their tokens and their exemptions (cache, device, bypass).
+        login.user, tokens, login.exemptions = await self.controls.login_view(login.request, login.name, now=now)
         login.tokens = self.otp.usable(tokens)
         login.password = login.request.password or b""
         if login.rule.mode == "auto" and self.phone is not None:  # an inline method keyword
@@ -231,10 +235,12 @@ class Pipeline:
     async def _inline_code(
         self, login: _Login, user: User, tokens: list[Token], code: bytes, *, now: datetime
     ) -> Decision:
-        check = await self.otp.verify(tokens, code, now=now)
+        # A correct code is an accept: its MFA success goes with its step, one store trip.
+        success = self.controls.success_record(login.request, user, now=now)
+        check = await self.otp.verify(tokens, code, now=now, success=success)
         method = self.otp.method(tokens, check)
         if check.ok:
-            await self.controls.succeeded(login.request, user, now=now)
+            await self.controls.succeeded(login.request, user, now=now, recorded=check.recorded)
             return Decision(Verdict.ACCEPT, "password and inline code", method, login.attrs)
         if await self.controls.failed(user, now=now):
             return reject(Rule.LOCKOUT.value, factor=method)
@@ -242,10 +248,12 @@ class Pipeline:
 
     async def answer_challenge(self, request: AuthRequest, *, now: datetime, deadline: Deadline) -> Decision:
         assert request.state is not None
-        if policy.decode_name(request.username) is None:
+        name = policy.decode_name(request.username)
+        if name is None:
             return reject(BAD_NAME)  # a session is only ever opened for a valid name
-        # Single use, atomic; the user and tokens come in the same store trip.
-        found, user, tokens = await self.store.take_session_view(request.state, now=now)
+        # Single use, atomic; the user and tokens come in the same store trip
+        # (read by the request's name: a session of another name is refused below).
+        found, user, tokens = await self.store.take_session_view(request.state, now=now, username=name)
         if found is None:
             return reject("unknown or expired State")
         if found.client != request.client or found.username != (request.username or b""):
@@ -259,14 +267,21 @@ class Pipeline:
         refused = self.controls.blocked(user, now=now)
         if refused is not None:
             return _with_user(refused, user)
-        check = await self.otp.verify(self.otp.usable(tokens), (request.password or b"").strip(), now=now)
+        # The MFA success is written with the code's step only when a correct
+        # code is sure to accept (the session's transition is pure).
+        success = None
+        if user is not None and self.challenges.accepts(found, now=now):
+            success = self.controls.success_record(request, user, now=now)
+        check = await self.otp.verify(
+            self.otp.usable(tokens), (request.password or b"").strip(), now=now, success=success
+        )
 
         async def retry() -> str:
             return self.mfa.retry_prompt
 
         decision = await self.challenges.answered(
             found, request, user, ok=check.ok, reason=check.reason, method=self.otp.method(tokens, check),
-            next_state=new_state(), retry=retry, now=now,
+            next_state=new_state(), retry=retry, now=now, recorded=check.recorded,
         )
         return _with_user(decision, user)
 

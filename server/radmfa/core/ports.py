@@ -24,6 +24,7 @@ from radmfa.core.model import (
     Decision,
     ExemptionView,
     FraudReport,
+    MfaSuccess,
     OobSession,
     PasswordCheck,
     Phase,
@@ -53,10 +54,12 @@ class UserLookup(Protocol):
 class CodeStore(Protocol):
     """What a one-time code's check keeps: the replay guard and the per-token lock."""
 
-    async def consume_otp_step(self, token_id: int, step: int) -> bool:
+    async def consume_otp_step(self, token_id: int, step: int, *, success: MfaSuccess | None = None) -> bool:
         """Accept ``step`` once: True only if it is above the token's last
         accepted step, which it then becomes (atomic compare-and-set). The
-        same update resets the token's ``fail_count`` to 0."""
+        same update resets the token's ``fail_count`` to 0. With ``success``,
+        and only if the step was accepted, also record_mfa_success(success)
+        in the same transaction (one trip to the store for the decision)."""
 
     async def note_code_failure(self, token_ids: Sequence[int], *, now: datetime) -> None:
         """Count a wrong code against each of ``token_ids``: ``fail_count`` + 1
@@ -73,10 +76,13 @@ class ChallengeStore(Protocol):
         """Remove and return the session (single use); None when absent or expired."""
 
     async def take_session_view(
-        self, state: bytes, *, now: datetime
+        self, state: bytes, *, now: datetime, username: str | None = None
     ) -> tuple[Session | None, User | None, list[Token]]:
         """take_session, then login_view of the session's user, in one trip
-        to the store (answering a challenge needs both)."""
+        to the store (answering a challenge needs both). ``username``: the
+        answering request's name; the store may read that user's view with
+        the session, in one statement, instead of the session's user's: the
+        caller refuses a session whose User-Name is not the request's."""
 
 
 class ExemptionCheckStore(Protocol):
@@ -93,6 +99,12 @@ class ExemptionCheckStore(Protocol):
     ) -> ExemptionView:
         """Open bypass?, the cache times of ``scopes`` and when ``station`` was
         remembered through ``client`` (never through another NAS), in one round trip."""
+
+    async def login_exemption_view(
+        self, username: str, *, scopes: Sequence[str], station: str, client: str, now: datetime
+    ) -> tuple[User | None, list[Token], ExemptionView]:
+        """login_view and that user's exemption_view, in one round trip: all
+        a login reads (an empty ExemptionView when there is no such user)."""
 
     async def consume_bypass(self, user_id: int, *, client: str, station: str, now: datetime) -> Bypass | None:
         """Use one open bypass of the user (created_at <= now < expires_at) in
@@ -276,7 +288,11 @@ class Factor(Protocol):
         """The audit method (model.AUDIT_METHODS) of a code check: the kind of
         the token that matched, else the kind the user's tokens are."""
 
-    async def verify(self, tokens: list[Token], code: bytes, *, now: datetime) -> CodeCheck: ...
+    async def verify(
+        self, tokens: list[Token], code: bytes, *, now: datetime, success: MfaSuccess | None = None
+    ) -> CodeCheck:
+        """Check ``code``; with ``success``, a correct code also records it
+        in the same store trip (CodeCheck.recorded)."""
 
 
 class AppPasswordCheck(Protocol):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from radmfa.core.model import CodeCheck, Token, User
+from radmfa.core.model import CodeCheck, MfaSuccess, Token, User
 from radmfa.core.ports import CodeStore
 from radmfa.factors import hotp
 from radmfa.factors.totp import matching_step
@@ -64,7 +64,9 @@ class OtpFactor:
             return hotp.matching_counter(token, code, window=self.hotp_window)
         return matching_step(token, code, now=now, window=self.totp_window)
 
-    async def verify(self, tokens: list[Token], code: bytes, *, now: datetime) -> CodeCheck:
+    async def verify(
+        self, tokens: list[Token], code: bytes, *, now: datetime, success: MfaSuccess | None = None
+    ) -> CodeCheck:
         candidates = [t for t in self.usable(tokens) if not self.locked(t, now=now)]
         if not candidates:
             return CodeCheck(False, "too many wrong codes; token locked")
@@ -75,8 +77,9 @@ class OtpFactor:
                 continue
             # RFC 6238 §5.2 / RFC 4226 §7.2: the step or counter moves forward
             # atomically in the store; of two workers racing, one wins.
-            if await self.store.consume_otp_step(token.id, step):
-                return CodeCheck(True, f"{token.kind} ok", token.id, token.kind)
+            # With ``success``, the login's MFA success is written in the same trip.
+            if await self.store.consume_otp_step(token.id, step, success=success):
+                return CodeCheck(True, f"{token.kind} ok", token.id, token.kind, recorded=success is not None)
             replayed = True
         await self.store.note_code_failure([t.id for t in candidates], now=now)
         return CodeCheck(False, "code already used" if replayed else "wrong code")

@@ -11,15 +11,21 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 import asyncpg
 
+from radmfa.core.model import MfaSuccess, Session, Token, User
+from radmfa.core.policy import name_key
 from radmfa.errors import ConfigError, StoreError
 from radmfa.store import schema
+from radmfa.store.codec import to_epoch
 from radmfa.store.seeds import SeedCipher
 from radmfa.store.sql import Row, SqlStore, Statement
+from radmfa.store.sql_sessions import SESSION_COLUMNS
+from radmfa.store.sql_users import LOGIN_VIEW_SELECT
 
 POOL_MIN = 1
 POOL_MAX = 10
@@ -37,6 +43,42 @@ CLOSE_TIMEOUT = 5.0
 # pg_advisory_xact_lock key held while migrating ("radmfa" in ASCII), so nodes
 # starting together apply each migration once.
 _MIGRATION_LOCK = 0x7261646D6661
+
+# asyncpg prepares each statement once per connection and keeps it; the hot
+# path's few statements must never be pushed out by admin ones (asyncpg's
+# default keeps 100) nor dropped after asyncpg's default 300 s (0: kept).
+STATEMENT_CACHE_SIZE = 512
+STATEMENT_LIFETIME = 0
+
+# consume_otp_step with the login's MFA success, in one statement (one round
+# trip, atomic): the step's compare-and-set, and only if it matched (every
+# other part reads ``step``) the cache times, the remembered device and the
+# cleared failure count — record_mfa_success's writes (sql_exemptions.py).
+# Parameters: step, token id, user id, time, scopes (text[]), station ("" for
+# none), client.
+_CONSUME_STEP_AND_SUCCEED = (
+    "WITH step AS (UPDATE tokens SET last_step = $1, fail_count = 0 "
+    "WHERE id = $2 AND (last_step IS NULL OR last_step < $1) RETURNING id), "
+    "cache AS (INSERT INTO mfa_cache (user_id, scope, passed_at) "
+    "SELECT $3::bigint, scope, $4::double precision FROM step, unnest($5::text[]) AS scope "
+    "ON CONFLICT (user_id, scope) DO UPDATE SET passed_at = excluded.passed_at), "
+    "device AS (INSERT INTO remembered_devices (user_id, station, client, remembered_at) "
+    "SELECT $3::bigint, $6::text, $7::text, $4::double precision FROM step WHERE $6::text <> '' "
+    "ON CONFLICT (user_id, station) DO UPDATE SET client = excluded.client, "
+    "remembered_at = excluded.remembered_at), "
+    "cleared AS (DELETE FROM mfa_failures WHERE user_id = $3::bigint AND EXISTS (SELECT 1 FROM step)) "
+    "SELECT id FROM step"
+)
+
+# take_session_view in one statement: the session taken, and the user named
+# by the answering request with their tokens (login_view's columns after the
+# session's). Parameters: state, name_key.
+_SESSION_WIDTH = len(SESSION_COLUMNS.split(","))
+_TAKE_SESSION_VIEW = (
+    f"WITH s AS (DELETE FROM sessions WHERE state = $1 RETURNING {SESSION_COLUMNS}) "  # noqa: S608 (column lists; values are parameters)
+    f"SELECT {', '.join('s.' + c.strip() for c in SESSION_COLUMNS.split(','))}, {LOGIN_VIEW_SELECT} "
+    "FROM s LEFT JOIN users u ON u.name_key = $2 LEFT JOIN tokens t ON t.user_id = u.id ORDER BY t.id"
+)
 
 # OSError covers refused connections and timeouts (TimeoutError is an OSError).
 _ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
@@ -63,6 +105,9 @@ class PostgresStore(SqlStore):
                 max_size=POOL_MAX,
                 timeout=CONNECT_TIMEOUT,
                 command_timeout=COMMAND_TIMEOUT,
+                statement_cache_size=STATEMENT_CACHE_SIZE,
+                max_cached_statement_lifetime=STATEMENT_LIFETIME,
+                reset=_keep_session,
             )
         except _ERRORS as exc:
             raise StoreError(f"cannot connect to PostgreSQL at {shown_url}: {_reason(exc)}") from exc
@@ -109,6 +154,40 @@ class PostgresStore(SqlStore):
                     time.time(),
                 )
 
+    async def consume_otp_step(self, token_id: int, step: int, *, success: MfaSuccess | None = None) -> bool:
+        if success is None:
+            return await super().consume_otp_step(token_id, step)
+        rows = await self._fetch(
+            _CONSUME_STEP_AND_SUCCEED,
+            step,
+            token_id,
+            success.user_id,
+            to_epoch(success.now),
+            list(success.scopes),
+            success.station,
+            success.client,
+        )
+        return bool(rows)
+
+    async def take_session_view(
+        self, state: bytes, *, now: datetime, username: str | None = None
+    ) -> tuple[Session | None, User | None, list[Token]]:
+        if username is None:
+            return await super().take_session_view(state, now=now)
+        # One statement: the DELETE … RETURNING (single use) and the named
+        # user's view joined to what it returned; nothing when no session.
+        rows = await self._fetch(_TAKE_SESSION_VIEW, state, name_key(username))
+        if not rows:
+            return None, None, []
+        found = self._session(state, rows[0][:_SESSION_WIDTH], now=now)
+        if found is None:
+            return None, None, []
+        view = [row[_SESSION_WIDTH:] for row in rows]
+        if view[0][0] is None:  # no such user
+            return found, None, []
+        user, tokens = self._view(view)
+        return found, user, tokens
+
     # -- primitives (sql.SqlStore) --------------------------------------------------
     # Each acquires explicitly: pool.fetch() and pool.execute() would wait for a
     # free connection with no time limit.
@@ -124,17 +203,19 @@ class PostgresStore(SqlStore):
         return _rowcount(status)
 
     async def _execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
-        async with (
-            self._errors(),
-            self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn,
-            conn.transaction(),
-        ):
+        # executemany is atomic by itself (asyncpg 0.22+: the rows are sent in
+        # one pipelined batch ending in one Sync, one implicit transaction), so
+        # no BEGIN and COMMIT round trips around it: every audit flush is one.
+        async with self._errors(), self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
             await conn.executemany(_numbered(sql), rows)
 
     async def _execute_each(self, steps: Sequence[tuple[str, Sequence[Sequence[object]]]]) -> None:
-        if len(steps) == 1 and len(steps[0][1]) == 1:  # one statement: no BEGIN and COMMIT round trips
-            sql, (row,) = steps[0]
-            await self._execute(sql, *row)
+        if len(steps) == 1:  # one statement, once or for many rows: atomic alone, no BEGIN and COMMIT
+            sql, rows = steps[0]
+            if len(rows) == 1:
+                await self._execute(sql, *rows[0])
+            else:
+                await self._execute_many(sql, rows)
             return
         async with (
             self._errors(),
@@ -178,6 +259,15 @@ class PostgresStore(SqlStore):
             yield
         except _ERRORS as exc:
             raise StoreError(f"PostgreSQL at {self._shown_url}: {_reason(exc)}") from exc
+
+
+async def _keep_session(_conn: Any) -> None:
+    """What a connection going back to the pool needs beyond asyncpg's own
+    step (it rolls back an open transaction first): nothing. asyncpg's default
+    sends "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL"
+    on every release, a round trip after every statement; radmfa leaves no
+    session state to undo (no SET, LISTEN, cursors or session advisory locks:
+    the migration lock is transaction-scoped)."""
 
 
 async def _migration_step(conn: Any, step: schema.Step, timeout: float) -> None:

@@ -6,10 +6,12 @@ primitives of SqlBase; everything else is the same SQL text on both.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from radmfa.core.model import Session, Token, User
+from radmfa.core.model import ExemptionView, Session, Token, User
 from radmfa.core.policy import decode_name, name_key
+from radmfa.store.codec import from_epoch, to_epoch
 from radmfa.store.sql_audit import AUDIT_PURGE_BATCH, AuditSql
 from radmfa.store.sql_base import Row, Statement
 from radmfa.store.sql_directory import DirectorySql
@@ -26,7 +28,7 @@ from radmfa.store.sql_rebinds import RebindsSql
 from radmfa.store.sql_reports import ReportsSql
 from radmfa.store.sql_sessions import SESSION_COLUMNS, SessionsSql
 from radmfa.store.sql_settings import SettingsSql, UserSearchSql
-from radmfa.store.sql_users import LOGIN_VIEW_SQL, UsersSql
+from radmfa.store.sql_users import LOGIN_VIEW_COLUMNS, LOGIN_VIEW_SQL, UsersSql, login_view_sql
 
 # ruff: noqa: S608  (statements from column lists; every value is a parameter)
 
@@ -54,8 +56,42 @@ class SqlStore(
 ):
     """Implements core.admin_ports.Store (both sides) over the primitives a backend provides."""
 
+    async def login_exemption_view(
+        self, username: str, *, scopes: Sequence[str], station: str, client: str, now: datetime
+    ) -> tuple[User | None, list[Token], ExemptionView]:
+        # login_view's statement with exemption_view's answers as more columns
+        # (the same on every row): one read for the whole of a login's store
+        # state. The text depends only on how many scopes and whether a
+        # station is asked about, so each config prepares it once or twice.
+        at = to_epoch(now)
+        columns = [
+            "EXISTS (SELECT 1 FROM bypasses b WHERE b.user_id = u.id AND b.used_at IS NULL "
+            "AND b.cancelled_at IS NULL AND b.created_at <= ? AND b.expires_at > ?)"
+        ]
+        args: list[object] = [at, at]
+        for scope in scopes:
+            columns.append("(SELECT c.passed_at FROM mfa_cache c WHERE c.user_id = u.id AND c.scope = ?)")
+            args.append(scope)
+        if station:
+            # The NAS is part of the match, as in exemption_view.
+            columns.append(
+                "(SELECT d.remembered_at FROM remembered_devices d "
+                "WHERE d.user_id = u.id AND d.station = ? AND d.client = ?)"
+            )
+            args += [station, client]
+        rows = await self._read(login_view_sql(", ".join(columns)), *args, name_key(username))
+        user, tokens = self._view(rows)
+        if not rows:
+            return user, tokens, ExemptionView()
+        extra = rows[0][LOGIN_VIEW_COLUMNS:]
+        times = extra[1 : 1 + len(scopes)]
+        cache = {scope: from_epoch(t) for scope, t in zip(scopes, times, strict=True) if t is not None}
+        remembered = extra[-1] if station else None
+        device = None if remembered is None else from_epoch(remembered)
+        return user, tokens, ExemptionView(bool(extra[0]), cache, device)
+
     async def take_session_view(
-        self, state: bytes, *, now: datetime
+        self, state: bytes, *, now: datetime, username: str | None = None
     ) -> tuple[Session | None, User | None, list[Token]]:
         # Answering a challenge needs the session and its user's tokens: one
         # trip to the store, not two (this is every second leg of a login).

@@ -62,6 +62,31 @@ def _app(row: Row) -> AppPassword:
     )
 
 
+CACHE_UPSERT = (
+    "INSERT INTO mfa_cache (user_id, scope, passed_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (user_id, scope) DO UPDATE SET passed_at = excluded.passed_at"
+)
+DEVICE_UPSERT = (
+    "INSERT INTO remembered_devices (user_id, station, client, remembered_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (user_id, station) DO UPDATE SET client = excluded.client, "
+    "remembered_at = excluded.remembered_at"
+)
+FAILURES_CLEAR = "DELETE FROM mfa_failures WHERE user_id = ?"
+
+
+def success_steps(
+    user_id: int, scopes: Sequence[str], station: str, client: str, at: float
+) -> list[tuple[str, Sequence[Sequence[object]]]]:
+    """record_mfa_success's writes, as (statement, parameter rows) steps."""
+    steps: list[tuple[str, Sequence[Sequence[object]]]] = []
+    if scopes:
+        steps.append((CACHE_UPSERT, [(user_id, scope, at) for scope in scopes]))
+    if station:
+        steps.append((DEVICE_UPSERT, [(user_id, station, client, at)]))
+    steps.append((FAILURES_CLEAR, [(user_id,)]))
+    return steps
+
+
 class ExemptionsSql(SqlBase):
     # -- one-time bypasses -------------------------------------------------------
 
@@ -151,28 +176,9 @@ class ExemptionsSql(SqlBase):
         self, user_id: int, *, scopes: Sequence[str], station: str, client: str, now: datetime
     ) -> None:
         # One transaction (one store hop, one commit) for all three writes:
-        # this runs on every complete MFA login.
-        at = to_epoch(now)
-        steps: list[tuple[str, Sequence[Sequence[object]]]] = []
-        if scopes:
-            steps.append(
-                (
-                    "INSERT INTO mfa_cache (user_id, scope, passed_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT (user_id, scope) DO UPDATE SET passed_at = excluded.passed_at",
-                    [(user_id, scope, at) for scope in scopes],
-                )
-            )
-        if station:
-            steps.append(
-                (
-                    "INSERT INTO remembered_devices (user_id, station, client, remembered_at) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (user_id, station) DO UPDATE SET client = excluded.client, "
-                    "remembered_at = excluded.remembered_at",
-                    [(user_id, station, client, at)],
-                )
-            )
-        steps.append(("DELETE FROM mfa_failures WHERE user_id = ?", [(user_id,)]))
-        await self._execute_each(steps)
+        # this runs on every complete MFA login whose code did not write it
+        # already (CodeStore.consume_otp_step's ``success``).
+        await self._execute_each(success_steps(user_id, scopes, station, client, to_epoch(now)))
 
     async def list_devices(self, username: str | None = None) -> list[RememberedDevice]:
         sql = (

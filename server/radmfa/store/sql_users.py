@@ -8,11 +8,12 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from radmfa.core.model import USER_FIELDS, NewToken, NewUser, Token, User, UserState
+from radmfa.core.model import USER_FIELDS, MfaSuccess, NewToken, NewUser, Token, User, UserState
 from radmfa.core.policy import name_key, name_problem
 from radmfa.errors import AlreadyExists, StoreError, no_such_user
 from radmfa.store.codec import from_epoch, to_epoch
 from radmfa.store.sql_base import Row, SqlBase, Statement
+from radmfa.store.sql_exemptions import success_steps
 
 # Column lists, in the order _user() and UsersSql._token() read them.
 _USERS = (
@@ -26,9 +27,29 @@ _TOKENS = (
     "t.created_at, t.fail_count, t.failed_at, t.serial"
 )
 
-# The user and their tokens in one statement: the user row repeats once per token.
-LOGIN_VIEW_SQL = (
-    f"SELECT {_USERS}, {_TOKENS} FROM users u LEFT JOIN tokens t ON t.user_id = u.id WHERE u.name_key = ? ORDER BY t.id"
+_TOKEN_COLUMNS = len(_TOKENS.split(","))
+LOGIN_VIEW_COLUMNS = _USER_COLUMNS + _TOKEN_COLUMNS
+
+
+def login_view_sql(more: str = "") -> str:
+    """The user and their tokens in one statement (the user row repeats once
+    per token), with the columns ``more`` after theirs; one parameter, the
+    name_key, after those ``more`` takes."""
+    extra = f", {more}" if more else ""
+    return (
+        f"SELECT {_USERS}, {_TOKENS}{extra} FROM users u LEFT JOIN tokens t ON t.user_id = u.id "
+        "WHERE u.name_key = ? ORDER BY t.id"
+    )
+
+
+LOGIN_VIEW_SQL = login_view_sql()
+# login_view's columns, for a statement that joins users ``u`` and tokens ``t`` itself.
+LOGIN_VIEW_SELECT = f"{_USERS}, {_TOKENS}"
+
+
+# The replay guard's compare-and-set (parameters: step, token id, step).
+CONSUME_STEP_SQL = (
+    "UPDATE tokens SET last_step = ?, fail_count = 0 WHERE id = ? AND (last_step IS NULL OR last_step < ?) RETURNING id"
 )
 
 
@@ -210,18 +231,21 @@ class UsersSql(SqlBase):
         user = _user(rows[0])
         return user, [self._token(row, _USER_COLUMNS, user.name) for row in rows if row[_USER_COLUMNS] is not None]
 
-    async def consume_otp_step(self, token_id: int, step: int) -> bool:
+    async def consume_otp_step(self, token_id: int, step: int, *, success: MfaSuccess | None = None) -> bool:
         # Compare-and-set in one statement: of two racing workers only one
         # sees its UPDATE match (RFC 6238 §5.2: a code is accepted only once).
         # The same statement clears the wrong-code count: no second write on success.
-        rows = await self._fetch(
-            "UPDATE tokens SET last_step = ?, fail_count = 0 "
-            "WHERE id = ? AND (last_step IS NULL OR last_step < ?) RETURNING id",
-            step,
-            token_id,
-            step,
-        )
-        return bool(rows)
+        if success is None:
+            return bool(await self._fetch(CONSUME_STEP_SQL, step, token_id, step))
+
+        # The login's MFA success in the same transaction, only if the step was taken.
+        def then(_row: Row) -> list[Statement]:
+            steps = success_steps(
+                success.user_id, success.scopes, success.station, success.client, to_epoch(success.now)
+            )
+            return [(sql, row) for sql, rows in steps for row in rows]
+
+        return await self._fetch_then((CONSUME_STEP_SQL, (step, token_id, step)), then) is not None
 
     async def note_code_failure(self, token_ids: Sequence[int], *, now: datetime) -> None:
         if not token_ids:
