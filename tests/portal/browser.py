@@ -66,6 +66,10 @@ class Shots:
         for kind, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
             self.page.set_viewport_size(viewport)
             self.page.screenshot(path=str(self.dir / f"{stem}-{kind}.png"), full_page=True)
+            # Nothing may push the page sideways: wide tables scroll in their
+            # own region, and nothing else is wider than the screen.
+            wide = self.page.evaluate("() => document.documentElement.scrollWidth")
+            assert wide <= viewport["width"], f"{stem}: the page is {wide} px wide on a {viewport['width']} px {kind}"
         self.page.set_viewport_size(size)
         if axe:
             self.accessible(stem)
