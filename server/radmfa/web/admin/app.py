@@ -12,8 +12,6 @@ in of the user portal are closed here. Who may do what: web/admin/pages.py.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import signal
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
@@ -28,21 +26,19 @@ from radmfa.core.ports import Upstream
 from radmfa.delivery import Senders, build_senders
 from radmfa.delivery.alerts import FraudNotifier
 from radmfa.errors import ConfigError
-from radmfa.factors import build_factors
-from radmfa.factors.phone import PhoneFactors
 from radmfa.service.live_settings import LiveSettings, reconcile
 from radmfa.service.notify import sd_notify
 from radmfa.upstream import build_upstream
 from radmfa.upstream.passwords import Passwords
-from radmfa.web import i18n, security
+from radmfa.web import security
 from radmfa.web.admin.cache import CachePages
 from radmfa.web.admin.fraud import FraudPages
 from radmfa.web.admin.messages import MessagePages
 from radmfa.web.admin.pages import ADMIN_PORTAL, Pages
-from radmfa.web.app import Foundation, Handler, Site
+from radmfa.web.app import Handler, Site
 from radmfa.web.i18n import N_
-from radmfa.web.render import Renderer
-from radmfa.web.user.portal import PASSWORD, UserPortal
+from radmfa.web.user.app import portal_core
+from radmfa.web.user.portal import PASSWORD
 from radmfa.web.user.signin import SignIn
 
 log = structlog.get_logger("radmfa.admin_portal")
@@ -114,21 +110,8 @@ async def build_admin_portal(
         trusted_proxies=cfg.trusted_proxies, template_packages=("radmfa.web.admin", "radmfa.web.user", "radmfa.web"),
         max_body=MAX_UPLOAD_BYTES,
     )
-    renderer = Renderer(site.template_packages, i18n.load_catalogs())
-    key = hmac.new(await store.callback_key(), b"radmfa admin portal csrf", hashlib.sha256).digest()
-    foundation = Foundation(site, store, renderer, key)
-    phone = None
-    if senders.methods():
-        phone = PhoneFactors(store, senders, config.phone, config.fraud, public_url=config.http.public_url,
-                             limits_cfg=config.limits, app_name=lambda _client: cfg.title)
-    factors = build_factors(store, window=config.mfa.totp_window, prompt=config.mfa.prompt,
-                            max_failures=config.mfa.max_code_failures, lockout_s=config.mfa.code_lockout_s,
-                            hotp_window=config.mfa.hotp_window)
-    portal = UserPortal(config, store, upstream, phone, factors["otp"], senders, foundation, notifier)
-    if settings is not None:
-        settings.subscribe_config(portal.use_config)
-        if notifier is not None:
-            settings.subscribe_config(notifier.use_config)
+    portal = await portal_core(config, site, store, upstream, senders, notifier,
+                               csrf_label=b"radmfa admin portal csrf", settings=settings)
     pages = Pages(portal, store, upstream, settings)
 
     def routes(app: web.Application) -> None:
@@ -138,7 +121,7 @@ async def build_admin_portal(
         MessagePages(pages).routes(app)
         CachePages(pages).routes(app)
 
-    app = foundation.application(routes)
+    app = portal.web.application(routes)
     app.middlewares.insert(0, _allow_from(config))
     return app
 

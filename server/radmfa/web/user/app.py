@@ -45,6 +45,31 @@ log = structlog.get_logger("radmfa.portal")
 PURGE_INTERVAL_S = 60.0
 
 
+async def portal_core(
+    config: Config, site: Site, store: UserPortalStore, upstream: Upstream, senders: Senders,
+    notifier: fraud.Notifier | None, *, csrf_label: bytes, settings: LiveSettings | None = None,
+) -> UserPortal:
+    """What both portals are built on: templates, the CSRF key, sessions
+    (``Foundation``), the factors and phone senders, and the sign-in and
+    account logic, following the store's settings."""
+    renderer = Renderer(site.template_packages, i18n.load_catalogs())
+    key = hmac.new(await store.callback_key(), csrf_label, hashlib.sha256).digest()
+    foundation = Foundation(site, store, renderer, key)
+    phone = None
+    if senders.methods():
+        phone = PhoneFactors(store, senders, config.phone, config.fraud, public_url=config.http.public_url,
+                             limits_cfg=config.limits, app_name=lambda _client: site.title)
+    factors = build_factors(store, window=config.mfa.totp_window, prompt=config.mfa.prompt,
+                            max_failures=config.mfa.max_code_failures, lockout_s=config.mfa.code_lockout_s,
+                            hotp_window=config.mfa.hotp_window)
+    portal = UserPortal(config, store, upstream, phone, factors["otp"], senders, foundation, notifier)
+    if settings is not None:
+        settings.subscribe_config(portal.use_config)
+        if isinstance(notifier, FraudNotifier):  # (a test may pass a plain function)
+            settings.subscribe_config(notifier.use_config)
+    return portal
+
+
 async def build_user_portal(
     config: Config, store: UserPortalStore, upstream: Upstream, senders: Senders, notifier: fraud.Notifier | None,
     *, settings: LiveSettings | None = None,
@@ -55,28 +80,15 @@ async def build_user_portal(
         idle=timedelta(minutes=cfg.session_idle_minutes), absolute=timedelta(hours=cfg.session_max_hours),
         trusted_proxies=cfg.trusted_proxies, template_packages=("radmfa.web.user", "radmfa.web"),
     )
-    renderer = Renderer(site.template_packages, i18n.load_catalogs())
-    key = hmac.new(await store.callback_key(), b"radmfa portal csrf", hashlib.sha256).digest()
-    foundation = Foundation(site, store, renderer, key)
-    phone = None
-    if senders.methods():
-        phone = PhoneFactors(store, senders, config.phone, config.fraud, public_url=config.http.public_url,
-                             limits_cfg=config.limits, app_name=lambda _client: cfg.title)
-    factors = build_factors(store, window=config.mfa.totp_window, prompt=config.mfa.prompt,
-                            max_failures=config.mfa.max_code_failures, lockout_s=config.mfa.code_lockout_s,
-                            hotp_window=config.mfa.hotp_window)
-    portal = UserPortal(config, store, upstream, phone, factors["otp"], senders, foundation, notifier)
-    if settings is not None:
-        settings.subscribe_config(portal.use_config)
-        if isinstance(notifier, FraudNotifier):  # (a test may pass a plain function)
-            settings.subscribe_config(notifier.use_config)
+    portal = await portal_core(config, site, store, upstream, senders, notifier, csrf_label=b"radmfa portal csrf",
+                               settings=settings)
 
     def routes(app: web.Application) -> None:
         SignIn(portal).routes(app)
         Wizard(portal).routes(app)
         Account(portal).routes(app)
 
-    return foundation.application(routes)
+    return portal.web.application(routes)
 
 
 def portal_upstream(upstream: Upstream, name: str) -> Upstream:
