@@ -17,8 +17,8 @@ from radmfa.store.sql_base import Row, Statement
 from radmfa.store.sql_directory import DirectorySql
 from radmfa.store.sql_exemptions import ExemptionsSql
 from radmfa.store.sql_fraud import FraudSql
-from radmfa.store.sql_health import HealthSql
 from radmfa.store.sql_hardware import HardwareTokensSql
+from radmfa.store.sql_health import HealthSql
 from radmfa.store.sql_limits import LimitsSql
 from radmfa.store.sql_messages import MessagesSql
 from radmfa.store.sql_nas_sessions import NasSessionsSql
