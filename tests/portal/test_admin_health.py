@@ -101,7 +101,7 @@ def test_health_card_shows_each_nodes_upstreams_and_providers(  # noqa: ANN001
             assert "stale" not in card["class"]
             stale = card_rows(page)["old-node"]
             assert "stale" in stale["class"] and "upstream " + live in stale
-            assert "STALE" in page.locator("[data-node='old-node'] h3").inner_text().upper()
+            assert "STALE: LAST REPORT" in page.locator("[data-node='old-node'] h3").inner_text().upper()
             shots.step("dashboard-health")
 
             # A test text from the portal: the provider appears under the portal's node.
