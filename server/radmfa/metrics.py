@@ -52,8 +52,9 @@ class Metrics:
     def upstream_up(self, server: str, up: bool) -> None:
         """The fail-over marked ``server`` live (True) or dead (False)."""
 
-    def provider(self, provider: str, seconds: float, *, ok: bool) -> None:
-        """One call to a delivery provider's API or a webhook."""
+    def provider(self, provider: str, seconds: float, *, ok: bool, reason: str = "") -> None:
+        """One call to a delivery provider's API or a webhook; ``reason``
+        says briefly why it failed ("HTTP 503", "timed out"), never a secret."""
 
     def store(self, operation: str, seconds: float, *, ok: bool) -> None:
         """One store operation."""
@@ -190,7 +191,7 @@ class PrometheusMetrics(Metrics):
     def upstream_up(self, server: str, up: bool) -> None:
         self._state(self.upstream_state, "upstream", server, 1 if up else 0)
 
-    def provider(self, provider: str, seconds: float, *, ok: bool) -> None:
+    def provider(self, provider: str, seconds: float, *, ok: bool, reason: str = "") -> None:
         with self.lock:
             self.provider_seconds.observe((provider,), seconds)
             if not ok:

@@ -189,6 +189,7 @@ async def _at_version_11(backend: Backend, names: list[str]) -> None:
     await backend.raw("DROP TABLE settings_version")  # 0019
     await backend.raw("DROP TABLE admins")  # 0019
     await backend.raw("DROP TABLE sync_results")  # 0020
+    await backend.raw("DROP TABLE component_health")  # 0021
     for index in ("users_name_key_prefix", "users_mobile_prefix", "users_email_prefix"):  # 0019
         await backend.raw(f"DROP INDEX {index}")
 

@@ -137,3 +137,21 @@ class NasSession:
     seen_at: datetime | None = None
     stopped_at: datetime | None = None
     stop_reason: str = ""  # "stop", "accounting-on", "disconnected", …
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentHealth:
+    """What one radmfa serve process (``node``) last saw of one upstream
+    server or delivery provider. ``up``: an upstream server the fail-over
+    counts live, a provider whose last call succeeded. ``failure_reason`` is
+    short and names no secret ("HTTP 503", "timed out")."""
+
+    node: str
+    kind: Literal["upstream", "provider"]
+    name: str  # host:port, an LDAP URL, a provider's name
+    up: bool
+    reported_at: datetime
+    last_ok_at: datetime | None = None
+    last_failure_at: datetime | None = None
+    failure_reason: str = ""
+    latency_s: float | None = None  # of the last answer or failure

@@ -15,6 +15,7 @@ from radmfa.core.admin_model import (
     AdminAccount,
     AdminEvent,
     AuditFilter,
+    ComponentHealth,
     EnrollmentLink,
     HardwareToken,
     NasSession,
@@ -317,6 +318,19 @@ class NasSessionStore(Protocol):
         """Delete sessions that ended, or were last heard of, before ``before``."""
 
 
+class HealthStore(Protocol):
+    """What each serve process last saw of its upstream servers and providers."""
+
+    async def report_health(self, rows: Sequence[ComponentHealth]) -> None:
+        """Insert or replace each row (by node, kind, name)."""
+
+    async def list_health(self) -> list[ComponentHealth]:
+        """Every row, by node, kind and name."""
+
+    async def purge_health(self, *, before: datetime) -> int:
+        """Delete rows last reported before ``before`` (nodes gone)."""
+
+
 class Housekeeping(Protocol):
     """What expires, dropped once a minute (service/app.py purge_once)."""
 
@@ -392,6 +406,7 @@ class AdminStore(  # bases in LoginStore's order where they share one (a consist
     DirectorySyncStore,
     PortalStore,
     NasSessionStore,
+    HealthStore,
     Housekeeping,
     SettingsStore,
     AdminAccounts,

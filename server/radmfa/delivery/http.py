@@ -40,17 +40,20 @@ async def send(
     are not followed: one would turn a POST into a GET elsewhere."""
     started = time.perf_counter()
     ok = False
+    why = "failed"
     try:
         async with http.request(
             method, url, timeout=aiohttp.ClientTimeout(total=timeout_s), allow_redirects=False, **kw
         ) as resp:
             if not 200 <= resp.status < 300:
+                why = f"HTTP {resp.status}"
                 raise DeliveryError(f"{where} answered HTTP {resp.status}")
             ok = True
     except (aiohttp.ClientError, TimeoutError) as e:
-        raise DeliveryError(f"{where}: request failed: {_why(e)}") from None
+        why = _why(e)
+        raise DeliveryError(f"{where}: request failed: {why}") from None
     finally:
-        metrics.current.provider(provider_name(where), time.perf_counter() - started, ok=ok)
+        metrics.current.provider(provider_name(where), time.perf_counter() - started, ok=ok, reason="" if ok else why)
 
 
 def provider_name(where: str) -> str:

@@ -25,6 +25,7 @@ from radmfa.factors import build_factors
 from radmfa.factors.phone import PhoneFactors
 from radmfa.front.ldap.service import LdapFront, merged_policies
 from radmfa.radius.clients import load_clients
+from radmfa.service import health
 from radmfa.service.accounting import AccountingListener, AccountingService, build_accounting
 from radmfa.service.audit import AuditSink, configure_logging, log
 from radmfa.service.binding import CannotListen, bind_failure
@@ -282,6 +283,7 @@ async def purge_once(store: Store, config: Config, *, now: datetime, mfa: MfaCon
     cache_for, devices_for = exemptions.retention(rules, [ClientPolicy(), *config.clients.values()])
     await store.purge_exemptions(cache_before=now - cache_for, devices_before=now - devices_for)
     await store.purge_nas_sessions(before=now - timedelta(days=config.audit.keep_days))  # ended, or long silent
+    await store.purge_health(before=now - health.KEEP_FOR)  # nodes that stopped reporting
 
 
 async def _housekeeping(app: App) -> None:
@@ -310,15 +312,20 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
     watchdog: asyncio.Task[None] | None = None
     syncer: asyncio.Task[None] | None = None
     poller: asyncio.Task[None] | None = None
+    health_task: asyncio.Task[None] | None = None
+    reporter = health.HealthReporter(app.store, health.node_name(config))
+    reporter.install()  # in front of the [metrics] instruments, enabled by build()
     try:
         await listen(app, reuse_port=reuse_port)
     except BaseException:
+        reporter.uninstall()
         await app.close()  # never served: no "stopped" line for a start that failed
         raise
     try:
         app.audit.start()
         purger = loop.create_task(_housekeeping(app))
         watchdog = loop.create_task(app.service.watchdog())
+        health_task = loop.create_task(reporter.run())
         if app.settings is not None:
             poller = loop.create_task(app.settings.run())
         if config.sync.every_minutes:
@@ -341,12 +348,13 @@ async def serve(config: Config, *, reuse_port: bool = False, stop: asyncio.Event
         sd_notify("STOPPING=1")
         log.info("stopping: finishing requests in flight", in_flight=len(app.service.flights))
     finally:
-        for task in (purger, watchdog, syncer, poller):
+        for task in (purger, watchdog, syncer, poller, health_task):
             if task is not None:
                 task.cancel()
         # Handlers stay installed while draining: a second SIGTERM (systemd
         # signals the whole cgroup, the parent forwards one too) or a reload
         # must not kill a worker that is finishing requests.
+        reporter.uninstall()
         await app.close()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             with suppress(Exception):

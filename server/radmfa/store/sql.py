@@ -18,6 +18,7 @@ from radmfa.store.sql_directory import DirectorySql
 from radmfa.store.sql_exemptions import ExemptionsSql
 from radmfa.store.sql_fraud import FraudSql
 from radmfa.store.sql_hardware import HardwareTokensSql
+from radmfa.store.sql_health import HealthSql
 from radmfa.store.sql_limits import LimitsSql
 from radmfa.store.sql_messages import MessagesSql
 from radmfa.store.sql_nas_sessions import NasSessionsSql
@@ -50,6 +51,7 @@ class SqlStore(
     RebindsSql,
     PortalSql,
     NasSessionsSql,
+    HealthSql,
     PushStreakSql,
     SettingsSql,
     UserSearchSql,

@@ -26,6 +26,7 @@ from radmfa.core.ports import Upstream
 from radmfa.delivery import Senders, build_senders
 from radmfa.delivery.alerts import FraudNotifier
 from radmfa.errors import ConfigError
+from radmfa.service import health
 from radmfa.service.live_settings import LiveSettings, reconcile
 from radmfa.service.notify import sd_notify
 from radmfa.upstream import build_upstream
@@ -147,6 +148,10 @@ async def run_admin_portal(config: Config, stop: asyncio.Event | None = None) ->
     loop = asyncio.get_running_loop()
     runner: web.AppRunner | None = None
     poller: asyncio.Task[None] | None = None
+    health_task: asyncio.Task[None] | None = None
+    # Its test sends and sign-ins use the providers and upstreams too: it reports as a node of its own.
+    reporter = health.HealthReporter(store, f"{config.audit.server_name} (admin portal)")
+    reporter.install()
     try:
         await reconcile(store, config)
         settings = LiveSettings(store, config)
@@ -160,6 +165,7 @@ async def run_admin_portal(config: Config, stop: asyncio.Event | None = None) ->
         except OSError as e:
             raise ConfigError(f"{config.path.name}: [admin_portal] listen: cannot listen: {e.strerror}") from None
         poller = loop.create_task(settings.run())
+        health_task = loop.create_task(reporter.run())
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         log.info("radmfa admin portal ready", listen=[f"{h}:{p}" for h, p in cfg.listen], public_url=cfg.public_url)
@@ -172,8 +178,10 @@ async def run_admin_portal(config: Config, stop: asyncio.Event | None = None) ->
                 await store.purge_web_sessions(idle_before=now - timedelta(minutes=cfg.session_idle_minutes), now=now)
         sd_notify("STOPPING=1")
     finally:
-        if poller is not None:
-            poller.cancel()
+        reporter.uninstall()
+        for task in (poller, health_task):
+            if task is not None:
+                task.cancel()
         if runner is not None:
             await runner.cleanup()
         await senders.close()

@@ -37,7 +37,7 @@ from radmfa.errors import RadmfaError
 from radmfa.reports import chart
 from radmfa.reports import rows as reports
 from radmfa.service.live_settings import LiveSettings
-from radmfa.web.admin import hardware, policy, reports_page, sync_page
+from radmfa.web.admin import hardware, health_view, policy, reports_page, sync_page
 from radmfa.web.app import Visit
 from radmfa.web.i18n import N_
 from radmfa.web.user.portal import SIGNED_IN, UserPortal
@@ -133,6 +133,7 @@ class Pages:
         return self.web.page(
             request, "dashboard.html", results=sorted(results.items()), methods=methods.most_common(),
             failing=failing, fraud=fraud[-20:], upstream_ok=self.upstream.healthy(), format_time=reports.format_time,
+            nodes=health_view.nodes(await self.store.list_health(), now=now),
         )
 
     async def chart(self, request: web.Request) -> web.Response:
