@@ -22,7 +22,7 @@ import asyncio
 import os
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from radmfa import metrics
@@ -43,13 +43,20 @@ def node_name(config: Config) -> str:
     return f"{name}/{os.getpid()}" if config.radius.workers > 1 else name
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Seen:
+    """Changed in place on every event (an upstream answer is one per
+    proxied request): epoch seconds, made into datetimes only for a report."""
+
     up: bool
-    last_ok_at: datetime | None = None
-    last_failure_at: datetime | None = None
+    last_ok_at: float | None = None
+    last_failure_at: float | None = None
     failure_reason: str = ""
     latency_s: float | None = None
+
+
+def _at(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
 
 
 class HealthRecorder(metrics.Metrics):
@@ -65,32 +72,32 @@ class HealthRecorder(metrics.Metrics):
 
     def _update(self, kind: str, name: str, *, up: bool | None, ok: bool | None = None,
                 seconds: float | None = None, reason: str = "") -> None:
-        now = datetime.now(UTC)
         key = (kind, name)
         with self.lock:
-            before = self.seen.get(key)
-            if before is None and len(self.seen) >= MAX_COMPONENTS:
-                return
-            after = before or _Seen(up=True)
+            seen = self.seen.get(key)
+            if seen is None:
+                if len(self.seen) >= MAX_COMPONENTS:
+                    return
+                seen = self.seen[key] = _Seen(up=True)
+                self.changed = True
             if ok is True:
-                after = replace(after, last_ok_at=now, latency_s=seconds)
+                seen.last_ok_at, seen.latency_s = time.time(), seconds
             elif ok is False:
-                after = replace(after, last_failure_at=now, latency_s=seconds, failure_reason=reason)
-            if up is not None:
-                after = replace(after, up=up)
-            self.seen[key] = after
-            if before is None or after.up != before.up:
+                seen.last_failure_at, seen.latency_s, seen.failure_reason = time.time(), seconds, reason
+            if up is not None and up != seen.up:
+                seen.up = up
                 self.changed = True
 
     def rows(self, node: str, *, now: datetime) -> list[ComponentHealth]:
         with self.lock:
-            seen = list(self.seen.items())
+            seen = [(key, s.up, s.last_ok_at, s.last_failure_at, s.failure_reason, s.latency_s)
+                    for key, s in self.seen.items()]
             self.changed = False
         return [
-            ComponentHealth(node=node, kind="upstream" if kind == "upstream" else "provider", name=name, up=s.up,
-                            reported_at=now, last_ok_at=s.last_ok_at, last_failure_at=s.last_failure_at,
-                            failure_reason=s.failure_reason, latency_s=s.latency_s)
-            for (kind, name), s in seen
+            ComponentHealth(node=node, kind="upstream" if kind == "upstream" else "provider", name=name, up=up,
+                            reported_at=now, last_ok_at=_at(ok_at), last_failure_at=_at(failed_at),
+                            failure_reason=reason, latency_s=latency)
+            for (kind, name), up, ok_at, failed_at, reason, latency in seen
         ]
 
     # ---- the events: remembered here, passed on ----
