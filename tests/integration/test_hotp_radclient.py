@@ -53,5 +53,6 @@ def test_imported_hotp_token_logs_in_and_resyncs(radmfa_factory, radclient, tmp_
         assert r.returncode == 0, r.stderr
         again = radclient(server.address, NAS_SECRET, [{"User-Name": "alice", "User-Password": f"alice-pw,{code(63)}"}])
         assert again[0].code == "Access-Accept"
+        server.wait_for_event("auth", count=3, result="accept", user="alice")  # the last login is in the log
     log = server.log_text()
     assert "qwerty" not in log and code(63) not in log
