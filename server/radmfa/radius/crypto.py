@@ -18,6 +18,7 @@ import hmac
 import importlib
 import os
 import secrets
+import struct
 from collections.abc import Callable
 from typing import Protocol, cast
 
@@ -44,20 +45,20 @@ _MA_ZEROED = _MA_HEADER + _ZERO16
 _BLOCK = 64  # MD5's block size, for HMAC's padded keys (RFC 2104 §2)
 _IPAD = bytes(x ^ 0x36 for x in range(256))
 _OPAD = bytes(x ^ 0x5C for x in range(256))
+_pack_head = struct.Struct("!BBH").pack  # Code, Identifier, Length
 _MAX_KEYS = 4096  # one per NAS and upstream secret; a bound, not a tuning knob
 _keys: dict[bytes, tuple[_Digest, _Digest, _Digest]] = {}
 
 
 def _keyed(secret: bytes) -> tuple[_Digest, _Digest, _Digest]:
     """The MD5 states after HMAC's inner and outer padded keys, and after
-    the secret itself (the start of every password-hiding block)."""
-    states = _keys.get(secret)
-    if states is None:
-        key = _md5(secret).digest() if len(secret) > _BLOCK else secret
-        key = key.ljust(_BLOCK, b"\x00")
-        if len(_keys) >= _MAX_KEYS:
-            _keys.clear()
-        states = _keys[secret] = (_md5(key.translate(_IPAD)), _md5(key.translate(_OPAD)), _md5(secret))
+    the secret itself (the start of every password-hiding block). Callers
+    look in ``_keys`` first: this runs once per secret."""
+    key = _md5(secret).digest() if len(secret) > _BLOCK else secret
+    key = key.ljust(_BLOCK, b"\x00")
+    if len(_keys) >= _MAX_KEYS:
+        _keys.clear()
+    states = _keys[secret] = (_md5(key.translate(_IPAD)), _md5(key.translate(_OPAD)), _md5(secret))
     return states
 
 
@@ -68,7 +69,7 @@ def new_authenticator() -> bytes:
 
 
 def _hmac_md5(secret: bytes, data: bytes) -> bytes:
-    inner, outer, _ = _keyed(secret)
+    inner, outer, _ = _keys.get(secret) or _keyed(secret)
     h = inner.copy()
     h.update(data)
     o = outer.copy()
@@ -100,27 +101,26 @@ def verify_response(data: bytes, request_auth: bytes, secret: bytes, ma_offset: 
     return hmac.compare_digest(received, _hmac_md5(secret, zeroed))
 
 
-def _head(code: int, ident: int, attrs: bytes, what: str) -> bytes:
-    length = HEADER_LEN + MA_LEN + len(attrs)
-    if length > MAX_LEN:
-        raise ValueError(f"{what} would be {length} octets, above the RADIUS maximum")
-    return bytes((code, ident, length >> 8, length & 0xFF))
-
-
 def sign_response(code: int, ident: int, request_auth: bytes, attrs: bytes, secret: bytes) -> bytes:
     """Build a response with Message-Authenticator as the FIRST attribute.
 
     BlastRADIUS mitigation (checklist BLAST-1): MA is computed first, then the
     Response Authenticator over the packet holding the final MA (RFC 3579 §3.2).
     """
-    head = _head(code, ident, attrs, "response")
+    length = HEADER_LEN + MA_LEN + len(attrs)
+    if length > MAX_LEN:
+        raise ValueError(f"response would be {length} octets, above the RADIUS maximum")
+    head = _pack_head(code, ident, length)
     body = _MA_HEADER + _hmac_md5(secret, head + request_auth + _MA_ZEROED + attrs) + attrs
     return head + _md5(head + request_auth + body + secret).digest() + body
 
 
 def sign_request(code: int, ident: int, request_auth: bytes, attrs: bytes, secret: bytes) -> bytes:
     """Build an Access-Request/Status-Server with Message-Authenticator first."""
-    head = _head(code, ident, attrs, "request") + request_auth
+    length = HEADER_LEN + MA_LEN + len(attrs)
+    if length > MAX_LEN:
+        raise ValueError(f"request would be {length} octets, above the RADIUS maximum")
+    head = _pack_head(code, ident, length) + request_auth
     return head + _MA_HEADER + _hmac_md5(secret, head + _MA_ZEROED + attrs) + attrs
 
 
@@ -130,22 +130,25 @@ _int = int.from_bytes  # big-endian by default: naming the order costs as much a
 def _chain_encrypt(data: bytes, secret: bytes, seed: bytes) -> bytes:
     """c(i) = p(i) xor MD5(S + c(i-1)), c(0) chained from ``seed`` (RFC 2865 §5.2).
     MD5(S + x) continues the state after S rather than hashing S again."""
-    start = _keyed(secret)[2]
-    blocks = []
-    prev = seed
+    start = (_keys.get(secret) or _keyed(secret))[2]
+    h = start.copy()
+    h.update(seed)
+    if len(data) == 16:  # most passwords: one block, no loop
+        return (_int(data) ^ _int(h.digest())).to_bytes(16)
+    blocks: list[bytes] = []
     for i in range(0, len(data), 16):
-        h = start.copy()
-        h.update(prev)
-        prev = (_int(data[i : i + 16]) ^ _int(h.digest())).to_bytes(16)
-        blocks.append(prev)
+        if i:
+            h = start.copy()
+            h.update(blocks[-1])
+        blocks.append((_int(data[i : i + 16]) ^ _int(h.digest())).to_bytes(16))
     return b"".join(blocks)
 
 
 def _chain_decrypt(data: bytes, secret: bytes, seed: bytes) -> bytes:
     """p(i) = c(i) xor MD5(S + c(i-1)): every key block comes from the
     ciphertext, so the whole value is xored at once."""
-    start = _keyed(secret)[2]
-    stream = []
+    start = (_keys.get(secret) or _keyed(secret))[2]
+    stream: list[bytes] = []
     prev = seed
     for i in range(0, len(data), 16):
         h = start.copy()
@@ -158,10 +161,10 @@ def _chain_decrypt(data: bytes, secret: bytes, seed: bytes) -> bytes:
 
 def hide_password(password: bytes, secret: bytes, request_auth: bytes) -> bytes:
     """RFC 2865 §5.2. An empty password is one block of NULs (PW-4)."""
-    if len(password) > 128:
+    n = len(password)
+    if n > 128:
         raise ValueError("User-Password longer than 128 octets")
-    padded = password + bytes(16 if not password else -len(password) % 16)
-    return _chain_encrypt(padded, secret, request_auth)
+    return _chain_encrypt(password.ljust(max(16, (n + 15) & ~15), b"\x00"), secret, request_auth)
 
 
 def unhide_password(value: bytes, secret: bytes, request_auth: bytes) -> bytes:

@@ -65,10 +65,12 @@ class Failover(Generic[S]):
         included) a request sent at ``since``."""
         with self._lock:
             self._answered_at[server] = now
-            self._dead_until.pop(server, None)
+            if self._dead_until:
+                self._dead_until.pop(server, None)
+        name = self._name(server)
         if since is not None:
-            metrics.current.upstream(self._name(server), now - since, ok=True)
-        metrics.current.upstream_up(self._name(server), True)
+            metrics.current.upstream(name, now - since, ok=True)
+        metrics.current.upstream_up(name, True)
 
     def failed(self, server: S, *, since: float, now: float) -> bool:
         """``server`` gave no answer to a request sent at ``since``; True when

@@ -26,10 +26,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import struct
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -45,38 +45,35 @@ Addr = tuple[str, int]
 _REPLY_CODES = frozenset((wire.ACCESS_ACCEPT, wire.ACCESS_REJECT, wire.ACCESS_CHALLENGE))
 _NOT_FORWARDED = frozenset((wire.USER_PASSWORD, wire.MESSAGE_AUTHENTICATOR, wire.PROXY_STATE))
 MAX_SOCKETS = 64
+_attr_head = struct.Struct("BB").pack  # Type, Length; struct.error above 255, as encode_attrs raises
 
 log = structlog.get_logger("radmfa.upstream")
 
 
-@dataclass(slots=True)
 class _Pending:
-    future: asyncio.Future[wire.Frame]
-    authenticator: bytes
-    sent_to: set[Addr] = field(default_factory=set)
-    answered_by: Addr | None = None
+    """One request in flight on a socket: its Request Authenticator, where
+    it went, and the verified reply once one comes.
+
+    ``waiter`` is the current attempt's: resolved by the reply or by the
+    attempt's timer, so a retransmission gets a fresh one while a late
+    answer to an earlier attempt still counts.
+    """
+
+    __slots__ = ("authenticator", "sent_to", "waiter", "reply", "answered_by")
+
+    def __init__(self, authenticator: bytes, waiter: asyncio.Future[None]) -> None:
+        self.authenticator = authenticator
+        self.sent_to: tuple[Addr, ...] = ()
+        self.waiter = waiter
+        self.reply: wire.Frame | None = None
+        self.answered_by: Addr | None = None
 
 
-async def _wait(fut: asyncio.Future[wire.Frame], timeout: float) -> bool:
-    """Wait up to ``timeout`` for ``fut`` without cancelling it (it may be
-    answered after a retransmission). Lighter than wait_for(shield(...)),
-    which costs a task per attempt on the hot path."""
-    if fut.done():
-        return True
-    loop = asyncio.get_running_loop()
-    waiter: asyncio.Future[bool] = loop.create_future()
-
-    def wake(_: object = None, *, answered: bool = True) -> None:
-        if not waiter.done():
-            waiter.set_result(answered)
-
-    fut.add_done_callback(wake)
-    timer = loop.call_later(timeout, lambda: wake(answered=False))
-    try:
-        return await waiter
-    finally:
-        timer.cancel()
-        fut.remove_done_callback(wake)
+def _wake(waiter: asyncio.Future[None]) -> None:
+    """Resume the request waiting on ``waiter``: its reply came, or the
+    attempt's time is up (the timer's callback, no closure per attempt)."""
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class _Socket(asyncio.DatagramProtocol):
@@ -97,7 +94,7 @@ class _Socket(asyncio.DatagramProtocol):
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        source = (str(addr[0]), int(addr[1]))
+        source: Addr = addr[:2]  # an IPv6 address comes with flow info and scope
         reason = self._deliver(data, source)
         if reason:
             self.owner.drop_reply(reason, source)
@@ -110,20 +107,22 @@ class _Socket(asyncio.DatagramProtocol):
         if len(data) < wire.MIN_LEN:
             return "malformed"
         entry = self.pending.get(data[1])
-        if entry is None or entry.future.done():
+        if entry is None or entry.reply is not None:
             return "unknown or late"  # late duplicate after an answer (AUTH-4)
         if addr not in entry.sent_to:
             return "wrong source"  # UP-5
+        owner = self.owner
         try:
-            frame = wire.parse(data, self.owner.reply_codes)
+            frame = wire.parse(data, owner.reply_codes)
         except wire.Malformed:
             return "malformed"
-        if frame.ma_offset < 0 and self.owner.require_ma:
+        if frame.ma_offset < 0 and owner.require_ma:
             return "no Message-Authenticator"  # BLAST-6: before the Response Authenticator
-        if not self.owner.verify(frame, entry.authenticator):
+        if not owner.verify(frame, entry.authenticator):
             return "bad authenticator (wrong secret?)"
+        entry.reply = frame
         entry.answered_by = addr
-        entry.future.set_result(frame)
+        _wake(entry.waiter)
         return ""
 
     def close(self) -> None:
@@ -148,6 +147,7 @@ class RadiusUpstream:
         self.failover: Failover[Addr] = Failover((), cfg.dead_time_s)
         self.family = socket.AF_INET
         self._sockets: dict[int, list[_Socket]] = {socket.AF_INET: [], socket.AF_INET6: []}
+        self._names_by_addr: dict[Addr, str] = {}
         self.dropped_replies = 0
         self.warnings = Throttle(interval_s=60.0, per_interval=1)
 
@@ -183,6 +183,7 @@ class RadiusUpstream:
         mixed = len(families) > 1
         self.servers = [(f"::ffff:{h}" if mixed and f == socket.AF_INET else h, p) for f, (h, p) in resolved]
         self.failover = Failover(self.servers, self.dead_time_s)
+        self._names_by_addr = {server: format_host_port(server[0], server[1]) for server in self.servers}
         if self.check_interval_s > 0:
             self._prober = asyncio.get_running_loop().create_task(self._probe_dead())
 
@@ -200,7 +201,14 @@ class RadiusUpstream:
     def healthy(self) -> bool:
         return self.failover.healthy(now=time.monotonic())
 
+    def _free_ident(self) -> tuple[_Socket, int] | None:
+        for s in self._sockets[self.family]:
+            if s.free:
+                return s, s.free.popleft()
+        return None
+
     async def _socket_for(self, family: int) -> tuple[_Socket, int]:
+        """An Identifier on a socket of ``family``, opening one when all are in use."""
         socks = self._sockets[family]
         for s in socks:
             if s.free:
@@ -216,7 +224,10 @@ class RadiusUpstream:
         return s, s.free.popleft()
 
     def build(self, request: AuthRequest, password: bytes, ident: int, authenticator: bytes) -> bytes:
-        attrs: list[tuple[int, bytes]] = []
+        """The Access-Request for the upstream, its attributes encoded in
+        one pass as wire.encode_attrs does: empty values are not sent
+        (PKT-11), a value above 253 octets raises."""
+        out: list[bytes] = []
         chap = has_chap_challenge = False
         for t, v in request.attrs:
             if t == wire.USER_PASSWORD:
@@ -227,11 +238,14 @@ class RadiusUpstream:
                 chap = True
             elif t == wire.CHAP_CHALLENGE:
                 has_chap_challenge = True
-            attrs.append((t, v))
+            if v:
+                out.append(_attr_head(t, len(v) + 2))
+                out.append(v)
         if chap and not has_chap_challenge:
             # RFC 2865 §2.3: the NAS's authenticator was the CHAP challenge (PW-5)
-            attrs.append((wire.CHAP_CHALLENGE, request.authenticator))
-        return crypto.sign_request(wire.ACCESS_REQUEST, ident, authenticator, wire.encode_attrs(attrs), self.secret)
+            out.append(_attr_head(wire.CHAP_CHALLENGE, 18))
+            out.append(request.authenticator)
+        return crypto.sign_request(wire.ACCESS_REQUEST, ident, authenticator, b"".join(out), self.secret)
 
     async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult:
         def packet(ident: int) -> tuple[bytes, bytes]:
@@ -246,36 +260,47 @@ class RadiusUpstream:
         Authenticator) through the failover order, retransmitting the same
         bytes; the verified reply, that authenticator and who answered."""
         order = self.failover.order(now=time.monotonic())
-        sock, ident = await self._socket_for(self.family)
+        slot = self._free_ident() or await self._socket_for(self.family)
+        sock, ident = slot
         loop = asyncio.get_running_loop()
         try:
             data, authenticator = packet(ident)
         except BaseException:
             sock.free.append(ident)
             raise
-        entry = _Pending(loop.create_future(), authenticator)
+        entry = _Pending(authenticator, loop.create_future())
         sock.pending[ident] = entry
+        transport = sock.transport
+        assert transport is not None
         try:
             for attempt in range(self.attempts):
                 server = order[attempt % len(order)]
-                entry.sent_to.add(server)
-                assert sock.transport is not None
+                entry.sent_to += (server,)
+                if attempt:
+                    entry.waiter = loop.create_future()
                 sent = time.monotonic()
-                sock.transport.sendto(data, server)
-                if not await _wait(entry.future, self.timeout_s):
+                transport.sendto(data, server)
+                timer = loop.call_later(self.timeout_s, _wake, entry.waiter)
+                try:
+                    await entry.waiter
+                finally:
+                    timer.cancel()
+                reply = entry.reply
+                if reply is None:
                     if self.failover.failed(server, since=sent, now=time.monotonic()):
-                        log.warning("upstream server dead", server=format_host_port(server[0], server[1]),
-                                    dead_time_s=self.dead_time_s)
+                        log.warning("upstream server dead", server=self._name(server), dead_time_s=self.dead_time_s)
                     continue
                 answered = entry.answered_by or server
                 self.failover.answered(answered, now=time.monotonic(), since=sent)
-                return entry.future.result(), authenticator, format_host_port(answered[0], answered[1])
+                return reply, authenticator, self._name(answered)
         finally:
             del sock.pending[ident]
             sock.free.append(ident)
-            if not entry.future.done():
-                entry.future.cancel()
         raise UpstreamUnavailable("no upstream server answered", tried=tuple(self.names))
+
+    def _name(self, server: Addr) -> str:
+        name = self._names_by_addr.get(server)
+        return name if name is not None else format_host_port(server[0], server[1])
 
     async def _probe_dead(self) -> None:
         """Every ``check_interval_s``, a Status-Server to each dead server."""
@@ -296,18 +321,21 @@ class RadiusUpstream:
             return False  # every Identifier busy with real logins: try at the next interval
         authenticator = crypto.new_authenticator()
         data = crypto.sign_request(wire.STATUS_SERVER, ident, authenticator, b"", self.secret)
-        entry = _Pending(asyncio.get_running_loop().create_future(), authenticator, {server})
+        loop = asyncio.get_running_loop()
+        entry = _Pending(authenticator, loop.create_future())
+        entry.sent_to = (server,)
         sock.pending[ident] = entry
+        timer = loop.call_later(self.timeout_s, _wake, entry.waiter)
         try:
             assert sock.transport is not None
             sock.transport.sendto(data, server)
-            if not await _wait(entry.future, self.timeout_s):
-                return False
+            await entry.waiter
         finally:
+            timer.cancel()
             del sock.pending[ident]
             sock.free.append(ident)
-            if not entry.future.done():
-                entry.future.cancel()
+        if entry.reply is None:
+            return False
         self.failover.answered(server, now=time.monotonic())
         log.info("upstream server alive", server=format_host_port(server[0], server[1]), by="Status-Server")
         return True

@@ -25,13 +25,14 @@ import asyncio
 import ssl
 import time
 from collections import deque
+from dataclasses import dataclass
 
 from radmfa.config import UpstreamConfig, format_host_port
 from radmfa.core.model import AuthRequest, PrimaryResult
 from radmfa.errors import UpstreamUnavailable
 from radmfa.radius import crypto, wire
 from radmfa.service.tls import client_context, shows_name
-from radmfa.upstream.radius import _REPLY_CODES, Addr, RadiusUpstream, _Pending, _wait, log
+from radmfa.upstream.radius import _REPLY_CODES, Addr, RadiusUpstream, log
 
 CONNECT_TIMEOUT_S = 10.0
 MAX_CONNECTIONS = 16  # per server: 4096 requests in flight
@@ -40,6 +41,33 @@ _HEADER = 4
 
 class ConnectionLost(Exception):
     """The TLS connection a request was sent on failed before its reply."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    future: asyncio.Future[wire.Frame]  # the verified reply, or ConnectionLost
+    authenticator: bytes
+
+
+async def _wait(fut: asyncio.Future[wire.Frame], timeout: float) -> bool:
+    """Wait up to ``timeout`` for ``fut`` without cancelling it: the caller
+    reads its result or exception. Lighter than wait_for(shield(...))."""
+    if fut.done():
+        return True
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[bool] = loop.create_future()
+
+    def wake(_: object = None, *, answered: bool = True) -> None:
+        if not waiter.done():
+            waiter.set_result(answered)
+
+    fut.add_done_callback(wake)
+    timer = loop.call_later(timeout, lambda: wake(answered=False))
+    try:
+        return await waiter
+    finally:
+        timer.cancel()
+        fut.remove_done_callback(wake)
 
 
 class _Connection:
@@ -100,7 +128,6 @@ class _Connection:
             return self.owner.drop_reply("no Message-Authenticator", self.server)
         if not crypto.verify_response(frame.data, entry.authenticator, self.owner.secret, frame.ma_offset):
             return self.owner.drop_reply("bad authenticator (wrong secret?)", self.server)
-        entry.answered_by = self.server
         entry.future.set_result(frame)
 
     def lost(self, reason: str) -> None:
@@ -188,7 +215,7 @@ class RadsecUpstream(RadiusUpstream):
                 continue  # every Identifier of every connection in use: the next server takes this one
             conn, ident = slot
             authenticator = crypto.new_authenticator()
-            entry = _Pending(loop.create_future(), authenticator, sent_to={server})
+            entry = _Pending(loop.create_future(), authenticator)
             conn.pending[ident] = entry
             try:
                 conn.send(self.build(request, password, ident, authenticator))
