@@ -45,7 +45,7 @@ Addr = tuple[str, int]
 _REPLY_CODES = frozenset((wire.ACCESS_ACCEPT, wire.ACCESS_REJECT, wire.ACCESS_CHALLENGE))
 _NOT_FORWARDED = frozenset((wire.USER_PASSWORD, wire.MESSAGE_AUTHENTICATOR, wire.PROXY_STATE))
 MAX_SOCKETS = 64
-_attr_head = struct.Struct("BB").pack  # Type, Length; struct.error above 255, as encode_attrs raises
+_attr_head = struct.Struct("BB").pack  # Type, Length
 
 log = structlog.get_logger("radmfa.upstream")
 
@@ -226,7 +226,7 @@ class RadiusUpstream:
     def build(self, request: AuthRequest, password: bytes, ident: int, authenticator: bytes) -> bytes:
         """The Access-Request for the upstream, its attributes encoded in
         one pass as wire.encode_attrs does: empty values are not sent
-        (PKT-11), a value above 253 octets raises."""
+        (PKT-11), a value above 253 octets raises ValueError."""
         out: list[bytes] = []
         chap = has_chap_challenge = False
         for t, v in request.attrs:
@@ -239,7 +239,10 @@ class RadiusUpstream:
             elif t == wire.CHAP_CHALLENGE:
                 has_chap_challenge = True
             if v:
-                out.append(_attr_head(t, len(v) + 2))
+                try:
+                    out.append(_attr_head(t, len(v) + 2))
+                except struct.error:
+                    raise ValueError(f"attribute {t} value too long ({len(v)} octets)") from None
                 out.append(v)
         if chap and not has_chap_challenge:
             # RFC 2865 §2.3: the NAS's authenticator was the CHAP challenge (PW-5)
