@@ -148,15 +148,16 @@ def _chain_decrypt(data: bytes, secret: bytes, seed: bytes) -> bytes:
     """p(i) = c(i) xor MD5(S + c(i-1)): every key block comes from the
     ciphertext, so the whole value is xored at once."""
     start = (_keys.get(secret) or _keyed(secret))[2]
-    stream: list[bytes] = []
-    prev = seed
-    for i in range(0, len(data), 16):
+    h = start.copy()
+    h.update(seed)
+    if len(data) == 16:  # most passwords: one block, no loop
+        return (_int(data) ^ _int(h.digest())).to_bytes(16)
+    stream = [h.digest()]
+    for i in range(16, len(data), 16):
         h = start.copy()
-        h.update(prev)
+        h.update(data[i - 16 : i])
         stream.append(h.digest())
-        prev = data[i : i + 16]
     return (_int(data) ^ _int(b"".join(stream))).to_bytes(len(data))
-
 
 
 def hide_password(password: bytes, secret: bytes, request_auth: bytes) -> bytes:
