@@ -32,6 +32,9 @@ class FakePool:
     async def release(self, conn: Any) -> None:
         self.released += 1
 
+    def is_closed(self) -> bool:
+        return False
+
     async def fetch(self, sql: str, *args: object) -> list[Any]:
         return []
 
@@ -180,5 +183,31 @@ async def test_a_cancelled_statement_leaves_a_usable_store(
         with pytest.raises(asyncio.CancelledError):
             await slow
         assert await asyncio.wait_for(store.get_user("alice"), 5) is None
+    finally:
+        await store.close()
+
+
+@pytest.mark.integration
+async def test_connections_the_server_closed_while_idle_are_replaced(
+    fresh_postgres_url: str, tmp_path: Path
+) -> None:
+    # As when PostgreSQL restarts between two logins: no statement fails.
+    store = await open_store(fresh_postgres_url, key_file=Path("k"), base_dir=tmp_path)
+    assert isinstance(store, PostgresStore)
+    try:
+        await asyncio.gather(*(store._fetch("SELECT pg_sleep(0.05)") for _ in range(3)))  # noqa: SLF001
+        admin = await asyncpg.connect(fresh_postgres_url)
+        try:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await admin.close()
+        for _ in range(50):  # until the store's side has seen every connection close
+            if all(postgres._closed(conn) for conn in store._idle):  # noqa: SLF001
+                break
+            await asyncio.sleep(0.02)
+        assert await store.get_user("alice") is None
     finally:
         await store.close()

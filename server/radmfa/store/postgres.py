@@ -232,7 +232,9 @@ class PostgresStore(SqlStore):
     # -- primitives (sql.SqlStore) --------------------------------------------------
 
     async def _fetch(self, sql: str, *args: object) -> list[Row]:
-        conn = self._idle.pop() if self._idle else await self._lease()
+        conn = self._idle.pop() if self._idle else None
+        if conn is None or _closed(conn):
+            conn = await self._usable(conn)
         try:
             rows: list[Row] = await conn.fetch(_numbered(sql), *args)
         except _ERRORS as exc:
@@ -245,7 +247,9 @@ class PostgresStore(SqlStore):
         return rows
 
     async def _execute(self, sql: str, *args: object) -> int:
-        conn = self._idle.pop() if self._idle else await self._lease()
+        conn = self._idle.pop() if self._idle else None
+        if conn is None or _closed(conn):
+            conn = await self._usable(conn)
         try:
             status: str = await conn.execute(_numbered(sql), *args)
         except _ERRORS as exc:
@@ -298,6 +302,18 @@ class PostgresStore(SqlStore):
             return row, list(await conn.fetch(_numbered(sql), *args))
 
     # -- leased connections ---------------------------------------------------------
+
+    async def _usable(self, stale: Any) -> Any:
+        """An idle connection still open (one the server closed while idle,
+        as at a restart, goes back to the pool to be dropped), else a new lease."""
+        if stale is not None:
+            await self._discard(stale)
+        while self._idle:
+            conn = self._idle.pop()
+            if not _closed(conn):
+                return conn
+            await self._discard(conn)
+        return await self._lease()
 
     async def _lease(self) -> Any:
         """A connection for one caller: a newly leased one while fewer than
@@ -370,7 +386,9 @@ class PostgresStore(SqlStore):
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
         """A leased connection for a block of statements (a transaction's)."""
-        conn = self._idle.pop() if self._idle else await self._lease()
+        conn = self._idle.pop() if self._idle else None
+        if conn is None or _closed(conn):
+            conn = await self._usable(conn)
         try:
             yield conn
         except BaseException:
@@ -404,6 +422,15 @@ async def _migration_step(conn: Any, step: schema.Step, timeout: float) -> None:
         await conn.executemany(_numbered(step.update), step.compute(rows), timeout=timeout)
     else:
         await conn.execute(step, timeout=timeout)
+
+
+def _closed(conn: Any) -> bool:
+    """Whether a leased connection can no longer be used: the server closed it
+    (asyncpg has then handed it back to the pool itself, and says so)."""
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:  # "released back to the pool"
+        return True
 
 
 def _reason(exc: BaseException) -> str:
