@@ -48,6 +48,8 @@ class Relay:
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
         self.counts: Counter[str] = Counter()
+        self.statements: Counter[str] = Counter()  # per statement text: executions (Bind) and simple Queries
+        self._named: dict[bytes, str] = {}  # prepared statement name → its text
         self._lock = threading.Lock()
         self._server = socket.create_server(("127.0.0.1", 0))
         self._server.setblocking(False)
@@ -62,6 +64,11 @@ class Relay:
         with self._lock:
             counts, self.counts = self.counts, Counter()
         return counts
+
+    def take_statements(self) -> Counter[str]:
+        with self._lock:
+            statements, self.statements = self.statements, Counter()
+        return statements
 
     def close(self) -> None:
         self._stop = True
@@ -113,13 +120,24 @@ class Relay:
             if len(buf) < 1 + n:
                 return
             kind = chr(buf[0])
+            body = bytes(buf[5 : 1 + n])
             del buf[: 1 + n]
             if kind in "SQ":
                 with self._lock:
                     self.counts["Sync" if kind == "S" else "Query"] += 1
+            if kind == "P":  # Parse: name\0 text\0 …
+                name, text = body.split(b"\0", 2)[:2]
+                self._named[name] = text.decode(errors="replace")
+            elif kind == "B":  # Bind: portal\0 statement name\0 …
+                name = body.split(b"\0", 2)[1]
+                with self._lock:
+                    self.statements[self._named.get(name, "?")] += 1
+            elif kind == "Q":
+                with self._lock:
+                    self.statements["(simple) " + body.rstrip(b"\0").decode(errors="replace")] += 1
 
 
-async def _run(workdir: Path, n: int, relay: Relay) -> dict[str, Any]:
+async def _run(workdir: Path, n: int, relay: Relay, statements: bool = False) -> dict[str, Any]:
     from radmfa import config as config_mod
     from radmfa.service.app import build
     from radmfa.service.audit import configure_logging
@@ -136,18 +154,23 @@ async def _run(workdir: Path, n: int, relay: Relay) -> dict[str, Any]:
         await _flow(driver, "proxied", range(0, 20))
         await app.audit.flush()
         relay.take()
+        relay.take_statements()
         for k, flow in enumerate(FLOWS):
             await _flow(driver, flow, range(20 + k * n, 20 + (k + 1) * n))
             await app.audit.flush()
             counts = relay.take()
             out[flow] = {"round_trips_per_request": round(sum(counts.values()) / n, 3), **{
                 f"{kind}_per_request": round(v / n, 3) for kind, v in counts.items()}}
+            executed = relay.take_statements()
+            if statements:
+                out[flow]["statements_per_request"] = {
+                    text[:160]: round(v / n, 3) for text, v in executed.most_common()}
     finally:
         await app.close()
     return out
 
 
-def measure(n: int) -> dict[str, Any]:
+def measure(n: int, statements: bool = False) -> dict[str, Any]:
     import uvloop
 
     workdir = Path(tempfile.mkdtemp(prefix="radmfa-pgtrips-"))
@@ -165,7 +188,7 @@ def measure(n: int) -> dict[str, Any]:
         PostgresRadmfa(workdir, "stages", free_udp_port(), ack.address, 1, store_url=relayed).write_config()
         asyncio.run(_seed(url, workdir, 3 * n + 40))
 
-        return uvloop.run(_run(workdir, n, relay))
+        return uvloop.run(_run(workdir, n, relay, statements))
     finally:
         ack.stop()
         relay.close()
@@ -182,8 +205,10 @@ def _host_port(url: str) -> tuple[str, int]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--requests", type=int, default=200, help="requests (logins) per flow")
+    p.add_argument("--statements", action="store_true",
+                   help="also list each statement run per request (executions, by their SQL text)")
     args = p.parse_args(argv)
-    doc = measure(args.requests)
+    doc = measure(args.requests, args.statements)
     print(json.dumps(doc, indent=2))
     return 0
 

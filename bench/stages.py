@@ -287,6 +287,31 @@ def _config(workdir: Path, upstream: tuple[str, int]) -> None:
     Radmfa(workdir, "stages", free_udp_port(), upstream, 1).write_config()
 
 
+class _Postgres:
+    """A throwaway database on the tests' PostgreSQL server, as bench/postgres_store.py makes one."""
+
+    def __init__(self) -> None:
+        import secrets
+
+        self.name = "radmfa_stages_" + secrets.token_hex(4)
+        self.created = False
+
+    def create(self, workdir: Path, upstream: tuple[str, int], users: int) -> None:
+        from bench.postgres_store import ADMIN_URL, PostgresRadmfa, _admin, _seed, _with_database
+
+        url = _with_database(ADMIN_URL, self.name)
+        asyncio.run(_admin(f'CREATE DATABASE "{self.name}"'))
+        self.created = True
+        PostgresRadmfa(workdir, "stages", free_udp_port(), upstream, 1, store_url=url).write_config()
+        asyncio.run(_seed(url, workdir, users))
+
+    def drop(self) -> None:
+        from bench.postgres_store import _admin
+
+        if self.created:
+            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+
+
 def measure(n: int, repeats: int = 3, dump: Path | None = None) -> dict[str, Any]:
     import uvloop
 
@@ -370,15 +395,20 @@ def _cg_totals(path: Path) -> int:
     raise RuntimeError(f"no totals in {path}")
 
 
-def instructions(n: int) -> dict[str, Any]:
-    """Instructions per request of each flow (all threads), under callgrind."""
+def instructions(n: int, store: str = "sqlite") -> dict[str, Any]:
+    """Instructions per request of each flow (all threads of radmfa's process,
+    not the database server's), under callgrind."""
     workdir = Path(tempfile.mkdtemp(prefix="radmfa-stages-cg-"))
     ack = FreeRadius.ack(None, UPSTREAM_SECRET)
+    database = _Postgres() if store == "postgres" else None
     try:
         ack.start()
         write_clients(workdir)
-        _config(workdir, ack.address)
-        seed(workdir, 4 * n + 100)
+        if database is None:
+            _config(workdir, ack.address)
+            seed(workdir, 4 * n + 100)
+        else:
+            database.create(workdir, ack.address, 4 * n + 100)
         _cg_library(workdir)
         out = workdir / "cg.out"
         child = subprocess.run(  # noqa: S603
@@ -400,6 +430,8 @@ def instructions(n: int) -> dict[str, Any]:
                 counts[name] = _cg_totals(path)
     finally:
         ack.stop()
+        if database is not None:
+            database.drop()
         shutil.rmtree(workdir, ignore_errors=True)
     driver = counts.get("driver", 0) / n
     result = {}
@@ -465,6 +497,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dump", type=Path, help="also write each flow's cProfile stats (pstats files) here")
     p.add_argument("--callgrind", type=int, metavar="N", default=0,
                    help="also count instructions per request under valgrind's callgrind, N requests a flow")
+    p.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite",
+                   help="the store for --callgrind (postgres: a throwaway database on RADMFA_TEST_POSTGRES_URL's "
+                        "server; the plain and profiled runs are SQLite's)")
     p.add_argument("--cg-child", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.cg_child is not None:
@@ -474,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     doc = measure(args.requests, args.repeats, args.dump) if args.repeats else {f: {} for f in FLOWS}
     if args.callgrind:
-        for flow, counted in instructions(args.callgrind).items():
+        for flow, counted in instructions(args.callgrind, args.store).items():
             doc[flow].update(counted)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"stages": doc, "requests": args.requests,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import stat
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -262,6 +263,28 @@ async def test_audit_write_and_query(store: Store) -> None:
     )
     assert await store.query_audit(limit=5) == records[-5:]
     assert await store.query_audit(username="nobody") == []
+
+
+async def test_audit_text_and_times_are_stored_exactly(store: Store) -> None:
+    # Quotes, backslashes, separators, non-ASCII and astral characters, empty
+    # strings and awkward float values come back as written.
+    awkward = ['"', "\\", "a,b", "{x}", "[1, 2]", "null", "Zoë Ünïcødé", "\U0001f510 key", "", " ", "a\nb\tc"]
+    records = [
+        replace(
+            audit(n),
+            time=NOW + timedelta(seconds=n, microseconds=n * 7 + 1),
+            request_id=f"r{n}",
+            username=text,
+            reason=text[::-1],
+            first_name=text,
+            email=text,
+            server_name=text,
+            duration_ms=(0.1, 1e-9, 123456.789, 0.0)[n % 4],
+        )
+        for n, text in enumerate(awkward)
+    ]
+    await store.write_audit(records)
+    assert await store.query_audit() == records
 
 
 async def test_audit_retention(store: Store) -> None:

@@ -8,7 +8,9 @@ same UPDATE/DELETE … RETURNING, which PostgreSQL runs atomically per row.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -17,13 +19,14 @@ from typing import Any
 
 import asyncpg
 
-from radmfa.core.model import MfaSuccess, Session, Token, User
+from radmfa.core.model import AuditRecord, MfaSuccess, Session, Token, User
 from radmfa.core.policy import name_key
 from radmfa.errors import ConfigError, StoreError
 from radmfa.store import schema
 from radmfa.store.codec import to_epoch
 from radmfa.store.seeds import SeedCipher
 from radmfa.store.sql import Row, SqlStore, Statement
+from radmfa.store.sql_audit import AUDIT_COLUMNS, epoch_day
 from radmfa.store.sql_sessions import SESSION_COLUMNS
 from radmfa.store.sql_users import LOGIN_VIEW_SELECT
 
@@ -80,6 +83,25 @@ _TAKE_SESSION_VIEW = (
     "FROM s LEFT JOIN users u ON u.name_key = $2 LEFT JOIN tokens t ON t.user_id = u.id ORDER BY t.id"
 )
 
+# write_audit in one statement (one round trip, atomic): the batch's rows and
+# the daily counts they add to. Each is sent as one JSON array of arrays (the
+# audit columns in AUDIT_COLUMNS' order; day, client, factor, result, n):
+# asyncpg checks every element of an array parameter against three abstract
+# base classes, which cost more than the rest of the write.
+_AUDIT_TYPES = (
+    "float8", "text", "text", "text", "text", "text", "text", "text", "text", "float8",
+    "text", "text", "text", "text", "text", "text", "text", "text",
+)
+_WRITE_AUDIT = (
+    f"WITH rows AS (INSERT INTO audit ({AUDIT_COLUMNS}) SELECT "  # noqa: S608 (column lists)
+    + ", ".join(f"(r ->> {i})::{t}" for i, t in enumerate(_AUDIT_TYPES))
+    + " FROM json_array_elements($1::json) AS a (r)) "
+    "INSERT INTO audit_daily (day, client_name, factor, result, n) "
+    "SELECT (d ->> 0)::int8, d ->> 1, d ->> 2, d ->> 3, (d ->> 4)::int8 "
+    "FROM json_array_elements($2::json) WITH ORDINALITY AS x (d, k) ORDER BY k "
+    "ON CONFLICT (day, client_name, factor, result) DO UPDATE SET n = audit_daily.n + excluded.n"
+)
+
 # OSError covers refused connections and timeouts (TimeoutError is an OSError).
 _ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
@@ -95,6 +117,15 @@ class PostgresStore(SqlStore):
         self._pool = pool
         self._shown_url = shown_url  # password already redacted
         self._closed = False
+        # Connections are leased from the pool and kept between statements:
+        # asyncpg's acquire (with a time limit) and release each start a task
+        # and reset the connection, several times the CPU of a point read.
+        # ``_idle`` holds the leased ones not in use; ``_leased`` counts all
+        # (at most POOL_MAX); callers find one idle, lease another, or wait
+        # in ``_waiters`` for one to come back.
+        self._idle: list[Any] = []
+        self._leased = 0
+        self._waiters: deque[asyncio.Future[Any]] = deque()
 
     @classmethod
     async def open(cls, url: str, cipher: SeedCipher, *, shown_url: str) -> PostgresStore:
@@ -128,6 +159,9 @@ class PostgresStore(SqlStore):
         if self._closed:
             return
         self._closed = True
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await self._discard(conn)
         try:
             # A connection held by a hung statement would keep close() waiting forever.
             await asyncio.wait_for(self._pool.close(), CLOSE_TIMEOUT)
@@ -135,11 +169,7 @@ class PostgresStore(SqlStore):
             self._pool.terminate()
 
     async def migrate(self) -> None:
-        async with (
-            self._errors(),
-            self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn,
-            conn.transaction(),
-        ):
+        async with self._errors(), self._connection() as conn, conn.transaction():
             await conn.execute(
                 "SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK, timeout=MIGRATION_TIMEOUT
             )
@@ -169,6 +199,17 @@ class PostgresStore(SqlStore):
         )
         return bool(rows)
 
+    async def write_audit(self, rows: Sequence[AuditRecord]) -> None:
+        if not rows:
+            return
+        daily = Counter((epoch_day(r.time), r.client_name, r.factor, r.result) for r in rows)
+        counts = [(*key, n) for key, n in sorted(daily.items())]  # one lock order for every writer
+        await self._execute(
+            _WRITE_AUDIT,
+            json.dumps(self._audit_values(rows), ensure_ascii=False),
+            json.dumps(counts, ensure_ascii=False),
+        )
+
     async def take_session_view(
         self, state: bytes, *, now: datetime, username: str | None = None
     ) -> tuple[Session | None, User | None, list[Token]]:
@@ -189,24 +230,42 @@ class PostgresStore(SqlStore):
         return found, user, tokens
 
     # -- primitives (sql.SqlStore) --------------------------------------------------
-    # Each acquires explicitly: pool.fetch() and pool.execute() would wait for a
-    # free connection with no time limit.
 
     async def _fetch(self, sql: str, *args: object) -> list[Row]:
-        async with self._errors(), self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+        conn = self._idle.pop() if self._idle else None
+        if conn is None or _closed(conn):
+            conn = await self._usable(conn)
+        try:
             rows: list[Row] = await conn.fetch(_numbered(sql), *args)
-            return rows
+        except _ERRORS as exc:
+            await self._discard(conn)
+            raise self._error(exc) from exc
+        except BaseException:  # cancelled
+            await self._discard(conn)
+            raise
+        await self._return(conn)
+        return rows
 
     async def _execute(self, sql: str, *args: object) -> int:
-        async with self._errors(), self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+        conn = self._idle.pop() if self._idle else None
+        if conn is None or _closed(conn):
+            conn = await self._usable(conn)
+        try:
             status: str = await conn.execute(_numbered(sql), *args)
+        except _ERRORS as exc:
+            await self._discard(conn)
+            raise self._error(exc) from exc
+        except BaseException:  # cancelled
+            await self._discard(conn)
+            raise
+        await self._return(conn)
         return _rowcount(status)
 
     async def _execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         # executemany is atomic by itself (asyncpg 0.22+: the rows are sent in
         # one pipelined batch ending in one Sync, one implicit transaction), so
-        # no BEGIN and COMMIT round trips around it: every audit flush is one.
-        async with self._errors(), self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+        # no BEGIN and COMMIT round trips around it.
+        async with self._errors(), self._connection() as conn:
             await conn.executemany(_numbered(sql), rows)
 
     async def _execute_each(self, steps: Sequence[tuple[str, Sequence[Sequence[object]]]]) -> None:
@@ -217,20 +276,12 @@ class PostgresStore(SqlStore):
             else:
                 await self._execute_many(sql, rows)
             return
-        async with (
-            self._errors(),
-            self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn,
-            conn.transaction(),
-        ):
+        async with self._errors(), self._connection() as conn, conn.transaction():
             for sql, rows in steps:
                 await conn.executemany(_numbered(sql), rows)
 
     async def _fetch_then(self, first: Statement, then: Callable[[Row], Sequence[Statement]]) -> Row | None:
-        async with (
-            self._errors(),
-            self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn,
-            conn.transaction(),
-        ):
+        async with self._errors(), self._connection() as conn, conn.transaction():
             sql, args = first
             row: Row | None = await conn.fetchrow(_numbered(sql), *args)
             if row is not None:
@@ -241,7 +292,7 @@ class PostgresStore(SqlStore):
     async def _fetch_pair(
         self, first: Statement, second: Callable[[Row], Statement | None]
     ) -> tuple[Row | None, list[Row]]:
-        async with self._errors(), self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+        async with self._errors(), self._connection() as conn:
             sql, args = first
             row: Row | None = await conn.fetchrow(_numbered(sql), *args)
             statement = second(row) if row is not None else None
@@ -249,6 +300,101 @@ class PostgresStore(SqlStore):
                 return row, []
             sql, args = statement
             return row, list(await conn.fetch(_numbered(sql), *args))
+
+    # -- leased connections ---------------------------------------------------------
+
+    async def _usable(self, stale: Any) -> Any:
+        """An idle connection still open (one the server closed while idle,
+        as at a restart, goes back to the pool to be dropped), else a new lease."""
+        if stale is not None:
+            await self._discard(stale)
+        while self._idle:
+            conn = self._idle.pop()
+            if not _closed(conn):
+                return conn
+            await self._discard(conn)
+        return await self._lease()
+
+    async def _lease(self) -> Any:
+        """A connection for one caller: a newly leased one while fewer than
+        POOL_MAX are, else the next one a caller gives back (within
+        ACQUIRE_TIMEOUT: an exhausted pool fails the request, not hold it)."""
+        if self._closed:
+            raise StoreError(f"{self!r} is closed")
+        if self._leased < POOL_MAX:
+            self._leased += 1
+            try:
+                return await self._pool.acquire(timeout=ACQUIRE_TIMEOUT)
+            except BaseException as exc:
+                self._leased -= 1
+                self._wake()
+                if isinstance(exc, _ERRORS):
+                    raise self._error(exc) from exc
+                raise
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            conn = await asyncio.wait_for(waiter, ACQUIRE_TIMEOUT)
+        except TimeoutError as exc:
+            raise self._error(exc) from exc
+        except BaseException:
+            if waiter.done() and not waiter.cancelled() and waiter.result() is not None:
+                await self._return(waiter.result())  # handed over as this caller gave up
+            raise
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+        # None: a lease ended while this caller waited, its place is free.
+        return conn if conn is not None else await self._lease()
+
+    async def _return(self, conn: Any) -> None:
+        """A connection back after a statement that succeeded: to a waiting
+        caller, else idle (handed back to the pool once the store is closed)."""
+        if self._closed:
+            await self._discard(conn)
+            return
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return
+        self._idle.append(conn)
+
+    async def _discard(self, conn: Any) -> None:
+        """End a lease: the pool resets the connection (rolls back, waits out
+        a cancelled statement) or drops it if broken, and reconnects later."""
+        self._leased -= 1
+        try:
+            await self._pool.release(conn)
+        except _ERRORS:
+            pass  # the reset failed: the pool has dropped the connection already
+        finally:
+            self._wake()
+
+    def _wake(self) -> None:
+        # A lease ended: the first caller still waiting may lease anew.
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _error(self, exc: BaseException) -> StoreError:
+        # Callers see one error type whichever backend is configured.
+        return StoreError(f"PostgreSQL at {self._shown_url}: {_reason(exc)}")
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        """A leased connection for a block of statements (a transaction's)."""
+        conn = self._idle.pop() if self._idle else None
+        if conn is None or _closed(conn):
+            conn = await self._usable(conn)
+        try:
+            yield conn
+        except BaseException:
+            await self._discard(conn)
+            raise
+        await self._return(conn)
 
     @asynccontextmanager
     async def _errors(self) -> AsyncIterator[None]:
@@ -258,7 +404,7 @@ class PostgresStore(SqlStore):
         try:
             yield
         except _ERRORS as exc:
-            raise StoreError(f"PostgreSQL at {self._shown_url}: {_reason(exc)}") from exc
+            raise self._error(exc) from exc
 
 
 async def _keep_session(_conn: Any) -> None:
@@ -276,6 +422,15 @@ async def _migration_step(conn: Any, step: schema.Step, timeout: float) -> None:
         await conn.executemany(_numbered(step.update), step.compute(rows), timeout=timeout)
     else:
         await conn.execute(step, timeout=timeout)
+
+
+def _closed(conn: Any) -> bool:
+    """Whether a leased connection can no longer be used: the server closed it
+    (asyncpg has then handed it back to the pool itself, and says so)."""
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:  # "released back to the pool"
+        return True
 
 
 def _reason(exc: BaseException) -> str:

@@ -19,6 +19,7 @@ _AUDIT = (
     "result, reason, duration_ms, first_name, last_name, email, phone, device, user_ip, "
     "server_name, server_ip"
 )
+AUDIT_COLUMNS = _AUDIT  # for a backend's own statement over the same columns (postgres.py)
 _AUDIT_PLACES = ", ".join("?" * len(_AUDIT.split(", ")))
 _ADMIN = "time, actor, action, target, detail"
 # purge_audit deletes this many rows per statement: SQLite holds its one write
