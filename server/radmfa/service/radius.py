@@ -59,6 +59,8 @@ class Transport(Protocol):
 
 _Job = tuple[wire.Frame, Client, Addr, Transport, DedupCache]
 _SERVER_IPS_KEPT = 1024  # transports whose local address is remembered (RadSec connections come and go)
+_USER_IPS_KEPT = 8192  # end-user addresses remembered as parsed
+_USER_IP_TYPES = {"Framed-IP-Address": wire.FRAMED_IP_ADDRESS, "Calling-Station-Id": wire.CALLING_STATION_ID}
 
 
 class RadiusService:
@@ -97,7 +99,8 @@ class RadiusService:
         self.stopping = False
         self.warnings = Throttle(interval_s=WARN_INTERVAL_S, per_interval=WARN_PER_MINUTE)
         self.node_ip = ""  # this host's address, for audit rows of wildcard listeners (app.py)
-        self._server_ips: dict[Transport, str] = {}  # getsockname is a system call: once per transport
+        self._server_ips: dict[int, tuple[Transport, str]] = {}  # getsockname is a system call: once per transport
+        self._user_ips: dict[tuple[int, bytes], str] = {}  # (attribute type, value) -> policy.user_ip
 
     def reload_clients(self, clients: ClientTable) -> None:
         """In-flight requests keep the Client they started with."""
@@ -321,21 +324,40 @@ class RadiusService:
                 email=email,
                 phone=recorded_phone(phone, settings) if phone else "",
                 device=recorded_device(device, settings) if device else "",
-                user_ip=addr[0] if attribute == "source" else policy.user_ip(request.attrs, attribute, addr[0]),
+                user_ip=addr[0] if attribute == "source" else self._user_ip(request.attrs, attribute, addr[0]),
                 server_name=settings.server_name,
                 server_ip=settings.server_ip or self._server_ip(transport),
             )
         )
 
+    def _user_ip(self, attrs: tuple[wire.Attr, ...], attribute: str, source: str) -> str:
+        """policy.user_ip, remembered per attribute value: an address parsed
+        by the ipaddress module costs more than the rest of the audit row."""
+        wanted = _USER_IP_TYPES.get(attribute)
+        if wanted is None:
+            return policy.user_ip(attrs, attribute, source)
+        value = next((v for t, v in attrs if t == wanted), None)
+        if value is None:
+            return ""
+        key = (wanted, value)
+        ip = self._user_ips.get(key)
+        if ip is None:
+            ip = policy.user_ip((key,), attribute, source)
+            if len(self._user_ips) >= _USER_IPS_KEPT:
+                self._user_ips.clear()
+            self._user_ips[key] = ip
+        return ip
+
     def _server_ip(self, transport: Transport) -> str:
         """The address the request came in on; this host's own for a wildcard listener."""
-        ip = self._server_ips.get(transport)
-        if ip is None:
+        # By id, holding the transport so its id is not reused (transports need not be hashable).
+        known = self._server_ips.get(id(transport))
+        if known is None:
             local = transport.get_extra_info("sockname")
-            ip = str(local[0]) if local else ""
             if len(self._server_ips) >= _SERVER_IPS_KEPT:
                 self._server_ips.clear()
-            self._server_ips[transport] = ip
+            known = self._server_ips[id(transport)] = (transport, str(local[0]) if local else "")
+        ip = known[1]
         return self.node_ip if ip in ("", "0.0.0.0", "::") else ip  # noqa: S104 (a comparison)
 
     def _request(self, frame: wire.Frame, client: Client, addr: Addr) -> AuthRequest | None:
