@@ -179,7 +179,10 @@ class RadiusService:
             # A retransmission storm stops here: a dict lookup and a memcmp a copy.
             replay = dedup.replay((addr[0], addr[1], data[1]), data, now=now)
             if replay is not None:
-                return self._duplicate(replay, addr, transport, client)
+                if replay[1] is None:
+                    return self.drop("duplicate_pending", client.name)  # RFC 5080 §2.2.2 (DUP-2)
+                self.answered["duplicate_resent"] += 1
+                return transport.sendto(replay[1], addr)  # the same bytes, never reprocessed (DUP-3)
             if data[0] == wire.ACCESS_REQUEST and self.share.at_limit(client.name):
                 # Shed a busy client's new work before parsing and verifying it:
                 # a flood must cost as little as possible. Only requests that
