@@ -66,3 +66,14 @@ def test_auto_is_decided_by_the_first_packet():
     assert guard.screen(_frame(wire.ACCESS_REQUEST, False, False, 0, False), client) == "blastradius_missing_ma"
     assert guard.screen(_frame(wire.ACCESS_REQUEST, True, False, 0, True), client) == "bad_message_authenticator"
     assert guard.screen(_frame(wire.ACCESS_REQUEST, True, False, 11, False), client) == "proxy_loop"
+
+
+def test_a_client_of_the_same_name_with_other_settings_is_not_settled_by_it():
+    udp = _client("auto", "auto", "192.0.2.1/32")
+    tls = _client("no", "no", "192.0.2.1/32")  # RadSec's view of the same client
+    fast, slow = BlastGuard(), _Relearning()
+    for client, packet in [(tls, (1, True, False, 0, False)), (udp, (1, True, False, 0, False)),
+                           (udp, (1, False, False, 0, False))]:
+        frame = _frame(*packet)
+        assert fast.screen(frame, client) == slow.screen(frame, client)
+    assert fast.screen(_frame(1, False, False, 0, False), udp) == "blastradius_missing_ma"

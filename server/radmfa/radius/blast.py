@@ -20,7 +20,10 @@ class BlastGuard:
     def __init__(self) -> None:
         self._auto_ma: dict[str, bool] = {}
         self._auto_ps: dict[str, bool] = {}
-        self._settled: set[str] = set()  # clients with nothing left to learn: both settings fixed
+        # Clients with nothing left to learn (both settings fixed), by name. The
+        # entry is the Client itself: a RadSec connection's client has the
+        # name of a UDP one and other settings, and must not settle it.
+        self._settled: dict[str, Client] = {}
 
     def screen(self, frame: wire.Frame, client: Client) -> str:
         """BlastRADIUS flags (BLAST-2..5) and Message-Authenticator (AUTH-3)."""
@@ -32,7 +35,7 @@ class BlastGuard:
         if has_ma:
             if not crypto.verify_request_ma(frame.data, frame.ma_offset, client.secret):
                 return "bad_message_authenticator"
-            if frame.code != wire.STATUS_SERVER and client.name not in self._settled:
+            if frame.code != wire.STATUS_SERVER and self._settled.get(client.name) is not client:
                 self._learn(client, has_ma, frame, proxy_states)
             return ""  # a verified MA passes whatever the settings say
         if frame.code == wire.STATUS_SERVER:  # always carries MA; teaches "auto" nothing
@@ -51,7 +54,7 @@ class BlastGuard:
         if self._fixed(client, client.require_message_authenticator, self._auto_ma) and self._fixed(
             client, client.limit_proxy_state, self._auto_ps
         ):
-            self._settled.add(client.name)
+            self._settled[client.name] = client
         return require_ma, limit_ps
 
     @staticmethod
