@@ -117,3 +117,89 @@ def test_mutated_valid_packets_never_crash(attrs, data):
         raw[i] = data.draw(st.integers(0, 255))
     with contextlib.suppress(wire.Malformed):
         wire.parse(bytes(raw), REQ)
+
+
+def _reference_parse(data, allowed):
+    """The framing rules written plainly, one rule at a time: ``wire.parse``
+    checks them in one walk and must agree on every input."""
+    if len(data) < 20:
+        raise wire.Malformed("short_datagram")
+    if len(data) > 4096:
+        raise wire.Malformed("too_long")
+    if data[0] not in allowed:
+        raise wire.Malformed("bad_code")
+    length = int.from_bytes(data[2:4], "big")
+    if length < 20:
+        raise wire.Malformed("bad_length")
+    if length > 4096:
+        raise wire.Malformed("too_long")
+    if len(data) < length:
+        raise wire.Malformed("truncated")
+    data = data[:length]
+    attrs, pos, ma = [], 20, -1
+    while pos < length:
+        if pos + 2 > length:
+            raise wire.Malformed("attr_header_overflow")
+        t, n = data[pos], data[pos + 1]
+        if t == 0:
+            raise wire.Malformed("attr_type_zero")
+        if n < 2:
+            raise wire.Malformed("attr_too_short")
+        if pos + n > length:
+            raise wire.Malformed("attr_overflow")
+        if t == wire.MESSAGE_AUTHENTICATOR:
+            if n != 18:
+                raise wire.Malformed("ma_bad_length")
+            if ma >= 0:
+                raise wire.Malformed("ma_duplicate")
+            ma = pos + 2
+        attrs.append((t, data[pos + 2 : pos + n]))
+        if len(attrs) > wire.MAX_ATTRIBUTES:
+            raise wire.Malformed("too_many_attributes")
+        pos += n
+    if data[0] == wire.ACCESS_REQUEST:
+        types = [t for t, _ in attrs]
+        if sum(1 for t in (2, 3, 79, 70) if t in types) > 1:
+            raise wire.Malformed("conflicting_credentials")
+        if types.count(24) > 1:
+            raise wire.Malformed("multiple_state")
+        if any(types.count(t) > 1 for t in (1, 2, 3, 70, 24)):
+            raise wire.Malformed("duplicate_attribute")
+    return (data[0], data[1], data[4:20], data, tuple(attrs), ma, _types(attrs).count(wire.PROXY_STATE))
+
+
+def _types(attrs):
+    return [t for t, _ in attrs]
+
+
+def _outcome(parse, data):
+    try:
+        frame = parse(data, REQ)
+    except wire.Malformed as e:
+        return e.reason
+    if isinstance(frame, wire.Frame):
+        return (frame.code, frame.ident, frame.authenticator, frame.data, frame.attrs, frame.ma_offset,
+                frame.proxy_states)
+    return frame
+
+
+_TYPES = st.sampled_from([1, 2, 3, 24, 26, 31, 33, 70, 79, 80, 0, 250])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from([1, 12]),
+       st.lists(st.tuples(_TYPES, st.integers(0, 20)), max_size=12),
+       st.integers(-3, 3), st.binary(max_size=3))
+def test_parse_agrees_with_the_rules_written_plainly(code, attrs, length_error, tail):
+    body = b"".join(bytes((t, n)) + bytes(max(0, n - 2)) for t, n in attrs)
+    data = packet(code=code, attrs=body, length=max(0, 20 + len(body) + length_error)) + tail
+    assert _outcome(wire.parse, data) == _outcome(_reference_parse, data)
+
+
+@pytest.mark.parametrize("count", [199, 200, 201, 202])
+def test_attribute_count_limit_agrees_with_the_rules(count):
+    for filler in (b"\x1e\x02", b"\x1e\x03a"):
+        data = packet(attrs=filler * count + b"\x01\x01")
+        assert _outcome(wire.parse, data) == _outcome(_reference_parse, data)
+        data = packet(attrs=filler * count)
+        assert _outcome(wire.parse, data) == _outcome(_reference_parse, data)

@@ -20,27 +20,51 @@ class BlastGuard:
     def __init__(self) -> None:
         self._auto_ma: dict[str, bool] = {}
         self._auto_ps: dict[str, bool] = {}
+        # Clients with nothing left to learn (both settings fixed), by name. The
+        # entry is the Client itself: a RadSec connection's client has the
+        # name of a UDP one and other settings, and must not settle it.
+        self._settled: dict[str, Client] = {}
 
     def screen(self, frame: wire.Frame, client: Client) -> str:
         """BlastRADIUS flags (BLAST-2..5) and Message-Authenticator (AUTH-3)."""
         has_ma = frame.ma_offset >= 0
-        proxy_states = sum(1 for t, _ in frame.attrs if t == wire.PROXY_STATE)
+        proxy_states = frame.proxy_states
         if proxy_states > MAX_PROXY_STATES:
             return "proxy_loop"
         # Verify first, so a forged packet can neither pass nor teach "auto".
-        if has_ma and not crypto.verify_request_ma(frame.data, frame.ma_offset, client.secret):
-            return "bad_message_authenticator"
-        if frame.code == wire.STATUS_SERVER:  # always carries MA; teaches "auto" nothing
-            return "" if has_ma else "status_server_without_ma"  # RFC 5997 §3 (SS-1)
-        require_ma = self._requires_ma(client, has_ma, frame)
-        limit_ps = self._limits_proxy_state(client, has_ma, proxy_states)
         if has_ma:
-            return ""
+            if not crypto.verify_request_ma(frame.data, frame.ma_offset, client.secret):
+                return "bad_message_authenticator"
+            if frame.code != wire.STATUS_SERVER and self._settled.get(client.name) is not client:
+                self._learn(client, has_ma, frame, proxy_states)
+            return ""  # a verified MA passes whatever the settings say
+        if frame.code == wire.STATUS_SERVER:  # always carries MA; teaches "auto" nothing
+            return "status_server_without_ma"  # RFC 5997 §3 (SS-1)
+        require_ma, limit_ps = self._learn(client, has_ma, frame, proxy_states)
         if require_ma:
             return "blastradius_missing_ma"
         if proxy_states and limit_ps:
             return "blastradius_proxy_state_without_ma"
         return ""
+
+    def _learn(self, client: Client, has_ma: bool, frame: wire.Frame, proxy_states: int) -> tuple[bool, bool]:
+        """Both settings for this packet, deciding "auto" on the first one."""
+        require_ma = self._requires_ma(client, has_ma, frame)
+        limit_ps = self._limits_proxy_state(client, has_ma, proxy_states)
+        if self._fixed(client, client.require_message_authenticator, self._auto_ma) and self._fixed(
+            client, client.limit_proxy_state, self._auto_ps
+        ):
+            self._settled[client.name] = client
+        return require_ma, limit_ps
+
+    @staticmethod
+    def _fixed(client: Client, setting: str, decided: dict[str, bool]) -> bool:
+        """Will the setting answer the same for every later packet?"""
+        return (
+            setting != "auto"
+            or client.network.prefixlen != client.network.max_prefixlen
+            or client.name in decided
+        )
 
     def _requires_ma(self, client: Client, has_ma: bool, frame: wire.Frame) -> bool:
         """"auto" is decided by the client's first packet, as FreeRADIUS does:

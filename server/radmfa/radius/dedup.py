@@ -20,6 +20,11 @@ class Seen(enum.Enum):
     FULL = "full"  # no room for another request: shed it (DUP-6)
 
 
+NEW: tuple[Seen, None] = (Seen.NEW, None)
+PENDING: tuple[Seen, None] = (Seen.PENDING, None)
+FULL: tuple[Seen, None] = (Seen.FULL, None)
+
+
 class _Entry:
     __slots__ = ("authenticator", "request", "reply", "expires")
 
@@ -56,26 +61,31 @@ class DedupCache:
         entry = self._entries.get(key)
         if entry is None or entry.request != data or entry.expires <= now:
             return None
-        return (Seen.PENDING, None) if entry.reply is None else (Seen.ANSWERED, entry.reply)
+        reply = entry.reply
+        return PENDING if reply is None else (Seen.ANSWERED, reply)
 
     def seen(self, key: Key, authenticator: bytes, *, now: float, request: bytes = b"") -> tuple[Seen, bytes | None]:
-        """Classify a verified packet; a NEW one is recorded as pending."""
-        self._expire(now)
-        entry = self._entries.get(key)
-        if entry is not None and entry.authenticator == authenticator and entry.expires > now:
-            if entry.reply is None:
-                return Seen.PENDING, None
-            return Seen.ANSWERED, entry.reply
-        # New request, or the same Identifier with a new authenticator: the
-        # old entry is purged (RFC 5080 §2.2.2 "Cache entries MUST also be purged").
-        if len(self._entries) >= self.max_entries and key not in self._entries:
-            return Seen.FULL, None
+        """Classify a verified packet; a NEW one is recorded as pending (the
+        ``NEW`` tuple itself is returned: callers may test identity)."""
+        pending_q = self._pending_q
+        if (pending_q and pending_q[0][0] <= now) or (self._answered_q and self._answered_q[0][0] <= now):
+            self._expire(now)
+        entries = self._entries
+        entry = entries.get(key)
+        if entry is not None:
+            if entry.authenticator == authenticator and entry.expires > now:
+                reply = entry.reply
+                return PENDING if reply is None else (Seen.ANSWERED, reply)
+            # The same Identifier with a new authenticator: the old entry is
+            # purged (RFC 5080 §2.2.2 "Cache entries MUST also be purged").
+        elif len(entries) >= self.max_entries:
+            return FULL
         expires = now + self.max_pending_s
-        self._entries[key] = _Entry(authenticator, request, expires)
-        self._pending_q.append((expires, key))
-        if len(self._pending_q) > 2 * len(self._entries) + 1024:
+        entries[key] = _Entry(authenticator, request, expires)
+        pending_q.append((expires, key))
+        if len(pending_q) > 2 * len(entries) + 1024:
             self._compact()
-        return Seen.NEW, None
+        return NEW
 
     def _compact(self) -> None:
         """Answered and superseded requests leave stale items in the pending

@@ -8,7 +8,7 @@ on the whole packet.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 # One RADIUS attribute as it travels on the wire: (type, value). Vendor-Specific
 # attributes keep their whole value (vendor id + sub-attributes) as bytes.
@@ -80,6 +80,7 @@ class Frame:
     data: bytes  # exactly Length octets; trailing padding already removed
     attrs: tuple[Attr, ...]
     ma_offset: int  # offset of the Message-Authenticator *value* in data, or -1
+    proxy_states: int = 0  # how many Proxy-State attributes (counted while splitting)
 
     def get(self, attr_type: int) -> bytes | None:
         for t, v in self.attrs:
@@ -92,7 +93,11 @@ class Frame:
 
 
 def parse(data: bytes, allowed_codes: frozenset[int] | None = None) -> Frame:
-    """Validate framing and split attributes (no value decoding)."""
+    """Validate framing and split attributes (no value decoding).
+
+    Every datagram of every NAS passes here: one walk over the attributes,
+    the Access-Request rules (PKT-8) checked on the few attribute types they
+    name, gathered during that walk."""
     size = len(data)
     if size < MIN_LEN:
         raise Malformed("short_datagram")  # PKT-1
@@ -111,8 +116,11 @@ def parse(data: bytes, allowed_codes: frozenset[int] | None = None) -> Frame:
     if size > length:
         data = data[:length]  # PKT-2: octets past Length are padding
     attrs: list[Attr] = []
+    append = attrs.append
+    once: list[int] = []  # the types PKT-8 allows once, as met
     pos = HEADER_LEN
     ma_offset = -1
+    proxy_states = 0
     while pos < length:
         if pos + 2 > length:
             raise Malformed("attr_header_overflow")  # PKT-5
@@ -125,40 +133,65 @@ def parse(data: bytes, allowed_codes: frozenset[int] | None = None) -> Frame:
         end = pos + attr_len
         if end > length:
             raise Malformed("attr_overflow")
-        if attr_type == MESSAGE_AUTHENTICATOR:
-            if attr_len != MA_LEN:
-                raise Malformed("ma_bad_length")  # PKT-7
-            if ma_offset >= 0:
-                raise Malformed("ma_duplicate")
-            ma_offset = pos + 2
-        attrs.append((attr_type, data[pos + 2 : end]))
-        if len(attrs) > MAX_ATTRIBUTES:
+        if attr_type in _WATCHED:
+            if attr_type == MESSAGE_AUTHENTICATOR:
+                if attr_len != MA_LEN:
+                    raise Malformed("ma_bad_length")  # PKT-7
+                if ma_offset >= 0:
+                    raise Malformed("ma_duplicate")
+                ma_offset = pos + 2
+            elif attr_type == PROXY_STATE:
+                proxy_states += 1
+            else:
+                once.append(attr_type)
+        append((attr_type, data[pos + 2 : end]))
+        # 201 attributes need at least 402 octets: shorter packets skip the count.
+        if pos >= _COUNT_FROM and len(attrs) > MAX_ATTRIBUTES:
             raise Malformed("too_many_attributes")  # PKT-9
         pos = end
-    frame = Frame(code, data[1], data[4:20], data, tuple(attrs), ma_offset)
-    if code == ACCESS_REQUEST:
-        _check_access_request(frame)
+    # Usually distinct types and one credential at most: nothing to find.
+    if code == ACCESS_REQUEST and len(once) > 1 and (
+        len(set(once)) < len(once) or len(_CREDENTIAL_SET.intersection(once)) > 1
+    ):
+        _check_access_request(once)
+    frame = _new(Frame)
+    _set_code(frame, code)
+    _set_ident(frame, data[1])
+    _set_authenticator(frame, data[4:20])
+    _set_data(frame, data)
+    _set_attrs(frame, tuple(attrs))
+    _set_ma_offset(frame, ma_offset)
+    _set_proxy_states(frame, proxy_states)
     return frame
 
 
-def _check_access_request(frame: Frame) -> None:
-    """Whole-packet rules for Access-Request (checklist PKT-8)."""
-    seen: dict[int, int] = {}
-    for t, _ in frame.attrs:
-        if t in _ONCE:
-            seen[t] = seen.get(t, 0) + 1
-    if sum(1 for t in _CREDENTIALS if t in seen) > 1:
+# Frame's fields filled through its slots: a frozen dataclass's __init__ goes
+# through object.__setattr__ per field, about half the cost of a parse.
+_new = object.__new__
+(_set_code, _set_ident, _set_authenticator, _set_data, _set_attrs, _set_ma_offset, _set_proxy_states) = (
+    getattr(Frame, f.name).__set__ for f in fields(Frame)
+)
+
+
+def _check_access_request(once: list[int]) -> None:
+    """Whole-packet rules for Access-Request (checklist PKT-8), given the
+    request's attributes of the types in ``_ONCE``, in order."""
+    if sum(1 for t in _CREDENTIALS if t in once) > 1:
         raise Malformed("conflicting_credentials")  # RFC 2865 §4.1, RFC 2869 §5.19
-    if seen.get(STATE, 0) > 1:
+    if once.count(STATE) > 1:
         raise Malformed("multiple_state")  # RFC 2865 §5.44 (0-1 in a request)
-    if any(n > 1 for t, n in seen.items() if t != EAP_MESSAGE):
+    if any(once.count(t) > 1 for t in set(once) if t != EAP_MESSAGE):
         # Two User-Names could let the password and the code be checked for
         # different users by different hops (RFC 2865 §5.44: 0-1 each).
         raise Malformed("duplicate_attribute")
 
 
 _CREDENTIALS = (USER_PASSWORD, CHAP_PASSWORD, EAP_MESSAGE, ARAP_PASSWORD)
+_CREDENTIAL_SET = frozenset(_CREDENTIALS)
 _ONCE = frozenset((USER_NAME, USER_PASSWORD, CHAP_PASSWORD, ARAP_PASSWORD, EAP_MESSAGE, STATE))
+_WATCHED = _ONCE | {MESSAGE_AUTHENTICATOR, PROXY_STATE}
+# The attribute starting at or after this offset may be the 201st (each takes 2+ octets).
+_COUNT_FROM = HEADER_LEN + 2 * MAX_ATTRIBUTES
 
 
 def encode_attrs(attrs: list[Attr] | tuple[Attr, ...]) -> bytes:

@@ -104,12 +104,15 @@ class AuditSink:
     def record(self, row: AuditRecord, **extra: Any) -> None:
         if _audit_events:
             self._emit(row, extra)
-        self._rows.append(row)
-        if len(self._rows) > self.max_buffered:  # store down for long: keep the newest
-            excess = len(self._rows) - self.max_buffered
-            del self._rows[:excess]
+        rows = self._rows
+        rows.append(row)
+        n = len(rows)
+        if n > self.max_buffered:  # store down for long: keep the newest
+            excess = n - self.max_buffered
+            del rows[:excess]
             self.dropped += excess
-        if len(self._rows) >= self.batch or self._closing:
+            n -= excess
+        if n >= self.batch or self._closing:
             self._wake.set()
 
     @staticmethod

@@ -45,11 +45,11 @@ class Flights(Generic[J]):
     def __init__(
         self,
         share: FairShare[J],
-        run: Callable[[J], Coroutine[Any, Any, None]],
+        run: Callable[[J, Flight], Coroutine[Any, Any, None]],
         client_of: Callable[[J], str],
         timeout_s: Callable[[], float],
     ) -> None:
-        """``run`` makes a job's coroutine; ``timeout_s`` is read at each start
+        """``run`` makes a job's coroutine, given the job's Flight; ``timeout_s`` is read at each start
         (request_timeout_s as configured now)."""
         self.share, self._run, self._client_of, self._timeout_s = share, run, client_of, timeout_s
         self.tasks: dict[asyncio.Task[None], Flight] = {}
@@ -59,25 +59,18 @@ class Flights(Generic[J]):
         return len(self.tasks)
 
     def start(self, job: J) -> None:
-        task = asyncio.get_running_loop().create_task(self._run(job))
-        self.tasks[task] = Flight(self._client_of(job), time.monotonic() + self._timeout_s(), self._leave)
+        flight = Flight(self._client_of(job), time.monotonic() + self._timeout_s(), self.leave)
+        task = asyncio.get_running_loop().create_task(self._run(job, flight))
+        self.tasks[task] = flight
         task.add_done_callback(self._finished)
-
-    def current(self) -> Flight:
-        """The Flight of the running request task (inside ``run``)."""
-        task = asyncio.current_task()
-        assert task is not None and task in self.tasks  # run() runs as the task start() made
-        return self.tasks[task]
 
     def timed_out(self, task: asyncio.Task[Any]) -> bool:
         """Was ``task`` cancelled by the watchdog (not by shutdown)?"""
         return task in self._overdue
 
-    def leave_share(self) -> None:
-        """The running request needs no slot any more (its answer is decided)."""
-        self._leave(self.current())
-
-    def _leave(self, flight: Flight) -> None:
+    def leave(self, flight: Flight) -> None:
+        """``flight`` needs no slot any more (its answer is decided, or it
+        waits for a person): the slot goes to the next waiting request."""
         if flight.in_share:
             flight.in_share = False
             self.share.leave(flight.client)
@@ -88,7 +81,7 @@ class Flights(Generic[J]):
     def _finished(self, task: asyncio.Task[None]) -> None:
         flight = self.tasks.pop(task, None)
         if flight is not None:
-            self._leave(flight)  # a task that ended without a decision (dropped, shut down)
+            self.leave(flight)  # a task that ended without a decision (dropped, shut down)
         self._overdue.discard(task)
 
     async def watchdog(self, interval_s: float = 1.0) -> None:

@@ -10,13 +10,14 @@ and per client when the client is known); the loop never blocks and never raises
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import os
 import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from radmfa import metrics
 from radmfa.config import RadiusConfig
@@ -27,10 +28,10 @@ from radmfa.errors import StoreError
 from radmfa.radius import crypto, packet, wire
 from radmfa.radius.blast import BlastGuard
 from radmfa.radius.clients import Client, ClientTable
-from radmfa.radius.dedup import DedupCache, Seen
+from radmfa.radius.dedup import NEW, DedupCache, Seen
 from radmfa.service.audit import AuditSink, log, recorded_device, recorded_phone
 from radmfa.service.fairness import Admission, FairShare
-from radmfa.service.flights import Flights
+from radmfa.service.flights import Flight, Flights
 from radmfa.service.warnings import Throttle
 
 ACCEPTED_CODES = frozenset((wire.ACCESS_REQUEST, wire.STATUS_SERVER))
@@ -38,13 +39,38 @@ WARN_INTERVAL_S = 60.0
 WARN_PER_MINUTE = 20
 UNHEALTHY_AFTER_FAILURE_S = 10.0
 STORE_LOG_INTERVAL_S = 10.0
+# Keyed by Verdict's value: an Enum member hashes through a Python-level
+# __hash__, its ``_value_`` is a plain attribute (read once per request).
 _VERDICT_CODE = {
-    Verdict.ACCEPT: wire.ACCESS_ACCEPT,
-    Verdict.REJECT: wire.ACCESS_REJECT,
-    Verdict.CHALLENGE: wire.ACCESS_CHALLENGE,
+    Verdict.ACCEPT.value: wire.ACCESS_ACCEPT,
+    Verdict.REJECT.value: wire.ACCESS_REJECT,
+    Verdict.CHALLENGE.value: wire.ACCESS_CHALLENGE,
 }
 _CODE_NAME = {"accept": "access_accept", "reject": "access_reject", "challenge": "access_challenge"}  # else "none"
 Addr = tuple[str, int]
+_T = TypeVar("_T")
+
+
+def _slot_filler(cls: type[_T]) -> Callable[..., _T]:
+    """A builder of the frozen slotted dataclass ``cls`` from every field's
+    value in declaration order: its __init__ sets each field through
+    object.__setattr__, which costs twice as much as the slot's own setter.
+    Only for classes without __post_init__ (tests compare with __init__)."""
+    assert not hasattr(cls, "__post_init__")
+    new = object.__new__
+    setters = tuple(getattr(cls, f.name).__set__ for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+
+    def build(*values: Any) -> _T:
+        obj = new(cls)
+        for fill, value in zip(setters, values, strict=True):
+            fill(obj, value)
+        return obj
+
+    return build
+
+
+_audit_record = _slot_filler(AuditRecord)
+_auth_request = _slot_filler(AuthRequest)
 
 
 class Transport(Protocol):
@@ -56,6 +82,9 @@ class Transport(Protocol):
 
 
 _Job = tuple[wire.Frame, Client, Addr, Transport, DedupCache]
+_SERVER_IPS_KEPT = 1024  # transports whose local address is remembered (RadSec connections come and go)
+_USER_IPS_KEPT = 8192  # end-user addresses remembered as parsed
+_USER_IP_TYPES = {"Framed-IP-Address": wire.FRAMED_IP_ADDRESS, "Calling-Station-Id": wire.CALLING_STATION_ID}
 
 
 class RadiusService:
@@ -83,9 +112,7 @@ class RadiusService:
         self.dropped_by_client: dict[str, Counter[str]] = {}  # client name -> reason -> count
         self.answered: Counter[str] = Counter()
         self.share: FairShare[_Job] = FairShare(cfg.max_active, cfg.client_max_requests)
-        self.flights = Flights(
-            self.share, lambda job: self._process(*job), lambda job: job[1].name, lambda: self.cfg.request_timeout_s
-        )
+        self.flights = Flights(self.share, self._process, _client_name, lambda: self.cfg.request_timeout_s)
         self._backend_failed_at = -UNHEALTHY_AFTER_FAILURE_S
         self._store_failures = 0  # requests failed by the store since it last worked
         self._store_logged_at = -STORE_LOG_INTERVAL_S
@@ -96,6 +123,8 @@ class RadiusService:
         self.stopping = False
         self.warnings = Throttle(interval_s=WARN_INTERVAL_S, per_interval=WARN_PER_MINUTE)
         self.node_ip = ""  # this host's address, for audit rows of wildcard listeners (app.py)
+        self._server_ips: dict[int, tuple[Transport, str]] = {}  # getsockname is a system call: once per transport
+        self._user_ips: dict[tuple[int, bytes], str] = {}  # (attribute type, value) -> policy.user_ip
 
     def reload_clients(self, clients: ClientTable) -> None:
         """In-flight requests keep the Client they started with."""
@@ -140,15 +169,20 @@ class RadiusService:
         certificate); else the clients.conf entry for the source address."""
         if self.stopping:
             return self.drop("shutting_down")
-        client = client or self.clients.match(addr[0])
         if client is None:
-            self._warn("unknown_client", "", addr[0])
-            return self.drop("unknown_client")  # RFC 2865 §2 (CLI-1)
+            client = self.clients.match(addr[0])
+            if client is None:
+                self._warn("unknown_client", "", addr[0])
+                return self.drop("unknown_client")  # RFC 2865 §2 (CLI-1)
         now = time.monotonic()
         if len(data) >= wire.MIN_LEN:
+            # A retransmission storm stops here: a dict lookup and a memcmp a copy.
             replay = dedup.replay((addr[0], addr[1], data[1]), data, now=now)
             if replay is not None:
-                return self._duplicate(replay, addr, transport, client)
+                if replay[1] is None:
+                    return self.drop("duplicate_pending", client.name)  # RFC 5080 §2.2.2 (DUP-2)
+                self.answered["duplicate_resent"] += 1
+                return transport.sendto(replay[1], addr)  # the same bytes, never reprocessed (DUP-3)
             if data[0] == wire.ACCESS_REQUEST and self.share.at_limit(client.name):
                 # Shed a busy client's new work before parsing and verifying it:
                 # a flood must cost as little as possible. Only requests that
@@ -170,9 +204,9 @@ class RadiusService:
             return transport.sendto(self._status_reply(frame, client), addr)
         key = (addr[0], addr[1], frame.ident)
         seen = dedup.seen(key, frame.authenticator, now=now, request=frame.data)
-        if seen[0] is Seen.FULL:
-            return self.drop("table_full", client.name)  # DUP-6: bounded; shed new work
-        if seen[0] is not Seen.NEW:
+        if seen is not NEW:
+            if seen[0] is Seen.FULL:
+                return self.drop("table_full", client.name)  # DUP-6: bounded; shed new work
             return self._duplicate(seen, addr, transport, client)
         job = (frame, client, addr, transport, dedup)
         admission = self.share.offer(client.name, job)
@@ -205,25 +239,25 @@ class RadiusService:
         return self._sign(wire.ACCESS_ACCEPT, frame, client, attrs)
 
     def _sign(self, code: int, frame: wire.Frame, client: Client, attrs: list[tuple[int, bytes]]) -> bytes:
-        if packet.needs_concealing(attrs):
+        if attrs and packet.needs_concealing(attrs):
             attrs = packet.conceal(attrs, client.secret, frame.authenticator)
-        # PROXY-1: every Proxy-State, unmodified and in order, in every response.
-        attrs = attrs + [(t, v) for t, v in frame.attrs if t == wire.PROXY_STATE]
+        if frame.proxy_states:
+            # PROXY-1: every Proxy-State, unmodified and in order, in every response.
+            attrs = attrs + [(t, v) for t, v in frame.attrs if t == wire.PROXY_STATE]
         return crypto.sign_response(code, frame.ident, frame.authenticator, wire.encode_attrs(attrs), client.secret)
 
     # ---- processing (a task per request) ----
 
-    async def _process(
-        self, frame: wire.Frame, client: Client, addr: Addr, transport: Transport, dedup: DedupCache
-    ) -> None:
+    async def _process(self, job: _Job, flight: Flight) -> None:
+        """``flight``: this request's deadline and fair share (flights.py)."""
         started = time.perf_counter()
-        key = (addr[0], addr[1], frame.ident)
+        frame, client, addr, transport, dedup = job
         request = self._request(frame, client, addr)
         if request is None:
-            dedup.forget(key, frame.authenticator)
+            dedup.forget((addr[0], addr[1], frame.ident), frame.authenticator)
             return self.drop("bad_user_password", client.name)
         try:  # a request held for a call or push moves its own deadline (flights.py)
-            decision = await self.pipeline.handle(request, now=datetime.now(UTC), deadline=self.flights.current())
+            decision = await self.pipeline.handle(request, now=datetime.now(UTC), deadline=flight)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is None or not self.flights.timed_out(task):
@@ -236,24 +270,26 @@ class RadiusService:
         else:
             if self._store_failures:
                 self._store_back()
-        self.flights.leave_share()  # a reject delay below is no work: give back the slot and the budget
+        self.flights.leave(flight)  # a reject delay below is no work: give back the slot and the budget
         if decision.backend_failure:
             self._backend_failed_at = time.monotonic()
-        if decision.backend_failure and self.cfg.on_backend_failure == "drop":
-            # No verdict on the user: stay silent so the NAS retries or fails
-            # over to another radmfa node (a Reject would read "wrong password").
-            dedup.forget(key, frame.authenticator)
-            self.drop("backend_failure", client.name)
-            return self._audit(request, client, addr, transport, decision, started, result="drop")
-        if decision.verdict is Verdict.REJECT and decision.local and self.cfg.reject_delay_s:
+            if self.cfg.on_backend_failure == "drop":
+                # No verdict on the user: stay silent so the NAS retries or fails
+                # over to another radmfa node (a Reject would read "wrong password").
+                dedup.forget((addr[0], addr[1], frame.ident), frame.authenticator)
+                self.drop("backend_failure", client.name)
+                return self._audit(request, client, addr, transport, decision, started, "drop")
+        verdict = decision.verdict
+        if verdict is Verdict.REJECT and decision.local and self.cfg.reject_delay_s:
             # Delay rejects we originate (OPS-1), never relayed ones (PROXY-9).
             # Duplicates arriving meanwhile are still "pending" and dropped.
             await asyncio.sleep(self.cfg.reject_delay_s)
-        reply = self._encode(frame, client, decision)
-        dedup.answered(key, frame.authenticator, reply, now=time.monotonic())
+        result: str = verdict._value_
+        reply = self._encode(frame, client, decision, result)
+        dedup.answered((addr[0], addr[1], frame.ident), frame.authenticator, reply, now=time.monotonic())
         transport.sendto(reply, addr)
-        self.answered[decision.verdict.value] += 1
-        self._audit(request, client, addr, transport, decision, started, result=decision.verdict.value)
+        self.answered[result] += 1
+        self._audit(request, client, addr, transport, decision, started, result)
 
     def _failed(self, request: AuthRequest, error: Exception) -> Decision:
         """No verdict on the user is possible: Reject (or no answer, in drop mode)."""
@@ -283,65 +319,98 @@ class RadiusService:
         transport: Transport,
         decision: Decision,
         started: float,
-        *,
         result: str,
     ) -> None:
-        metrics.current.answered(client.name, _CODE_NAME.get(result, "none"), decision.reason)
+        name = client.name
+        metrics.current.answered(name, _CODE_NAME.get(result, "none"), decision.reason)
         settings = self.audit.settings
         user = decision.user
-        names = user is not None and settings.record_names
+        if user is None:
+            first = last = email = ""
+        else:
+            names = settings.record_names
+            first = (user.first_name or "") if names else ""
+            last = (user.last_name or "") if names else ""
+            email = (user.email or "") if settings.record_email else ""
+        phone, device = decision.phone, decision.device
+        attribute = self.policies.policy_for(name).user_ip_attribute
         self.audit.record(
-            AuditRecord(
-                time=datetime.now(UTC),
-                request_id=request.request_id,
-                client_name=client.name,
-                client_ip=addr[0],
-                username=policy.printable(request.username),
-                calling_station_id=request.calling_station_id,
-                factor=decision.factor or "none",  # rejected before any second factor
-                result=result,
-                reason=decision.reason,
-                duration_ms=(time.perf_counter() - started) * 1000.0,
-                first_name=(user.first_name or "") if names and user else "",
-                last_name=(user.last_name or "") if names and user else "",
-                email=(user.email or "") if user is not None and settings.record_email else "",
-                phone=recorded_phone(decision.phone, settings),
-                device=recorded_device(decision.device, settings),
-                user_ip=policy.user_ip(request.attrs, self.policies.policy_for(client.name).user_ip_attribute, addr[0]),
-                server_name=settings.server_name,
-                server_ip=settings.server_ip or self._server_ip(transport),
+            _audit_record(  # the fields in AuditRecord's order
+                datetime.now(UTC),  # time
+                request.request_id,  # request_id
+                name,  # client_name
+                addr[0],  # client_ip
+                policy.printable(request.username),  # username
+                request.calling_station_id,  # calling_station_id
+                decision.factor or "none",  # factor; rejected before any second factor
+                result,  # result
+                decision.reason,  # reason
+                (time.perf_counter() - started) * 1000.0,  # duration_ms
+                first,  # first_name
+                last,  # last_name
+                email,  # email
+                recorded_phone(phone, settings) if phone else "",  # phone
+                recorded_device(device, settings) if device else "",  # device
+                addr[0] if attribute == "source" else self._user_ip(request.attrs, attribute, addr[0]),  # user_ip
+                settings.server_name,  # server_name
+                settings.server_ip or self._server_ip(transport),  # server_ip
             )
         )
 
+    def _user_ip(self, attrs: tuple[wire.Attr, ...], attribute: str, source: str) -> str:
+        """policy.user_ip, remembered per attribute value: an address parsed
+        by the ipaddress module costs more than the rest of the audit row."""
+        wanted = _USER_IP_TYPES.get(attribute)
+        if wanted is None:
+            return policy.user_ip(attrs, attribute, source)
+        value = next((v for t, v in attrs if t == wanted), None)
+        if value is None:
+            return ""
+        key = (wanted, value)
+        ip = self._user_ips.get(key)
+        if ip is None:
+            ip = policy.user_ip((key,), attribute, source)
+            if len(self._user_ips) >= _USER_IPS_KEPT:
+                self._user_ips.clear()
+            self._user_ips[key] = ip
+        return ip
+
     def _server_ip(self, transport: Transport) -> str:
         """The address the request came in on; this host's own for a wildcard listener."""
-        local = transport.get_extra_info("sockname")
-        ip = str(local[0]) if local else ""
+        # By id, holding the transport so its id is not reused (transports need not be hashable).
+        known = self._server_ips.get(id(transport))
+        if known is None:
+            local = transport.get_extra_info("sockname")
+            if len(self._server_ips) >= _SERVER_IPS_KEPT:
+                self._server_ips.clear()
+            known = self._server_ips[id(transport)] = (transport, str(local[0]) if local else "")
+        ip = known[1]
         return self.node_ip if ip in ("", "0.0.0.0", "::") else ip  # noqa: S104 (a comparison)
 
     def _request(self, frame: wire.Frame, client: Client, addr: Addr) -> AuthRequest | None:
-        hidden = frame.get(wire.USER_PASSWORD)
+        first = dict(reversed(frame.attrs))  # each type's first value, built in C
+        hidden = first.get(wire.USER_PASSWORD)
         password = None
         if hidden is not None:
             try:
                 password = crypto.unhide_password(hidden, client.secret, frame.authenticator)
             except ValueError:
                 return None  # PW-1: illegal length
-        return AuthRequest(
-            request_id=f"{self._prefix}-{next(self._ids):x}",
-            client=client.name,
-            client_ip=addr[0],
-            username=frame.get(wire.USER_NAME),
-            password=password,
-            state=frame.get(wire.STATE),
-            calling_station_id=policy.printable(frame.get(wire.CALLING_STATION_ID)),
-            authenticator=frame.authenticator,
-            attrs=frame.attrs,
+        return _auth_request(  # the fields in AuthRequest's order
+            f"{self._prefix}-{next(self._ids):x}",  # request_id
+            client.name,  # client
+            addr[0],  # client_ip
+            first.get(wire.USER_NAME),  # username
+            password,  # password
+            first.get(wire.STATE),  # state
+            policy.printable(first.get(wire.CALLING_STATION_ID)),  # calling_station_id
+            frame.authenticator,  # authenticator
+            frame.attrs,  # attrs
         )
 
-    def _encode(self, frame: wire.Frame, client: Client, decision: Decision) -> bytes:
+    def _encode(self, frame: wire.Frame, client: Client, decision: Decision, result: str) -> bytes:
         try:
-            return self._sign(_VERDICT_CODE[decision.verdict], frame, client, list(decision.attrs))
+            return self._sign(_VERDICT_CODE[result], frame, client, list(decision.attrs))
         except ValueError as e:  # e.g. upstream attributes would exceed 4096 octets
             log.error("cannot encode reply; rejecting", error=str(e))
             return self._sign(wire.ACCESS_REJECT, frame, client, [])
@@ -359,6 +428,10 @@ class RadiusService:
     async def drain(self, timeout_s: float) -> None:
         """Wait for requests in flight and those waiting their turn (SIGTERM)."""
         await self.flights.drain(timeout_s)
+
+
+def _client_name(job: _Job) -> str:
+    return job[1].name
 
 
 class Listener:
