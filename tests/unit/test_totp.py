@@ -75,3 +75,14 @@ def test_shape_checks_and_uri():
     assert matching_step(token, b"12a456", now=now, window=1) is None
     uri = provisioning_uri(token, issuer="radmfa")
     assert uri.startswith("otpauth://totp/radmfa:alice?secret=") and "issuer=radmfa" in uri
+
+
+@pytest.mark.parametrize("algorithm", ["sha1", "sha256", "sha512"])
+@pytest.mark.parametrize("digits", [6, 7, 8])
+def test_codes_match_pyotp_for_every_length_and_digest(algorithm, digits):
+    import hashlib
+
+    seed = secrets.token_bytes(20)
+    reference = pyotp.HOTP(base64.b32encode(seed).decode(), digits=digits, digest=getattr(hashlib, algorithm))
+    for counter in (0, 1, 59, 10**6, 2**40):
+        assert hotp(seed, counter, digits=digits, algorithm=algorithm) == reference.at(counter).encode()

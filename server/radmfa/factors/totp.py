@@ -32,10 +32,16 @@ def provisioning_uri(token: Token, *, issuer: str) -> str:
 
 def hotp(secret: bytes, counter: int, *, digits: int = 6, algorithm: str = "sha1") -> bytes:
     """RFC 4226 §5.3: HMAC over the 8-octet counter, dynamic truncation."""
+    return code_at(secret, counter, digits, 10**digits, algorithm)
+
+
+def code_at(secret: bytes, counter: int, digits: int, modulus: int, algorithm: str) -> bytes:
+    """hotp() with ``modulus`` = 10**digits worked out once per window."""
+    # One-shot HMAC (no hmac.HMAC object per code) and one bytes format for
+    # the zero-padded digits: this runs for every step of every code checked.
     mac = hmac.digest(secret, counter.to_bytes(8, "big"), algorithm)
     offset = mac[-1] & 0x0F
-    value = int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF
-    return str(value % 10**digits).zfill(digits).encode("ascii")
+    return b"%0*d" % (digits, (int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF) % modulus)
 
 
 def matching_step(token: Token, code: bytes, *, now: datetime, window: int) -> int | None:
@@ -44,12 +50,13 @@ def matching_step(token: Token, code: bytes, *, now: datetime, window: int) -> i
     Every candidate is compared (constant-time each), so timing does not
     reveal which step matched.
     """
-    if len(code) != token.digits or not code.isdigit():
+    digits = token.digits
+    if len(code) != digits or not code.isdigit():
         return None
+    secret, algorithm, modulus = token.secret, token.algorithm, 10**digits
     current = int(now.timestamp()) // token.period
     found = None
     for step in range(current - window, current + window + 1):
-        candidate = hotp(token.secret, step, digits=token.digits, algorithm=token.algorithm)
-        if hmac.compare_digest(candidate, code):
+        if hmac.compare_digest(code_at(secret, step, digits, modulus, algorithm), code):
             found = step
     return found

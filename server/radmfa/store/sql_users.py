@@ -12,6 +12,7 @@ from radmfa.core.model import USER_FIELDS, MfaSuccess, NewToken, NewUser, Token,
 from radmfa.core.policy import name_key, name_problem
 from radmfa.errors import AlreadyExists, StoreError, no_such_user
 from radmfa.store.codec import from_epoch, to_epoch
+from radmfa.store.seeds import SeedCipher
 from radmfa.store.sql_base import Row, SqlBase, Statement
 from radmfa.store.sql_exemptions import success_steps
 
@@ -57,7 +58,27 @@ def _token_aad(token_id: int) -> bytes:
     return b"tokens.secret_enc:%d" % token_id
 
 
+# Decrypted seeds kept in memory, at most this many (a few hundred kB).
+SEED_CACHE_SIZE = 4096
+_STATES = {str(state): state for state in UserState}
+
+
 class UsersSql(SqlBase):
+    def __init__(self, cipher: SeedCipher) -> None:
+        super().__init__(cipher)
+        # Seeds decrypted for earlier logins, keyed by (token id, ciphertext):
+        # every login reads its tokens, and opening the seed (AES-GCM, its
+        # AAD) was a fixed cost of each. Only the process's memory holds
+        # these; the database keeps every seed encrypted, as before. The
+        # process holds the key itself, so whoever can read its memory can
+        # open any seed anyway: the cache widens nothing, and a seed passes
+        # through memory at each of its user's logins regardless. Keyed by
+        # the ciphertext, whose nonce is fresh at each enrolment, an
+        # enrolled-again token or a changed row is a miss and is decrypted
+        # (and authenticated) as before; a row moved to another token id is
+        # a miss, and fails its AAD. Bounded: when full it starts over.
+        self._seeds: dict[tuple[int, bytes], bytes] = {}
+
     # -- users -------------------------------------------------------------------
     # Users are looked up by name_key(name), never by the name as given: the
     # spellings a NAS may send for one person (ALICE, alice@corp.example,
@@ -261,7 +282,13 @@ class UsersSql(SqlBase):
 
     def _token(self, row: Row, i: int, username: str) -> Token:
         token_id = int(row[i])
-        secret = self._cipher.decrypt(bytes(row[i + 2]), context=_token_aad(token_id))
+        sealed = (token_id, bytes(row[i + 2]))
+        secret = self._seeds.get(sealed)
+        if secret is None:
+            secret = self._cipher.decrypt(sealed[1], context=_token_aad(token_id))
+            if len(self._seeds) >= SEED_CACHE_SIZE:
+                self._seeds.clear()  # thread-safe, unlike evicting one entry
+            self._seeds[sealed] = secret
         return Token(
             id=token_id,
             username=username,
@@ -302,7 +329,7 @@ def _user(row: Row) -> User:
         office_phone=row[8],
         language=row[9],
         default_method=row[10],
-        state=UserState(row[11]),
+        state=_STATES.get(row[11]) or UserState(row[11]),
         blocked_until=None if row[12] is None else from_epoch(row[12]),
         blocked_reason=row[13],
         state_before_block=None if row[14] is None else UserState(row[14]),
