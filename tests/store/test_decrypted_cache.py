@@ -88,3 +88,16 @@ async def test_the_session_memory_is_bounded(monkeypatch: pytest.MonkeyPatch, st
     for n in range(5):
         got = await store.take_session(bytes([n]) * 16, now=NOW)
         assert got is not None and got.reply_attrs == ()
+
+
+async def test_users_and_tokens_read_again_follow_every_change(backend: Backend, store: Store) -> None:
+    token_id = await add_alice_token(store)
+    user, tokens = await store.login_view("alice")
+    assert user is not None and user.state == "enabled" and tokens[0].last_step is None
+    await backend.raw("UPDATE users SET state = 'blocked', blocked_reason = 'x' WHERE name = 'alice'")
+    assert await store.consume_otp_step(token_id, 7)
+    again, tokens = await store.login_view("alice")
+    assert again is not None and again.state == "blocked" and again.blocked_reason == "x"
+    assert tokens[0].last_step == 7 and tokens[0].secret == SEED
+    fresh = await (await backend.open()).login_view("alice")
+    assert (again, tokens) == fresh

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from radmfa.core.model import USER_FIELDS, MfaSuccess, NewToken, NewUser, Token, User, UserState
 from radmfa.core.policy import name_key, name_problem
@@ -58,8 +59,11 @@ def _token_aad(token_id: int) -> bytes:
     return b"tokens.secret_enc:%d" % token_id
 
 
-# Decrypted seeds kept in memory, at most this many (a few hundred kB).
+# Decrypted seeds (and built users and tokens) kept in memory, at most this
+# many of each (a few MB at most).
 SEED_CACHE_SIZE = 4096
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 _STATES = {str(state): state for state in UserState}
 
 
@@ -78,6 +82,13 @@ class UsersSql(SqlBase):
         # (and authenticated) as before; a row moved to another token id is
         # a miss, and fails its AAD. Bounded: when full it starts over.
         self._seeds: dict[tuple[int, bytes], bytes] = {}
+        # The login view's User and Token objects, keyed by every column they
+        # are built from (a frozen dataclass of sixteen fields costs more to
+        # build than the read that found it): the second leg of a challenge
+        # and a user's next login read the same rows. Any change to a row is
+        # a miss; the objects are immutable, so sharing them is safe.
+        self._users: dict[tuple[object, ...], User] = {}
+        self._tokens: dict[tuple[object, ...], Token] = {}
 
     # -- users -------------------------------------------------------------------
     # Users are looked up by name_key(name), never by the name as given: the
@@ -249,8 +260,20 @@ class UsersSql(SqlBase):
         """login_view's rows (LOGIN_VIEW_SQL) as the user and their tokens."""
         if not rows:
             return None, []
-        user = _user(rows[0])
-        return user, [self._token(row, _USER_COLUMNS, user.name) for row in rows if row[_USER_COLUMNS] is not None]
+        key = tuple(rows[0][:_USER_COLUMNS])
+        user = self._users.get(key)
+        if user is None:
+            user = _remember(self._users, key, _user(rows[0]))
+        tokens = []
+        for row in rows:
+            if row[_USER_COLUMNS] is None:
+                continue
+            token_key = (user.name, *row[_USER_COLUMNS:LOGIN_VIEW_COLUMNS])
+            token = self._tokens.get(token_key)
+            if token is None:
+                token = _remember(self._tokens, token_key, self._token(row, _USER_COLUMNS, user.name))
+            tokens.append(token)
+        return user, tokens
 
     async def consume_otp_step(self, token_id: int, step: int, *, success: MfaSuccess | None = None) -> bool:
         # Compare-and-set in one statement: of two racing workers only one
@@ -285,10 +308,7 @@ class UsersSql(SqlBase):
         sealed = (token_id, bytes(row[i + 2]))
         secret = self._seeds.get(sealed)
         if secret is None:
-            secret = self._cipher.decrypt(sealed[1], context=_token_aad(token_id))
-            if len(self._seeds) >= SEED_CACHE_SIZE:
-                self._seeds.clear()  # thread-safe, unlike evicting one entry
-            self._seeds[sealed] = secret
+            secret = _remember(self._seeds, sealed, self._cipher.decrypt(sealed[1], context=_token_aad(token_id)))
         return Token(
             id=token_id,
             username=username,
@@ -304,6 +324,15 @@ class UsersSql(SqlBase):
             failed_at=None if row[i + 10] is None else from_epoch(row[i + 10]),
             serial=row[i + 11],
         )
+
+
+def _remember(memo: dict[_K, _V], key: _K, value: _V) -> _V:
+    """Keep ``value`` under ``key`` in one of the bounded in-memory maps
+    (SEED_CACHE_SIZE entries at most: when full, it starts over)."""
+    if len(memo) >= SEED_CACHE_SIZE:
+        memo.clear()  # thread-safe, unlike evicting one entry
+    memo[key] = value
+    return value
 
 
 def _column_value(value: object) -> object:
