@@ -18,6 +18,7 @@ def _session_aad(state: bytes) -> bytes:
     return b"sessions.reply_enc:" + state
 
 
+_PHASES = {phase.value: phase for phase in Phase}  # a dict lookup, not Enum's __call__, per session taken
 # Sessions this process stored and may take back, at most this many.
 OPENED_CACHE_SIZE = 4096
 
@@ -95,7 +96,7 @@ class SessionsSql(SqlBase):
             attempts=attempts,
             expires_at=from_epoch(expires_at),
             reply_attrs=attrs,
-            phase=Phase(phase),
+            phase=_PHASES.get(phase) or Phase(phase),
         )
 
     async def purge_expired(self, *, now: datetime) -> int:
