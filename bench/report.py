@@ -26,6 +26,8 @@ METRICS: tuple[tuple[str, str, float | str | None, str], ...] = (
     ("added_p50_ms", "", None, "radmfa p50 - direct upstream p50 at 500 req/s"),
     ("added_p99_ms", "<=", 2, "radmfa p99 - direct upstream p99 at 500 req/s"),
     ("rss_mb_100k_pending", "<=", 200, "radmfa RSS (MiB, all processes) with 100k open challenges"),
+    ("rss_mb_1m_users", "<=", 200,
+     "radmfa RSS (MiB, all processes) with 1,000,000 enrolled users, after inline logins across them"),
     ("retransmit_ratio", ">=", "freeradius_retransmit_ratio",
      "TOTP logins/s with each packet sent 5x / sent once"),
     ("freeradius_retransmit_ratio", "", None,

@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))  # for bench.* and tests.peers (the project's peer
 from tests.peers.freeradius import FreeRadius  # noqa: E402
 from tests.peers.ports import free_udp_port  # noqa: E402
 
-from bench import ldap_upstream, local_passwords, metrics_check, postgres_store, report, scenarios  # noqa: E402
+from bench import ldap_upstream, local_passwords, metrics_check, million, postgres_store, report, scenarios  # noqa: E402
 from bench.profile import Profiler  # noqa: E402
 from bench.scenarios import Bench, Settings  # noqa: E402
 from bench.stack import NAS_SECRET, UPSTREAM_SECRET, Radmfa, seed, write_clients  # noqa: E402
@@ -44,6 +44,7 @@ SCENARIOS = {
     "postgres": postgres_store.postgres,  # after totp_login: its ratio is to that run's figure
     "ldap": ldap_upstream.ldap,
     "local_passwords": local_passwords.scenario,  # a radmfa of its own, with the local upstream
+    "million_users": million.scenario,  # a radmfa and a store of their own, 1,000,000 users
     "pending": scenarios.pending,  # last: it leaves 100,000 challenges in the store
 }
 NEEDS_USERS = {"passthrough", "log_cost", "latency", "totp_login", "retransmit", "fairness", "postgres", "ldap",

@@ -40,6 +40,7 @@ class Settings:
     latency_rate: float = 500.0
     latency_s: float = 5.0
     pending: int = 100_000
+    million_users: int = 1_000_000  # the enrolled population of the RSS check (bench/million.py)
     storm_s: float = 5.0
     # Two copies back to back and one soon after (they find the request still
     # being processed), two later (they find it answered: the cached reply).
@@ -57,7 +58,7 @@ class Settings:
     @classmethod
     def smoke(cls, workers: int, users: int) -> Settings:
         return cls(quick=True, workers=workers, users=users, rounds=1, pass_packets=10_000,
-                   run_s=3.0, latency_s=2.0, pending=min(users, 10_000), storm_s=2.0,
+                   run_s=3.0, latency_s=2.0, pending=min(users, 10_000), storm_s=2.0, million_users=100_000,
                    pass_check_s=1.5, fair_s=4.0)
 
 
