@@ -179,3 +179,18 @@ async def test_enrolled_user_cannot_dodge_mfa_by_spelling(env):
         upstream.passwords[spelling] = b"pw"
         d = await p.handle(req(spelling, b"pw"), now=NOW)
         assert d.verdict is Verdict.CHALLENGE, spelling  # not "password only (unknown user)"
+
+
+def test_decision_with_user_is_replace_with_every_field_kept():
+    from dataclasses import fields, replace
+
+    from radmfa.core.model import Decision, User
+
+    set_all = {
+        "verdict": Verdict.REJECT, "reason": "r", "factor": "sms", "attrs": ((18, b"m"),), "local": False,
+        "backend_failure": True, "phone": "+15550100", "device": "phone-1", "user": User(1, "bob"),
+    }
+    assert set_all.keys() == {f.name for f in fields(Decision)}
+    decision = Decision(**set_all)  # type: ignore[arg-type]
+    alice = User(2, "alice")
+    assert decision.with_user(alice) == replace(decision, user=alice)

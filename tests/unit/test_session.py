@@ -42,3 +42,22 @@ def test_expiry_and_short_state():
     assert advance(s(), Event.CODE_OK, max_attempts=3, now=late).phase is Phase.EXPIRED
     with pytest.raises(ValueError):
         open_session(state=b"short", client="c", username=b"u", factor="t", reply_attrs=(), ttl_s=1, now=NOW)
+
+
+def test_advance_changes_only_state_attempts_and_phase():
+    from dataclasses import replace
+
+    base = replace(s(), attempts=1, reply_attrs=((25, b"class"),))
+    late = NOW + timedelta(seconds=301)
+    new = b"n" * 16
+    assert advance(base, Event.CODE_OK, max_attempts=3, now=NOW) == replace(base, phase=Phase.ACCEPTED)
+    assert advance(base, Event.CODE_WRONG, max_attempts=3, new_state=new, now=NOW) == replace(
+        base, attempts=2, state=new
+    )
+    assert advance(base, Event.CODE_WRONG, max_attempts=2, new_state=new, now=NOW) == replace(
+        base, attempts=2, phase=Phase.REJECTED
+    )
+    assert advance(base, Event.CODE_OK, max_attempts=3, now=late) == replace(base, phase=Phase.EXPIRED)
+    assert advance(base, Event.TIMEOUT, max_attempts=3, now=NOW) == replace(base, phase=Phase.EXPIRED)
+    held = replace(base, phase=Phase.AWAITING_APPROVAL)
+    assert advance(held, Event.APPROVE, max_attempts=3, now=NOW) == replace(held, phase=Phase.APPROVED)

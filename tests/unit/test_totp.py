@@ -75,3 +75,26 @@ def test_shape_checks_and_uri():
     assert matching_step(token, b"12a456", now=now, window=1) is None
     uri = provisioning_uri(token, issuer="radmfa")
     assert uri.startswith("otpauth://totp/radmfa:alice?secret=") and "issuer=radmfa" in uri
+
+
+@pytest.mark.parametrize("algorithm", ["sha1", "sha256", "sha512"])
+@pytest.mark.parametrize("digits", [6, 7, 8])
+def test_codes_match_pyotp_for_every_length_and_digest(algorithm, digits):
+    import hashlib
+
+    seed = secrets.token_bytes(20)
+    reference = pyotp.HOTP(base64.b32encode(seed).decode(), digits=digits, digest=getattr(hashlib, algorithm))
+    for counter in (0, 1, 59, 10**6, 2**40):
+        assert hotp(seed, counter, digits=digits, algorithm=algorithm) == reference.at(counter).encode()
+
+
+@pytest.mark.parametrize("algorithm", ["sha1", "sha256", "sha512"])
+@pytest.mark.parametrize("length", [1, 20, 64, 65, 128, 129, 200])
+def test_a_windows_codes_are_one_shot_hmacs_for_any_key_length(algorithm, length):
+    from radmfa.factors.totp import codes
+
+    seed = secrets.token_bytes(length)
+    counters = range(2**33 - 3, 2**33 + 4)
+    assert codes(seed, counters, digits=8, algorithm=algorithm) == [
+        hotp(seed, c, digits=8, algorithm=algorithm) for c in counters
+    ]

@@ -114,6 +114,8 @@ class TrustedNetworks:
         return sum(len(s) for s in self._sets.values())
 
     def __contains__(self, address: str) -> bool:
+        if not self._order:  # none configured: no address to parse (a failed parse raises, slowly)
+            return False
         ip = parse_ip(address)
         if ip is None:
             return False

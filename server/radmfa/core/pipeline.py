@@ -88,7 +88,7 @@ def _same_user(canonical: str, name: str | None) -> bool:
 
 
 def _with_user(decision: Decision, user: User | None) -> Decision:
-    return replace(decision, user=user) if user is not None else decision
+    return decision.with_user(user) if user is not None else decision
 
 
 class Pipeline:

@@ -7,7 +7,6 @@ Everything that changes a session's phase lives here. The pipeline asks
 from __future__ import annotations
 
 import enum
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from radmfa.core.model import Attr, Phase, Session
@@ -90,10 +89,20 @@ def advance(
     if targets is None:
         raise InvalidTransition(f"{event.value} is not valid in phase {session.phase.value}")
     if session.expires_at <= now and event is not Event.TIMEOUT:
-        return replace(session, phase=Phase.EXPIRED)
+        return _moved(session, session.state, session.attempts, Phase.EXPIRED)
     if event is Event.CODE_WRONG:
         attempts = session.attempts + 1
         if attempts >= max_attempts or new_state is None:
-            return replace(session, attempts=attempts, phase=Phase.REJECTED)
-        return replace(session, attempts=attempts, state=new_state, phase=Phase.AWAITING_CODE)
-    return replace(session, phase=targets[0])
+            return _moved(session, session.state, attempts, Phase.REJECTED)
+        return _moved(session, new_state, attempts, Phase.AWAITING_CODE)
+    return _moved(session, session.state, session.attempts, targets[0])
+
+
+def _moved(session: Session, state: bytes, attempts: int, phase: Phase) -> Session:
+    """``session`` with a new state, attempt count and phase: dataclasses.replace's
+    result built directly (replace inspects the fields on every call; this runs
+    twice on every answered challenge)."""
+    return Session(
+        state, session.client, session.username, session.factor, attempts, session.expires_at,
+        session.reply_attrs, phase,
+    )

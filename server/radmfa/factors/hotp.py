@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 
 from radmfa.core.model import Token
-from radmfa.factors.totp import hotp
+from radmfa.factors.totp import codes, hotp
 
 LOOK_AHEAD = 10  # RFC 4226 §7.4: presses the server looks ahead at login
 RESYNC_WINDOW = 1000  # counters `radmfa token resync` searches (RFC 4226 §7.4, two codes)
@@ -28,9 +28,11 @@ def matching_counter(token: Token, code: bytes, *, window: int = LOOK_AHEAD) -> 
     if len(code) != token.digits or not code.isdigit():
         return None
     start = next_counter(token)
+    counters = range(start, start + window)
     found = None
-    for counter in range(start, start + window):
-        candidate = hotp(token.secret, counter, digits=token.digits, algorithm=token.algorithm)
+    for counter, candidate in zip(
+        counters, codes(token.secret, counters, digits=token.digits, algorithm=token.algorithm), strict=True
+    ):
         if hmac.compare_digest(candidate, code) and found is None:
             found = counter
     return found

@@ -6,6 +6,7 @@ primitives of SqlBase; everything else is the same SQL text on both.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -64,30 +65,21 @@ class SqlStore(
         # login_view's statement with exemption_view's answers as more columns
         # (the same on every row): one read for the whole of a login's store
         # state. The text depends only on how many scopes and whether a
-        # station is asked about, so each config prepares it once or twice.
+        # station is asked about: built once for each (a config asks one or two).
         at = to_epoch(now)
-        columns = [
-            "EXISTS (SELECT 1 FROM bypasses b WHERE b.user_id = u.id AND b.used_at IS NULL "
-            "AND b.cancelled_at IS NULL AND b.created_at <= ? AND b.expires_at > ?)"
-        ]
-        args: list[object] = [at, at]
-        for scope in scopes:
-            columns.append("(SELECT c.passed_at FROM mfa_cache c WHERE c.user_id = u.id AND c.scope = ?)")
-            args.append(scope)
+        n = len(scopes)
+        args: list[object] = [at, at, *scopes]
         if station:
-            # The NAS is part of the match, as in exemption_view.
-            columns.append(
-                "(SELECT d.remembered_at FROM remembered_devices d "
-                "WHERE d.user_id = u.id AND d.station = ? AND d.client = ?)"
-            )
             args += [station, client]
-        rows = await self._read(login_view_sql(", ".join(columns)), *args, name_key(username))
+        args.append(name_key(username))
+        rows = await self._read(_exemption_view_sql(n, bool(station)), *args)
         user, tokens = self._view(rows)
         if not rows:
             return user, tokens, ExemptionView()
         extra = rows[0][LOGIN_VIEW_COLUMNS:]
-        times = extra[1 : 1 + len(scopes)]
-        cache = {scope: from_epoch(t) for scope, t in zip(scopes, times, strict=True) if t is not None}
+        cache: dict[str, datetime] = {}
+        if n:
+            cache = {scope: from_epoch(t) for scope, t in zip(scopes, extra[1 : 1 + n], strict=True) if t is not None}
         remembered = extra[-1] if station else None
         device = None if remembered is None else from_epoch(remembered)
         return user, tokens, ExemptionView(bool(extra[0]), cache, device)
@@ -97,8 +89,10 @@ class SqlStore(
     ) -> tuple[Session | None, User | None, list[Token]]:
         # Answering a challenge needs the session and its user's tokens: one
         # trip to the store, not two (this is every second leg of a login).
+        # ``username``: the request's name, already decoded; a session opened
+        # for another User-Name is refused by the caller, whoever it reads.
         def view(row: Row) -> Statement | None:
-            name = decode_name(bytes(row[1]))  # the session's User-Name
+            name = decode_name(bytes(row[1])) if username is None else username  # else the session's
             return None if name is None else (LOGIN_VIEW_SQL, (name_key(name),))
 
         row, rows = await self._fetch_pair(
@@ -109,3 +103,22 @@ class SqlStore(
             return None, None, []
         user, tokens = self._view(rows)
         return found, user, tokens
+
+
+@functools.cache
+def _exemption_view_sql(scopes: int, station: bool) -> str:
+    """login_exemption_view's statement for ``scopes`` cache scopes, with or
+    without a station; parameters: the time twice, each scope, station and
+    client (with a station), the name_key."""
+    columns = [
+        "EXISTS (SELECT 1 FROM bypasses b WHERE b.user_id = u.id AND b.used_at IS NULL "
+        "AND b.cancelled_at IS NULL AND b.created_at <= ? AND b.expires_at > ?)"
+    ]
+    columns += ["(SELECT c.passed_at FROM mfa_cache c WHERE c.user_id = u.id AND c.scope = ?)"] * scopes
+    if station:
+        # The NAS is part of the match, as in exemption_view.
+        columns.append(
+            "(SELECT d.remembered_at FROM remembered_devices d "
+            "WHERE d.user_id = u.id AND d.station = ? AND d.client = ?)"
+        )
+    return login_view_sql(", ".join(columns))

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from radmfa.core.model import Phase, Session
+from radmfa.core.model import Attr, Phase, Session
 from radmfa.store.codec import from_epoch, pack_attrs, to_epoch, unpack_attrs
+from radmfa.store.seeds import SeedCipher
 from radmfa.store.sql_base import Row, SqlBase
 
 SESSION_COLUMNS = _SESSIONS = "client, username, factor, attempts, expires_at, reply_enc, phase"
@@ -17,13 +18,32 @@ def _session_aad(state: bytes) -> bytes:
     return b"sessions.reply_enc:" + state
 
 
+_PHASES = {phase.value: phase for phase in Phase}  # a dict lookup, not Enum's __call__, per session taken
+# Sessions this process stored and may take back, at most this many.
+OPENED_CACHE_SIZE = 4096
+
+
 class SessionsSql(SqlBase):
     # -- challenge sessions ------------------------------------------------------
+
+    def __init__(self, cipher: SeedCipher) -> None:
+        super().__init__(cipher)
+        # The reply attributes of sessions this process stored, keyed by
+        # (State, ciphertext): the answer usually comes back to the process
+        # that asked, and opening the blob it sealed itself (AES-GCM) was a
+        # fixed cost of every answered challenge. Only exactly the blob
+        # written here is a hit, so a row changed or moved meanwhile is
+        # decrypted and authenticated as before; the database still holds
+        # only the ciphertext. Bounded: when full it starts over.
+        self._opened: dict[tuple[bytes, bytes], tuple[Attr, ...]] = {}
 
     async def put_session(self, session: Session) -> None:
         sealed = self._cipher.encrypt(
             pack_attrs(session.reply_attrs), context=_session_aad(session.state)
         )
+        if len(self._opened) >= OPENED_CACHE_SIZE:
+            self._opened.clear()  # thread-safe, unlike evicting one entry
+        self._opened[session.state, sealed] = session.reply_attrs
         # An upsert: the pipeline writes a session back after a wrong code.
         await self._execute(
             f"INSERT INTO sessions (state, {_SESSIONS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -60,11 +80,14 @@ class SessionsSql(SqlBase):
     def _session(self, state: bytes, row: Row, *, now: datetime) -> Session | None:
         """A taken row (_SESSIONS columns) as a Session; None when expired."""
         client, username, factor, attempts, expires_at, reply_enc, phase = row
+        sealed = bytes(reply_enc)
+        attrs = self._opened.pop((state, sealed), None)  # taken once: it is deleted from the store
         if expires_at <= to_epoch(now):
             return None
-        packed = self._cipher.decrypt(
-            bytes(reply_enc), context=_session_aad(state), what="session reply attributes"
-        )
+        if attrs is None:
+            attrs = unpack_attrs(
+                self._cipher.decrypt(sealed, context=_session_aad(state), what="session reply attributes")
+            )
         return Session(
             state=state,
             client=client,
@@ -72,8 +95,8 @@ class SessionsSql(SqlBase):
             factor=factor,
             attempts=attempts,
             expires_at=from_epoch(expires_at),
-            reply_attrs=unpack_attrs(packed),
-            phase=Phase(phase),
+            reply_attrs=attrs,
+            phase=_PHASES.get(phase) or Phase(phase),
         )
 
     async def purge_expired(self, *, now: datetime) -> int:

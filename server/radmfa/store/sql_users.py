@@ -7,11 +7,13 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from radmfa.core.model import USER_FIELDS, MfaSuccess, NewToken, NewUser, Token, User, UserState
 from radmfa.core.policy import name_key, name_problem
 from radmfa.errors import AlreadyExists, StoreError, no_such_user
 from radmfa.store.codec import from_epoch, to_epoch
+from radmfa.store.seeds import SeedCipher
 from radmfa.store.sql_base import Row, SqlBase, Statement
 from radmfa.store.sql_exemptions import success_steps
 
@@ -57,7 +59,37 @@ def _token_aad(token_id: int) -> bytes:
     return b"tokens.secret_enc:%d" % token_id
 
 
+# Decrypted seeds (and built users and tokens) kept in memory, at most this
+# many of each (a few MB at most).
+SEED_CACHE_SIZE = 4096
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+_STATES = {str(state): state for state in UserState}
+
+
 class UsersSql(SqlBase):
+    def __init__(self, cipher: SeedCipher) -> None:
+        super().__init__(cipher)
+        # Seeds decrypted for earlier logins, keyed by (token id, ciphertext):
+        # every login reads its tokens, and opening the seed (AES-GCM, its
+        # AAD) was a fixed cost of each. Only the process's memory holds
+        # these; the database keeps every seed encrypted, as before. The
+        # process holds the key itself, so whoever can read its memory can
+        # open any seed anyway: the cache widens nothing, and a seed passes
+        # through memory at each of its user's logins regardless. Keyed by
+        # the ciphertext, whose nonce is fresh at each enrolment, an
+        # enrolled-again token or a changed row is a miss and is decrypted
+        # (and authenticated) as before; a row moved to another token id is
+        # a miss, and fails its AAD. Bounded: when full it starts over.
+        self._seeds: dict[tuple[int, bytes], bytes] = {}
+        # The login view's User and Token objects, keyed by every column they
+        # are built from (a frozen dataclass of sixteen fields costs more to
+        # build than the read that found it): the second leg of a challenge
+        # and a user's next login read the same rows. Any change to a row is
+        # a miss; the objects are immutable, so sharing them is safe.
+        self._users: dict[tuple[object, ...], User] = {}
+        self._tokens: dict[tuple[object, ...], Token] = {}
+
     # -- users -------------------------------------------------------------------
     # Users are looked up by name_key(name), never by the name as given: the
     # spellings a NAS may send for one person (ALICE, alice@corp.example,
@@ -228,8 +260,20 @@ class UsersSql(SqlBase):
         """login_view's rows (LOGIN_VIEW_SQL) as the user and their tokens."""
         if not rows:
             return None, []
-        user = _user(rows[0])
-        return user, [self._token(row, _USER_COLUMNS, user.name) for row in rows if row[_USER_COLUMNS] is not None]
+        key = tuple(rows[0][:_USER_COLUMNS])
+        user = self._users.get(key)
+        if user is None:
+            user = _remember(self._users, key, _user(rows[0]))
+        tokens = []
+        for row in rows:
+            if row[_USER_COLUMNS] is None:
+                continue
+            token_key = (user.name, *row[_USER_COLUMNS:LOGIN_VIEW_COLUMNS])
+            token = self._tokens.get(token_key)
+            if token is None:
+                token = _remember(self._tokens, token_key, self._token(row, _USER_COLUMNS, user.name))
+            tokens.append(token)
+        return user, tokens
 
     async def consume_otp_step(self, token_id: int, step: int, *, success: MfaSuccess | None = None) -> bool:
         # Compare-and-set in one statement: of two racing workers only one
@@ -261,7 +305,10 @@ class UsersSql(SqlBase):
 
     def _token(self, row: Row, i: int, username: str) -> Token:
         token_id = int(row[i])
-        secret = self._cipher.decrypt(bytes(row[i + 2]), context=_token_aad(token_id))
+        sealed = (token_id, bytes(row[i + 2]))
+        secret = self._seeds.get(sealed)
+        if secret is None:
+            secret = _remember(self._seeds, sealed, self._cipher.decrypt(sealed[1], context=_token_aad(token_id)))
         return Token(
             id=token_id,
             username=username,
@@ -277,6 +324,15 @@ class UsersSql(SqlBase):
             failed_at=None if row[i + 10] is None else from_epoch(row[i + 10]),
             serial=row[i + 11],
         )
+
+
+def _remember(memo: dict[_K, _V], key: _K, value: _V) -> _V:
+    """Keep ``value`` under ``key`` in one of the bounded in-memory maps
+    (SEED_CACHE_SIZE entries at most: when full, it starts over)."""
+    if len(memo) >= SEED_CACHE_SIZE:
+        memo.clear()  # thread-safe, unlike evicting one entry
+    memo[key] = value
+    return value
 
 
 def _column_value(value: object) -> object:
@@ -302,7 +358,7 @@ def _user(row: Row) -> User:
         office_phone=row[8],
         language=row[9],
         default_method=row[10],
-        state=UserState(row[11]),
+        state=_STATES.get(row[11]) or UserState(row[11]),
         blocked_until=None if row[12] is None else from_epoch(row[12]),
         blocked_reason=row[13],
         state_before_block=None if row[14] is None else UserState(row[14]),

@@ -16,6 +16,7 @@ and SQLite's write lock keep single-use things single-use between them.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import time
@@ -214,10 +215,10 @@ class SqliteStore(SqlStore):
                 (migration.version, time.time()),
             )
 
-    async def _call(self, fn: Callable[..., T], *args: object) -> T:
+    def _call(self, fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
         if self._closed:
             raise StoreError(f"{self!r} is closed")
-        return await self._run(fn, *args)
+        return self._run(fn, *args)
 
     @staticmethod
     def _patiently(fn: Callable[..., T], *args: object) -> T:
@@ -237,9 +238,16 @@ class SqliteStore(SqlStore):
                 time.sleep(wait)
                 wait = min(wait * 2, _MAX_WAIT_S)
 
-    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+    def _run(self, fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
+        # A plain function handing back the thread's future: no coroutine of
+        # its own to create and step through on every trip.
+        return self._thread.call(self._guarded, fn, *args)
+
+    def _guarded(self, fn: Callable[..., T], *args: object) -> T:
+        """_patiently, with SQLite's errors as StoreError (raised on the thread,
+        delivered to whoever awaits the call)."""
         try:
-            return await self._thread.call(self._patiently, fn, *args)
+            return self._patiently(fn, *args)
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite database {self._path}: {exc}") from exc
 
