@@ -291,3 +291,32 @@ def test_unusable_certificate_or_ca_stops_start_up_naming_the_key(radmfa_factory
     with pytest.raises(RuntimeError, match="radmfa exited") as failed:
         server.start()
     assert message in str(failed.value)
+
+
+def test_dead_radsec_upstream_comes_back_by_status_server_without_logins(
+    radmfa_factory, freeradius_upstream, radclient, radsecproxy_factory, pki
+):
+    """radsecproxy answers Status-Server itself: once it is back, radmfa's
+    probe (a new TLS connection) finds it, with no login in between."""
+    tls_port = free_tcp_port()
+    config = upstream_proxy_config(tls_port, freeradius_upstream.address, pki)
+    server = radmfa_factory(upstream=(
+        f'type = "radius"\ntransport = "radsec"\nservers = ["127.0.0.1:{tls_port}"]\ntimeout_s = 2\n'
+        f'tls_cert = "{pki.radmfa.cert}"\ntls_key = "{pki.radmfa.key}"\ntls_ca = "{pki.ca.path}"\n'
+        'tls_name = "proxy.test"\ndead_time_s = 3600\nstatus_check_interval_s = 0.5\n'
+    ))
+    with server:
+        peer = radsecproxy_factory(config, tcp_ports=(tls_port,))
+        peer.stop()
+        try:
+            lost = radclient(server.address, NAS_SECRET, [{"User-Name": "bob", "User-Password": "wrong"}])[0]
+            assert lost.code == "Access-Reject", lost.raw
+            server.wait_for_event("auth", reason="upstream unavailable")
+            assert not [e for e in server.events() if e.get("event") == "upstream server alive"]
+            peer.start(tcp_ports=(tls_port,))
+            alive = server.wait_for_event("upstream server alive", server=f"127.0.0.1:{tls_port}", timeout=60)
+            assert alive["by"] == "Status-Server"
+            server.wait_for_event("RadSec upstream connected")  # the probe's own connection
+        except AssertionError:
+            print("radsecproxy:", peer.log_text(), "\nradmfa:", server.log_text()[-8000:], sep="\n")
+            raise
