@@ -401,3 +401,49 @@ def test_accounting_through_radsecproxy_reaches_the_upstream_accounting_server(
             raise
     assert upstream_count(fr, "RS-2", "Start", at_least=1) == 1
     assert [r["session"] for r in sessions(server)] == ["RS-2"]
+
+
+def test_accounting_goes_to_a_radsec_upstream_and_it_is_probed_back(
+    radmfa_factory, radclient, radsecproxy_factory, pki, accounting_upstream  # noqa: F811 (the fixture)
+):
+    """radclient → radmfa (UDP accounting) → radsecproxy (RadSec in) → FreeRADIUS's accounting port."""
+    fr = accounting_upstream
+    fr_host, fr_port = fr.acct_address.rsplit(":", 1)
+    tls_port, acct_port = free_tcp_port(), free_udp_port()
+    config = (
+        f"ListenTLS 127.0.0.1:{tls_port}\n{tls_block(pki.proxy, pki.ca.path)}"
+        "client radmfa {\n    host 127.0.0.1\n    type tls\n    tls default\n    secret radsec\n}\n"
+        f'server acct {{\n    host {fr_host}\n    port {fr_port}\n    type udp\n    secret "{ACCT_UPSTREAM_SECRET}"\n'
+        "    StatusServer off\n}\n"
+        "realm * {\n    accountingServer acct\n}\n"
+    )
+    server = radmfa_factory(
+        upstream=(f'type = "radius"\ntransport = "radsec"\nservers = ["127.0.0.1:{tls_port}"]\n'
+                  f'accounting_servers = ["127.0.0.1:{tls_port}"]\ntimeout_s = 2\nretries = 1\n'
+                  f'tls_cert = "{pki.radmfa.cert}"\ntls_key = "{pki.radmfa.key}"\ntls_ca = "{pki.ca.path}"\n'
+                  'tls_name = "proxy.test"\ndead_time_s = 3600\nstatus_check_interval_s = 0.5\n'),
+        accounting=f'accounting_listen = ["127.0.0.1:{acct_port}"]',
+    )
+    nas = f"127.0.0.1:{acct_port}"
+    with server:
+        peer = radsecproxy_factory(config, tcp_ports=(tls_port,))
+        try:
+            first = radclient(nas, NAS_SECRET, [session_packet("Start", "RU-1")], code="acct")[0]
+            assert first.code == "Accounting-Response", first.raw
+            assert server.wait_for_event("accounting", session="RU-1")["upstream"] == f"127.0.0.1:{tls_port}"
+            peer.stop()
+            lost = radclient(nas, NAS_SECRET, [session_packet("Interim-Update", "RU-1")], code="acct", timeout=5)
+            assert lost[0].code is None  # RFC 2866 §2: no answer while the upstream does not have it
+            server.wait_for_event("accounting not forwarded", client="localhost")
+            peer.start(tcp_ports=(tls_port,))
+            # Status-Server on a new TLS connection; radsecproxy answers it with an Access-Accept.
+            alive = server.wait_for_event("upstream server alive", server=f"127.0.0.1:{tls_port}", timeout=60)
+            assert alive["by"] == "Status-Server"
+            stop = radclient(nas, NAS_SECRET, [session_packet("Stop", "RU-1")], code="acct")[0]
+            assert stop.code == "Accounting-Response", stop.raw
+        except AssertionError:
+            print("radsecproxy:", peer.log_text(), "\nradmfa:", server.log_text()[-8000:], sep="\n")
+            raise
+    assert upstream_count(fr, "RU-1", "Start", at_least=1) == 1
+    assert upstream_count(fr, "RU-1", "Stop", at_least=1) == 1
+    assert upstream_count(fr, "RU-1", "Interim-Update", at_least=0) == 0, fr.detail_records()

@@ -36,7 +36,7 @@ from radmfa.radius.dedup import DedupCache, Seen
 from radmfa.service.audit import log
 from radmfa.service.radius import Addr, Transport
 from radmfa.service.warnings import Throttle
-from radmfa.upstream.accounting import AccountingUpstream
+from radmfa.upstream.accounting import AccountingUpstream, accounting_upstream
 
 _CODES = frozenset((wire.ACCOUNTING_REQUEST,))
 
@@ -169,7 +169,7 @@ def build_accounting(
     if not config.radius.accounting_listen and not config.radius.radsec_listen:
         return None
     named = {"default": config.upstream, **config.upstreams}
-    upstreams = {name: AccountingUpstream(u) for name, u in named.items() if u.accounting_servers}
+    upstreams = {name: accounting_upstream(u) for name, u in named.items() if u.accounting_servers}
     return AccountingService(config.radius, clients, store, upstreams, policies)
 
 

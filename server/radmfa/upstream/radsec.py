@@ -29,6 +29,7 @@ import asyncio
 import ssl
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from radmfa.config import UpstreamConfig, format_host_port
@@ -36,7 +37,7 @@ from radmfa.core.model import AuthRequest, PrimaryResult
 from radmfa.errors import UpstreamUnavailable
 from radmfa.radius import crypto, wire
 from radmfa.service.tls import client_context, shows_name
-from radmfa.upstream.radius import _REPLY_CODES, Addr, RadiusUpstream, log
+from radmfa.upstream.radius import Addr, RadiusUpstream, log
 
 CONNECT_TIMEOUT_S = 10.0
 MAX_CONNECTIONS = 16  # per server: 4096 requests in flight
@@ -125,12 +126,12 @@ class _Connection:
         if entry is None or entry.future.done():
             return self.owner.drop_reply("unknown or late", self.server)
         try:
-            frame = wire.parse(data, _REPLY_CODES)
+            frame = wire.parse(data, self.owner.reply_codes)
         except wire.Malformed:
             return self.owner.drop_reply("malformed", self.server)
         if frame.ma_offset < 0 and self.owner.require_ma:
             return self.owner.drop_reply("no Message-Authenticator", self.server)
-        if not crypto.verify_response(frame.data, entry.authenticator, self.owner.secret, frame.ma_offset):
+        if not self.owner.verify(frame, entry.authenticator):
             return self.owner.drop_reply("bad authenticator (wrong secret?)", self.server)
         entry.future.set_result(frame)
 
@@ -223,6 +224,17 @@ class RadsecUpstream(RadiusUpstream):
         return entry.future.result()
 
     async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult:
+        def packet(ident: int) -> tuple[bytes, bytes]:
+            authenticator = crypto.new_authenticator()
+            return self.build(request, password, ident, authenticator), authenticator
+
+        frame, authenticator, answered = await self.exchange(packet)
+        return self._result(frame, authenticator, answered)
+
+    async def exchange(self, packet: Callable[[int], tuple[bytes, bytes]]) -> tuple[wire.Frame, bytes, str]:
+        """Send the request ``packet(ident)`` gives (its bytes and Request
+        Authenticator) to each server of the failover order in turn, once
+        each; the verified reply, that authenticator and who answered."""
         order = self.failover.order(now=time.monotonic())
         for server in order[: self.attempts]:
             name = format_host_port(*server)
@@ -237,13 +249,17 @@ class RadsecUpstream(RadiusUpstream):
             if slot is None:
                 continue  # every Identifier of every connection in use: the next server takes this one
             conn, ident = slot
-            authenticator = crypto.new_authenticator()
-            reply = await self._ask(conn, ident, self.build(request, password, ident, authenticator), authenticator)
+            try:
+                data, authenticator = packet(ident)
+            except BaseException:
+                conn.free.append(ident)
+                raise
+            reply = await self._ask(conn, ident, data, authenticator)
             if reply is None:
                 self.failover.failed(server, since=since, now=time.monotonic())
                 continue
             self.failover.answered(server, now=time.monotonic())
-            return self._result(reply, authenticator, name)
+            return reply, authenticator, name
         raise UpstreamUnavailable("no upstream server answered", tried=tuple(self.names))
 
     async def probe(self, server: Addr) -> bool:
