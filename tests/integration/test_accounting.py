@@ -270,6 +270,29 @@ def test_fraud_record_disconnects_the_users_live_session(radmfa_factory, radclie
     assert sessions(server) == []  # acknowledged: the session is over
 
 
+@pytest.mark.parametrize(("command", "why"), [
+    (("user", "set", "alice", "--state", "blocked"), "blocked by an administrator"),
+    (("user", "reset", "alice"), "user reset"),
+])
+def test_a_block_or_a_reset_disconnects_the_users_live_sessions_only(radmfa_factory, radclient, nas, command, why):
+    server = disconnect_server(radmfa_factory, nas)
+    server.add_users(("bob", "bob-pw", None))
+    with server:
+        for packet in (session_packet("Start", "S-40"), session_packet("Start", "S-41"),
+                       session_packet("Start", "S-42", user="bob")):
+            assert radclient(acct_address(server), NAS_SECRET, [packet], code="acct")[0].code == "Accounting-Response"
+        out = cli(server, *command)
+    assert "S-40" in out and "S-41" in out and "ended (Disconnect-ACK)" in out, out
+    assert nas.rejected == []  # authenticator and Message-Authenticator right, with the coa secret
+    assert sorted(r[44] for r in nas.received) == [b"S-40", b"S-41"]  # bob's session is not touched
+    assert all(r[1] == b"alice" and r[4] == socket.inet_aton("192.0.2.10") and r[32] == b"vpn-1"
+               for r in nas.received)
+    events = admin_events(server)
+    assert len(events) == 2 and {e["target"] for e in events} == {"alice"}
+    assert all("result=ACK" in str(e["detail"]) and f"why={why}" in str(e["detail"]) for e in events), events
+    assert [(r["user"], r["session"]) for r in sessions(server)] == [("bob", "S-42")]
+
+
 def test_session_end_records_a_nak_and_its_error_cause(radmfa_factory, radclient, nas):
     nas.answer, nas.error_cause = 42, 504  # Session Context Not Removable
     server = disconnect_server(radmfa_factory, nas)

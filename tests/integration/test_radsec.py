@@ -5,6 +5,8 @@ the peer on either side:
   listener → FreeRADIUS (UDP upstream);
 * upstream side: radclient → radmfa (UDP) → radsecproxy (RadSec in, UDP out)
   → FreeRADIUS;
+* accounting: radclient → radsecproxy → radmfa's RadSec listener (the same
+  connection, RFC 6614 §2.1) → FreeRADIUS's accounting port;
 
 and a Python TLS client for what radsecproxy will not send (bad framing, the
 same packet twice, Proxy-State).
@@ -12,15 +14,25 @@ same packet twice, Proxy-State).
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import socket
 import ssl
+import struct
 from pathlib import Path
 
 import pytest
 
 from radmfa.radius import crypto, wire
 from tests.integration.harness import NAS_SECRET, REPLY_WAIT_S, access_request
+from tests.integration.test_accounting import UPSTREAM_SECRET as ACCT_UPSTREAM_SECRET
+from tests.integration.test_accounting import (  # noqa: F401  (accounting_upstream is a fixture)
+    accounting_upstream,
+    raw_accounting,
+    session_packet,
+    sessions,
+    upstream_count,
+)
 from tests.integration.test_foundation import code_for, upstream_cfg
 from tests.peers.certs import Issued, TestCa
 from tests.peers.fixtures import UPSTREAM_SECRET, require_binary
@@ -291,3 +303,147 @@ def test_unusable_certificate_or_ca_stops_start_up_naming_the_key(radmfa_factory
     with pytest.raises(RuntimeError, match="radmfa exited") as failed:
         server.start()
     assert message in str(failed.value)
+
+
+def test_dead_radsec_upstream_comes_back_by_status_server_without_logins(
+    radmfa_factory, freeradius_upstream, radclient, radsecproxy_factory, pki
+):
+    """radsecproxy answers Status-Server itself: once it is back, radmfa's
+    probe (a new TLS connection) finds it, with no login in between."""
+    tls_port = free_tcp_port()
+    config = upstream_proxy_config(tls_port, freeradius_upstream.address, pki)
+    server = radmfa_factory(upstream=(
+        f'type = "radius"\ntransport = "radsec"\nservers = ["127.0.0.1:{tls_port}"]\ntimeout_s = 2\n'
+        f'tls_cert = "{pki.radmfa.cert}"\ntls_key = "{pki.radmfa.key}"\ntls_ca = "{pki.ca.path}"\n'
+        'tls_name = "proxy.test"\ndead_time_s = 3600\nstatus_check_interval_s = 0.5\n'
+    ))
+    with server:
+        peer = radsecproxy_factory(config, tcp_ports=(tls_port,))
+        peer.stop()
+        try:
+            lost = radclient(server.address, NAS_SECRET, [{"User-Name": "bob", "User-Password": "wrong"}])[0]
+            assert lost.code == "Access-Reject", lost.raw
+            server.wait_for_event("auth", reason="upstream unavailable")
+            assert not [e for e in server.events() if e.get("event") == "upstream server alive"]
+            peer.start(tcp_ports=(tls_port,))
+            alive = server.wait_for_event("upstream server alive", server=f"127.0.0.1:{tls_port}", timeout=60)
+            assert alive["by"] == "Status-Server"
+            server.wait_for_event("RadSec upstream connected")  # the probe's own connection
+        except AssertionError:
+            print("radsecproxy:", peer.log_text(), "\nradmfa:", server.log_text()[-8000:], sep="\n")
+            raise
+
+
+# ---- accounting on the RadSec connection ----
+
+
+def accounting_response_ok(reply: bytes, request: bytes, secret: bytes) -> bool:
+    """RFC 2866 §3: MD5(Code+ID+Length+RequestAuth+Attributes+Secret)."""
+    return reply[4:20] == hashlib.md5(reply[:4] + request[4:20] + reply[20:] + secret).digest()  # noqa: S324
+
+
+def test_accounting_over_radsec_is_recorded_and_answered_on_the_connection(radmfa_factory, pki):
+    server = radsec_radmfa(radmfa_factory, pki, 'type = "local"')  # accounting_listen = []: RadSec alone
+    with server:
+        with tls_connect(pki, server.radsec_port) as sock:
+            start = [(40, struct.pack("!I", 1)), (44, b"RS-1"), (1, b"alice"), (4, socket.inet_aton("192.0.2.10")),
+                     (8, socket.inet_aton("10.8.0.9")), (33, b"hop-1")]
+            data = raw_accounting(5, start, "radsec")
+            sock.sendall(data)
+            reply = read_packet(sock)
+            assert reply[0] == wire.ACCOUNTING_RESPONSE and reply[1] == 5
+            assert accounting_response_ok(reply, data, b"radsec")  # the RadSec secret, not clients.conf's
+            assert reply.endswith(bytes((33, 7)) + b"hop-1")
+            sock.sendall(data)  # a retransmission: the same bytes, recorded once
+            assert read_packet(sock) == reply
+            # The same Identifier for an Access-Request on the connection is another request.
+            auth, ra = access_request(5, [(wire.USER_NAME, b"nobody")], secret="radsec", password=b"pw")
+            sock.sendall(auth)
+            answer = read_packet(sock)
+            assert answer[0] == wire.ACCESS_REJECT and crypto.verify_response(answer, ra, b"radsec", 22)
+            # Signed with the clients.conf secret instead: dropped, as over UDP.
+            sock.sendall(raw_accounting(6, start[:3], NAS_SECRET))
+            server.wait_for_event("accounting packet dropped", reason="bad_authenticator", client="localhost")
+            stop = raw_accounting(7, [(40, struct.pack("!I", 2)), (44, b"RS-1"), (1, b"alice")], "radsec")
+            sock.sendall(stop)
+            assert read_packet(sock)[:2] == bytes((wire.ACCOUNTING_RESPONSE, 7))
+        event = server.wait_for_event("accounting", status="start", session="RS-1")
+        assert event["client"] == "localhost" and event["upstream"] == "local"
+        server.wait_for_event("accounting", status="stop", session="RS-1")
+        assert len([e for e in server.events() if e.get("event") == "accounting"]) == 2  # the copy was not
+    [row] = sessions(server, "--all")
+    assert (row["session"], row["user"], row["framed_ip"], row["nas"]) == ("RS-1", "alice", "10.8.0.9", "192.0.2.10")
+    assert row["stopped"] is not None
+
+
+def test_accounting_through_radsecproxy_reaches_the_upstream_accounting_server(
+    radmfa_factory, radclient, radsecproxy_factory, pki, accounting_upstream  # noqa: F811 (the fixture)
+):
+    fr = accounting_upstream
+    server = radsec_radmfa(radmfa_factory, pki, (
+        f'type = "local"\naccounting_servers = ["{fr.acct_address}"]\n'
+        f'accounting_secret = "{ACCT_UPSTREAM_SECRET}"\ntimeout_s = 1\nretries = 2'))
+    with server:
+        udp_port = free_udp_port()  # radsecproxy takes accounting on its ListenUDP port too
+        config = nas_proxy_config(udp_port, server.radsec_port, pki.nas, pki.ca.path).replace(
+            "realm * {\n    server radmfa\n}\n", "realm * {\n    server radmfa\n    accountingServer radmfa\n}\n")
+        peer = radsecproxy_factory(config, udp_ports=(udp_port,))
+        try:
+            # Without Message-Authenticator: radsecproxy 1.9 checks an Accounting-Request's
+            # differently from radclient's and drops it (its log: "message authenticator, wrong value").
+            replies = radclient(f"127.0.0.1:{udp_port}", NAS_SECRET, [session_packet("Start", "RS-2")], code="acct",
+                                message_authenticator=False)
+            assert replies[0].code == "Accounting-Response", replies.output
+            event = server.wait_for_event("accounting", session="RS-2")
+            assert event["client"] == "localhost" and event["upstream"] == fr.acct_address
+        except AssertionError:
+            print("radsecproxy:", peer.log_text(), "\nradmfa:", server.log_text()[-8000:], sep="\n")
+            raise
+    assert upstream_count(fr, "RS-2", "Start", at_least=1) == 1
+    assert [r["session"] for r in sessions(server)] == ["RS-2"]
+
+
+def test_accounting_goes_to_a_radsec_upstream_and_it_is_probed_back(
+    radmfa_factory, radclient, radsecproxy_factory, pki, accounting_upstream  # noqa: F811 (the fixture)
+):
+    """radclient → radmfa (UDP accounting) → radsecproxy (RadSec in) → FreeRADIUS's accounting port."""
+    fr = accounting_upstream
+    fr_host, fr_port = fr.acct_address.rsplit(":", 1)
+    tls_port, acct_port = free_tcp_port(), free_udp_port()
+    config = (
+        f"ListenTLS 127.0.0.1:{tls_port}\n{tls_block(pki.proxy, pki.ca.path)}"
+        "client radmfa {\n    host 127.0.0.1\n    type tls\n    tls default\n    secret radsec\n}\n"
+        f'server acct {{\n    host {fr_host}\n    port {fr_port}\n    type udp\n    secret "{ACCT_UPSTREAM_SECRET}"\n'
+        "    StatusServer off\n}\n"
+        "realm * {\n    accountingServer acct\n}\n"
+    )
+    server = radmfa_factory(
+        upstream=(f'type = "radius"\ntransport = "radsec"\nservers = ["127.0.0.1:{tls_port}"]\n'
+                  f'accounting_servers = ["127.0.0.1:{tls_port}"]\ntimeout_s = 2\nretries = 1\n'
+                  f'tls_cert = "{pki.radmfa.cert}"\ntls_key = "{pki.radmfa.key}"\ntls_ca = "{pki.ca.path}"\n'
+                  'tls_name = "proxy.test"\ndead_time_s = 3600\nstatus_check_interval_s = 0.5\n'),
+        accounting=f'accounting_listen = ["127.0.0.1:{acct_port}"]',
+    )
+    nas = f"127.0.0.1:{acct_port}"
+    with server:
+        peer = radsecproxy_factory(config, tcp_ports=(tls_port,))
+        try:
+            first = radclient(nas, NAS_SECRET, [session_packet("Start", "RU-1")], code="acct")[0]
+            assert first.code == "Accounting-Response", first.raw
+            assert server.wait_for_event("accounting", session="RU-1")["upstream"] == f"127.0.0.1:{tls_port}"
+            peer.stop()
+            lost = radclient(nas, NAS_SECRET, [session_packet("Interim-Update", "RU-1")], code="acct", timeout=5)
+            assert lost[0].code is None  # RFC 2866 §2: no answer while the upstream does not have it
+            server.wait_for_event("accounting not forwarded", client="localhost")
+            peer.start(tcp_ports=(tls_port,))
+            # Status-Server on a new TLS connection; radsecproxy answers it with an Access-Accept.
+            alive = server.wait_for_event("upstream server alive", server=f"127.0.0.1:{tls_port}", timeout=60)
+            assert alive["by"] == "Status-Server"
+            stop = radclient(nas, NAS_SECRET, [session_packet("Stop", "RU-1")], code="acct")[0]
+            assert stop.code == "Accounting-Response", stop.raw
+        except AssertionError:
+            print("radsecproxy:", peer.log_text(), "\nradmfa:", server.log_text()[-8000:], sep="\n")
+            raise
+    assert upstream_count(fr, "RU-1", "Start", at_least=1) == 1
+    assert upstream_count(fr, "RU-1", "Stop", at_least=1) == 1
+    assert upstream_count(fr, "RU-1", "Interim-Update", at_least=0) == 0, fr.detail_records()

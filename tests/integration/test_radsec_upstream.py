@@ -1,10 +1,12 @@
 """RadsecUpstream against a scripted RadSec server in this process, for what
 radsecproxy will not do on cue: hold hundreds of requests at once, drop the
-connection in the middle of a request."""
+connection in the middle of a request, go silent and come back."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 from pathlib import Path
 
 import pytest
@@ -30,12 +32,15 @@ def request(user: bytes) -> AuthRequest:
 class Scripted:
     """A RadSec server: Access-Accept to everyone, held back until
     ``answer_after`` requests have come in (all at once then); no answer to
-    the user "hold"; the user "cut" makes it close the connection."""
+    the user "hold"; the user "cut" makes it close the connection. While
+    ``silent``, nothing is answered. ``codes``: what came in, in order."""
 
     def __init__(self) -> None:
         self.answer_after = 1
         self.connections = 0
         self.requests = 0
+        self.silent = False
+        self.codes: list[int] = []
         self.held: list[tuple[asyncio.StreamWriter, bytes]] = []
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -47,6 +52,9 @@ class Scripted:
                 frame = wire.parse(data)
                 assert crypto.verify_request_ma(frame.data, frame.ma_offset, b"radsec")
                 self.requests += 1
+                self.codes.append(frame.code)
+                if self.silent:
+                    continue
                 if frame.get(wire.USER_NAME) == b"cut":
                     writer.close()
                     return
@@ -75,6 +83,7 @@ async def peer(tmp_path: Path):
                          tls_cert=client_cert.cert, tls_key=client_cert.key, tls_ca=ca.path)
     up = RadsecUpstream(cfg)
     await up.start()
+    up.scripted_cfg = cfg  # for tests that need other timers
     yield scripted, up, ("127.0.0.1", port)
     await up.close()
     server.close()
@@ -102,3 +111,52 @@ async def test_lost_connection_fails_its_requests_at_once_and_the_next_one_recon
     assert scripted.connections == 1
     assert (await asyncio.wait_for(up.authenticate(request(b"carol"), b"pw"), DEADLINE_S)).accepted
     assert scripted.connections == 2
+
+
+async def _until(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} within {timeout} s")
+        await asyncio.sleep(0.05)
+
+
+async def test_a_dead_server_is_probed_with_status_server_on_its_connection_and_comes_back(peer) -> None:
+    scripted, fixture_up, server = peer
+    cfg = dataclasses.replace(fixture_up.scripted_cfg, timeout_s=0.5, dead_time_s=3600, status_check_interval_s=0.1)
+    up = RadsecUpstream(cfg)
+    await up.start()
+    try:
+        scripted.silent = True
+        with pytest.raises(UpstreamUnavailable):
+            await up.authenticate(request(b"alice"), b"pw")
+        assert up.failover.dead(now=time.monotonic()) == [server]
+        await _until(lambda: scripted.codes.count(wire.STATUS_SERVER) >= 2, DEADLINE_S, "no two probes")
+        assert not up.healthy()  # unanswered probes change nothing
+        scripted.silent = False
+        await _until(up.healthy, DEADLINE_S, "no answered Status-Server revived the server")
+        assert up.failover.dead(now=time.monotonic()) == []
+        # Only probes reached it since the login: no real traffic was needed.
+        assert scripted.codes[0] == wire.ACCESS_REQUEST
+        assert set(scripted.codes[1:]) == {wire.STATUS_SERVER}
+        assert scripted.connections == 1  # the probes used the connection the login opened
+        assert (await up.authenticate(request(b"bob"), b"pw")).accepted
+    finally:
+        await up.close()
+
+
+async def test_no_probes_while_the_server_is_live_or_with_interval_zero(peer) -> None:
+    scripted, fixture_up, server = peer
+    cfg = dataclasses.replace(fixture_up.scripted_cfg, timeout_s=0.5, dead_time_s=3600, status_check_interval_s=0)
+    up = RadsecUpstream(cfg)
+    await up.start()
+    try:
+        assert (await up.authenticate(request(b"alice"), b"pw")).accepted
+        scripted.silent = True
+        with pytest.raises(UpstreamUnavailable):
+            await up.authenticate(request(b"bob"), b"pw")
+        await asyncio.sleep(0.5)  # would have been five probes at 0.1 s
+        assert wire.STATUS_SERVER not in scripted.codes
+        assert not up.healthy()
+    finally:
+        await up.close()

@@ -48,6 +48,17 @@ def test_accounting_response_round_trip() -> None:
     frame = wire.parse(reply)
     assert accounting.verify_response(frame, request_auth, SECRET)
     assert not accounting.verify_response(frame, bytes(16), SECRET)
+    assert frame.ma_offset >= 0
+
+
+def test_accounting_response_without_message_authenticator() -> None:
+    request_auth = bytes(range(16))
+    reply = accounting.sign_response(3, request_auth, wire.encode_attrs([(33, b"hop")]), SECRET,
+                                     message_authenticator=False)
+    assert len(reply) == 20 + 5 and reply.endswith(bytes((33, 5)) + b"hop")
+    frame = wire.parse(reply)
+    assert frame.ma_offset < 0
+    assert accounting.verify_response(frame, request_auth, SECRET)
 
 
 def test_accounting_event_and_error_cause() -> None:

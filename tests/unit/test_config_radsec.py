@@ -51,6 +51,15 @@ def test_upstream_port_2083_and_secret_radsec(tmp_path: Path) -> None:
     assert (own.secret, own.tls_name) == (b"other", "rs.example")
 
 
+def test_upstream_accounting_over_radsec_on_port_2083(tmp_path: Path) -> None:
+    up = load(write(tmp_path, UPSTREAM + 'accounting_servers = ["rs1.example", "rs2.example:3000"]\n')).upstream
+    assert up.accounting_servers == (("rs1.example", 2083), ("rs2.example", 3000))  # no accounting port in RFC 6614
+    assert up.accounting_secret == b"radsec"
+    udp = load(write(tmp_path, '[upstream]\ntype = "radius"\nservers = ["a"]\nsecret = "s"\n'
+                                'accounting_servers = ["b"]\n')).upstream
+    assert udp.accounting_servers == (("b", 1813),)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

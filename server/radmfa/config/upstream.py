@@ -84,7 +84,7 @@ def parse_upstream(u: Section, name: str) -> UpstreamConfig:
         tls_ca=tls_file(u, "tls_ca") if radsec else None,
         tls_name=cert_name(u, "tls_name") if radsec else "",
     )
-    accounting = u.host_ports("accounting_servers", (), 1813)
+    accounting = u.host_ports("accounting_servers", (), RADSEC_PORT if radsec else 1813)  # RFC 6614 §2.1
     accounting_secret = u.secret("accounting_secret") or upstream.secret
     if accounting and not accounting_secret:
         u.fail("accounting_secret", "accounting_servers need a shared secret (accounting_secret or secret)")

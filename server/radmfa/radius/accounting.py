@@ -148,17 +148,25 @@ def error_cause(frame: Frame) -> str:
     return f"{value} {ERROR_CAUSES.get(value, 'unknown')}"
 
 
-def sign_response(ident: int, request_auth: bytes, attrs: bytes, secret: bytes) -> bytes:
-    """An Accounting-Response with a Message-Authenticator first. Its MA is
-    computed over the packet with a zero authenticator field, as FreeRADIUS
-    (radclient included) computes and checks it for accounting; then the
-    Response Authenticator over the final packet (RFC 2866 §3)."""
-    length = HEADER_LEN + MA_LEN + len(attrs)
+def sign_response(ident: int, request_auth: bytes, attrs: bytes, secret: bytes, *,
+                  message_authenticator: bool = True) -> bytes:
+    """An Accounting-Response, with ``message_authenticator`` one first; then
+    the Response Authenticator over the final packet (RFC 2866 §3).
+
+    No RFC says how an Accounting-Response's MA is made: FreeRADIUS
+    (radclient included) computes it over a zero authenticator field, as
+    here, radsecproxy over the request's authenticator (as RFC 5176 §3.1
+    does for CoA answers) and drops a reply whose MA it computes otherwise.
+    So the listener sends one only to a NAS whose request had one."""
+    length = HEADER_LEN + (MA_LEN if message_authenticator else 0) + len(attrs)
     if length > MAX_LEN:
         raise ValueError(f"response would be {length} octets, above the RADIUS maximum")
     head = struct.pack("!BBH", wire.ACCOUNTING_RESPONSE, ident, length)
-    ma = hmac.digest(secret, head + _ZERO16 + _MA_HEADER + _ZERO16 + attrs, "md5")
-    body = _MA_HEADER + ma + attrs
+    if message_authenticator:
+        ma = hmac.digest(secret, head + _ZERO16 + _MA_HEADER + _ZERO16 + attrs, "md5")
+        body = _MA_HEADER + ma + attrs
+    else:
+        body = attrs
     return head + hashlib.md5(head + request_auth + body + secret).digest() + body  # noqa: S324 (RFC 2866)
 
 

@@ -1,6 +1,7 @@
 """The NAS-facing accounting listener (RFC 2866): verify, record, forward, answer.
 
-For every datagram on ``[radius] accounting_listen``: known source → framing
+For every datagram on ``[radius] accounting_listen``, and every
+Accounting-Request on a RadSec connection (service/radsec.py): known source → framing
 (Accounting-Request only) → Request Authenticator (and Message-Authenticator
 when present) with the client's secret → duplicate cache. What fails is
 dropped silently and counted, like the authentication listener.
@@ -35,7 +36,7 @@ from radmfa.radius.dedup import DedupCache, Seen
 from radmfa.service.audit import log
 from radmfa.service.radius import Addr, Transport
 from radmfa.service.warnings import Throttle
-from radmfa.upstream.accounting import AccountingUpstream
+from radmfa.upstream.accounting import AccountingUpstream, accounting_upstream
 
 _CODES = frozenset((wire.ACCOUNTING_REQUEST,))
 
@@ -75,12 +76,18 @@ class AccountingService:
     def counters(self) -> dict[str, Any]:
         return {"answered": dict(self.answered), "dropped": dict(self.dropped), "in_flight": len(self._tasks)}
 
-    def receive(self, data: bytes, addr: Addr, transport: Transport, dedup: DedupCache) -> None:
+    def receive(
+        self, data: bytes, addr: Addr, transport: Transport, dedup: DedupCache, client: Client | None = None
+    ) -> None:
+        """``client``: who sent it when the transport has said (a RadSec
+        connection, with its RadSec secret); else the clients.conf entry for
+        the source address."""
         if self.stopping:
             return self.drop("shutting_down")
-        client = self.clients().match(addr[0])
         if client is None:
-            return self.drop("unknown_client", ip=addr[0])
+            client = self.clients().match(addr[0])
+            if client is None:
+                return self.drop("unknown_client", ip=addr[0])
         now = time.monotonic()
         if len(data) >= wire.MIN_LEN:
             replay = dedup.replay((addr[0], addr[1], data[1]), data, now=now)
@@ -132,7 +139,8 @@ class AccountingService:
                                   client=client.name, now=time.monotonic())
             return self.drop("store_failed", client.name)
         attrs = [(t, v) for t, v in frame.attrs if t == wire.PROXY_STATE]  # every one, in order (PROXY-1)
-        reply = accounting.sign_response(frame.ident, frame.authenticator, wire.encode_attrs(attrs), client.secret)
+        reply = accounting.sign_response(frame.ident, frame.authenticator, wire.encode_attrs(attrs), client.secret,
+                                         message_authenticator=frame.ma_offset >= 0)  # in kind: see sign_response
         dedup.answered(key, frame.authenticator, reply, now=time.monotonic())
         transport.sendto(reply, addr)
         self.answered[event.status_name] += 1
@@ -156,11 +164,12 @@ class AccountingService:
 def build_accounting(
     config: Config, clients: Callable[[], ClientTable], store: NasSessionStore, policies: ClientPolicies
 ) -> AccountingService | None:
-    """The accounting service, or None with ``accounting_listen = []``."""
-    if not config.radius.accounting_listen:
+    """The accounting service, or None with ``accounting_listen = []`` and no
+    RadSec listener (RFC 6614 carries accounting on the RadSec connection)."""
+    if not config.radius.accounting_listen and not config.radius.radsec_listen:
         return None
     named = {"default": config.upstream, **config.upstreams}
-    upstreams = {name: AccountingUpstream(u) for name, u in named.items() if u.accounting_servers}
+    upstreams = {name: accounting_upstream(u) for name, u in named.items() if u.accounting_servers}
     return AccountingService(config.radius, clients, store, upstreams, policies)
 
 

@@ -244,8 +244,8 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
         app.addresses.append((sockname[0], sockname[1]))
     if app.accounting is not None:
         await _listen_accounting(app, app.accounting, reuse_port=reuse_port)
-    if app.config.radius.radsec_listen:  # RADIUS over TLS (RFC 6614), the same service behind it
-        app.radsec = RadsecListener(app.config.radius, app.service, app.policies)
+    if app.config.radius.radsec_listen:  # RADIUS over TLS (RFC 6614), the same services behind it
+        app.radsec = RadsecListener(app.config.radius, app.service, app.policies, accounting=app.accounting)
         app.radsec.check(where, {n: p.radsec_ca for n, p in app.config.clients.items() if p.radsec_ca})
         await app.radsec.start(where, reuse_port=reuse_port)
     if app.ldap_front is not None:  # applications binding over LDAP, on the same pipeline
@@ -253,7 +253,8 @@ async def listen(app: App, *, reuse_port: bool = False) -> None:
 
 
 async def _listen_accounting(app: App, service: AccountingService, *, reuse_port: bool) -> None:
-    """[radius] accounting_listen: Accounting-Requests (service/accounting.py)."""
+    """[radius] accounting_listen: Accounting-Requests (service/accounting.py);
+    none bound when it is empty (RadSec alone then brings them)."""
     await service.start()
     for host, port in app.config.radius.accounting_listen:
         listener = AccountingListener(service)

@@ -1,5 +1,8 @@
 """The RadSec listener (RADIUS over TLS, RFC 6614) in front of the same
-RadiusService as the UDP sockets.
+RadiusService as the UDP sockets, and of the AccountingService: RFC 6614
+carries accounting on the same connection (§2.1), so an Accounting-Request
+goes there, verified with the connection's RadSec secret, and its
+Accounting-Response comes back on the connection.
 
 A connection is matched to its clients.conf entry by source address, like a
 datagram; that client needs ``[clients.<name>] radsec_ca`` and
@@ -37,6 +40,7 @@ from radmfa.errors import ConfigError
 from radmfa.radius import wire
 from radmfa.radius.clients import Client
 from radmfa.radius.dedup import DedupCache
+from radmfa.service.accounting import AccountingService
 from radmfa.service.audit import log
 from radmfa.service.binding import CannotListen, bind_failure, family_of
 from radmfa.service.radius import Addr, RadiusService
@@ -70,9 +74,13 @@ class _Connection:
 
 
 class RadsecListener:
-    def __init__(self, cfg: RadiusConfig, service: RadiusService, policies: ClientPolicies) -> None:
+    def __init__(self, cfg: RadiusConfig, service: RadiusService, policies: ClientPolicies, *,
+                 accounting: AccountingService | None = None) -> None:
+        """``accounting``: where Accounting-Requests go; without it they are
+        dropped as the UDP listener drops any code it does not take."""
         self.cfg = cfg
         self.service = service
+        self.accounting = accounting
         self.policies = policies
         self._sockets: list[socket.socket] = []
         self._accepting: list[asyncio.Task[None]] = []
@@ -222,16 +230,22 @@ class RadsecListener:
             client, secret=secret, require_message_authenticator=require_ma, limit_proxy_state="no"
         )
         conn = _Connection(writer)
+        # One cache per service: a NAS may use an Identifier for an
+        # Access-Request and another for an Accounting-Request at once.
         dedup = DedupCache(self.cfg.duplicate_window_s, max_entries=self.cfg.max_pending)
+        accounting_dedup = DedupCache(self.cfg.duplicate_window_s, max_entries=self.cfg.max_pending)
         log.info("RadSec connection", client=client.name, client_ip=addr[0], tls=writer.get_extra_info("ssl_object")
                  .version())
         try:
-            await self._packets(reader, conn, addr, tls_client, dedup)
+            await self._packets(reader, conn, addr, tls_client, (dedup, accounting_dedup))
         finally:
             log.info("RadSec connection closed", client=client.name, client_ip=addr[0])
 
     async def _packets(self, reader: asyncio.StreamReader, conn: _Connection, addr: Addr, client: Client,
-                       dedup: DedupCache) -> None:
+                       caches: tuple[DedupCache, DedupCache]) -> None:
+        """Read packets until the peer goes, is idle or breaks the framing;
+        each to the authentication or the accounting service by its Code."""
+        dedup, accounting_dedup = caches
         idle = self.cfg.radsec_idle_timeout_s
         while not self.service.stopping:
             try:
@@ -253,4 +267,7 @@ class RadsecListener:
             except (TimeoutError, asyncio.IncompleteReadError):
                 return self._refuse("radsec_bad_framing", client.name, addr[0], length=length)
             conn.last_activity = time.monotonic()
-            self.service.receive(header + body, addr, conn, dedup, client=client)
+            if header[0] == wire.ACCOUNTING_REQUEST and self.accounting is not None:
+                self.accounting.receive(header + body, addr, conn, accounting_dedup, client=client)
+            else:
+                self.service.receive(header + body, addr, conn, dedup, client=client)

@@ -14,10 +14,11 @@ The model is FreeRADIUS's fail-over between home servers: a
   this request waited for it: then it is busy or slow with this request, not
   dead (FreeRADIUS: "Received reply from home server … Might not be zombie").
 * Any answer marks a server live at once, a Status-Server probe's
-  included (upstream/radius.py probes dead RADIUS servers, FreeRADIUS's
-  ``status_check = status-server``). A dead server also comes back by itself
-  when its dead time ends (FreeRADIUS's ``revive_interval``): servers that
-  ignore Status-Server, and the LDAP directories, are found alive that way.
+  included (upstream/radius.py and upstream/radsec.py probe dead RADIUS
+  servers, FreeRADIUS's ``status_check = status-server``). A dead server
+  also comes back by itself when its dead time ends (FreeRADIUS's
+  ``revive_interval``): servers that ignore Status-Server, and the LDAP
+  directories, are found alive that way.
 * When no live server is left, one dead server is tried as a last resort
   (FreeRADIUS uses a zombie this way): the one whose dead time ends first.
   One, not every one, so a login fails fast while the whole directory is

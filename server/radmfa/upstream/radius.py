@@ -184,15 +184,23 @@ class RadiusUpstream:
         self.servers = [(f"::ffff:{h}" if mixed and f == socket.AF_INET else h, p) for f, (h, p) in resolved]
         self.failover = Failover(self.servers, self.dead_time_s)
         self._names_by_addr = {server: format_host_port(server[0], server[1]) for server in self.servers}
-        if self.check_interval_s > 0:
+        self.start_probing()
+
+    def start_probing(self) -> None:
+        """Probe dead servers with Status-Server from now on (``probe``), unless
+        ``status_check_interval_s`` is 0."""
+        if self.check_interval_s > 0 and self._prober is None:
             self._prober = asyncio.get_running_loop().create_task(self._probe_dead())
 
-    async def close(self) -> None:
+    async def stop_probing(self) -> None:
         if self._prober is not None:
             self._prober.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._prober
             self._prober = None
+
+    async def close(self) -> None:
+        await self.stop_probing()
         for socks in self._sockets.values():
             for s in socks:
                 s.close()
@@ -339,9 +347,13 @@ class RadiusUpstream:
             sock.free.append(ident)
         if entry.reply is None:
             return False
+        self.revived(server)
+        return True
+
+    def revived(self, server: Addr) -> None:
+        """``server`` answered a Status-Server probe: live again."""
         self.failover.answered(server, now=time.monotonic())
         log.info("upstream server alive", server=format_host_port(server[0], server[1]), by="Status-Server")
-        return True
 
     def _result(self, frame: wire.Frame, authenticator: bytes, server: str) -> PrimaryResult:
         if frame.code == wire.ACCESS_ACCEPT:

@@ -17,6 +17,10 @@ upstream/radius.py; only the way there differs.
   connection fails): each server of failover.py's order is tried once, up to
   ``retries`` servers; a server that does not answer within ``timeout_s`` or
   cannot be reached is dead for ``dead_time_s``.
+* Dead servers are probed with Status-Server every
+  ``status_check_interval_s`` over their TLS connection (reconnecting when it
+  is gone), as upstream/radius.py probes UDP ones: one that answers is live
+  again at once.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import asyncio
 import ssl
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from radmfa.config import UpstreamConfig, format_host_port
@@ -32,7 +37,7 @@ from radmfa.core.model import AuthRequest, PrimaryResult
 from radmfa.errors import UpstreamUnavailable
 from radmfa.radius import crypto, wire
 from radmfa.service.tls import client_context, shows_name
-from radmfa.upstream.radius import _REPLY_CODES, Addr, RadiusUpstream, log
+from radmfa.upstream.radius import Addr, RadiusUpstream, log
 
 CONNECT_TIMEOUT_S = 10.0
 MAX_CONNECTIONS = 16  # per server: 4096 requests in flight
@@ -121,12 +126,12 @@ class _Connection:
         if entry is None or entry.future.done():
             return self.owner.drop_reply("unknown or late", self.server)
         try:
-            frame = wire.parse(data, _REPLY_CODES)
+            frame = wire.parse(data, self.owner.reply_codes)
         except wire.Malformed:
             return self.owner.drop_reply("malformed", self.server)
         if frame.ma_offset < 0 and self.owner.require_ma:
             return self.owner.drop_reply("no Message-Authenticator", self.server)
-        if not crypto.verify_response(frame.data, entry.authenticator, self.owner.secret, frame.ma_offset):
+        if not self.owner.verify(frame, entry.authenticator):
             return self.owner.drop_reply("bad authenticator (wrong secret?)", self.server)
         entry.future.set_result(frame)
 
@@ -165,8 +170,10 @@ class RadsecUpstream(RadiusUpstream):
         """Servers are kept as configured: each connection resolves its host."""
         self.servers = list(self._configured)
         self.failover = type(self.failover)(self.servers, self.dead_time_s)
+        self.start_probing()
 
     async def close(self) -> None:
+        await self.stop_probing()
         for conns in self._connections.values():
             for conn in conns:
                 await conn.close()
@@ -198,9 +205,37 @@ class RadsecUpstream(RadiusUpstream):
             self._connections[server].append(conn)
             return conn, conn.free.popleft()
 
+    async def _ask(self, conn: _Connection, ident: int, data: bytes, authenticator: bytes) -> wire.Frame | None:
+        """Send ``data`` on ``conn`` (``ident`` is given back after); its
+        verified reply, or None when none came within ``timeout_s`` or the
+        connection failed first."""
+        entry = _Pending(asyncio.get_running_loop().create_future(), authenticator)
+        conn.pending[ident] = entry
+        try:
+            conn.send(data)
+            answered = await _wait(entry.future, self.timeout_s)
+        finally:
+            del conn.pending[ident]
+            conn.free.append(ident)
+            if not entry.future.done():
+                entry.future.cancel()
+        if not answered or entry.future.exception() is not None:
+            return None
+        return entry.future.result()
+
     async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult:
+        def packet(ident: int) -> tuple[bytes, bytes]:
+            authenticator = crypto.new_authenticator()
+            return self.build(request, password, ident, authenticator), authenticator
+
+        frame, authenticator, answered = await self.exchange(packet)
+        return self._result(frame, authenticator, answered)
+
+    async def exchange(self, packet: Callable[[int], tuple[bytes, bytes]]) -> tuple[wire.Frame, bytes, str]:
+        """Send the request ``packet(ident)`` gives (its bytes and Request
+        Authenticator) to each server of the failover order in turn, once
+        each; the verified reply, that authenticator and who answered."""
         order = self.failover.order(now=time.monotonic())
-        loop = asyncio.get_running_loop()
         for server in order[: self.attempts]:
             name = format_host_port(*server)
             since = time.monotonic()
@@ -214,20 +249,34 @@ class RadsecUpstream(RadiusUpstream):
             if slot is None:
                 continue  # every Identifier of every connection in use: the next server takes this one
             conn, ident = slot
-            authenticator = crypto.new_authenticator()
-            entry = _Pending(loop.create_future(), authenticator)
-            conn.pending[ident] = entry
             try:
-                conn.send(self.build(request, password, ident, authenticator))
-                answered = await _wait(entry.future, self.timeout_s)
-            finally:
-                del conn.pending[ident]
+                data, authenticator = packet(ident)
+            except BaseException:
                 conn.free.append(ident)
-                if not entry.future.done():
-                    entry.future.cancel()
-            if not answered or entry.future.exception() is not None:
+                raise
+            reply = await self._ask(conn, ident, data, authenticator)
+            if reply is None:
                 self.failover.failed(server, since=since, now=time.monotonic())
                 continue
             self.failover.answered(server, now=time.monotonic())
-            return self._result(entry.future.result(), authenticator, name)
+            return reply, authenticator, name
         raise UpstreamUnavailable("no upstream server answered", tried=tuple(self.names))
+
+    async def probe(self, server: Addr) -> bool:
+        """One Status-Server to a dead ``server`` over its TLS connection,
+        connecting first when it has none (RFC 5997 §4.2; RFC 6614
+        recommends Status-Server on RadSec connections). An answer makes it
+        live; False when it cannot be reached or does not answer in time."""
+        try:
+            slot = await self._slot(server)
+        except (OSError, ssl.SSLError, TimeoutError):
+            return False  # still down; the next interval tries again, quietly
+        if slot is None:
+            return False  # every Identifier busy: it is not that dead; the next interval asks
+        conn, ident = slot
+        authenticator = crypto.new_authenticator()
+        data = crypto.sign_request(wire.STATUS_SERVER, ident, authenticator, b"", self.secret)
+        if await self._ask(conn, ident, data, authenticator) is None:
+            return False
+        self.revived(server)
+        return True
