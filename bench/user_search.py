@@ -44,18 +44,19 @@ from radmfa.store import open_store
 
 BATCH = 10_000
 LIMIT = 50  # the portal's SEARCH_LIMIT
-FIRST = (
+_FIRST = (
     "Anna Ben Carla David Elif Felix Greta Hannah Ivan Jana Jonas Julia Karl Lea Leon Lukas Marie Mark Martin "
     "Mia Noah Olga Paul Petra Ralf Sara Simon Sofia Thomas Tim Ute Vera Wolf Yusuf Zoe Ahmet Chen Maria Jose "
     "John Mary James Linda Michael Barbara Robert Susan William Karen Priya Arjun Fatima Omar Kenji Yuki"
-).split()
-LAST = (
+)
+_LAST = (
     "Müller Schmidt Schneider Fischer Weber Meyer Wagner Becker Schulz Hoffmann Koch Richter Klein Wolf "
     "Schröder Neumann Schwarz Zimmermann Braun Krüger Hofmann Hartmann Lange Schmitt Werner Krause Meier "
     "Lehmann Köhler Herrmann Walter König Mayer Huber Kaiser Fuchs Peters Lang Scholz Möller Weiß Jung Hahn "
     "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Nguyen Kim Patel Yilmaz Kaya "
     "Novak Horvat Kowalski Nowak Rossi Russo Ferrari Silva Santos Costa Dubois Martin Bernard Jansen Visser"
-).split()
+)
+FIRST, LAST = _FIRST.split(), _LAST.split()
 # Mobile prefixes by country, the number of digits that follow.
 MOBILES = (("+49151", 8), ("+49160", 7), ("+49170", 7), ("+49176", 8), ("+1415", 7), ("+1646", 7),
            ("+4479", 8), ("+3361", 8), ("+41079", 7), ("+4366", 8))
