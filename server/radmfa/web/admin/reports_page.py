@@ -142,7 +142,7 @@ class ReportPages:
             async for rows in pages:
                 await response.write(_csv(columns, rows, header=False))
         except ConnectionError:
-            raise  # the browser went away: aiohttp notes it
+            return response  # the browser went away (aiohttp notes it): nobody to tell
         except Exception as e:
             log.error("report export failed part way", kind=kind, error=type(e).__name__, detail=str(e)[:200])
             if request.transport is not None:
