@@ -13,13 +13,14 @@ import csv
 import io
 import secrets
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from radmfa.core.admin_ports import Store
-from radmfa.core.model import NewToken, NewUser
+from radmfa.core.model import AuditRecord, NewToken, NewUser
 from radmfa.factors.totp import hotp
 from radmfa.upstream.passwords import hash_password
 from tests.fakes.server import free_tcp_port
@@ -214,6 +215,14 @@ def test_directory_sync_preview_and_confirmed_removals(stack, chromium, request,
     assert sum(e[0] == "ann" and e[1] == "directory.sync" for e in events(server)) == 2
 
 
+def bulk_rows(n: int) -> list[AuditRecord]:
+    """``n`` sign-ins of one user, several to a second (pages end between rows of one time)."""
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    return [AuditRecord(start + timedelta(seconds=i // 3), f"bulk-{i}", "localhost", "127.0.0.1", "bulk", "",
+                        "totp", "accept" if i % 5 else "reject", "" if i % 5 else 'wrong code, "again"', 1.0)
+            for i in range(n)]
+
+
 def _csv(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text)))
 
@@ -263,6 +272,13 @@ def test_auditor_reads_reports_and_the_csv_equals_the_command(stack, chromium, r
         expected = cli(server, "report", kind, *argv, "--format", "csv")
         assert _csv(response.text()) == _csv(expected), kind
         assert len(_csv(expected)) >= (1 if kind == "fraud" else 2), kind  # a header and, but for fraud, rows
+    # More rows than a page of the store (5,000): streamed, the same bytes as the command's.
+    in_store(server, lambda store: store.write_audit(bulk_rows(12_001)))
+    response = page.context.request.get(f"{portal.url}/reports/auth.csv?user=bulk&since=2020-01-01")
+    assert response.status == 200 and "content-length" not in response.headers  # sent as it is read
+    assert response.headers["cache-control"] == "no-store" and "content-security-policy" in response.headers
+    expected = cli(server, "report", "auth", "--user", "bulk", "--since", "2020-01-01", "--format", "csv")
+    assert response.text().splitlines() == expected.splitlines() and len(_csv(expected)) == 12_002
     bad = page.context.request.get(f"{portal.url}/reports/auth.csv?since=yesterday-ish")
     assert bad.status == 400 and "since" in bad.text()
     page.goto(portal.url + "/reports?kind=bypass&user=alice&run=1")

@@ -159,7 +159,6 @@ def test_office_call(stack, peers, chromium, radclient, request) -> None:  # noq
 
 def test_push_with_backup_phone(stack, peers, chromium, radclient, request) -> None:  # noqa: ANN001
     server, portal = stack
-    peers.ntfy.tap_label = "Approve"
     page = new_page(chromium)
     shots = Shots(page, request.node.name)
     sign_in(page, portal, shots)
@@ -172,8 +171,12 @@ def test_push_with_backup_phone(stack, peers, chromium, radclient, request) -> N
     topic = page.inner_text("code.secret").strip()
     assert topic.startswith("radmfa-alice-") and "…" not in topic
     submit(page, "Verify now")
-    expect_path(page, "/enroll/backup")
+    # The portal's push is number-matched: the phone taps the number the page shows.
+    number = page.inner_text("#match-number").strip()
+    shots.step("push-number")
     assert peers.ntfy.published[-1]["topic"] == topic
+    assert peers.ntfy.tap_now(peers.ntfy.published[-1], number) == 200
+    expect_path(page, "/enroll/backup")
     shots.step("backup-phone")
     enter_phone(page, shots, "US", "415 555 0144")
     expect_path(page, "/enroll/verify")
@@ -185,6 +188,7 @@ def test_push_with_backup_phone(stack, peers, chromium, radclient, request) -> N
     user = get_user(server, "alice")
     assert user is not None and user.push_enrolled and user.default_method == "push"
     assert user.mobile == "+14155550144"
+    peers.ntfy.tap_label = "Approve"  # the NAS's client has no number matching
     first = radius_login(radclient, server, "alice", "alice-pw")
     done = radius_login(radclient, server, "alice", menu_key(first.get("Reply-Message") or "", "push"),
                         state=first.get("State"))

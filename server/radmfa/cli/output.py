@@ -81,11 +81,13 @@ def _cut(cell: str, width: int) -> str:
     return cell if len(cell) <= width else cell[: width - 1] + ELLIPSIS
 
 
-def write_csv(columns: Sequence[str], rows: Sequence[Row], stream: TextIO) -> None:
+def write_csv(columns: Sequence[str], rows: Sequence[Row], stream: TextIO, *, header: bool = True) -> None:
+    """``header=False``: rows only, to follow what was written before (an export in pages)."""
     # RFC 4180: a header row, fields with a comma, quote or line break quoted
     # and inner quotes doubled (the csv module's "excel" dialect), CRLF lines.
     writer = csv.writer(stream)
-    writer.writerow(columns)
+    if header:
+        writer.writerow(columns)
     writer.writerows(
         [_defused(visible(cell)) if isinstance(cell, str) else cell for cell in row] for row in rows
     )  # None is written as an empty field

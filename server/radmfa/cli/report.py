@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from radmfa.cli.output import Row, add_format_option, terminal_width, write_rows
 from radmfa.cli.parsing import CommandError, UsageError, e164_number
@@ -161,18 +162,22 @@ class ReportQuery:
 
 
 async def auth_records(store: AdminStore, q: ReportQuery) -> list[AuditRecord]:
-    return await store.query_audit(
-        since=q.since,
-        until=q.until,
-        username=q.user,
-        limit=q.limit,
+    return await store.query_audit(**_audit_filters(q))
+
+
+def _audit_filters(q: ReportQuery) -> dict[str, Any]:
+    return {
+        "since": q.since,
+        "until": q.until,
+        "username": q.user,
+        "limit": q.limit,
         # Rows are recorded in full or masked ([audit] destinations, which
         # may have changed over time): look for both.
-        phone=(q.phone, methods.mask(q.phone)) if q.phone else None,
-        result=q.result,
-        client=q.client,
-        method=q.method,
-    )
+        "phone": (q.phone, methods.mask(q.phone)) if q.phone else None,
+        "result": q.result,
+        "client": q.client,
+        "method": q.method,
+    }
 
 
 def _daily(store: AdminStore, q: ReportQuery, *by: str) -> Awaitable[list[tuple[str | int, ...]]]:
@@ -211,10 +216,15 @@ ADMIN_COLUMNS = ("time", "actor", "action", "target", "detail")
 
 async def admin_rows(store: AdminStore, q: ReportQuery) -> list[Row]:
     events: list[AdminEvent] = await store.query_admin_events(since=q.since, until=q.until, limit=q.limit)
-    return [(reports.format_time(e.time), e.actor, e.action, e.target, e.detail) for e in events]
+    return [_admin_row(e) for e in events]
+
+
+def _admin_row(e: AdminEvent) -> Row:
+    return (reports.format_time(e.time), e.actor, e.action, e.target, e.detail)
 
 
 REPORTS = ("auth", "usage", "bypass", "fraud", "admin")
+_T = TypeVar("_T")
 
 
 async def report_rows(
@@ -233,6 +243,34 @@ async def report_rows(
     if kind == "admin":
         return ADMIN_COLUMNS, await admin_rows(store, q)
     raise UsageError(f"no report {kind!r}; the reports are: {', '.join(REPORTS)}")
+
+
+async def report_pages(
+    store: AdminStore, kind: str, q: ReportQuery, *, now: datetime
+) -> tuple[tuple[str, ...], AsyncGenerator[list[Row], None]]:
+    """report_rows' columns and rows, the rows in pages: the audit and admin
+    logs, which grow without bound, a page per store statement; the other
+    reports (counts, fraud reports, bypasses) are short and come whole."""
+    q.check()
+    if kind == "auth":
+        records = store.audit_pages(**_audit_filters(q))
+        return reports.AUTH_COLUMNS, _mapped(records, lambda page: list(reports.auth_rows(page)))
+    if kind == "admin":
+        events = store.admin_event_pages(since=q.since, until=q.until, limit=q.limit)
+        return ADMIN_COLUMNS, _mapped(events, lambda page: [_admin_row(e) for e in page])
+    columns, rows = await report_rows(store, kind, q, now=now)
+    return columns, _whole(rows)
+
+
+async def _mapped(
+    pages: AsyncIterator[list[_T]], rows: Callable[[list[_T]], list[Row]]
+) -> AsyncGenerator[list[Row], None]:
+    async for page in pages:
+        yield rows(page)
+
+
+async def _whole(rows: list[Row]) -> AsyncGenerator[list[Row], None]:
+    yield rows
 
 
 def cmd_auth(args: argparse.Namespace, cfg: Config) -> int:

@@ -7,7 +7,7 @@ depend on these; a login needs only core.ports.LoginStore.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -169,12 +169,34 @@ class AuditLog(AuditWriter, Protocol):
         must match exactly (``client`` the client name, ``method`` the factor);
         ``phone`` may list several spellings (the full and the masked number)."""
 
+    def audit_pages(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        username: str | None = None,
+        limit: int | None = None,
+        phone: str | tuple[str, ...] | None = None,
+        result: str | None = None,
+        client: str | None = None,
+        method: str | None = None,
+        page: int = ...,
+    ) -> AsyncIterator[list[AuditRecord]]:
+        """query_audit's rows in pages of at most ``page``, one statement
+        each: the rows up to the newest match when it starts."""
+
     async def write_admin_event(self, event: AdminEvent) -> None: ...
 
     async def query_admin_events(
         self, *, since: datetime | None = None, until: datetime | None = None, limit: int | None = None
     ) -> list[AdminEvent]:
         """Oldest first; with ``limit``, the newest N rows."""
+
+    def admin_event_pages(
+        self, *, since: datetime | None = None, until: datetime | None = None, limit: int | None = None,
+        page: int = ...,
+    ) -> AsyncIterator[list[AdminEvent]]:
+        """query_admin_events' rows in pages, as audit_pages."""
 
 
 class ReportStore(Protocol):

@@ -222,7 +222,13 @@ class PhoneFactors:
         if refused is not None:
             return None, refused
         assert held is not None
-        return callbacks.match_number(await self.store.callback_key(), held.id), None
+        return await self.shown_number(held), None
+
+    async def shown_number(self, held: OobSession) -> int:
+        """The number to show where the user signs in (an Access-Challenge,
+        the portal's page) for a push offered with ``match``: the one of its
+        three that approves."""
+        return callbacks.match_number(await self.store.callback_key(), held.id)
 
     async def wait_number(
         self, user: User, client: str, *, waiter: str, now: datetime, deadline: Deadline
@@ -418,11 +424,19 @@ class PhoneFactors:
     async def _expire_when_due(self, held: OobSession) -> None:
         await asyncio.sleep(max(0.0, (held.expires_at - datetime.now(held.expires_at.tzinfo)).total_seconds()))
         try:
-            expired = await self.store.expire_oob(held.id)
-            if expired is not None:
-                await self._ended(expired, now=datetime.now(held.expires_at.tzinfo))
+            await self.expire(held.id, now=datetime.now(held.expires_at.tzinfo))
         except Exception as e:  # noqa: BLE001 (a store outage: the next push counts again)
             log.warning("push expiry not recorded", user=held.username, error=str(e))
+
+    async def expire(self, oob_id: str, *, now: datetime) -> bool:
+        """End an unanswered call or push that is due, counting it towards the
+        deny streak; False when it was decided or expired already (whoever
+        expires it first books it, once)."""
+        expired = await self.store.expire_oob(oob_id)
+        if expired is None:
+            return False
+        await self._ended(expired, now=now)
+        return True
 
     async def _wait(self, held: OobSession, waiter: str, seconds: float) -> PhoneOutcome:
         """Poll the store until the session is decided, taken over or due.
@@ -439,9 +453,7 @@ class PhoneFactors:
             if row.phase is not Phase.AWAITING_APPROVAL:
                 return PhoneOutcome(row.phase is Phase.APPROVED, row.reason)
             if time.monotonic() >= deadline:
-                expired = await self.store.expire_oob(held.id)
-                if expired is not None:
-                    await self._ended(expired, now=datetime.now(held.expires_at.tzinfo))
+                if await self.expire(held.id, now=datetime.now(held.expires_at.tzinfo)):
                     return PhoneOutcome(False, "no answer")
                 continue  # decided just now: read the decision
             await asyncio.sleep(POLL_INTERVAL_S)

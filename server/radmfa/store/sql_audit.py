@@ -6,13 +6,14 @@ per change an administrator made), in the SQL both backends share."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from radmfa.core.admin_model import AdminEvent, AuditFilter
 from radmfa.core.model import AuditRecord
 from radmfa.store.codec import from_epoch, to_epoch
-from radmfa.store.sql_base import SqlBase
+from radmfa.store.sql_base import Row, SqlBase
 
 _AUDIT = (
     "time, request_id, client_name, client_ip, username, calling_station_id, factor, "
@@ -25,6 +26,9 @@ _ADMIN = "time, actor, action, target, detail"
 # purge_audit deletes this many rows per statement: SQLite holds its one write
 # lock for a whole statement, and every login waits behind it.
 AUDIT_PURGE_BATCH = 5000
+# audit_pages / admin_event_pages read this many rows per statement.
+PAGE_ROWS = 5000
+_T = TypeVar("_T")
 
 
 def epoch_day(when: datetime) -> int:
@@ -158,6 +162,64 @@ class AuditSql(SqlBase):
         rows = await self._fetch(sql, *args)
         return [AuditRecord(from_epoch(r[0]), *tuple(r)[1:]) for r in rows]
 
+    def audit_pages(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        username: str | None = None,
+        limit: int | None = None,
+        phone: str | tuple[str, ...] | None = None,
+        result: str | None = None,
+        client: str | None = None,
+        method: str | None = None,
+        page: int = PAGE_ROWS,
+    ) -> AsyncIterator[list[AuditRecord]]:
+        """query_audit's rows, ``page`` at a time (an export of millions of
+        rows holds one page in memory)."""
+        where, args = audit_where(AuditFilter(since, until, username, phone, result, client, method))
+        return self._records(self._pages("audit", _AUDIT, where, args, limit=limit, page=page),
+                             lambda r: AuditRecord(from_epoch(r[0]), *r[1:]))
+
+    async def _pages(
+        self, table: str, columns: str, where: list[str], args: list[object], *, limit: int | None, page: int
+    ) -> AsyncIterator[list[Row]]:
+        """``columns`` (``time`` first) of the rows of ``table`` matching
+        ``where``, oldest first, each page one statement starting after the
+        (time, id) the last one ended at: a range over the same index as
+        one query, never an OFFSET that rereads what came before. The rows
+        are those there when it starts (ids up to the highest then: rows
+        written meanwhile are left out, as one query would have left them);
+        with ``limit``, the newest ``limit`` of those."""
+        cap = (await self._fetch(f"SELECT MAX(id) FROM {table}"))[0][0]
+        if cap is None:
+            return
+        match = " AND ".join([*where, "id <= ?"])
+        args = [*args, cap]
+        start: tuple[object, object, str] | None = None
+        if limit is not None:  # from the limit-th newest, inclusive
+            sql = f"SELECT time, id FROM {table} WHERE {match} ORDER BY time DESC, id DESC LIMIT 1 OFFSET ?"
+            first = await self._fetch(sql, *args, limit - 1)
+            start = (first[0][0], first[0][1], ">=") if first else None
+        while True:
+            sql, step_args = match, list(args)
+            if start is not None:
+                sql += f" AND time >= ? AND (time > ? OR id {start[2]} ?)"
+                step_args += [start[0], start[0], start[1]]
+            rows = await self._fetch(
+                f"SELECT id, {columns} FROM {table} WHERE {sql} ORDER BY time, id LIMIT ?", *step_args, page
+            )
+            if rows:
+                yield [tuple(r)[1:] for r in rows]
+            if len(rows) < page:
+                return
+            start = (rows[-1][1], rows[-1][0], ">")
+
+    @staticmethod
+    async def _records(pages: AsyncIterator[list[Row]], make: Callable[[Row], _T]) -> AsyncIterator[list[_T]]:
+        async for rows in pages:
+            yield [make(r) for r in rows]
+
     # -- admin log ---------------------------------------------------------------
 
     async def write_admin_event(self, event: AdminEvent) -> None:
@@ -185,3 +247,16 @@ class AuditSql(SqlBase):
             args.append(limit)
         rows = await self._fetch(sql, *args)
         return [AdminEvent(from_epoch(r[1]), r[2], r[3], r[4], r[5]) for r in reversed(rows)]
+
+    def admin_event_pages(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+        page: int = PAGE_ROWS,
+    ) -> AsyncIterator[list[AdminEvent]]:
+        """query_admin_events' rows, ``page`` at a time."""
+        where, args = _range(since, until)
+        return self._records(self._pages("admin_events", _ADMIN, where, args, limit=limit, page=page),
+                             lambda r: AdminEvent(from_epoch(r[0]), *r[1:]))

@@ -123,6 +123,7 @@ async def build_admin_portal(
         CachePages(pages).routes(app)
 
     app = portal.web.application(routes)
+    app.on_shutdown.append(portal.shutdown)
     app.middlewares.insert(0, _allow_from(config))
     return app
 

@@ -88,7 +88,9 @@ async def build_user_portal(
         Wizard(portal).routes(app)
         Account(portal).routes(app)
 
-    return portal.web.application(routes)
+    app = portal.web.application(routes)
+    app.on_shutdown.append(portal.shutdown)
+    return app
 
 
 def portal_upstream(upstream: Upstream, name: str) -> Upstream:

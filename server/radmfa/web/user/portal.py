@@ -68,6 +68,11 @@ class UserPortal:
         if self.phone is not None:
             self.phone.use_config(config)
 
+    async def shutdown(self, _app: web.Application) -> None:
+        """The portal stops: its number-matched pushes' expiry watchers go too."""
+        if self.phone is not None:
+            self.phone.close()
+
     # ---- who is here ----
 
     @staticmethod

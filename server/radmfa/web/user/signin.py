@@ -215,7 +215,7 @@ class SignIn:
     ) -> web.Response:
         if chosen.method in verify.HELD_METHODS:
             return self.web.page(request, "verify_wait.html", choice=chosen, action="/verify/wait",
-                                 status_url="/verify/status", error=error)
+                                 status_url="/verify/status", error=error, number=session.data.get("v.number", ""))
         return self.web.page(request, "verify_code.html", choice=chosen, action="/verify/code", error=error,
                              status=401 if error else 200)
 
@@ -254,7 +254,8 @@ class SignIn:
             return self._prompt(request, chosen, session)
         if state == "approved":
             return await self._passed(request, session, user, chosen.method)
-        return await self._failed(request, session, user, chosen, {}, expired=state == "expired")
+        return await self._failed(request, session, user, chosen, {}, expired=state == "expired",
+                                  wrong_number=state == verify.WRONG_NUMBER)
 
     async def _passed(self, request: web.Request, session: WebSession, user: User, method: str) -> web.Response:
         visit = self.p.visit(request)
@@ -273,7 +274,7 @@ class SignIn:
 
     async def _failed(
         self, request: web.Request, session: WebSession, user: User, chosen: verify.Choice,
-        kept: dict[str, str], *, expired: bool,
+        kept: dict[str, str], *, expired: bool, wrong_number: bool = False,
     ) -> web.Response:
         visit = self.p.visit(request)
         if not expired or chosen.method in verify.HELD_METHODS:
@@ -287,7 +288,8 @@ class SignIn:
             session = await self.p.save(session, data={**session.data, **kept})
             return self._prompt(request, chosen, session, error=N_("That code is not right. Try again."))
         await self.p.save(session, data=verify.clear(session.data))
-        error = N_("That did not work. Choose a method and try again.")
+        error = (N_("The wrong number was chosen on your phone. Choose a method and try again.") if wrong_number
+                 else N_("That did not work. Choose a method and try again."))
         return self.web.page(request, "verify_choose.html", status=401, options=self.p.choices(user, self.p.otp.usable(
             (await self.p.store.login_view(user.name))[1])), chosen=chosen.key, user=user,
             stepup=session.stage == SIGNED_IN, error=error, detail="")

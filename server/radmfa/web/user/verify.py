@@ -4,7 +4,10 @@ change, and to prove a new phone or app works ("Verify now").
 The same providers and store rows as a RADIUS login: a texted or e-mailed
 code is sent by PhoneFactors.send_code and checked (single use) by
 check_code; a call or push is opened by PhoneFactors.begin and decided by
-the provider's callback in the store, which the browser polls; an app
+the provider's callback in the store, which the browser polls. A push is
+always number-matched (core/push_guard.py): the page can always show the
+number, so a push the user did not start cannot be approved by tapping
+without looking. An app
 code goes through the OtpFactor (replay guard, per-token lock). Wrong
 answers at sign-in and step-up count towards the user's lockout exactly
 like RADIUS ones (core.controls.Lockout).
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from radmfa.config import PORTAL_CLIENT
+from radmfa.core import push_guard
 from radmfa.core.methods import Option, mask, mask_email
 from radmfa.core.model import Phase, Token, User
 from radmfa.core.ports import Factor, OobStore
@@ -30,6 +34,7 @@ from radmfa.web.i18n import N_
 __all__ = ["PORTAL_CLIENT", "Choice", "Verifier", "choices"]
 CODE_METHODS = ("sms", "email")
 HELD_METHODS = ("voice", "push")
+WRONG_NUMBER = "wrong number"  # a state of poll()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +96,17 @@ class Verifier:
                 return Started({}, N_("We could not send the code."), refused.message or "")
             return Started({**data, "v.state": state.hex(), "v.tries": "0"})
         waiter = secrets.token_hex(8)
+        match = method == "push"
         held, refused = await self.phone.begin(
-            user, option, client=PORTAL_CLIENT, waiter=waiter, station=address, now=now
+            user, option, client=PORTAL_CLIENT, waiter=waiter, station=address, now=now, match=match
         )
         if held is None:
             detail = refused.message if refused is not None and refused.message else ""
             return Started({}, N_("We could not reach your phone."), detail)
-        return Started({**data, "v.oob": held.id, "v.waiter": waiter})
+        started = {**data, "v.oob": held.id, "v.waiter": waiter}
+        if match:
+            started["v.number"] = f"{await self.phone.shown_number(held):02d}"
+        return Started(started)
 
     async def check_code(
         self, user: User, tokens: list[Token], data: Mapping[str, str], code: str, *, now: datetime,
@@ -126,7 +135,8 @@ class Verifier:
         return verdict, kept
 
     async def poll(self, data: Mapping[str, str], *, now: datetime) -> str:
-        """"pending", "approved", "denied" or "expired" for a call or push."""
+        """"pending", "approved", "denied", "wrong number" (a push's other
+        number was tapped) or "expired" for a call or push."""
         oob_id = data.get("v.oob", "")
         row = await self.store.get_oob(oob_id) if oob_id else None
         if row is None or row.waiter != data.get("v.waiter"):
@@ -134,13 +144,17 @@ class Verifier:
         if row.phase is Phase.AWAITING_APPROVAL:
             if row.expires_at > now:
                 return "pending"
-            expired = await self.store.expire_oob(oob_id)
-            if expired is not None:
+            # Through the phone factors: an unanswered push counts towards the deny streak.
+            expired = await self.phone.expire(oob_id, now=now) if self.phone is not None else (
+                await self.store.expire_oob(oob_id) is not None)
+            if expired:
                 return "expired"
             row = await self.store.get_oob(oob_id) or row  # decided just now
         if row.phase is Phase.APPROVED:
             return "approved"
-        return "expired" if row.phase is Phase.EXPIRED else "denied"
+        if row.phase is Phase.EXPIRED:
+            return "expired"
+        return WRONG_NUMBER if row.reason == push_guard.WRONG_NUMBER else "denied"
 
 
 def _seed_matches(seed: bytes, code: str, *, now: datetime, window: int) -> bool:

@@ -186,14 +186,16 @@ class Wizard:
         if started.error:
             return await self.verify_page(request, error=started.error, detail=started.detail, status=503)
         await self.p.save(session, data={**verify.clear(session.data), **started.data})
-        return self._prompt(request, method, destination)
+        return self._prompt(request, method, destination, number=started.data.get("v.number", ""))
 
-    def _prompt(self, request: web.Request, method: str, destination: str, error: str = "") -> web.Response:
+    def _prompt(
+        self, request: web.Request, method: str, destination: str, error: str = "", *, number: str = ""
+    ) -> web.Response:
         shown = phones.shown(destination) if method in ("sms", "voice") else ""
         choice = verify.Choice(method, method, destination, shown)
         if method in verify.HELD_METHODS:
             return self.web.page(request, "verify_wait.html", choice=choice, action="/enroll/verify/wait",
-                                 status_url="/verify/status", error=error)
+                                 status_url="/verify/status", error=error, number=number)
         return self.web.page(request, "verify_code.html", choice=choice, action="/enroll/verify/code", error=error,
                              status=401 if error else 200)
 
@@ -229,11 +231,13 @@ class Wizard:
         session, user, tokens = await self._allowed(request)
         state = await self.p.verifier.poll(session.data, now=self.p.visit(request).now)
         if state == "pending":
-            return self._prompt(request, *self._target(session, user))
+            return self._prompt(request, *self._target(session, user), number=session.data.get("v.number", ""))
         if state == "approved":
             return await self._commit(request, session, user, tokens)
         await self.p.save(session, data=verify.clear(session.data))
-        error = N_("There was no answer in time.") if state == "expired" else N_("The verification was denied.")
+        error = {"expired": N_("There was no answer in time."),
+                 verify.WRONG_NUMBER: N_("The wrong number was chosen on your phone.")}.get(
+                     state, N_("The verification was denied."))
         return await self.verify_page(request, error=error, status=401)
 
     # ---- storing what was verified ----
