@@ -360,6 +360,11 @@ async def _cg_child(workdir: Path, n: int, base: int, lib: Path) -> None:
     cfg = config_mod.load(workdir / "stages.toml")
     configure_logging(cfg.log)
     app = await build(cfg)
+    # The rows are written by the explicit flush after each flow, one batch
+    # of N: the sink's timer (every 0.2 s of wall time, many times per flow
+    # under valgrind) would write small batches whose count depends on
+    # valgrind's speed, and their fixed cost would swamp the rows'.
+    app.audit.interval_s = 3600.0
     app.audit.start()
     driver = Driver(app.service, Listener(app.service).dedup)
     try:
