@@ -341,10 +341,12 @@ class RadiusService:
         wanted = _USER_IP_TYPES.get(attribute)
         if wanted is None:
             return policy.user_ip(attrs, attribute, source)
-        value = next((v for t, v in attrs if t == wanted), None)
-        if value is None:
+        for t, v in attrs:  # the first one: a loop, not a generator per row
+            if t == wanted:
+                key = (wanted, v)
+                break
+        else:
             return ""
-        key = (wanted, value)
         ip = self._user_ips.get(key)
         if ip is None:
             ip = policy.user_ip((key,), attribute, source)
