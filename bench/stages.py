@@ -232,13 +232,14 @@ def _loop_stages(stats: dict[Any, Any], per: int) -> dict[str, float]:
 
 async def _run(workdir: Path, n: int, profile: bool, base: int, dump: Path | None = None) -> dict[str, Any]:
     from radmfa import config as config_mod
-    from radmfa.service.app import build
+    from radmfa.service.app import build, tune_gc
     from radmfa.service.audit import configure_logging
     from radmfa.service.radius import Listener
 
     cfg = config_mod.load(workdir / "stages.toml")
     configure_logging(cfg.log)
     app = await build(cfg)
+    tune_gc()  # as serve() does
     app.audit.start()
     listener = Listener(app.service)
     timer = _StoreTimer()
@@ -352,7 +353,7 @@ async def _cg_child(workdir: Path, n: int, base: int, lib: Path) -> None:
     import ctypes
 
     from radmfa import config as config_mod
-    from radmfa.service.app import build
+    from radmfa.service.app import build, tune_gc
     from radmfa.service.audit import configure_logging
     from radmfa.service.radius import Listener
 
@@ -360,6 +361,7 @@ async def _cg_child(workdir: Path, n: int, base: int, lib: Path) -> None:
     cfg = config_mod.load(workdir / "stages.toml")
     configure_logging(cfg.log)
     app = await build(cfg)
+    tune_gc()  # as serve() does
     # The rows are written by the explicit flush after each flow, one batch
     # of N: the sink's timer (every 0.2 s of wall time, many times per flow
     # under valgrind) would write small batches whose count depends on
@@ -400,9 +402,11 @@ def _cg_totals(path: Path) -> int:
     raise RuntimeError(f"no totals in {path}")
 
 
-def instructions(n: int, store: str = "sqlite") -> dict[str, Any]:
+def instructions(n: int, store: str = "sqlite", loop_thread: bool = False) -> dict[str, Any]:
     """Instructions per request of each flow (all threads of radmfa's process,
-    not the database server's), under callgrind."""
+    not the database server's), under callgrind. ``loop_thread``: the event
+    loop's thread only (the one that bounds a worker's throughput; callgrind
+    --separate-threads, whose client-request dumps hold that thread's counts)."""
     workdir = Path(tempfile.mkdtemp(prefix="radmfa-stages-cg-"))
     ack = FreeRadius.ack(None, UPSTREAM_SECRET)
     database = _Postgres() if store == "postgres" else None
@@ -418,13 +422,16 @@ def instructions(n: int, store: str = "sqlite") -> dict[str, Any]:
         out = workdir / "cg.out"
         child = subprocess.run(  # noqa: S603
             ["valgrind", "--tool=callgrind", "--collect-atstart=yes", f"--callgrind-out-file={out}",
+             *(["--separate-threads=yes"] if loop_thread else []),
              sys.executable, "-m", "bench.stages", "--cg-child", str(workdir), "--requests", str(n)],
             check=False, cwd=REPO, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=3600,
         )
         if child.returncode != 0:
             raise RuntimeError(f"the run under callgrind failed:\n{child.stderr[-3000:]}")
-        dumps = sorted(workdir.glob("cg.out.*"), key=lambda p: int(p.name.rsplit(".", 1)[1]))
+        # cg.out.<dump>, or cg.out.<dump>-<thread> with --separate-threads (01: the event loop's)
+        dumps = sorted(workdir.glob("cg.out.*-01" if loop_thread else "cg.out.*"),
+                       key=lambda p: int(p.name.rsplit(".", 1)[1].split("-")[0]))
         counts = {}
         for path in dumps:
             text = path.read_text(errors="replace")
@@ -442,7 +449,8 @@ def instructions(n: int, store: str = "sqlite") -> dict[str, Any]:
     result = {}
     for flow in FLOWS:
         legs = 2 if flow == "challenge" else 1
-        result[flow] = {"instructions_per_request": round(counts[flow] / n - legs * driver),
+        key = "loop_thread_instructions_per_request" if loop_thread else "instructions_per_request"
+        result[flow] = {key: round(counts[flow] / n - legs * driver),
                         "driver_instructions_subtracted": round(legs * driver)}
     return result
 
@@ -473,7 +481,13 @@ def markdown(doc: dict[str, Any]) -> str:
     flows = [f for f in FLOWS if f in doc]
     counted = [f for f in flows if "instructions_per_request" in doc[f]]
     if not any("loop_stages_us" in doc[f] for f in flows):  # --repeats 0: instructions only
-        return "".join(f"{f}: {doc[f]['instructions_per_request']:,} instructions per request\n" for f in counted)
+        return "".join(
+            f"{f}: {doc[f][key]:,} instructions per request{label}\n"
+            for f in flows
+            for key, label in (("instructions_per_request", ""),
+                               ("loop_thread_instructions_per_request", " (event-loop thread)"))
+            if key in doc[f]
+        )
 
     def row(label: str, cells: list[str]) -> str:
         return f"| {label} | " + " | ".join(cells) + " |"
@@ -502,6 +516,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dump", type=Path, help="also write each flow's cProfile stats (pstats files) here")
     p.add_argument("--callgrind", type=int, metavar="N", default=0,
                    help="also count instructions per request under valgrind's callgrind, N requests a flow")
+    p.add_argument("--cg-loop-thread", action="store_true",
+                   help="with --callgrind: count the event loop's thread only, not every thread")
     p.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite",
                    help="the store for --callgrind (postgres: a throwaway database on RADMFA_TEST_POSTGRES_URL's "
                         "server; the plain and profiled runs are SQLite's)")
@@ -514,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     doc = measure(args.requests, args.repeats, args.dump) if args.repeats else {f: {} for f in FLOWS}
     if args.callgrind:
-        for flow, counted in instructions(args.callgrind, args.store).items():
+        for flow, counted in instructions(args.callgrind, args.store, args.cg_loop_thread).items():
             doc[flow].update(counted)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"stages": doc, "requests": args.requests,
