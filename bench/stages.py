@@ -232,14 +232,14 @@ def _loop_stages(stats: dict[Any, Any], per: int) -> dict[str, float]:
 
 async def _run(workdir: Path, n: int, profile: bool, base: int, dump: Path | None = None) -> dict[str, Any]:
     from radmfa import config as config_mod
-    from radmfa.service.app import build, tune_gc
+    from radmfa.service.app import build
     from radmfa.service.audit import configure_logging
     from radmfa.service.radius import Listener
 
     cfg = config_mod.load(workdir / "stages.toml")
     configure_logging(cfg.log)
     app = await build(cfg)
-    tune_gc()  # as serve() does
+    _as_serve_does()
     app.audit.start()
     listener = Listener(app.service)
     timer = _StoreTimer()
@@ -282,6 +282,17 @@ async def _run(workdir: Path, n: int, profile: bool, base: int, dump: Path | Non
     finally:
         await app.close()
     return results
+
+
+def _as_serve_does() -> None:
+    """What serve() sets up after build() for the process (the collector's
+    thresholds); nothing on code from before it did, so a "before" arm runs
+    this same file with ``PYTHONPATH=<older code>/server``."""
+    from radmfa.service import app
+
+    tune = getattr(app, "tune_gc", None)
+    if tune is not None:
+        tune()
 
 
 def _config(workdir: Path, upstream: tuple[str, int]) -> None:
@@ -353,7 +364,7 @@ async def _cg_child(workdir: Path, n: int, base: int, lib: Path) -> None:
     import ctypes
 
     from radmfa import config as config_mod
-    from radmfa.service.app import build, tune_gc
+    from radmfa.service.app import build
     from radmfa.service.audit import configure_logging
     from radmfa.service.radius import Listener
 
@@ -361,7 +372,7 @@ async def _cg_child(workdir: Path, n: int, base: int, lib: Path) -> None:
     cfg = config_mod.load(workdir / "stages.toml")
     configure_logging(cfg.log)
     app = await build(cfg)
-    tune_gc()  # as serve() does
+    _as_serve_does()
     # The rows are written by the explicit flush after each flow, one batch
     # of N: the sink's timer (every 0.2 s of wall time, many times per flow
     # under valgrind) would write small batches whose count depends on
