@@ -239,6 +239,7 @@ async def _run(workdir: Path, n: int, profile: bool, base: int, dump: Path | Non
     cfg = config_mod.load(workdir / "stages.toml")
     configure_logging(cfg.log)
     app = await build(cfg)
+    _as_serve_does()
     app.audit.start()
     listener = Listener(app.service)
     timer = _StoreTimer()
@@ -281,6 +282,17 @@ async def _run(workdir: Path, n: int, profile: bool, base: int, dump: Path | Non
     finally:
         await app.close()
     return results
+
+
+def _as_serve_does() -> None:
+    """What serve() sets up after build() for the process (the collector's
+    thresholds); nothing on code from before it did, so a "before" arm runs
+    this same file with ``PYTHONPATH=<older code>/server``."""
+    from radmfa.service import app
+
+    tune = getattr(app, "tune_gc", None)
+    if tune is not None:
+        tune()
 
 
 def _config(workdir: Path, upstream: tuple[str, int]) -> None:
@@ -360,6 +372,12 @@ async def _cg_child(workdir: Path, n: int, base: int, lib: Path) -> None:
     cfg = config_mod.load(workdir / "stages.toml")
     configure_logging(cfg.log)
     app = await build(cfg)
+    _as_serve_does()
+    # The rows are written by the explicit flush after each flow, one batch
+    # of N: the sink's timer (every 0.2 s of wall time, many times per flow
+    # under valgrind) would write small batches whose count depends on
+    # valgrind's speed, and their fixed cost would swamp the rows'.
+    app.audit.interval_s = 3600.0
     app.audit.start()
     driver = Driver(app.service, Listener(app.service).dedup)
     try:
@@ -395,9 +413,11 @@ def _cg_totals(path: Path) -> int:
     raise RuntimeError(f"no totals in {path}")
 
 
-def instructions(n: int, store: str = "sqlite") -> dict[str, Any]:
+def instructions(n: int, store: str = "sqlite", loop_thread: bool = False) -> dict[str, Any]:
     """Instructions per request of each flow (all threads of radmfa's process,
-    not the database server's), under callgrind."""
+    not the database server's), under callgrind. ``loop_thread``: the event
+    loop's thread only (the one that bounds a worker's throughput; callgrind
+    --separate-threads, whose client-request dumps hold that thread's counts)."""
     workdir = Path(tempfile.mkdtemp(prefix="radmfa-stages-cg-"))
     ack = FreeRadius.ack(None, UPSTREAM_SECRET)
     database = _Postgres() if store == "postgres" else None
@@ -413,13 +433,16 @@ def instructions(n: int, store: str = "sqlite") -> dict[str, Any]:
         out = workdir / "cg.out"
         child = subprocess.run(  # noqa: S603
             ["valgrind", "--tool=callgrind", "--collect-atstart=yes", f"--callgrind-out-file={out}",
+             *(["--separate-threads=yes"] if loop_thread else []),
              sys.executable, "-m", "bench.stages", "--cg-child", str(workdir), "--requests", str(n)],
             check=False, cwd=REPO, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=3600,
         )
         if child.returncode != 0:
             raise RuntimeError(f"the run under callgrind failed:\n{child.stderr[-3000:]}")
-        dumps = sorted(workdir.glob("cg.out.*"), key=lambda p: int(p.name.rsplit(".", 1)[1]))
+        # cg.out.<dump>, or cg.out.<dump>-<thread> with --separate-threads (01: the event loop's)
+        dumps = sorted(workdir.glob("cg.out.*-01" if loop_thread else "cg.out.*"),
+                       key=lambda p: int(p.name.rsplit(".", 1)[1].split("-")[0]))
         counts = {}
         for path in dumps:
             text = path.read_text(errors="replace")
@@ -437,7 +460,8 @@ def instructions(n: int, store: str = "sqlite") -> dict[str, Any]:
     result = {}
     for flow in FLOWS:
         legs = 2 if flow == "challenge" else 1
-        result[flow] = {"instructions_per_request": round(counts[flow] / n - legs * driver),
+        key = "loop_thread_instructions_per_request" if loop_thread else "instructions_per_request"
+        result[flow] = {key: round(counts[flow] / n - legs * driver),
                         "driver_instructions_subtracted": round(legs * driver)}
     return result
 
@@ -468,7 +492,13 @@ def markdown(doc: dict[str, Any]) -> str:
     flows = [f for f in FLOWS if f in doc]
     counted = [f for f in flows if "instructions_per_request" in doc[f]]
     if not any("loop_stages_us" in doc[f] for f in flows):  # --repeats 0: instructions only
-        return "".join(f"{f}: {doc[f]['instructions_per_request']:,} instructions per request\n" for f in counted)
+        return "".join(
+            f"{f}: {doc[f][key]:,} instructions per request{label}\n"
+            for f in flows
+            for key, label in (("instructions_per_request", ""),
+                               ("loop_thread_instructions_per_request", " (event-loop thread)"))
+            if key in doc[f]
+        )
 
     def row(label: str, cells: list[str]) -> str:
         return f"| {label} | " + " | ".join(cells) + " |"
@@ -497,6 +527,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dump", type=Path, help="also write each flow's cProfile stats (pstats files) here")
     p.add_argument("--callgrind", type=int, metavar="N", default=0,
                    help="also count instructions per request under valgrind's callgrind, N requests a flow")
+    p.add_argument("--cg-loop-thread", action="store_true",
+                   help="with --callgrind: count the event loop's thread only, not every thread")
     p.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite",
                    help="the store for --callgrind (postgres: a throwaway database on RADMFA_TEST_POSTGRES_URL's "
                         "server; the plain and profiled runs are SQLite's)")
@@ -509,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     doc = measure(args.requests, args.repeats, args.dump) if args.repeats else {f: {} for f in FLOWS}
     if args.callgrind:
-        for flow, counted in instructions(args.callgrind, args.store).items():
+        for flow, counted in instructions(args.callgrind, args.store, args.cg_loop_thread).items():
             doc[flow].update(counted)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"stages": doc, "requests": args.requests,

@@ -189,3 +189,25 @@ def test_printable_ascii_names_skip_no_refused_character() -> None:
     for c in map(chr, [*range(0x00, 0x20), 0x7F]):
         problem = policy.name_problem(f"al{c}ice")
         assert problem is not None and "control character" in problem
+
+
+def _part_by_the_full_rule(name: str) -> str:
+    """name_key as its docstring states it, before the strip, without the ASCII shortcut."""
+    name = unicodedata.normalize("NFKC", name).rpartition("\\")[2]
+    head, at, _ = name.rpartition("@")
+    return unicodedata.normalize("NFKC", (head if at else name).casefold())
+
+
+def test_ascii_names_are_keyed_as_by_the_full_rule():
+    # every ASCII character alone and beside every other, with the cut characters around
+    chars = [chr(c) for c in range(128)]
+    for a in chars:
+        for b in chars:
+            for name in (a + b, f"D\\{a}{b}x@R", f"{a}@{b}", f"X{a}\\{b}Y"):
+                assert policy._user_part(name) == _part_by_the_full_rule(name), repr(name)
+                assert policy.name_key(name) == _part_by_the_full_rule(name).strip(), repr(name)
+
+
+def test_ascii_and_unicode_names_share_the_two_spaces_rule():
+    assert policy.name_problem("al  ice") == "has two spaces in a row"
+    assert policy.name_problem("al\u3000 ice") is not None  # NFKC makes the ideographic space a plain one

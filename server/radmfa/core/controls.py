@@ -14,6 +14,7 @@ lockout hang on those two.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -148,15 +149,16 @@ class AdminControls:
             return Decision(Verdict.ACCEPT, rule.value, "none", attrs)
         return None if has_factor else self.new_user(state, attrs)
 
-    async def login_view(
+    def login_view(
         self, request: AuthRequest, name: str, *, now: datetime
-    ) -> tuple[User | None, list[Token], ExemptionView]:
+    ) -> Awaitable[tuple[User | None, list[Token], ExemptionView]]:
         """The user, their tokens and what exempt() will ask the store about
         them, in one read (the exemptions are as they were before the
         password check: a bypass is still consumed atomically, and an admin's
-        change lands on the next login)."""
+        change lands on the next login). The store's own awaitable: no
+        coroutine of its own in between, on every login."""
         scopes, station = self._asked(request)
-        return await self.store.login_exemption_view(
+        return self.store.login_exemption_view(
             name, scopes=scopes, station=station, client=request.client, now=now
         )
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 # One RADIUS attribute, (type, value), as the codec defines it; re-exported
 # because the values below carry attributes.
@@ -50,6 +50,42 @@ METHODS: tuple[Method, ...] = ("totp", "sms", "voice", "push", "email")
 AUDIT_METHODS = ("totp", "hotp", "sms", "voice", "push", "email", "menu", "upstream", "none")
 
 
+_V = TypeVar("_V")
+
+
+def slot_init(cls: type[_V]) -> type[_V]:
+    """Give the frozen slotted dataclass ``cls`` an __init__ that fills each
+    slot through its descriptor: the generated one goes through
+    object.__setattr__ per field, twice the cost, and the values below
+    are built several times for every request. Same parameters, defaults
+    and default factories; the class stays frozen (its __setattr__ is
+    untouched). Not for classes with __post_init__ or keyword-only fields."""
+    assert not hasattr(cls, "__post_init__")
+    namespace: dict[str, object] = {"_MISSING": MISSING}
+    params, body = [], []
+    for i, f in enumerate(fields(cls)):  # type: ignore[arg-type]
+        assert f.init and not f.kw_only
+        namespace[f"_set{i}"] = getattr(cls, f.name).__set__
+        if f.default is not MISSING:
+            namespace[f"_default{i}"] = f.default
+            params.append(f"{f.name}=_default{i}")
+        elif f.default_factory is not MISSING:
+            namespace[f"_factory{i}"] = f.default_factory
+            params.append(f"{f.name}=_MISSING")
+            body.append(f"    if {f.name} is _MISSING: {f.name} = _factory{i}()")
+        else:
+            params.append(f.name)
+        body.append(f"    _set{i}(self, {f.name})")
+    source = f"def __init__(self, {', '.join(params)}) -> None:\n" + "\n".join(body) + "\n"
+    exec(source, namespace)  # noqa: S102 (text built from the class's own field names)
+    init: Any = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__module__ = cls.__module__
+    cls.__init__ = init  # type: ignore[method-assign]
+    return cls
+
+
+@slot_init
 @dataclass(frozen=True, slots=True)
 class User:
     id: int
@@ -105,6 +141,7 @@ USER_FIELDS = (
 )
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Token:
     id: int
@@ -153,6 +190,7 @@ class Phase(enum.Enum):
     DENIED = "denied"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Session:
     """An open Access-Challenge. ``state`` is the State attribute we sent.
@@ -198,6 +236,7 @@ class OobSession:
         return f"OobSession(user={self.username!r}, method={self.method!r}, phase={self.phase.value})"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class AuditRecord:
     time: datetime
@@ -222,6 +261,7 @@ class AuditRecord:
     server_ip: str = ""
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class AuthRequest:
     """One Access-Request as the pipeline sees it (already authenticated)."""
@@ -240,6 +280,7 @@ class AuthRequest:
         return f"AuthRequest(id={self.request_id}, client={self.client!r}, user={self.username!r})"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class PrimaryResult:
     accepted: bool
@@ -274,6 +315,7 @@ class Verdict(enum.Enum):
     CHALLENGE = "challenge"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Decision:
     verdict: Verdict
@@ -308,6 +350,7 @@ class PhoneOutcome:
     message: str | None = None  # Reply-Message for a reject
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class CodeCheck:
     """Outcome of checking a one-time code."""
@@ -407,6 +450,7 @@ class AppPassword:
         return f"AppPassword(id={self.id}, username={self.username!r}, name={self.name!r})"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class MfaSuccess:
     """What a complete MFA login writes (ExemptionCheckStore.record_mfa_success's
@@ -419,6 +463,7 @@ class MfaSuccess:
     now: datetime
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class ExemptionView:
     """What the store knows about one user's exemptions, read in one round

@@ -174,7 +174,10 @@ class Pipeline:
 
     async def primary(self, login: _Login, *, now: datetime) -> Decision | None:
         try:
-            result: PrimaryResult = await self._authenticate(login)
+            if login.rule.primary == "none":  # the NAS checked the password itself (RD Gateway behind NPS)
+                result = PrimaryResult(True, reason="primary checked by the NAS", relayed=False)
+            else:
+                result = await self.upstream.authenticate(login.request, login.password)
         except UpstreamUnavailable:
             return reject("upstream unavailable", backend_failure=True)
         return await self._primary_result(login, result, now=now)
@@ -210,11 +213,6 @@ class Pipeline:
 
     def _unknown_rejected(self, login: _Login) -> bool:
         return self.mfa.unknown_users == "reject" or login.rule.primary == "none"
-
-    async def _authenticate(self, login: _Login) -> PrimaryResult:
-        if login.rule.primary == "none":  # the NAS checked the password itself (RD Gateway behind NPS)
-            return PrimaryResult(True, reason="primary checked by the NAS", relayed=False)
-        return await self.upstream.authenticate(login.request, login.password)
 
     async def second_factor(self, login: _Login, *, now: datetime) -> Decision:
         assert login.user is not None and login.tokens is not None

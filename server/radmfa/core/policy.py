@@ -100,7 +100,7 @@ def name_problem(name: str) -> str | None:
     part = _user_part(name)
     if name != name.strip() or part != part.strip():
         return "starts or ends with a space (also next to the \\ or @ the key cuts at)"
-    if "  " in unicodedata.normalize("NFKC", name):
+    if "  " in (name if name.isascii() else unicodedata.normalize("NFKC", name)):
         return "has two spaces in a row"
     if not part:
         return "has nothing left once a DOMAIN\\ prefix and an @realm are removed"
@@ -122,6 +122,10 @@ def decode_name(username: bytes | None) -> str | None:
 
 def _user_part(name: str) -> str:
     """name_key before its final strip."""
+    if name.isascii():  # NFKC leaves ASCII as it is, and casefold is lower there
+        name = name.rpartition("\\")[2]
+        head, at, _ = name.rpartition("@")
+        return (head if at else name).lower()
     name = unicodedata.normalize("NFKC", name)
     name = name.rpartition("\\")[2]
     head, at, _ = name.rpartition("@")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -26,7 +26,7 @@ from radmfa.store import schema
 from radmfa.store.codec import to_epoch
 from radmfa.store.seeds import SeedCipher
 from radmfa.store.sql import Row, SqlStore, Statement
-from radmfa.store.sql_audit import AUDIT_COLUMNS, epoch_day
+from radmfa.store.sql_audit import AUDIT_COLUMNS, daily_counts
 from radmfa.store.sql_sessions import SESSION_COLUMNS
 from radmfa.store.sql_users import LOGIN_VIEW_SELECT
 
@@ -202,12 +202,11 @@ class PostgresStore(SqlStore):
     async def write_audit(self, rows: Sequence[AuditRecord]) -> None:
         if not rows:
             return
-        daily = Counter((epoch_day(r.time), r.client_name, r.factor, r.result) for r in rows)
-        counts = [(*key, n) for key, n in sorted(daily.items())]  # one lock order for every writer
+        values = self._audit_values(rows)
         await self._execute(
             _WRITE_AUDIT,
-            json.dumps(self._audit_values(rows), ensure_ascii=False),
-            json.dumps(counts, ensure_ascii=False),
+            json.dumps(values, ensure_ascii=False),
+            json.dumps(daily_counts(values), ensure_ascii=False),
         )
 
     async def take_session_view(

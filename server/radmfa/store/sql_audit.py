@@ -73,6 +73,14 @@ def audit_where(f: AuditFilter) -> tuple[list[str], list[object]]:
     return where, args
 
 
+def daily_counts(values: Sequence[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    """audit_daily's increments for audit rows as _audit_values gives them
+    (the time already in epoch seconds: epoch_day without a second
+    conversion per row), in one lock order for every writer."""
+    daily = Counter((int(v[0] // 86400), v[2], v[6], v[7]) for v in values)  # type: ignore[operator]
+    return [(*key, n) for key, n in sorted(daily.items())]
+
+
 class AuditSql(SqlBase):
     # -- audit -------------------------------------------------------------------
 
@@ -99,14 +107,14 @@ class AuditSql(SqlBase):
             return
         # The rows and the daily counts they add to, in one transaction: the
         # usage report never disagrees with the audit log it summarises.
-        daily = Counter((epoch_day(r.time), r.client_name, r.factor, r.result) for r in rows)
+        values = self._audit_values(rows)
         await self._execute_each(
             [
-                (f"INSERT INTO audit ({_AUDIT}) VALUES ({_AUDIT_PLACES})", self._audit_values(rows)),
+                (f"INSERT INTO audit ({_AUDIT}) VALUES ({_AUDIT_PLACES})", values),
                 (
                     "INSERT INTO audit_daily (day, client_name, factor, result, n) VALUES (?, ?, ?, ?, ?) "
                     "ON CONFLICT (day, client_name, factor, result) DO UPDATE SET n = audit_daily.n + excluded.n",
-                    [(*key, n) for key, n in sorted(daily.items())],  # one lock order for every writer
+                    daily_counts(values),
                 ),
             ]
         )
