@@ -34,8 +34,12 @@ def code_at(when: datetime) -> bytes:
     return pyotp.TOTP(base64.b32encode(SEED).decode()).at(when).encode()
 
 
-def req(password: bytes, state: bytes | None = None) -> AuthRequest:
-    return AuthRequest("r1", "nas1", "10.0.0.1", b"alice", password, state, "", bytes(16), ())
+def req(password: bytes, state: bytes | None = None, user: bytes = b"alice") -> AuthRequest:
+    return AuthRequest("r1", "nas1", "10.0.0.1", user, password, state, "", bytes(16), ())
+
+
+def hotp_at(counter: int) -> bytes:
+    return pyotp.HOTP(base64.b32encode(SEED).decode()).at(counter).encode()
 
 
 def state_of(decision: Decision) -> bytes:
@@ -60,14 +64,16 @@ class Node:
 
         setattr(self.store, name, counted)
 
-    async def ask(self) -> bytes:
-        d = await self.pipeline.handle(req(b"pw"), now=NOW)
+    async def ask(self, user: bytes = b"alice") -> bytes:
+        d = await self.pipeline.handle(req(b"pw", user=user), now=NOW)
         assert d.verdict is Verdict.CHALLENGE
         return state_of(d)
 
-    async def answer(self, state: bytes, code: bytes, *, at: datetime = NOW + timedelta(seconds=5)) -> Decision:
+    async def answer(
+        self, state: bytes, code: bytes, *, at: datetime = NOW + timedelta(seconds=5), user: bytes = b"alice"
+    ) -> Decision:
         self.calls.clear()
-        return await self.pipeline.handle(req(code, state), now=at)
+        return await self.pipeline.handle(req(code, state, user), now=at)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
@@ -76,7 +82,9 @@ async def nodes(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     stores: list[Store] = [await open_store(url, key_file=tmp_path / "k", base_dir=tmp_path) for _ in range(2)]
     await stores[0].add_user(NewUser("alice"))
     await stores[0].add_token("alice", NewToken("totp", SEED))
-    upstream = FakeUpstream(passwords={b"alice": b"pw"})
+    await stores[0].add_user(NewUser("bob"))
+    await stores[0].add_token("bob", NewToken("hotp", SEED))
+    upstream = FakeUpstream(passwords={b"alice": b"pw", b"bob": b"pw"})
     yield [Node(store, upstream, max_attempts=3, lockout_failures=5) for store in stores]
     for store in stores:
         await store.close()
@@ -159,3 +167,17 @@ async def test_a_user_blocked_after_the_challenge_is_refused(nodes: list[Node]) 
     r = await here.answer(state, code_at(NOW))
     assert r.verdict is Verdict.REJECT and r.reason == "blocked"
     assert await _last_step(here.store) is None
+
+
+async def test_an_hotp_counter_used_meanwhile_is_checked_again_on_the_token_as_it_is(nodes: list[Node]) -> None:
+    here, _ = nodes
+    first, second, third = [await here.ask(b"bob") for _ in range(3)]
+    assert (await here.answer(first, hotp_at(0), user=b"bob")).verdict is Verdict.ACCEPT
+    assert here.calls == Counter(claim_code=1)
+    # Held with the counter as it was: the claim fails, the long way sees 0 used.
+    replayed = await here.answer(second, hotp_at(0), user=b"bob")
+    assert replayed.verdict is Verdict.CHALLENGE and replayed.reason == "wrong code"
+    assert here.calls["claim_code"] == 1 and here.calls["login_view"] == 1
+    ahead = await here.answer(third, hotp_at(2), user=b"bob")  # within the look-ahead either way
+    assert ahead.verdict is Verdict.ACCEPT and ahead.factor == "hotp"
+    assert here.calls == Counter(claim_code=1)
