@@ -63,7 +63,7 @@ async def test_a_session_taken_where_it_was_put_or_elsewhere_is_the_same(backend
     assert here is not None and there is not None
     assert here.reply_attrs == there.reply_attrs == attrs
     opened = store._opened  # type: ignore[attr-defined]  # noqa: SLF001
-    assert [state for state, _ in opened] == [b"B" * 16]  # A taken once, forgotten; B taken elsewhere
+    assert list(opened) == [b"B" * 16]  # A taken once, forgotten; B taken elsewhere
 
 
 async def test_a_session_blob_swapped_behind_the_stores_back_does_not_decrypt(

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from radmfa.core import policy, session
 from radmfa.core.exemptions import Rule
-from radmfa.core.model import Attr, AuthRequest, Decision, Phase, Session, User, Verdict
+from radmfa.core.model import Attr, AuthRequest, Decision, Phase, Session, Token, User, Verdict
 from radmfa.core.ports import ChallengeStore
 from radmfa.radius.packet import reply_messages
 from radmfa.radius.wire import PROMPT, REPLY_MESSAGE, STATE
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 _PROMPT_ECHO = b"\x00\x00\x00\x01"  # RFC 2869 §5.10: Prompt = Echo
 STATE_OCTETS = 16  # ≥ 128 random bits (CHAL-3)
+# Code challenges this process asked, kept for their answer, at most this many.
+HELD_SIZE = 4096
 
 
 def reject(
@@ -59,6 +61,13 @@ def new_state() -> bytes:
 class Challenges:
     def __init__(self, mfa: MfaConfig, store: ChallengeStore, controls: AdminControls) -> None:
         self.mfa, self.store, self.controls = mfa, store, controls
+        # The code challenges this process asked, by State, with the user and
+        # tokens read for them: the answer usually comes back here, and its
+        # code can then be checked before the store is asked anything (one
+        # trip for the session and the step, CodeStore.claim_code). Only a
+        # hint: the store still decides, and takes each State once.
+        # Bounded: when full it starts over.
+        self._held: dict[bytes, tuple[Session, User, list[Token]]] = {}
 
     def open(self, request: AuthRequest, factor: str, attrs: tuple[Attr, ...], *, now: datetime) -> Session:
         """A new session for this request's client and User-Name; ``attrs``
@@ -79,10 +88,22 @@ class Challenges:
         (same expiry and attempts)."""
         return replace(found, state=state, factor=factor)
 
-    async def ask(self, opened: Session, prompt: str, reason: str) -> Decision:
-        """Store the session, then challenge with its State."""
+    async def ask(
+        self, opened: Session, prompt: str, reason: str, *, user: User | None = None, tokens: list[Token] | None = None
+    ) -> Decision:
+        """Store the session, then challenge with its State; a code
+        challenge's ``user`` and ``tokens`` are kept for held()."""
         await self.store.put_session(opened)
+        if user is not None and tokens is not None:
+            if len(self._held) >= HELD_SIZE:
+                self._held.clear()
+            self._held[opened.state] = (opened, user, tokens)
         return challenge(opened.state, prompt, reason, opened.factor)
+
+    def held(self, state: bytes) -> tuple[Session, User, list[Token]] | None:
+        """The session stored under ``state`` by ask() in this process, with
+        its user and tokens as read then; once (the State is single use)."""
+        return self._held.pop(state, None)
 
     def accepts(self, found: Session, *, now: datetime) -> bool:
         """Whether a correct code would accept ``found`` now (answered()'s

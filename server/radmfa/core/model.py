@@ -463,6 +463,33 @@ class MfaSuccess:
     now: datetime
 
 
+class Claimed(enum.Enum):
+    """What CodeStore.claim_code did with a challenge answered by a correct code."""
+
+    UNKNOWN = "unknown"  # this process did not store that session: nothing done, no trip
+    GONE = "gone"  # no such session any more (taken, expired, rewritten): nothing changed
+    TAKEN = "taken"  # the session was taken (single use), the step was not: decide as for any answer
+    ACCEPTED = "accepted"  # the session taken, the step consumed, the MFA success recorded
+
+
+@dataclass(frozen=True, slots=True)
+class CodeClaim:
+    """A challenge answered with a code that matched ``step`` of token
+    ``token_id`` on what this process knew of the user: the store takes the
+    session and the step, and records ``success``, in one transaction, only
+    while the user still is in ``user_state`` (never blocked) and the token
+    is not locked (``max_failures`` wrong codes since ``failures_since``)."""
+
+    state: bytes
+    user_id: int
+    user_state: UserState
+    token_id: int
+    step: int
+    max_failures: int
+    failures_since: datetime
+    success: MfaSuccess
+
+
 @slot_init
 @dataclass(frozen=True, slots=True)
 class ExemptionView:

@@ -29,6 +29,7 @@ from radmfa.core.exemptions import Rule
 from radmfa.core.model import (
     Attr,
     AuthRequest,
+    Claimed,
     Decision,
     ExemptionView,
     PrimaryResult,
@@ -228,7 +229,9 @@ class Pipeline:
         if not login.tokens:  # only phone methods, none usable for this client
             return reject("no factor enrolled", self.mfa.no_factor_message)
         opened = self.challenges.open(login.request, self.otp.method(login.tokens), login.attrs, now=now)
-        return await self.challenges.ask(opened, self.otp.start(login.user, login.tokens), "challenge sent")
+        return await self.challenges.ask(
+            opened, self.otp.start(login.user, login.tokens), "challenge sent", user=login.user, tokens=login.tokens
+        )
 
     async def _inline_code(
         self, login: _Login, user: User, tokens: list[Token], code: bytes, *, now: datetime
@@ -249,9 +252,44 @@ class Pipeline:
         name = policy.decode_name(request.username)
         if name is None:
             return reject(BAD_NAME)  # a session is only ever opened for a valid name
+        held = self.challenges.held(request.state)
+        if held is not None:
+            decided = await self._answer_held(request, name, *held, now=now, deadline=deadline)
+            if decided is not None:
+                return decided
         # Single use, atomic; the user and tokens come in the same store trip
         # (read by the request's name: a session of another name is refused below).
         found, user, tokens = await self.store.take_session_view(request.state, now=now, username=name)
+        return await self._answer_found(found, request, user, tokens, now=now, deadline=deadline)
+
+    async def _answer_held(
+        self, request: AuthRequest, name: str, found: Session, user: User, tokens: list[Token], *,
+        now: datetime, deadline: Deadline,
+    ) -> Decision | None:
+        """A code challenge this process asked: a code that matches what it
+        read then is claimed in one store trip (the session, the step and the
+        MFA success together). None: nothing was taken, answer as any other."""
+        if (found.client != request.client or found.username != (request.username or b"")
+                or found.factor == relay.FACTOR or (self.phone is not None and found.factor in PHONE_FACTORS)
+                or self.controls.blocked(user, now=now) is not None or not self.challenges.accepts(found, now=now)):
+            return None
+        success = self.controls.success_record(request, user, now=now)
+        claimed, kind = await self.otp.claim(
+            found.state, user, tokens, (request.password or b"").strip(), success=success
+        )
+        if claimed is Claimed.ACCEPTED:
+            await self.controls.succeeded(request, user, now=now, recorded=True)
+            return Decision(Verdict.ACCEPT, "password and code", kind, found.reply_attrs).with_user(user)
+        if claimed is Claimed.TAKEN:  # the session is used up: decide on the user and tokens as they are now
+            user_now, tokens_now = await self.store.login_view(name)
+            return await self._answer_found(found, request, user_now, tokens_now, now=now, deadline=deadline)
+        return None
+
+    async def _answer_found(
+        self, found: Session | None, request: AuthRequest, user: User | None, tokens: list[Token], *,
+        now: datetime, deadline: Deadline,
+    ) -> Decision:
+        """A taken session (None: none, or expired) answered by ``request``."""
         if found is None:
             return reject("unknown or expired State")
         if found.client != request.client or found.username != (request.username or b""):

@@ -19,7 +19,9 @@ from radmfa.core.model import (
     AuditRecord,
     AuthRequest,
     Bypass,
+    Claimed,
     CodeCheck,
+    CodeClaim,
     CustomMessage,
     Decision,
     ExemptionView,
@@ -65,6 +67,15 @@ class CodeStore(Protocol):
         """Count a wrong code against each of ``token_ids``: ``fail_count`` + 1
         and ``failed_at = now``, in one atomic update (concurrent calls from
         any worker or node are all counted)."""
+
+    async def claim_code(self, claim: CodeClaim) -> Claimed:
+        """A challenge answered with a correct code, in one transaction (one
+        round trip): take the session under ``claim.state`` (single use, only
+        the row this process stored and only before it expires), then
+        consume_otp_step with ``claim.success`` while the user and the token
+        are as CodeClaim says. UNKNOWN (no trip) when this process did not
+        store that session; GONE when it was not there (nothing changed);
+        TAKEN when the session was taken but not the step."""
 
 
 class ChallengeStore(Protocol):
@@ -293,6 +304,14 @@ class Factor(Protocol):
     ) -> CodeCheck:
         """Check ``code``; with ``success``, a correct code also records it
         in the same store trip (CodeCheck.recorded)."""
+
+    async def claim(
+        self, state: bytes, user: User, tokens: list[Token], code: bytes, *, success: MfaSuccess
+    ) -> tuple[Claimed, str]:
+        """The challenge under ``state`` answered with ``code``, checked on
+        ``tokens`` as this process read them when it asked: if it matches,
+        CodeStore.claim_code, and the matching token's kind; else UNKNOWN
+        (nothing done). The time is ``success.now``."""
 
 
 class AppPasswordCheck(Protocol):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from radmfa.core.model import CodeCheck, MfaSuccess, Token, User
+from radmfa.core.model import Claimed, CodeCheck, CodeClaim, MfaSuccess, Token, User, UserState
 from radmfa.core.ports import CodeStore
 from radmfa.factors import hotp
 from radmfa.factors.totp import matching_step
@@ -83,3 +83,29 @@ class OtpFactor:
             replayed = True
         await self.store.note_code_failure([t.id for t in candidates], now=now)
         return CodeCheck(False, "code already used" if replayed else "wrong code")
+
+    def match(self, tokens: list[Token], code: bytes, *, now: datetime) -> tuple[Token, int] | None:
+        """The first usable token, not locked, whose code ``code`` is, with
+        its step (verify()'s first match, without the store)."""
+        for token in self.usable(tokens):
+            if self.locked(token, now=now):
+                continue
+            step = self._match(token, code, now)
+            if step is not None:
+                return token, step
+        return None
+
+    async def claim(
+        self, state: bytes, user: User, tokens: list[Token], code: bytes, *, success: MfaSuccess
+    ) -> tuple[Claimed, str]:
+        now = success.now
+        # A blocked user's answer is decided on what the store says now.
+        found = self.match(tokens, code, now=now) if user.state is not UserState.BLOCKED else None
+        if found is None:
+            return Claimed.UNKNOWN, ""  # a wrong code is counted as verify() counts it
+        token, step = found
+        # The store checks that the token is still not locked (with today's
+        # counts) and the user still in the state matched here; an HOTP
+        # counter moved meanwhile fails the step's compare-and-set.
+        claim = CodeClaim(state, user.id, user.state, token.id, step, self.max_failures, now - self.lockout, success)
+        return await self.store.claim_code(claim), token.kind

@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from radmfa.core.model import AuditRecord, MfaSuccess, Session, Token, User
+from radmfa.core.model import AuditRecord, Claimed, CodeClaim, MfaSuccess, Session, Token, User
 from radmfa.core.policy import name_key
 from radmfa.errors import ConfigError, StoreError
 from radmfa.store import schema
@@ -71,6 +71,28 @@ _CONSUME_STEP_AND_SUCCEED = (
     "remembered_at = excluded.remembered_at), "
     "cleared AS (DELETE FROM mfa_failures WHERE user_id = $3::bigint AND EXISTS (SELECT 1 FROM step)) "
     "SELECT id FROM step"
+)
+
+# claim_code in one statement (one round trip, atomic): sql.py's
+# CLAIM_SESSION_SQL, then CLAIM_STEP_SQL only if it took the session, then the
+# MFA success only if the step was taken (as _CONSUME_STEP_AND_SUCCEED). A
+# session taken whose step was not stays taken, as on SQLite. Parameters:
+# state, ciphertext, time, step, token id, user id, max failures, failures
+# since, user state, scopes (text[]), station ("" for none), client.
+_CLAIM_CODE = (
+    "WITH s AS (DELETE FROM sessions WHERE state = $1 AND reply_enc = $2 AND expires_at > $3 RETURNING state), "
+    "step AS (UPDATE tokens SET last_step = $4, fail_count = 0 WHERE id = $5 AND user_id = $6 "
+    "AND (last_step IS NULL OR last_step < $4) AND (fail_count < $7 OR failed_at IS NULL OR failed_at <= $8) "
+    "AND EXISTS (SELECT 1 FROM users WHERE id = $6 AND state = $9) AND EXISTS (SELECT 1 FROM s) RETURNING id), "
+    "cache AS (INSERT INTO mfa_cache (user_id, scope, passed_at) "
+    "SELECT $6::bigint, scope, $3::double precision FROM step, unnest($10::text[]) AS scope "
+    "ON CONFLICT (user_id, scope) DO UPDATE SET passed_at = excluded.passed_at), "
+    "device AS (INSERT INTO remembered_devices (user_id, station, client, remembered_at) "
+    "SELECT $6::bigint, $11::text, $12::text, $3::double precision FROM step WHERE $11::text <> '' "
+    "ON CONFLICT (user_id, station) DO UPDATE SET client = excluded.client, "
+    "remembered_at = excluded.remembered_at), "
+    "cleared AS (DELETE FROM mfa_failures WHERE user_id = $6::bigint AND EXISTS (SELECT 1 FROM step)) "
+    "SELECT (SELECT count(*) FROM s)::int + (SELECT count(*) FROM step)::int"
 )
 
 # take_session_view in one statement: the session taken, and the user named
@@ -199,6 +221,31 @@ class PostgresStore(SqlStore):
         )
         return bool(rows)
 
+    async def claim_code(self, claim: CodeClaim) -> Claimed:
+        opened = self._opened.pop(claim.state, None)
+        if opened is None:
+            return Claimed.UNKNOWN
+        success = claim.success
+        if success.user_id != claim.user_id:  # one user id in the statement
+            self._opened[claim.state] = opened
+            return await super().claim_code(claim)
+        rows = await self._fetch(
+            _CLAIM_CODE,
+            claim.state,
+            opened[0],
+            to_epoch(success.now),
+            claim.step,
+            claim.token_id,
+            claim.user_id,
+            claim.max_failures,
+            to_epoch(claim.failures_since),
+            str(claim.user_state),
+            list(success.scopes),
+            success.station,
+            success.client,
+        )
+        return self._claimed(claim.state, opened, int(rows[0][0]))
+
     async def write_audit(self, rows: Sequence[AuditRecord]) -> None:
         if not rows:
             return
@@ -287,6 +334,15 @@ class PostgresStore(SqlStore):
                 for sql, args in then(row):
                     await conn.execute(_numbered(sql), *args)
             return row
+
+    async def _fetch_chain(self, steps: Sequence[Statement], then: Sequence[Statement]) -> int:
+        async with self._errors(), self._connection() as conn, conn.transaction():
+            for done, (sql, args) in enumerate(steps):
+                if await conn.fetchrow(_numbered(sql), *args) is None:
+                    return done
+            for sql, args in then:
+                await conn.execute(_numbered(sql), *args)
+            return len(steps)
 
     async def _fetch_pair(
         self, first: Statement, second: Callable[[Row], Statement | None]

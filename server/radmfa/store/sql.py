@@ -10,13 +10,13 @@ import functools
 from collections.abc import Sequence
 from datetime import datetime
 
-from radmfa.core.model import ExemptionView, Session, Token, User
+from radmfa.core.model import Attr, Claimed, CodeClaim, ExemptionView, Session, Token, User
 from radmfa.core.policy import decode_name, name_key
 from radmfa.store.codec import from_epoch, to_epoch
 from radmfa.store.sql_audit import AUDIT_PURGE_BATCH, AuditSql
 from radmfa.store.sql_base import Row, Statement
 from radmfa.store.sql_directory import DirectorySql
-from radmfa.store.sql_exemptions import ExemptionsSql
+from radmfa.store.sql_exemptions import ExemptionsSql, success_steps
 from radmfa.store.sql_fraud import FraudSql
 from radmfa.store.sql_hardware import HardwareTokensSql
 from radmfa.store.sql_health import HealthSql
@@ -35,6 +35,38 @@ from radmfa.store.sql_users import LOGIN_VIEW_COLUMNS, LOGIN_VIEW_SQL, UsersSql,
 # ruff: noqa: S608  (statements from column lists; every value is a parameter)
 
 __all__ = ["AUDIT_PURGE_BATCH", "Row", "SqlStore", "Statement"]
+
+
+# claim_code's two single-use steps. The session: only the row this process
+# stored (its ciphertext, fresh at every put), before it expires. Parameters:
+# state, ciphertext, time.
+CLAIM_SESSION_SQL = "DELETE FROM sessions WHERE state = ? AND reply_enc = ? AND expires_at > ? RETURNING state"
+# The step: consume_otp_step's compare-and-set, and only while the token is
+# not locked (OtpFactor.locked on the row as it is now) and the user is in
+# the state the code was checked in (token ids and seeds never change).
+# Parameters: step, token id, user id, step, max failures, failures since,
+# user id, user state.
+CLAIM_STEP_SQL = (
+    "UPDATE tokens SET last_step = ?, fail_count = 0 WHERE id = ? AND user_id = ? "
+    "AND (last_step IS NULL OR last_step < ?) AND (fail_count < ? OR failed_at IS NULL OR failed_at <= ?) "
+    "AND EXISTS (SELECT 1 FROM users WHERE id = ? AND state = ?) RETURNING id"
+)
+
+
+def claim_steps(claim: CodeClaim, sealed: bytes) -> tuple[list[Statement], list[Statement]]:
+    """claim_code as _fetch_chain's steps and what follows them."""
+    success = claim.success
+    at = to_epoch(success.now)
+    steps: list[Statement] = [
+        (CLAIM_SESSION_SQL, (claim.state, sealed, at)),
+        (CLAIM_STEP_SQL, (claim.step, claim.token_id, claim.user_id, claim.step, claim.max_failures,
+                          to_epoch(claim.failures_since), claim.user_id, str(claim.user_state))),
+    ]
+    writes = success_steps(success.user_id, success.scopes, success.station, success.client, at)
+    return steps, [(sql, row) for sql, rows in writes for row in rows]
+
+
+_CLAIMED = (Claimed.GONE, Claimed.TAKEN, Claimed.ACCEPTED)
 
 
 class SqlStore(
@@ -83,6 +115,21 @@ class SqlStore(
         remembered = extra[-1] if station else None
         device = None if remembered is None else from_epoch(remembered)
         return user, tokens, ExemptionView(bool(extra[0]), cache, device)
+
+    async def claim_code(self, claim: CodeClaim) -> Claimed:
+        # The second leg of a login answered in the process that asked: one
+        # transaction instead of take_session_view and consume_otp_step.
+        opened = self._opened.pop(claim.state, None)
+        if opened is None:
+            return Claimed.UNKNOWN
+        steps, then = claim_steps(claim, opened[0])
+        return self._claimed(claim.state, opened, await self._fetch_chain(steps, then))
+
+    def _claimed(self, state: bytes, opened: tuple[bytes, tuple[Attr, ...]], done: int) -> Claimed:
+        claimed = _CLAIMED[done]
+        if claimed is Claimed.GONE:  # not taken: whoever takes it may still use what was kept
+            self._opened[state] = opened
+        return claimed
 
     async def take_session_view(
         self, state: bytes, *, now: datetime, username: str | None = None

@@ -56,6 +56,11 @@ class SqlBase(abc.ABC):
         """In one transaction: run ``first``; if it returned a row, run the statements ``then(row)``."""
 
     @abc.abstractmethod
+    async def _fetch_chain(self, steps: Sequence[Statement], then: Sequence[Statement]) -> int:
+        """In one transaction: run each of ``steps`` in turn while each returns
+        a row; when all did, run ``then`` too. How many of ``steps`` returned one."""
+
+    @abc.abstractmethod
     async def _fetch_pair(
         self, first: Statement, second: Callable[[Row], Statement | None]
     ) -> tuple[Row | None, list[Row]]:

@@ -28,14 +28,15 @@ class SessionsSql(SqlBase):
 
     def __init__(self, cipher: SeedCipher) -> None:
         super().__init__(cipher)
-        # The reply attributes of sessions this process stored, keyed by
-        # (State, ciphertext): the answer usually comes back to the process
+        # The ciphertext and reply attributes of sessions this process
+        # stored, by State: the answer usually comes back to the process
         # that asked, and opening the blob it sealed itself (AES-GCM) was a
         # fixed cost of every answered challenge. Only exactly the blob
         # written here is a hit, so a row changed or moved meanwhile is
         # decrypted and authenticated as before; the database still holds
-        # only the ciphertext. Bounded: when full it starts over.
-        self._opened: dict[tuple[bytes, bytes], tuple[Attr, ...]] = {}
+        # only the ciphertext. The ciphertext also names the row claim_code
+        # may take (sql.py). Bounded: when full it starts over.
+        self._opened: dict[bytes, tuple[bytes, tuple[Attr, ...]]] = {}
 
     async def put_session(self, session: Session) -> None:
         sealed = self._cipher.encrypt(
@@ -43,7 +44,7 @@ class SessionsSql(SqlBase):
         )
         if len(self._opened) >= OPENED_CACHE_SIZE:
             self._opened.clear()  # thread-safe, unlike evicting one entry
-        self._opened[session.state, sealed] = session.reply_attrs
+        self._opened[session.state] = (sealed, session.reply_attrs)
         # An upsert: the pipeline writes a session back after a wrong code.
         await self._execute(
             f"INSERT INTO sessions (state, {_SESSIONS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -81,7 +82,8 @@ class SessionsSql(SqlBase):
         """A taken row (_SESSIONS columns) as a Session; None when expired."""
         client, username, factor, attempts, expires_at, reply_enc, phase = row
         sealed = bytes(reply_enc)
-        attrs = self._opened.pop((state, sealed), None)  # taken once: it is deleted from the store
+        opened = self._opened.pop(state, None)  # taken once: it is deleted from the store
+        attrs = opened[1] if opened is not None and opened[0] == sealed else None
         if expires_at <= to_epoch(now):
             return None
         if attrs is None:

@@ -135,6 +135,17 @@ class SqliteStore(SqlStore):
 
         return await self._call(self._transaction, both)
 
+    async def _fetch_chain(self, steps: Sequence[Statement], then: Sequence[Statement]) -> int:
+        def chain() -> int:
+            for done, statement in enumerate(steps):
+                if self._db.execute(*statement).fetchone() is None:
+                    return done
+            for statement in then:
+                self._db.execute(*statement)
+            return len(steps)
+
+        return await self._call(self._transaction, chain)
+
     async def _fetch_pair(
         self, first: Statement, second: Callable[[Row], Statement | None]
     ) -> tuple[Row | None, list[Row]]:
