@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import os
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -52,7 +53,8 @@ Addr = tuple[str, int]
 
 
 class Transport(Protocol):
-    """Where replies go: the socket a request came in on (udp.UdpEndpoint)."""
+    """Where replies go: the socket a request came in on (udp.UdpEndpoint),
+    or a RadSec connection. Weakly referenceable (a plain class, not slotted)."""
 
     def sendto(self, data: bytes, addr: Addr) -> None: ...
 
@@ -101,7 +103,10 @@ class RadiusService:
         self.stopping = False
         self.warnings = Throttle(interval_s=WARN_INTERVAL_S, per_interval=WARN_PER_MINUTE)
         self.node_ip = ""  # this host's address, for audit rows of wildcard listeners (app.py)
-        self._server_ips: dict[int, tuple[Transport, str]] = {}  # getsockname is a system call: once per transport
+        # getsockname is a system call: once per transport. By id, with a weak
+        # reference that tells a reused id from the transport it was taken for:
+        # an ended RadSec connection (its TLS buffers) is not kept alive here.
+        self._server_ips: dict[int, tuple[weakref.ref[Transport], str]] = {}
         self._user_ips: dict[tuple[int, bytes], str] = {}  # (attribute type, value) -> policy.user_ip
 
     def reload_clients(self, clients: ClientTable) -> None:
@@ -357,13 +362,12 @@ class RadiusService:
 
     def _server_ip(self, transport: Transport) -> str:
         """The address the request came in on; this host's own for a wildcard listener."""
-        # By id, holding the transport so its id is not reused (transports need not be hashable).
         known = self._server_ips.get(id(transport))
-        if known is None:
+        if known is None or known[0]() is not transport:
             local = transport.get_extra_info("sockname")
             if len(self._server_ips) >= _SERVER_IPS_KEPT:
                 self._server_ips.clear()
-            known = self._server_ips[id(transport)] = (transport, str(local[0]) if local else "")
+            known = self._server_ips[id(transport)] = (weakref.ref(transport), str(local[0]) if local else "")
         ip = known[1]
         return self.node_ip if ip in ("", "0.0.0.0", "::") else ip  # noqa: S104 (a comparison)
 
