@@ -105,12 +105,13 @@ app_name = "Wiki"
 
 def start_front(factory: Callable[..., Radmfa], peers: Peers, slapd: Slapd, *, more: str = "", client: str = "",
                 listen: str = "", tables: str = "", mfa: str = "", oob_timeout_s: float = 10, upstream: str = "",
-                **kw: Any) -> Front:
-    """radmfa with [ldap_front]; ``upstream``: more [upstream] keys."""
+                directory_timeout_s: float = 2, **kw: Any) -> Front:
+    """radmfa with [ldap_front]; ``upstream``: more [upstream] keys;
+    ``directory_timeout_s``: [upstream] timeout_s, radmfa's wait for slapd."""
     ldaps_port, ldap_port = free_tcp_port(), free_tcp_port()
     toml = front_toml(slapd, ldaps_port, ldap_port, more=more, client=client, listen=listen, tables=tables)
     server = make_server(
-        factory, peers, upstream=upstream_toml(slapd) + upstream, mfa=mfa, oob_timeout_s=oob_timeout_s,
+        factory, peers, upstream=upstream_toml(slapd, timeout_s=directory_timeout_s) + upstream, mfa=mfa, oob_timeout_s=oob_timeout_s,
         extra_toml=toml, **kw,
     )
     return Front(server, f"ldaps://127.0.0.1:{ldaps_port}", f"ldap://127.0.0.1:{ldap_port}", str(slapd.pki.ca_file))

@@ -192,31 +192,37 @@ def test_a_session_with_nothing_to_do_is_closed(radmfa_factory, peers, directory
 
 
 def test_a_stalled_directory_holds_only_the_sessions_waiting_on_it(radmfa_factory, peers, directory):  # noqa: F811
-    front = start_front(radmfa_factory, peers, directory)
+    # radmfa waits for the stopped directory longer than this test can take on
+    # a busy machine: an answer to the waiting search can only come from slapd.
+    front = start_front(radmfa_factory, peers, directory, directory_timeout_s=60)
     with front.server:
         waiting = RawClient(front.ldaps, front)
-        waiting.send(message(1, "bindRequest", bind_body(SERVICE_DN, SERVICE_PW)))
-        assert waiting.result() == (1, "bindResponse", 0)
-        assert directory.proc is not None
-        directory.proc.send_signal(signal.SIGSTOP)
         try:
-            waiting.send(search_pdu(2, BASE_DN, "(uid=alice)"))  # to a directory that does not answer
-            # another application's session goes on meanwhile
-            started = time.monotonic()
-            other = RawClient(front.ldap)
-            other.send(protocol.bind_request(1, "", b""))
-            assert other.result() == (1, "bindResponse", 48)  # anonymous not allowed: answered at once
-            other.send(search_pdu(2, BASE_DN))
-            assert other.result() == (2, "searchResDone", 50)
-            other.close()
-            assert time.monotonic() - started < 5
-            with pytest.raises(TimeoutError):
-                waiting.receive(timeout=0.5)  # the waiting session still waits
+            waiting.send(message(1, "bindRequest", bind_body(SERVICE_DN, SERVICE_PW)))
+            assert waiting.result() == (1, "bindResponse", 0)
+            assert directory.proc is not None
+            directory.proc.send_signal(signal.SIGSTOP)
+            try:
+                waiting.send(search_pdu(2, BASE_DN, "(uid=alice)"))  # to a directory that does not answer
+                # another application's session goes on meanwhile
+                started = time.monotonic()
+                other = RawClient(front.ldap)
+                try:
+                    other.send(protocol.bind_request(1, "", b""))
+                    assert other.result() == (1, "bindResponse", 48)  # anonymous not allowed: answered at once
+                    other.send(search_pdu(2, BASE_DN))
+                    assert other.result() == (2, "searchResDone", 50)
+                finally:
+                    other.close()
+                assert time.monotonic() - started < 5
+                with pytest.raises(TimeoutError):
+                    waiting.receive(timeout=0.5)  # the waiting session still waits
+            finally:
+                directory.proc.send_signal(signal.SIGCONT)
+            # once the directory answers, the waiting search completes
+            assert responses_until_done(waiting, {2}) == {2: 0}
         finally:
-            directory.proc.send_signal(signal.SIGCONT)
-        # once the directory answers, the waiting search completes
-        assert responses_until_done(waiting, {2}) == {2: 0}
-        waiting.close()
+            waiting.close()
     assert dropped(front.server) == {}
 
 
