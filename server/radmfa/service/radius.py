@@ -50,6 +50,13 @@ _CODE_NAME = {"accept": "access_accept", "reject": "access_reject", "challenge":
 Addr = tuple[str, int]
 
 
+class Tally(Counter[str]):
+    """A Counter whose increments cost a dict's. Counter's own ``__delitem__``
+    (which ignores a missing key) makes every item assignment go through a
+    Python-level slot, twice the cost of ``+= 1`` on a dict; a retransmission
+    storm counts each copy it drops or answers again."""
+
+    __delitem__ = dict.__delitem__  # type: ignore[assignment]
 
 
 class Transport(Protocol):
@@ -88,9 +95,9 @@ class RadiusService:
         self.audit = audit
         self.policies = policies
         self.upstream_healthy = upstream_healthy
-        self.dropped: Counter[str] = Counter()
+        self.dropped: Counter[str] = Tally()
         self.dropped_by_client: dict[str, Counter[str]] = {}  # client name -> reason -> count
-        self.answered: Counter[str] = Counter()
+        self.answered: Counter[str] = Tally()
         self.share: FairShare[_Job] = FairShare(cfg.max_active, cfg.client_max_requests)
         self.flights = Flights(self.share, self._process, _client_name, lambda: self.cfg.request_timeout_s)
         self._backend_failed_at = -UNHEALTHY_AFTER_FAILURE_S
@@ -122,7 +129,7 @@ class RadiusService:
         if client:
             per_client = self.dropped_by_client.get(client)
             if per_client is None:
-                per_client = self.dropped_by_client[client] = Counter()
+                per_client = self.dropped_by_client[client] = Tally()
             per_client[reason] += 1
 
     def counters(self) -> dict[str, Any]:
