@@ -3,6 +3,7 @@ an inline login and a challenge round trip.
 
     PYTHONPATH=. .venv/bin/python -m bench.stages            # about a minute
     PYTHONPATH=. .venv/bin/python -m bench.stages --requests 3000 --out bench/results/stages.json
+    PYTHONPATH=server .venv/bin/python -m bench.stages --repeats 0 --callgrind 60 --storm 4  # + retransmitted copies
 
 radmfa is built in this process from a config like the benchmark's (SQLite
 store, the FreeRADIUS "ack" upstream as a real peer, log level warning), on
