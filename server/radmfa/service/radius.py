@@ -127,10 +127,10 @@ class RadiusService:
         self.dropped[reason] += 1
         metrics.current.dropped(reason, client)
         if client:
-            per_client = self.dropped_by_client.get(client)
-            if per_client is None:
-                per_client = self.dropped_by_client[client] = Tally()
-            per_client[reason] += 1
+            try:
+                self.dropped_by_client[client][reason] += 1
+            except KeyError:  # the client's first drop
+                self.dropped_by_client[client] = Tally((reason,))
 
     def counters(self) -> dict[str, Any]:
         """What the stats and stopped log lines report."""
@@ -167,7 +167,7 @@ class RadiusService:
         now = time.monotonic()
         if len(data) >= wire.MIN_LEN:
             # A retransmission storm stops here: a dict lookup and a memcmp a copy.
-            replay = dedup.replay((addr[0], addr[1], data[1]), data, now=now)
+            replay = dedup.replay((addr[0], addr[1], data[1]), data, now)
             if replay is not None:
                 if replay[1] is None:
                     return self.drop("duplicate_pending", client.name)  # RFC 5080 §2.2.2 (DUP-2)
