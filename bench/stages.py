@@ -3,6 +3,7 @@ an inline login and a challenge round trip.
 
     PYTHONPATH=. .venv/bin/python -m bench.stages            # about a minute
     PYTHONPATH=. .venv/bin/python -m bench.stages --requests 3000 --out bench/results/stages.json
+    PYTHONPATH=server .venv/bin/python -m bench.stages --repeats 0 --callgrind 60 --storm 4  # + retransmitted copies
 
 radmfa is built in this process from a config like the benchmark's (SQLite
 store, the FreeRADIUS "ack" upstream as a real peer, log level warning), on
@@ -348,6 +349,7 @@ def measure(n: int, repeats: int = 3, dump: Path | None = None) -> dict[str, Any
 _CG_SOURCE = """#include <valgrind/callgrind.h>
 void radmfa_cg_zero(void) { CALLGRIND_ZERO_STATS; }
 void radmfa_cg_dump(const char *what) { CALLGRIND_DUMP_STATS_AT(what); }
+void radmfa_cg_toggle(void) { CALLGRIND_TOGGLE_COLLECT; }
 """
 
 
@@ -359,7 +361,117 @@ def _cg_library(workdir: Path) -> Path:
     return lib
 
 
-async def _cg_child(workdir: Path, n: int, base: int, lib: Path) -> None:
+class _Storm:
+    """Retransmitted copies through the socket path a NAS's datagrams take:
+    a NAS socket on loopback sends each request, then ``copies``
+    byte-identical copies of it (same source port), and radmfa's UDP
+    endpoint (service/udp.py) reads them with the real ``recvfrom`` and hands
+    them to the listener, one wake-up per copy (a storm spaces its copies
+    5, 50 and 200 ms apart). Only the endpoint's handling of the copies is
+    counted (callgrind's collection is switched on around each wake-up):
+    while the request is pending (dropped) and after it was answered (the
+    cached reply resent). User-space instructions: the kernel's share of
+    recvfrom and sendto is not in them."""
+
+    def __init__(self, app: Any, cg: Any, copies: int) -> None:
+        import socket
+
+        from radmfa.service.radius import Listener
+        from radmfa.service.udp import UdpEndpoint
+
+        self.app, self.cg, self.copies = app, cg, copies
+        self.listener = Listener(app.service)
+        self.endpoint = UdpEndpoint.bind("127.0.0.1", 0, self.listener.datagram_received)
+        self.listener.transport = self.endpoint
+        self.server = self.endpoint.get_extra_info("sockname")
+        self.nas = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.nas.bind(("127.0.0.1", 0))
+        self.nas.setblocking(False)
+        self.ident = 0
+        self.batched = False  # every copy read in one wake-up (a loaded loop), not one each
+
+    def close(self) -> None:
+        self.endpoint.close()
+        self.nas.close()
+
+    def _request(self, i: int) -> tuple[bytes, bytes]:
+        self.ident = (self.ident + 1) % 256
+        auth = crypto.new_authenticator()
+        attrs = [(wire.USER_NAME, b"p%d" % i), (wire.USER_PASSWORD, crypto.hide_password(PASSWORD, SECRET, auth))]
+        return crypto.sign_request(wire.ACCESS_REQUEST, self.ident, auth, wire.encode_attrs(attrs), SECRET), auth
+
+    def _copies(self, data: bytes) -> None:
+        """Each copy sent, then read in a wake-up of its own; only the reading is counted."""
+        readable, toggle, send = self.endpoint._readable, self.cg.radmfa_cg_toggle, self.nas.sendto
+        if self.batched:
+            for _ in range(self.copies):
+                send(data, self.server)
+            toggle()
+            readable()
+            toggle()
+            return
+        for _ in range(self.copies):
+            send(data, self.server)
+            toggle()
+            readable()
+            toggle()
+
+    async def run(self, users: range, *, answered_first: bool, count: bool = True) -> None:
+        """``answered_first``: the copies come after the reply (resent), else while pending (dropped)."""
+        loop = asyncio.get_running_loop()
+        copies = self._copies if count else self._uncounted
+        for i in users:
+            data, auth = self._request(i)
+            self.nas.sendto(data, self.server)
+            self.endpoint._readable()  # the original: admitted, its task not yet run
+            if not answered_first:
+                copies(data)
+            reply = await asyncio.wait_for(loop.sock_recv(self.nas, 4096), 10)
+            if not crypto.verify_response(reply, auth, SECRET, _ma_offset(reply)):
+                raise RuntimeError("a reply did not verify")
+            if answered_first:
+                copies(data)
+                for _ in range(self.copies):  # each copy got the cached reply, byte for byte
+                    if self.nas.recv(4096) != reply:
+                        raise RuntimeError("a copy got other bytes than the reply")
+
+    def _uncounted(self, data: bytes) -> None:
+        for _ in range(self.copies):
+            self.nas.sendto(data, self.server)
+            self.endpoint._readable()
+
+    def toggles(self, times: int) -> None:
+        """The switching itself (counted half on, half off): subtracted."""
+        toggle = self.cg.radmfa_cg_toggle
+        for _ in range(times):
+            toggle()
+            toggle()
+
+
+async def _cg_storm(app: Any, cg: Any, n: int, copies: int, base: int) -> None:
+    storm = _Storm(app, cg, copies)
+    try:
+        await storm.run(range(base, base + 20), answered_first=False, count=False)  # warm up
+        await storm.run(range(base, base + 20), answered_first=True, count=False)
+        for name, answered_first, batched in (("storm_pending", False, False), ("storm_answered", True, False),
+                                              ("storm_pending_batched", False, True)):
+            storm.batched = batched
+            cg.radmfa_cg_zero()
+            cg.radmfa_cg_toggle()  # off: only the copies' wake-ups are counted
+            await storm.run(range(base, base + n), answered_first=answered_first)
+            cg.radmfa_cg_toggle()
+            cg.radmfa_cg_dump(name.encode())
+        cg.radmfa_cg_zero()
+        cg.radmfa_cg_toggle()
+        storm.toggles(n * copies)
+        cg.radmfa_cg_toggle()
+        cg.radmfa_cg_dump(b"storm_toggles")
+    finally:
+        storm.close()
+        await app.audit.flush()
+
+
+async def _cg_child(workdir: Path, n: int, base: int, lib: Path, storm: int = 0) -> None:
     """Under callgrind: each flow's instructions between a zero and a dump."""
     import ctypes
 
@@ -402,6 +514,8 @@ async def _cg_child(workdir: Path, n: int, base: int, lib: Path) -> None:
             wire.parse(sample)
             del data
         cg.radmfa_cg_dump(b"driver")
+        if storm:
+            await _cg_storm(app, cg, n, storm, base + 5 * n)
     finally:
         await app.close()
 
@@ -413,7 +527,10 @@ def _cg_totals(path: Path) -> int:
     raise RuntimeError(f"no totals in {path}")
 
 
-def instructions(n: int, store: str = "sqlite", loop_thread: bool = False) -> dict[str, Any]:
+_STORM_DUMPS = ("storm_pending", "storm_answered", "storm_pending_batched", "storm_toggles")
+
+
+def instructions(n: int, store: str = "sqlite", loop_thread: bool = False, storm: int = 0) -> dict[str, Any]:
     """Instructions per request of each flow (all threads of radmfa's process,
     not the database server's), under callgrind. ``loop_thread``: the event
     loop's thread only (the one that bounds a worker's throughput; callgrind
@@ -434,7 +551,8 @@ def instructions(n: int, store: str = "sqlite", loop_thread: bool = False) -> di
         child = subprocess.run(  # noqa: S603
             ["valgrind", "--tool=callgrind", "--collect-atstart=yes", f"--callgrind-out-file={out}",
              *(["--separate-threads=yes"] if loop_thread else []),
-             sys.executable, "-m", "bench.stages", "--cg-child", str(workdir), "--requests", str(n)],
+             sys.executable, "-m", "bench.stages", "--cg-child", str(workdir), "--requests", str(n),
+             "--storm", str(storm)],
             check=False, cwd=REPO, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=3600,
         )
@@ -449,7 +567,7 @@ def instructions(n: int, store: str = "sqlite", loop_thread: bool = False) -> di
             # the dump's "desc: Trigger: Client Request: <name>" line names the flow
             name = next((ln.rpartition("Client Request: ")[2].strip() for ln in text.splitlines()
                          if "Client Request: " in ln), "")
-            if name in (*FLOWS, "driver"):
+            if name in (*FLOWS, "driver", *_STORM_DUMPS):
                 counts[name] = _cg_totals(path)
     finally:
         ack.stop()
@@ -463,6 +581,18 @@ def instructions(n: int, store: str = "sqlite", loop_thread: bool = False) -> di
         key = "loop_thread_instructions_per_request" if loop_thread else "instructions_per_request"
         result[flow] = {key: round(counts[flow] / n - legs * driver),
                         "driver_instructions_subtracted": round(legs * driver)}
+    if storm:
+        copies = n * storm
+        toggles = counts["storm_toggles"] / copies
+        result["storm"] = {
+            "copies_per_request": storm,
+            "duplicate_pending_instructions_per_copy": round(counts["storm_pending"] / copies - toggles),
+            "duplicate_resent_instructions_per_copy": round(counts["storm_answered"] / copies - toggles),
+            # all the copies read in one wake-up: one toggle pair per request, not per copy
+            "duplicate_pending_batched_instructions_per_copy":
+                round((counts["storm_pending_batched"] - n * toggles) / copies),
+            "toggle_instructions_subtracted": round(toggles),
+        }
     return result
 
 
@@ -491,8 +621,15 @@ def combine(plains: list[dict[str, Any]], profiled: dict[str, Any]) -> dict[str,
 def markdown(doc: dict[str, Any]) -> str:
     flows = [f for f in FLOWS if f in doc]
     counted = [f for f in flows if "instructions_per_request" in doc[f]]
+    storm = doc.get("storm")
+    tail = "" if storm is None else (
+        f"a retransmitted copy ({storm['copies_per_request']} a request, one wake-up each): "
+        f"{storm['duplicate_pending_instructions_per_copy']:,} instructions while pending (dropped), "
+        f"{storm['duplicate_resent_instructions_per_copy']:,} once answered (reply resent); "
+        f"{storm['duplicate_pending_batched_instructions_per_copy']:,} while pending when all are read "
+        f"in one wake-up\n")
     if not any("loop_stages_us" in doc[f] for f in flows):  # --repeats 0: instructions only
-        return "".join(
+        return tail + "".join(
             f"{f}: {doc[f][key]:,} instructions per request{label}\n"
             for f in flows
             for key, label in (("instructions_per_request", ""),
@@ -516,7 +653,7 @@ def markdown(doc: dict[str, Any]) -> str:
     if counted:
         lines.append(row("instructions per request (callgrind, all threads)",
                          [f"{doc[f].get('instructions_per_request', 0):,}" for f in flows]))
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + tail
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -532,17 +669,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite",
                    help="the store for --callgrind (postgres: a throwaway database on RADMFA_TEST_POSTGRES_URL's "
                         "server; the plain and profiled runs are SQLite's)")
+    p.add_argument("--storm", type=int, metavar="K", default=0,
+                   help="with --callgrind: also count the instructions of each of K retransmitted copies of a "
+                        "request read from a real UDP socket, while it is pending and after it was answered")
     p.add_argument("--cg-child", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.cg_child is not None:
         import uvloop
 
-        uvloop.run(_cg_child(args.cg_child, args.requests, 0, args.cg_child / "cg.so"))
+        uvloop.run(_cg_child(args.cg_child, args.requests, 0, args.cg_child / "cg.so", args.storm))
         return 0
     doc = measure(args.requests, args.repeats, args.dump) if args.repeats else {f: {} for f in FLOWS}
     if args.callgrind:
-        for flow, counted in instructions(args.callgrind, args.store, args.cg_loop_thread).items():
-            doc[flow].update(counted)
+        for flow, counted in instructions(args.callgrind, args.store, args.cg_loop_thread, args.storm).items():
+            doc.setdefault(flow, {}).update(counted)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"stages": doc, "requests": args.requests,
                                     "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=2) + "\n")

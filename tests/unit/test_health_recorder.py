@@ -22,6 +22,24 @@ class Counting(metrics.Metrics):
     def provider(self, provider: str, seconds: float, *, ok: bool, reason: str = "") -> None:
         self.events.append(("provider", provider, ok, reason))
 
+    def answered(self, client: str, code: str, reason: str) -> None:
+        self.events.append(("answered", client, code, reason))
+
+    def decided(self, result: str, factor: str, seconds: float) -> None:
+        self.events.append(("decided", result, factor))
+
+    def dropped(self, reason: str, client: str) -> None:
+        self.events.append(("dropped", reason, client))
+
+    def store(self, operation: str, seconds: float, *, ok: bool) -> None:
+        self.events.append(("store", operation, ok))
+
+    def in_flight(self, running: int, waiting: int) -> None:
+        self.events.append(("in_flight", running, waiting))
+
+    def flush(self) -> None:
+        self.events.append(("flush",))
+
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -60,3 +78,18 @@ def test_provider_failure_keeps_the_last_success() -> None:
     [row] = recorder.rows("n", now=NOW)
     assert (row.kind, row.up, row.failure_reason, row.latency_s) == ("provider", False, "HTTP 503", 5.0)
     assert row.last_ok_at is not None and row.last_failure_at is not None
+
+
+def test_events_it_does_not_remember_go_on_to_the_instruments() -> None:
+    inner = Counting()
+    recorder = HealthRecorder(inner)
+    recorder.answered("nas", "access_accept", "ok")
+    recorder.decided("accept", "totp", 0.01)
+    recorder.dropped("duplicate_pending", "nas")
+    recorder.store("find_user", 0.001, ok=False)
+    recorder.in_flight(3, 1)
+    recorder.flush()
+    assert inner.events == [("answered", "nas", "access_accept", "ok"), ("decided", "accept", "totp"),
+                            ("dropped", "duplicate_pending", "nas"), ("store", "find_user", False),
+                            ("in_flight", 3, 1), ("flush",)]
+    assert not recorder.changed and recorder.rows("n", now=NOW) == []

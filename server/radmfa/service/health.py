@@ -66,6 +66,15 @@ class HealthRecorder(metrics.Metrics):
 
     def __init__(self, inner: metrics.Metrics) -> None:
         self.inner = inner
+        # Events with nothing to remember here go straight to ``inner``: its
+        # bound methods, not a call that makes another one (a retransmission
+        # storm reports a drop per copy).
+        self.answered = inner.answered  # type: ignore[method-assign]
+        self.decided = inner.decided  # type: ignore[method-assign]
+        self.dropped = inner.dropped  # type: ignore[method-assign]
+        self.store = inner.store  # type: ignore[method-assign]
+        self.in_flight = inner.in_flight  # type: ignore[method-assign]
+        self.flush = inner.flush  # type: ignore[method-assign]
         self.lock = threading.Lock()
         self.seen: dict[tuple[str, str], _Seen] = {}
         self.changed = False  # a state flipped since the last report
@@ -113,24 +122,6 @@ class HealthRecorder(metrics.Metrics):
     def provider(self, provider: str, seconds: float, *, ok: bool, reason: str = "") -> None:
         self._update("provider", provider, up=ok, ok=ok, seconds=seconds, reason=reason)
         self.inner.provider(provider, seconds, ok=ok, reason=reason)
-
-    def answered(self, client: str, code: str, reason: str) -> None:
-        self.inner.answered(client, code, reason)
-
-    def decided(self, result: str, factor: str, seconds: float) -> None:
-        self.inner.decided(result, factor, seconds)
-
-    def dropped(self, reason: str, client: str) -> None:
-        self.inner.dropped(reason, client)
-
-    def store(self, operation: str, seconds: float, *, ok: bool) -> None:
-        self.inner.store(operation, seconds, ok=ok)
-
-    def in_flight(self, running: int, waiting: int) -> None:
-        self.inner.in_flight(running, waiting)
-
-    def flush(self) -> None:
-        self.inner.flush()
 
 
 class HealthReporter:

@@ -50,6 +50,13 @@ _CODE_NAME = {"accept": "access_accept", "reject": "access_reject", "challenge":
 Addr = tuple[str, int]
 
 
+class Tally(Counter[str]):
+    """A Counter whose increments cost a dict's. Counter's own ``__delitem__``
+    (which ignores a missing key) makes every item assignment go through a
+    Python-level slot, twice the cost of ``+= 1`` on a dict; a retransmission
+    storm counts each copy it drops or answers again."""
+
+    __delitem__ = dict.__delitem__  # type: ignore[assignment]
 
 
 class Transport(Protocol):
@@ -88,9 +95,9 @@ class RadiusService:
         self.audit = audit
         self.policies = policies
         self.upstream_healthy = upstream_healthy
-        self.dropped: Counter[str] = Counter()
+        self.dropped: Counter[str] = Tally()
         self.dropped_by_client: dict[str, Counter[str]] = {}  # client name -> reason -> count
-        self.answered: Counter[str] = Counter()
+        self.answered: Counter[str] = Tally()
         self.share: FairShare[_Job] = FairShare(cfg.max_active, cfg.client_max_requests)
         self.flights = Flights(self.share, self._process, _client_name, lambda: self.cfg.request_timeout_s)
         self._backend_failed_at = -UNHEALTHY_AFTER_FAILURE_S
@@ -120,10 +127,10 @@ class RadiusService:
         self.dropped[reason] += 1
         metrics.current.dropped(reason, client)
         if client:
-            per_client = self.dropped_by_client.get(client)
-            if per_client is None:
-                per_client = self.dropped_by_client[client] = Counter()
-            per_client[reason] += 1
+            try:
+                self.dropped_by_client[client][reason] += 1
+            except KeyError:  # the client's first drop
+                self.dropped_by_client[client] = Tally((reason,))
 
     def counters(self) -> dict[str, Any]:
         """What the stats and stopped log lines report."""
@@ -160,7 +167,7 @@ class RadiusService:
         now = time.monotonic()
         if len(data) >= wire.MIN_LEN:
             # A retransmission storm stops here: a dict lookup and a memcmp a copy.
-            replay = dedup.replay((addr[0], addr[1], data[1]), data, now=now)
+            replay = dedup.replay((addr[0], addr[1], data[1]), data, now)
             if replay is not None:
                 if replay[1] is None:
                     return self.drop("duplicate_pending", client.name)  # RFC 5080 §2.2.2 (DUP-2)

@@ -8,11 +8,18 @@ READ_BATCH datagrams per wake-up, so the listener sees (almost) every
 datagram and sheds by client (fairness.py), and it asks the kernel for a
 large receive buffer to ride out the gaps between wake-ups (the kernel caps
 it at net.core.rmem_max; docs/operator-guide.md says how to raise that).
+
+A wake-up for one datagram (the loop keeps up; a retransmitted copy arrives
+on its own) does not end on a failed read: the exception CPython builds for
+EAGAIN (its message decoded from the locale) costs more than the datagram's
+whole handling. After the first datagram a poll with no timeout says whether
+another is waiting; only then is the socket read until it is empty.
 """
 
 from __future__ import annotations
 
 import asyncio
+import select
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +40,9 @@ class UdpEndpoint:
         self._sock = sock
         self._on_datagram = on_datagram
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiting = select.poll()  # is another datagram queued? (no failed read to find out)
+        self._waiting.register(sock.fileno(), select.POLLIN)
+        self._ipv4 = sock.family == socket.AF_INET  # recvfrom's address is then (host, port) already
         self.send_errors = 0
 
     @classmethod
@@ -55,15 +65,25 @@ class UdpEndpoint:
         loop.add_reader(self._sock.fileno(), self._readable)
 
     def _readable(self) -> None:
-        recvfrom, deliver = self._sock.recvfrom, self._on_datagram
-        for _ in range(READ_BATCH):
+        recvfrom, deliver, ipv4 = self._sock.recvfrom, self._on_datagram, self._ipv4
+        try:
+            data, addr = recvfrom(_READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            pass  # an error queued on the socket (e.g. ICMP); a datagram may follow
+        else:
+            deliver(data, addr if ipv4 else (addr[0], addr[1]))
+        if not self._waiting.poll(0):
+            return  # nothing more: no failed read
+        for _ in range(READ_BATCH - 1):
             try:
                 data, addr = recvfrom(_READ_SIZE)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
                 continue  # an error queued on the socket (e.g. ICMP); the next datagram is fine
-            deliver(data, (addr[0], addr[1]))
+            deliver(data, addr if ipv4 else (addr[0], addr[1]))
 
     def sendto(self, data: bytes, addr: Addr) -> None:
         try:
