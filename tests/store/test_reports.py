@@ -15,6 +15,7 @@ from radmfa.core.admin_ports import Store
 from radmfa.core.model import AuditRecord
 from radmfa.service.app import purge_once
 from radmfa.store import open_store, schema
+from radmfa.store.sql_audit import audit_where
 from tests.store.conftest import Backend
 
 DAY0 = datetime(2030, 3, 1, tzinfo=UTC)
@@ -157,7 +158,7 @@ PLANS = [
     ("SELECT * FROM audit WHERE time >= ? AND time < ? ORDER BY time, id", 2, "audit_time"),
     ("SELECT * FROM audit WHERE username = ? AND time >= ? ORDER BY time, id", 2, "audit_username"),
     ("SELECT * FROM audit WHERE client_name = ? AND time >= ? ORDER BY time, id", 2, "audit_client"),
-    ("SELECT * FROM audit WHERE phone = ? AND time >= ? ORDER BY time, id", 2, "audit_phone"),
+    ("SELECT * FROM audit WHERE phone = ? AND phone <> '' AND time >= ? ORDER BY time, id", 2, "audit_phone"),
     ("SELECT * FROM audit WHERE factor = ? AND time >= ? ORDER BY time, id", 2, "audit_factor"),
     ("SELECT * FROM audit WHERE result = ? AND time >= ? ORDER BY time, id", 2, "audit_result"),
 ]
@@ -281,3 +282,30 @@ async def test_a_phone_filter_may_list_the_full_and_the_masked_number(store: Sto
     both = await store.query_audit(phone=("+14155550100", "•••0100"))
     assert [r.request_id for r in both] == ["r30", "r31"]
     assert await store.count_audit(AuditFilter(phone=("+14155550100", "•••0100")), ("user",)) == [("alice", 2)]
+
+
+async def test_sqlite_plan_of_the_phone_filter_uses_the_partial_index(tmp_path: Path) -> None:
+    # audit_phone holds only rows with a phone: the filter's own SQL must say
+    # so for SQLite to use it.
+    store = await open_store("sqlite:///radmfa.db", key_file=tmp_path / "k", base_dir=tmp_path)
+    try:
+        await store.write_audit(SEED)
+    finally:
+        await store.close()
+    where, args = audit_where(AuditFilter(since=DAY0, phone=("+14155550100", "+1415***0100")))
+    db = sqlite3.connect(tmp_path / "radmfa.db")
+    try:
+        sql = f"EXPLAIN QUERY PLAN SELECT * FROM audit WHERE {' AND '.join(where)} ORDER BY time, id"
+        plan = " ".join(str(r[-1]) for r in db.execute(sql, args))
+    finally:
+        db.close()
+    assert "USING INDEX audit_phone" in plan, plan
+
+
+async def test_an_empty_phone_filter_finds_the_rows_without_one(seeded: Store) -> None:
+    # Outside the partial index: found by a scan, not lost.
+    everything = await seeded.query_audit()
+    assert await seeded.query_audit(phone="") == [r for r in everything if r.phone == ""]
+    assert await seeded.query_audit(phone=("", "+14155550100")) == [
+        r for r in everything if r.phone in ("", "+14155550100")
+    ]
