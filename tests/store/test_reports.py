@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from radmfa.core.admin_ports import Store
 from radmfa.core.model import AuditRecord
 from radmfa.service.app import purge_once
 from radmfa.store import open_store, schema
-from radmfa.store.sql_audit import audit_where
+from radmfa.store.codec import from_epoch
+from radmfa.store.sql_audit import AuditSql, audit_where, daily_counts, epoch_day
 from tests.store.conftest import Backend
 
 DAY0 = datetime(2030, 3, 1, tzinfo=UTC)
@@ -295,7 +297,7 @@ async def test_sqlite_plan_of_the_phone_filter_uses_the_partial_index(tmp_path: 
     where, args = audit_where(AuditFilter(since=DAY0, phone=("+14155550100", "+1415***0100")))
     db = sqlite3.connect(tmp_path / "radmfa.db")
     try:
-        sql = f"EXPLAIN QUERY PLAN SELECT * FROM audit WHERE {' AND '.join(where)} ORDER BY time, id"
+        sql = f"EXPLAIN QUERY PLAN SELECT * FROM audit WHERE {' AND '.join(where)} ORDER BY time, id"  # noqa: S608 (terms from audit_where)
         plan = " ".join(str(r[-1]) for r in db.execute(sql, args))
     finally:
         db.close()
@@ -309,3 +311,13 @@ async def test_an_empty_phone_filter_finds_the_rows_without_one(seeded: Store) -
     assert await seeded.query_audit(phone=("", "+14155550100")) == [
         r for r in everything if r.phone in ("", "+14155550100")
     ]
+
+
+def test_daily_counts_of_a_one_day_batch_as_of_any_batch() -> None:
+    # A batch within one UTC day is counted by another path than one spanning days.
+    values = AuditSql._audit_values(SEED)
+    day0 = [v for v in values if epoch_day(from_epoch(v[0])) == EPOCH_DAY0]  # type: ignore[arg-type]
+    assert len(day0) > 1 and len(day0) < len(values)
+    for batch in (day0, values):
+        counted = Counter((int(v[0] // DAY), v[2], v[6], v[7]) for v in batch)  # type: ignore[operator]
+        assert daily_counts(batch) == [(*key, n) for key, n in sorted(counted.items())]

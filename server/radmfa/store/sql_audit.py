@@ -84,11 +84,11 @@ def daily_counts(values: Sequence[tuple[object, ...]]) -> list[tuple[object, ...
     """audit_daily's increments for audit rows as _audit_values gives them
     (the time already in epoch seconds: epoch_day without a second
     conversion per row), in one lock order for every writer."""
-    times = [v[0] for v in values]
-    first, last = int(min(times) // 86400), int(max(times) // 86400)  # type: ignore[call-overload, type-var]
+    times: list[float] = [v[0] for v in values]  # type: ignore[misc]
+    first, last = int(min(times) // 86400), int(max(times) // 86400)
     if first == last:  # a batch within one UTC day (all but one a day): counted in C, no key built per row
         daily = Counter(map(_DAILY_KEY, values))
-        return [(first, *key, n) for key, n in sorted(daily.items())]  # type: ignore[misc]
+        return [(first, *key, n) for key, n in sorted(daily.items())]
     spread = Counter((int(v[0] // 86400), v[2], v[6], v[7]) for v in values)  # type: ignore[operator]
     return [(*key, n) for key, n in sorted(spread.items())]
 
@@ -138,7 +138,7 @@ class AuditSql(SqlBase):
     def _audit_values(rows: Sequence[AuditRecord]) -> list[tuple[object, ...]]:
         # An AuditRecord is a tuple in the column order already: only its
         # time changes form.
-        return [(to_epoch(r[0]), *r[1:]) for r in rows]
+        return [(to_epoch(r[0]),) + r[1:] for r in rows]
 
     async def query_audit(
         self,
