@@ -17,7 +17,7 @@ from radmfa.core.model import AuditRecord
 from radmfa.service.app import purge_once
 from radmfa.store import open_store, schema
 from radmfa.store.codec import from_epoch
-from radmfa.store.sql_audit import AuditSql, audit_where, daily_counts, epoch_day
+from radmfa.store.sql_audit import AUDIT_ROWS_PER_INSERT, AuditSql, audit_where, daily_counts, epoch_day
 from tests.store.conftest import Backend
 
 DAY0 = datetime(2030, 3, 1, tzinfo=UTC)
@@ -211,6 +211,25 @@ async def test_daily_counts_add_up_across_batches(store: Store) -> None:
     for record in SEED:  # one write per row: each upserts its day's count
         await store.write_audit([record])
     await store.write_audit(SEED[:2])
+    assert await store.count_daily(("day", "client", "method", "result")) == await store.count_audit(
+        AuditFilter(), ("day", "client", "method", "result")
+    )
+
+
+async def test_a_large_batch_is_stored_whole_and_in_order(store: Store) -> None:
+    # Several rows a statement, then the rest one a statement: none lost,
+    # none twice, every field as given, ids in the batch's order.
+    batch = [
+        row(n, (n // 2) / 60, f"user{n % 7}", ("accept", "reject")[n % 2], factor=("totp", "sms")[n % 2],
+            phone="+14155550100" if n % 2 else "")
+        for n in range(2 * AUDIT_ROWS_PER_INSERT + 23)
+    ]
+    await store.write_audit(batch)
+    again = [r._replace(request_id=f"again{r.request_id}") for r in batch[:AUDIT_ROWS_PER_INSERT]]
+    await store.write_audit(again)
+    # Rows of one time come in (time, id) order: the order they were given in.
+    expected = sorted(batch + again, key=lambda r: (r.time, r.request_id.startswith("again")))
+    assert await store.query_audit() == expected
     assert await store.count_daily(("day", "client", "method", "result")) == await store.count_audit(
         AuditFilter(), ("day", "client", "method", "result")
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
+from itertools import chain
 from operator import itemgetter
 from typing import TypeVar
 
@@ -24,6 +25,14 @@ _AUDIT = (
 AUDIT_COLUMNS = _AUDIT  # for a backend's own statement over the same columns (postgres.py)
 _AUDIT_PLACES = ", ".join("?" * len(_AUDIT.split(", ")))
 _ADMIN = "time, actor, action, target, detail"
+# write_audit inserts this many rows a statement: each statement executed
+# costs its own binding set-up and AUTOINCREMENT bookkeeping (a read and a
+# write of sqlite_sequence), a quarter of a row's insert one row at a time
+# (docs/benchmarks.md); 50 rows are 900 parameters, below any SQLite's limit.
+AUDIT_ROWS_PER_INSERT = 50
+_INSERT_AUDIT_ROWS = f"INSERT INTO audit ({_AUDIT}) VALUES " + ", ".join(
+    [f"({_AUDIT_PLACES})"] * AUDIT_ROWS_PER_INSERT
+)
 # purge_audit deletes this many rows per statement: SQLite holds its one write
 # lock for a whole statement, and every login waits behind it.
 AUDIT_PURGE_BATCH = 5000
@@ -123,16 +132,21 @@ class AuditSql(SqlBase):
         # The rows and the daily counts they add to, in one transaction: the
         # usage report never disagrees with the audit log it summarises.
         values = self._audit_values(rows)
-        await self._execute_each(
-            [
-                (f"INSERT INTO audit ({_AUDIT}) VALUES ({_AUDIT_PLACES})", values),
-                (
-                    "INSERT INTO audit_daily (day, client_name, factor, result, n) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT (day, client_name, factor, result) DO UPDATE SET n = audit_daily.n + excluded.n",
-                    daily_counts(values),
-                ),
-            ]
-        )
+        whole = len(values) - len(values) % AUDIT_ROWS_PER_INSERT
+        steps: list[tuple[str, Sequence[Sequence[object]]]] = [
+            (  # AUDIT_ROWS_PER_INSERT rows a statement, then the rest one a statement
+                _INSERT_AUDIT_ROWS,
+                [list(chain.from_iterable(values[i : i + AUDIT_ROWS_PER_INSERT]))
+                 for i in range(0, whole, AUDIT_ROWS_PER_INSERT)],
+            ),
+            (f"INSERT INTO audit ({_AUDIT}) VALUES ({_AUDIT_PLACES})", values[whole:]),
+            (
+                "INSERT INTO audit_daily (day, client_name, factor, result, n) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (day, client_name, factor, result) DO UPDATE SET n = audit_daily.n + excluded.n",
+                daily_counts(values),
+            ),
+        ]
+        await self._execute_each([step for step in steps if step[1]])
 
     @staticmethod
     def _audit_values(rows: Sequence[AuditRecord]) -> list[tuple[object, ...]]:
