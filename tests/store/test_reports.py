@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from radmfa.core.admin_ports import Store
 from radmfa.core.model import AuditRecord
 from radmfa.service.app import purge_once
 from radmfa.store import open_store, schema
+from radmfa.store.codec import from_epoch
+from radmfa.store.sql_audit import AUDIT_ROWS_PER_INSERT, AuditSql, audit_where, daily_counts, epoch_day
 from tests.store.conftest import Backend
 
 DAY0 = datetime(2030, 3, 1, tzinfo=UTC)
@@ -157,7 +160,7 @@ PLANS = [
     ("SELECT * FROM audit WHERE time >= ? AND time < ? ORDER BY time, id", 2, "audit_time"),
     ("SELECT * FROM audit WHERE username = ? AND time >= ? ORDER BY time, id", 2, "audit_username"),
     ("SELECT * FROM audit WHERE client_name = ? AND time >= ? ORDER BY time, id", 2, "audit_client"),
-    ("SELECT * FROM audit WHERE phone = ? AND time >= ? ORDER BY time, id", 2, "audit_phone"),
+    ("SELECT * FROM audit WHERE phone = ? AND phone <> '' AND time >= ? ORDER BY time, id", 2, "audit_phone"),
     ("SELECT * FROM audit WHERE factor = ? AND time >= ? ORDER BY time, id", 2, "audit_factor"),
     ("SELECT * FROM audit WHERE result = ? AND time >= ? ORDER BY time, id", 2, "audit_result"),
 ]
@@ -208,6 +211,25 @@ async def test_daily_counts_add_up_across_batches(store: Store) -> None:
     for record in SEED:  # one write per row: each upserts its day's count
         await store.write_audit([record])
     await store.write_audit(SEED[:2])
+    assert await store.count_daily(("day", "client", "method", "result")) == await store.count_audit(
+        AuditFilter(), ("day", "client", "method", "result")
+    )
+
+
+async def test_a_large_batch_is_stored_whole_and_in_order(store: Store) -> None:
+    # Several rows a statement, then the rest one a statement: none lost,
+    # none twice, every field as given, ids in the batch's order.
+    batch = [
+        row(n, (n // 2) / 60, f"user{n % 7}", ("accept", "reject")[n % 2], factor=("totp", "sms")[n % 2],
+            phone="+14155550100" if n % 2 else "")
+        for n in range(2 * AUDIT_ROWS_PER_INSERT + 23)
+    ]
+    await store.write_audit(batch)
+    again = [r._replace(request_id=f"again{r.request_id}") for r in batch[:AUDIT_ROWS_PER_INSERT]]
+    await store.write_audit(again)
+    # Rows of one time come in (time, id) order: the order they were given in.
+    expected = sorted(batch + again, key=lambda r: (r.time, r.request_id.startswith("again")))
+    assert await store.query_audit() == expected
     assert await store.count_daily(("day", "client", "method", "result")) == await store.count_audit(
         AuditFilter(), ("day", "client", "method", "result")
     )
@@ -281,3 +303,40 @@ async def test_a_phone_filter_may_list_the_full_and_the_masked_number(store: Sto
     both = await store.query_audit(phone=("+14155550100", "•••0100"))
     assert [r.request_id for r in both] == ["r30", "r31"]
     assert await store.count_audit(AuditFilter(phone=("+14155550100", "•••0100")), ("user",)) == [("alice", 2)]
+
+
+async def test_sqlite_plan_of_the_phone_filter_uses_the_partial_index(tmp_path: Path) -> None:
+    # audit_phone holds only rows with a phone: the filter's own SQL must say
+    # so for SQLite to use it.
+    store = await open_store("sqlite:///radmfa.db", key_file=tmp_path / "k", base_dir=tmp_path)
+    try:
+        await store.write_audit(SEED)
+    finally:
+        await store.close()
+    where, args = audit_where(AuditFilter(since=DAY0, phone=("+14155550100", "+1415***0100")))
+    db = sqlite3.connect(tmp_path / "radmfa.db")
+    try:
+        sql = f"EXPLAIN QUERY PLAN SELECT * FROM audit WHERE {' AND '.join(where)} ORDER BY time, id"  # noqa: S608 (terms from audit_where)
+        plan = " ".join(str(r[-1]) for r in db.execute(sql, args))
+    finally:
+        db.close()
+    assert "USING INDEX audit_phone" in plan, plan
+
+
+async def test_an_empty_phone_filter_finds_the_rows_without_one(seeded: Store) -> None:
+    # Outside the partial index: found by a scan, not lost.
+    everything = await seeded.query_audit()
+    assert await seeded.query_audit(phone="") == [r for r in everything if r.phone == ""]
+    assert await seeded.query_audit(phone=("", "+14155550100")) == [
+        r for r in everything if r.phone in ("", "+14155550100")
+    ]
+
+
+def test_daily_counts_of_a_one_day_batch_as_of_any_batch() -> None:
+    # A batch within one UTC day is counted by another path than one spanning days.
+    values = AuditSql._audit_values(SEED)
+    day0 = [v for v in values if epoch_day(from_epoch(v[0])) == EPOCH_DAY0]  # type: ignore[arg-type]
+    assert len(day0) > 1 and len(day0) < len(values)
+    for batch in (day0, values):
+        counted = Counter((int(v[0] // DAY), v[2], v[6], v[7]) for v in batch)  # type: ignore[operator]
+        assert daily_counts(batch) == [(*key, n) for key, n in sorted(counted.items())]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from radmfa.core.model import AuditRecord
 from radmfa.service.audit import AuditSink
+from radmfa.store.sql_audit import AUDIT_COLUMNS
 
 
 def row(n: int) -> AuditRecord:
@@ -60,3 +61,13 @@ async def test_buffer_is_bounded_while_the_store_is_down():
         sink.record(row(n))
     assert len(sink._rows) == 100 and sink.dropped == 150
     assert sink._rows[0].request_id == "r150"  # the newest are kept
+
+
+def test_an_audit_record_is_a_row_in_the_table_column_order() -> None:
+    # The store writes a record as the tuple it is, its time converted:
+    # its fields must be the audit columns, in their order.
+    assert AuditRecord._fields == tuple(AUDIT_COLUMNS.split(", "))
+    record = AuditRecord(datetime(2030, 1, 1, tzinfo=UTC), "r1", "vpn", "192.0.2.1", "alice", "", "totp",
+                         "accept", "", 1.5)
+    assert record[1:] == ("r1", "vpn", "192.0.2.1", "alice", "", "totp", "accept", "", 1.5, *[""] * 8)
+    assert record.server_ip == "" and record._replace(phone="+1").phone == "+1"
