@@ -111,8 +111,8 @@ def start_front(factory: Callable[..., Radmfa], peers: Peers, slapd: Slapd, *, m
     ldaps_port, ldap_port = free_tcp_port(), free_tcp_port()
     toml = front_toml(slapd, ldaps_port, ldap_port, more=more, client=client, listen=listen, tables=tables)
     server = make_server(
-        factory, peers, upstream=upstream_toml(slapd, timeout_s=directory_timeout_s) + upstream, mfa=mfa, oob_timeout_s=oob_timeout_s,
-        extra_toml=toml, **kw,
+        factory, peers, upstream=upstream_toml(slapd, timeout_s=directory_timeout_s) + upstream, mfa=mfa,
+        oob_timeout_s=oob_timeout_s, extra_toml=toml, **kw,
     )
     return Front(server, f"ldaps://127.0.0.1:{ldaps_port}", f"ldap://127.0.0.1:{ldap_port}", str(slapd.pki.ca_file))
 
