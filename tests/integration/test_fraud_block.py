@@ -47,7 +47,8 @@ def test_fraud_report_blocks_next_login_until_unblock(radmfa_factory, peers, rad
         # The right password is not enough now, and the phone is left alone.
         calls, pushes = len(peers.twilio.calls), len(peers.ntfy.published)
         assert login(radclient, server, "alice", "alice-pw").code == "Access-Reject"
-        assert reasons(server)[-1] == "blocked-fraud"
+        # the audit event is written after the reply is sent: wait for it, do not read the log at once
+        assert server.wait_for_event("auth", user="alice", result="reject", reason="blocked-fraud")
         assert (len(peers.twilio.calls), len(peers.ntfy.published)) == (calls, pushes)
 
         cli(server, "user", "unblock", "alice")
