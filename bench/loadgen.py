@@ -30,12 +30,13 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench.users import IN_FLIGHT, PASSWORD, PERIOD, Population, current_step, seed_for, totp
+from bench.users import IN_FLIGHT, MAX_PROCESSES, PASSWORD, PERIOD, Population, current_step, seed_for, totp
 from radmfa.radius import crypto, wire
 
 RELEASE_AFTER_S = 0.2  # an Identifier stays reserved this long after a request's last copy
 
 _ACCEPT, _CHALLENGE = wire.ACCESS_ACCEPT, wire.ACCESS_CHALLENGE
+_POPULATION_KINDS = ("totp", "inline", "open")  # the kinds that log in as enrolled users
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,17 @@ class _Req:
 class Generator:
     """One process's share of a Job."""
 
-    def __init__(self, job: Job, population: Population | None, index: int) -> None:
+    def __init__(self, job: Job, population: Population | None, index: int, slot: int | None = None,
+                 slots: int | None = None) -> None:
+        """``index``: this process among ``job``'s; ``slot`` among ``slots``,
+        all processes of the jobs run together on ``population`` (default:
+        ``index`` among ``job.processes``). Each slot has its own users and
+        cursor: the shared arrays have no lock, so two processes picking from
+        the same users could both take one in the same TOTP step, and the
+        replay guard rightly refuses the second."""
         self.job, self.pop, self.index = job, population, index
+        self.slot = index if slot is None else slot
+        slots = job.processes if slots is None else slots
         self.out = Outcome()
         self.socks = [_socket(job.source) for _ in range(job.sockets)]
         self.free = [deque(range(256)) for _ in self.socks]
@@ -120,7 +130,7 @@ class Generator:
         self.next_sock = 0
         self.quota = _share(job.total, job.processes, index)
         self.blocked_until = 0.0
-        self.my_users = range(index, population.size, job.processes) if population else range(0)
+        self.my_users = range(self.slot, population.size, slots) if population else range(0)
         self.selector = selectors.DefaultSelector()
         for i, s in enumerate(self.socks):
             self.selector.register(s, selectors.EVENT_READ, i)
@@ -197,8 +207,8 @@ class Generator:
         users, cursor, last = self.my_users, self.pop.cursor, self.pop.last_step
         step = current_step()
         for _ in range(len(users)):
-            k = int(cursor[self.index]) % len(users)
-            cursor[self.index] = k + 1
+            k = int(cursor[self.slot]) % len(users)
+            cursor[self.slot] = k + 1
             user: int = users[k]
             if last[user] < step:
                 last[user] = IN_FLIGHT
@@ -355,12 +365,28 @@ def _share(total: int, parts: int, index: int) -> int:
 
 
 def _child(job: Job, population: Population | None, index: int, start_at: float, results: Any,
-           number: int = 0) -> None:
+           number: int = 0, slot: int | None = None, slots: int | None = None) -> None:
     try:
-        outcome = Generator(job, population, index).run(start_at)
+        outcome = Generator(job, population, index, slot, slots).run(start_at)
         results.put((number, asdict(outcome), None))
     except BaseException as e:  # report, never hang the parent
         results.put((number, None, repr(e)))
+
+
+def processes_of(jobs: list[Job]) -> list[tuple[int, int, int | None, int | None]]:
+    """The processes run_together forks: (job number, index in the job,
+    slot, slots). One slot (users and cursor of its own) per process of the
+    jobs that log in as the population: two jobs' processes of the same index
+    must not pick from the same users."""
+    sharing = [job.processes if job.kind in _POPULATION_KINDS else 0 for job in jobs]
+    slots = sum(sharing)
+    if slots > MAX_PROCESSES:
+        raise ValueError(f"at most {MAX_PROCESSES} load generator processes share a population")
+    found: list[tuple[int, int, int | None, int | None]] = []
+    for n, job in enumerate(jobs):
+        for i in range(job.processes):
+            found.append((n, i, sum(sharing[:n]) + i, slots) if sharing[n] else (n, i, None, None))
+    return found
 
 
 def run(job: Job, population: Population | None = None) -> Outcome:
@@ -371,13 +397,14 @@ def run(job: Job, population: Population | None = None) -> Outcome:
 def run_together(jobs: list[Job], population: Population | None = None) -> list[Outcome]:
     """Run several jobs at once (e.g. two NASes), all clocks started together; one Outcome per job."""
     for job in jobs:
-        if job.kind in ("totp", "inline", "open") and population is None:
+        if job.kind in _POPULATION_KINDS and population is None:
             raise ValueError(f"a {job.kind!r} job needs the enrolled population")
     ctx = multiprocessing.get_context("fork")
     results = ctx.Queue()
     start_at = time.monotonic() + 0.3  # every process starts its clock together
-    procs = [ctx.Process(target=_child, args=(job, population, i, start_at, results, n), daemon=True)
-             for n, job in enumerate(jobs) for i in range(job.processes)]
+    procs = [ctx.Process(target=_child, args=(jobs[n], population, i, start_at, results, n, slot, slots),
+                         daemon=True)
+             for n, i, slot, slots in processes_of(jobs)]
     totals = [Outcome() for _ in jobs]
     errors = []
     try:
