@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -99,10 +100,8 @@ class Client:
     async def close(self) -> None:
         self.writer.write(bytes.fromhex("30050201") + bytes([0x7F]) + b"\x42\x00")  # unbind, messageID 127
         self.writer.close()
-        try:
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
             await self.writer.wait_closed()
-        except (ConnectionError, ssl.SSLError):
-            pass
 
 
 async def bind_storm(port: int, context: ssl.SSLContext, users: int, concurrency: int, *, inline: bool) -> float:
@@ -273,7 +272,10 @@ async def measure(
         "search_p99_ms": {"through": round(pct(through, 99), 3), "direct": round(pct(straight, 99), 3)},
         "added_p50_ms": round(pct(through, 50) - pct(straight, 50), 3),
         "added_p99_ms": round(pct(through, 99) - pct(straight, 99), 3),
-        "search_mean_ms": {"through": round(statistics.mean(through), 3), "direct": round(statistics.mean(straight), 3)},
+        "search_mean_ms": {
+            "through": round(statistics.mean(through), 3),
+            "direct": round(statistics.mean(straight), 3),
+        },
     }
 
 
