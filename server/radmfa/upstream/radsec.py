@@ -33,7 +33,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from radmfa.config import UpstreamConfig, format_host_port
-from radmfa.core.model import AuthRequest, PrimaryResult
 from radmfa.errors import UpstreamUnavailable
 from radmfa.radius import crypto, wire
 from radmfa.service.tls import client_context, shows_name
@@ -222,14 +221,6 @@ class RadsecUpstream(RadiusUpstream):
         if not answered or entry.future.exception() is not None:
             return None
         return entry.future.result()
-
-    async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult:
-        def packet(ident: int) -> tuple[bytes, bytes]:
-            authenticator = crypto.new_authenticator()
-            return self.build(request, password, ident, authenticator), authenticator
-
-        frame, authenticator, answered = await self.exchange(packet)
-        return self._result(frame, authenticator, answered)
 
     async def exchange(self, packet: Callable[[int], tuple[bytes, bytes]]) -> tuple[wire.Frame, bytes, str]:
         """Send the request ``packet(ident)`` gives (its bytes and Request
