@@ -65,9 +65,10 @@ class DedupCache:
         reply = entry.reply
         return PENDING if reply is None else (Seen.ANSWERED, reply)
 
-    def seen(self, key: Key, authenticator: bytes, *, now: float, request: bytes = b"") -> tuple[Seen, bytes | None]:
+    def seen(self, key: Key, authenticator: bytes, now: float, request: bytes = b"") -> tuple[Seen, bytes | None]:
         """Classify a verified packet; a NEW one is recorded as pending (the
-        ``NEW`` tuple itself is returned: callers may test identity)."""
+        ``NEW`` tuple itself is returned: callers may test identity).
+        ``now`` and ``request`` may be passed by position (every request)."""
         pending_q = self._pending_q
         if (pending_q and pending_q[0][0] <= now) or (self._answered_q and self._answered_q[0][0] <= now):
             self._expire(now)
@@ -95,8 +96,9 @@ class DedupCache:
         live = sorted((e.expires, k) for k, e in self._entries.items() if e.reply is None)
         self._pending_q = deque(live)
 
-    def answered(self, key: Key, authenticator: bytes, reply: bytes, *, now: float) -> None:
-        """Remember the reply bytes for the duplicate window."""
+    def answered(self, key: Key, authenticator: bytes, reply: bytes, now: float) -> None:
+        """Remember the reply bytes for the duplicate window (``now`` may be
+        passed by position)."""
         entry = self._entries.get(key)
         if entry is None or entry.authenticator != authenticator:
             return  # superseded by a newer request with the same Identifier

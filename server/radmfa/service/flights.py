@@ -28,17 +28,17 @@ class Flight:
     """One request task: its client, its deadline, and whether it still holds
     its fair share. Handed down the pipeline as the request's Deadline."""
 
-    __slots__ = ("client", "deadline", "in_share", "_release")
+    __slots__ = ("client", "deadline", "in_share", "_flights")
 
-    def __init__(self, client: str, deadline: float, release: Callable[[Flight], None]) -> None:
+    def __init__(self, client: str, deadline: float, flights: Flights[Any]) -> None:
         self.client = client
         self.deadline = deadline  # monotonic; the watchdog cancels the task after it
         self.in_share = True  # holds a max_active slot and a place in its client's budget
-        self._release = release
+        self._flights = flights  # not a bound method of it: one object fewer per request
 
     def extend(self, seconds: float) -> None:
         self.deadline = max(self.deadline, time.monotonic() + seconds)
-        self._release(self)
+        self._flights.leave(self)
 
 
 class Flights(Generic[J]):
@@ -54,15 +54,23 @@ class Flights(Generic[J]):
         self.share, self._run, self._client_of, self._timeout_s = share, run, client_of, timeout_s
         self.tasks: dict[asyncio.Task[None], Flight] = {}
         self._overdue: set[asyncio.Task[None]] = set()
+        self._finished_cb = self._finished  # one bound method, not one per request
 
     def __len__(self) -> int:
         return len(self.tasks)
 
-    def start(self, job: J) -> None:
-        flight = Flight(self._client_of(job), time.monotonic() + self._timeout_s(), self.leave)
+    def start(self, job: J, client: str | None = None, timeout_s: float | None = None) -> None:
+        """``client`` and ``timeout_s``: the job's client and the timeout now,
+        when the caller has them at hand (else asked of ``client_of`` and
+        ``timeout_s``): every request starts here."""
+        flight = Flight(
+            self._client_of(job) if client is None else client,
+            time.monotonic() + (self._timeout_s() if timeout_s is None else timeout_s),
+            self,
+        )
         task = asyncio.get_running_loop().create_task(self._run(job, flight))
         self.tasks[task] = flight
-        task.add_done_callback(self._finished)
+        task.add_done_callback(self._finished_cb)
 
     def timed_out(self, task: asyncio.Task[Any]) -> bool:
         """Was ``task`` cancelled by the watchdog (not by shutdown)?"""
@@ -80,9 +88,10 @@ class Flights(Generic[J]):
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         flight = self.tasks.pop(task, None)
-        if flight is not None:
+        if flight is not None and flight.in_share:
             self.leave(flight)  # a task that ended without a decision (dropped, shut down)
-        self._overdue.discard(task)
+        if self._overdue:
+            self._overdue.discard(task)
 
     async def watchdog(self, interval_s: float = 1.0) -> None:
         """Cancel requests past their deadline, sweeping every ``interval_s``."""

@@ -28,7 +28,7 @@ from radmfa.errors import StoreError
 from radmfa.radius import crypto, packet, wire
 from radmfa.radius.blast import BlastGuard
 from radmfa.radius.clients import Client, ClientTable
-from radmfa.radius.dedup import NEW, DedupCache, Seen
+from radmfa.radius.dedup import NEW, DedupCache, Key, Seen
 from radmfa.service.audit import AuditSink, log, recorded_device, recorded_phone
 from radmfa.service.fairness import Admission, FairShare
 from radmfa.service.flights import Flight, Flights
@@ -68,9 +68,12 @@ class Transport(Protocol):
     def get_extra_info(self, name: str, default: Any = None) -> Any: ...
 
 
-_Job = tuple[wire.Frame, Client, Addr, Transport, DedupCache]
+_Job = tuple[wire.Frame, Client, Addr, Transport, DedupCache, Key]  # Key: the duplicate cache's
 _SERVER_IPS_KEPT = 1024  # transports whose local address is remembered (RadSec connections come and go)
 _USER_IPS_KEPT = 8192  # end-user addresses remembered as parsed
+# A NamedTuple's __new__ is a Python function of its 18 fields; the tuple
+# itself, every field given in order, is the same value without that frame.
+_new_record = tuple.__new__
 _USER_IP_TYPES = {"Framed-IP-Address": wire.FRAMED_IP_ADDRESS, "Calling-Station-Id": wire.CALLING_STATION_ID}
 
 
@@ -164,44 +167,46 @@ class RadiusService:
             if client is None:
                 self._warn("unknown_client", "", addr[0])
                 return self.drop("unknown_client")  # RFC 2865 §2 (CLI-1)
+        if len(data) < wire.MIN_LEN:
+            return self.drop("short_datagram", client.name)  # PKT-1 (as wire.parse says)
         now = time.monotonic()
-        if len(data) >= wire.MIN_LEN:
-            # A retransmission storm stops here: a dict lookup and a memcmp a copy.
-            replay = dedup.replay((addr[0], addr[1], data[1]), data, now)
-            if replay is not None:
-                if replay[1] is None:
-                    return self.drop("duplicate_pending", client.name)  # RFC 5080 §2.2.2 (DUP-2)
-                self.answered["duplicate_resent"] += 1
-                return transport.sendto(replay[1], addr)  # the same bytes, never reprocessed (DUP-3)
-            if data[0] == wire.ACCESS_REQUEST and self.share.at_limit(client.name):
-                # Shed a busy client's new work before parsing and verifying it:
-                # a flood must cost as little as possible. Only requests that
-                # passed the client's checks below (its Message-Authenticator)
-                # count against its budget: forged packets cannot fill it.
-                return self._busy(client, addr)
+        key = (addr[0], addr[1], data[1])  # the duplicate cache's, built once: data[1] is the Identifier
+        # A retransmission storm stops here: a dict lookup and a memcmp a copy.
+        replay = dedup.replay(key, data, now)
+        if replay is not None:
+            if replay[1] is None:
+                return self.drop("duplicate_pending", client.name)  # RFC 5080 §2.2.2 (DUP-2)
+            self.answered["duplicate_resent"] += 1
+            return transport.sendto(replay[1], addr)  # the same bytes, never reprocessed (DUP-3)
+        name = client.name
+        if data[0] == wire.ACCESS_REQUEST and self.share.at_limit(name):
+            # Shed a busy client's new work before parsing and verifying it:
+            # a flood must cost as little as possible. Only requests that
+            # passed the client's checks below (its Message-Authenticator)
+            # count against its budget: forged packets cannot fill it.
+            return self._busy(client, addr)
         try:
             frame = wire.parse(data, ACCEPTED_CODES)
         except wire.Malformed as e:
-            return self.drop(e.reason, client.name)
+            return self.drop(e.reason, name)
         reason = self.blast.screen(frame, client)
         if reason:
-            self._warn(reason, client.name, addr[0])
-            return self.drop(reason, client.name)
+            self._warn(reason, name, addr[0])
+            return self.drop(reason, name)
         if frame.code == wire.STATUS_SERVER:
             if self.cfg.on_backend_failure == "drop" and not self.healthy():
                 # RFC 5997 §4.2 (SS-3): let the NAS fail over
-                return self.drop("status_server_unhealthy", client.name)
+                return self.drop("status_server_unhealthy", name)
             return transport.sendto(self._status_reply(frame, client), addr)
-        key = (addr[0], addr[1], frame.ident)
-        seen = dedup.seen(key, frame.authenticator, now=now, request=frame.data)
+        seen = dedup.seen(key, frame.authenticator, now, frame.data)
         if seen is not NEW:
             if seen[0] is Seen.FULL:
-                return self.drop("table_full", client.name)  # DUP-6: bounded; shed new work
+                return self.drop("table_full", name)  # DUP-6: bounded; shed new work
             return self._duplicate(seen, addr, transport, client)
-        job = (frame, client, addr, transport, dedup)
-        admission = self.share.offer(client.name, job)
+        job = (frame, client, addr, transport, dedup, key)
+        admission = self.share.offer(name, job)
         if admission is Admission.RUN:
-            return self.flights.start(job)
+            return self.flights.start(job, name, self.cfg.request_timeout_s)
         if admission is Admission.REFUSED:
             # Forgotten, so a retransmission is a new request once there is room.
             dedup.forget(key, frame.authenticator)
@@ -234,17 +239,18 @@ class RadiusService:
         if frame.proxy_states:
             # PROXY-1: every Proxy-State, unmodified and in order, in every response.
             attrs = attrs + [(t, v) for t, v in frame.attrs if t == wire.PROXY_STATE]
-        return crypto.sign_response(code, frame.ident, frame.authenticator, wire.encode_attrs(attrs), client.secret)
+        encoded = wire.encode_attrs(attrs) if attrs else b""  # most replies: nothing but the MA
+        return crypto.sign_response(code, frame.ident, frame.authenticator, encoded, client.secret)
 
     # ---- processing (a task per request) ----
 
     async def _process(self, job: _Job, flight: Flight) -> None:
         """``flight``: this request's deadline and fair share (flights.py)."""
         started = time.perf_counter()
-        frame, client, addr, transport, dedup = job
+        frame, client, addr, transport, dedup, key = job
         request = self._request(frame, client, addr)
         if request is None:
-            dedup.forget((addr[0], addr[1], frame.ident), frame.authenticator)
+            dedup.forget(key, frame.authenticator)
             return self.drop("bad_user_password", client.name)
         try:  # a request held for a call or push moves its own deadline (flights.py)
             decision = await self.pipeline.handle(request, now=datetime.now(UTC), deadline=flight)
@@ -266,7 +272,7 @@ class RadiusService:
             if self.cfg.on_backend_failure == "drop":
                 # No verdict on the user: stay silent so the NAS retries or fails
                 # over to another radmfa node (a Reject would read "wrong password").
-                dedup.forget((addr[0], addr[1], frame.ident), frame.authenticator)
+                dedup.forget(key, frame.authenticator)
                 self.drop("backend_failure", client.name)
                 return self._audit(request, client, addr, transport, decision, started, "drop")
         verdict = decision.verdict
@@ -276,7 +282,7 @@ class RadiusService:
             await asyncio.sleep(self.cfg.reject_delay_s)
         result: str = verdict._value_
         reply = self._encode(frame, client, decision, result)
-        dedup.answered((addr[0], addr[1], frame.ident), frame.authenticator, reply, now=time.monotonic())
+        dedup.answered(key, frame.authenticator, reply, time.monotonic())
         transport.sendto(reply, addr)
         self.answered[result] += 1
         self._audit(request, client, addr, transport, decision, started, result)
@@ -325,7 +331,7 @@ class RadiusService:
         phone, device = decision.phone, decision.device
         attribute = self.policies.policy_for(name).user_ip_attribute
         self.audit.record(
-            AuditRecord(  # every field, in order: positional arguments are the cheapest
+            _new_record(AuditRecord, (  # every field, in order: AuditRecord's __new__ without its Python frame
                 datetime.now(UTC),  # time
                 request.request_id,  # request_id
                 name,  # client_name
@@ -344,7 +350,7 @@ class RadiusService:
                 addr[0] if attribute == "source" else self._user_ip(request.attrs, attribute, addr[0]),  # user_ip
                 settings.server_name,  # server_name
                 settings.server_ip or self._server_ip(transport),  # server_ip
-            )
+            ))
         )
 
     def _user_ip(self, attrs: tuple[wire.Attr, ...], attribute: str, source: str) -> str:

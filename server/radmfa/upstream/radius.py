@@ -122,7 +122,9 @@ class _Socket(asyncio.DatagramProtocol):
             return "bad authenticator (wrong secret?)"
         entry.reply = frame
         entry.answered_by = addr
-        _wake(entry.waiter)
+        waiter = entry.waiter  # _wake's work, without its call
+        if not waiter.done():
+            waiter.set_result(None)
         return ""
 
     def close(self) -> None:
@@ -209,12 +211,6 @@ class RadiusUpstream:
     def healthy(self) -> bool:
         return self.failover.healthy(now=time.monotonic())
 
-    def _free_ident(self) -> tuple[_Socket, int] | None:
-        for s in self._sockets[self.family]:
-            if s.free:
-                return s, s.free.popleft()
-        return None
-
     async def _socket_for(self, family: int) -> tuple[_Socket, int]:
         """An Identifier on a socket of ``family``, opening one when all are in use."""
         socks = self._sockets[family]
@@ -271,8 +267,12 @@ class RadiusUpstream:
         Authenticator) through the failover order, retransmitting the same
         bytes; the verified reply, that authenticator and who answered."""
         order = self.failover.order(now=time.monotonic())
-        slot = self._free_ident() or await self._socket_for(self.family)
-        sock, ident = slot
+        for sock in self._sockets[self.family]:  # a free Identifier on an open socket, as _socket_for
+            if sock.free:
+                ident = sock.free.popleft()
+                break
+        else:
+            sock, ident = await self._socket_for(self.family)
         loop = asyncio.get_running_loop()
         try:
             data, authenticator = packet(ident)
@@ -357,13 +357,13 @@ class RadiusUpstream:
 
     def _result(self, frame: wire.Frame, authenticator: bytes, server: str) -> PrimaryResult:
         if frame.code == wire.ACCESS_ACCEPT:
-            try:
-                attrs = packet.reveal(
-                    [(t, v) for t, v in frame.attrs if t not in packet.HOP_BY_HOP], self.secret, authenticator
-                )
-            except ValueError:
-                return PrimaryResult(False, server=server, reason="malformed encrypted attribute from upstream")
-            names = frame.all(wire.USER_NAME)
+            attrs = [a for a in frame.attrs if a[0] not in packet.HOP_BY_HOP]
+            if attrs and packet.needs_concealing(attrs):  # else reveal would change nothing
+                try:
+                    attrs = packet.reveal(attrs, self.secret, authenticator)
+                except ValueError:
+                    return PrimaryResult(False, server=server, reason="malformed encrypted attribute from upstream")
+            names = frame.all(wire.USER_NAME) if attrs else []  # a User-Name is not hop-by-hop
             if len(names) > 1:  # RFC 2865 §5.44: 0-1 in an Accept
                 return PrimaryResult(False, server=server, reason="several User-Names from upstream", relayed=False)
             # The name the upstream authenticated, when it says (RFC 2865 §5.1):
