@@ -90,3 +90,18 @@ async def test_an_ended_connection_is_not_kept_by_the_listener() -> None:
     await asyncio.wait_for(service.drain(10), 15)
     gc.collect()
     assert [ref() for ref in gone] == [None, None, None]
+
+
+async def test_the_listeners_audit_row_is_a_whole_audit_record() -> None:
+    # The listener builds the row as a tuple, field by field: it must be the
+    # value AuditRecord's constructor makes from the same fields.
+    service, audit = _service()
+    conn = _Connection(("127.0.0.2", 1812))
+    service.receive(_request(1), NAS, conn, DedupCache(10.0))
+    await asyncio.wait_for(conn.replies.get(), 10)
+    await asyncio.wait_for(service.drain(10), 15)
+    (row,) = audit._rows  # noqa: SLF001
+    assert type(row) is AuditRecord and len(row) == len(AuditRecord._fields)
+    assert row == AuditRecord(*row) and row._asdict() == AuditRecord(**row._asdict())._asdict()
+    assert (row.client_name, row.username, row.result, row.reason, row.server_ip) == (
+        "nas", "pat", "reject", "relayed", "127.0.0.2")
