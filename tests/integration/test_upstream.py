@@ -173,3 +173,46 @@ async def test_a_server_that_timed_out_waits_behind_the_live_ones_for_its_dead_t
             received += 1
     silent.close()
     assert received == 1  # the first login's first attempt only
+
+
+class Selective(asyncio.DatagramProtocol):
+    """Answers every request but those for User-Name "silent"."""
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, addr):
+        frame = wire.parse(data)
+        if frame.get(wire.USER_NAME) != b"silent":
+            secret = UPSTREAM_SECRET.encode()
+            self.transport.sendto(crypto.sign_response(wire.ACCESS_REJECT, frame.ident, frame.authenticator, b"",
+                                                       secret), addr)
+
+
+async def test_each_attempt_times_out_at_its_own_deadline_with_answered_ones_around_it():
+    # One timer serves every attempt: armed for an answered attempt's
+    # deadline, it must neither wake a later attempt early nor forget it.
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(Selective, local_addr=("127.0.0.1", 0))
+    up = RadiusUpstream(UpstreamConfig("radius", (transport.get_extra_info("sockname")[:2],),
+                                       UPSTREAM_SECRET.encode(), timeout_s=0.4, retries=1))
+    await up.start()
+
+    async def silent(delay: float) -> float:
+        await asyncio.sleep(delay)
+        started = time.monotonic()
+        with pytest.raises(UpstreamUnavailable):
+            await up.authenticate(request(b"silent"), b"pw")
+        return time.monotonic() - started
+
+    try:
+        assert not (await up.authenticate(request(b"first"), b"pw")).accepted  # arms the timer at +0.4 s
+        late, early = await asyncio.wait_for(asyncio.gather(silent(0.2), silent(0.0)), 10)
+        for _ in range(20):  # answered attempts leave nothing waiting behind them
+            assert not (await up.authenticate(request(b"next"), b"pw")).accepted
+        assert 0.39 <= early and 0.39 <= late, (early, late)  # never before its own deadline
+        assert early < 2.0 and late < 2.0, (early, late)
+        assert len(up._deadlines) <= 1
+    finally:
+        await up.close()
+        transport.close()

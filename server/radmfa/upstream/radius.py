@@ -45,6 +45,7 @@ Addr = tuple[str, int]
 _REPLY_CODES = frozenset((wire.ACCESS_ACCEPT, wire.ACCESS_REJECT, wire.ACCESS_CHALLENGE))
 _NOT_FORWARDED = frozenset((wire.USER_PASSWORD, wire.MESSAGE_AUTHENTICATOR, wire.PROXY_STATE))
 MAX_SOCKETS = 64
+_TIMER_SLACK_S = 0.001  # the event loop's timer resolution
 _attr_head = struct.Struct("BB").pack  # Type, Length
 
 log = structlog.get_logger("radmfa.upstream")
@@ -152,6 +153,10 @@ class RadiusUpstream:
         self._names_by_addr: dict[Addr, str] = {}
         self.dropped_replies = 0
         self.warnings = Throttle(interval_s=60.0, per_interval=1)
+        # Each attempt's (deadline, waiter), in the order sent, and the one
+        # timer that wakes those past their deadline (_time_out, _sweep).
+        self._deadlines: deque[tuple[float, asyncio.Future[None]]] = deque()
+        self._sweeper: asyncio.TimerHandle | None = None
 
     def verify(self, frame: wire.Frame, authenticator: bytes) -> bool:
         """The reply's Response Authenticator and MA, keyed to our request's authenticator."""
@@ -291,11 +296,8 @@ class RadiusUpstream:
                     entry.waiter = loop.create_future()
                 sent = time.monotonic()
                 transport.sendto(data, server)
-                timer = loop.call_later(self.timeout_s, _wake, entry.waiter)
-                try:
-                    await entry.waiter
-                finally:
-                    timer.cancel()
+                self._time_out(entry.waiter, sent + self.timeout_s)
+                await entry.waiter  # cancelled with the task: done, so the sweep passes it by
                 reply = entry.reply
                 if reply is None:
                     if self.failover.failed(server, since=sent, now=time.monotonic()):
@@ -308,6 +310,40 @@ class RadiusUpstream:
             del sock.pending[ident]
             sock.free.append(ident)
         raise UpstreamUnavailable("no upstream server answered", tried=tuple(self.names))
+
+    def _time_out(self, waiter: asyncio.Future[None], deadline: float) -> None:
+        """Wake ``waiter`` at ``deadline`` (monotonic) unless its reply does
+        first. Every attempt waits the same ``timeout_s``, so deadlines come
+        in the order attempts are sent: one queue, and one timer armed for
+        the oldest deadline. An answered attempt is not taken out of the
+        queue nor its timer cancelled; the sweep passes it by and sets the
+        timer for the oldest attempt still waiting. So the timer is made
+        about once per ``timeout_s``, not once per attempt (uvloop's timer
+        handle, made and cancelled, cost more than the rest of the wait)."""
+        queue = self._deadlines
+        while queue and queue[0][1].done():  # answered or timed out: forgotten
+            queue.popleft()
+        queue.append((deadline, waiter))
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().call_later(self.timeout_s, self._sweep)
+
+    def _sweep(self) -> None:
+        """Wake the attempts past their deadline; set the timer for the
+        next one still waiting."""
+        self._sweeper = None
+        queue = self._deadlines
+        # The loop's timers count whole milliseconds: a deadline within one
+        # is due now, as the attempt's own timer would have fired.
+        now = time.monotonic() + _TIMER_SLACK_S
+        while queue:
+            deadline, waiter = queue[0]
+            if not waiter.done():
+                if deadline > now:
+                    delay = deadline - now + _TIMER_SLACK_S
+                    self._sweeper = asyncio.get_running_loop().call_later(delay, self._sweep)
+                    return
+                waiter.set_result(None)
+            queue.popleft()
 
     def _name(self, server: Addr) -> str:
         name = self._names_by_addr.get(server)
