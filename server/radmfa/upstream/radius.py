@@ -55,9 +55,9 @@ class _Pending:
     """One request in flight on a socket: its Request Authenticator, where
     it went, and the verified reply once one comes.
 
-    ``waiter`` is the current attempt's: resolved by the reply or by the
-    attempt's timer, so a retransmission gets a fresh one while a late
-    answer to an earlier attempt still counts.
+    ``waiter`` is the current attempt's: resolved by the reply or at the
+    attempt's deadline (``_sweep``), so a retransmission gets a fresh one
+    while a late answer to an earlier attempt still counts.
     """
 
     __slots__ = ("authenticator", "sent_to", "waiter", "reply", "answered_by")
@@ -71,8 +71,8 @@ class _Pending:
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
-    """Resume the request waiting on ``waiter``: its reply came, or the
-    attempt's time is up (the timer's callback, no closure per attempt)."""
+    """Resume the probe waiting on ``waiter``: its time is up (its timer's
+    callback, no closure per probe)."""
     if not waiter.done():
         waiter.set_result(None)
 
