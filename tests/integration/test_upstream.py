@@ -211,7 +211,7 @@ async def test_each_attempt_times_out_at_its_own_deadline_with_answered_ones_aro
         for _ in range(20):  # answered attempts leave nothing waiting behind them
             assert not (await up.authenticate(request(b"next"), b"pw")).accepted
         assert min(early, late) >= 0.39, (early, late)  # never before its own deadline
-        assert max(early, late) < 2.0, (early, late)
+        assert max(early, late) < 5.0, (early, late)  # nor long after it
         assert len(up._deadlines) <= 1
     finally:
         await up.close()
