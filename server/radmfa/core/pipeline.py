@@ -282,7 +282,7 @@ class Pipeline:
         )
         if claimed is Claimed.ACCEPTED:
             await self.controls.succeeded(request, user, now=now, recorded=True)
-            return Decision(Verdict.ACCEPT, "password and code", kind, found.reply_attrs).with_user(user)
+            return Decision(Verdict.ACCEPT, "password and code", kind, found.reply_attrs, user=user)
         if claimed is Claimed.TAKEN:  # the session is used up: decide on the user and tokens as they are now
             user_now, tokens_now = await self.store.login_view(name)
             return await self._answer_found(found, request, user_now, tokens_now, now=now, deadline=deadline)
