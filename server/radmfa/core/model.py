@@ -70,7 +70,7 @@ def slot_init(cls: type[_V]) -> type[_V]:
     Not for classes with __post_init__ or keyword-only fields."""
     assert not hasattr(cls, "__post_init__")
     names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
-    assert cls.__slots__ == names and "cls" not in names  # type: ignore[attr-defined]
+    assert cls.__slots__ == names and not {"cls", "self"} & set(names)  # type: ignore[attr-defined]
     twin = type(f"_{cls.__name__}Filling", (), {"__slots__": names, "__module__": cls.__module__})
     namespace: dict[str, object] = {"_MISSING": MISSING, "_twin": twin, "_new": object.__new__}
     params, body = ["cls"], ["    self = _new(_twin)"]
