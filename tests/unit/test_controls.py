@@ -394,3 +394,49 @@ async def test_a_code_that_cannot_accept_its_challenge_writes_no_success(env):
     assert p.challenges.accepts(found, now=NOW - timedelta(seconds=1))
     assert not p.challenges.accepts(found, now=NOW)  # expired: a right code would not accept it
     assert not p.challenges.accepts(replace(found, phase=Phase.ACCEPTED), now=NOW - timedelta(seconds=1))
+
+
+def _fresh_place(controls, request: AuthRequest) -> tuple[object, ...]:
+    """AdminControls.place worked out from scratch (no kept places)."""
+    controls._places.clear()
+    return tuple(controls.place(request))
+
+
+async def test_a_kept_place_equals_one_worked_out_afresh(env):
+    make, _, _ = env
+    rules = (CacheRule("user", 60), CacheRule("user+client", 120), CacheRule("station", 300))
+    clients = {"vpn1": ClientPolicy("vpn1", remember_days=7), "vpn2": ClientPolicy("vpn2", remember_days=0)}
+    controls = make(clients, cache=rules).controls
+    requests = [req(client=c, station=s) for c in ("vpn1", "vpn2", "other") for s in ("198.51.100.9", "", "192.0.2.1")]
+    for r in requests + requests:  # the second round from the kept places
+        kept = controls.place(r)
+        assert tuple(kept) == _fresh_place(controls, r)
+        assert controls.place(r) is controls.place(r)  # kept: the same object again
+    assert controls.place(req(station="")).scope_names == ("0:user", "1:client:vpn1")
+    assert controls.place(req(station="")).remembered_station == ""
+    assert controls.place(req()).scope_names == ("0:user", "1:client:vpn1", "2:station:vpn1:198.51.100.9")
+    assert controls.place(req()).remembered_station == "198.51.100.9"
+
+
+async def test_a_kept_place_follows_clients_conf_and_the_settings(env):
+    make, _, _ = env
+    p = make({"vpn1": ClientPolicy("vpn1", remember_days=7)}, cache=(CacheRule("user", 60),))
+    controls = p.controls
+    before = controls.place(req())
+    assert before.remembered_station == "198.51.100.9" and before.scope_names == ("0:user",)
+    p.policies.replace({"vpn1": ClientPolicy("vpn1", remember_days=0, user_ip_attribute="source")})  # type: ignore[attr-defined]
+    reloaded = controls.place(req())
+    assert reloaded.station == "10.0.0.1" and reloaded.remembered_station == ""
+    p.use_settings(replace(controls.mfa, cache=(CacheRule("user+client", 60),)))
+    assert controls.place(req()).scope_names == ("0:client:vpn1",)
+
+
+async def test_kept_places_are_bounded(env, monkeypatch):
+    from radmfa.core import controls as controls_module
+
+    make, _, _ = env
+    monkeypatch.setattr(controls_module, "PLACES_KEPT", 8)
+    controls = make().controls
+    for i in range(50):
+        assert controls.place(req(station=f"198.51.100.{i}")).station == f"198.51.100.{i}"
+        assert len(controls._places) <= 8

@@ -99,3 +99,38 @@ def test_two_workers_one_hotp_code_one_wins(tmp_path):
             await other.close()
 
     assert sorted(asyncio.run(run())) == [False, True]
+
+
+class _Steps:
+    """A CodeStore that accepts every step (the kind filter is what is tested)."""
+
+    def __init__(self) -> None:
+        self.consumed: list[tuple[int, int]] = []
+        self.failed: list[list[int]] = []
+
+    async def consume_otp_step(self, token_id: int, step: int, *, success: object = None) -> bool:
+        self.consumed.append((token_id, step))
+        return True
+
+    async def note_code_failure(self, token_ids: list[int], *, now: datetime) -> None:
+        self.failed.append(token_ids)
+
+
+async def test_each_factor_checks_only_its_own_kinds():
+    hotp_token = Token(1, "u", "hotp", SECRET)  # CODES[0] is its next code
+    totp_token = Token(2, "u", "totp", SECRET, fail_count=99, failed_at=NOW)  # locked
+    tokens = [hotp_token, totp_token]
+    store = _Steps()
+    factors = build_factors(store, window=1, prompt="Code:")  # type: ignore[arg-type]
+    otp, only_totp, only_hotp = factors["otp"], factors["totp"], factors["hotp"]
+    assert only_totp.usable(tokens) == [totp_token] and only_hotp.usable(tokens) == [hotp_token]
+    assert only_hotp.method(tokens) == "hotp" and only_totp.method(tokens) == "totp"
+    assert otp.method(tokens) == "totp" and otp.method([hotp_token]) == "hotp"
+    assert only_totp.match(tokens, CODES[0], now=NOW) is None  # the HOTP token is not its to check
+    assert only_hotp.match(tokens, CODES[0], now=NOW) == (hotp_token, 0)
+    assert otp.match(tokens, CODES[0], now=NOW) == (hotp_token, 0)
+    refused = await only_totp.verify(tokens, CODES[0], now=NOW)
+    assert not refused.ok and refused.reason == "too many wrong codes; token locked"  # only the locked TOTP token
+    assert (await only_hotp.verify(tokens, CODES[0], now=NOW)).ok and store.consumed == [(1, 0)]
+    wrong = await otp.verify(tokens, b"000000", now=NOW)
+    assert not wrong.ok and store.failed == [[1]]  # the locked token takes no guess and counts none

@@ -47,11 +47,12 @@ def reject(
     return Decision(Verdict.REJECT, reason, factor, attrs, local, backend_failure)
 
 
-def challenge(state: bytes, prompt: str, reason: str, factor: str) -> Decision:
+def challenge(state: bytes, prompt: str, reason: str, factor: str, user: User | None = None) -> Decision:
     """The prompt fitted into one Reply-Message (RFC 2865 §5.18), our State,
-    and Prompt = Echo: the user types a code they may see."""
+    and Prompt = Echo: the user types a code they may see. ``user``: who the
+    request named (Decision.user)."""
     attrs = ((REPLY_MESSAGE, policy.fit_text(prompt)), (STATE, state), (PROMPT, _PROMPT_ECHO))
-    return Decision(Verdict.CHALLENGE, reason, factor, attrs)
+    return Decision(Verdict.CHALLENGE, reason, factor, attrs, user=user)
 
 
 def new_state() -> bytes:
@@ -92,13 +93,14 @@ class Challenges:
         self, opened: Session, prompt: str, reason: str, *, user: User | None = None, tokens: list[Token] | None = None
     ) -> Decision:
         """Store the session, then challenge with its State; a code
-        challenge's ``user`` and ``tokens`` are kept for held()."""
+        challenge's ``user`` and ``tokens`` are kept for held(), and the
+        challenge names ``user``."""
         await self.store.put_session(opened)
         if user is not None and tokens is not None:
             if len(self._held) >= HELD_SIZE:
                 self._held.clear()
             self._held[opened.state] = (opened, user, tokens)
-        return challenge(opened.state, prompt, reason, opened.factor)
+        return challenge(opened.state, prompt, reason, opened.factor, user)
 
     def held(self, state: bytes) -> tuple[Session, User, list[Token]] | None:
         """The session stored under ``state`` by ask() in this process, with

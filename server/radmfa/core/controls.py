@@ -14,9 +14,9 @@ lockout hang on those two.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from radmfa.core import exemptions
 from radmfa.core.challenge import reject
@@ -38,8 +38,26 @@ if TYPE_CHECKING:
     from radmfa.config import ClientPolicy, MfaConfig
 
 
+# Places kept by (client name, station), at most this many: most requests come
+# from a station seen before (and all from "" when the NAS sends none).
+PLACES_KEPT = 4096
+
+
 class ControlStore(ExemptionCheckStore, LockoutStore, Protocol):
     """What the admin's controls keep in the store."""
+
+
+class Place(NamedTuple):
+    """Where one request comes from, as the admin's controls ask the store
+    about it: worked out once per request (AdminControls.place) and handed
+    to each control that needs it, instead of each working it out again.
+    Shared by the requests from one station: nobody changes ``scopes``."""
+
+    policy: ClientPolicy  # [clients.<name>] of the NAS
+    station: str  # the end user's address (the client's user_ip_attribute), "" when unknown
+    scopes: Mapping[str, int]  # the cache scopes that apply, each with its window in seconds
+    scope_names: tuple[str, ...]  # their store keys
+    remembered_station: str  # the station a remembered device is looked up by; "" when the client remembers none
 
 
 class Lockout:
@@ -71,12 +89,14 @@ class AdminControls:
         self.mfa, self.store, self.policies, self.passwords = mfa, store, policies, passwords
         self.trusted = exemptions.TrustedNetworks(mfa.trusted_networks)
         self.lockout = Lockout(mfa, store)
+        self._places: dict[tuple[str, str], Place] = {}
 
     def use_settings(self, mfa: MfaConfig) -> None:
         """The store's settings changed (service/live_settings.py): later logins follow them."""
         self.trusted = exemptions.TrustedNetworks(mfa.trusted_networks)
         self.lockout = Lockout(mfa, self.store)
         self.mfa = mfa
+        self._places = {}  # the cache rules may have changed
 
     @staticmethod
     def blocked(user: User | None, *, now: datetime, factor: str = "") -> Decision | None:
@@ -90,6 +110,8 @@ class AdminControls:
         """An app password instead of the password: no upstream call, no second
         factor. Only one argon2 hash is checked: the password's first characters
         name its row."""
+        if not self.mfa.app_passwords:  # the global switch: app_password_mode's first rule, before the client's
+            return None
         mode = exemptions.app_password_mode(
             self.mfa.app_passwords, self.policies.policy_for(request.client), request
         )
@@ -126,6 +148,7 @@ class AdminControls:
         attrs: tuple[Attr, ...],
         now: datetime,
         view: ExemptionView | None = None,
+        place: Place | None = None,
     ) -> Decision | None:
         """After the password: the first of the admin's controls that lets
         this login skip the second factor, else [mfa] new_user for a user with
@@ -133,76 +156,81 @@ class AdminControls:
 
         ``password_ok`` is False when the upstream accepted an empty password
         (it should not): then no control applies, whatever it is, and the
-        login needs its second factor."""
+        login needs its second factor. ``place``: this request's, when the
+        caller worked it out already (login_view's)."""
         assert user is not None
         if not password_ok:
             return None if has_factor else self.new_user(UserState.ENFORCED, attrs)
-        client = self.policies.policy_for(request.client)
-        station = exemptions.user_address(request, client.user_ip_attribute)
+        if place is None:
+            place = self.place(request)
         state = exemptions.effective_state(user, now=now)
         rule = exemptions.exemption(
-            state=state, trusted=station in self.trusted, bypass_open=False, cached=False, device_remembered=False
+            state=state, trusted=place.station in self.trusted, bypass_open=False, cached=False,
+            device_remembered=False,
         )
         if rule is None:
-            rule = await self._stored_exemption(request, user, client, station, state, now=now, view=view)
+            if view is None:
+                view = await self.store.exemption_view(
+                    user.id, scopes=place.scope_names, station=place.remembered_station, client=request.client,
+                    now=now,
+                )
+            rule = self._stored_exemption(place, state, view, bypass_open=view.bypass_open, now=now)
+            if rule is Rule.BYPASS and not await self.store.consume_bypass(
+                user.id, client=request.client, station=place.station, now=now
+            ):
+                # another login used it first: the next rule decides
+                rule = self._stored_exemption(place, state, view, bypass_open=False, now=now)
         if rule is not None:
             return Decision(Verdict.ACCEPT, rule.value, "none", attrs)
         return None if has_factor else self.new_user(state, attrs)
 
+    def place(self, request: AuthRequest) -> Place:
+        """Where ``request`` comes from: its client's policy, the end user's
+        address, the cache scopes that apply and the station a remembered
+        device is looked up by. It depends only on the client's policy, the
+        station and the cache rules: kept by client and station for as long
+        as the client's policy is the same object (clients.conf reloaded: a
+        new one) and the settings are (use_settings)."""
+        client = self.policies.policy_for(request.client)
+        station = exemptions.user_address(request, client.user_ip_attribute)
+        key = (request.client, station)
+        known = self._places.get(key)
+        if known is not None and known.policy is client:
+            return known
+        scopes = exemptions.cache_scopes(self.mfa.cache, client=request.client, station=station)
+        made = Place(client, station, scopes, tuple(scopes), station if client.remember_days else "")
+        if len(self._places) >= PLACES_KEPT:
+            self._places.clear()
+        self._places[key] = made
+        return made
+
     def login_view(
-        self, request: AuthRequest, name: str, *, now: datetime
+        self, request: AuthRequest, name: str, *, now: datetime, place: Place | None = None
     ) -> Awaitable[tuple[User | None, list[Token], ExemptionView]]:
         """The user, their tokens and what exempt() will ask the store about
         them, in one read (the exemptions are as they were before the
         password check: a bypass is still consumed atomically, and an admin's
         change lands on the next login). The store's own awaitable: no
         coroutine of its own in between, on every login."""
-        scopes, station = self._asked(request)
+        if place is None:
+            place = self.place(request)
         return self.store.login_exemption_view(
-            name, scopes=scopes, station=station, client=request.client, now=now
+            name, scopes=place.scope_names, station=place.remembered_station, client=request.client, now=now
         )
 
-    def _asked(self, request: AuthRequest) -> tuple[list[str], str]:
-        """The cache scopes and the station (or "") exemption_view is asked about."""
-        client = self.policies.policy_for(request.client)
-        station = exemptions.user_address(request, client.user_ip_attribute)
-        scopes = exemptions.cache_scopes(self.mfa.cache, client=request.client, station=station)
-        return list(scopes), station if client.remember_days else ""
-
-    async def _stored_exemption(
-        self,
-        request: AuthRequest,
-        user: User,
-        client: ClientPolicy,
-        station: str,
-        state: UserState,
-        *,
-        now: datetime,
-        view: ExemptionView | None = None,
+    @staticmethod
+    def _stored_exemption(
+        place: Place, state: UserState, view: ExemptionView, *, bypass_open: bool, now: datetime
     ) -> Rule | None:
-        scopes = exemptions.cache_scopes(self.mfa.cache, client=request.client, station=station)
-        if view is None:
-            view = await self.store.exemption_view(
-                user.id,
-                scopes=list(scopes),
-                station=station if client.remember_days else "",
-                client=request.client,
-                now=now,
-            )
-        cached = exemptions.cache_hit(scopes, view.cache, now=now)
-        device = exemptions.remembered(client, view.remembered_at, now=now)
-
-        def first(bypass_open: bool) -> Rule | None:
-            return exemptions.exemption(
-                state=state, trusted=False, bypass_open=bypass_open, cached=cached, device_remembered=device
-            )
-
-        rule = first(view.bypass_open)
-        if rule is Rule.BYPASS and not await self.store.consume_bypass(
-            user.id, client=request.client, station=station, now=now
-        ):
-            rule = first(False)  # another login used it first: the next rule decides
-        return rule
+        """exempt()'s rule once the store's answers are in (the user's state
+        and the trusted networks decided nothing)."""
+        return exemptions.exemption(
+            state=state,
+            trusted=False,
+            bypass_open=bypass_open,
+            cached=bool(place.scopes) and exemptions.cache_hit(place.scopes, view.cache, now=now),
+            device_remembered=exemptions.remembered(place.policy, view.remembered_at, now=now),
+        )
 
     def new_user(self, state: UserState, attrs: tuple[Attr, ...]) -> Decision:
         """A user with no factor yet: [mfa] new_user for an enabled user;
@@ -231,15 +259,14 @@ class AdminControls:
             now=now,
         )
 
-    def success_record(self, request: AuthRequest, user: User, *, now: datetime) -> MfaSuccess:
+    def success_record(
+        self, request: AuthRequest, user: User, *, now: datetime, place: Place | None = None
+    ) -> MfaSuccess:
         """What succeeded() writes for this login, for a code check to write
         with the code's step (OtpFactor.verify's ``success``)."""
-        client = self.policies.policy_for(request.client)
-        station = exemptions.user_address(request, client.user_ip_attribute)
-        scopes = exemptions.cache_scopes(self.mfa.cache, client=request.client, station=station)
-        return MfaSuccess(
-            user.id, tuple(scopes), station if client.remember_days else "", request.client, now
-        )
+        if place is None:
+            place = self.place(request)
+        return MfaSuccess(user.id, place.scope_names, place.remembered_station, request.client, now)
 
     async def failed(self, user: User, *, now: datetime) -> bool:
         """Count a second-factor failure; True when it blocks the user."""

@@ -54,18 +54,28 @@ _V = TypeVar("_V")
 
 
 def slot_init(cls: type[_V]) -> type[_V]:
-    """Give the frozen slotted dataclass ``cls`` an __init__ that fills each
-    slot through its descriptor: the generated one goes through
-    object.__setattr__ per field, twice the cost, and the values below
-    are built several times for every request. Same parameters, defaults
-    and default factories; the class stays frozen (its __setattr__ is
-    untouched). Not for classes with __post_init__ or keyword-only fields."""
+    """Build the frozen slotted dataclass ``cls`` the fast way: its values are
+    built several times for every request, and the generated __init__ goes
+    through object.__setattr__ for each field (a slot descriptor's __set__,
+    a method-wrapper call each, costs about as much).
+
+    Instead a generated __new__ fills a twin of the class (the same
+    __slots__, so the same memory layout, but no frozen __setattr__) with
+    plain attribute stores, then makes it an instance of ``cls`` by
+    assigning __class__ (CPython allows it between classes whose layouts
+    match, and checks that they do); __init__ is object's, which does
+    nothing. Same parameters, defaults and default factories; once built,
+    the value is as frozen as before (its class's __setattr__ is untouched).
+    copy and pickle rebuild it through the same __new__ (__reduce__).
+    Not for classes with __post_init__ or keyword-only fields."""
     assert not hasattr(cls, "__post_init__")
-    namespace: dict[str, object] = {"_MISSING": MISSING}
-    params, body = [], []
+    names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    assert cls.__slots__ == names and not {"cls", "self"} & set(names)  # type: ignore[attr-defined]
+    twin = type(f"_{cls.__name__}Filling", (), {"__slots__": names, "__module__": cls.__module__})
+    namespace: dict[str, object] = {"_MISSING": MISSING, "_twin": twin, "_new": object.__new__}
+    params, body = ["cls"], ["    self = _new(_twin)"]
     for i, f in enumerate(fields(cls)):  # type: ignore[arg-type]
         assert f.init and not f.kw_only
-        namespace[f"_set{i}"] = getattr(cls, f.name).__set__
         if f.default is not MISSING:
             namespace[f"_default{i}"] = f.default
             params.append(f"{f.name}=_default{i}")
@@ -75,13 +85,20 @@ def slot_init(cls: type[_V]) -> type[_V]:
             body.append(f"    if {f.name} is _MISSING: {f.name} = _factory{i}()")
         else:
             params.append(f.name)
-        body.append(f"    _set{i}(self, {f.name})")
-    source = f"def __init__(self, {', '.join(params)}) -> None:\n" + "\n".join(body) + "\n"
+        body.append(f"    self.{f.name} = {f.name}")
+    body += ["    self.__class__ = cls", "    return self"]
+    source = f"def __new__({', '.join(params)}):\n" + "\n".join(body) + "\n"
     exec(source, namespace)  # noqa: S102 (text built from the class's own field names)
-    init: Any = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__module__ = cls.__module__
-    cls.__init__ = init  # type: ignore[method-assign]
+    new: Any = namespace["__new__"]
+    new.__qualname__ = f"{cls.__qualname__}.__new__"
+    new.__module__ = cls.__module__
+
+    def __reduce__(self: object) -> tuple[type, tuple[object, ...]]:
+        return type(self), tuple(getattr(self, name) for name in names)
+
+    cls.__new__ = staticmethod(new)  # type: ignore[method-assign]
+    cls.__init__ = object.__init__  # type: ignore[method-assign]
+    cls.__reduce__ = __reduce__  # type: ignore[method-assign]
     return cls
 
 
@@ -475,6 +492,7 @@ class Claimed(enum.Enum):
     ACCEPTED = "accepted"  # the session taken, the step consumed, the MFA success recorded
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class CodeClaim:
     """A challenge answered with a code that matched ``step`` of token

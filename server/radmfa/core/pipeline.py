@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from radmfa.core import methods, policy
 from radmfa.core import upstream_challenge as relay
 from radmfa.core.challenge import Challenges, new_state, reject
-from radmfa.core.controls import AdminControls
+from radmfa.core.controls import AdminControls, Place
 from radmfa.core.exemptions import Rule
 from radmfa.core.model import (
     Attr,
@@ -69,6 +69,7 @@ class _Login:
     name: str | None
     rule: ClientPolicy  # [clients.<name>] of the NAS
     deadline: Deadline
+    place: Place | None = None  # where it comes from, for the admin's controls (None: worked out when asked)
     user: User | None = None
     tokens: list[Token] | None = None
     password: bytes = b""
@@ -89,7 +90,7 @@ def _same_user(canonical: str, name: str | None) -> bool:
 
 
 def _with_user(decision: Decision, user: User | None) -> Decision:
-    return decision.with_user(user) if user is not None else decision
+    return decision.with_user(user) if user is not None and decision.user is not user else decision
 
 
 class Pipeline:
@@ -120,9 +121,8 @@ class Pipeline:
     async def handle(self, request: AuthRequest, *, now: datetime, deadline: Deadline = FIXED_DEADLINE) -> Decision:
         if request.state is not None:
             return await self.answer_challenge(request, now=now, deadline=deadline)
-        login = _Login(
-            request, policy.decode_name(request.username), self.policies.policy_for(request.client), deadline
-        )
+        place = self.controls.place(request)
+        login = _Login(request, policy.decode_name(request.username), place.policy, deadline, place)
         controls = self.controls
         decision = (
             await self.screen(login, now=now)
@@ -146,6 +146,7 @@ class Pipeline:
             attrs=login.attrs,
             now=now,
             view=login.exemptions,
+            place=login.place,
         ) or await self.second_factor(login, now=now)
 
     async def screen(self, login: _Login, *, now: datetime) -> Decision | None:
@@ -159,7 +160,9 @@ class Pipeline:
         if login.request.password is None and not password_optional:
             return reject("no User-Password (PAP is required for a code)")
         # One read: the user, their tokens and their exemptions (cache, device, bypass).
-        login.user, tokens, login.exemptions = await self.controls.login_view(login.request, login.name, now=now)
+        login.user, tokens, login.exemptions = await self.controls.login_view(
+            login.request, login.name, now=now, place=login.place
+        )
         login.tokens = self.otp.usable(tokens)
         login.password = login.request.password or b""
         if login.rule.mode == "auto" and self.phone is not None:  # an inline method keyword
@@ -237,12 +240,12 @@ class Pipeline:
         self, login: _Login, user: User, tokens: list[Token], code: bytes, *, now: datetime
     ) -> Decision:
         # A correct code is an accept: its MFA success goes with its step, one store trip.
-        success = self.controls.success_record(login.request, user, now=now)
+        success = self.controls.success_record(login.request, user, now=now, place=login.place)
         check = await self.otp.verify(tokens, code, now=now, success=success)
         method = self.otp.method(tokens, check)
         if check.ok:
             await self.controls.succeeded(login.request, user, now=now, recorded=check.recorded)
-            return Decision(Verdict.ACCEPT, "password and inline code", method, login.attrs)
+            return Decision(Verdict.ACCEPT, "password and inline code", method, login.attrs, user=user)
         if await self.controls.failed(user, now=now):
             return reject(Rule.LOCKOUT.value, factor=method)
         return reject(f"inline {check.reason}", factor=method)
@@ -279,7 +282,7 @@ class Pipeline:
         )
         if claimed is Claimed.ACCEPTED:
             await self.controls.succeeded(request, user, now=now, recorded=True)
-            return Decision(Verdict.ACCEPT, "password and code", kind, found.reply_attrs).with_user(user)
+            return Decision(Verdict.ACCEPT, "password and code", kind, found.reply_attrs, user=user)
         if claimed is Claimed.TAKEN:  # the session is used up: decide on the user and tokens as they are now
             user_now, tokens_now = await self.store.login_view(name)
             return await self._answer_found(found, request, user_now, tokens_now, now=now, deadline=deadline)

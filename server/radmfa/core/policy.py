@@ -90,9 +90,10 @@ def name_problem(name: str) -> str | None:
     """
     if not name:
         return "is empty"
-    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_OCTETS:
+    plain = _PLAIN_ASCII(name) is not None  # printable ASCII: one octet a character, none refused
+    if (len(name) if plain else len(name.encode("utf-8", "surrogatepass"))) > MAX_NAME_OCTETS:
         return f"is longer than {MAX_NAME_OCTETS} octets (one RADIUS User-Name)"
-    if not _PLAIN_ASCII(name):  # every printable ASCII character passes _refused_character
+    if not plain:  # every printable ASCII character passes _refused_character
         for char in name:
             why = _refused_character(char)
             if why:
@@ -100,7 +101,7 @@ def name_problem(name: str) -> str | None:
     part = _user_part(name)
     if name != name.strip() or part != part.strip():
         return "starts or ends with a space (also next to the \\ or @ the key cuts at)"
-    if "  " in (name if name.isascii() else unicodedata.normalize("NFKC", name)):
+    if "  " in (name if plain or name.isascii() else unicodedata.normalize("NFKC", name)):
         return "has two spaces in a row"
     if not part:
         return "has nothing left once a DOMAIN\\ prefix and an @realm are removed"

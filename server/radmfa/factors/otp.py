@@ -44,7 +44,7 @@ class OtpFactor:
         user's tokens, `totp` when they have any TOTP token."""
         if check is not None and check.kind:
             return check.kind
-        kinds = {t.kind for t in self.usable(tokens)}
+        kinds = {t.kind for t in tokens if t.kind in self.kinds}  # of the usable ones
         return "hotp" if kinds == {"hotp"} else "totp"
 
     def start(self, user: User, tokens: list[Token]) -> str:
@@ -67,7 +67,7 @@ class OtpFactor:
     async def verify(
         self, tokens: list[Token], code: bytes, *, now: datetime, success: MfaSuccess | None = None
     ) -> CodeCheck:
-        candidates = [t for t in self.usable(tokens) if not self.locked(t, now=now)]
+        candidates = [t for t in tokens if t.kind in self.kinds and not self.locked(t, now=now)]  # usable, not locked
         if not candidates:
             return CodeCheck(False, "too many wrong codes; token locked")
         replayed = False
@@ -87,8 +87,8 @@ class OtpFactor:
     def match(self, tokens: list[Token], code: bytes, *, now: datetime) -> tuple[Token, int] | None:
         """The first usable token, not locked, whose code ``code`` is, with
         its step (verify()'s first match, without the store)."""
-        for token in self.usable(tokens):
-            if self.locked(token, now=now):
+        for token in tokens:
+            if token.kind not in self.kinds or self.locked(token, now=now):  # not usable, or locked
                 continue
             step = self._match(token, code, now)
             if step is not None:

@@ -13,6 +13,7 @@ import base64
 import functools
 import hashlib
 import hmac
+import struct
 from datetime import datetime
 
 import pyotp
@@ -43,7 +44,8 @@ def codes(secret: bytes, counters: range, *, digits: int, algorithm: str) -> lis
     HMAC (RFC 2104) written out: the padded key's inner and outer blocks are
     made once for the whole window, then each code is two plain hashes.
     One-shot HMAC sets up a keyed context for every code, and with OpenSSL 3
-    that setup costs more than the hashing itself.
+    that setup costs more than the hashing itself. The truncation is
+    _truncated()'s, written into the loop (a call and a slice fewer a code).
     """
     new = _DIGESTS.get(algorithm) or functools.partial(hashlib.new, algorithm)
     size = _BLOCK_SIZES.get(algorithm) or new().block_size
@@ -51,19 +53,24 @@ def codes(secret: bytes, counters: range, *, digits: int, algorithm: str) -> lis
         secret = new(secret).digest()
     key = secret.ljust(size, b"\0")
     inner, outer = key.translate(_IPAD), key.translate(_OPAD)
-    return [
-        _truncated(new(outer + new(inner + counter.to_bytes(8, "big")).digest()).digest(), digits)
-        for counter in counters
-    ]
+    modulus = 10**digits
+    out = []
+    for counter in counters:
+        mac = new(outer + new(inner + _COUNTER(counter)).digest()).digest()
+        out.append(b"%0*d" % (digits, (_WORD(mac, mac[-1] & 0x0F)[0] & 0x7FFFFFFF) % modulus))
+    return out
 
 
 def _truncated(mac: bytes, digits: int) -> bytes:
+    """RFC 4226 §5.3: dynamic truncation to ``digits`` decimal digits."""
     offset = mac[-1] & 0x0F
     return b"%0*d" % (digits, (int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF) % 10**digits)
 
 
 _IPAD = bytes(b ^ 0x36 for b in range(256))  # RFC 2104 §2, as bytes.translate tables
 _OPAD = bytes(b ^ 0x5C for b in range(256))
+_COUNTER = struct.Struct(">Q").pack  # RFC 4226 §5.2: the 8-octet counter, high-order byte first
+_WORD = struct.Struct(">I").unpack_from  # the four octets at the truncation offset
 
 
 def matching_step(token: Token, code: bytes, *, now: datetime, window: int) -> int | None:
@@ -75,10 +82,11 @@ def matching_step(token: Token, code: bytes, *, now: datetime, window: int) -> i
     if len(code) != token.digits or not code.isdigit():
         return None
     current = int(now.timestamp()) // token.period
-    steps = range(current - window, current + window + 1)
     found = None
-    for step, candidate in zip(steps, codes(token.secret, steps, digits=token.digits, algorithm=token.algorithm),
-                               strict=True):
+    step = current - window
+    for candidate in codes(token.secret, range(step, current + window + 1), digits=token.digits,
+                           algorithm=token.algorithm):
         if hmac.compare_digest(candidate, code):
             found = step
+        step += 1
     return found
