@@ -309,20 +309,22 @@ class UsersSql(SqlBase):
         secret = self._seeds.get(sealed)
         if secret is None:
             secret = _remember(self._seeds, sealed, self._cipher.decrypt(sealed[1], context=_token_aad(token_id)))
+        # Positional, in Token's field order: keywords cost a dict per call.
+        failed_at = row[i + 10]
         return Token(
-            id=token_id,
-            username=username,
-            kind=row[i + 1],
-            secret=secret,
-            digits=row[i + 3],
-            period=row[i + 4],
-            algorithm=row[i + 5],
-            last_step=row[i + 6],
-            label=row[i + 7],
-            created_at=from_epoch(row[i + 8]),
-            fail_count=row[i + 9],
-            failed_at=None if row[i + 10] is None else from_epoch(row[i + 10]),
-            serial=row[i + 11],
+            token_id,
+            username,
+            row[i + 1],
+            secret,
+            row[i + 3],
+            row[i + 4],
+            row[i + 5],
+            row[i + 6],
+            row[i + 7],
+            from_epoch(row[i + 8]),
+            row[i + 9],
+            None if failed_at is None else from_epoch(failed_at),
+            row[i + 11],
         )
 
 
@@ -346,21 +348,23 @@ def _column_value(value: object) -> object:
 
 
 def _user(row: Row) -> User:
+    # Positional, in User's field order: keywords cost a dict per call.
+    blocked_until, before = row[12], row[14]
     return User(
-        id=row[0],
-        name=row[1],
-        email=row[2],
-        mobile=row[3],
-        first_name=row[4],
-        last_name=row[5],
-        password_hash=row[6],
-        created_at=from_epoch(row[7]),
-        office_phone=row[8],
-        language=row[9],
-        default_method=row[10],
-        state=_STATES.get(row[11]) or UserState(row[11]),
-        blocked_until=None if row[12] is None else from_epoch(row[12]),
-        blocked_reason=row[13],
-        state_before_block=None if row[14] is None else UserState(row[14]),
-        push_enrolled=bool(row[15]),
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        from_epoch(row[7]),
+        row[8],
+        row[9],
+        row[10],
+        _STATES.get(row[11]) or UserState(row[11]),
+        None if blocked_until is None else from_epoch(blocked_until),
+        row[13],
+        None if before is None else UserState(before),
+        bool(row[15]),
     )
