@@ -30,7 +30,13 @@ from radmfa.store.sql_rebinds import RebindsSql
 from radmfa.store.sql_reports import ReportsSql
 from radmfa.store.sql_sessions import SESSION_COLUMNS, SessionsSql
 from radmfa.store.sql_settings import SettingsSql, UserSearchSql
-from radmfa.store.sql_users import LOGIN_VIEW_COLUMNS, LOGIN_VIEW_SQL, UsersSql, login_view_sql
+from radmfa.store.sql_users import (
+    LOGIN_VIEW_COLUMNS,
+    LOGIN_VIEW_SQL,
+    PACKED_VIEW_COLUMNS,
+    UsersSql,
+    login_view_sql,
+)
 
 # ruff: noqa: S608  (statements from column lists; every value is a parameter)
 
@@ -104,11 +110,12 @@ class SqlStore(
         if station:
             args += [station, client]
         args.append(name_key(username))
-        rows = await self._read(_exemption_view_sql(n, bool(station)), *args)
-        user, tokens = self._view(rows)
+        packed = self._packed_view_sql
+        rows = await self._read(_exemption_view_sql(n, bool(station), packed), *args)
+        user, tokens = self._packed_view(rows) if packed else self._view(rows)
         if not rows:
             return user, tokens, ExemptionView()
-        extra = rows[0][LOGIN_VIEW_COLUMNS:]
+        extra = rows[0][PACKED_VIEW_COLUMNS if packed else LOGIN_VIEW_COLUMNS :]
         cache: dict[str, datetime] = {}
         if n:
             cache = {scope: from_epoch(t) for scope, t in zip(scopes, extra[1 : 1 + n], strict=True) if t is not None}
@@ -153,10 +160,11 @@ class SqlStore(
 
 
 @functools.cache
-def _exemption_view_sql(scopes: int, station: bool) -> str:
+def _exemption_view_sql(scopes: int, station: bool, packed: bool = False) -> str:
     """login_exemption_view's statement for ``scopes`` cache scopes, with or
-    without a station; parameters: the time twice, each scope, station and
-    client (with a station), the name_key."""
+    without a station, on login_view's plain or packed columns; parameters:
+    the time twice, each scope, station and client (with a station), the
+    name_key."""
     columns = [
         "EXISTS (SELECT 1 FROM bypasses b WHERE b.user_id = u.id AND b.used_at IS NULL "
         "AND b.cancelled_at IS NULL AND b.created_at <= ? AND b.expires_at > ?)"
@@ -168,4 +176,4 @@ def _exemption_view_sql(scopes: int, station: bool) -> str:
             "(SELECT d.remembered_at FROM remembered_devices d "
             "WHERE d.user_id = u.id AND d.station = ? AND d.client = ?)"
         )
-    return login_view_sql(", ".join(columns))
+    return login_view_sql(", ".join(columns), packed=packed)

@@ -65,6 +65,7 @@ class SqliteStore(SqlStore):
         store = cls(str(path), cipher)
         try:
             await store._call(store._connect)
+            store._packed_view_sql = await store._call(store._has_json)
             store._reader = store._open_reader()
         except BaseException:
             await store.close()
@@ -183,6 +184,15 @@ class SqliteStore(SqlStore):
             conn.close()
             raise
         self._conn = conn
+
+    def _has_json(self) -> bool:
+        """Whether this SQLite has its JSON functions (built in since 3.38,
+        an option before): the login reads' packed columns need json_array."""
+        try:
+            self._db.execute("SELECT json_array(1)").fetchone()
+        except sqlite3.OperationalError:
+            return False
+        return True
 
     def _open_reader(self) -> sqlite3.Connection | None:
         """The event loop's read-only connection (None for an in-memory
