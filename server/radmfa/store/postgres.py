@@ -127,6 +127,21 @@ _WRITE_AUDIT = (
     "ON CONFLICT (day, client_name, factor, result) DO UPDATE SET n = audit_daily.n + excluded.n"
 )
 
+# Statements PostgreSQL commits without waiting for the WAL to reach the disk
+# (synchronous_commit off for their own transaction only; set_config(…, true)
+# is undone at its end), by how their text starts: a challenge session's
+# upsert (put_session). Waiting for that flush was the larger part of the
+# server's CPU for the write. Such a commit is seen by every other
+# connection at once; only a server crash (or a failover) in the fraction of
+# a second before the WAL writer flushes it (wal_writer_delay) can lose it,
+# and a lost session only fails its challenge's answer, as an expired one
+# does: it never accepts anything. Every statement that takes or consumes
+# (a session, a TOTP step, a bypass) still commits durably, which flushes
+# every earlier write with it. RETURNING runs the setting once per row
+# written (one), before the commit.
+_LAZY_COMMIT = ("INSERT INTO sessions (",)
+_LAZY_RETURNING = " RETURNING set_config('synchronous_commit', 'off', true)"
+
 # OSError covers refused connections and timeouts (TimeoutError is an OSError).
 _ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
@@ -500,9 +515,12 @@ def _reason(exc: BaseException) -> str:
 
 @lru_cache(maxsize=256)
 def _numbered(sql: str) -> str:
-    """``?`` → ``$1, $2, …`` (sql.py's statements hold no literal question marks)."""
+    """sql.py's statement as PostgreSQL runs it: ``?`` → ``$1, $2, …`` (the
+    statements hold no literal question marks), and a write of _LAZY_COMMIT
+    committed without waiting for the flush."""
     first, *rest = sql.split("?")
-    return first + "".join(f"${n}{part}" for n, part in enumerate(rest, start=1))
+    text = first + "".join(f"${n}{part}" for n, part in enumerate(rest, start=1))
+    return text + _LAZY_RETURNING if sql.startswith(_LAZY_COMMIT) else text
 
 
 def _rowcount(status: str) -> int:
