@@ -307,7 +307,10 @@ class PostgresStore(SqlStore):
         except BaseException:  # cancelled
             await self._discard(conn)
             raise
-        await self._return(conn)
+        if self._closed or self._waiters:
+            await self._return(conn)
+        else:  # _return's usual case, without a coroutine per statement
+            self._idle.append(conn)
         return rows
 
     async def _execute(self, sql: str, *args: object) -> int:
@@ -322,7 +325,10 @@ class PostgresStore(SqlStore):
         except BaseException:  # cancelled
             await self._discard(conn)
             raise
-        await self._return(conn)
+        if self._closed or self._waiters:
+            await self._return(conn)
+        else:
+            self._idle.append(conn)
         return _rowcount(status)
 
     async def _execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
