@@ -69,9 +69,22 @@ async def test_only_the_session_write_skips_the_flush(tmp_path: Path) -> None:
 
 
 def test_the_rewrite_keeps_every_other_statement() -> None:
-    assert postgres._numbered("UPDATE sessions SET attempts = ? WHERE state = ?") == (
+    assert postgres._alone("UPDATE sessions SET attempts = ? WHERE state = ?") == (
         "UPDATE sessions SET attempts = $1 WHERE state = $2"
     )
+
+
+async def test_never_within_a_transaction_of_several_statements(tmp_path: Path) -> None:
+    # The setting would hold for the whole transaction, its other writes too.
+    pool = RecordingPool()
+    store = PostgresStore(pool, SeedCipher.from_file(tmp_path / "k", create=True), shown_url="postgresql://u@h/db")
+    put = "INSERT INTO sessions (state) VALUES (?)"
+    await store._execute_each([(put, [(b"a",), (b"b",)])])  # one statement, many rows: one transaction
+    await store._execute_many(put, [(b"c",)])
+    assert pool.sent == ["INSERT INTO sessions (state) VALUES ($1)"] * 2
+    await store._execute(put, b"d")
+    assert pool.sent[-1].endswith(" RETURNING " + LAZY)
+    await store.close()
 
 
 @pytest.mark.integration
@@ -84,8 +97,9 @@ async def test_the_setting_ends_with_the_session_write(
         assert isinstance(store, PostgresStore)
         during: list[tuple[Any, ...]] = []
 
-        async def execute(sql: str, *args: object) -> int:  # the write, its RETURNING kept
-            during.extend(tuple(row) for row in await store._fetch(sql, *args))
+        async def execute(sql: str, *args: object) -> int:  # the write as _execute sends it, its RETURNING kept
+            async with store._connection() as conn:
+                during.extend(tuple(row) for row in await conn.fetch(postgres._alone(sql), *args))
             return len(during)
 
         monkeypatch.setattr(store, "_execute", execute)

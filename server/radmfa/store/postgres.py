@@ -318,7 +318,7 @@ class PostgresStore(SqlStore):
         if conn is None or _closed(conn):
             conn = await self._usable(conn)
         try:
-            status: str = await conn.execute(_numbered(sql), *args)
+            status: str = await conn.execute(_alone(sql), *args)
         except _ERRORS as exc:
             await self._discard(conn)
             raise self._error(exc) from exc
@@ -521,11 +521,18 @@ def _reason(exc: BaseException) -> str:
 
 @lru_cache(maxsize=256)
 def _numbered(sql: str) -> str:
-    """sql.py's statement as PostgreSQL runs it: ``?`` → ``$1, $2, …`` (the
-    statements hold no literal question marks), and a write of _LAZY_COMMIT
-    committed without waiting for the flush."""
+    """``?`` → ``$1, $2, …`` (sql.py's statements hold no literal question marks)."""
     first, *rest = sql.split("?")
-    text = first + "".join(f"${n}{part}" for n, part in enumerate(rest, start=1))
+    return first + "".join(f"${n}{part}" for n, part in enumerate(rest, start=1))
+
+
+@lru_cache(maxsize=256)
+def _alone(sql: str) -> str:
+    """A statement run in a transaction of its own (_execute), as PostgreSQL
+    runs it: a write of _LAZY_COMMIT committed without waiting for the flush.
+    Never within a transaction of several statements: the setting would hold
+    for all of them."""
+    text = _numbered(sql)
     return text + _LAZY_RETURNING if sql.startswith(_LAZY_COMMIT) else text
 
 
