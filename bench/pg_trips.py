@@ -10,8 +10,13 @@ loopback that reads the client's side of the wire protocol. A round trip is
 a message after which the client waits for the server: a Sync (the end of an
 extended-protocol exchange: Parse/Bind/Execute… then Sync) or a simple
 Query. The figure per request includes the audit rows' share (written 500 at
-a time) and any pool housekeeping; CPU is not measured here (the relay runs
-in this process), see bench/stages.py for that.
+a time) and any pool housekeeping. radmfa's CPU is not measured here (the
+relay runs in this process), see bench/stages.py for that; the PostgreSQL
+server's is, roughly: ``server_cpu_us_per_request`` is the CPU time its
+backends serving the throwaway database ran for (the kernel's per-process
+count, /proc/<pid>/schedstat, read when the server runs on this machine),
+per request. It is time, not instructions: compare runs made one after the
+other, several times.
 """
 
 from __future__ import annotations
@@ -137,7 +142,25 @@ class Relay:
                     self.statements["(simple) " + body.rstrip(b"\0").decode(errors="replace")] += 1
 
 
-async def _run(workdir: Path, n: int, relay: Relay, statements: bool = False) -> dict[str, Any]:
+def _backend_cpu_ns(database: str) -> dict[int, int]:
+    """CPU time so far of each local PostgreSQL backend connected to ``database``
+    (its process title names the database), by process id; {} when none is local."""
+    title = f" {database} ".encode()
+    out: dict[int, int] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if not (proc / "cmdline").read_bytes().startswith(b"postgres: ") or title not in (
+                    proc / "cmdline").read_bytes():
+                continue
+            out[int(proc.name)] = int((proc / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    return out
+
+
+async def _run(workdir: Path, n: int, relay: Relay, statements: bool = False, database: str = "") -> dict[str, Any]:
     from radmfa import config as config_mod
     from radmfa.service.app import build
     from radmfa.service.audit import configure_logging
@@ -156,11 +179,16 @@ async def _run(workdir: Path, n: int, relay: Relay, statements: bool = False) ->
         relay.take()
         relay.take_statements()
         for k, flow in enumerate(FLOWS):
+            before = _backend_cpu_ns(database)
             await _flow(driver, flow, range(20 + k * n, 20 + (k + 1) * n))
             await app.audit.flush()
+            after = _backend_cpu_ns(database)
             counts = relay.take()
             out[flow] = {"round_trips_per_request": round(sum(counts.values()) / n, 3), **{
                 f"{kind}_per_request": round(v / n, 3) for kind, v in counts.items()}}
+            if after:
+                used = sum(ns - before.get(pid, 0) for pid, ns in after.items())
+                out[flow]["server_cpu_us_per_request"] = round(used / n / 1000, 1)
             executed = relay.take_statements()
             if statements:
                 out[flow]["statements_per_request"] = {
@@ -188,7 +216,7 @@ def measure(n: int, statements: bool = False) -> dict[str, Any]:
         PostgresRadmfa(workdir, "stages", free_udp_port(), ack.address, 1, store_url=relayed).write_config()
         asyncio.run(_seed(url, workdir, 3 * n + 40))
 
-        return uvloop.run(_run(workdir, n, relay, statements))
+        return uvloop.run(_run(workdir, n, relay, statements, name))
     finally:
         ack.stop()
         relay.close()

@@ -68,6 +68,23 @@ async def test_a_claim_takes_the_session_and_the_step_and_records_the_success(
     assert not await store.consume_otp_step(token_id, STEP)
 
 
+async def test_a_claim_with_no_cache_scope_or_station_takes_the_step_and_clears_the_count(
+    backend: Backend, store: Store
+) -> None:
+    # The usual login: [mfa] cache off, no remembered devices.
+    user_id, token_id = await _alice(store)
+    await store.note_mfa_failure(user_id, now=NOW)
+    claim = _claim(user_id, token_id)
+    bare = CodeClaim(claim.state, user_id, claim.user_state, token_id, STEP, claim.max_failures,
+                     claim.failures_since, MfaSuccess(user_id, (), "", "vpn", NOW))
+    assert await store.claim_code(bare) is Claimed.ACCEPTED
+    assert await _sessions(backend) == 0
+    assert await _last_step(backend, token_id) == STEP
+    assert await backend.raw("SELECT * FROM mfa_cache WHERE user_id = ?", user_id) == []
+    assert await backend.raw("SELECT * FROM remembered_devices WHERE user_id = ?", user_id) == []
+    assert await backend.raw("SELECT * FROM mfa_failures WHERE user_id = ?", user_id) == []
+
+
 async def test_a_session_another_process_stored_is_unknown_and_left_alone(backend: Backend, store: Store) -> None:
     user_id, token_id = await _alice(store)
     other = await backend.open()

@@ -277,7 +277,7 @@ async def test_audit_text_and_times_are_stored_exactly(store: Store) -> None:
             first_name=text,
             email=text,
             server_name=text,
-            duration_ms=(0.1, 1e-9, 123456.789, 0.0)[n % 4],
+            duration_ms=(0.1, 1e-9, 123456.789, 0.0, 1 / 3, 1e16, 2.5e-05)[n % 7],
         )
         for n, text in enumerate(awkward)
     ]

@@ -57,7 +57,7 @@ STATEMENT_LIFETIME = 0
 # trip, atomic): the step's compare-and-set, and only if it matched (every
 # other part reads ``step``) the cache times, the remembered device and the
 # cleared failure count — record_mfa_success's writes (sql_exemptions.py).
-# Parameters: step, token id, user id, time, scopes (text[]), station ("" for
+# Parameters: step, token id, user id, time, scopes (text[], NULL for none), station ("" for
 # none), client.
 _CONSUME_STEP_AND_SUCCEED = (
     "WITH step AS (UPDATE tokens SET last_step = $1, fail_count = 0 "
@@ -78,7 +78,7 @@ _CONSUME_STEP_AND_SUCCEED = (
 # MFA success only if the step was taken (as _CONSUME_STEP_AND_SUCCEED). A
 # session taken whose step was not stays taken, as on SQLite. Parameters:
 # state, ciphertext, time, step, token id, user id, max failures, failures
-# since, user state, scopes (text[]), station ("" for none), client.
+# since, user state, scopes (text[], NULL for none), station ("" for none), client.
 _CLAIM_CODE = (
     "WITH s AS (DELETE FROM sessions WHERE state = $1 AND reply_enc = $2 AND expires_at > $3 RETURNING state), "
     "step AS (UPDATE tokens SET last_step = $4, fail_count = 0 WHERE id = $5 AND user_id = $6 "
@@ -109,7 +109,10 @@ _TAKE_SESSION_VIEW = (
 # the daily counts they add to. Each is sent as one JSON array of arrays (the
 # audit columns in AUDIT_COLUMNS' order; day, client, factor, result, n):
 # asyncpg checks every element of an array parameter against three abstract
-# base classes, which cost more than the rest of the write.
+# base classes, which cost more than the rest of the write. Read as jsonb,
+# parsed once: ``->>`` on json text scans each row's array from its start
+# for every column, which doubled the server's CPU per audit row. The
+# values come out the same (jsonb keeps a number's digits and every string).
 _AUDIT_TYPES = (
     "float8", "text", "text", "text", "text", "text", "text", "text", "text", "float8",
     "text", "text", "text", "text", "text", "text", "text", "text",
@@ -117,12 +120,27 @@ _AUDIT_TYPES = (
 _WRITE_AUDIT = (
     f"WITH rows AS (INSERT INTO audit ({AUDIT_COLUMNS}) SELECT "  # noqa: S608 (column lists)
     + ", ".join(f"(r ->> {i})::{t}" for i, t in enumerate(_AUDIT_TYPES))
-    + " FROM json_array_elements($1::json) AS a (r)) "
+    + " FROM jsonb_array_elements($1::jsonb) AS a (r)) "
     "INSERT INTO audit_daily (day, client_name, factor, result, n) "
     "SELECT (d ->> 0)::int8, d ->> 1, d ->> 2, d ->> 3, (d ->> 4)::int8 "
-    "FROM json_array_elements($2::json) WITH ORDINALITY AS x (d, k) ORDER BY k "
+    "FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS x (d, k) ORDER BY k "
     "ON CONFLICT (day, client_name, factor, result) DO UPDATE SET n = audit_daily.n + excluded.n"
 )
+
+# Statements PostgreSQL commits without waiting for the WAL to reach the disk
+# (synchronous_commit off for their own transaction only; set_config(…, true)
+# is undone at its end), by how their text starts: a challenge session's
+# upsert (put_session). Waiting for that flush was the larger part of the
+# server's CPU for the write. Such a commit is seen by every other
+# connection at once; only a server crash (or a failover) in the fraction of
+# a second before the WAL writer flushes it (wal_writer_delay) can lose it,
+# and a lost session only fails its challenge's answer, as an expired one
+# does: it never accepts anything. Every statement that takes or consumes
+# (a session, a TOTP step, a bypass) still commits durably, which flushes
+# every earlier write with it. RETURNING runs the setting once per row
+# written (one), before the commit.
+_LAZY_COMMIT = ("INSERT INTO sessions (",)
+_LAZY_RETURNING = " RETURNING set_config('synchronous_commit', 'off', true)"
 
 # OSError covers refused connections and timeouts (TimeoutError is an OSError).
 _ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
@@ -215,7 +233,7 @@ class PostgresStore(SqlStore):
             token_id,
             success.user_id,
             to_epoch(success.now),
-            list(success.scopes),
+            _text_array(success.scopes),
             success.station,
             success.client,
         )
@@ -240,7 +258,7 @@ class PostgresStore(SqlStore):
             claim.max_failures,
             to_epoch(claim.failures_since),
             str(claim.user_state),
-            list(success.scopes),
+            _text_array(success.scopes),
             success.station,
             success.client,
         )
@@ -289,7 +307,10 @@ class PostgresStore(SqlStore):
         except BaseException:  # cancelled
             await self._discard(conn)
             raise
-        await self._return(conn)
+        if self._closed or self._waiters:
+            await self._return(conn)
+        else:  # _return's usual case, without a coroutine per statement
+            self._idle.append(conn)
         return rows
 
     async def _execute(self, sql: str, *args: object) -> int:
@@ -297,14 +318,17 @@ class PostgresStore(SqlStore):
         if conn is None or _closed(conn):
             conn = await self._usable(conn)
         try:
-            status: str = await conn.execute(_numbered(sql), *args)
+            status: str = await conn.execute(_alone(sql), *args)
         except _ERRORS as exc:
             await self._discard(conn)
             raise self._error(exc) from exc
         except BaseException:  # cancelled
             await self._discard(conn)
             raise
-        await self._return(conn)
+        if self._closed or self._waiters:
+            await self._return(conn)
+        else:
+            self._idle.append(conn)
         return _rowcount(status)
 
     async def _execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
@@ -500,6 +524,23 @@ def _numbered(sql: str) -> str:
     """``?`` → ``$1, $2, …`` (sql.py's statements hold no literal question marks)."""
     first, *rest = sql.split("?")
     return first + "".join(f"${n}{part}" for n, part in enumerate(rest, start=1))
+
+
+@lru_cache(maxsize=256)
+def _alone(sql: str) -> str:
+    """A statement run in a transaction of its own (_execute), as PostgreSQL
+    runs it: a write of _LAZY_COMMIT committed without waiting for the flush.
+    Never within a transaction of several statements: the setting would hold
+    for all of them."""
+    text = _numbered(sql)
+    return text + _LAZY_RETURNING if sql.startswith(_LAZY_COMMIT) else text
+
+
+def _text_array(items: Sequence[str]) -> list[str] | None:
+    """A text[] parameter; None (NULL: unnest gives no rows) for none, which
+    asyncpg sends without encoding an array (over 10,000 instructions a
+    login for the usual empty list of cache scopes)."""
+    return list(items) if items else None
 
 
 def _rowcount(status: str) -> int:
