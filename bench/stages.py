@@ -200,11 +200,17 @@ _STAGES: list[tuple[str, list[tuple[str, str, tuple[str, ...]]]]] = [
 _PIPELINE = ("core/pipeline.py", "handle")
 
 
+def _in(fragment: str, path: str) -> bool:
+    """Whether ``path`` is a file under radmfa's package matching ``fragment``
+    (``core/`` must not match a checkout directory such as ``wt/p-core/``)."""
+    return "/radmfa/" + fragment in path
+
+
 def _inclusive(stats: dict[Any, Any], where: str, name: str, exclude: tuple[str, ...] = (),
                only_from: tuple[str, ...] = ()) -> float:
     total = 0.0
     for (filename, _line, func), (_cc, _nc, _tt, _ct, callers) in stats.items():  # noqa: B007
-        if where not in filename or (name != "*" and func != name):
+        if not _in(where, filename) or (name != "*" and func != name):
             continue
         if where == "store/" and "dbthread.py" in filename:
             continue  # its own row
@@ -212,9 +218,9 @@ def _inclusive(stats: dict[Any, Any], where: str, name: str, exclude: tuple[str,
             total += _ct
         for caller, (_c, _n, _t, ct) in callers.items():
             cfile = caller[0]
-            if (name == "*" and where in cfile) or any(d in cfile for d in exclude):
+            if (name == "*" and _in(where, cfile)) or any(_in(d, cfile) for d in exclude):
                 continue
-            if only_from and not any(d in cfile for d in only_from):
+            if only_from and not any(_in(d, cfile) for d in only_from):
                 continue
             total += ct
     return total
