@@ -119,23 +119,50 @@ class Pipeline:
         self.controls.use_settings(mfa)
 
     async def handle(self, request: AuthRequest, *, now: datetime, deadline: Deadline = FIXED_DEADLINE) -> Decision:
+        # The stages run here, not each in a coroutine of its own: every
+        # resumption of the request (the store's result, the upstream's reply)
+        # walks each coroutine frame between the task and the future awaited.
         if request.state is not None:
             return await self.answer_challenge(request, now=now, deadline=deadline)
-        place = self.controls.place(request)
-        login = _Login(request, policy.decode_name(request.username), place.policy, deadline, place)
         controls = self.controls
-        decision = (
-            await self.screen(login, now=now)
-            or controls.blocked(login.user, now=now)
-            or await controls.app_password(login.request, login.user, now=now)
-            or await self.primary(login, now=now)
-            or await self.after_primary(login, now=now)
-        )
-        return _with_user(decision, login.user)
+        place = controls.place(request)
+        login = _Login(request, policy.decode_name(request.username), place.policy, deadline, place)
+        name = login.name
+        if name is None:
+            # Before anything else: the upstream must never check the password
+            # of a name the store reads as another user (policy.name_problem).
+            return reject(BAD_NAME if request.username is not None else "no User-Name")
+        # An `oob` client may authenticate with MS-CHAPv2 (relayed as is) and
+        # a `primary = "none"` client sends only User-Name: no PAP password.
+        if request.password is None and not (login.rule.mode == "oob" or login.rule.primary == "none"):
+            return reject("no User-Password (PAP is required for a code)")
+        # One read: the user, their tokens and their exemptions (cache, device, bypass).
+        login.user, tokens, login.exemptions = await controls.login_view(request, name, now=now, place=place)
+        self._screened(login, tokens)
+        user = login.user
+        decision = controls.blocked(user, now=now)
+        if decision is None and controls.mfa.app_passwords:  # app_password's own first rule: the global switch
+            decision = await controls.app_password(request, user, now=now)
+        if decision is None:  # primary: the password, checked by the upstream
+            try:
+                if login.rule.primary == "none":  # the NAS checked the password itself (RD Gateway behind NPS)
+                    result = PrimaryResult(True, reason="primary checked by the NAS", relayed=False)
+                else:
+                    result = await self.upstream.authenticate(request, login.password)
+            except UpstreamUnavailable:
+                decision = reject("upstream unavailable", backend_failure=True)
+            else:
+                if result.challenge is not None and relay.relays(login.rule.upstream_challenge):
+                    decision = await self._relay(login, result.challenge, now=now)
+                else:
+                    decision = self._primary_result(login, result)
+        if decision is None:
+            decision = await self.after_primary(login, now=now)
+        return _with_user(decision, user)
 
     async def after_primary(self, login: _Login, *, now: datetime) -> Decision:
         """The admin's exemptions, then radmfa's factor."""
-        return await self.controls.exempt(
+        decided = await self.controls.exempt(
             login.request,
             login.user,
             # An empty PAP password never skips the factor; a request with
@@ -147,52 +174,38 @@ class Pipeline:
             now=now,
             view=login.exemptions,
             place=login.place,
-        ) or await self.second_factor(login, now=now)
-
-    async def screen(self, login: _Login, *, now: datetime) -> Decision | None:
-        # An `oob` client may authenticate with MS-CHAPv2 (relayed as is) and
-        # a `primary = "none"` client sends only User-Name: no PAP password.
-        password_optional = login.rule.mode == "oob" or login.rule.primary == "none"
-        if login.name is None:
-            # Before anything else: the upstream must never check the password
-            # of a name the store reads as another user (policy.name_problem).
-            return reject(BAD_NAME if login.request.username is not None else "no User-Name")
-        if login.request.password is None and not password_optional:
-            return reject("no User-Password (PAP is required for a code)")
-        # One read: the user, their tokens and their exemptions (cache, device, bypass).
-        login.user, tokens, login.exemptions = await self.controls.login_view(
-            login.request, login.name, now=now, place=login.place
         )
+        if decided is not None:
+            return decided
+        if login.code is not None:  # an inline code: its check is awaited here, one coroutine fewer
+            assert login.user is not None and login.tokens is not None
+            return await self._inline_code(login, login.user, login.tokens, login.code, now=now)
+        return await self.second_factor(login, now=now)
+
+    def _screened(self, login: _Login, tokens: list[Token]) -> None:
+        """The user's usable tokens, and the password split from an inline method keyword or code."""
         login.tokens = self.otp.usable(tokens)
         login.password = login.request.password or b""
         if login.rule.mode == "auto" and self.phone is not None:  # an inline method keyword
             keyword = methods.split_keyword(login.password, self._delimiter)
             if keyword is not None:
                 login.password, login.keyword = keyword
-                return None
+                return
         if login.tokens and self.mfa.inline:
             split = policy.split_inline(login.password, self._delimiter, (t.digits for t in login.tokens))
             if split is not None:
                 login.password, login.code = split
-        return None
 
-    async def primary(self, login: _Login, *, now: datetime) -> Decision | None:
-        try:
-            if login.rule.primary == "none":  # the NAS checked the password itself (RD Gateway behind NPS)
-                result = PrimaryResult(True, reason="primary checked by the NAS", relayed=False)
-            else:
-                result = await self.upstream.authenticate(login.request, login.password)
-        except UpstreamUnavailable:
-            return reject("upstream unavailable", backend_failure=True)
-        return await self._primary_result(login, result, now=now)
+    async def _relay(self, login: _Login, challenge: tuple[Attr, ...], *, now: datetime) -> Decision:
+        """The upstream's own challenge, relayed to the NAS under a State of ours."""
+        opened = relay.open_relay(login.request, challenge, state=new_state(),
+                                  challenge_ttl_s=self.mfa.challenge_ttl_s, now=now)
+        await self.store.put_session(opened)
+        attrs = (*relay.relayed_attrs(challenge), (STATE, opened.state))
+        return Decision(Verdict.CHALLENGE, "upstream challenge relayed", relay.FACTOR, attrs)
 
-    async def _primary_result(self, login: _Login, result: PrimaryResult, *, now: datetime) -> Decision | None:
-        if result.challenge is not None and relay.relays(login.rule.upstream_challenge):
-            opened = relay.open_relay(login.request, result.challenge, state=new_state(),
-                                      challenge_ttl_s=self.mfa.challenge_ttl_s, now=now)
-            await self.store.put_session(opened)
-            attrs = (*relay.relayed_attrs(result.challenge), (STATE, opened.state))
-            return Decision(Verdict.CHALLENGE, "upstream challenge relayed", relay.FACTOR, attrs)
+    def _primary_result(self, login: _Login, result: PrimaryResult) -> Decision | None:
+        """The upstream's answer to the password (a challenge it sent is not relayed here)."""
         if result.challenge is not None:  # upstream_challenge = "reject"
             result = replace(result, reason="upstream challenge refused")
         if not result.accepted:
@@ -220,7 +233,7 @@ class Pipeline:
 
     async def second_factor(self, login: _Login, *, now: datetime) -> Decision:
         assert login.user is not None and login.tokens is not None
-        if login.code is not None:
+        if login.code is not None:  # after_primary awaits _inline_code itself: this is for any other caller
             return await self._inline_code(login, login.user, login.tokens, login.code, now=now)
         if self.phone is not None:  # the menu, codes by text or e-mail, held calls and pushes
             decided = await self.phone.second_factor(
@@ -244,7 +257,8 @@ class Pipeline:
         check = await self.otp.verify(tokens, code, now=now, success=success)
         method = self.otp.method(tokens, check)
         if check.ok:
-            await self.controls.succeeded(login.request, user, now=now, recorded=check.recorded)
+            if not check.recorded:  # else written with the step: succeeded() would do nothing
+                await self.controls.succeeded(login.request, user, now=now)
             return Decision(Verdict.ACCEPT, "password and inline code", method, login.attrs, user=user)
         if await self.controls.failed(user, now=now):
             return reject(Rule.LOCKOUT.value, factor=method)
@@ -339,7 +353,9 @@ class Pipeline:
             result = await self.upstream.authenticate(relay.forwarded(request, found), login.password)
         except UpstreamUnavailable:
             return reject("upstream unavailable", backend_failure=True, factor=relay.FACTOR)
-        decided = await self._primary_result(login, result, now=now)
+        if result.challenge is not None and relay.relays(login.rule.upstream_challenge):
+            return await self._relay(login, result.challenge, now=now)
+        decided = self._primary_result(login, result)
         if decided is not None:
             return decided
         if relay.skips_own_factor(login.rule.upstream_challenge):

@@ -59,13 +59,14 @@ class Flights(Generic[J]):
     def __len__(self) -> int:
         return len(self.tasks)
 
-    def start(self, job: J, client: str | None = None, timeout_s: float | None = None) -> None:
-        """``client`` and ``timeout_s``: the job's client and the timeout now,
-        when the caller has them at hand (else asked of ``client_of`` and
-        ``timeout_s``): every request starts here."""
+    def start(self, job: J, client: str | None = None, deadline: float | None = None) -> None:
+        """``client`` and ``deadline``: the job's client and its deadline
+        (monotonic: the time it came in plus the timeout now), when the
+        caller has them at hand (else asked of ``client_of``, and the clock
+        and ``timeout_s``): every request starts here."""
         flight = Flight(
             self._client_of(job) if client is None else client,
-            time.monotonic() + (self._timeout_s() if timeout_s is None else timeout_s),
+            time.monotonic() + self._timeout_s() if deadline is None else deadline,
             self,
         )
         task = asyncio.get_running_loop().create_task(self._run(job, flight))

@@ -206,7 +206,7 @@ class RadiusService:
         job = (frame, client, addr, transport, dedup, key)
         admission = self.share.offer(name, job)
         if admission is Admission.RUN:
-            return self.flights.start(job, name, self.cfg.request_timeout_s)
+            return self.flights.start(job, name, now + self.cfg.request_timeout_s)
         if admission is Admission.REFUSED:
             # Forgotten, so a retransmission is a new request once there is room.
             dedup.forget(key, frame.authenticator)
