@@ -1,13 +1,10 @@
-"""Flights: a request task's bookkeeping (its slot, its client's budget, the
-table of tasks) happens once, whether the task ends through ``finish`` or
-through its done callback."""
+"""Flights: a request task, made with asyncio.Task under one name, gives back
+its slot and its client's budget once, however it ends (its done callback)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
-
-import pytest
 
 from radmfa.service.fairness import Admission, FairShare
 from radmfa.service.flights import TASK_NAME, Flight, Flights
@@ -42,32 +39,26 @@ async def _settle() -> None:
         await asyncio.sleep(0)
 
 
-async def test_finish_does_the_bookkeeping_once_and_takes_back_the_callback() -> None:
-    seen: list[int] = []
-
+async def test_a_decided_task_is_named_and_gives_back_its_share_once() -> None:
     async def run(job: str, flight: Flight) -> None:
         await asyncio.sleep(0)
-        task = asyncio.current_task()
         flights.leave(flight)  # decided, as the listener does before its reply
-        flights.finish()
-        seen.append(len(flights.tasks))
-        assert task is not None and task not in flights.tasks
 
     flights, share = _flights(run)
     _offer(flights, share, "a")
     (task,) = flights.tasks
-    assert task.get_name() == TASK_NAME
+    assert task.get_name() == TASK_NAME and task.get_loop() is asyncio.get_running_loop()
     await _settle()
-    assert task.done() and seen == [0]
-    assert not flights.tasks and share.leaves == 1 and share.active == 0 and share.admitted == {}
+    assert task.done() and not flights.tasks
+    assert share.leaves == 1 and share.active == 0 and share.admitted == {}
 
 
-async def test_a_task_that_never_finishes_by_hand_is_kept_by_its_callback() -> None:
+async def test_a_task_without_a_decision_gives_back_its_share_in_its_callback() -> None:
     async def run(job: str, flight: Flight) -> None:
         await asyncio.sleep(0)
         if job == "boom":
             raise RuntimeError("no decision")
-        # "drop": returns without a decision and without finish()
+        # "drop": returns without a decision (leave() not called)
 
     flights, share = _flights(run)
     _offer(flights, share, "boom")
@@ -81,7 +72,6 @@ async def test_a_task_cancelled_before_its_first_step_still_gives_back_its_share
 
     async def run(job: str, flight: Flight) -> None:
         started.append(job)
-        flights.finish()
 
     flights, share = _flights(run)
     _offer(flights, share, "a")
@@ -92,13 +82,13 @@ async def test_a_task_cancelled_before_its_first_step_still_gives_back_its_share
     assert not flights.tasks and share.leaves == 1 and share.active == 0
 
 
-async def test_a_slot_given_back_by_finish_starts_the_next_waiting_request() -> None:
+async def test_a_slot_given_back_starts_the_next_waiting_request() -> None:
     order: list[str] = []
 
     async def run(job: str, flight: Flight) -> None:
         await asyncio.sleep(0)
         order.append(job)
-        flights.finish()  # without leave() first: finish gives back the slot itself
+        flights.leave(flight)
 
     flights, share = _flights(run, slots=1)
     for job in ("a", "b", "c"):
@@ -106,9 +96,3 @@ async def test_a_slot_given_back_by_finish_starts_the_next_waiting_request() -> 
     await _settle()
     assert order == ["a", "b", "c"]
     assert not flights.tasks and share.leaves == 3 and share.active == 0 and share.admitted == {}
-
-
-def test_finish_outside_a_task_is_refused_by_asyncio() -> None:
-    flights, _ = _flights(None)
-    with pytest.raises(RuntimeError):
-        flights.finish()  # no running loop: asyncio.current_task raises

@@ -17,6 +17,7 @@ so the whole thing runs deterministically under fakes and a fake clock.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -156,13 +157,20 @@ class Pipeline:
                     decision = await self._relay(login, result.challenge, now=now)
                 else:
                     decision = self._primary_result(login, result)
-        if decision is None:
-            decision = await self.after_primary(login, now=now)
-        return _with_user(decision, user)
+        if decision is None:  # after_primary, one coroutine fewer
+            decision = await self._exempt(login, now=now)
+            if decision is None:
+                decision = await self._factor(login, now=now)
+        return decision if user is None or decision.user is user else decision.with_user(user)  # _with_user
 
     async def after_primary(self, login: _Login, *, now: datetime) -> Decision:
         """The admin's exemptions, then radmfa's factor."""
-        decided = await self.controls.exempt(
+        decided = await self._exempt(login, now=now)
+        return decided if decided is not None else await self._factor(login, now=now)
+
+    def _exempt(self, login: _Login, *, now: datetime) -> Awaitable[Decision | None]:
+        """The admin's exemptions (AdminControls.exempt's awaitable: no coroutine of its own)."""
+        return self.controls.exempt(
             login.request,
             login.user,
             # An empty PAP password never skips the factor; a request with
@@ -175,12 +183,13 @@ class Pipeline:
             view=login.exemptions,
             place=login.place,
         )
-        if decided is not None:
-            return decided
-        if login.code is not None:  # an inline code: its check is awaited here, one coroutine fewer
+
+    def _factor(self, login: _Login, *, now: datetime) -> Awaitable[Decision]:
+        """radmfa's factor: an inline code's check awaited by the caller itself, else second_factor."""
+        if login.code is not None:
             assert login.user is not None and login.tokens is not None
-            return await self._inline_code(login, login.user, login.tokens, login.code, now=now)
-        return await self.second_factor(login, now=now)
+            return self._inline_code(login, login.user, login.tokens, login.code, now=now)
+        return self.second_factor(login, now=now)
 
     def _screened(self, login: _Login, tokens: list[Token]) -> None:
         """The user's usable tokens, and the password split from an inline method keyword or code."""
@@ -233,7 +242,7 @@ class Pipeline:
 
     async def second_factor(self, login: _Login, *, now: datetime) -> Decision:
         assert login.user is not None and login.tokens is not None
-        if login.code is not None:  # after_primary awaits _inline_code itself: this is for any other caller
+        if login.code is not None:
             return await self._inline_code(login, login.user, login.tokens, login.code, now=now)
         if self.phone is not None:  # the menu, codes by text or e-mail, held calls and pushes
             decided = await self.phone.second_factor(

@@ -77,17 +77,6 @@ class Flights(Generic[J]):
         self.tasks[task] = flight
         task.add_done_callback(self._finished_cb)
 
-    def finish(self) -> None:
-        """The running request task is about to return, its work done: what
-        its done callback would do, done now and the callback taken back (one
-        call_soon, a handle and a wake-up fewer per request). A task that
-        ends any other way (cancelled before its first step, dropped,
-        raising) still has its done callback. To be called last, with no
-        await after it."""
-        task = asyncio.current_task()
-        if task is not None and task.remove_done_callback(self._finished_cb):
-            self._finished(task)
-
     def timed_out(self, task: asyncio.Task[Any]) -> bool:
         """Was ``task`` cancelled by the watchdog (not by shutdown)?"""
         return task in self._overdue

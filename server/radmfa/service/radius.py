@@ -286,7 +286,6 @@ class RadiusService:
         transport.sendto(reply, addr)
         self.answered[result] += 1
         self._audit(request, client, addr, transport, decision, started, result)
-        self.flights.finish()  # last, nothing awaited after it
 
     def _failed(self, request: AuthRequest, error: Exception) -> Decision:
         """No verdict on the user is possible: Reject (or no answer, in drop mode)."""
