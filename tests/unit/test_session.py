@@ -79,3 +79,13 @@ def test_challenges_accepts_answers_as_advance_does():
             except InvalidTransition:
                 slow = False
             assert Challenges.accepts(found, now=now) is slow, (phase, now)
+
+
+def test_open_session_is_the_keyword_built_session():
+    from radmfa.core.model import Session
+
+    attrs = ((25, b"class"), (11, b"filter"))
+    opened = open_session(state=b"s" * 16, client="vpn", username=b"u\xff", factor="hotp", reply_attrs=attrs,
+                          ttl_s=120, now=NOW)
+    assert opened == Session(state=b"s" * 16, client="vpn", username=b"u\xff", factor="hotp", attempts=0,
+                             expires_at=NOW + timedelta(seconds=120), reply_attrs=attrs, phase=Phase.AWAITING_CODE)
