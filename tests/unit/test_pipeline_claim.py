@@ -181,3 +181,23 @@ async def test_an_hotp_counter_used_meanwhile_is_checked_again_on_the_token_as_i
     ahead = await here.answer(third, hotp_at(2), user=b"bob")  # within the look-ahead either way
     assert ahead.verdict is Verdict.ACCEPT and ahead.factor == "hotp"
     assert here.calls == Counter(claim_code=1)
+
+
+async def test_the_name_kept_with_a_challenge_is_only_used_for_the_same_octets(nodes: list[Node]) -> None:
+    here, _ = nodes
+    state = await here.ask()
+    # Another User-Name with the held State: decoded as any other, not the kept name.
+    bad = await here.answer(state, code_at(NOW), user=b"alice\x00")
+    assert bad.verdict is Verdict.REJECT and bad.reason == "bad user name"
+    other = await here.answer(state, code_at(NOW), user=b"ALICE")
+    assert other.verdict is Verdict.REJECT and other.reason == "State bound to another client or user"
+    assert here.calls == Counter(take_session_view=1)
+
+
+async def test_a_held_challenge_answered_with_a_bad_name_is_still_open_to_the_right_one(nodes: list[Node]) -> None:
+    here, _ = nodes
+    state = await here.ask()
+    assert (await here.answer(state, code_at(NOW), user=b"alice\x00")).reason == "bad user name"
+    ok = await here.answer(state, code_at(NOW))  # no longer held here: the long way
+    assert ok.verdict is Verdict.ACCEPT and ok.user is not None and ok.user.name == "alice"
+    assert here.calls == Counter(take_session_view=1, consume_otp_step=1)

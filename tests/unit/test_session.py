@@ -61,3 +61,31 @@ def test_advance_changes_only_state_attempts_and_phase():
     assert advance(base, Event.TIMEOUT, max_attempts=3, now=NOW) == replace(base, phase=Phase.EXPIRED)
     held = replace(base, phase=Phase.AWAITING_APPROVAL)
     assert advance(held, Event.APPROVE, max_attempts=3, now=NOW) == replace(held, phase=Phase.APPROVED)
+
+
+def test_challenges_accepts_answers_as_advance_does():
+    # Challenges.accepts skips the Session advance builds: for every phase,
+    # before, at and after the expiry, it says what advance(CODE_OK) says.
+    from dataclasses import replace
+
+    from radmfa.core.challenge import Challenges
+
+    expiry = s().expires_at
+    for phase in Phase:
+        for now in (expiry - timedelta(seconds=1), expiry, expiry + timedelta(seconds=1)):
+            found = replace(s(), phase=phase)
+            try:
+                slow = advance(found, Event.CODE_OK, max_attempts=3, now=now).phase is Phase.ACCEPTED
+            except InvalidTransition:
+                slow = False
+            assert Challenges.accepts(found, now=now) is slow, (phase, now)
+
+
+def test_open_session_is_the_keyword_built_session():
+    from radmfa.core.model import Session
+
+    attrs = ((25, b"class"), (11, b"filter"))
+    opened = open_session(state=b"s" * 16, client="vpn", username=b"u\xff", factor="hotp", reply_attrs=attrs,
+                          ttl_s=120, now=NOW)
+    assert opened == Session(state=b"s" * 16, client="vpn", username=b"u\xff", factor="hotp", attempts=0,
+                             expires_at=NOW + timedelta(seconds=120), reply_attrs=attrs, phase=Phase.AWAITING_CODE)

@@ -68,7 +68,7 @@ class Challenges:
         # trip for the session and the step, CodeStore.claim_code). Only a
         # hint: the store still decides, and takes each State once.
         # Bounded: when full it starts over.
-        self._held: dict[bytes, tuple[Session, User, list[Token]]] = {}
+        self._held: dict[bytes, tuple[Session, User, list[Token], str]] = {}
 
     def open(self, request: AuthRequest, factor: str, attrs: tuple[Attr, ...], *, now: datetime) -> Session:
         """A new session for this request's client and User-Name; ``attrs``
@@ -90,31 +90,35 @@ class Challenges:
         return replace(found, state=state, factor=factor)
 
     async def ask(
-        self, opened: Session, prompt: str, reason: str, *, user: User | None = None, tokens: list[Token] | None = None
+        self, opened: Session, prompt: str, reason: str, *, user: User | None = None,
+        tokens: list[Token] | None = None, name: str | None = None,
     ) -> Decision:
         """Store the session, then challenge with its State; a code
-        challenge's ``user`` and ``tokens`` are kept for held(), and the
-        challenge names ``user``."""
+        challenge's ``user``, ``tokens`` and ``name`` (the session's
+        User-Name as policy.decode_name read it) are kept for held(), and
+        the challenge names ``user``."""
         await self.store.put_session(opened)
-        if user is not None and tokens is not None:
+        if user is not None and tokens is not None and name is not None:
             if len(self._held) >= HELD_SIZE:
                 self._held.clear()
-            self._held[opened.state] = (opened, user, tokens)
+            self._held[opened.state] = (opened, user, tokens, name)
         return challenge(opened.state, prompt, reason, opened.factor, user)
 
-    def held(self, state: bytes) -> tuple[Session, User, list[Token]] | None:
+    def held(self, state: bytes) -> tuple[Session, User, list[Token], str] | None:
         """The session stored under ``state`` by ask() in this process, with
-        its user and tokens as read then; once (the State is single use)."""
+        its user, tokens and decoded name as read then; once (the State is
+        single use)."""
         return self._held.pop(state, None)
 
-    def accepts(self, found: Session, *, now: datetime) -> bool:
+    @staticmethod
+    def accepts(found: Session, *, now: datetime) -> bool:
         """Whether a correct code would accept ``found`` now (answered()'s
-        first test, pure): only then may its check write the MFA success."""
-        try:
-            done = session.advance(found, session.Event.CODE_OK, max_attempts=self.mfa.max_attempts, now=now)
-        except session.InvalidTransition:
-            return False
-        return done.phase is Phase.ACCEPTED
+        first test, pure): only then may its check write the MFA success.
+        session.advance's CODE_OK without the Session it builds: only
+        AWAITING_CODE has the transition, and an expired session moves to
+        EXPIRED instead (tests/unit: the same answer as advance for every
+        phase, before, at and after the expiry)."""
+        return found.phase is Phase.AWAITING_CODE and found.expires_at > now
 
     async def answered(
         self,

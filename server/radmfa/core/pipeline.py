@@ -255,7 +255,8 @@ class Pipeline:
             return reject("no factor enrolled", self.mfa.no_factor_message)
         opened = self.challenges.open(login.request, self.otp.method(login.tokens), login.attrs, now=now)
         return await self.challenges.ask(
-            opened, self.otp.start(login.user, login.tokens), "challenge sent", user=login.user, tokens=login.tokens
+            opened, self.otp.start(login.user, login.tokens), "challenge sent", user=login.user, tokens=login.tokens,
+            name=login.name,
         )
 
     async def _inline_code(
@@ -275,14 +276,18 @@ class Pipeline:
 
     async def answer_challenge(self, request: AuthRequest, *, now: datetime, deadline: Deadline) -> Decision:
         assert request.state is not None
-        name = policy.decode_name(request.username)
-        if name is None:
-            return reject(BAD_NAME)  # a session is only ever opened for a valid name
         held = self.challenges.held(request.state)
-        if held is not None:
-            decided = await self._answer_held(request, name, *held, now=now, deadline=deadline)
+        if held is not None and held[0].username == request.username:
+            # The octets the session was opened for, decoded then: the same name.
+            kept, kept_user, kept_tokens, name = held
+            decided = await self._answer_held(request, name, kept, kept_user, kept_tokens, now=now, deadline=deadline)
             if decided is not None:
                 return decided
+        else:
+            name_or_none = policy.decode_name(request.username)
+            if name_or_none is None:
+                return reject(BAD_NAME)  # a session is only ever opened for a valid name
+            name = name_or_none
         # Single use, atomic; the user and tokens come in the same store trip
         # (read by the request's name: a session of another name is refused below).
         found, user, tokens = await self.store.take_session_view(request.state, now=now, username=name)

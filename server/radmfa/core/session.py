@@ -64,15 +64,9 @@ def open_session(
 ) -> Session:
     if len(state) < 16:
         raise ValueError("State must carry at least 16 random octets")  # ≥128 bits (CHAL-3)
-    return Session(
-        state=state,
-        client=client,
-        username=username,
-        factor=factor,
-        attempts=0,
-        expires_at=now + timedelta(seconds=ttl_s),
-        reply_attrs=reply_attrs,
-    )
+    # Positional, in field order (attempts 0, phase AWAITING_CODE): a keyword
+    # call packs its arguments into a dict for the slot-filling __new__.
+    return Session(state, client, username, factor, 0, now + timedelta(seconds=ttl_s), reply_attrs)
 
 
 def advance(

@@ -38,6 +38,9 @@ SQLITE: Mapping[str, str] = {
     "day": "CAST(time / 86400 AS INTEGER)",
     # Text compared byte by byte, so that a prefix is a range an index serves.
     "bytewise": "",
+    # A table kept in its primary key's b-tree, with no rowid b-tree beside
+    # it: a row written and deleted by its key touches one b-tree, not two.
+    "keyed": " WITHOUT ROWID",
 }
 
 POSTGRES: Mapping[str, str] = {
@@ -49,6 +52,7 @@ POSTGRES: Mapping[str, str] = {
     "real": "DOUBLE PRECISION",
     "day": "CAST(FLOOR(time / 86400) AS BIGINT)",  # a CAST alone rounds
     "bytewise": ' COLLATE "C"',
+    "keyed": "",  # a heap and its primary key index either way
 }
 
 # Created by the migration runner itself, before any numbered migration.

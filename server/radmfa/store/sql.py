@@ -28,7 +28,7 @@ from radmfa.store.sql_portal import PortalSql
 from radmfa.store.sql_push import PushStreakSql
 from radmfa.store.sql_rebinds import RebindsSql
 from radmfa.store.sql_reports import ReportsSql
-from radmfa.store.sql_sessions import SESSION_COLUMNS, SessionsSql
+from radmfa.store.sql_sessions import TAKE_SESSION_SQL, SessionsSql
 from radmfa.store.sql_settings import SettingsSql, UserSearchSql
 from radmfa.store.sql_users import (
     LOGIN_VIEW_COLUMNS,
@@ -150,7 +150,7 @@ class SqlStore(
             return None if name is None else (LOGIN_VIEW_SQL, (name_key(name),))
 
         row, rows = await self._fetch_pair(
-            (f"DELETE FROM sessions WHERE state = ? RETURNING {SESSION_COLUMNS}", (state,)), view
+            (TAKE_SESSION_SQL, (state,)), view
         )
         found = self._session(state, row, now=now) if row is not None else None
         if found is None:

@@ -14,6 +14,19 @@ from radmfa.store.sql_base import Row, SqlBase
 SESSION_COLUMNS = _SESSIONS = "client, username, factor, attempts, expires_at, reply_enc, phase"
 
 
+# An upsert: the pipeline writes a session back after a wrong code. One
+# string for every call (not an f-string built each time): the driver's
+# statement cache finds it by the same object.
+_PUT_SESSION_SQL = (
+    f"INSERT INTO sessions (state, {_SESSIONS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (state) DO UPDATE SET client = excluded.client, "
+    "username = excluded.username, factor = excluded.factor, "
+    "attempts = excluded.attempts, expires_at = excluded.expires_at, "
+    "reply_enc = excluded.reply_enc, phase = excluded.phase"
+)
+TAKE_SESSION_SQL = f"DELETE FROM sessions WHERE state = ? RETURNING {_SESSIONS}"
+
+
 def _session_aad(state: bytes) -> bytes:
     return b"sessions.reply_enc:" + state
 
@@ -45,13 +58,8 @@ class SessionsSql(SqlBase):
         if len(self._opened) >= OPENED_CACHE_SIZE:
             self._opened.clear()  # thread-safe, unlike evicting one entry
         self._opened[session.state] = (sealed, session.reply_attrs)
-        # An upsert: the pipeline writes a session back after a wrong code.
         await self._execute(
-            f"INSERT INTO sessions (state, {_SESSIONS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (state) DO UPDATE SET client = excluded.client, "
-            "username = excluded.username, factor = excluded.factor, "
-            "attempts = excluded.attempts, expires_at = excluded.expires_at, "
-            "reply_enc = excluded.reply_enc, phase = excluded.phase",
+            _PUT_SESSION_SQL,
             session.state,
             session.client,
             session.username,
@@ -73,9 +81,7 @@ class SessionsSql(SqlBase):
 
     async def take_session(self, state: bytes, *, now: datetime) -> Session | None:
         # DELETE … RETURNING: whichever worker deletes the row owns the answer.
-        rows = await self._fetch(
-            f"DELETE FROM sessions WHERE state = ? RETURNING {_SESSIONS}", state
-        )
+        rows = await self._fetch(TAKE_SESSION_SQL, state)
         return self._session(state, rows[0], now=now) if rows else None
 
     def _session(self, state: bytes, row: Row, *, now: datetime) -> Session | None:
