@@ -18,7 +18,7 @@ from tests.peers.ports import free_udp_port
 
 from bench import loadgen
 from bench.loadgen import Job, Outcome
-from bench.measure import CpuMeter, median, percentile, radclient, write_packet_files
+from bench.measure import CpuMeter, RadclientRun, median, percentile, radclient, write_packet_files
 from bench.relay import Relay
 from bench.stack import NAS_SECRET, QUIET_NAS, UPSTREAM_SECRET, Radmfa
 from bench.users import Population, ensure_users
@@ -132,12 +132,29 @@ def _radclient_rounds(b: Bench, arms: dict[str, Arm], name: str) -> dict[str, li
             meter = b.meter(pids)
             run = radclient(arms[arm][0], NAS_SECRET, files, parallel=s.parallel, repeat=repeat)
             rates[arm].append(run.rate)
+            shares = meter.shares()
             runs.append({"round": r, "arm": arm, "per_s": round(run.rate, 1), "accepted": run.accepted,
                          "lost": run.lost, "rejected": run.rejected, "wall_s": round(run.wall_s, 2),
-                         **meter.shares()})
+                         **shares, "cpu_us_per_request": cpu_per_request(shares, b.cores, run)})
     b.details[name] = {"radclient": f"-p {s.parallel} -c {repeat}, {distinct} packets x "
-                                    f"{s.radclients} instance(s)", "runs": runs}
+                                    f"{s.radclients} instance(s)", "runs": runs,
+                       "median_cpu_us_per_request": {
+                           arm: {who: round(median(run["cpu_us_per_request"][who] for run in runs
+                                                   if run["arm"] == arm), 1)
+                                 for who in (arm, "upstream", "driver")}
+                           for arm in arms}}
     return rates
+
+
+def cpu_per_request(shares: dict[str, Any], cores: int, run: RadclientRun) -> dict[str, float]:
+    """Each process's CPU per accepted request (µs) in one radclient run, from its share of the machine.
+
+    radclient polls for replies (``pselect6`` with a zero timeout) between sends, so its figure
+    grows with the time the server under test takes: see ``bench.driver_polls``.
+    """
+    busy = cores * run.wall_s * 1e6 / max(1, run.accepted)
+    return {name.removesuffix("_cpu_share"): round(share * busy, 1) for name, share in shares.items()
+            if name.endswith("_cpu_share") and name not in ("machine_cpu_share", "other_cpu_share")}
 
 
 def passthrough(b: Bench) -> None:
@@ -147,6 +164,9 @@ def passthrough(b: Bench) -> None:
     b.results["radmfa_passthrough_rps"] = round(radmfa)
     b.results["freeradius_proxy_rps"] = round(proxy)
     b.results["passthrough_ratio"] = round(radmfa / proxy, 3)
+    per_request = b.details["passthrough"]["median_cpu_us_per_request"]
+    b.results["radclient_us_per_request_radmfa_arm"] = per_request["radmfa"]["driver"]
+    b.results["radclient_us_per_request_proxy_arm"] = per_request["proxy"]["driver"]
     b.details["passthrough"]["round_ratios"] = [
         round(x / y, 3) for x, y in zip(rates["radmfa"], rates["proxy"], strict=True)]
     b.details["passthrough"]["loadgen_cross_check"] = _passthrough_by_loadgen(b)
