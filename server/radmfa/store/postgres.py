@@ -58,8 +58,9 @@ STATEMENT_LIFETIME = 0
 # other part reads ``step``) the cache times, the remembered device and the
 # cleared failure count — record_mfa_success's writes (sql_exemptions.py).
 # Parameters: step, token id, user id, then (_CONSUME_STEP_AND_SUCCEED only)
-# time, scopes (text[]), station, client. Without a cache scope or a station
-# (_CONSUME_STEP_BARE), the step and the cleared count only, as claim_code.
+# time, scopes (text[], NULL for none), station ("" for none), client.
+# Without a cache scope or a station (_CONSUME_STEP_BARE), the step and the
+# cleared count only, as claim_code.
 _CONSUME_STEP_TAKE = (
     "WITH step AS (UPDATE tokens SET last_step = $1, fail_count = 0 "
     "WHERE id = $2 AND (last_step IS NULL OR last_step < $1) RETURNING id), "
@@ -88,7 +89,7 @@ _CONSUME_STEP_BARE = _CONSUME_STEP_TAKE + _CONSUME_STEP_CLEAR
 # whether the step was taken) when the session was taken, none when not.
 # Parameters: state, ciphertext, time, step, token id, user id, max
 # failures, failures since, user state, then (_CLAIM_CODE only) scopes
-# (text[]) and station, client.
+# (text[], NULL for none), station ("" for none) and client.
 _CLAIM_TAKE = (
     "WITH s AS (DELETE FROM sessions WHERE state = $1 AND reply_enc = $2 AND expires_at > $3 RETURNING state), "
     "step AS (UPDATE tokens SET last_step = $4, fail_count = 0 WHERE id = $5 AND user_id = $6 "

@@ -16,7 +16,8 @@ SESSION_COLUMNS = _SESSIONS = "client, username, factor, attempts, expires_at, r
 
 # An upsert: the pipeline writes a session back after a wrong code. One
 # string for every call (not an f-string built each time): the driver's
-# statement cache finds it by the same object.
+# statement cache finds it by the same object. PostgreSQL sends its INSERT
+# alone first (postgres._INSERT_FIRST): the upsert only if the row is there.
 PUT_SESSION_SQL = (
     f"INSERT INTO sessions (state, {_SESSIONS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (state) DO UPDATE SET client = excluded.client, "
