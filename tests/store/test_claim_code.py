@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from radmfa.core.admin_ports import Store
 from radmfa.core.model import Claimed, CodeClaim, MfaSuccess, NewToken, NewUser, Phase, Session, UserState
 from tests.store.conftest import Backend
@@ -36,9 +38,15 @@ async def _put(store: Store) -> None:
 
 
 def _claim(user_id: int, token_id: int, *, step: int = STEP, now: datetime = NOW,
-           user_state: UserState = UserState.ENFORCED) -> CodeClaim:
-    success = MfaSuccess(user_id, ("user",), "", "vpn", now)
+           user_state: UserState = UserState.ENFORCED, scopes: tuple[str, ...] = ("user",)) -> CodeClaim:
+    success = MfaSuccess(user_id, scopes, "", "vpn", now)
     return CodeClaim(STATE, user_id, user_state, token_id, step, 3, now - timedelta(minutes=5), success)
+
+
+# The single-use cases hold for a claim that also records cache scopes and
+# for one with none and no station (the [mfa] cache off, no remembered
+# devices), which PostgreSQL runs as a statement of its own.
+SHAPES = pytest.mark.parametrize("scopes", [("user",), ()], ids=["cached", "bare"])
 
 
 async def _last_step(backend: Backend, token_id: int) -> int | None:
@@ -93,79 +101,92 @@ async def test_a_session_another_process_stored_is_unknown_and_left_alone(backen
     assert await _last_step(backend, token_id) is None
 
 
+@SHAPES
 async def test_a_session_another_process_took_first_is_gone_and_the_step_stays(
-    backend: Backend, store: Store
+    backend: Backend, store: Store, scopes: tuple[str, ...]
 ) -> None:
     user_id, token_id = await _alice(store)
     other = await backend.open()
     assert await other.take_session(STATE, now=NOW) is not None
-    assert await store.claim_code(_claim(user_id, token_id)) is Claimed.GONE
+    assert await store.claim_code(_claim(user_id, token_id, scopes=scopes)) is Claimed.GONE
     assert await _last_step(backend, token_id) is None
     assert await backend.raw("SELECT * FROM mfa_cache") == []
 
 
-async def test_one_winner_when_another_process_races_for_the_state(backend: Backend, store: Store) -> None:
+@SHAPES
+async def test_one_winner_when_another_process_races_for_the_state(
+    backend: Backend, store: Store, scopes: tuple[str, ...]
+) -> None:
     user_id, token_id = await _alice(store)
     other = await backend.open()
     for n in range(10):
         if n:
             await _put(store)
         claimed, taken = await asyncio.gather(
-            store.claim_code(_claim(user_id, token_id, step=STEP + n)), other.take_session(STATE, now=NOW)
+            store.claim_code(_claim(user_id, token_id, step=STEP + n, scopes=scopes)),
+            other.take_session(STATE, now=NOW),
         )
         assert claimed in (Claimed.ACCEPTED, Claimed.GONE)
         assert (claimed is Claimed.ACCEPTED) != (taken is not None), (n, claimed, taken)
         assert await _sessions(backend) == 0
 
 
-async def test_a_step_used_meanwhile_takes_the_session_only(backend: Backend, store: Store) -> None:
+@SHAPES
+async def test_a_step_used_meanwhile_takes_the_session_only(
+    backend: Backend, store: Store, scopes: tuple[str, ...]
+) -> None:
     user_id, token_id = await _alice(store)
     assert await (await backend.open()).consume_otp_step(token_id, STEP)  # the same code, elsewhere
-    assert await store.claim_code(_claim(user_id, token_id)) is Claimed.TAKEN
+    assert await store.claim_code(_claim(user_id, token_id, scopes=scopes)) is Claimed.TAKEN
     assert await _sessions(backend) == 0  # used up, as by take_session_view before a replayed code
     assert await _last_step(backend, token_id) == STEP
     assert await backend.raw("SELECT * FROM mfa_cache") == []
 
 
-async def test_an_expired_session_is_not_taken(backend: Backend, store: Store) -> None:
+@SHAPES
+async def test_an_expired_session_is_not_taken(backend: Backend, store: Store, scopes: tuple[str, ...]) -> None:
     user_id, token_id = await _alice(store)
     late = NOW + timedelta(seconds=60)
-    assert await store.claim_code(_claim(user_id, token_id, now=late)) is Claimed.GONE
+    assert await store.claim_code(_claim(user_id, token_id, now=late, scopes=scopes)) is Claimed.GONE
     assert await _last_step(backend, token_id) is None
     assert await store.take_session(STATE, now=late) is None  # the long way: expired, as before
 
 
-async def test_a_token_locked_meanwhile_keeps_its_step(backend: Backend, store: Store) -> None:
+@SHAPES
+async def test_a_token_locked_meanwhile_keeps_its_step(backend: Backend, store: Store, scopes: tuple[str, ...]) -> None:
     user_id, token_id = await _alice(store)
     for _ in range(3):  # max failures, counted by other workers since the challenge was asked
         await store.note_code_failure([token_id], now=NOW - timedelta(minutes=1))
-    assert await store.claim_code(_claim(user_id, token_id)) is Claimed.TAKEN
+    assert await store.claim_code(_claim(user_id, token_id, scopes=scopes)) is Claimed.TAKEN
     assert await _last_step(backend, token_id) is None
     [(fails,)] = await backend.raw("SELECT fail_count FROM tokens WHERE id = ?", token_id)
     assert fails == 3
 
 
-async def test_an_old_lock_does_not_hold_the_claim(backend: Backend, store: Store) -> None:
+@SHAPES
+async def test_an_old_lock_does_not_hold_the_claim(backend: Backend, store: Store, scopes: tuple[str, ...]) -> None:
     user_id, token_id = await _alice(store)
     for _ in range(3):
         await store.note_code_failure([token_id], now=NOW - timedelta(minutes=6))
-    assert await store.claim_code(_claim(user_id, token_id)) is Claimed.ACCEPTED
+    assert await store.claim_code(_claim(user_id, token_id, scopes=scopes)) is Claimed.ACCEPTED
     [(fails,)] = await backend.raw("SELECT fail_count FROM tokens WHERE id = ?", token_id)
     assert fails == 0
 
 
-async def test_a_user_blocked_meanwhile_keeps_the_step(backend: Backend, store: Store) -> None:
+@SHAPES
+async def test_a_user_blocked_meanwhile_keeps_the_step(backend: Backend, store: Store, scopes: tuple[str, ...]) -> None:
     user_id, token_id = await _alice(store)
     assert await store.block_user("alice", until=NOW + timedelta(minutes=5), reason="lockout")
-    assert await store.claim_code(_claim(user_id, token_id)) is Claimed.TAKEN
+    assert await store.claim_code(_claim(user_id, token_id, scopes=scopes)) is Claimed.TAKEN
     assert await _last_step(backend, token_id) is None
     assert await backend.raw("SELECT * FROM mfa_cache") == []
 
 
-async def test_a_deleted_token_is_not_claimed(backend: Backend, store: Store) -> None:
+@SHAPES
+async def test_a_deleted_token_is_not_claimed(backend: Backend, store: Store, scopes: tuple[str, ...]) -> None:
     user_id, token_id = await _alice(store)
     assert await store.delete_token(token_id)
-    assert await store.claim_code(_claim(user_id, token_id)) is Claimed.TAKEN
+    assert await store.claim_code(_claim(user_id, token_id, scopes=scopes)) is Claimed.TAKEN
     assert await backend.raw("SELECT * FROM mfa_cache") == []
 
 

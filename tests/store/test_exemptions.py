@@ -149,6 +149,9 @@ async def test_mfa_success_written_with_the_code_step_only_when_the_step_is_take
     assert await store.note_mfa_failure(uid, now=NOW) == 1
     [kept] = await store.list_tokens("alice")
     assert kept.last_step == 101 and kept.fail_count == 0
+    # ...and replayed, nothing: the count stays.
+    assert not await store.consume_otp_step(token.id, 101, success=MfaSuccess(uid, (), "", "vpn1", later))
+    assert await store.note_mfa_failure(uid, now=NOW) == 2
 
 
 async def test_racing_code_checks_take_a_step_and_write_its_success_once(backend: Backend, store: Store) -> None:

@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from radmfa.core.model import Session
+from radmfa.errors import StoreError
 from radmfa.store import postgres
 from radmfa.store.postgres import PostgresStore
 from radmfa.store.seeds import SeedCipher
@@ -60,6 +62,7 @@ async def test_only_the_session_write_skips_the_flush(tmp_path: Path) -> None:
     await store.put_session(_session())
     (written,) = pool.sent
     assert written.startswith("INSERT INTO sessions (") and written.endswith(" RETURNING " + LAZY)
+    assert " ON CONFLICT" not in written  # a new State's row is not there: a plain INSERT
     pool.sent.clear()
     await store.take_session(b"s" * 16, now=NOW)
     await store.consume_otp_step(1, 5)
@@ -111,6 +114,47 @@ async def test_the_setting_ends_with_the_session_write(
         other = await backend.open()  # another node sees the session at once
         taken = await other.take_session(b"s" * 16, now=NOW)
         assert taken is not None and taken.username == b"alice"
+    finally:
+        for opened in backend.opened:
+            await opened.close()
+
+
+class TakenPool(RecordingPool):
+    """A pool whose connection finds the first session's row already there."""
+
+    async def execute(self, sql: str, *args: object) -> str:
+        self.sent.append(sql)
+        if " ON CONFLICT" not in sql and sql.startswith("INSERT INTO sessions ("):
+            raise asyncpg.UniqueViolationError("duplicate key value violates unique constraint")
+        return "INSERT 0 1"
+
+
+async def test_a_session_already_there_is_overwritten_on_the_same_connection(tmp_path: Path) -> None:
+    pool = TakenPool()
+    store = PostgresStore(pool, SeedCipher.from_file(tmp_path / "k", create=True), shown_url="postgresql://u@h/db")
+    await store.put_session(_session())
+    plain, upsert = pool.sent
+    assert " ON CONFLICT" not in plain and " ON CONFLICT (state) DO UPDATE" in upsert
+    assert plain.endswith(" RETURNING " + LAZY) and upsert.endswith(" RETURNING " + LAZY)
+    assert store._idle == [pool] and store._leased == 1  # kept, not discarded
+    pool.sent.clear()
+    with pytest.raises(StoreError):  # any other statement's unique violation is the caller's
+        await store._execute("INSERT INTO sessions (state) VALUES (?)", b"x")
+    (sent,) = pool.sent  # not sent again as the upsert
+    assert sent.startswith("INSERT INTO sessions (state) VALUES ($1) RETURNING ")
+    await store.close()
+
+
+@pytest.mark.integration
+async def test_put_session_overwrites_after_the_plain_insert_fails(fresh_postgres_url: str, tmp_path: Path) -> None:
+    backend = Backend("postgres", fresh_postgres_url, tmp_path, tmp_path / "seed.key")
+    store = await backend.open()
+    try:
+        await store.put_session(_session())
+        await store.put_session(Session(b"s" * 16, "vpn", b"bob", "totp", 1, NOW + timedelta(minutes=2)))
+        rows = await backend.raw("SELECT username, attempts FROM sessions")
+        assert [(bytes(name), attempts) for name, attempts in rows] == [(b"bob", 1)]
+        assert isinstance(store, PostgresStore) and store._leased == 1  # the connection kept
     finally:
         for opened in backend.opened:
             await opened.close()

@@ -27,7 +27,7 @@ from radmfa.store.codec import to_epoch
 from radmfa.store.seeds import SeedCipher
 from radmfa.store.sql import Row, SqlStore, Statement
 from radmfa.store.sql_audit import AUDIT_COLUMNS, daily_counts
-from radmfa.store.sql_sessions import SESSION_COLUMNS
+from radmfa.store.sql_sessions import PUT_SESSION_SQL, SESSION_COLUMNS
 from radmfa.store.sql_users import LOGIN_VIEW_SELECT
 
 POOL_MIN = 1
@@ -57,43 +57,65 @@ STATEMENT_LIFETIME = 0
 # trip, atomic): the step's compare-and-set, and only if it matched (every
 # other part reads ``step``) the cache times, the remembered device and the
 # cleared failure count — record_mfa_success's writes (sql_exemptions.py).
-# Parameters: step, token id, user id, time, scopes (text[], NULL for none), station ("" for
-# none), client.
-_CONSUME_STEP_AND_SUCCEED = (
+# Parameters: step, token id, user id, then (_CONSUME_STEP_AND_SUCCEED only)
+# time, scopes (text[], NULL for none), station ("" for none), client.
+# Without a cache scope or a station (_CONSUME_STEP_BARE), the step and the
+# cleared count only, as claim_code.
+_CONSUME_STEP_TAKE = (
     "WITH step AS (UPDATE tokens SET last_step = $1, fail_count = 0 "
     "WHERE id = $2 AND (last_step IS NULL OR last_step < $1) RETURNING id), "
-    "cache AS (INSERT INTO mfa_cache (user_id, scope, passed_at) "
+)
+_CONSUME_STEP_CLEAR = (
+    "cleared AS (DELETE FROM mfa_failures WHERE user_id = $3::bigint AND EXISTS (SELECT 1 FROM step)) "
+    "SELECT id FROM step"
+)
+_CONSUME_STEP_AND_SUCCEED = (
+    _CONSUME_STEP_TAKE  # noqa: S608 (constant parts; values are parameters)
+    + "cache AS (INSERT INTO mfa_cache (user_id, scope, passed_at) "
     "SELECT $3::bigint, scope, $4::double precision FROM step, unnest($5::text[]) AS scope "
     "ON CONFLICT (user_id, scope) DO UPDATE SET passed_at = excluded.passed_at), "
     "device AS (INSERT INTO remembered_devices (user_id, station, client, remembered_at) "
     "SELECT $3::bigint, $6::text, $7::text, $4::double precision FROM step WHERE $6::text <> '' "
     "ON CONFLICT (user_id, station) DO UPDATE SET client = excluded.client, "
     "remembered_at = excluded.remembered_at), "
-    "cleared AS (DELETE FROM mfa_failures WHERE user_id = $3::bigint AND EXISTS (SELECT 1 FROM step)) "
-    "SELECT id FROM step"
+    + _CONSUME_STEP_CLEAR
 )
+_CONSUME_STEP_BARE = _CONSUME_STEP_TAKE + _CONSUME_STEP_CLEAR
 
 # claim_code in one statement (one round trip, atomic): sql.py's
 # CLAIM_SESSION_SQL, then CLAIM_STEP_SQL only if it took the session, then the
 # MFA success only if the step was taken (as _CONSUME_STEP_AND_SUCCEED). A
-# session taken whose step was not stays taken, as on SQLite. Parameters:
-# state, ciphertext, time, step, token id, user id, max failures, failures
-# since, user state, scopes (text[], NULL for none), station ("" for none), client.
-_CLAIM_CODE = (
+# session taken whose step was not stays taken, as on SQLite. One row (1 +
+# whether the step was taken) when the session was taken, none when not.
+# Parameters: state, ciphertext, time, step, token id, user id, max
+# failures, failures since, user state, then (_CLAIM_CODE only) scopes
+# (text[], NULL for none), station ("" for none) and client.
+_CLAIM_TAKE = (
     "WITH s AS (DELETE FROM sessions WHERE state = $1 AND reply_enc = $2 AND expires_at > $3 RETURNING state), "
     "step AS (UPDATE tokens SET last_step = $4, fail_count = 0 WHERE id = $5 AND user_id = $6 "
     "AND (last_step IS NULL OR last_step < $4) AND (fail_count < $7 OR failed_at IS NULL OR failed_at <= $8) "
     "AND EXISTS (SELECT 1 FROM users WHERE id = $6 AND state = $9) AND EXISTS (SELECT 1 FROM s) RETURNING id), "
-    "cache AS (INSERT INTO mfa_cache (user_id, scope, passed_at) "
+)
+_CLAIM_CLEAR_AND_COUNT = (
+    "cleared AS (DELETE FROM mfa_failures WHERE user_id = $6::bigint AND EXISTS (SELECT 1 FROM step)) "
+    "SELECT 1 + (EXISTS (SELECT 1 FROM step))::int FROM s"
+)
+_CLAIM_CODE = (
+    _CLAIM_TAKE  # noqa: S608 (constant parts; values are parameters)
+    + "cache AS (INSERT INTO mfa_cache (user_id, scope, passed_at) "
     "SELECT $6::bigint, scope, $3::double precision FROM step, unnest($10::text[]) AS scope "
     "ON CONFLICT (user_id, scope) DO UPDATE SET passed_at = excluded.passed_at), "
     "device AS (INSERT INTO remembered_devices (user_id, station, client, remembered_at) "
     "SELECT $6::bigint, $11::text, $12::text, $3::double precision FROM step WHERE $11::text <> '' "
     "ON CONFLICT (user_id, station) DO UPDATE SET client = excluded.client, "
     "remembered_at = excluded.remembered_at), "
-    "cleared AS (DELETE FROM mfa_failures WHERE user_id = $6::bigint AND EXISTS (SELECT 1 FROM step)) "
-    "SELECT (SELECT count(*) FROM s)::int + (SELECT count(*) FROM step)::int"
+    + _CLAIM_CLEAR_AND_COUNT
 )
+# The usual claim, with no cache scope and no station (the [mfa] cache off,
+# no remembered devices): without the two upserts, which wrote nothing then
+# but whose setting up (two more tables to open and lock, their indexes, an
+# ON CONFLICT each) cost the server more than a tenth of the statement's CPU.
+_CLAIM_CODE_BARE = _CLAIM_TAKE + _CLAIM_CLEAR_AND_COUNT
 
 # take_session_view in one statement: the session taken, and the user named
 # by the answering request with their tokens (login_view's columns after the
@@ -141,6 +163,14 @@ _WRITE_AUDIT = (
 # written (one), before the commit.
 _LAZY_COMMIT = ("INSERT INTO sessions (",)
 _LAZY_RETURNING = " RETURNING set_config('synchronous_commit', 'off', true)"
+# Upserts sent first as a plain INSERT (the text before " ON CONFLICT"): a
+# challenge session's State is new (16 random bytes), so its row is not
+# there, and ON CONFLICT's speculative insertion (a probe of the key's
+# index, a lock on a speculative token, a second WAL record confirming the
+# row) cost the server about a tenth of the write. Should the row be there
+# (put_session overwrites), that INSERT fails alone, in its own
+# transaction, and the upsert follows on the same connection.
+_INSERT_FIRST = frozenset({PUT_SESSION_SQL})
 
 # OSError covers refused connections and timeouts (TimeoutError is an OSError).
 _ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
@@ -227,16 +257,13 @@ class PostgresStore(SqlStore):
     async def consume_otp_step(self, token_id: int, step: int, *, success: MfaSuccess | None = None) -> bool:
         if success is None:
             return await super().consume_otp_step(token_id, step)
-        rows = await self._fetch(
-            _CONSUME_STEP_AND_SUCCEED,
-            step,
-            token_id,
-            success.user_id,
-            to_epoch(success.now),
-            _text_array(success.scopes),
-            success.station,
-            success.client,
-        )
+        if success.scopes or success.station:
+            rows = await self._fetch(
+                _CONSUME_STEP_AND_SUCCEED, step, token_id, success.user_id, to_epoch(success.now),
+                _text_array(success.scopes), success.station, success.client,
+            )
+        else:
+            rows = await self._fetch(_CONSUME_STEP_BARE, step, token_id, success.user_id)
         return bool(rows)
 
     async def claim_code(self, claim: CodeClaim) -> Claimed:
@@ -247,22 +274,21 @@ class PostgresStore(SqlStore):
         if success.user_id != claim.user_id:  # one user id in the statement
             self._opened[claim.state] = opened
             return await super().claim_code(claim)
-        rows = await self._fetch(
-            _CLAIM_CODE,
-            claim.state,
-            opened[0],
-            to_epoch(success.now),
-            claim.step,
-            claim.token_id,
-            claim.user_id,
-            claim.max_failures,
-            to_epoch(claim.failures_since),
-            str(claim.user_state),
-            _text_array(success.scopes),
-            success.station,
-            success.client,
-        )
-        return self._claimed(claim.state, opened, int(rows[0][0]))
+        at = to_epoch(success.now)
+        since = to_epoch(claim.failures_since)
+        if success.scopes or success.station:
+            rows = await self._fetch(
+                _CLAIM_CODE, claim.state, opened[0], at, claim.step, claim.token_id, claim.user_id,
+                claim.max_failures, since, str(claim.user_state),
+                _text_array(success.scopes), success.station, success.client,
+            )
+        else:
+            rows = await self._fetch(
+                _CLAIM_CODE_BARE, claim.state, opened[0], at, claim.step, claim.token_id, claim.user_id,
+                claim.max_failures, since, str(claim.user_state),
+            )
+        # One row when the session was taken: 1, or 2 with the step.
+        return self._claimed(claim.state, opened, int(rows[0][0]) if rows else 0)
 
     async def write_audit(self, rows: Sequence[AuditRecord]) -> None:
         if not rows:
@@ -318,7 +344,12 @@ class PostgresStore(SqlStore):
         if conn is None or _closed(conn):
             conn = await self._usable(conn)
         try:
-            status: str = await conn.execute(_alone(sql), *args)
+            try:
+                status: str = await conn.execute(_alone(sql), *args)
+            except asyncpg.UniqueViolationError:
+                if sql not in _INSERT_FIRST:
+                    raise
+                status = await conn.execute(_lazy(_numbered(sql)), *args)
         except _ERRORS as exc:
             await self._discard(conn)
             raise self._error(exc) from exc
@@ -529,11 +560,18 @@ def _numbered(sql: str) -> str:
 @lru_cache(maxsize=256)
 def _alone(sql: str) -> str:
     """A statement run in a transaction of its own (_execute), as PostgreSQL
-    runs it: a write of _LAZY_COMMIT committed without waiting for the flush.
+    runs it: a write of _LAZY_COMMIT committed without waiting for the flush,
+    an upsert of _INSERT_FIRST sent as its plain INSERT.
     Never within a transaction of several statements: the setting would hold
     for all of them."""
     text = _numbered(sql)
-    return text + _LAZY_RETURNING if sql.startswith(_LAZY_COMMIT) else text
+    if sql in _INSERT_FIRST:
+        text = text.partition(" ON CONFLICT")[0]
+    return _lazy(text) if sql.startswith(_LAZY_COMMIT) else text
+
+
+def _lazy(text: str) -> str:
+    return text + _LAZY_RETURNING
 
 
 def _text_array(items: Sequence[str]) -> list[str] | None:

@@ -16,8 +16,9 @@ SESSION_COLUMNS = _SESSIONS = "client, username, factor, attempts, expires_at, r
 
 # An upsert: the pipeline writes a session back after a wrong code. One
 # string for every call (not an f-string built each time): the driver's
-# statement cache finds it by the same object.
-_PUT_SESSION_SQL = (
+# statement cache finds it by the same object. PostgreSQL sends its INSERT
+# alone first (postgres._INSERT_FIRST): the upsert only if the row is there.
+PUT_SESSION_SQL = (
     f"INSERT INTO sessions (state, {_SESSIONS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (state) DO UPDATE SET client = excluded.client, "
     "username = excluded.username, factor = excluded.factor, "
@@ -59,7 +60,7 @@ class SessionsSql(SqlBase):
             self._opened.clear()  # thread-safe, unlike evicting one entry
         self._opened[session.state] = (sealed, session.reply_attrs)
         await self._execute(
-            _PUT_SESSION_SQL,
+            PUT_SESSION_SQL,
             session.state,
             session.client,
             session.username,
