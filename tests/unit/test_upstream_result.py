@@ -64,3 +64,15 @@ def test_a_malformed_salted_value_rejects() -> None:
 def test_two_user_names_reject() -> None:
     result = upstream()._result(accept((wire.USER_NAME, b"a"), (wire.USER_NAME, b"b")), AUTH, "up")
     assert not result.accepted and result.reason == "several User-Names from upstream"
+
+
+@pytest.mark.parametrize("attrs", [(), ((wire.CLASS, b"c1"),), ((wire.STATE, b"s"),)])
+def test_an_accept_without_message_authenticator(attrs: tuple[wire.Attr, ...]) -> None:
+    # _result skips the filtering when the Accept holds nothing but its MA:
+    # without an MA, one attribute is one to pass on (unless hop-by-hop).
+    body = wire.encode_attrs(list(attrs))
+    head = bytes((wire.ACCESS_ACCEPT, 7)) + (20 + len(body)).to_bytes(2, "big")
+    frame = wire.parse(head + bytes(16) + body)
+    assert frame.ma_offset < 0
+    result = upstream()._result(frame, AUTH, "up")
+    assert result.reply_attrs == tuple(a for a in attrs if a[0] not in packet.HOP_BY_HOP)

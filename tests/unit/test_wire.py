@@ -203,3 +203,13 @@ def test_attribute_count_limit_agrees_with_the_rules(count):
         assert _outcome(wire.parse, data) == _outcome(_reference_parse, data)
         data = packet(attrs=filler * count)
         assert _outcome(wire.parse, data) == _outcome(_reference_parse, data)
+
+
+def test_the_known_good_orders_pass_the_access_request_rules():
+    # parse skips the whole-packet rules for these orders of User-Name,
+    # State and one credential: each must be one the rules accept.
+    assert (wire.USER_NAME, wire.USER_PASSWORD) in wire._PLAIN_ONCE
+    for order in wire._PLAIN_ONCE:
+        wire._check_access_request(list(order))
+    assert (wire.USER_PASSWORD, wire.CHAP_PASSWORD) not in wire._PLAIN_ONCE
+    assert (wire.USER_NAME, wire.USER_NAME) not in wire._PLAIN_ONCE

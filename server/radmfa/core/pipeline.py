@@ -228,7 +228,8 @@ class Pipeline:
             # way (ａｌｉｃｅ, al<soft hyphen>ice binding as alice): the store
             # looked up someone else, maybe nobody (unknown_users = password-only).
             return reject("directory names another user")
-        login.attrs = policy.authorization_attrs(result.reply_attrs)
+        reply_attrs = result.reply_attrs  # often none: then nothing to filter
+        login.attrs = policy.authorization_attrs(reply_attrs) if reply_attrs else ()
         if login.user is None and self._unknown_rejected(login):
             # Decided only after the password: without it, an unknown name and
             # an enrolled one are answered alike (no enumeration by timing).

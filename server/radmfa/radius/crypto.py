@@ -62,6 +62,9 @@ def _keyed(secret: bytes) -> tuple[_Digest, _Digest, _Digest]:
     return states
 
 
+_compare = hmac.compare_digest  # constant-time
+
+
 def new_authenticator() -> bytes:
     """Unpredictable, unique Request Authenticator (RFC 2865 §3, AUTH-5);
     os.urandom is what secrets.token_bytes returns, without its call."""
@@ -78,10 +81,17 @@ def _hmac_md5(secret: bytes, data: bytes) -> bytes:
 
 
 def verify_request_ma(data: bytes, ma_offset: int, secret: bytes) -> bool:
-    """RFC 2869 §5.14 / RFC 3579 §3.2: HMAC-MD5 over the request with MA zeroed."""
-    received = data[ma_offset : ma_offset + 16]
-    zeroed = data[:ma_offset] + _ZERO16 + data[ma_offset + 16 :]
-    return hmac.compare_digest(received, _hmac_md5(secret, zeroed))
+    """RFC 2869 §5.14 / RFC 3579 §3.2: HMAC-MD5 over the request with MA zeroed.
+
+    This and the three functions after it compute HMAC-MD5 inline, as
+    ``_hmac_md5`` does, without its call:
+    every request verifies, signs or checks one each."""
+    inner, outer, _ = _keys.get(secret) or _keyed(secret)
+    h = inner.copy()
+    h.update(data[:ma_offset] + _ZERO16 + data[ma_offset + 16 :])
+    o = outer.copy()
+    o.update(h.digest())
+    return _compare(data[ma_offset : ma_offset + 16], o.digest())
 
 
 def verify_response(data: bytes, request_auth: bytes, secret: bytes, ma_offset: int) -> bool:
@@ -92,13 +102,16 @@ def verify_response(data: bytes, request_auth: bytes, secret: bytes, ma_offset: 
     """
     head = data[:4]
     expected = _md5(head + request_auth + data[HEADER_LEN:] + secret).digest()
-    if not hmac.compare_digest(expected, data[4:HEADER_LEN]):
+    if not _compare(expected, data[4:HEADER_LEN]):
         return False
     if ma_offset < 0:
         return True
-    received = data[ma_offset : ma_offset + 16]
-    zeroed = head + request_auth + data[HEADER_LEN:ma_offset] + _ZERO16 + data[ma_offset + 16 :]
-    return hmac.compare_digest(received, _hmac_md5(secret, zeroed))
+    inner, outer, _ = _keys.get(secret) or _keyed(secret)
+    h = inner.copy()
+    h.update(head + request_auth + data[HEADER_LEN:ma_offset] + _ZERO16 + data[ma_offset + 16 :])
+    o = outer.copy()
+    o.update(h.digest())
+    return _compare(data[ma_offset : ma_offset + 16], o.digest())
 
 
 def sign_response(code: int, ident: int, request_auth: bytes, attrs: bytes, secret: bytes) -> bytes:
@@ -111,7 +124,12 @@ def sign_response(code: int, ident: int, request_auth: bytes, attrs: bytes, secr
     if length > MAX_LEN:
         raise ValueError(f"response would be {length} octets, above the RADIUS maximum")
     head = _pack_head(code, ident, length)
-    body = _MA_HEADER + _hmac_md5(secret, head + request_auth + _MA_ZEROED + attrs) + attrs
+    inner, outer, _ = _keys.get(secret) or _keyed(secret)
+    h = inner.copy()
+    h.update(head + request_auth + _MA_ZEROED + attrs)
+    o = outer.copy()
+    o.update(h.digest())
+    body = _MA_HEADER + o.digest() + attrs
     return head + _md5(head + request_auth + body + secret).digest() + body
 
 
@@ -121,7 +139,12 @@ def sign_request(code: int, ident: int, request_auth: bytes, attrs: bytes, secre
     if length > MAX_LEN:
         raise ValueError(f"request would be {length} octets, above the RADIUS maximum")
     head = _pack_head(code, ident, length) + request_auth
-    return head + _MA_HEADER + _hmac_md5(secret, head + _MA_ZEROED + attrs) + attrs
+    inner, outer, _ = _keys.get(secret) or _keyed(secret)
+    h = inner.copy()
+    h.update(head + _MA_ZEROED + attrs)
+    o = outer.copy()
+    o.update(h.digest())
+    return head + _MA_HEADER + o.digest() + attrs
 
 
 _int = int.from_bytes  # big-endian by default: naming the order costs as much as the xor
@@ -163,9 +186,13 @@ def _chain_decrypt(data: bytes, secret: bytes, seed: bytes) -> bytes:
 def hide_password(password: bytes, secret: bytes, request_auth: bytes) -> bytes:
     """RFC 2865 §5.2. An empty password is one block of NULs (PW-4)."""
     n = len(password)
+    if n <= 16:  # most passwords: one block, _chain_encrypt's first step inline
+        h = (_keys.get(secret) or _keyed(secret))[2].copy()
+        h.update(request_auth)
+        return (_int(password.ljust(16, b"\x00")) ^ _int(h.digest())).to_bytes(16)
     if n > 128:
         raise ValueError("User-Password longer than 128 octets")
-    return _chain_encrypt(password.ljust(max(16, (n + 15) & ~15), b"\x00"), secret, request_auth)
+    return _chain_encrypt(password.ljust((n + 15) & ~15, b"\x00"), secret, request_auth)
 
 
 def unhide_password(value: bytes, secret: bytes, request_auth: bytes) -> bytes:
@@ -174,6 +201,10 @@ def unhide_password(value: bytes, secret: bytes, request_auth: bytes) -> bytes:
     Only trailing NUL padding is stripped; bytes are never decoded (PW-2).
     """
     n = len(value)
+    if n == 16:  # most passwords: one block, _chain_decrypt's first step inline
+        h = (_keys.get(secret) or _keyed(secret))[2].copy()
+        h.update(request_auth)
+        return (_int(value) ^ _int(h.digest())).to_bytes(16).rstrip(b"\x00")
     if n < 16 or n > 128 or n % 16:
         raise ValueError("User-Password length is not a multiple of 16 in 16..128")
     return _chain_decrypt(value, secret, request_auth).rstrip(b"\x00")

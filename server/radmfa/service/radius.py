@@ -15,7 +15,7 @@ import os
 import time
 import weakref
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -233,12 +233,12 @@ class RadiusService:
         attrs = packet.reply_messages(f"radmfa up {uptime} s")
         return self._sign(wire.ACCESS_ACCEPT, frame, client, attrs)
 
-    def _sign(self, code: int, frame: wire.Frame, client: Client, attrs: list[tuple[int, bytes]]) -> bytes:
+    def _sign(self, code: int, frame: wire.Frame, client: Client, attrs: Sequence[wire.Attr]) -> bytes:
         if attrs and packet.needs_concealing(attrs):
             attrs = packet.conceal(attrs, client.secret, frame.authenticator)
         if frame.proxy_states:
             # PROXY-1: every Proxy-State, unmodified and in order, in every response.
-            attrs = attrs + [(t, v) for t, v in frame.attrs if t == wire.PROXY_STATE]
+            attrs = [*attrs, *[(t, v) for t, v in frame.attrs if t == wire.PROXY_STATE]]
         encoded = wire.encode_attrs(attrs) if attrs else b""  # most replies: nothing but the MA
         return crypto.sign_response(code, frame.ident, frame.authenticator, encoded, client.secret)
 
@@ -387,6 +387,7 @@ class RadiusService:
     def _request(self, frame: wire.Frame, client: Client, addr: Addr) -> AuthRequest | None:
         first = dict(reversed(frame.attrs))  # each type's first value, built in C
         hidden = first.get(wire.USER_PASSWORD)
+        station = first.get(wire.CALLING_STATION_ID)
         password = None
         if hidden is not None:
             try:
@@ -400,14 +401,14 @@ class RadiusService:
             first.get(wire.USER_NAME),  # username
             password,  # password
             first.get(wire.STATE),  # state
-            policy.printable(first.get(wire.CALLING_STATION_ID)),  # calling_station_id
+            policy.printable(station) if station is not None else "",  # calling_station_id (printable(None))
             frame.authenticator,  # authenticator
             frame.attrs,  # attrs
         )
 
     def _encode(self, frame: wire.Frame, client: Client, decision: Decision, result: str) -> bytes:
         try:
-            return self._sign(_VERDICT_CODE[result], frame, client, list(decision.attrs))
+            return self._sign(_VERDICT_CODE[result], frame, client, decision.attrs)  # a tuple: never changed in place
         except ValueError as e:  # e.g. upstream attributes would exceed 4096 octets
             log.error("cannot encode reply; rejecting", error=str(e))
             return self._sign(wire.ACCESS_REJECT, frame, client, [])

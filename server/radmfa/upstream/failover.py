@@ -68,7 +68,7 @@ class Failover(Generic[S]):
             self._answered_at[server] = now
             if self._dead_until:
                 self._dead_until.pop(server, None)
-        name = self._name(server)
+        name = self._names.get(server) or self._name(server)  # every answer: the lookup without its call
         if since is not None:
             metrics.current.upstream(name, now - since, ok=True)
         metrics.current.upstream_up(name, True)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import struct
 import time
@@ -261,7 +262,7 @@ class RadiusUpstream:
 
     async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult:
         def packet(ident: int) -> tuple[bytes, bytes]:
-            authenticator = crypto.new_authenticator()
+            authenticator = os.urandom(16)  # crypto.new_authenticator's (AUTH-5), without its call
             return self.build(request, password, ident, authenticator), authenticator
 
         frame, authenticator, answered = await self.exchange(packet)
@@ -305,7 +306,7 @@ class RadiusUpstream:
                     continue
                 answered = entry.answered_by or server
                 self.failover.answered(answered, now=time.monotonic(), since=sent)
-                return reply, authenticator, self._name(answered)
+                return reply, authenticator, self._names_by_addr.get(answered) or self._name(answered)
         finally:
             del sock.pending[ident]
             sock.free.append(ident)
@@ -393,7 +394,10 @@ class RadiusUpstream:
 
     def _result(self, frame: wire.Frame, authenticator: bytes, server: str) -> PrimaryResult:
         if frame.code == wire.ACCESS_ACCEPT:
-            attrs = [a for a in frame.attrs if a[0] not in packet.HOP_BY_HOP]
+            # An Accept holding nothing but its Message-Authenticator (or
+            # nothing at all) has nothing to pass on: no list to filter.
+            attrs = [] if len(frame.attrs) == (frame.ma_offset >= 0) else [
+                a for a in frame.attrs if a[0] not in packet.HOP_BY_HOP]
             if attrs and packet.needs_concealing(attrs):  # else reveal would change nothing
                 try:
                     attrs = packet.reveal(attrs, self.secret, authenticator)
@@ -406,7 +410,8 @@ class RadiusUpstream:
             # the pipeline compares it with the one it decided on. Bytes that
             # are not UTF-8 become U+FFFD, which no valid name holds.
             canonical = names[0].decode("utf-8", "replace") if names else None
-            return PrimaryResult(True, tuple(attrs), server=server, reason="upstream accept", canonical_name=canonical)
+            # Every field up to canonical_name, in order: no keyword dict for the generated __new__.
+            return PrimaryResult(True, tuple(attrs), None, server, "upstream accept", True, canonical)
         message = b"".join(frame.all(wire.REPLY_MESSAGE)) or None
         if frame.code == wire.ACCESS_CHALLENGE:
             # Its own challenge (RSA next-token or new-PIN, an OTP): the
