@@ -212,6 +212,29 @@ async def test_login_exemption_view_reads_what_the_two_views_read(store: Store) 
     assert user is not None and user.id == uid and tokens == [] and view == ExemptionView(True, {"0:user": NOW}, None)
 
 
+async def test_a_login_with_nothing_stored_gets_the_empty_view_read_only(store: Store) -> None:
+    """Most logins have no bypass, cache time or remembered device: their
+    view is one value shared by all, which nobody can write into."""
+    uid = await user_id(store, "carol")
+    await store.add_token("carol", NewToken("totp", b"k" * 20))
+    for scopes, station in (([], ""), (["0:user", "1:client:vpn1"], "192.0.2.9")):
+        _, tokens, view = await store.login_exemption_view(
+            "carol", scopes=scopes, station=station, client="vpn1", now=NOW
+        )
+        assert len(tokens) == 1
+        assert view == ExemptionView() == await store.exemption_view(
+            uid, scopes=scopes, station=station, client="vpn1", now=NOW
+        )
+        with pytest.raises(TypeError):
+            view.cache["0:user"] = NOW  # type: ignore[index]
+    # Once something is stored, the view says so (a value of its own).
+    await store.record_mfa_success(uid, scopes=["0:user"], station="192.0.2.9", client="vpn1", now=NOW)
+    _, _, view = await store.login_exemption_view(
+        "carol", scopes=["0:user"], station="192.0.2.9", client="vpn1", now=NOW
+    )
+    assert view == ExemptionView(False, {"0:user": NOW}, NOW)
+
+
 async def test_forget_one_device_or_all_with_the_cache(store: Store) -> None:
     uid = await user_id(store)
     for station in ("a", "b"):

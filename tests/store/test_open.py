@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from radmfa.core.model import NewUser
+from radmfa.core.model import ExemptionView, NewToken, NewUser, Phase, Session
 from radmfa.errors import ConfigError, StoreError
 from radmfa.store import open_store, redact_url
 from radmfa.store.sqlite import SqliteStore
@@ -193,3 +195,44 @@ async def test_sqlite_point_read_goes_to_the_store_thread_when_locked(tmp_path: 
     finally:
         await store.close()
     assert busy.tried == 1 and user is not None and user.name == "alice"
+
+
+async def test_sqlite_login_read_goes_to_the_store_thread_when_locked(tmp_path: Path) -> None:
+    """The login's one read (login_exemption_view), answered on the loop's
+    thread when it can, is asked of the store thread once its reader meets a lock."""
+    store = await open_store("sqlite:///t.db", key_file=Path("k"), base_dir=tmp_path)
+    assert isinstance(store, SqliteStore)
+    await store.add_user(NewUser("alice"))
+    busy = _BusyReader()
+    store._reader = busy  # type: ignore[assignment]  # noqa: SLF001
+    try:
+        user, tokens, view = await store.login_exemption_view(
+            "alice", scopes=("client:vpn1",), station="10.0.0.9", client="vpn1", now=datetime.now(UTC)
+        )
+    finally:
+        await store.close()
+    assert busy.tried == 1 and user is not None and user.name == "alice" and tokens == []
+    assert view == ExemptionView()
+
+
+async def test_sqlite_decision_writes_hand_back_the_store_threads_future(tmp_path: Path) -> None:
+    """A code's step, a challenge's claim and a session's write are queued
+    when called and awaited as the store thread's own future, whose result
+    the thread worked out; a closed store refuses them when called."""
+    store = await open_store("sqlite:///t.db", key_file=Path("k"), base_dir=tmp_path)
+    assert isinstance(store, SqliteStore)
+    await store.add_user(NewUser("alice"))
+    token = await store.add_token("alice", NewToken("totp", b"k" * 20))
+    session = Session(b"S" * 16, "vpn1", b"alice", "totp", 0, datetime.now(UTC) + timedelta(minutes=1), (),
+                      Phase.AWAITING_CODE)
+    try:
+        first, again = store.consume_otp_step(token.id, 7), store.consume_otp_step(token.id, 7)
+        assert isinstance(first, asyncio.Future) and isinstance(again, asyncio.Future)
+        assert (await first, await again) == (True, False)
+        put = store.put_session(session)
+        assert isinstance(put, asyncio.Future) and await put is None
+        assert (await store.take_session(session.state, now=datetime.now(UTC))) == session
+    finally:
+        await store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.consume_otp_step(token.id, 8)

@@ -36,6 +36,9 @@ _PROMPT_ECHO = b"\x00\x00\x00\x01"  # RFC 2869 §5.10: Prompt = Echo
 STATE_OCTETS = 16  # ≥ 128 random bits (CHAL-3)
 # Code challenges this process asked, kept for their answer, at most this many.
 HELD_SIZE = 4096
+# Enum members compared against on every request, as globals (core/model.py says why).
+_CHALLENGE = Verdict.CHALLENGE
+_AWAITING_CODE = Phase.AWAITING_CODE
 
 
 def reject(
@@ -52,7 +55,7 @@ def challenge(state: bytes, prompt: str, reason: str, factor: str, user: User | 
     and Prompt = Echo: the user types a code they may see. ``user``: who the
     request named (Decision.user)."""
     attrs = ((REPLY_MESSAGE, policy.fit_text(prompt)), (STATE, state), (PROMPT, _PROMPT_ECHO))
-    return Decision(Verdict.CHALLENGE, reason, factor, attrs, user=user)
+    return Decision(_CHALLENGE, reason, factor, attrs, user=user)
 
 
 def new_state() -> bytes:
@@ -118,7 +121,7 @@ class Challenges:
         AWAITING_CODE has the transition, and an expired session moves to
         EXPIRED instead (tests/unit: the same answer as advance for every
         phase, before, at and after the expiry)."""
-        return found.phase is Phase.AWAITING_CODE and found.expires_at > now
+        return found.phase is _AWAITING_CODE and found.expires_at > now
 
     async def answered(
         self,

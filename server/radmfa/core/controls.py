@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 # Places kept by (client name, station), at most this many: most requests come
 # from a station seen before (and all from "" when the NAS sends none).
 PLACES_KEPT = 4096
+# Enum members compared against on every request, as globals (core/model.py says why).
+_BLOCKED = UserState.BLOCKED
+_BYPASS = Rule.BYPASS
 
 
 class ControlStore(ExemptionCheckStore, LockoutStore, Protocol):
@@ -102,7 +105,7 @@ class AdminControls:
     def blocked(user: User | None, *, now: datetime, factor: str = "") -> Decision | None:
         """A blocked user (an admin, the lockout, a fraud report) goes no
         further, whatever they answer: same rule, same audit reason."""
-        if user is not None and exemptions.effective_state(user, now=now) is UserState.BLOCKED:
+        if user is not None and exemptions.effective_state(user, now=now) is _BLOCKED:
             return reject(exemptions.block_rule(user), factor=factor)
         return None
 
@@ -175,7 +178,7 @@ class AdminControls:
                     now=now,
                 )
             rule = self._stored_exemption(place, state, view, bypass_open=view.bypass_open, now=now)
-            if rule is Rule.BYPASS and not await self.store.consume_bypass(
+            if rule is _BYPASS and not await self.store.consume_bypass(
                 user.id, client=request.client, station=place.station, now=now
             ):
                 # another login used it first: the next rule decides

@@ -47,6 +47,8 @@ class Rule(enum.StrEnum):
 
 LOCKOUT_REASON = "lockout"  # users.blocked_reason of a block set by the lockout
 FRAUD_REASON = "fraud"  # … and of one set by a fraud report (radmfa.core.fraud.BLOCK_REASON)
+# Enum members compared against on every request, as globals (core/model.py says why).
+_BLOCKED, _DISABLED = UserState.BLOCKED, UserState.DISABLED
 
 
 # -- user state ------------------------------------------------------------------
@@ -58,7 +60,7 @@ def effective_state(user: User, *, now: datetime) -> UserState:
     the user has the state they had before it; when that is not known (a
     block from before it was kept), MFA always, as an enforced user (a block
     by lockout or fraud only ever hits someone who had a factor)."""
-    if user.state is UserState.BLOCKED and user.blocked_until is not None and now >= user.blocked_until:
+    if user.state is _BLOCKED and user.blocked_until is not None and now >= user.blocked_until:
         before = user.state_before_block
         return before if before is not None and before is not UserState.BLOCKED else UserState.ENFORCED
     return user.state
@@ -202,7 +204,7 @@ def exemption(
 ) -> Rule | None:
     """After a good password: the first rule that skips the second factor, in
     the documented order, or None (the second factor, or [mfa] new_user)."""
-    if state is UserState.DISABLED:
+    if state is _DISABLED:
         return Rule.USER_DISABLED
     if trusted:
         return Rule.TRUSTED_NETWORK

@@ -61,6 +61,10 @@ if TYPE_CHECKING:
 BAD_NAME = "bad user name"  # audit reasons (docs/operator-guide.md, "Reasons you will see")
 UNKNOWN_USER = "unknown user"
 
+# Enum members compared against on every request, as globals (core/model.py says why).
+_ACCEPT = Verdict.ACCEPT
+_CLAIM_ACCEPTED, _CLAIM_TAKEN = Claimed.ACCEPTED, Claimed.TAKEN
+
 
 @dataclass(slots=True)
 class _Login:
@@ -235,7 +239,7 @@ class Pipeline:
             # an enrolled one are answered alike (no enumeration by timing).
             return reject(UNKNOWN_USER)
         if login.user is None:  # unknown_users = "password-only"
-            return Decision(Verdict.ACCEPT, "password only (unknown user)", "none", login.attrs)
+            return Decision(_ACCEPT, "password only (unknown user)", "none", login.attrs)
         return None
 
     def _unknown_rejected(self, login: _Login) -> bool:
@@ -270,7 +274,7 @@ class Pipeline:
         if check.ok:
             if not check.recorded:  # else written with the step: succeeded() would do nothing
                 await self.controls.succeeded(login.request, user, now=now)
-            return Decision(Verdict.ACCEPT, "password and inline code", method, login.attrs, user=user)
+            return Decision(_ACCEPT, "password and inline code", method, login.attrs, user=user)
         if await self.controls.failed(user, now=now):
             return reject(Rule.LOCKOUT.value, factor=method)
         return reject(f"inline {check.reason}", factor=method)
@@ -309,10 +313,10 @@ class Pipeline:
         claimed, kind = await self.otp.claim(
             found.state, user, tokens, (request.password or b"").strip(), success=success
         )
-        if claimed is Claimed.ACCEPTED:
+        if claimed is _CLAIM_ACCEPTED:
             await self.controls.succeeded(request, user, now=now, recorded=True)
-            return Decision(Verdict.ACCEPT, "password and code", kind, found.reply_attrs, user=user)
-        if claimed is Claimed.TAKEN:  # the session is used up: decide on the user and tokens as they are now
+            return Decision(_ACCEPT, "password and code", kind, found.reply_attrs, user=user)
+        if claimed is _CLAIM_TAKEN:  # the session is used up: decide on the user and tokens as they are now
             user_now, tokens_now = await self.store.login_view(name)
             return await self._answer_found(found, request, user_now, tokens_now, now=now, deadline=deadline)
         return None

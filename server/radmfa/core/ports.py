@@ -9,7 +9,7 @@ both, what store/ implements.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -56,32 +56,39 @@ class UserLookup(Protocol):
 class CodeStore(Protocol):
     """What a one-time code's check keeps: the replay guard and the per-token lock."""
 
-    async def consume_otp_step(self, token_id: int, step: int, *, success: MfaSuccess | None = None) -> bool:
+    def consume_otp_step(
+        self, token_id: int, step: int, *, success: MfaSuccess | None = None
+    ) -> Awaitable[bool]:
         """Accept ``step`` once: True only if it is above the token's last
         accepted step, which it then becomes (atomic compare-and-set). The
         same update resets the token's ``fail_count`` to 0. With ``success``,
         and only if the step was accepted, also record_mfa_success(success)
-        in the same transaction (one trip to the store for the decision)."""
+        in the same transaction (one trip to the store for the decision).
+        An awaitable, not necessarily a coroutine: a backend may hand back
+        its trip's own future (the work was queued when this returned)."""
 
     async def note_code_failure(self, token_ids: Sequence[int], *, now: datetime) -> None:
         """Count a wrong code against each of ``token_ids``: ``fail_count`` + 1
         and ``failed_at = now``, in one atomic update (concurrent calls from
         any worker or node are all counted)."""
 
-    async def claim_code(self, claim: CodeClaim) -> Claimed:
+    def claim_code(self, claim: CodeClaim) -> Awaitable[Claimed]:
         """A challenge answered with a correct code, in one transaction (one
         round trip): take the session under ``claim.state`` (single use, only
         the row this process stored and only before it expires), then
         consume_otp_step with ``claim.success`` while the user and the token
         are as CodeClaim says. UNKNOWN (no trip) when this process did not
         store that session; GONE when it was not there (nothing changed);
-        TAKEN when the session was taken but not the step."""
+        TAKEN when the session was taken but not the step. An awaitable, as
+        consume_otp_step's."""
 
 
 class ChallengeStore(Protocol):
     """Open Access-Challenges, found by the State we sent."""
 
-    async def put_session(self, session: Session) -> None: ...
+    def put_session(self, session: Session) -> Awaitable[None]:
+        """Store ``session`` under its State (replacing one there); committed
+        when the awaitable is done. An awaitable, as consume_otp_step's."""
 
     async def take_session(self, state: bytes, *, now: datetime) -> Session | None:
         """Remove and return the session (single use); None when absent or expired."""

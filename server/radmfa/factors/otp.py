@@ -12,6 +12,8 @@ from radmfa.core.ports import CodeStore
 from radmfa.factors import hotp
 from radmfa.factors.totp import matching_step
 
+_BLOCKED = UserState.BLOCKED  # a global, compared on every answer: core/model.py says why
+
 
 class OtpFactor:
     def __init__(
@@ -100,7 +102,7 @@ class OtpFactor:
     ) -> tuple[Claimed, str]:
         now = success.now
         # A blocked user's answer is decided on what the store says now.
-        found = self.match(tokens, code, now=now) if user.state is not UserState.BLOCKED else None
+        found = self.match(tokens, code, now=now) if user.state is not _BLOCKED else None
         if found is None:
             return Claimed.UNKNOWN, ""  # a wrong code is counted as verify() counts it
         token, step = found

@@ -35,6 +35,9 @@ class Admission(enum.Enum):
     REFUSED = "refused"  # its client is at its budget: drop it
 
 
+_RUN = Admission.RUN  # a global, returned for nearly every request: core/model.py says why
+
+
 class FairShare(Generic[T]):
     """Round robin over per-client queues feeding ``slots`` worker slots."""
 
@@ -61,7 +64,7 @@ class FairShare(Generic[T]):
         self.admitted[client] = count + 1
         if self.active < self.slots and not self._turns:
             self.active += 1
-            return Admission.RUN
+            return _RUN
         queue = self._queues.get(client)
         if queue is None:
             queue = self._queues[client] = deque()

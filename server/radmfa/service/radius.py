@@ -74,6 +74,8 @@ _USER_IPS_KEPT = 8192  # end-user addresses remembered as parsed
 # A NamedTuple's __new__ is a Python function of its 18 fields; the tuple
 # itself, every field given in order, is the same value without that frame.
 _new_record = tuple.__new__
+# Enum members compared against on every request, as globals (core/model.py says why).
+_RUN, _REJECT = Admission.RUN, Verdict.REJECT
 _USER_IP_TYPES = {"Framed-IP-Address": wire.FRAMED_IP_ADDRESS, "Calling-Station-Id": wire.CALLING_STATION_ID}
 
 
@@ -205,7 +207,7 @@ class RadiusService:
             return self._duplicate(seen, addr, transport, client)
         job = (frame, client, addr, transport, dedup, key)
         admission = self.share.offer(name, job)
-        if admission is Admission.RUN:
+        if admission is _RUN:
             return self.flights.start(job, name, now + self.cfg.request_timeout_s)
         if admission is Admission.REFUSED:
             # Forgotten, so a retransmission is a new request once there is room.
@@ -276,7 +278,7 @@ class RadiusService:
                 self.drop("backend_failure", client.name)
                 return self._audit(request, client, addr, transport, decision, started, "drop")
         verdict = decision.verdict
-        if verdict is Verdict.REJECT and decision.local and self.cfg.reject_delay_s:
+        if verdict is _REJECT and decision.local and self.cfg.reject_delay_s:
             # Delay rejects we originate (OPS-1), never relayed ones (PROXY-9).
             # Duplicates arriving meanwhile are still "pending" and dropped.
             await asyncio.sleep(self.cfg.reject_delay_s)

@@ -7,8 +7,9 @@ primitives of SqlBase; everything else is the same SQL text on both.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
+from types import MappingProxyType
 
 from radmfa.core.model import Attr, Claimed, CodeClaim, ExemptionView, Session, Token, User
 from radmfa.core.policy import decode_name, name_key
@@ -73,6 +74,11 @@ def claim_steps(claim: CodeClaim, sealed: bytes) -> tuple[list[Statement], list[
 
 
 _CLAIMED = (Claimed.GONE, Claimed.TAKEN, Claimed.ACCEPTED)
+# A login's exemptions when the store holds none for it (no open bypass, no
+# cache time, no remembered device), which is most logins: one value for all,
+# read-only through and through (it equals ExemptionView()).
+_NONE_STORED = ExemptionView(False, MappingProxyType({}), None)
+_GONE = Claimed.GONE  # a global: core/model.py says why
 
 
 class SqlStore(
@@ -111,19 +117,27 @@ class SqlStore(
             args += [station, client]
         args.append(name_key(username))
         packed = self._packed_view_sql
-        rows = await self._read(_exemption_view_sql(n, bool(station), packed), *args)
+        sql = _exemption_view_sql(n, bool(station), packed)
+        rows = self._read_now(sql, args)  # SQLite: on this thread, no coroutine made for the read
+        if rows is None:
+            rows = await self._fetch(sql, *args)
         user, tokens = self._packed_view(rows) if packed else self._view(rows)
         if not rows:
-            return user, tokens, ExemptionView()
+            return user, tokens, _NONE_STORED
         extra = rows[0][PACKED_VIEW_COLUMNS if packed else LOGIN_VIEW_COLUMNS :]
         cache: dict[str, datetime] = {}
         if n:
             cache = {scope: from_epoch(t) for scope, t in zip(scopes, extra[1 : 1 + n], strict=True) if t is not None}
         remembered = extra[-1] if station else None
+        if not (extra[0] or cache or remembered is not None):
+            return user, tokens, _NONE_STORED
         device = None if remembered is None else from_epoch(remembered)
         return user, tokens, ExemptionView(bool(extra[0]), cache, device)
 
-    async def claim_code(self, claim: CodeClaim) -> Claimed:
+    def claim_code(self, claim: CodeClaim) -> Awaitable[Claimed]:
+        return self._claim_code(claim)
+
+    async def _claim_code(self, claim: CodeClaim) -> Claimed:
         # The second leg of a login answered in the process that asked: one
         # transaction instead of take_session_view and consume_otp_step.
         opened = self._opened.pop(claim.state, None)
@@ -134,7 +148,7 @@ class SqlStore(
 
     def _claimed(self, state: bytes, opened: tuple[bytes, tuple[Attr, ...]], done: int) -> Claimed:
         claimed = _CLAIMED[done]
-        if claimed is Claimed.GONE:  # not taken: whoever takes it may still use what was kept
+        if claimed is _GONE:  # not taken: whoever takes it may still use what was kept
             self._opened[state] = opened
         return claimed
 

@@ -14,7 +14,7 @@ parameter, hence the S608 exemptions.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from radmfa.errors import StoreError
@@ -75,6 +75,21 @@ class SqlBase(abc.ABC):
         return its rows. A backend may answer it without a trip to its store
         thread or pool; by default it is ``_fetch``."""
         return await self._fetch(sql, *args)
+
+    def _write(self, sql: str, args: Sequence[object]) -> Awaitable[None]:
+        """Run one statement (atomic on its own) for its effect alone: an
+        awaitable, which a backend may make its trip's own future (no
+        coroutine of the caller's in between); by default ``_execute``."""
+        return self._written(sql, args)
+
+    async def _written(self, sql: str, args: Sequence[object]) -> None:
+        await self._execute(sql, *args)
+
+    def _read_now(self, sql: str, args: Sequence[object]) -> list[Row] | None:
+        """``_read`` answered at once, on the caller's thread, when the
+        backend can (no coroutine made for it); None when it cannot (no
+        such connection, or it met a lock): then ``_fetch`` answers."""
+        return None
 
     @abc.abstractmethod
     async def migrate(self) -> None: ...

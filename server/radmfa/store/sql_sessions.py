@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 
 from radmfa.core.model import Attr, Phase, Session
@@ -52,23 +53,25 @@ class SessionsSql(SqlBase):
         # may take (sql.py). Bounded: when full it starts over.
         self._opened: dict[bytes, tuple[bytes, tuple[Attr, ...]]] = {}
 
-    async def put_session(self, session: Session) -> None:
+    def put_session(self, session: Session) -> Awaitable[None]:
         sealed = self._cipher.encrypt(
             pack_attrs(session.reply_attrs), context=_session_aad(session.state)
         )
         if len(self._opened) >= OPENED_CACHE_SIZE:
             self._opened.clear()  # thread-safe, unlike evicting one entry
         self._opened[session.state] = (sealed, session.reply_attrs)
-        await self._execute(
+        return self._write(
             PUT_SESSION_SQL,
-            session.state,
-            session.client,
-            session.username,
-            session.factor,
-            session.attempts,
-            to_epoch(session.expires_at),
-            sealed,
-            session.phase.value,
+            (
+                session.state,
+                session.client,
+                session.username,
+                session.factor,
+                session.attempts,
+                to_epoch(session.expires_at),
+                sealed,
+                session.phase.value,
+            ),
         )
 
     async def count_pending(self, *, now: datetime) -> tuple[int, int]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import datetime
 from json.scanner import make_scanner
 from typing import Any, TypeVar, cast
@@ -331,7 +331,10 @@ class UsersSql(SqlBase):
             tokens.append(token)
         return user, tokens
 
-    async def consume_otp_step(self, token_id: int, step: int, *, success: MfaSuccess | None = None) -> bool:
+    def consume_otp_step(self, token_id: int, step: int, *, success: MfaSuccess | None = None) -> Awaitable[bool]:
+        return self._consume_otp_step(token_id, step, success)
+
+    async def _consume_otp_step(self, token_id: int, step: int, success: MfaSuccess | None) -> bool:
         # Compare-and-set in one statement: of two racing workers only one
         # sees its UPDATE match (RFC 6238 §5.2: a code is accepted only once).
         # The same statement clears the wrong-code count: no second write on success.

@@ -20,15 +20,19 @@ import asyncio
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from radmfa.core.model import Attr, Claimed, CodeClaim, MfaSuccess
 from radmfa.errors import StoreError
 from radmfa.store import schema
+from radmfa.store.codec import to_epoch
 from radmfa.store.dbthread import DbThread
 from radmfa.store.seeds import SeedCipher
-from radmfa.store.sql import Row, SqlStore, Statement
+from radmfa.store.sql import Row, SqlStore, Statement, claim_steps
+from radmfa.store.sql_exemptions import success_steps
+from radmfa.store.sql_users import CONSUME_STEP_SQL
 
 T = TypeVar("T")
 
@@ -95,9 +99,14 @@ class SqliteStore(SqlStore):
         return await self._call(lambda: self._db.execute(sql, args).fetchall())
 
     async def _read(self, sql: str, *args: object) -> list[Row]:
+        rows = self._read_now(sql, args)
+        # None: no reader, or it met a lock; the thread waits for it, the loop must not
+        return rows if rows is not None else await self._fetch(sql, *args)
+
+    def _read_now(self, sql: str, args: Sequence[object]) -> list[Row] | None:
         reader = self._reader
         if reader is None:
-            return await self._fetch(sql, *args)
+            return None
         try:
             return reader.execute(sql, args).fetchall()
         except sqlite3.OperationalError as exc:
@@ -105,10 +114,13 @@ class SqliteStore(SqlStore):
                 raise StoreError(f"SQLite database {self._path}: {exc}") from exc
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite database {self._path}: {exc}") from exc
-        return await self._fetch(sql, *args)  # the thread waits for the lock; the loop must not
+        return None
 
     async def _execute(self, sql: str, *args: object) -> int:
         return await self._call(lambda: self._db.execute(sql, args).rowcount)
+
+    def _write(self, sql: str, args: Sequence[object]) -> asyncio.Future[None]:
+        return self._call(self._statement, sql, args)
 
     async def _execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         # One transaction: a thousand audit rows cost one commit, not a thousand.
@@ -127,25 +139,10 @@ class SqliteStore(SqlStore):
         await self._call(self._transaction, each)
 
     async def _fetch_then(self, first: Statement, then: Callable[[Row], Sequence[Statement]]) -> Row | None:
-        def both() -> Row | None:
-            row: Row | None = self._db.execute(*first).fetchone()
-            if row is not None:
-                for statement in then(row):
-                    self._db.execute(*statement)
-            return row
-
-        return await self._call(self._transaction, both)
+        return await self._call(self._transaction, lambda: self._then(first, then))
 
     async def _fetch_chain(self, steps: Sequence[Statement], then: Sequence[Statement]) -> int:
-        def chain() -> int:
-            for done, statement in enumerate(steps):
-                if self._db.execute(*statement).fetchone() is None:
-                    return done
-            for statement in then:
-                self._db.execute(*statement)
-            return len(steps)
-
-        return await self._call(self._transaction, chain)
+        return await self._call(self._transaction, lambda: self._chain(steps, then))
 
     async def _fetch_pair(
         self, first: Statement, second: Callable[[Row], Statement | None]
@@ -159,6 +156,48 @@ class SqliteStore(SqlStore):
             return row, self._patiently(lambda: self._db.execute(*statement).fetchall())
 
         return await self._call(both)
+
+    # -- the decision's write: the trip's own future ------------------------------------
+    # A correct code's step (and the login's MFA success), and a challenge's
+    # claim, are every login's one write. The loop awaits the store thread's
+    # future itself: the result is worked out on the thread, so no coroutine
+    # layers (this method's and the primitive's) are made and resumed on the
+    # loop for each. The statements and transactions are sql.py's.
+
+    def consume_otp_step(
+        self, token_id: int, step: int, *, success: MfaSuccess | None = None
+    ) -> asyncio.Future[bool]:
+        return self._call(self._consume_step, token_id, step, success)
+
+    def _consume_step(self, token_id: int, step: int, success: MfaSuccess | None) -> bool:
+        """On the worker thread (retried whole by _patiently: one statement,
+        or one transaction that rolled back)."""
+        taken = (CONSUME_STEP_SQL, (step, token_id, step))
+        if success is None:  # one statement, atomic alone
+            return bool(self._db.execute(*taken).fetchall())
+
+        def then(_row: Row) -> list[Statement]:  # only if the step was taken
+            steps = success_steps(
+                success.user_id, success.scopes, success.station, success.client, to_epoch(success.now)
+            )
+            return [(sql, row) for sql, rows in steps for row in rows]
+
+        return self._transaction(lambda: self._then(taken, then)) is not None
+
+    def claim_code(self, claim: CodeClaim) -> Awaitable[Claimed]:
+        opened = self._opened.pop(claim.state, None)
+        if opened is None:
+            return _known(Claimed.UNKNOWN)
+        steps, then = claim_steps(claim, opened[0])
+        return self._call(self._claim, claim.state, opened, steps, then)
+
+    def _claim(
+        self, state: bytes, opened: tuple[bytes, tuple[Attr, ...]], steps: list[Statement], then: list[Statement]
+    ) -> Claimed:
+        """On the worker thread: claim_code's transaction, then what it means
+        (a session left in place is put back for whoever takes it, before the
+        loop hears the answer)."""
+        return self._claimed(state, opened, self._transaction(lambda: self._chain(steps, then)))
 
     # -- on the worker thread ----------------------------------------------------------
 
@@ -207,6 +246,27 @@ class SqliteStore(SqlStore):
             conn.close()
             raise
         return conn
+
+    def _statement(self, sql: str, args: Sequence[object]) -> None:
+        """_write's work: one statement, its own transaction."""
+        self._db.execute(sql, args)
+
+    def _then(self, first: Statement, then: Callable[[Row], Sequence[Statement]]) -> Row | None:
+        """_fetch_then's work, inside its transaction."""
+        row: Row | None = self._db.execute(*first).fetchone()
+        if row is not None:
+            for statement in then(row):
+                self._db.execute(*statement)
+        return row
+
+    def _chain(self, steps: Sequence[Statement], then: Sequence[Statement]) -> int:
+        """_fetch_chain's work, inside its transaction."""
+        for done, statement in enumerate(steps):
+            if self._db.execute(*statement).fetchone() is None:
+                return done
+        for statement in then:
+            self._db.execute(*statement)
+        return len(steps)
 
     def _transaction(self, work: Callable[[], T]) -> T:
         # IMMEDIATE takes the write lock up front; a DEFERRED transaction that
@@ -271,6 +331,10 @@ class SqliteStore(SqlStore):
             return self._patiently(fn, *args)
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite database {self._path}: {exc}") from exc
+
+
+async def _known(claimed: Claimed) -> Claimed:
+    return claimed
 
 
 def _create_private(path: str) -> None:
