@@ -157,6 +157,7 @@ def write_config(work: Path, slapd: Slapd, front_port: int) -> Path:
     path.write_text(f"""
 [radius]
 listen = ["127.0.0.1:{free_tcp_port()}"]
+accounting_listen = []
 clients_file = "clients.conf"
 dictionary = "{REPO / 'dictionary'}"
 

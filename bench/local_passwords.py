@@ -72,6 +72,7 @@ class LocalRadmfa(Radmfa):
         self.config_path.write_text(
             f"""[radius]
 listen = ["127.0.0.1:{self.port}"]
+accounting_listen = []
 clients_file = "clients.conf"
 dictionary = "{REPO / 'dictionary'}"
 reject_delay_s = 0

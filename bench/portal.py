@@ -71,6 +71,7 @@ def write_config(workdir: Path, upstream: tuple[str, int], radius_port: int, por
     path.write_text(f"""
 [radius]
 listen = ["127.0.0.1:{radius_port}"]
+accounting_listen = []
 clients_file = "clients.conf"
 dictionary = "{REPO / 'dictionary'}"
 reject_delay_s = 0

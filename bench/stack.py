@@ -86,6 +86,7 @@ class Radmfa:
         self.config_path.write_text(
             f"""[radius]
 listen = ["127.0.0.1:{self.port}"]
+accounting_listen = []  # no accounting here: no port the benchmark did not choose
 clients_file = "clients.conf"
 dictionary = "{REPO / 'dictionary'}"
 reject_delay_s = 0
