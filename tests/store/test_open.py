@@ -184,12 +184,18 @@ class _BusyReader:
         pass
 
 
-async def test_sqlite_point_read_goes_to_the_store_thread_when_locked(tmp_path: Path) -> None:
+async def _store_with_locked_reader(tmp_path: Path) -> tuple[SqliteStore, _BusyReader]:
+    """A store holding alice whose loop-thread reader always meets a lock."""
     store = await open_store("sqlite:///t.db", key_file=Path("k"), base_dir=tmp_path)
     assert isinstance(store, SqliteStore)
     await store.add_user(NewUser("alice"))
     busy = _BusyReader()
     store._reader = busy  # type: ignore[assignment]  # noqa: SLF001
+    return store, busy
+
+
+async def test_sqlite_point_read_goes_to_the_store_thread_when_locked(tmp_path: Path) -> None:
+    store, busy = await _store_with_locked_reader(tmp_path)
     try:
         user, _ = await store.login_view("alice")  # not an error: the thread waits for the lock
     finally:
@@ -200,11 +206,7 @@ async def test_sqlite_point_read_goes_to_the_store_thread_when_locked(tmp_path: 
 async def test_sqlite_login_read_goes_to_the_store_thread_when_locked(tmp_path: Path) -> None:
     """The login's one read (login_exemption_view), answered on the loop's
     thread when it can, is asked of the store thread once its reader meets a lock."""
-    store = await open_store("sqlite:///t.db", key_file=Path("k"), base_dir=tmp_path)
-    assert isinstance(store, SqliteStore)
-    await store.add_user(NewUser("alice"))
-    busy = _BusyReader()
-    store._reader = busy  # type: ignore[assignment]  # noqa: SLF001
+    store, busy = await _store_with_locked_reader(tmp_path)
     try:
         user, tokens, view = await store.login_exemption_view(
             "alice", scopes=("client:vpn1",), station="10.0.0.9", client="vpn1", now=datetime.now(UTC)

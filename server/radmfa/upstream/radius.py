@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 import struct
 import time
@@ -262,7 +261,7 @@ class RadiusUpstream:
 
     async def authenticate(self, request: AuthRequest, password: bytes) -> PrimaryResult:
         def packet(ident: int) -> tuple[bytes, bytes]:
-            authenticator = os.urandom(16)  # crypto.new_authenticator's (AUTH-5), without its call
+            authenticator = crypto.new_authenticator()
             return self.build(request, password, ident, authenticator), authenticator
 
         frame, authenticator, answered = await self.exchange(packet)
