@@ -9,7 +9,10 @@ the same radclient command as ``make bench``'s passthrough arms under
 ``perf stat`` (software events and syscall tracepoints, no sampling) against
 radmfa and against the FreeRADIUS proxy, both in front of the same FreeRADIUS
 upstream, and prints per request: radclient's CPU, its system calls and its
-``pselect6`` calls, and the rate.
+``pselect6`` calls, and the rate. The server under test is counted too, by a
+second ``perf stat`` attached to its processes for the same run: its CPU
+split into user and kernel time (``/proc/<pid>/stat``), its system calls and
+its context switches per request.
 
     PYTHONPATH=server:. .venv/bin/python -m bench.driver_polls [--rounds 2] [--packets 20000]
 
@@ -21,8 +24,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -34,18 +39,19 @@ from tests.peers.freeradius import FreeRadius
 from tests.peers.ports import free_udp_port
 
 from bench.measure import RADCLIENT_TIMEOUT_S, median, radclient, write_packet_files
-from bench.stack import NAS_SECRET, UPSTREAM_SECRET, Radmfa, write_clients
+from bench.stack import NAS_SECRET, UPSTREAM_SECRET, Radmfa, children, write_clients
 
 _ACCEPTED = re.compile(r"^\s*Accepted\s*:\s*(\d+)", re.MULTILINE)
 EVENTS = ("task-clock", "raw_syscalls:sys_enter", "syscalls:sys_enter_pselect6")
+SERVER_EVENTS = ("task-clock", "raw_syscalls:sys_enter", "context-switches")
 
 
-def perf_counts(stderr: str) -> dict[str, float]:
+def perf_counts(stderr: str, events: tuple[str, ...] = EVENTS) -> dict[str, float]:
     """``perf stat -x,`` lines (value,unit,event,...) → {event: value}; '<not counted>' left out."""
     counts = {}
     for line in stderr.splitlines():
         fields = line.split(",")
-        if len(fields) >= 3 and fields[2] in EVENTS:
+        if len(fields) >= 3 and fields[2] in events:
             try:
                 counts[fields[2]] = float(fields[0])
             except ValueError:
@@ -53,7 +59,50 @@ def perf_counts(stderr: str) -> dict[str, float]:
     return counts
 
 
-def one_run(address: tuple[str, int], packets_file: Path, repeat: int, parallel: int) -> dict[str, float]:
+def user_system_s(pids: list[int]) -> tuple[float, float]:
+    """User and kernel CPU seconds used so far by ``pids`` (all their threads; proc(5) utime, stime)."""
+    user = system = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        user += int(fields[11])
+        system += int(fields[12])
+    tick = os.sysconf("SC_CLK_TCK")
+    return user / tick, system / tick
+
+
+class ServerCount:
+    """``perf stat`` attached to the server's processes around one radclient run."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.perf = subprocess.Popen(  # noqa: S603
+            ["perf", "stat", "-x,", "-e", ",".join(SERVER_EVENTS), "-p", ",".join(map(str, pids))],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)  # perf attaches to every thread before the run starts (a tool, not a test)
+        self.cpu0 = user_system_s(pids)
+
+    def done(self, requests: int) -> dict[str, float]:
+        user, system = (after - before for after, before in zip(user_system_s(self.pids), self.cpu0, strict=True))
+        self.perf.send_signal(signal.SIGINT)
+        _, err = self.perf.communicate(timeout=60)
+        counts = perf_counts(err, SERVER_EVENTS)
+        if len(counts) != len(SERVER_EVENTS):
+            raise RuntimeError(f"perf stat -p {self.pids} failed:\n{err[-2000:]}")
+        requests = requests or 1
+        return {
+            "server_user_us_per_request": round(user * 1e6 / requests, 1),
+            "server_system_us_per_request": round(system * 1e6 / requests, 1),
+            "server_syscalls_per_request": round(counts["raw_syscalls:sys_enter"] / requests, 2),
+            "server_context_switches_per_request": round(counts["context-switches"] / requests, 3),
+        }
+
+
+def one_run(address: tuple[str, int], packets_file: Path, repeat: int, parallel: int,
+            server_pids: list[int] | None = None) -> dict[str, float]:
+    server = ServerCount(server_pids) if server_pids else None
     argv = ["perf", "stat", "-x,", "-e", ",".join(EVENTS),
             "radclient", "-q", "-s", "-p", str(parallel), "-c", str(repeat),
             "-t", str(RADCLIENT_TIMEOUT_S), "-r", "1", "-f", str(packets_file),
@@ -67,7 +116,8 @@ def one_run(address: tuple[str, int], packets_file: Path, repeat: int, parallel:
     found = _ACCEPTED.search(done.stdout)
     accepted = int(found.group(1)) if found else 0
     requests = accepted or 1
-    return {
+    own = server.done(accepted) if server is not None else {}
+    return own | {
         "per_s": round(accepted / wall, 1),
         "accepted": accepted,
         "radclient_cpu_us_per_request": round(counts["task-clock"] * 1000 / requests, 1),  # task-clock is ms
@@ -98,13 +148,16 @@ def main(argv: list[str] | None = None) -> int:
         distinct = min(1000, args.packets)
         files = write_packet_files(workdir, 1, distinct)
         arms = {"radmfa": radmfa.address, "proxy": proxy.address}
+        pids = {arm: [pid, *children(pid)] for arm, pid in (("radmfa", radmfa.pid), ("proxy", proxy.pid))
+                if pid is not None}
         for address in arms.values():  # warm-up, as the benchmark does
             radclient(address, NAS_SECRET, files, parallel=args.parallel, repeat=1)
         runs: dict[str, list[dict[str, float]]] = {arm: [] for arm in arms}
         order = list(arms)
         for r in range(args.rounds):
             for arm in order if r % 2 == 0 else order[::-1]:
-                runs[arm].append(one_run(arms[arm], files[0], max(1, args.packets // distinct), args.parallel))
+                runs[arm].append(one_run(arms[arm], files[0], max(1, args.packets // distinct), args.parallel,
+                                         pids.get(arm)))
     finally:
         for component in (radmfa, proxy, upstream):
             if component is not None:
@@ -118,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     for arm, o in out.items():
         print(f"| {arm} | {o['per_s']:,.0f} | {o['radclient_cpu_us_per_request']} | {o['radclient_cpus_used']} "
               f"| {o['syscalls_per_request']} | {o['pselect6_per_request']} |")
+    print("\n| arm (the server's own) | user µs / request | kernel µs / request | syscalls / request "
+          "| context switches / request |\n|---|---:|---:|---:|---:|")
+    for arm, o in out.items():
+        print(f"| {arm} | {o['server_user_us_per_request']} | {o['server_system_us_per_request']} "
+              f"| {o['server_syscalls_per_request']} | {o['server_context_switches_per_request']} |")
     return 0
 
 

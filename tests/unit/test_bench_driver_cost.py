@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from bench.driver_polls import perf_counts
+from bench.driver_polls import SERVER_EVENTS, perf_counts, user_system_s
 from bench.measure import RadclientRun
 from bench.scenarios import cpu_per_request
 
@@ -28,3 +28,22 @@ def test_perf_counts_reads_csv_lines_and_skips_what_was_not_counted() -> None:
               "<not counted>,,syscalls:sys_enter_pselect6,0,0.00,,\n"
               "some other line\n")
     assert perf_counts(stderr) == pytest.approx({"task-clock": 6230.24, "raw_syscalls:sys_enter": 1858340.0})
+
+
+def test_perf_counts_reads_only_the_events_asked_for() -> None:
+    stderr = ("5110.5,msec,task-clock,5110500000,100.00,0.7,CPUs utilized\n"
+              "221000,,raw_syscalls:sys_enter,5110500000,100.00,43.2,K/sec\n"
+              "11000,,context-switches,5110500000,100.00,2.1,K/sec\n"
+              "9000,,syscalls:sys_enter_pselect6,5110500000,100.00,1.7,K/sec\n")
+    counts = perf_counts(stderr, SERVER_EVENTS)
+    assert counts == pytest.approx({"task-clock": 5110.5, "raw_syscalls:sys_enter": 221000.0,
+                                    "context-switches": 11000.0})
+
+
+def test_user_system_s_adds_the_processes_and_leaves_out_one_that_is_gone() -> None:
+    import os
+
+    mine = user_system_s([os.getpid()])
+    both = user_system_s([os.getpid(), 2**22 + 1])  # above pid_max's default: no such process
+    assert mine[0] > 0  # this test process has run Python code in user mode
+    assert both[0] >= mine[0] and both[1] >= mine[1]
