@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from radmfa.service.fairness import Admission, FairShare
@@ -70,3 +72,25 @@ def test_waiting_counts_queued_requests():
 def test_limits_must_be_positive(slots, limit):
     with pytest.raises(ValueError, match="at least 1"):
         FairShare(slots=slots, client_limit=limit)
+
+
+def test_release_is_leave_then_free_slot():
+    rng = random.Random(11)
+    for _ in range(200):
+        one: FairShare[int] = FairShare(slots=rng.randint(1, 3), client_limit=rng.randint(1, 4))
+        two: FairShare[int] = FairShare(slots=one.slots, client_limit=one.client_limit)
+        running: list[str] = []
+        for job in range(40):  # job n is client "abc"[n % 3]'s
+            if running and rng.random() < 0.4:
+                done = running.pop(rng.randrange(len(running)))
+                one.leave(done)
+                started = one.free_slot()
+                assert two.release(done) == started
+                if started is not None:
+                    running.append("abc"[started % 3])
+            else:
+                admission = one.offer("abc"[job % 3], job)
+                assert two.offer("abc"[job % 3], job) is admission
+                if admission is Admission.RUN:
+                    running.append("abc"[job % 3])
+            assert (one.active, one.admitted, one.waiting()) == (two.active, two.admitted, two.waiting())

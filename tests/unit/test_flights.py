@@ -19,9 +19,9 @@ class _CountingShare(FairShare[str]):
         super().__init__(slots, client_limit)
         self.leaves = 0
 
-    def leave(self, client: str) -> None:
+    def release(self, client: str) -> str | None:
         self.leaves += 1
-        super().leave(client)
+        return super().release(client)
 
 
 def _flights(run: Any, slots: int = 4) -> tuple[Flights[str], _CountingShare]:

@@ -94,5 +94,27 @@ class FairShare(Generic[T]):
         else:
             self.admitted.pop(client, None)
 
+    def release(self, client: str) -> T | None:
+        """``leave(client)`` then ``free_slot()``, in one call (every request
+        ends here): the request that takes the slot now, or None."""
+        admitted = self.admitted
+        count = admitted.get(client, 0) - 1
+        if count > 0:
+            admitted[client] = count
+        else:
+            admitted.pop(client, None)
+        turns = self._turns
+        if not turns:
+            self.active -= 1
+            return None
+        waiting = turns.popleft()
+        queue = self._queues[waiting]
+        job = queue.popleft()
+        if queue:
+            turns.append(waiting)
+        else:
+            del self._queues[waiting]
+        return job
+
     def waiting(self) -> int:
         return sum(len(q) for q in self._queues.values())

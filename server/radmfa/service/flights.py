@@ -86,8 +86,7 @@ class Flights(Generic[J]):
         waits for a person): the slot goes to the next waiting request."""
         if flight.in_share:
             flight.in_share = False
-            self.share.leave(flight.client)
-            job = self.share.free_slot()
+            job = self.share.release(flight.client)
             if job is not None:
                 self.start(job)
 

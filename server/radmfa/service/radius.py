@@ -76,6 +76,8 @@ _USER_IPS_KEPT = 8192  # end-user addresses remembered as parsed
 _new_record = tuple.__new__
 # Enum members compared against on every request, as globals (core/model.py says why).
 _RUN, _REJECT = Admission.RUN, Verdict.REJECT
+_USER_NAME, _USER_PASSWORD, _STATE, _CALLING_STATION_ID = (
+    wire.USER_NAME, wire.USER_PASSWORD, wire.STATE, wire.CALLING_STATION_ID)
 _USER_IP_TYPES = {"Framed-IP-Address": wire.FRAMED_IP_ADDRESS, "Calling-Station-Id": wire.CALLING_STATION_ID}
 
 
@@ -387,9 +389,19 @@ class RadiusService:
         return self.node_ip if ip in ("", "0.0.0.0", "::") else ip  # noqa: S104 (a comparison)
 
     def _request(self, frame: wire.Frame, client: Client, addr: Addr) -> AuthRequest | None:
-        first = dict(reversed(frame.attrs))  # each type's first value, built in C
-        hidden = first.get(wire.USER_PASSWORD)
-        station = first.get(wire.CALLING_STATION_ID)
+        name = hidden = state = station = None
+        for t, v in frame.attrs:  # each type's first value: fewer instructions than a dict of them
+            if t == _USER_NAME:
+                if name is None:
+                    name = v
+            elif t == _USER_PASSWORD:
+                if hidden is None:
+                    hidden = v
+            elif t == _STATE:
+                if state is None:
+                    state = v
+            elif t == _CALLING_STATION_ID and station is None:
+                station = v
         password = None
         if hidden is not None:
             try:
@@ -400,9 +412,9 @@ class RadiusService:
             f"{self._prefix}-{next(self._ids):x}",  # request_id
             client.name,  # client
             addr[0],  # client_ip
-            first.get(wire.USER_NAME),  # username
+            name,  # username
             password,  # password
-            first.get(wire.STATE),  # state
+            state,  # state
             policy.printable(station) if station is not None else "",  # calling_station_id (printable(None))
             frame.authenticator,  # authenticator
             frame.attrs,  # attrs

@@ -51,23 +51,15 @@ _attr_head = struct.Struct("BB").pack  # Type, Length
 log = structlog.get_logger("radmfa.upstream")
 
 
-class _Pending:
-    """One request in flight on a socket: its Request Authenticator, where
-    it went, and the verified reply once one comes.
-
-    ``waiter`` is the current attempt's: resolved by the reply or at the
-    attempt's deadline (``_sweep``), so a retransmission gets a fresh one
-    while a late answer to an earlier attempt still counts.
-    """
-
-    __slots__ = ("authenticator", "sent_to", "waiter", "reply", "answered_by")
-
-    def __init__(self, authenticator: bytes, waiter: asyncio.Future[None]) -> None:
-        self.authenticator = authenticator
-        self.sent_to: tuple[Addr, ...] = ()
-        self.waiter = waiter
-        self.reply: wire.Frame | None = None
-        self.answered_by: Addr | None = None
+# One request in flight on a socket, a list read through these indexes:
+# its Request Authenticator, the servers it went to, the current attempt's
+# waiter, and the verified reply and its sender once one comes. The waiter
+# is resolved by the reply or at the attempt's deadline (``_sweep``), so a
+# retransmission gets a fresh one while a late answer to an earlier attempt
+# still counts. A list, not a slotted class: one is made per request, and a
+# Python __init__ called from C costs about four times as much.
+_AUTHENTICATOR, _SENT_TO, _WAITER, _REPLY, _ANSWERED_BY = range(5)
+_Pending = list[Any]  # [bytes, tuple[Addr, ...], Future[None], Frame | None, Addr | None]
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
@@ -108,9 +100,9 @@ class _Socket(asyncio.DatagramProtocol):
         if len(data) < wire.MIN_LEN:
             return "malformed"
         entry = self.pending.get(data[1])
-        if entry is None or entry.reply is not None:
+        if entry is None or entry[_REPLY] is not None:
             return "unknown or late"  # late duplicate after an answer (AUTH-4)
-        if addr not in entry.sent_to:
+        if addr not in entry[_SENT_TO]:
             return "wrong source"  # UP-5
         owner = self.owner
         try:
@@ -119,11 +111,11 @@ class _Socket(asyncio.DatagramProtocol):
             return "malformed"
         if frame.ma_offset < 0 and owner.require_ma:
             return "no Message-Authenticator"  # BLAST-6: before the Response Authenticator
-        if not owner.verify(frame, entry.authenticator):
+        if not owner.verify(frame, entry[_AUTHENTICATOR]):
             return "bad authenticator (wrong secret?)"
-        entry.reply = frame
-        entry.answered_by = addr
-        waiter = entry.waiter  # _wake's work, without its call
+        entry[_REPLY] = frame
+        entry[_ANSWERED_BY] = addr
+        waiter = entry[_WAITER]  # _wake's work, without its call
         if not waiter.done():
             waiter.set_result(None)
         return ""
@@ -284,26 +276,27 @@ class RadiusUpstream:
         except BaseException:
             sock.free.append(ident)
             raise
-        entry = _Pending(authenticator, loop.create_future())
+        entry: _Pending = [authenticator, (), loop.create_future(), None, None]
         sock.pending[ident] = entry
         transport = sock.transport
         assert transport is not None
         try:
             for attempt in range(self.attempts):
                 server = order[attempt % len(order)]
-                entry.sent_to += (server,)
+                entry[_SENT_TO] += (server,)
                 if attempt:
-                    entry.waiter = loop.create_future()
+                    entry[_WAITER] = loop.create_future()
+                waiter = entry[_WAITER]
                 sent = time.monotonic()
                 transport.sendto(data, server)
-                self._time_out(entry.waiter, sent + self.timeout_s)
-                await entry.waiter  # cancelled with the task: done, so the sweep passes it by
-                reply = entry.reply
+                self._time_out(waiter, sent + self.timeout_s)
+                await waiter  # cancelled with the task: done, so the sweep passes it by
+                reply = entry[_REPLY]
                 if reply is None:
                     if self.failover.failed(server, since=sent, now=time.monotonic()):
                         log.warning("upstream server dead", server=self._name(server), dead_time_s=self.dead_time_s)
                     continue
-                answered = entry.answered_by or server
+                answered = entry[_ANSWERED_BY] or server
                 self.failover.answered(answered, now=time.monotonic(), since=sent)
                 return reply, authenticator, self._names_by_addr.get(answered) or self._name(answered)
         finally:
@@ -369,19 +362,19 @@ class RadiusUpstream:
         authenticator = crypto.new_authenticator()
         data = crypto.sign_request(wire.STATUS_SERVER, ident, authenticator, b"", self.secret)
         loop = asyncio.get_running_loop()
-        entry = _Pending(authenticator, loop.create_future())
-        entry.sent_to = (server,)
+        waiter = loop.create_future()
+        entry: _Pending = [authenticator, (server,), waiter, None, None]
         sock.pending[ident] = entry
-        timer = loop.call_later(self.timeout_s, _wake, entry.waiter)
+        timer = loop.call_later(self.timeout_s, _wake, waiter)
         try:
             assert sock.transport is not None
             sock.transport.sendto(data, server)
-            await entry.waiter
+            await waiter
         finally:
             timer.cancel()
             del sock.pending[ident]
             sock.free.append(ident)
-        if entry.reply is None:
+        if entry[_REPLY] is None:
             return False
         self.revived(server)
         return True
