@@ -8,13 +8,26 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from radmfa.config import CacheRule, ClientPolicy, MfaConfig
+from radmfa.config import CacheRule, ClientPolicy, MfaConfig, PasswordsConfig
 from radmfa.core import exemptions
-from radmfa.core.model import AuthRequest, Decision, NewToken, NewUser, Phase, Session, UserState, Verdict
+from radmfa.core.controls import AdminControls
+from radmfa.core.model import (
+    AuthRequest,
+    Decision,
+    ExemptionView,
+    NewToken,
+    NewUser,
+    Phase,
+    Session,
+    User,
+    UserState,
+    Verdict,
+)
 from radmfa.core.pipeline import Pipeline
 from radmfa.radius import wire
+from radmfa.service.policies import PolicyTable
 from radmfa.store import open_store
-from radmfa.upstream.passwords import hash_app_password
+from radmfa.upstream.passwords import Passwords, hash_app_password
 from tests.fakes.ports import FakeUpstream, make_pipeline
 from tests.unit.test_pipeline import SEED, code_at, state_of
 
@@ -440,3 +453,55 @@ async def test_kept_places_are_bounded(env, monkeypatch):
     for i in range(50):
         assert controls.place(req(station=f"198.51.100.{i}")).station == f"198.51.100.{i}"
         assert len(controls._places) <= 8
+
+
+class _ViewStore:
+    """A store that answers exemption_view with one view and has nothing else."""
+
+    def __init__(self, view: ExemptionView) -> None:
+        self.view = view
+
+    async def exemption_view(self, *_: object, **__: object) -> ExemptionView:
+        return self.view
+
+
+@pytest.mark.parametrize("station", ["198.51.100.9", "192.0.2.7"])  # trusted or not
+@pytest.mark.parametrize("has_factor", [True, False])
+@pytest.mark.parametrize("password_ok", [True, False])
+async def test_exempt_read_decides_as_exempt_reading_the_store(station, has_factor, password_ok):
+    mfa = MfaConfig(trusted_networks=TRUSTED, cache=(CacheRule("user", 600),))
+    clients = {"vpn1": ClientPolicy("vpn1", remember_days=7)}
+    policies, passwords = PolicyTable(clients), Passwords(PasswordsConfig(), None)  # type: ignore[arg-type]
+    ended = NOW - timedelta(seconds=1)
+    users = [
+        User(1, "alice", state=UserState.ENABLED), User(1, "alice", state=UserState.DISABLED),
+        User(1, "alice", state=UserState.ENFORCED), User(1, "alice", state=UserState.BLOCKED),
+        User(1, "alice", state=UserState.BLOCKED, blocked_until=ended, state_before_block=UserState.DISABLED),
+        User(1, "alice", state=UserState.BLOCKED, blocked_until=ended),
+    ]
+    views = [
+        ExemptionView(), ExemptionView(cache={"0:user": NOW - timedelta(seconds=60)}),
+        ExemptionView(cache={"0:user": NOW - timedelta(seconds=601)}), ExemptionView(cache={"other": NOW}),
+        ExemptionView(remembered_at=NOW - timedelta(days=1)), ExemptionView(remembered_at=NOW - timedelta(days=8)),
+        ExemptionView(remembered_at=NOW + timedelta(seconds=5)),
+    ]
+    request = req(station=station)
+    for user in users:
+        for view in views:
+            controls = AdminControls(mfa, _ViewStore(view), policies, passwords)  # type: ignore[arg-type]
+            kw = {"password_ok": password_ok, "has_factor": has_factor, "attrs": ((11, b"vpn"),), "now": NOW}
+            read = controls.exempt_read(request, user, view=view, place=controls.place(request), **kw)
+            assert read == await controls.exempt(request, user, **kw), (user, view)  # the view from the store
+            assert read == await controls.exempt(request, user, view=view, **kw)
+
+
+async def test_blocked_reads_the_state_only_of_a_blocked_user(monkeypatch):
+    calls = []
+    real = exemptions.effective_state
+    monkeypatch.setattr(exemptions, "effective_state", lambda user, *, now: calls.append(user) or real(user, now=now))
+    for state in (UserState.ENABLED, UserState.DISABLED, UserState.ENFORCED):
+        assert AdminControls.blocked(User(1, "a", state=state), now=NOW) is None
+    assert calls == []
+    assert AdminControls.blocked(User(1, "a", state=UserState.BLOCKED), now=NOW) is not None
+    ended = User(1, "a", state=UserState.BLOCKED, blocked_until=NOW)
+    assert AdminControls.blocked(ended, now=NOW) is None and len(calls) == 2

@@ -134,3 +134,27 @@ async def test_each_factor_checks_only_its_own_kinds():
     assert (await only_hotp.verify(tokens, CODES[0], now=NOW)).ok and store.consumed == [(1, 0)]
     wrong = await otp.verify(tokens, b"000000", now=NOW)
     assert not wrong.ok and store.failed == [[1]]  # the locked token takes no guess and counts none
+
+
+def test_the_method_is_hotp_only_when_every_usable_token_is_hotp():
+    import itertools
+
+    factors = build_factors(_Steps(), window=1, prompt="Code:")  # type: ignore[arg-type]
+    kinds = ("totp", "hotp", "sms")
+    for n in range(4):
+        for combo in itertools.product(kinds, repeat=n):
+            tokens = [Token(i, "u", kind, SECRET) for i, kind in enumerate(combo)]
+            for factor in factors.values():
+                usable = {t.kind for t in tokens if t.kind in factor.kinds}
+                assert factor.method(tokens) == ("hotp" if usable == {"hotp"} else "totp"), (combo, factor.kinds)
+
+
+async def test_a_token_with_failures_below_the_limit_is_checked_and_one_at_it_is_not():
+    store = _Steps()
+    otp = build_factors(store, window=1, prompt="Code:")["otp"]  # type: ignore[arg-type]
+    below = Token(1, "u", "hotp", SECRET, fail_count=otp.max_failures - 1, failed_at=NOW)
+    at = Token(1, "u", "hotp", SECRET, fail_count=otp.max_failures, failed_at=NOW)
+    assert otp.match([below], CODES[0], now=NOW) == (below, 0)
+    assert otp.match([at], CODES[0], now=NOW) is None
+    assert (await otp.verify([at], CODES[0], now=NOW)).reason == "too many wrong codes; token locked"
+    assert (await otp.verify([below], CODES[0], now=NOW)).ok

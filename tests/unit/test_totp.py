@@ -98,3 +98,49 @@ def test_a_windows_codes_are_one_shot_hmacs_for_any_key_length(algorithm, length
     assert codes(seed, counters, digits=8, algorithm=algorithm) == [
         hotp(seed, c, digits=8, algorithm=algorithm) for c in counters
     ]
+
+
+def _whole_window(token: Token, code: bytes, now: datetime, window: int) -> int | None:
+    """Every step of the window computed and compared, the latest match kept."""
+    current = int(now.timestamp()) // token.period
+    found = None
+    for step in range(current - window, current + window + 1):
+        if hotp(token.secret, step, digits=token.digits, algorithm=token.algorithm) == code:
+            found = step
+    return found
+
+
+@pytest.mark.parametrize("window", [0, 1, 2])
+def test_the_step_found_is_the_whole_windows_for_every_offset(window):
+    token = Token(1, "u", "totp", secrets.token_bytes(20))
+    now = datetime.fromtimestamp(1_700_000_015, UTC)
+    current = int(now.timestamp()) // 30
+    for offset in range(-window - 2, window + 3):
+        code = hotp(token.secret, current + offset)
+        assert matching_step(token, code, now=now, window=window) == _whole_window(token, code, now, window)
+    assert matching_step(token, b"12345", now=now, window=window) is None  # wrong length
+
+
+@pytest.mark.parametrize(
+    ("shared", "expected"),
+    [((-1, 0), 0), ((0, 1), 1), ((-1, 1), 1), ((-1,), -1), ((0,), 0), ((1,), 1), ((), None)],
+)
+def test_a_code_two_steps_share_consumes_the_later_one(monkeypatch, shared, expected):
+    # Codes of the window made up so that ``code`` is the code of the steps in
+    # ``shared`` (relative to the current one) and of no other.
+    import radmfa.factors.totp as totp_mod
+
+    now = datetime.fromtimestamp(1_700_000_015, UTC)
+    current = int(now.timestamp()) // 30
+    asked: list[int] = []
+
+    def made_up(secret, counters, *, digits, algorithm):
+        asked.extend(counters)
+        return [b"123456" if c - current in shared else b"%06d" % (c % 10**6) for c in counters]
+
+    monkeypatch.setattr(totp_mod, "codes", made_up)
+    token = Token(1, "u", "totp", bytes(20))
+    step = matching_step(token, b"123456", now=now, window=1)
+    assert step == (None if expected is None else current + expected)
+    # the earlier step is computed only when neither the current nor the later one matched
+    assert (current - 1 in asked) == (expected is None or expected == -1)

@@ -44,6 +44,7 @@ PLACES_KEPT = 4096
 # Enum members compared against on every request, as globals (core/model.py says why).
 _BLOCKED = UserState.BLOCKED
 _BYPASS = Rule.BYPASS
+_ACCEPT = Verdict.ACCEPT
 
 
 class ControlStore(ExemptionCheckStore, LockoutStore, Protocol):
@@ -105,7 +106,8 @@ class AdminControls:
     def blocked(user: User | None, *, now: datetime, factor: str = "") -> Decision | None:
         """A blocked user (an admin, the lockout, a fraud report) goes no
         further, whatever they answer: same rule, same audit reason."""
-        if user is not None and exemptions.effective_state(user, now=now) is _BLOCKED:
+        # effective_state is BLOCKED only for a user whose state is: nothing to ask for the others.
+        if user is not None and user.state is _BLOCKED and exemptions.effective_state(user, now=now) is _BLOCKED:
             return reject(exemptions.block_rule(user), factor=factor)
         return None
 
@@ -162,6 +164,9 @@ class AdminControls:
         login needs its second factor. ``place``: this request's, when the
         caller worked it out already (login_view's)."""
         assert user is not None
+        if view is not None and not view.bypass_open:
+            return self.exempt_read(request, user, password_ok=password_ok, has_factor=has_factor, attrs=attrs,
+                                    now=now, view=view, place=place)
         if not password_ok:
             return None if has_factor else self.new_user(UserState.ENFORCED, attrs)
         if place is None:
@@ -183,8 +188,43 @@ class AdminControls:
             ):
                 # another login used it first: the next rule decides
                 rule = self._stored_exemption(place, state, view, bypass_open=False, now=now)
+        return self._exempted(rule, state, has_factor, attrs)
+
+    def exempt_read(
+        self,
+        request: AuthRequest,
+        user: User,
+        *,
+        password_ok: bool,
+        has_factor: bool,
+        attrs: tuple[Attr, ...],
+        now: datetime,
+        view: ExemptionView,
+        place: Place | None = None,
+    ) -> Decision | None:
+        """exempt() for a login whose exemptions were read with the user and
+        hold no open bypass (nearly every login): nothing is left to ask the
+        store, so it decides here, without a coroutine."""
+        if not password_ok:
+            return None if has_factor else self.new_user(UserState.ENFORCED, attrs)
+        if place is None:
+            place = self.place(request)
+        state = user.state
+        if state is _BLOCKED:  # effective_state differs only for a blocked user
+            state = exemptions.effective_state(user, now=now)
+        rule = exemptions.exemption(
+            state=state, trusted=place.station in self.trusted, bypass_open=False, cached=False,
+            device_remembered=False,
+        )
+        if rule is None:
+            rule = self._stored_exemption(place, state, view, bypass_open=False, now=now)
+        return self._exempted(rule, state, has_factor, attrs)
+
+    def _exempted(
+        self, rule: Rule | None, state: UserState, has_factor: bool, attrs: tuple[Attr, ...]
+    ) -> Decision | None:
         if rule is not None:
-            return Decision(Verdict.ACCEPT, rule.value, "none", attrs)
+            return Decision(_ACCEPT, rule.value, "none", attrs)
         return None if has_factor else self.new_user(state, attrs)
 
     def place(self, request: AuthRequest) -> Place:
@@ -227,12 +267,14 @@ class AdminControls:
     ) -> Rule | None:
         """exempt()'s rule once the store's answers are in (the user's state
         and the trusted networks decided nothing)."""
+        # Nothing stored (no cache time, no remembered device): no window to work out.
         return exemptions.exemption(
             state=state,
             trusted=False,
             bypass_open=bypass_open,
-            cached=bool(place.scopes) and exemptions.cache_hit(place.scopes, view.cache, now=now),
-            device_remembered=exemptions.remembered(place.policy, view.remembered_at, now=now),
+            cached=bool(place.scopes) and bool(view.cache) and exemptions.cache_hit(place.scopes, view.cache, now=now),
+            device_remembered=view.remembered_at is not None
+            and exemptions.remembered(place.policy, view.remembered_at, now=now),
         )
 
     def new_user(self, state: UserState, attrs: tuple[Attr, ...]) -> Decision:

@@ -162,7 +162,16 @@ class Pipeline:
                 else:
                     decision = self._primary_result(login, result)
         if decision is None:  # after_primary, one coroutine fewer
-            decision = await self._exempt(login, now=now)
+            view = login.exemptions
+            if view is not None and not view.bypass_open:  # read with the user: nothing left to ask the store
+                assert user is not None  # _primary_result decided for an unknown user
+                decision = controls.exempt_read(
+                    request, user, password_ok=bool(login.password) or request.password is None,
+                    has_factor=bool(login.tokens) or self._has_phone_factor(user), attrs=login.attrs, now=now,
+                    view=view, place=place,
+                )
+            else:
+                decision = await self._exempt(login, now=now)
             if decision is None:
                 decision = await self._factor(login, now=now)
         return decision if user is None or decision.user is user else decision.with_user(user)  # _with_user
@@ -181,18 +190,23 @@ class Pipeline:
             # none (MS-CHAPv2 relayed, or primary = "none") was verified
             # by the upstream or the NAS itself.
             password_ok=bool(login.password) or login.request.password is None,
-            has_factor=bool(login.tokens) or bool(self.phone and self.phone.options(login.user)),
+            has_factor=bool(login.tokens) or self._has_phone_factor(login.user),
             attrs=login.attrs,
             now=now,
             view=login.exemptions,
             place=login.place,
         )
 
+    def _has_phone_factor(self, user: User | None) -> bool:
+        return bool(self.phone and self.phone.options(user))
+
     def _factor(self, login: _Login, *, now: datetime) -> Awaitable[Decision]:
         """radmfa's factor: an inline code's check awaited by the caller itself, else second_factor."""
         if login.code is not None:
             assert login.user is not None and login.tokens is not None
             return self._inline_code(login, login.user, login.tokens, login.code, now=now)
+        if self.phone is None and login.tokens:  # codes only: second_factor's challenge, its awaitable
+            return self._ask_code(login, now=now)
         return self.second_factor(login, now=now)
 
     def _screened(self, login: _Login, tokens: list[Token]) -> None:
@@ -258,8 +272,13 @@ class Pipeline:
                 return decided
         if not login.tokens:  # only phone methods, none usable for this client
             return reject("no factor enrolled", self.mfa.no_factor_message)
+        return await self._ask_code(login, now=now)
+
+    def _ask_code(self, login: _Login, *, now: datetime) -> Awaitable[Decision]:
+        """A challenge for a code from one of the user's tokens: Challenges.ask's awaitable."""
+        assert login.user is not None and login.tokens is not None
         opened = self.challenges.open(login.request, self.otp.method(login.tokens), login.attrs, now=now)
-        return await self.challenges.ask(
+        return self.challenges.ask(
             opened, self.otp.start(login.user, login.tokens), "challenge sent", user=login.user, tokens=login.tokens,
             name=login.name,
         )

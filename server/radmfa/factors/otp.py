@@ -46,8 +46,13 @@ class OtpFactor:
         user's tokens, `totp` when they have any TOTP token."""
         if check is not None and check.kind:
             return check.kind
-        kinds = {t.kind for t in tokens if t.kind in self.kinds}  # of the usable ones
-        return "hotp" if kinds == {"hotp"} else "totp"
+        hotp_only = False  # of the usable ones: some, and all HOTP
+        for token in tokens:
+            if token.kind in self.kinds:
+                if token.kind != "hotp":
+                    return "totp"
+                hotp_only = True
+        return "hotp" if hotp_only else "totp"
 
     def start(self, user: User, tokens: list[Token]) -> str:
         return self.prompt
@@ -69,12 +74,17 @@ class OtpFactor:
     async def verify(
         self, tokens: list[Token], code: bytes, *, now: datetime, success: MfaSuccess | None = None
     ) -> CodeCheck:
-        candidates = [t for t in tokens if t.kind in self.kinds and not self.locked(t, now=now)]  # usable, not locked
+        kinds, limit = self.kinds, self.max_failures
+        # usable, not locked (locked() only for a token with enough failures to be)
+        candidates = [t for t in tokens if t.kind in kinds and (t.fail_count < limit or not self.locked(t, now=now))]
         if not candidates:
             return CodeCheck(False, "too many wrong codes; token locked")
         replayed = False
         for token in candidates:
-            step = self._match(token, code, now)
+            step = (  # _match, without a call of its own
+                hotp.matching_counter(token, code, window=self.hotp_window) if token.kind == "hotp"
+                else matching_step(token, code, now=now, window=self.totp_window)
+            )
             if step is None:
                 continue
             # RFC 6238 §5.2 / RFC 4226 §7.2: the step or counter moves forward
@@ -90,7 +100,8 @@ class OtpFactor:
         """The first usable token, not locked, whose code ``code`` is, with
         its step (verify()'s first match, without the store)."""
         for token in tokens:
-            if token.kind not in self.kinds or self.locked(token, now=now):  # not usable, or locked
+            if token.kind not in self.kinds or (token.fail_count >= self.max_failures
+                                                and self.locked(token, now=now)):  # not usable, or locked
                 continue
             step = self._match(token, code, now)
             if step is not None:

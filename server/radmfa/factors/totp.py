@@ -74,18 +74,29 @@ _WORD = struct.Struct(">I").unpack_from  # the four octets at the truncation off
 
 
 def matching_step(token: Token, code: bytes, *, now: datetime, window: int) -> int | None:
-    """The time step whose code equals ``code`` within ±window steps, or None.
+    """The latest time step whose code equals ``code`` within ±window steps, or None.
 
-    Every candidate is compared (constant-time each), so timing does not
-    reveal which step matched.
+    The current step and the later ones are computed first and the earlier
+    ones only when none of those matches: nearly every code is the current
+    step's, and the answer is the same as computing the whole window (the
+    latest match wins, so a code that two steps share consumes the later
+    one). Each candidate computed is compared in constant time, and a wrong
+    code computes every step of the window: what the time taken can tell is
+    only whether a correct code was an earlier step's, which the store's
+    answer to a correct code tells anyway.
     """
     if len(code) != token.digits or not code.isdigit():
         return None
     current = int(now.timestamp()) // token.period
+    found = _latest(token, code, current, current + window + 1)
+    return found if found is not None else _latest(token, code, current - window, current)
+
+
+def _latest(token: Token, code: bytes, start: int, stop: int) -> int | None:
+    """The last step of ``start`` … ``stop - 1`` whose code is ``code``; every candidate compared."""
     found = None
-    step = current - window
-    for candidate in codes(token.secret, range(step, current + window + 1), digits=token.digits,
-                           algorithm=token.algorithm):
+    step = start
+    for candidate in codes(token.secret, range(start, stop), digits=token.digits, algorithm=token.algorithm):
         if hmac.compare_digest(candidate, code):
             found = step
         step += 1
