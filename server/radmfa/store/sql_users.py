@@ -35,35 +35,59 @@ _TOKEN_COLUMNS = len(_TOKENS.split(","))
 LOGIN_VIEW_COLUMNS = _USER_COLUMNS + _TOKEN_COLUMNS
 
 
-# The same view packed for SQLite: the user's and the token's text and
-# integer columns each as one JSON array, their REAL and BLOB columns as they
-# are (JSON keeps 15 digits of a REAL, and holds no BLOB). Python's sqlite3
-# pays about a thousand instructions per result column on every execute
-# (the cursor's description, the lock released around each column's type);
-# 29 columns become 7, and the cache keys below hash 3 and 4 values, not 16
-# and 13. Read by UsersSql._packed_view.
+# The same view packed for SQLite: the user's columns as one JSON array, the
+# token's as another beside its seed's ciphertext (a BLOB, which JSON does
+# not hold), so that a row is three result columns, not 29. Python's
+# sqlite3 pays about a thousand instructions per result column on every
+# execute (the cursor's description, built anew each time: a name and a
+# 7-tuple per column) and on every row (the lock released around each
+# column's type), more than a value costs to write into JSON and to scan;
+# the cache keys below are the arrays' texts. JSON keeps only 15 digits of a
+# REAL, so a time goes in as a whole number of ticks of 2**-22 s: exact for
+# every time from 2004 on (a double of 2**30 or more has no finer bit), and
+# each array ends with a flag saying that each of its times was (checked in
+# SQL: the whole number, divided back, equals the stored REAL). A row whose
+# flag is not 1 is read again as the plain columns (_packed_view says None).
+# Read by UsersSql._packed_view.
+_TICKS = 4194304  # 2**22 a second
+
+
+def _ticks(column: str) -> str:
+    return f"CAST({column} * {_TICKS} AS INTEGER)"
+
+
+def _exact(column: str) -> str:
+    """1 when ``column`` is a whole number of ticks (NULL when it is NULL)."""
+    return f"{_ticks(column)} / {_TICKS}.0 = {column}"
+
+
 _USERS_PACKED = (
-    "json_array(u.id, u.name, u.email, u.mobile, u.first_name, u.last_name, u.password_hash, "
-    "u.office_phone, u.language, u.default_method, u.state, u.blocked_reason, u.state_before_block, "
-    "u.push_enrolled), u.created_at, u.blocked_until"
+    "json_array({bypass}, u.id, u.name, u.email, u.mobile, u.first_name, u.last_name, u.password_hash, "
+    f"{_ticks('u.created_at')}, u.office_phone, u.language, u.default_method, u.state, "
+    f"{_ticks('u.blocked_until')}, u.blocked_reason, u.state_before_block, u.push_enrolled, "
+    f"{_exact('u.created_at')} AND IFNULL({_exact('u.blocked_until')}, 1)) AS usr"
 )
 _TOKENS_PACKED = (
-    "IIF(t.id IS NULL, NULL, json_array(t.id, t.kind, t.digits, t.period, t.algorithm, t.last_step, "
-    "t.label, t.fail_count, t.serial)), t.secret_enc, t.created_at, t.failed_at"
+    "IIF(t.id IS NULL, NULL, json_array(t.id, t.kind, t.digits, t.period, t.algorithm, "
+    f"t.last_step, t.label, {_ticks('t.created_at')}, t.fail_count, {_ticks('t.failed_at')}, t.serial, "
+    f"{_exact('t.created_at')} AND IFNULL({_exact('t.failed_at')}, 1))) AS tok, t.secret_enc AS sec"
 )
-PACKED_VIEW_COLUMNS = 7
+PACKED_VIEW_COLUMNS = 3
 # The C scanner json.loads runs, called straight: loads' own Python layers
 # cost more than scanning these arrays.
 _scan = make_scanner(cast(Any, json.JSONDecoder()))
 
 
-def login_view_sql(more: str = "", *, packed: bool = False) -> str:
+def login_view_sql(more: str = "", *, packed: bool = False, bypass: str = "") -> str:
     """The user and their tokens in one statement (the user row repeats once
     per token), with the columns ``more`` after theirs; one parameter, the
     name_key, after those ``more`` takes. ``packed``: SQLite's packed
-    columns (PACKED_VIEW_COLUMNS of them, for UsersSql._packed_view)."""
+    columns (PACKED_VIEW_COLUMNS of them, for UsersSql._packed_view), with
+    ``bypass`` (0 when not given; its parameters come first) as the user
+    array's first value."""
     extra = f", {more}" if more else ""
-    columns = f"{_USERS_PACKED}, {_TOKENS_PACKED}" if packed else f"{_USERS}, {_TOKENS}"
+    users = _USERS_PACKED.format(bypass=bypass or "0") if packed else _USERS
+    columns = f"{users}, {_TOKENS_PACKED if packed else _TOKENS}"
     return (
         f"SELECT {columns}{extra} FROM users u LEFT JOIN tokens t ON t.user_id = u.id "
         "WHERE u.name_key = ? ORDER BY t.id"
@@ -118,8 +142,8 @@ class UsersSql(SqlBase):
         # build than the read that found it): the second leg of a challenge
         # and a user's next login read the same rows. Any change to a row is
         # a miss; the objects are immutable, so sharing them is safe.
-        self._users: dict[tuple[object, ...], User] = {}
-        self._tokens: dict[tuple[object, ...], Token] = {}
+        self._users: dict[object, User] = {}
+        self._tokens: dict[object, Token] = {}
 
     # -- users -------------------------------------------------------------------
     # Users are looked up by name_key(name), never by the name as given: the
@@ -284,9 +308,12 @@ class UsersSql(SqlBase):
 
     async def login_view(self, username: str) -> tuple[User | None, list[Token]]:
         # One round trip on the hot path: the user row repeats once per token.
+        key = name_key(username)
         if self._packed_view_sql:
-            return self._packed_view(await self._read(PACKED_VIEW_SQL, name_key(username)))
-        return self._view(await self._read(LOGIN_VIEW_SQL, name_key(username)))
+            view = self._packed_view(await self._read(PACKED_VIEW_SQL, key))
+            if view is not None:
+                return view[0], view[1]
+        return self._view(await self._read(LOGIN_VIEW_SQL, key))
 
     def _view(self, rows: Sequence[Row]) -> tuple[User | None, list[Token]]:
         """login_view's rows (LOGIN_VIEW_SQL) as the user and their tokens."""
@@ -307,29 +334,35 @@ class UsersSql(SqlBase):
             tokens.append(token)
         return user, tokens
 
-    def _packed_view(self, rows: Sequence[Row]) -> tuple[User | None, list[Token]]:
-        """The rows of login_view_sql(packed=True) as the user and their
-        tokens: the same objects _view builds from the plain columns."""
+    def _packed_view(self, rows: Sequence[Row]) -> tuple[User | None, list[Token], bool] | None:
+        """The rows of login_view_sql(packed=True) as the user, their tokens
+        (the same objects _view builds from the plain columns) and the user
+        array's first value (an open bypass); None when a time in them is
+        not a whole number of ticks: then the plain columns are to be read."""
         if not rows:
-            return None, []
-        first = rows[0]
-        key = tuple(first[:3])
-        user = self._users.get(key)
+            return None, [], False
+        text = rows[0][0]
+        user = self._users.get(text)
         if user is None:
-            c = _scan(first[0], 0)[0]
-            user = _remember(self._users, key, _user((*c[:7], first[1], *c[7:11], first[2], *c[11:])))
+            c = _scan(text, 0)[0]
+            if not c[17]:
+                return None
+            user = _remember(self._users, text, _packed_user(c))
         tokens = []
         for row in rows:
-            if row[3] is None:
+            packed = row[1]
+            if packed is None:
                 continue
-            token_key = (user.name, *row[3:7])
+            token_key = (user.name, packed, row[2])
             token = self._tokens.get(token_key)
             if token is None:
-                c = _scan(row[3], 0)[0]
-                plain = (c[0], c[1], row[4], c[2], c[3], c[4], c[5], c[6], row[5], c[7], row[6], c[8])
-                token = _remember(self._tokens, token_key, self._token(plain, 0, user.name))
+                c = _scan(packed, 0)[0]
+                if not c[11]:
+                    return None
+                token = _remember(self._tokens, token_key, self._packed_token(c, bytes(row[2]), user.name))
             tokens.append(token)
-        return user, tokens
+        # json_array writes the first value, 0 or 1, right after its "[".
+        return user, tokens, text[1] == "1"
 
     def consume_otp_step(self, token_id: int, step: int, *, success: MfaSuccess | None = None) -> Awaitable[bool]:
         return self._consume_otp_step(token_id, step, success)
@@ -387,6 +420,32 @@ class UsersSql(SqlBase):
         )
 
 
+    def _packed_token(self, c: list[Any], sealed_seed: bytes, username: str) -> Token:
+        """_token from a scanned token array of login_view_sql(packed=True)
+        and the seed's ciphertext."""
+        token_id = c[0]
+        sealed = (token_id, sealed_seed)
+        secret = self._seeds.get(sealed)
+        if secret is None:
+            secret = _remember(self._seeds, sealed, self._cipher.decrypt(sealed_seed, context=_token_aad(token_id)))
+        failed_at = c[9]
+        return Token(
+            token_id,
+            username,
+            c[1],
+            secret,
+            c[2],
+            c[3],
+            c[4],
+            c[5],
+            c[6],
+            from_epoch(c[7] / _TICKS),
+            c[8],
+            None if failed_at is None else from_epoch(failed_at / _TICKS),
+            c[10],
+        )
+
+
 def _remember(memo: dict[_K, _V], key: _K, value: _V) -> _V:
     """Keep ``value`` under ``key`` in one of the bounded in-memory maps
     (SEED_CACHE_SIZE entries at most: when full, it starts over)."""
@@ -426,4 +485,28 @@ def _user(row: Row) -> User:
         row[13],
         None if before is None else UserState(before),
         bool(row[15]),
+    )
+
+
+def _packed_user(c: list[Any]) -> User:
+    """_user from a scanned user array of login_view_sql(packed=True) (its
+    first value, the bypass, is not the user's)."""
+    blocked_until, before = c[13], c[15]
+    return User(
+        c[1],
+        c[2],
+        c[3],
+        c[4],
+        c[5],
+        c[6],
+        c[7],
+        from_epoch(c[8] / _TICKS),
+        c[9],
+        c[10],
+        c[11],
+        _STATES.get(c[12]) or UserState(c[12]),
+        None if blocked_until is None else from_epoch(blocked_until / _TICKS),
+        c[14],
+        None if before is None else UserState(before),
+        bool(c[16]),
     )
