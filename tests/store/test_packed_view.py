@@ -1,24 +1,18 @@
-"""SQLite reads a login's user and tokens as a few packed columns (a JSON
-array of the user's columns, one of the token's, times in them as whole
-ticks of 2**-22 s, the seed's ciphertext as it is): the objects must be
-exactly those the plain columns give, whatever the values hold; a time the
-ticks cannot carry is read from the plain columns; and a row changed behind
-the store's back must be read anew."""
+"""SQLite reads a login's user and tokens as a few packed columns (JSON
+arrays for the text and integer columns, the open bypass first in the
+user's, REAL and BLOB columns as they are): the objects must be exactly
+those the plain columns give, whatever the values hold, and a row changed
+behind the store's back must be read anew."""
 
 from __future__ import annotations
 
-import json
-import random
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from radmfa.core.model import NewToken, NewUser, UserState
-from radmfa.store import open_store, sql_users
-from radmfa.store.codec import from_epoch
+from radmfa.store import open_store
 from radmfa.store.sqlite import SqliteStore
 from tests.store.test_contract import HASH, NOW
 
@@ -94,6 +88,31 @@ async def test_a_packed_row_changed_behind_the_stores_back_is_read_anew(tmp_path
         await other.close()
 
 
+async def test_the_open_bypass_read_with_the_user_follows_every_change(tmp_path: Path) -> None:
+    """The bypass is the first value of the user's array: a user whose
+    objects the store kept still gets the bypass as it is now."""
+    store, other = await _open(tmp_path), await _open(tmp_path)
+
+    async def bypass_open() -> bool:
+        user, _, view = await store.login_exemption_view("carol", scopes=(), station="", client="vpn1", now=NOW)
+        assert user is not None and user.name == "carol"
+        return view.bypass_open
+
+    try:
+        await _everything(store)
+        assert await bypass_open()
+        user = (await store.login_view("carol"))[0]
+        assert user is not None
+        assert await other.consume_bypass(user.id, client="vpn1", station="", now=NOW) is not None
+        assert not await bypass_open() and not await bypass_open()
+        await other.create_bypass("carol", seconds=60, reason="again", created_by="hd", now=NOW)
+        assert await bypass_open()
+        assert (await store.login_view("carol"))[0] == user
+    finally:
+        await store.close()
+        await other.close()
+
+
 async def test_without_json_functions_the_plain_columns_are_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -106,87 +125,6 @@ async def test_without_json_functions_the_plain_columns_are_read(
         assert user is not None and user.email == ODD and len(tokens) == 2
     finally:
         await store.close()
-
-
-def _spy(store: SqliteStore) -> list[object]:
-    """What each of ``store``'s packed reads gave (None: it fell back to the plain columns)."""
-    seen: list[object] = []
-    packed = store._packed_view  # noqa: SLF001
-
-    def spied(rows: Any) -> Any:
-        seen.append(view := packed(rows))
-        return view
-
-    store._packed_view = spied  # type: ignore[method-assign]  # noqa: SLF001
-    return seen
-
-
-async def _same_as_plain(packed: SqliteStore, plain: SqliteStore, name: str) -> None:
-    assert await packed.login_view(name) == await plain.login_view(name)
-    for scopes, station in (((), ""), (("vpn1",), "10.0.0.7")):
-        view = await packed.login_exemption_view(name, scopes=scopes, station=station, client="vpn1", now=NOW)
-        assert view == await plain.login_exemption_view(name, scopes=scopes, station=station, client="vpn1", now=NOW)
-
-
-# Stored times that whole ticks of 2**-22 s cannot carry: before 2004 with
-# finer bits than that (a second before 2**30 s among them), before 1970, tiny.
-INEXACT = (0.1, 2.0**29 + 2.0**-23, 1073741823.9999999, -1.3, 1e-300)
-TIMES = (("users", "created_at"), ("users", "blocked_until"), ("tokens", "created_at"), ("tokens", "failed_at"))
-
-
-async def test_a_time_the_ticks_cannot_carry_is_read_from_the_plain_columns(tmp_path: Path) -> None:
-    packed, plain = await _open(tmp_path), await _open(tmp_path)
-    plain._packed_view_sql = False  # noqa: SLF001
-    seen = _spy(packed)
-    try:
-        await _everything(packed)
-        db = sqlite3.connect(tmp_path / "radmfa.db", isolation_level=None)
-        for table, column in TIMES:
-            for value in INEXACT:
-                db.execute(f"UPDATE {table} SET {column} = ?", (value,))  # noqa: S608
-                seen.clear()
-                await _same_as_plain(packed, plain, "alice")
-                assert seen and all(view is None for view in seen)
-                user, tokens = await packed.login_view("alice")
-                assert getattr(user if table == "users" else tokens[0], column) == from_epoch(value)
-            db.execute(f"UPDATE {table} SET {column} = ?", (1893499200.25,))  # noqa: S608
-        db.execute("UPDATE users SET created_at = ?", (-1.5,))  # before 1970, whole ticks: carried
-        db.close()
-        seen.clear()
-        await _same_as_plain(packed, plain, "alice")
-        assert seen and all(view is not None for view in seen)
-    finally:
-        await packed.close()
-        await plain.close()
-
-
-async def test_every_time_from_2004_on_is_carried_exactly(tmp_path: Path) -> None:
-    """Any double from 2**30 s (January 2004) to the last datetime: its
-    ticks are whole, divide back to the very same double, and the packed
-    read builds what the plain columns build."""
-    packed, plain = await _open(tmp_path), await _open(tmp_path)
-    plain._packed_view_sql = False  # noqa: SLF001
-    seen = _spy(packed)
-    pick = random.Random(17)
-    values = [2.0**30, 2.0**31 - 2.0**-22, 2.0**37, 1893499200.000001]
-    values += [pick.uniform(2.0**30, 2.0**37.8) for _ in range(60)]
-    try:
-        await _everything(packed)
-        db = sqlite3.connect(tmp_path / "radmfa.db", isolation_level=None)
-        for value in values:
-            for table, column in TIMES:
-                db.execute(f"UPDATE {table} SET {column} = ?", (value,))  # noqa: S608
-            user_array, token_array, _ = db.execute(sql_users.PACKED_VIEW_SQL, ("alice",)).fetchone()
-            user, token = json.loads(user_array), json.loads(token_array)
-            assert user[17] == 1 and token[11] == 1
-            assert [user[8] / 2**22, user[13] / 2**22, token[7] / 2**22, token[9] / 2**22] == [value] * 4
-            seen.clear()
-            await _same_as_plain(packed, plain, "alice")
-            assert seen and all(view is not None for view in seen)
-        db.close()
-    finally:
-        await packed.close()
-        await plain.close()
 
 
 def test_rows_build_users_and_tokens_field_by_field() -> None:

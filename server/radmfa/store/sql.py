@@ -116,24 +116,18 @@ class SqlStore(
         if station:
             args += [station, client]
         args.append(name_key(username))
-        view = None
-        if self._packed_view_sql:
-            sql = _exemption_view_sql(n, bool(station), True)
-            rows = self._read_now(sql, args)  # SQLite: on this thread, no coroutine made for the read
-            if rows is None:
-                rows = await self._fetch(sql, *args)
-            view = self._packed_view(rows)
+        packed = self._packed_view_sql
+        sql = _exemption_view_sql(n, bool(station), packed)
+        rows = self._read_now(sql, args)  # SQLite: on this thread, no coroutine made for the read
+        if rows is None:
+            rows = await self._fetch(sql, *args)
+        if packed:
+            user, tokens, bypass = self._packed_view(rows)
             skip = PACKED_VIEW_COLUMNS
-        if view is None:  # not packed, or a time the packed columns could not carry
-            sql = _exemption_view_sql(n, bool(station))
-            rows = self._read_now(sql, args)
-            if rows is None:
-                rows = await self._fetch(sql, *args)
+        else:
             user, tokens = self._view(rows)
             bypass = bool(rows) and bool(rows[0][LOGIN_VIEW_COLUMNS])
             skip = LOGIN_VIEW_COLUMNS + 1
-        else:
-            user, tokens, bypass = view
         if not rows:
             return user, tokens, _NONE_STORED
         extra = rows[0][skip:]  # each scope's cache time, then the remembered station's

@@ -35,44 +35,25 @@ _TOKEN_COLUMNS = len(_TOKENS.split(","))
 LOGIN_VIEW_COLUMNS = _USER_COLUMNS + _TOKEN_COLUMNS
 
 
-# The same view packed for SQLite: the user's columns as one JSON array, the
-# token's as another beside its seed's ciphertext (a BLOB, which JSON does
-# not hold), so that a row is three result columns, not 29. Python's
-# sqlite3 pays about a thousand instructions per result column on every
-# execute (the cursor's description, built anew each time: a name and a
+# The same view packed for SQLite: the user's and the token's text and
+# integer columns each as one JSON array, their REAL and BLOB columns as they
+# are (JSON keeps 15 digits of a REAL, and holds no BLOB). Python's sqlite3
+# pays about a thousand instructions per result column on every execute
+# (the cursor's description, built anew each time: a name decoded and a
 # 7-tuple per column) and on every row (the lock released around each
-# column's type), more than a value costs to write into JSON and to scan;
-# the cache keys below are the arrays' texts. JSON keeps only 15 digits of a
-# REAL, so a time goes in as a whole number of ticks of 2**-22 s: exact for
-# every time from 2004 on (a double of 2**30 or more has no finer bit), and
-# each array ends with a flag saying that each of its times was (checked in
-# SQL: the whole number, divided back, equals the stored REAL). A row whose
-# flag is not 1 is read again as the plain columns (_packed_view says None).
-# Read by UsersSql._packed_view.
-_TICKS = 4194304  # 2**22 a second
-
-
-def _ticks(column: str) -> str:
-    return f"CAST({column} * {_TICKS} AS INTEGER)"
-
-
-def _exact(column: str) -> str:
-    """1 when ``column`` is a whole number of ticks (NULL when it is NULL)."""
-    return f"{_ticks(column)} / {_TICKS}.0 = {column}"
-
-
+# column's type); 29 columns become 7, each with a short name, and the cache
+# keys below hash 3 and 5 values, not 16 and 13. The user's array starts
+# with ``{bypass}`` (login_view_sql's argument). Read by UsersSql._packed_view.
 _USERS_PACKED = (
     "json_array({bypass}, u.id, u.name, u.email, u.mobile, u.first_name, u.last_name, u.password_hash, "
-    f"{_ticks('u.created_at')}, u.office_phone, u.language, u.default_method, u.state, "
-    f"{_ticks('u.blocked_until')}, u.blocked_reason, u.state_before_block, u.push_enrolled, "
-    f"{_exact('u.created_at')} AND IFNULL({_exact('u.blocked_until')}, 1)) AS usr"
+    "u.office_phone, u.language, u.default_method, u.state, u.blocked_reason, u.state_before_block, "
+    "u.push_enrolled) AS usr, u.created_at AS uc, u.blocked_until AS ub"
 )
 _TOKENS_PACKED = (
-    "IIF(t.id IS NULL, NULL, json_array(t.id, t.kind, t.digits, t.period, t.algorithm, "
-    f"t.last_step, t.label, {_ticks('t.created_at')}, t.fail_count, {_ticks('t.failed_at')}, t.serial, "
-    f"{_exact('t.created_at')} AND IFNULL({_exact('t.failed_at')}, 1))) AS tok, t.secret_enc AS sec"
+    "IIF(t.id IS NULL, NULL, json_array(t.id, t.kind, t.digits, t.period, t.algorithm, t.last_step, "
+    "t.label, t.fail_count, t.serial)) AS tok, t.secret_enc AS sec, t.created_at AS tc, t.failed_at AS tf"
 )
-PACKED_VIEW_COLUMNS = 3
+PACKED_VIEW_COLUMNS = 7
 # The C scanner json.loads runs, called straight: loads' own Python layers
 # cost more than scanning these arrays.
 _scan = make_scanner(cast(Any, json.JSONDecoder()))
@@ -308,12 +289,9 @@ class UsersSql(SqlBase):
 
     async def login_view(self, username: str) -> tuple[User | None, list[Token]]:
         # One round trip on the hot path: the user row repeats once per token.
-        key = name_key(username)
         if self._packed_view_sql:
-            view = self._packed_view(await self._read(PACKED_VIEW_SQL, key))
-            if view is not None:
-                return view[0], view[1]
-        return self._view(await self._read(LOGIN_VIEW_SQL, key))
+            return self._packed_view(await self._read(PACKED_VIEW_SQL, name_key(username)))[:2]
+        return self._view(await self._read(LOGIN_VIEW_SQL, name_key(username)))
 
     def _view(self, rows: Sequence[Row]) -> tuple[User | None, list[Token]]:
         """login_view's rows (LOGIN_VIEW_SQL) as the user and their tokens."""
@@ -334,32 +312,27 @@ class UsersSql(SqlBase):
             tokens.append(token)
         return user, tokens
 
-    def _packed_view(self, rows: Sequence[Row]) -> tuple[User | None, list[Token], bool] | None:
+    def _packed_view(self, rows: Sequence[Row]) -> tuple[User | None, list[Token], bool]:
         """The rows of login_view_sql(packed=True) as the user, their tokens
         (the same objects _view builds from the plain columns) and the user
-        array's first value (an open bypass); None when a time in them is
-        not a whole number of ticks: then the plain columns are to be read."""
+        array's first value (an open bypass)."""
         if not rows:
             return None, [], False
-        text = rows[0][0]
-        user = self._users.get(text)
+        first = rows[0]
+        text = first[0]
+        key = (text, first[1], first[2])
+        user = self._users.get(key)
         if user is None:
-            c = _scan(text, 0)[0]
-            if not c[17]:
-                return None
-            user = _remember(self._users, text, _packed_user(c))
+            user = _remember(self._users, key, _packed_user(_scan(text, 0)[0], first[1], first[2]))
         tokens = []
         for row in rows:
-            packed = row[1]
+            packed = row[3]
             if packed is None:
                 continue
-            token_key = (user.name, packed, row[2])
+            token_key = (user.name, packed, row[4], row[5], row[6])
             token = self._tokens.get(token_key)
             if token is None:
-                c = _scan(packed, 0)[0]
-                if not c[11]:
-                    return None
-                token = _remember(self._tokens, token_key, self._packed_token(c, bytes(row[2]), user.name))
+                token = _remember(self._tokens, token_key, self._packed_token(_scan(packed, 0)[0], row, user.name))
             tokens.append(token)
         # json_array writes the first value, 0 or 1, right after its "[".
         return user, tokens, text[1] == "1"
@@ -419,16 +392,15 @@ class UsersSql(SqlBase):
             row[i + 11],
         )
 
-
-    def _packed_token(self, c: list[Any], sealed_seed: bytes, username: str) -> Token:
+    def _packed_token(self, c: list[Any], row: Row, username: str) -> Token:
         """_token from a scanned token array of login_view_sql(packed=True)
-        and the seed's ciphertext."""
+        and the row's seed ciphertext and times."""
         token_id = c[0]
-        sealed = (token_id, sealed_seed)
+        sealed = (token_id, bytes(row[4]))
         secret = self._seeds.get(sealed)
         if secret is None:
-            secret = _remember(self._seeds, sealed, self._cipher.decrypt(sealed_seed, context=_token_aad(token_id)))
-        failed_at = c[9]
+            secret = _remember(self._seeds, sealed, self._cipher.decrypt(sealed[1], context=_token_aad(token_id)))
+        failed_at = row[6]
         return Token(
             token_id,
             username,
@@ -439,10 +411,10 @@ class UsersSql(SqlBase):
             c[4],
             c[5],
             c[6],
-            from_epoch(c[7] / _TICKS),
+            from_epoch(row[5]),
+            c[7],
+            None if failed_at is None else from_epoch(failed_at),
             c[8],
-            None if failed_at is None else from_epoch(failed_at / _TICKS),
-            c[10],
         )
 
 
@@ -488,10 +460,10 @@ def _user(row: Row) -> User:
     )
 
 
-def _packed_user(c: list[Any]) -> User:
+def _packed_user(c: list[Any], created_at: float, blocked_until: float | None) -> User:
     """_user from a scanned user array of login_view_sql(packed=True) (its
-    first value, the bypass, is not the user's)."""
-    blocked_until, before = c[13], c[15]
+    first value, the bypass, is not the user's) and the row's two times."""
+    before = c[13]
     return User(
         c[1],
         c[2],
@@ -500,13 +472,13 @@ def _packed_user(c: list[Any]) -> User:
         c[5],
         c[6],
         c[7],
-        from_epoch(c[8] / _TICKS),
+        from_epoch(created_at),
+        c[8],
         c[9],
         c[10],
-        c[11],
-        _STATES.get(c[12]) or UserState(c[12]),
-        None if blocked_until is None else from_epoch(blocked_until / _TICKS),
-        c[14],
+        _STATES.get(c[11]) or UserState(c[11]),
+        None if blocked_until is None else from_epoch(blocked_until),
+        c[12],
         None if before is None else UserState(before),
-        bool(c[16]),
+        bool(c[14]),
     )
