@@ -1,7 +1,8 @@
 """SQLite reads a login's user and tokens as a few packed columns (JSON
-arrays for the text and integer columns, REAL and BLOB columns as they are):
-the objects must be exactly those the plain columns give, whatever the
-values hold, and a row changed behind the store's back must be read anew."""
+arrays for the text and integer columns, the open bypass first in the
+user's, REAL and BLOB columns as they are): the objects must be exactly
+those the plain columns give, whatever the values hold, and a row changed
+behind the store's back must be read anew."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ async def _everything(store: SqliteStore) -> None:
     await store.add_user(NewUser("bob"))  # no token, nearly every column NULL
     await store.add_user(NewUser("carol", state=UserState.DISABLED))
     await store.add_token("carol", NewToken("totp", b"c" * 20))
+    await store.create_bypass("carol", seconds=60, reason=ODD, created_by="hd", now=NOW)
 
 
 async def test_packed_reads_build_what_the_plain_columns_build(tmp_path: Path) -> None:
@@ -81,6 +83,31 @@ async def test_a_packed_row_changed_behind_the_stores_back_is_read_anew(tmp_path
         _, tokens = await store.login_view("alice")
         assert tokens[0].fail_count == 2 and tokens[0].failed_at == NOW + timedelta(seconds=5)
         assert (await store.login_view("alice")) == (await other.login_view("alice"))
+    finally:
+        await store.close()
+        await other.close()
+
+
+async def test_the_open_bypass_read_with_the_user_follows_every_change(tmp_path: Path) -> None:
+    """The bypass is the first value of the user's array: a user whose
+    objects the store kept still gets the bypass as it is now."""
+    store, other = await _open(tmp_path), await _open(tmp_path)
+
+    async def bypass_open() -> bool:
+        user, _, view = await store.login_exemption_view("carol", scopes=(), station="", client="vpn1", now=NOW)
+        assert user is not None and user.name == "carol"
+        return view.bypass_open
+
+    try:
+        await _everything(store)
+        assert await bypass_open()
+        user = (await store.login_view("carol"))[0]
+        assert user is not None
+        assert await other.consume_bypass(user.id, client="vpn1", station="", now=NOW) is not None
+        assert not await bypass_open() and not await bypass_open()
+        await other.create_bypass("carol", seconds=60, reason="again", created_by="hd", now=NOW)
+        assert await bypass_open()
+        assert (await store.login_view("carol"))[0] == user
     finally:
         await store.close()
         await other.close()

@@ -121,18 +121,24 @@ class SqlStore(
         rows = self._read_now(sql, args)  # SQLite: on this thread, no coroutine made for the read
         if rows is None:
             rows = await self._fetch(sql, *args)
-        user, tokens = self._packed_view(rows) if packed else self._view(rows)
+        if packed:
+            user, tokens, bypass = self._packed_view(rows)
+            skip = PACKED_VIEW_COLUMNS
+        else:
+            user, tokens = self._view(rows)
+            bypass = bool(rows) and bool(rows[0][LOGIN_VIEW_COLUMNS])
+            skip = LOGIN_VIEW_COLUMNS + 1
         if not rows:
             return user, tokens, _NONE_STORED
-        extra = rows[0][PACKED_VIEW_COLUMNS if packed else LOGIN_VIEW_COLUMNS :]
+        extra = rows[0][skip:]  # each scope's cache time, then the remembered station's
         cache: dict[str, datetime] = {}
         if n:
-            cache = {scope: from_epoch(t) for scope, t in zip(scopes, extra[1 : 1 + n], strict=True) if t is not None}
+            cache = {scope: from_epoch(t) for scope, t in zip(scopes, extra[:n], strict=True) if t is not None}
         remembered = extra[-1] if station else None
-        if not (extra[0] or cache or remembered is not None):
+        if not (bypass or cache or remembered is not None):
             return user, tokens, _NONE_STORED
         device = None if remembered is None else from_epoch(remembered)
-        return user, tokens, ExemptionView(bool(extra[0]), cache, device)
+        return user, tokens, ExemptionView(bypass, cache, device)
 
     def claim_code(self, claim: CodeClaim) -> Awaitable[Claimed]:
         return self._claim_code(claim)
@@ -178,11 +184,14 @@ def _exemption_view_sql(scopes: int, station: bool, packed: bool = False) -> str
     """login_exemption_view's statement for ``scopes`` cache scopes, with or
     without a station, on login_view's plain or packed columns; parameters:
     the time twice, each scope, station and client (with a station), the
-    name_key."""
-    columns = [
+    name_key. The open bypass is the first column after login_view's, or,
+    packed, the first value of the user's array; each scope's cache time
+    and the remembered station's time follow, as columns."""
+    bypass = (
         "EXISTS (SELECT 1 FROM bypasses b WHERE b.user_id = u.id AND b.used_at IS NULL "
         "AND b.cancelled_at IS NULL AND b.created_at <= ? AND b.expires_at > ?)"
-    ]
+    )
+    columns = [] if packed else [bypass]
     columns += ["(SELECT c.passed_at FROM mfa_cache c WHERE c.user_id = u.id AND c.scope = ?)"] * scopes
     if station:
         # The NAS is part of the match, as in exemption_view.
@@ -190,4 +199,7 @@ def _exemption_view_sql(scopes: int, station: bool, packed: bool = False) -> str
             "(SELECT d.remembered_at FROM remembered_devices d "
             "WHERE d.user_id = u.id AND d.station = ? AND d.client = ?)"
         )
-    return login_view_sql(", ".join(columns), packed=packed)
+    if packed:  # short names: the cursor's description decodes each column's name on every execute
+        columns = [f"{column} AS x{i}" for i, column in enumerate(columns)]
+        return login_view_sql(", ".join(columns), packed=True, bypass=bypass)
+    return login_view_sql(", ".join(columns))

@@ -39,17 +39,19 @@ LOGIN_VIEW_COLUMNS = _USER_COLUMNS + _TOKEN_COLUMNS
 # integer columns each as one JSON array, their REAL and BLOB columns as they
 # are (JSON keeps 15 digits of a REAL, and holds no BLOB). Python's sqlite3
 # pays about a thousand instructions per result column on every execute
-# (the cursor's description, the lock released around each column's type);
-# 29 columns become 7, and the cache keys below hash 3 and 4 values, not 16
-# and 13. Read by UsersSql._packed_view.
+# (the cursor's description, built anew each time: a name decoded and a
+# 7-tuple per column) and on every row (the lock released around each
+# column's type); 29 columns become 7, each with a short name, and the cache
+# keys below hash 3 and 5 values, not 16 and 13. The user's array starts
+# with ``{bypass}`` (login_view_sql's argument). Read by UsersSql._packed_view.
 _USERS_PACKED = (
-    "json_array(u.id, u.name, u.email, u.mobile, u.first_name, u.last_name, u.password_hash, "
+    "json_array({bypass}, u.id, u.name, u.email, u.mobile, u.first_name, u.last_name, u.password_hash, "
     "u.office_phone, u.language, u.default_method, u.state, u.blocked_reason, u.state_before_block, "
-    "u.push_enrolled), u.created_at, u.blocked_until"
+    "u.push_enrolled) AS usr, u.created_at AS uc, u.blocked_until AS ub"
 )
 _TOKENS_PACKED = (
     "IIF(t.id IS NULL, NULL, json_array(t.id, t.kind, t.digits, t.period, t.algorithm, t.last_step, "
-    "t.label, t.fail_count, t.serial)), t.secret_enc, t.created_at, t.failed_at"
+    "t.label, t.fail_count, t.serial)) AS tok, t.secret_enc AS sec, t.created_at AS tc, t.failed_at AS tf"
 )
 PACKED_VIEW_COLUMNS = 7
 # The C scanner json.loads runs, called straight: loads' own Python layers
@@ -57,13 +59,16 @@ PACKED_VIEW_COLUMNS = 7
 _scan = make_scanner(cast(Any, json.JSONDecoder()))
 
 
-def login_view_sql(more: str = "", *, packed: bool = False) -> str:
+def login_view_sql(more: str = "", *, packed: bool = False, bypass: str = "") -> str:
     """The user and their tokens in one statement (the user row repeats once
     per token), with the columns ``more`` after theirs; one parameter, the
     name_key, after those ``more`` takes. ``packed``: SQLite's packed
-    columns (PACKED_VIEW_COLUMNS of them, for UsersSql._packed_view)."""
+    columns (PACKED_VIEW_COLUMNS of them, for UsersSql._packed_view), with
+    ``bypass`` (0 when not given; its parameters come first) as the user
+    array's first value."""
     extra = f", {more}" if more else ""
-    columns = f"{_USERS_PACKED}, {_TOKENS_PACKED}" if packed else f"{_USERS}, {_TOKENS}"
+    users = _USERS_PACKED.format(bypass=bypass or "0") if packed else _USERS
+    columns = f"{users}, {_TOKENS_PACKED if packed else _TOKENS}"
     return (
         f"SELECT {columns}{extra} FROM users u LEFT JOIN tokens t ON t.user_id = u.id "
         "WHERE u.name_key = ? ORDER BY t.id"
@@ -118,8 +123,8 @@ class UsersSql(SqlBase):
         # build than the read that found it): the second leg of a challenge
         # and a user's next login read the same rows. Any change to a row is
         # a miss; the objects are immutable, so sharing them is safe.
-        self._users: dict[tuple[object, ...], User] = {}
-        self._tokens: dict[tuple[object, ...], Token] = {}
+        self._users: dict[object, User] = {}
+        self._tokens: dict[object, Token] = {}
 
     # -- users -------------------------------------------------------------------
     # Users are looked up by name_key(name), never by the name as given: the
@@ -285,7 +290,7 @@ class UsersSql(SqlBase):
     async def login_view(self, username: str) -> tuple[User | None, list[Token]]:
         # One round trip on the hot path: the user row repeats once per token.
         if self._packed_view_sql:
-            return self._packed_view(await self._read(PACKED_VIEW_SQL, name_key(username)))
+            return self._packed_view(await self._read(PACKED_VIEW_SQL, name_key(username)))[:2]
         return self._view(await self._read(LOGIN_VIEW_SQL, name_key(username)))
 
     def _view(self, rows: Sequence[Row]) -> tuple[User | None, list[Token]]:
@@ -307,29 +312,30 @@ class UsersSql(SqlBase):
             tokens.append(token)
         return user, tokens
 
-    def _packed_view(self, rows: Sequence[Row]) -> tuple[User | None, list[Token]]:
-        """The rows of login_view_sql(packed=True) as the user and their
-        tokens: the same objects _view builds from the plain columns."""
+    def _packed_view(self, rows: Sequence[Row]) -> tuple[User | None, list[Token], bool]:
+        """The rows of login_view_sql(packed=True) as the user, their tokens
+        (the same objects _view builds from the plain columns) and the user
+        array's first value (an open bypass)."""
         if not rows:
-            return None, []
+            return None, [], False
         first = rows[0]
-        key = tuple(first[:3])
+        text = first[0]
+        key = (text, first[1], first[2])
         user = self._users.get(key)
         if user is None:
-            c = _scan(first[0], 0)[0]
-            user = _remember(self._users, key, _user((*c[:7], first[1], *c[7:11], first[2], *c[11:])))
+            user = _remember(self._users, key, _packed_user(_scan(text, 0)[0], first[1], first[2]))
         tokens = []
         for row in rows:
-            if row[3] is None:
+            packed = row[3]
+            if packed is None:
                 continue
-            token_key = (user.name, *row[3:7])
+            token_key = (user.name, packed, row[4], row[5], row[6])
             token = self._tokens.get(token_key)
             if token is None:
-                c = _scan(row[3], 0)[0]
-                plain = (c[0], c[1], row[4], c[2], c[3], c[4], c[5], c[6], row[5], c[7], row[6], c[8])
-                token = _remember(self._tokens, token_key, self._token(plain, 0, user.name))
+                token = _remember(self._tokens, token_key, self._packed_token(_scan(packed, 0)[0], row, user.name))
             tokens.append(token)
-        return user, tokens
+        # json_array writes the first value, 0 or 1, right after its "[".
+        return user, tokens, text[1] == "1"
 
     def consume_otp_step(self, token_id: int, step: int, *, success: MfaSuccess | None = None) -> Awaitable[bool]:
         return self._consume_otp_step(token_id, step, success)
@@ -386,6 +392,31 @@ class UsersSql(SqlBase):
             row[i + 11],
         )
 
+    def _packed_token(self, c: list[Any], row: Row, username: str) -> Token:
+        """_token from a scanned token array of login_view_sql(packed=True)
+        and the row's seed ciphertext and times."""
+        token_id = c[0]
+        sealed = (token_id, bytes(row[4]))
+        secret = self._seeds.get(sealed)
+        if secret is None:
+            secret = _remember(self._seeds, sealed, self._cipher.decrypt(sealed[1], context=_token_aad(token_id)))
+        failed_at = row[6]
+        return Token(
+            token_id,
+            username,
+            c[1],
+            secret,
+            c[2],
+            c[3],
+            c[4],
+            c[5],
+            c[6],
+            from_epoch(row[5]),
+            c[7],
+            None if failed_at is None else from_epoch(failed_at),
+            c[8],
+        )
+
 
 def _remember(memo: dict[_K, _V], key: _K, value: _V) -> _V:
     """Keep ``value`` under ``key`` in one of the bounded in-memory maps
@@ -426,4 +457,28 @@ def _user(row: Row) -> User:
         row[13],
         None if before is None else UserState(before),
         bool(row[15]),
+    )
+
+
+def _packed_user(c: list[Any], created_at: float, blocked_until: float | None) -> User:
+    """_user from a scanned user array of login_view_sql(packed=True) (its
+    first value, the bypass, is not the user's) and the row's two times."""
+    before = c[13]
+    return User(
+        c[1],
+        c[2],
+        c[3],
+        c[4],
+        c[5],
+        c[6],
+        c[7],
+        from_epoch(created_at),
+        c[8],
+        c[9],
+        c[10],
+        _STATES.get(c[11]) or UserState(c[11]),
+        None if blocked_until is None else from_epoch(blocked_until),
+        c[12],
+        None if before is None else UserState(before),
+        bool(c[14]),
     )
