@@ -18,6 +18,9 @@ from collections.abc import Awaitable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+# At run time, not only for the type checker: Place's field is ClientPolicy,
+# and a NamedTuple compiled by mypyc evaluates its field types on import.
+from radmfa.config import ClientPolicy
 from radmfa.core import exemptions
 from radmfa.core.challenge import reject
 from radmfa.core.exemptions import Rule
@@ -35,7 +38,7 @@ from radmfa.core.model import (
 from radmfa.core.ports import AppPasswordCheck, ClientPolicies, ExemptionCheckStore, LockoutStore
 
 if TYPE_CHECKING:
-    from radmfa.config import ClientPolicy, MfaConfig
+    from radmfa.config import MfaConfig
 
 
 # Places kept by (client name, station), at most this many: most requests come

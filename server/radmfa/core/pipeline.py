@@ -22,6 +22,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+# At run time, not only for the type checker: _Login's field is ClientPolicy,
+# and a dataclass compiled by mypyc evaluates its field types on import.
+from radmfa.config import ClientPolicy
 from radmfa.core import methods, policy
 from radmfa.core import upstream_challenge as relay
 from radmfa.core.challenge import Challenges, new_state, reject
@@ -56,7 +59,7 @@ from radmfa.errors import UpstreamUnavailable
 from radmfa.radius.wire import STATE
 
 if TYPE_CHECKING:
-    from radmfa.config import ClientPolicy, MfaConfig
+    from radmfa.config import MfaConfig
 
 BAD_NAME = "bad user name"  # audit reasons (docs/operator-guide.md, "Reasons you will see")
 UNKNOWN_USER = "unknown user"

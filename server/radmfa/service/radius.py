@@ -28,7 +28,7 @@ from radmfa.errors import StoreError
 from radmfa.radius import crypto, packet, wire
 from radmfa.radius.blast import BlastGuard
 from radmfa.radius.clients import Client, ClientTable
-from radmfa.radius.dedup import NEW, DedupCache, Key, Seen
+from radmfa.radius.dedup import DedupCache, Key, Seen
 from radmfa.service.audit import AuditSink, log, recorded_device, recorded_phone
 from radmfa.service.fairness import Admission, FairShare
 from radmfa.service.flights import Flight, Flights
@@ -75,7 +75,8 @@ _USER_IPS_KEPT = 8192  # end-user addresses remembered as parsed
 # itself, every field given in order, is the same value without that frame.
 _new_record = tuple.__new__
 # Enum members compared against on every request, as globals (core/model.py says why).
-_RUN, _REJECT = Admission.RUN, Verdict.REJECT
+_RUN, _REJECT, _NEW = Admission.RUN, Verdict.REJECT, Seen.NEW
+# The attribute types _request looks for, as globals (not wire's attributes, read per attribute).
 _USER_NAME, _USER_PASSWORD, _STATE, _CALLING_STATION_ID = (
     wire.USER_NAME, wire.USER_PASSWORD, wire.STATE, wire.CALLING_STATION_ID)
 _USER_IP_TYPES = {"Framed-IP-Address": wire.FRAMED_IP_ADDRESS, "Calling-Station-Id": wire.CALLING_STATION_ID}
@@ -203,7 +204,9 @@ class RadiusService:
                 return self.drop("status_server_unhealthy", name)
             return transport.sendto(self._status_reply(frame, client), addr)
         seen = dedup.seen(key, frame.authenticator, now, frame.data)
-        if seen is not NEW:
+        # The kind, not the tuple's identity: compiled (mypyc), a tuple a
+        # function returns is a fresh object, never dedup.NEW itself.
+        if seen[0] is not _NEW:
             if seen[0] is Seen.FULL:
                 return self.drop("table_full", name)  # DUP-6: bounded; shed new work
             return self._duplicate(seen, addr, transport, client)

@@ -54,7 +54,7 @@ class SqliteStore(SqlStore):
     def __init__(self, path: str, cipher: SeedCipher) -> None:
         super().__init__(cipher)
         self._path = path
-        self._thread = DbThread("radmfa-sqlite")
+        self._db_thread = DbThread("radmfa-sqlite")
         self._conn: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None  # the event loop's, for _read
         self._closed = False
@@ -88,7 +88,7 @@ class SqliteStore(SqlStore):
             self._reader = None
         if self._conn is not None:
             await self._run(self._conn.close)
-        self._thread.stop()
+        self._db_thread.stop()
 
     async def migrate(self) -> None:
         await self._call(self._transaction, self._migrate)
@@ -322,7 +322,7 @@ class SqliteStore(SqlStore):
     def _run(self, fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
         # A plain function handing back the thread's future: no coroutine of
         # its own to create and step through on every trip.
-        return self._thread.call(self._guarded, fn, *args)
+        return self._db_thread.call(self._guarded, fn, *args)
 
     def _guarded(self, fn: Callable[..., T], *args: object) -> T:
         """_patiently, with SQLite's errors as StoreError (raised on the thread,

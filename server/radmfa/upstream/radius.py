@@ -86,7 +86,7 @@ class _Socket(asyncio.DatagramProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:  # IPv6: 4 items
         source: Addr = addr[:2]  # an IPv6 address comes with flow info and scope
         reason = self._deliver(data, source)
         if reason:
