@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import socket
 import struct
@@ -189,7 +190,9 @@ level = "info"
 
     def status_server(self, timeout: float = REPLY_WAIT_S) -> bytes | None:
         ra = crypto.new_authenticator()
-        data = crypto.sign_request(wire.STATUS_SERVER, 1, ra, b"", NAS_SECRET.encode())
+        # A fresh Identifier each time: start() probes every 0.2 s while radmfa
+        # starts, and answers to earlier probes may reach a later probe's port.
+        data = crypto.sign_request(wire.STATUS_SERVER, secrets.randbelow(256), ra, b"", NAS_SECRET.encode())
         reply = udp_exchange(("127.0.0.1", self.port), data, timeout)
         if reply is not None:
             assert crypto.verify_response(reply, ra, NAS_SECRET.encode(), 22)
@@ -205,15 +208,28 @@ level = "info"
 def udp_exchange(
     server: tuple[str, int], data: bytes, timeout: float, sock: socket.socket | None = None
 ) -> bytes | None:
+    """Send ``data`` to ``server`` and return its reply, or None after ``timeout``.
+
+    A reply is what a RADIUS client takes for one (RFC 2865 §3, Identifier):
+    a datagram from ``server`` with the request's Identifier. Anything else
+    arriving meanwhile (a late answer to an earlier request whose source port
+    this socket now has) is passed by, as radmfa's own upstream does.
+    """
     own = sock is None
     s = sock or socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    ident = data[1] if len(data) > 1 else None
+    deadline = time.monotonic() + timeout
     try:
-        s.settimeout(timeout)
         s.sendto(data, server)
-        try:
-            return s.recv(4096)
-        except TimeoutError:
-            return None
+        while (left := deadline - time.monotonic()) > 0:
+            s.settimeout(left)
+            try:
+                reply, source = s.recvfrom(4096)
+            except TimeoutError:
+                return None
+            if source[:2] == server and (ident is None or (len(reply) > 1 and reply[1] == ident)):
+                return reply
+        return None
     finally:
         if own:
             s.close()
