@@ -368,12 +368,18 @@ class UsersSql(SqlBase):
             *token_ids,
         )
 
-    def _token(self, row: Row, i: int, username: str) -> Token:
-        token_id = int(row[i])
-        sealed = (token_id, bytes(row[i + 2]))
+    def _secret(self, token_id: int, ciphertext: bytes) -> bytes:
+        """A token's seed, decrypted with its id as associated data (a seed
+        moved to another token does not open), remembered by both."""
+        sealed = (token_id, ciphertext)
         secret = self._seeds.get(sealed)
         if secret is None:
-            secret = _remember(self._seeds, sealed, self._cipher.decrypt(sealed[1], context=_token_aad(token_id)))
+            secret = _remember(self._seeds, sealed, self._cipher.decrypt(ciphertext, context=_token_aad(token_id)))
+        return secret
+
+    def _token(self, row: Row, i: int, username: str) -> Token:
+        token_id = int(row[i])
+        secret = self._secret(token_id, bytes(row[i + 2]))
         # Positional, in Token's field order: keywords cost a dict per call.
         failed_at = row[i + 10]
         return Token(
@@ -396,10 +402,7 @@ class UsersSql(SqlBase):
         """_token from a scanned token array of login_view_sql(packed=True)
         and the row's seed ciphertext and times."""
         token_id = c[0]
-        sealed = (token_id, bytes(row[4]))
-        secret = self._seeds.get(sealed)
-        if secret is None:
-            secret = _remember(self._seeds, sealed, self._cipher.decrypt(sealed[1], context=_token_aad(token_id)))
+        secret = self._secret(token_id, bytes(row[4]))
         failed_at = row[6]
         return Token(
             token_id,
